@@ -1,0 +1,23 @@
+// Where the harness keeps things outside the repo (cache) and inside it (results).
+import { homedir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (two levels above harness/src/host). */
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Cache root for kernels, images and verdicts; shared by runs and tests, keyed by content. */
+export function cacheRoot(): string {
+  const env = process.env.DAX_HARNESS_CACHE;
+  if (env) return resolve(env);
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg ? resolve(xdg) : join(homedir(), '.cache'), 'dax-harness');
+}
+
+export function cacheDir(...parts: string[]): string {
+  return join(cacheRoot(), ...parts);
+}
+
+export function defaultResultsRoot(): string {
+  return process.env.DAX_HARNESS_RESULTS ? resolve(process.env.DAX_HARNESS_RESULTS) : join(repoRoot, 'results');
+}
