@@ -1,0 +1,154 @@
+// kbuild out of tree: bzImage + modules into an O= directory kept per
+// (source, config) so the next commit or series step is incremental, then the
+// nfit_test modules, then everything staged into an artifact directory the
+// image builder can copy as is.
+import { access, constants, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { run } from '../host/proc.js';
+import { BuildError } from './errors.js';
+import { kmake } from './make.js';
+
+export interface BuildStep {
+  worktree: string;
+  outDir: string;
+  /** Where modules, bzImage, vmlinux and System.map are staged. */
+  stageDir: string;
+  logPath: string;
+  jobs: number;
+  onOutput?: (chunk: string) => void;
+}
+
+export interface BuildOutputs {
+  release: string;
+  bzImage: string;
+  vmlinux: string;
+  systemMap: string;
+  config: string;
+  modulesRoot: string;
+  nfitModules: string[];
+  compiler: string;
+  ccache: boolean;
+  /** Wall time of the make runs (kernel, nfit_test, installs). */
+  makeMs: number;
+}
+
+async function onPath(name: string): Promise<string | null> {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+/** The first lines of a log that say what broke, compiler errors first. */
+export function firstErrors(log: string, max = 6): string[] {
+  const lines = log.split('\n');
+  const pick = (re: RegExp) => lines.filter((l) => re.test(l));
+  const compiler = pick(/(: (fatal )?error: |undefined reference to|multiple definition of|^ERROR: modpost: )/);
+  if (compiler.length) return compiler.slice(0, max).map((l) => l.trim());
+  const make = pick(/(\*\*\* |No space left on device|^make.*Error \d+)/);
+  return make.slice(0, max).map((l) => l.trim());
+}
+
+/** Directories the nfit_test Kbuild reaches into with ../../../ paths. */
+const NFIT_TREE = ['tools/testing/nvdimm', 'drivers/nvdimm', 'drivers/acpi/nfit', 'drivers/dax'];
+
+/**
+ * tools/testing/nvdimm compiles drivers/nvdimm etc. through relative paths
+ * from M=, so objects would land inside the source tree and make later O=
+ * builds refuse it. A shadow copy of just those directories in the build dir
+ * keeps the worktree pristine; `cp -a` keeps mtimes, so rebuilds stay incremental.
+ */
+async function shadowNfitTree(worktree: string, outDir: string): Promise<string> {
+  const shadow = join(outDir, 'nfit-shadow');
+  for (const d of NFIT_TREE) {
+    await mkdir(join(shadow, d), { recursive: true });
+    await run('cp', ['-a', `${join(worktree, d)}/.`, `${join(shadow, d)}/`], { timeoutMs: 300_000 });
+  }
+  return join(shadow, 'tools/testing/nvdimm');
+}
+
+export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
+  await mkdir(s.stageDir, { recursive: true });
+  const logStream: WriteStream = createWriteStream(s.logPath, { flags: 'a' });
+  let writeError: Error | null = null;
+  logStream.on('error', (e) => (writeError = e));
+  const out = (chunk: string) => {
+    logStream.write(chunk);
+    s.onOutput?.(chunk);
+  };
+  const ccachePath = await onPath('ccache');
+  const cc = ccachePath ? 'ccache gcc' : undefined;
+  const t0 = Date.now();
+  try {
+    const step = async (what: string, args: string[]) => {
+      out(`\n### dax-harness: make ${args.join(' ')}\n`);
+      const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput: out });
+      if (r.exitCode !== 0 || writeError) {
+        await new Promise((res) => logStream.end(res));
+        const log = await readFile(s.logPath, 'utf8').catch(() => `${r.stdout}\n${r.stderr}`);
+        const errs = firstErrors(log);
+        if (/No space left on device/.test(log) || (writeError as NodeJS.ErrnoException | null)?.code === 'ENOSPC') {
+          throw new BuildError(`no space left on device while building ${what}`, `free disk space under the cache (${s.outDir}) and retry; nothing was marked as built`, { log: s.logPath, errors: errs });
+        }
+        throw new BuildError(
+          `${what} failed to build${errs.length ? `: ${errs[0]}` : r.timedOut ? ' (timed out)' : ''}`,
+          `see ${s.logPath}`,
+          { log: s.logPath, errors: errs, exitCode: r.exitCode },
+        );
+      }
+    };
+
+    await step('the kernel', ['bzImage', 'modules']);
+    const nfitDir = await shadowNfitTree(s.worktree, s.outDir);
+    await step('nfit_test (tools/testing/nvdimm)', [`M=${nfitDir}`, 'modules']);
+
+    const modulesRoot = join(s.stageDir, 'modules');
+    await rm(modulesRoot, { recursive: true, force: true });
+    await step('modules_install', [`INSTALL_MOD_PATH=${modulesRoot}`, 'modules_install']);
+    await step('nfit_test modules_install', [`M=${nfitDir}`, `INSTALL_MOD_PATH=${modulesRoot}`, 'INSTALL_MOD_DIR=extra', 'modules_install']);
+
+    const release = (await readFile(join(s.outDir, 'include/config/kernel.release'), 'utf8')).trim();
+    const modDir = join(modulesRoot, 'lib/modules', release);
+    // These point back into the cache's worktree and O= dir; an image builder
+    // copying with dereference would pull in the whole source tree.
+    await rm(join(modDir, 'build'), { force: true });
+    await rm(join(modDir, 'source'), { force: true });
+
+    const nfitModules = (await readdir(join(modDir, 'extra')).catch(() => [] as string[]))
+      .filter((f) => f.endsWith('.ko'))
+      .map((f) => f.replace(/\.ko$/, ''))
+      .sort();
+    if (nfitModules.length === 0) {
+      throw new BuildError('nfit_test built no modules', `check that the config has the nvdimm drivers as modules; see ${s.logPath}`, { log: s.logPath });
+    }
+    // nfit_test's wrapped copies must win over the in-tree drivers of the same name.
+    const depmodD = join(modulesRoot, 'etc/depmod.d');
+    await mkdir(depmodD, { recursive: true });
+    await writeFile(join(depmodD, 'nfit_test.conf'), nfitModules.map((m) => `override ${m} * extra\n`).join(''));
+    const dm = await run('depmod', ['-b', modulesRoot, '-C', depmodD, release], { timeoutMs: 300_000, reject: false });
+    if (dm.exitCode !== 0) throw new BuildError(`depmod failed: ${dm.stderr.trim().split('\n')[0]}`, 'check that kmod is installed', { log: s.logPath });
+
+    const copy = async (from: string, name: string) => {
+      const to = join(s.stageDir, name);
+      await copyFile(join(s.outDir, from), to);
+      return to;
+    };
+    const bzImage = await copy('arch/x86/boot/bzImage', 'bzImage');
+    const vmlinux = await copy('vmlinux', 'vmlinux');
+    const systemMap = await copy('System.map', 'System.map');
+    const config = await copy('.config', 'config');
+    const cfg = await readFile(config, 'utf8');
+    const compiler = /^CONFIG_CC_VERSION_TEXT="(.*)"$/m.exec(cfg)?.[1] ?? 'unknown';
+    return { release, bzImage, vmlinux, systemMap, config, modulesRoot, nfitModules, compiler, ccache: Boolean(ccachePath), makeMs: Date.now() - t0 };
+  } finally {
+    if (!logStream.writableEnded) await new Promise((res) => logStream.end(res));
+  }
+}

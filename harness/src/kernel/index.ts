@@ -1,0 +1,217 @@
+// The kernel pipeline's front door: source + series + config profile →
+// a complete, cached KernelArtifact. Asking twice for the same content
+// (commit, series, config) builds once; only a complete artifact is ever
+// marked good (fsutil.buildCached renames it into place at the very end).
+import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KernelArtifact, KernelBuildRecord } from '../results/records.js';
+import { cacheDir } from '../host/paths.js';
+import { buildCached, exists, sha256, writeJsonAtomic } from '../host/fsutil.js';
+import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
+import { applySeries, loadSeries, type Series } from './series.js';
+import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
+import { buildKernel } from './build.js';
+import { withLock } from './lock.js';
+import { KernelPipelineError } from './errors.js';
+
+export { KernelPipelineError, SourceError, SeriesError, ConfigError, BuildError, PatchApplyError } from './errors.js';
+export { parseSourceSpec } from './source.js';
+export { loadSeries } from './series.js';
+export { loadProfile } from './config.js';
+
+export const DEFAULT_SOURCE = 'debian:6.1';
+
+export interface PrepareKernelOptions {
+  /** A git tree path, or "debian:X.Y" (default debian:6.1). */
+  source?: string | SourceSpec;
+  /** Ref in a git tree (default HEAD, or the series' base-commit when present). */
+  ref?: string;
+  /** An mbox, a directory of .patch files, or a git range A..B in the source tree. */
+  series?: string;
+  /** Config fragment names from kernels/configs (qemu-q35 is always first). Default ['dax']. */
+  config?: string[];
+  /** Merge base: tinyconfig (default, fast) or defconfig. */
+  configBase?: 'tinyconfig' | 'defconfig';
+  /** Continue when Kconfig drops requested options (they are still listed in the record). */
+  allowDropped?: boolean;
+  /** Parallel make jobs (default 2: the machine is shared with running guests). */
+  jobs?: number;
+  /** Rebuild even when a complete artifact for this content exists. */
+  force?: boolean;
+  /** Start from an empty O= directory (a cold build; for benchmarks). */
+  freshBuildDir?: boolean;
+  /** Progress lines (one per step). */
+  log?: (line: string) => void;
+  /** Raw make output as it arrives. */
+  onBuildOutput?: (chunk: string) => void;
+}
+
+/** What prepareKernel resolved before deciding whether to build: enough to name the artifact. */
+export interface KernelPlan {
+  source: ResolvedSource;
+  baseCommit: string;
+  series: Series | null;
+  profile: Profile;
+  key: string;
+  artifactDir: string;
+  /** The worktree builds of this source use (created on first build). */
+  worktree: string;
+  /** The O= directory for this (source, profile). */
+  buildDir: string;
+  notes: string[];
+}
+
+const KEY_VERSION = 'kernel-artifact-v1';
+
+export function buildKey(baseCommit: string, seriesHash: string | null, configHash: string): string {
+  return sha256(KEY_VERSION, baseCommit, seriesHash ?? '', configHash).slice(0, 24);
+}
+
+/** Resolve inputs and compute the content key without touching any worktree. */
+export async function planKernel(opts: PrepareKernelOptions = {}): Promise<KernelPlan> {
+  const log = opts.log ?? (() => {});
+  const spec = typeof opts.source === 'object' ? opts.source : parseSourceSpec(opts.source ?? DEFAULT_SOURCE);
+  const source = await resolveSource(spec, opts.ref, log);
+  const notes: string[] = [];
+  const series = opts.series ? await loadSeries(opts.series, source.repoDir) : null;
+  if (series) notes.push(...series.notes);
+
+  let baseCommit = source.commit;
+  if (!opts.ref && series?.baseCommit) {
+    const found = await resolveCommit(source.repoDir, series.baseCommit).catch(() => null);
+    if (found) baseCommit = found;
+    else notes.push(`series base-commit ${series.baseCommit.slice(0, 12)} is not in ${source.label}; applying on ${source.ref}`);
+  } else if (!opts.ref && series?.rangeBase) {
+    baseCommit = series.rangeBase;
+  }
+
+  const profile = await loadProfile(opts.config?.length ? opts.config : DEFAULT_PROFILE, opts.configBase ?? 'tinyconfig');
+  const key = buildKey(baseCommit, series?.hash ?? null, profile.hash);
+  return {
+    source,
+    baseCommit,
+    series,
+    profile,
+    key,
+    artifactDir: cacheDir('kernel', 'artifacts', key),
+    worktree: worktreePath(source),
+    buildDir: cacheDir('kernel', 'build', `${source.id}-${profile.hash.slice(0, 12)}`),
+    notes,
+  };
+}
+
+function artifactFrom(dir: string, meta: { release: string; label: string; key: string; build: KernelBuildRecord }): KernelArtifact {
+  return {
+    kind: 'built',
+    release: meta.release,
+    label: meta.label,
+    bzImage: join(dir, 'bzImage'),
+    modulesRoot: join(dir, 'modules'),
+    systemMap: join(dir, 'System.map'),
+    vmlinux: join(dir, 'vmlinux'),
+    key: meta.key,
+    build: meta.build,
+  };
+}
+
+async function readArtifact(dir: string): Promise<KernelArtifact | null> {
+  if (!(await exists(join(dir, '.complete')))) return null;
+  const text = await readFile(join(dir, 'artifact.json'), 'utf8').catch(() => null);
+  if (!text) return null;
+  const a = JSON.parse(text) as KernelArtifact;
+  // Paths are recomputed from where the entry is now, not where it was built.
+  return artifactFrom(dir, { release: a.release, label: a.label, key: a.key, build: a.build! });
+}
+
+function describe(plan: KernelPlan): string {
+  const parts = [plan.source.label];
+  if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
+  if (plan.series) parts.push(`+ ${plan.series.patches.length} patch(es) v${plan.series.version}`);
+  parts.push(`[${plan.profile.fragments.map((f) => f.name).join(',')}]`);
+  return parts.join(' ');
+}
+
+/**
+ * Turn a kernel source, an optional patch series and a config profile into a
+ * bootable artifact: bzImage, staged modules (with nfit_test under extra/ and
+ * depmod run), vmlinux and System.map. Cached by content; one build at a time.
+ */
+export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<KernelArtifact> {
+  const log = opts.log ?? (() => {});
+  const t0 = Date.now();
+  const plan = await planKernel(opts);
+  for (const n of plan.notes) log(`note: ${n}`);
+
+  if (!opts.force) {
+    const hit = await readArtifact(plan.artifactDir);
+    if (hit) {
+      log(`cached: ${describe(plan)} → ${plan.artifactDir}`);
+      return hit;
+    }
+  }
+
+  return withLock(cacheDir('kernel', 'locks', 'build'), async () => {
+    // Someone else may have built it while we waited.
+    if (!opts.force) {
+      const hit = await readArtifact(plan.artifactDir);
+      if (hit) return hit;
+    }
+    const label = describe(plan);
+    const outDir = plan.buildDir;
+    const incremental = await exists(join(outDir, 'vmlinux'));
+    await mkdir(outDir, { recursive: true });
+    const logDir = cacheDir('kernel', 'logs');
+    await mkdir(logDir, { recursive: true });
+    const logPath = join(logDir, `${plan.key}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
+
+    let result: KernelArtifact | null = null;
+    if (opts.force) await rm(join(plan.artifactDir, '.complete'), { force: true });
+    if (opts.freshBuildDir) await rm(outDir, { recursive: true, force: true });
+    await buildCached(plan.artifactDir, async (tmp) => {
+      log(`worktree: ${plan.source.label} at ${plan.baseCommit.slice(0, 12)}`);
+      const wt = await ensureWorktree(plan.source, plan.baseCommit);
+      if (plan.series) {
+        log(`series: applying ${plan.series.patches.length} patch(es) from ${plan.series.source}`);
+        await applySeries(wt, plan.series);
+      }
+      const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
+
+      log(`config: ${plan.profile.base} + ${plan.profile.fragments.map((f) => f.name).join(' + ')}`);
+      const cfg = await configureTree(wt, outDir, plan.profile, { allowDropped: opts.allowDropped });
+      for (const d of cfg.dropped) log(`warning: dropped ${describeDropped(d)}`);
+
+      log(`build: make -j${opts.jobs ?? 2} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
+      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs: opts.jobs ?? 2, onOutput: opts.onBuildOutput });
+      await copyFile(logPath, join(tmp, 'build.log'));
+
+      const record: KernelBuildRecord = {
+        source: plan.source.label,
+        baseCommit: plan.baseCommit,
+        commit: head,
+        seriesHash: plan.series?.hash ?? null,
+        series: (plan.series?.patches ?? []).map((p) => ({ number: p.number, total: p.total, title: p.title, messageId: p.messageId })),
+        configFragments: plan.profile.fragments.map((f) => f.name),
+        configBase: plan.profile.base,
+        configHash: plan.profile.hash,
+        finalConfigHash: cfg.finalHash,
+        droppedOptions: cfg.dropped.map(describeDropped),
+        compiler: out.compiler,
+        ccache: out.ccache,
+        durationMs: Date.now() - t0,
+        makeMs: out.makeMs,
+        incremental,
+        nfitModules: out.nfitModules,
+        log: logPath,
+        builtAt: new Date().toISOString(),
+      };
+      result = artifactFrom(plan.artifactDir, { release: out.release, label, key: plan.key, build: record });
+      await writeJsonAtomic(join(tmp, 'build.json'), record);
+      await writeJsonAtomic(join(tmp, 'artifact.json'), result);
+    });
+    const final = result ?? (await readArtifact(plan.artifactDir));
+    if (!final) throw new KernelPipelineError('the build finished but left no artifact', `look in ${plan.artifactDir}`);
+    log(`built ${final.release} in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${plan.artifactDir}`);
+    await stat(final.bzImage);
+    return final;
+  });
+}

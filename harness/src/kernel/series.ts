@@ -1,0 +1,413 @@
+// Patch series: an mbox, a directory of .patch files, or a git range, turned
+// into the ordered list of patches a maintainer would apply, then applied with
+// `git am` in our worktree. Selection (cover letters, versions, duplicates,
+// order) is pure so it can be tested on mails written by hand.
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { simpleParser, type AddressObject } from 'mailparser';
+import { sha256 } from '../host/fsutil.js';
+import { cacheDir } from '../host/paths.js';
+import { git } from './source.js';
+import { PatchApplyError, SeriesError } from './errors.js';
+
+/** One mail as read from the input, before selection. */
+export interface Mail {
+  /** Where it came from (file name, and index inside an mbox). */
+  origin: string;
+  /** Position in the input, used to break ties and to order unnumbered patches. */
+  seq: number;
+  subject: string;
+  from: string;
+  date: Date | null;
+  messageId: string | null;
+  /** Decoded text/plain body (the commit message, `---`, the diff). */
+  body: string;
+}
+
+export interface SubjectInfo {
+  isReply: boolean;
+  /** True when a bracket tag says PATCH or RFC. */
+  tagged: boolean;
+  version: number;
+  number: number | null;
+  total: number | null;
+  /** The subject without Re:/[PATCH ...] prefixes: what becomes the commit title. */
+  title: string;
+}
+
+export interface Patch {
+  number: number;
+  total: number;
+  version: number;
+  title: string;
+  from: string;
+  date: Date | null;
+  messageId: string | null;
+  origin: string;
+  /** A single-message mbox that `git am` applies to give this commit. */
+  mail: string;
+}
+
+export interface Series {
+  patches: Patch[];
+  version: number;
+  cover: { title: string; messageId: string | null } | null;
+  /** From a `base-commit:` trailer (b4/format-patch --base), when present. */
+  baseCommit: string | null;
+  /** For a git range A..B: the commit A resolves to. */
+  rangeBase: string | null;
+  /** Content hash of the selected patches, in order: part of the build key. */
+  hash: string;
+  /** What was left out and why, for the user to see. */
+  notes: string[];
+  source: string;
+}
+
+// ------------------------------------------------------------ splitting ---
+
+/** Split an mbox into its messages. Also accepts a single mail without a From_ line. */
+export function splitMbox(text: string): string[] {
+  const t = normalizeNewlines(text);
+  const lines = t.split('\n');
+  const starts: number[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (/^From \S+ /.test(lines[i]!) || lines[i] === 'From -') {
+      if (i === 0 || lines[i - 1] === '') starts.push(i);
+    }
+  }
+  if (starts.length === 0) return t.trim() ? [t] : [];
+  const out: string[] = [];
+  for (let k = 0; k < starts.length; k++) {
+    const chunk = lines.slice(starts[k]! + 1, k + 1 < starts.length ? starts[k + 1]! : lines.length);
+    // mboxrd escaping: ">From " in a body was "From " in the mail.
+    out.push(chunk.map((l) => (/^>+From /.test(l) ? l.slice(1) : l)).join('\n'));
+  }
+  return out.filter((m) => m.trim() !== '');
+}
+
+export function normalizeNewlines(s: string): string {
+  return s.replace(/\r\n?/g, '\n');
+}
+
+export function parseSubject(raw: string): SubjectInfo {
+  let s = raw.replace(/\s+/g, ' ').trim();
+  let isReply = false;
+  for (;;) {
+    const m = /^(re|fwd?|aw)\s*:\s*/i.exec(s);
+    if (!m) break;
+    isReply = true;
+    s = s.slice(m[0].length);
+  }
+  let tagged = false;
+  let version = 1;
+  let number: number | null = null;
+  let total: number | null = null;
+  for (;;) {
+    const m = /^\[([^\]]*)\]\s*/.exec(s);
+    if (!m) break;
+    s = s.slice(m[0].length);
+    for (const tok of m[1]!.split(/[\s,]+/)) {
+      if (/^(patch|rfc)$/i.test(tok)) tagged = true;
+      const v = /^v(\d+)$/i.exec(tok);
+      if (v) version = Number(v[1]);
+      const n = /^(\d+)\/(\d+)$/.exec(tok);
+      if (n) {
+        number = Number(n[1]);
+        total = Number(n[2]);
+      }
+    }
+    // "[PATCHv2 3/4]" glues the version to the tag.
+    const glued = /(?:patch|rfc)v(\d+)/i.exec(m[1]!);
+    if (glued) {
+      tagged = true;
+      version = Number(glued[1]);
+    }
+  }
+  return { isReply, tagged, version, number, total, title: s };
+}
+
+export function hasDiff(body: string): boolean {
+  return /^diff --git a\//m.test(body) || (/^--- \S/m.test(body) && /^\+\+\+ \S/m.test(body) && /^@@ -\d/m.test(body));
+}
+
+const BASE_RE = /^base-commit:\s*([0-9a-f]{7,40})\s*$/m;
+
+// ------------------------------------------------------------- parsing ---
+
+function addressText(a: AddressObject | AddressObject[] | undefined): string {
+  const first = Array.isArray(a) ? a[0] : a;
+  const v = first?.value[0];
+  if (!v) return 'Unknown <unknown@localhost>';
+  return v.name ? `${v.name} <${v.address ?? 'unknown@localhost'}>` : `${v.address}`;
+}
+
+/** Parse raw mails with mailparser (MIME, quoted-printable, base64, attachments). */
+export async function parseMails(raws: { origin: string; text: string }[]): Promise<Mail[]> {
+  const out: Mail[] = [];
+  let seq = 0;
+  for (const r of raws) {
+    const text = normalizeNewlines(r.text);
+    if (!/^[A-Za-z][\w-]*:/.test(text)) {
+      // A bare diff (no mail headers): its file name stands in for the subject.
+      out.push({ origin: r.origin, seq: seq++, subject: basename(r.origin).replace(/\.(patch|diff)$/, '').replace(/^\d+-/, ''), from: 'Unknown <unknown@localhost>', date: null, messageId: null, body: text });
+      continue;
+    }
+    const m = await simpleParser(text, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+    let body = normalizeNewlines(m.text ?? '');
+    if (!hasDiff(body)) {
+      // Patches sent as attachments (text/x-patch) land outside `text`.
+      for (const a of m.attachments ?? []) {
+        const c = normalizeNewlines(a.content.toString('utf8'));
+        if (hasDiff(c)) {
+          body = body.trimEnd() + '\n\n' + c;
+          break;
+        }
+      }
+    }
+    out.push({
+      origin: r.origin,
+      seq: seq++,
+      subject: m.subject ?? '',
+      from: addressText(m.from),
+      date: m.date ?? null,
+      messageId: m.messageId ?? null,
+      body,
+    });
+  }
+  return out;
+}
+
+// ----------------------------------------------------------- selection ---
+
+/** Pick the patches of the newest version, in order. Pure. */
+export function selectSeries(mails: Mail[], source: string): Series {
+  const notes: string[] = [];
+  const seen = new Set<string>();
+  const unique: Mail[] = [];
+  for (const m of mails) {
+    if (m.messageId) {
+      if (seen.has(m.messageId)) {
+        notes.push(`dropped duplicate of ${m.messageId} (${m.origin})`);
+        continue;
+      }
+      seen.add(m.messageId);
+    }
+    unique.push(m);
+  }
+
+  type Cand = { mail: Mail; info: SubjectInfo };
+  const patches: Cand[] = [];
+  const covers: Cand[] = [];
+  for (const mail of unique) {
+    const info = parseSubject(mail.subject);
+    const diff = hasDiff(mail.body);
+    if (info.isReply) {
+      if (diff) notes.push(`skipped reply "${mail.subject}"`);
+      continue;
+    }
+    if (info.number === 0 || !diff) {
+      if (info.number === 0 || info.tagged) covers.push({ mail, info });
+      continue;
+    }
+    patches.push({ mail, info });
+  }
+  if (patches.length === 0) {
+    throw new SeriesError(`${source} holds no patches (${mails.length} mail(s), none with a diff)`, 'pass an mbox from `b4 am`/your mail client, a directory of .patch files, or a git range A..B');
+  }
+
+  const version = Math.max(...patches.map((p) => p.info.version));
+  const older = [...new Set(patches.filter((p) => p.info.version !== version).map((p) => p.info.version))].sort();
+  if (older.length) notes.push(`using v${version}; ignored ${older.map((v) => `v${v}`).join(', ')}`);
+  const chosen = patches.filter((p) => p.info.version === version);
+
+  const numbered = chosen.filter((p) => p.info.number !== null);
+  let ordered: Cand[];
+  let total: number;
+  if (numbered.length === 0) {
+    // Unnumbered patches (a directory of plain diffs, single patches): input order.
+    ordered = [...chosen].sort((a, b) => a.mail.seq - b.mail.seq);
+    total = ordered.length;
+  } else {
+    if (numbered.length !== chosen.length) {
+      const stray = chosen.filter((p) => p.info.number === null);
+      notes.push(`ignored unnumbered patch(es) beside a numbered series: ${stray.map((p) => `"${p.mail.subject}"`).join(', ')}`);
+    }
+    const byNumber = new Map<number, Cand>();
+    for (const p of numbered.sort((a, b) => a.mail.seq - b.mail.seq)) {
+      const prev = byNumber.get(p.info.number!);
+      if (prev) {
+        // A resend of the same slot: the later mail wins (date, then input order).
+        const later = (p.mail.date?.getTime() ?? 0) >= (prev.mail.date?.getTime() ?? 0) ? p : prev;
+        notes.push(`patch ${p.info.number} sent twice; kept "${later.mail.origin}"`);
+        byNumber.set(p.info.number!, later);
+      } else byNumber.set(p.info.number!, p);
+    }
+    total = Math.max(...numbered.map((p) => p.info.total ?? 0), ...byNumber.keys());
+    const missing: number[] = [];
+    for (let i = 1; i <= total; i++) if (!byNumber.has(i)) missing.push(i);
+    if (missing.length) {
+      throw new SeriesError(
+        `${source}: v${version} is missing patch(es) ${missing.map((i) => `${i}/${total}`).join(', ')}`,
+        'fetch the whole thread (e.g. `b4 am <message-id>`) and pass that mbox',
+        { missing, version },
+      );
+    }
+    ordered = [...byNumber.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
+  }
+
+  const coverCand = covers.filter((c) => c.info.version === version).pop() ?? null;
+  let baseCommit: string | null = null;
+  for (const m of [coverCand?.mail, ...ordered.map((p) => p.mail)]) {
+    const b = m ? BASE_RE.exec(m.body) : null;
+    if (b) {
+      baseCommit = b[1]!;
+      break;
+    }
+  }
+
+  const out: Patch[] = ordered.map((p, i) => ({
+    number: i + 1,
+    total: ordered.length,
+    version,
+    title: p.info.title,
+    from: p.mail.from,
+    date: p.mail.date,
+    messageId: p.mail.messageId,
+    origin: p.mail.origin,
+    mail: renderMail(p.mail, p.info.title),
+  }));
+  return {
+    patches: out,
+    version,
+    cover: coverCand ? { title: coverCand.info.title, messageId: coverCand.mail.messageId } : null,
+    baseCommit,
+    rangeBase: null,
+    hash: sha256(...out.map((p) => p.mail)),
+    notes,
+    source,
+  };
+}
+
+/** A clean single-message mbox for `git am`: decoded body, plain subject, LF line ends. */
+function renderMail(m: Mail, title: string): string {
+  const date = m.date ? m.date.toUTCString() : 'Thu, 1 Jan 1970 00:00:00 +0000';
+  let body = m.body.replace(/\n*$/, '\n');
+  // A body line starting with "From " would be read as a new message.
+  body = body.replace(/^(>*From )/gm, '>$1');
+  return `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: ${m.from}\nDate: ${date}\nSubject: ${title}\n\n${body}`;
+}
+
+// ------------------------------------------------------------- loading ---
+
+/**
+ * Read a series from an mbox file, a directory of patches, or (given the
+ * repository) a git range. Throws SeriesError for anything unusable.
+ */
+export async function loadSeries(spec: string, repoDir?: string): Promise<Series> {
+  const st = await stat(spec).catch(() => null);
+  if (!st) {
+    if (spec.includes('..') && repoDir) return loadRange(spec, repoDir);
+    throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files, or a git range A..B');
+  }
+  let raws: { origin: string; text: string }[] = [];
+  if (st.isDirectory()) {
+    const files = (await readdir(spec)).filter((f) => /\.(patch|diff|mbox|eml)$/.test(f)).sort();
+    for (const f of files) {
+      const text = await readFile(join(spec, f), 'utf8');
+      const msgs = splitMbox(text);
+      msgs.forEach((t, i) => raws.push({ origin: msgs.length > 1 ? `${f}#${i + 1}` : f, text: t }));
+    }
+    if (files.length === 0) {
+      throw new SeriesError(`${spec} holds no .patch, .diff or .mbox files`, 'point --series at the directory `git format-patch` wrote, or at an mbox');
+    }
+  } else {
+    const text = await readFile(spec, 'utf8');
+    raws = splitMbox(text).map((t, i) => ({ origin: `${basename(spec)}#${i + 1}`, text: t }));
+  }
+  return selectSeries(await parseMails(raws), spec);
+}
+
+async function loadRange(range: string, repoDir: string): Promise<Series> {
+  const [from] = range.split(/\.\.\.?/);
+  const fromRes = await git(repoDir, ['rev-parse', '--verify', '--quiet', `${from || 'HEAD'}^{commit}`], { reject: false });
+  const r = await git(repoDir, ['format-patch', '--stdout', '--numbered', '--no-signature', range], { reject: false, timeoutMs: 600_000 });
+  if (r.exitCode !== 0 || fromRes.exitCode !== 0) {
+    throw new SeriesError(`git range ${range} is not valid in ${repoDir}`, 'check both ends with `git log A..B` in the source tree');
+  }
+  const raws = splitMbox(r.stdout).map((t, i) => ({ origin: `${range}#${i + 1}`, text: t }));
+  if (raws.length === 0) throw new SeriesError(`git range ${range} holds no commits`, 'give A..B with A an ancestor of B');
+  const s = selectSeries(await parseMails(raws), range);
+  return { ...s, rangeBase: fromRes.stdout.trim() };
+}
+
+// ------------------------------------------------------------- applying ---
+
+/** Find the hunk header in `mail` for `file` whose old range starts at `line`. */
+export function findHunk(mail: string, file: string, line: number | null): string | null {
+  const lines = mail.split('\n');
+  let inFile = false;
+  let first: string | null = null;
+  let index = 0;
+  for (const l of lines) {
+    if (l.startsWith('diff --git ')) {
+      inFile = l.endsWith(` b/${file}`) || l.includes(` a/${file} `);
+      continue;
+    }
+    if (inFile && l.startsWith('@@ ')) {
+      index++;
+      first ??= `#${index} ${l}`;
+      const m = /^@@ -(\d+)/.exec(l);
+      if (line !== null && m && Number(m[1]) === line) return `#${index} ${l}`;
+    }
+  }
+  return first;
+}
+
+/** Make sense of `git am`'s complaint: which patch, file and hunk. */
+export function parseAmFailure(output: string): { index: number | null; file: string | null; line: number | null } {
+  const idx = /Patch failed at (\d+)/.exec(output);
+  const pf = /error: patch failed: (.+):(\d+)$/m.exec(output);
+  const other = /error: (.+?): (?:does not exist in index|No such file or directory|already exists in (?:index|working directory)|patch does not apply)$/m.exec(output);
+  return {
+    index: idx ? Number(idx[1]) : null,
+    file: pf ? pf[1]! : other ? other[1]! : null,
+    line: pf ? Number(pf[2]) : null,
+  };
+}
+
+/**
+ * Apply the series on top of the worktree's HEAD in one `git am` session, so
+ * a failure can be rolled back whole. On failure the worktree is left at the
+ * base commit, clean, and a PatchApplyError names the patch, file and hunk.
+ */
+export async function applySeries(worktree: string, series: Series): Promise<void> {
+  if (series.patches.length === 0) return;
+  const base = (await git(worktree, ['rev-parse', 'HEAD'])).stdout.trim();
+  const dir = cacheDir('kernel', 'tmp', `series-${process.pid}-${series.hash.slice(0, 8)}`);
+  await mkdir(dir, { recursive: true });
+  try {
+    const files: string[] = [];
+    for (const p of series.patches) {
+      const f = join(dir, `${String(p.number).padStart(4, '0')}.patch`);
+      await writeFile(f, p.mail);
+      files.push(f);
+    }
+    const env = { GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
+    const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000 });
+    if (r.exitCode === 0) return;
+    const out = `${r.stdout}\n${r.stderr}`;
+    const f = parseAmFailure(out);
+    await git(worktree, ['am', '--abort'], { reject: false });
+    await git(worktree, ['reset', '-q', '--hard', base]);
+    await git(worktree, ['clean', '-q', '-fd']);
+    const p = series.patches[(f.index ?? 1) - 1] ?? series.patches[0]!;
+    throw new PatchApplyError(
+      { number: p.number, total: p.total, subject: p.title },
+      f.file,
+      f.file ? findHunk(p.mail, f.file, f.line) : null,
+      out.trim(),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,98 @@
+// The built-in default kernel: Debian's stock kernel package, fetched with
+// `apt-get download` and unpacked into the cache. It is never installed, so
+// the host's /boot and module tree stay untouched.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../host/proc.ts';
+import { cacheDir } from '../host/paths.ts';
+import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
+import type { KernelArtifact } from '../results/records.ts';
+
+export class KernelError extends Error {}
+
+const META = 'linux-image-amd64';
+
+async function aptCache(args: string[]): Promise<string> {
+  const r = await run('apt-cache', args, { timeoutMs: 60000, reject: false });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+
+/** The versioned package behind the metapackage, and its version. */
+export async function resolveStockPackage(pkg?: string): Promise<{ pkg: string; version: string }> {
+  const find = async () => {
+    let name = pkg;
+    if (!name) {
+      const deps = await aptCache(['depends', META]);
+      name = /Depends:\s+(linux-image-\S+)/.exec(deps)?.[1];
+    }
+    if (!name) return null;
+    const show = await aptCache(['show', '--no-all-versions', name]);
+    const version = /^Version:\s*(\S+)/m.exec(show)?.[1];
+    return version ? { pkg: name, version } : null;
+  };
+  let found = await find();
+  if (!found && process.getuid?.() === 0) {
+    await run('apt-get', ['update'], { timeoutMs: 600000, reject: false });
+    found = await find();
+  }
+  if (!found)
+    throw new KernelError(
+      `cannot find Debian kernel package ${pkg ?? META} in apt's lists: run apt-get update (as root), or pass --kernel PATH`,
+    );
+  return found;
+}
+
+export async function prepareStockKernel(log: (m: string) => void, pkg?: string): Promise<KernelArtifact> {
+  const { pkg: name, version } = await resolveStockPackage(pkg);
+  const dir = cacheDir('kernels', 'debian', `${name}_${version}`);
+  const built = await buildCached(dir, async (tmp) => {
+    log(`downloading ${name} ${version}`);
+    const dl = await run('apt-get', ['download', `${name}=${version}`], { timeoutMs: 900000, cwd: tmp, reject: false });
+    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
+    if (dl.exitCode !== 0 || debs.length !== 1)
+      throw new KernelError(`apt-get download ${name}=${version} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
+    await run('dpkg-deb', ['-x', join(tmp, debs[0]), join(tmp, 'root')], { timeoutMs: 300000 });
+    await rm(join(tmp, debs[0]));
+    const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
+    if (!release) throw new KernelError(`${name} holds no lib/modules/<release>`);
+    // The package ships no modules.dep: the postinst's depmod makes it.
+    await run('depmod', ['-b', join(tmp, 'root'), release], { timeoutMs: 300000 });
+    const art: KernelArtifact = {
+      kind: 'debian-stock',
+      release,
+      label: `${name} ${version}`,
+      bzImage: join(dir, 'root', 'boot', `vmlinuz-${release}`),
+      modulesRoot: join(dir, 'root'),
+      systemMap: join(dir, 'root', 'boot', `System.map-${release}`),
+      vmlinux: null,
+      key: `debian:${name}:${version}`,
+    };
+    await writeJsonAtomic(join(tmp, 'kernel.json'), art);
+  });
+  const art = await readJson<KernelArtifact>(join(dir, 'kernel.json'));
+  log(`kernel ${art.label} (${art.release})${built ? '' : ' cached'}`);
+  return art;
+}
+
+/** A kernel image the user points at: --kernel PATH [--modules DIR]. */
+export async function kernelFromPath(bzImage: string, modulesRoot: string | null): Promise<KernelArtifact> {
+  if (!(await exists(bzImage))) throw new KernelError(`--kernel ${bzImage} does not exist: give the path of a bzImage`);
+  let release = 'unknown';
+  if (modulesRoot) {
+    const mods = join(modulesRoot, 'lib', 'modules');
+    if (!(await exists(mods))) throw new KernelError(`--modules ${modulesRoot} has no lib/modules/: give the INSTALL_MOD_PATH of a modules_install`);
+    const rels = await readdir(mods);
+    if (rels.length !== 1) throw new KernelError(`--modules ${modulesRoot} holds ${rels.length} kernel releases: give a tree with exactly one`);
+    release = rels[0];
+  }
+  return {
+    kind: 'path',
+    release,
+    label: bzImage,
+    bzImage,
+    modulesRoot,
+    systemMap: null,
+    vmlinux: null,
+    key: `path:${await sha256File(bzImage)}`,
+  };
+}
