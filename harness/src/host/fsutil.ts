@@ -1,7 +1,7 @@
 // The one way the harness writes a file a user will read: write a temp file
 // next to the target, fsync, rename. A crash leaves the old file or the new
 // one, never half of either.
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, readFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -67,4 +67,8 @@ export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+export async function readJson<T>(path: string): Promise<T> {
+  return JSON.parse(await readFile(path, 'utf8')) as T;
 }

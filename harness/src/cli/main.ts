@@ -1,0 +1,40 @@
+// dax-harness: one subcommand per file; this only dispatches.
+import { runCommand } from './run.ts';
+
+const USAGE = `usage: dax-harness <command> [options]
+
+commands:
+  run         boot a guest with emulated pmem and run DAX tests (default: Debian's stock kernel)
+  parse-log   find kernel crash reports in a console log or a pasted crash mail
+  build       build a kernel from a tree + patch series + config profile
+
+Run 'dax-harness <command> --help' for a command's manual.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+async function load(name: string): Promise<Command | null> {
+  switch (name) {
+    case 'run':
+      return runCommand;
+    case 'parse-log':
+      return (await import('./parse-log.ts')).parseLogCommand;
+    case 'build':
+      return (await import('./build.ts')).buildCommand;
+    default:
+      return null;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const fn = await load(cmd);
+  if (!fn) {
+    console.error(`dax-harness: unknown command "${cmd}": use run, parse-log or build (dax-harness --help)`);
+    return 2;
+  }
+  return fn(rest);
+}

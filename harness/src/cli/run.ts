@@ -1,0 +1,161 @@
+// `dax-harness run`: argument parsing, progress and the result table. All the
+// work happens in workflows/run.ts.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { runWorkflow, RunInputError, type KernelChoice } from '../workflows/run.ts';
+import { TopologyError, parseSizeMiB, parseMemmap, defaultTopology } from '../vm/topology.ts';
+import { HostSetupError } from '../host/apt.ts';
+import { KernelError } from '../kernel/stock.ts';
+import { ImageError } from '../image/initramfs.ts';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { formatTable } from '../results/table.ts';
+import type { Accel, Topology } from '../results/records.ts';
+import type { SmokeFs } from '../suites/dax-smoke.ts';
+
+export const RUN_HELP = `usage: dax-harness run [options]
+
+Boots a QEMU q35 guest with emulated NVDIMMs, makes an fsdax namespace, and runs
+the DAX smoke on ext4 and xfs mounted -o dax (PMD/PTE/MAP_SYNC mmap with pattern
+checks). With no options: Debian's stock kernel (fetched with apt-get download
+into the cache, never installed), the 'initramfs' image, one 2050M NVDIMM with a
+2M label area, 2G of RAM, 2 vCPUs, KVM if a probe boot works, else TCG.
+
+kernel:
+  --kernel PATH          boot this bzImage instead of Debian's stock kernel
+  --modules DIR          its modules: a tree holding lib/modules/<release>/ (INSTALL_MOD_PATH)
+  --kernel-package NAME  a specific Debian kernel package (default: what linux-image-amd64 depends on)
+  --append WORDS         extra kernel command-line words
+
+guest:
+  --image NAME           image recipe under images/ (default: initramfs)
+  --nvdimms N            number of NVDIMMs (default 1; 0 with --memmap only)
+  --nvdimm-size SIZE     backing file size per NVDIMM, label area included (default 2050M)
+  --label-size SIZE      label area per NVDIMM, 0 for none (default 2M)
+  --memmap SIZE!START    legacy e820 pmem (memmap= on the kernel command line); repeatable
+  --mem SIZE             guest RAM (default 2G)
+  --cpus N               vCPUs (default 2)
+  --accel kvm|tcg        skip the KVM probe and use this accelerator
+  --ssh-port N           host port (on 127.0.0.1) for the guest's sshd (default: a free one)
+  --boot-timeout SEC     how long to wait for the guest's sshd (default 180)
+
+tests:
+  --fs LIST              filesystems for the DAX smoke, comma-separated (default ext4,xfs)
+  --seconds N            how long each stressor loops (default 0: one pass)
+  --seed N               pattern seed (default 1)
+
+output:
+  --results DIR          where run directories go (default: results/ in the repo)
+  --json                 print run.json instead of the table
+
+Writes results/<run-id>/run.json, console.log and tests/<test>.log.
+Exit codes: 0 all passed, 1 a test failed or the kernel reported, 2 bad input,
+3 infrastructure error (guest or QEMU broke), 130/143 interrupted.`;
+
+function fail(msg: string): number {
+  console.error(`dax-harness run: ${msg}`);
+  return 2;
+}
+
+function int(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new RunInputError(`${name} "${v}" is not a whole number`);
+  return Number(v);
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        kernel: { type: 'string' },
+        modules: { type: 'string' },
+        'kernel-package': { type: 'string' },
+        append: { type: 'string' },
+        image: { type: 'string', default: 'initramfs' },
+        nvdimms: { type: 'string' },
+        'nvdimm-size': { type: 'string' },
+        'label-size': { type: 'string' },
+        memmap: { type: 'string', multiple: true },
+        mem: { type: 'string' },
+        cpus: { type: 'string' },
+        accel: { type: 'string' },
+        'ssh-port': { type: 'string' },
+        'boot-timeout': { type: 'string' },
+        fs: { type: 'string', default: 'ext4,xfs' },
+        seconds: { type: 'string' },
+        seed: { type: 'string' },
+        results: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness run --help)`);
+  }
+  if (a.help) {
+    console.log(RUN_HELP);
+    return 0;
+  }
+  try {
+    const accel = a.accel as Accel | undefined;
+    if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') throw new RunInputError(`--accel "${accel}" is not kvm or tcg`);
+    const fsList = a.fs!.split(',').filter(Boolean);
+    for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
+    if (a['kernel-package'] && a.kernel) throw new RunInputError('--kernel and --kernel-package both given: choose one');
+    if (a.modules && !a.kernel) throw new RunInputError('--modules goes with --kernel');
+    const nvdimms = int(a.nvdimms, '--nvdimms', defaultTopology.nvdimms.length);
+    const size = a['nvdimm-size'] ? parseSizeMiB(a['nvdimm-size'], '--nvdimm-size') : defaultTopology.nvdimms[0].sizeMiB;
+    const label = a['label-size'] !== undefined ? parseSizeMiB(a['label-size'], '--label-size') : defaultTopology.nvdimms[0].labelSizeMiB;
+    const topology: Topology = {
+      nvdimms: Array.from({ length: nvdimms }, () => ({ sizeMiB: size, labelSizeMiB: label })),
+      memmap: (a.memmap ?? []).map(parseMemmap),
+      memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
+      cpus: int(a.cpus, '--cpus', defaultTopology.cpus),
+    };
+    const kernel: KernelChoice = a.kernel
+      ? { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null }
+      : { kind: 'stock', pkg: a['kernel-package'] };
+    const sshPort = a['ssh-port'] !== undefined ? int(a['ssh-port'], '--ssh-port', 0) : undefined;
+    const started = Date.now();
+    const { record, runDir } = await runWorkflow({
+      kernel,
+      image: a.image!,
+      topology,
+      accel,
+      sshPort,
+      resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
+      filesystems: fsList as SmokeFs[],
+      seconds: int(a.seconds, '--seconds', 0),
+      seed: int(a.seed, '--seed', 1),
+      bootTimeoutMs: int(a['boot-timeout'], '--boot-timeout', 180) * 1000,
+      cmdlineExtra: a.append ? a.append.split(/\s+/).filter(Boolean) : [],
+      progress: (phase, msg) => {
+        const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+        process.stderr.write(`${t}s [${phase}] ${msg}\n`);
+      },
+    });
+    if (a.json) console.log(JSON.stringify(record, null, 2));
+    else {
+      console.log(formatTable(record));
+      console.log(`details: ${runDir}`);
+    }
+    switch (record.status) {
+      case 'pass':
+        return 0;
+      case 'fail':
+        return 1;
+      case 'interrupted':
+        return 130;
+      default:
+        return 3;
+    }
+  } catch (e) {
+    if (e instanceof RunInputError || e instanceof TopologyError || e instanceof HostSetupError || e instanceof KernelError || e instanceof ImageError)
+      return fail(e.message);
+    console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 3;
+  }
+}

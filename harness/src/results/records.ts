@@ -1,0 +1,257 @@
+// The typed shapes that cross room boundaries. Nothing here does work; every
+// other room may import this file and nothing else from results/.
+
+export type Accel = 'kvm' | 'tcg';
+
+/** One emulated NVDIMM (QEMU `-device nvdimm` on a memory-backend-file). */
+export interface NvdimmSpec {
+  /** Backing file size in MiB (includes the label area when labelSizeMiB > 0). */
+  sizeMiB: number;
+  /** Label area in MiB taken out of the backing file; 0 means no label area. */
+  labelSizeMiB: number;
+}
+
+/** A legacy `memmap=SIZE!START` pmem range, both in MiB. */
+export interface MemmapSpec {
+  sizeMiB: number;
+  startMiB: number;
+}
+
+export interface Topology {
+  nvdimms: NvdimmSpec[];
+  memmap: MemmapSpec[];
+  /** Guest RAM in MiB (not counting the NVDIMMs). */
+  memMiB: number;
+  cpus: number;
+}
+
+export interface KernelArtifact {
+  /** 'debian-stock' for the packaged kernel, 'built' for the kernel pipeline's output. */
+  kind: 'debian-stock' | 'built' | 'path';
+  /** `uname -r` of the kernel. */
+  release: string;
+  /** Human label, e.g. the Debian package name and version. */
+  label: string;
+  bzImage: string;
+  /** Root of a tree holding lib/modules/<release>, or null when the kernel has no modules. */
+  modulesRoot: string | null;
+  systemMap: string | null;
+  vmlinux: string | null;
+  /** Content key of the artifact (package version hash or build key). */
+  key: string;
+  /** How a 'built' kernel was made (kernel pipeline only). */
+  build?: KernelBuildRecord;
+}
+
+/** The kernel pipeline's record of one build (kept beside the artifact as build.json). */
+export interface KernelBuildRecord {
+  /** Where the source came from: a git tree path or a Debian package and version. */
+  source: string;
+  /** Commit the series was applied on. */
+  baseCommit: string;
+  /** HEAD of the worktree after the series (equals baseCommit without a series). */
+  commit: string;
+  /** Content hash of the applied series; null without a series. */
+  seriesHash: string | null;
+  series: { number: number; total: number; title: string; messageId: string | null }[];
+  /** Config fragment names in merge order, the merge base, and the hash of their text. */
+  configFragments: string[];
+  configBase: string;
+  configHash: string;
+  /** sha256 of the final .config. */
+  finalConfigHash: string;
+  /** Options a fragment asked for that the final .config does not have (only with allowDropped). */
+  droppedOptions: string[];
+  compiler: string;
+  ccache: boolean;
+  /** Wall time of the whole preparation, and of the make steps alone. */
+  durationMs: number;
+  makeMs: number;
+  /** Whether the O= directory already held a previous build (incremental). */
+  incremental: boolean;
+  nfitModules: string[];
+  log: string;
+  builtAt: string;
+}
+
+export interface ImageArtifact {
+  kind: 'initramfs';
+  recipe: string;
+  /** sha256 of the recipe inputs; the cache key. */
+  key: string;
+  /** The base cpio (no kernel modules). */
+  cpio: string;
+  /** OpenSSH-format private key that the image's sshd accepts for root. */
+  sshPrivateKey: string;
+  /** The image's host key as the raw public key blob, base64 (for host verification). */
+  hostKeyBlob: string;
+  builtAt: string;
+}
+
+export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'crash' | 'infra-error';
+
+export type RunStatus = 'running' | 'pass' | 'fail' | 'infra-error' | 'interrupted';
+
+/** One kernel report found on the console (filled in by oracle/). */
+export interface CrashReport {
+  type: string;
+  title: string;
+  fatal: boolean;
+  dedupKey: string;
+  matchKey: string;
+  /** Zero-based line index in the console log where the report starts and ends. */
+  startLine: number;
+  endLine: number;
+  /** The report's own lines, normalised for display (timestamps kept). */
+  lines: string[];
+  /** Everything else the oracle extracts (page dump, registers, frames, taint...). */
+  [extra: string]: unknown;
+  /** The line that names the report (first oops-start line), without timestamp. */
+  headline?: string;
+  /** Guilty function chosen for the title, or null. */
+  guilty?: string | null;
+  /** Source file named by the report (`kernel BUG at F:L`, `WARNING: ... at F:L`), build prefix stripped. */
+  file?: string | null;
+  sourceLine?: number | null;
+  /** Canonical assertion / reason (page-dump assertion, refcount message, ...), or ''. */
+  reason?: string;
+  frames?: Frame[];
+  rip?: Frame | null;
+  registers?: Record<string, string>;
+  header?: CrashHeader;
+  pageDump?: PageDump | null;
+}
+
+export interface CommandResult {
+  argv: string[];
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  durationMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TestResult {
+  name: string;
+  /** What the test ran on, e.g. { fs: 'ext4', mode: 'fsdax' }. */
+  params: Record<string, string>;
+  status: TestStatus;
+  reason: string;
+  startedAt: string;
+  durationMs: number;
+  /** Relative path of this test's output file inside the run directory. */
+  log: string;
+  crashes: CrashReport[];
+  /** Free-form measurements the test reports (fault counts, bytes checked...). */
+  metrics: Record<string, number | string | boolean>;
+}
+
+export interface RunRecord {
+  schema: 1;
+  id: string;
+  status: RunStatus;
+  /** Why the run ended the way it did, one line. */
+  reason: string;
+  startedAt: string;
+  endedAt: string | null;
+  host: { hostname: string; qemuVersion: string };
+  accel: { used: Accel; why: string; cpu?: string } | null;
+  kernel: KernelArtifact | null;
+  image: { recipe: string; key: string } | null;
+  topology: Topology;
+  topologyHash: string;
+  kernelCmdline: string;
+  qemuArgv: string[];
+  /** QEMU start → guest answering over ssh, wall clock. */
+  bootMs: number | null;
+  /** The kernel's own boot → init time, from its console timestamps. */
+  kernelInitMs: number | null;
+  tests: TestResult[];
+  crashes: CrashReport[];
+}
+
+// ---- Crash-oracle detail shapes (added for oracle/; all optional on CrashReport so
+// producers that only know type/title stay valid). ----
+
+/** One stack frame as printed by the kernel, optionally enriched by a symbolizer. */
+export interface Frame {
+  /** Function name as printed (suffixes such as .isra.0 kept; see `norm`). */
+  fn: string;
+  /** Function name with .isra/.constprop/.part/.cold/.llvm suffixes removed. */
+  norm: string;
+  offset: number | null;
+  size: number | null;
+  module: string | null;
+  /** False for `? ` frames and `(unreliable)` ones. */
+  reliable: boolean;
+  /** True when the line marks the frame as inlined (`[inline]`) or the symbolizer found it inlined. */
+  inline: boolean;
+  /** `file:line` when printed (decoded stacks) or filled in by a symbolizer. */
+  file: string | null;
+  line: number | null;
+  /** Which trace it came from: 'rip', 'stack', 'alloc', 'free', 'lockdep', ... */
+  section: string;
+  /** For a symbolized frame: the inlined callees found at this address, innermost first. */
+  inlined?: Frame[];
+}
+
+export interface PageDump {
+  /** Which printing code produced it, guessed from the keys seen. */
+  format: '6.1' | '6.2-6.8' | '6.9+' | '6.11+' | 'later' | 'unknown';
+  page: string | null;
+  refcount: number | null;
+  mapcount: number | null;
+  mapping: string | null;
+  index: string | null;
+  pfn: string | null;
+  head: string | null;
+  order: number | null;
+  compoundMapcount: number | null;
+  compoundPincount: number | null;
+  entireMapcount: number | null;
+  /** The folio-wide mapcount printed on the 6.11+ head line. */
+  folioMapcount: number | null;
+  nrPagesMapped: number | null;
+  pincount: number | null;
+  memcg: string | null;
+  aops: string | null;
+  ino: string | null;
+  dentry: string | null;
+  /** 'anon', 'ksm' or null (file or unknown). */
+  kind: 'anon' | 'ksm' | null;
+  flagsRaw: string | null;
+  flags: string[];
+  node: number | null;
+  zone: number | null;
+  cma: boolean;
+  pageType: string | null;
+  raw: string[];
+  headRaw: string[];
+  poisoned: boolean;
+  pageDoesNotMatchFolio: boolean;
+  /** The text after `page dumped because:` exactly as printed. */
+  reason: string | null;
+  /** The assertion reduced to a canonical name, e.g. folio_ref_zero_or_close_to_overflow. */
+  assertion: string | null;
+  /** The macro that printed it (VM_BUG_ON_FOLIO, VM_WARN_ON_ONCE_PAGE, ...) when there was one. */
+  assertMacro: string | null;
+}
+
+export interface TaintInfo {
+  /** The /proc/sys/kernel/tainted value, when known. */
+  value: number | null;
+  /** Letters as the kernel prints them (without the blanks). */
+  letters: string;
+  names: string[];
+}
+
+export interface CrashHeader {
+  cpu: number | null;
+  pid: number | null;
+  uid: number | null;
+  comm: string | null;
+  tainted: TaintInfo | null;
+  kernelVersion: string | null;
+  hardware: string | null;
+}

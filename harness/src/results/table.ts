@@ -1,0 +1,29 @@
+// The human summary printed at the end of a run.
+import type { RunRecord, TestResult } from './records.ts';
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function label(t: TestResult): string {
+  const p = Object.entries(t.params)
+    .filter(([k]) => k !== 'dev')
+    .map(([, v]) => v)
+    .join('/');
+  return p ? `${t.name} [${p}]` : t.name;
+}
+
+export function formatTable(run: RunRecord): string {
+  const rows = run.tests.map((t) => [label(t), t.status.toUpperCase(), `${(t.durationMs / 1000).toFixed(1)}s`, t.reason]);
+  const w0 = Math.max(4, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(6, ...rows.map((r) => r[1].length));
+  const lines = [`${pad('test', w0)}  ${pad('status', w1)}  time    reason`];
+  for (const r of rows) lines.push(`${pad(r[0], w0)}  ${pad(r[1], w1)}  ${pad(r[2], 6)}  ${r[3]}`.trimEnd());
+  const counts = new Map<string, number>();
+  for (const t of run.tests) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'no tests ran';
+  lines.push('');
+  lines.push(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''} (${summary})`);
+  if (run.crashes.length) for (const c of run.crashes) lines.push(`  crash: ${c.title}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,106 @@
+// What a suite gets to run its tests: the guest command channel, a place for
+// each test's output, and a signal that fires when the run must stop (a fatal
+// kernel report, the guest dying, the user pressing ^C).
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import type { Guest, ExecOptions } from '../vm/guest.ts';
+import type { CommandResult, CrashReport, TestResult, TestStatus, Topology } from '../results/records.ts';
+
+export interface SuiteContext {
+  guest: Guest;
+  topology: Topology;
+  runDir: string;
+  /** Multiplier for guest-side timeouts (TCG is slower than KVM). */
+  timeScale: number;
+  signal: AbortSignal;
+  seed: number;
+  /** Seconds each stressor runs (0 = one pass). */
+  seconds: number;
+  progress: (msg: string) => void;
+  /** Reports the crash oracle attributes to the test running now. */
+  takeCrashes: () => CrashReport[];
+}
+
+/** A test's output file plus helpers that run guest commands into it. */
+export class TestLog {
+  private out: WriteStream;
+  readonly rel: string;
+
+  constructor(runDir: string, name: string) {
+    this.rel = join('tests', `${name}.log`);
+    const path = join(runDir, this.rel);
+    this.out = createWriteStream(path, { flags: 'a' });
+    this.ready = mkdir(dirname(path), { recursive: true }).then(() => undefined);
+  }
+
+  readonly ready: Promise<void>;
+
+  line(text: string): void {
+    this.out.write(text.endsWith('\n') ? text : text + '\n');
+  }
+
+  async exec(ctx: SuiteContext, argv: string[], timeoutMs: number, extra?: Partial<ExecOptions>): Promise<CommandResult> {
+    this.line(`$ ${argv.join(' ')}`);
+    const r = await ctx.guest.exec(argv, {
+      timeoutMs: Math.round(timeoutMs * ctx.timeScale),
+      signal: ctx.signal,
+      onOutput: (chunk) => this.out.write(chunk),
+      ...extra,
+    });
+    const how = r.timedOut ? `timed out after ${r.durationMs} ms` : r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`;
+    this.line(`# ${how} (${r.durationMs} ms)`);
+    return r;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
+  }
+}
+
+export class StepFailed extends Error {
+  constructor(
+    readonly status: TestStatus,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Run a command whose failure fails the test with a reason naming the step. */
+export async function step(ctx: SuiteContext, log: TestLog, what: string, argv: string[], timeoutMs: number): Promise<string> {
+  const r = await log.exec(ctx, argv, timeoutMs);
+  if (ctx.signal.aborted) throw new StepFailed('crash', `${what}: stopped (${String(ctx.signal.reason ?? 'aborted')})`);
+  if (r.timedOut) throw new StepFailed('timeout', `${what}: timed out after ${r.durationMs} ms`);
+  if (r.exitCode !== 0) {
+    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ');
+    throw new StepFailed('fail', `${what} failed (${r.signal ?? `exit ${r.exitCode}`})${tail ? `: ${tail}` : ''}`);
+  }
+  return r.stdout;
+}
+
+export function blankResult(name: string, params: Record<string, string>, log: string): TestResult {
+  return {
+    name,
+    params,
+    status: 'pass',
+    reason: '',
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    log,
+    crashes: [],
+    metrics: {},
+  };
+}
+
+/** Parse `key=value key2=value2` lines a stressor prints. */
+export function parseKeyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const reason = /\breason=(.*)$/.exec(line);
+    const head = reason ? line.slice(0, reason.index) : line;
+    for (const m of head.matchAll(/([A-Za-z_][\w.]*)=(\S+)/g)) out[m[1]] = m[2];
+    if (reason) out.reason = reason[1].trim();
+  }
+  return out;
+}

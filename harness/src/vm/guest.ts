@@ -1,0 +1,231 @@
+// The command channel into a guest: ssh2 over QEMU's user-net port forward.
+// Readiness is polled with p-retry under a bounded total wait; each command
+// streams its output and has its own timeout, after which its whole process
+// group is killed in the guest.
+import ssh2, { type ClientChannel } from 'ssh2';
+const { Client } = ssh2;
+type Client = InstanceType<typeof Client>;
+import pRetry, { AbortError } from 'p-retry';
+import type { CommandResult } from '../results/records.ts';
+
+export class GuestUnreachableError extends Error {}
+export class GuestLostError extends Error {}
+
+export interface GuestConnectOptions {
+  port: number;
+  privateKey: string;
+  /** Base64 of the host key blob the image was built with. */
+  hostKeyBlob: string;
+  /** Total time to keep trying. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecOptions {
+  timeoutMs: number;
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
+  /** Stop early (e.g. the crash oracle saw a fatal report). */
+  signal?: AbortSignal;
+  /** Cap on what is kept in memory per stream; the rest is only streamed. */
+  keepBytes?: number;
+}
+
+/** POSIX single-quote quoting: the remote side always gets argv, never a parsed string. */
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+const PID_MARK = '@@daxh-pid ';
+const RC_MARK = '@@daxh-rc ';
+const RC_RE = /^@@daxh-rc (\d+)\n?/m;
+
+export class Guest {
+  private closed = false;
+  private lostReason: string | null = null;
+  private lostListeners = new Set<(why: string) => void>();
+
+  private constructor(private readonly client: Client) {
+    client.on('error', (e) => this.markLost(`ssh error: ${e.message}`));
+    client.on('close', () => this.markLost('ssh connection closed'));
+  }
+
+  static async connect(o: GuestConnectOptions): Promise<Guest> {
+    const started = Date.now();
+    let attempts = 0;
+    const client = await pRetry(
+      async () => {
+        attempts++;
+        if (o.signal?.aborted) throw new AbortError(String(o.signal.reason ?? 'aborted'));
+        return connectOnce(o, Math.max(1000, Math.min(10000, o.deadlineMs - (Date.now() - started))));
+      },
+      {
+        retries: 10000,
+        minTimeout: 100,
+        maxTimeout: 400,
+        factor: 1.3,
+        randomize: false,
+        maxRetryTime: o.deadlineMs,
+        signal: o.signal,
+      },
+    ).catch((e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new GuestUnreachableError(`guest sshd on 127.0.0.1:${o.port} not ready after ${Date.now() - started} ms (${attempts} attempts): ${why}`);
+    });
+    return new Guest(client);
+  }
+
+  onLost(fn: (why: string) => void): () => void {
+    this.lostListeners.add(fn);
+    return () => this.lostListeners.delete(fn);
+  }
+
+  private markLost(why: string): void {
+    if (this.closed || this.lostReason) return;
+    this.lostReason = why;
+    for (const l of this.lostListeners) l(why);
+  }
+
+  /** Run argv in the guest. Never throws for the command's own failure; throws GuestLostError if the guest stops answering. */
+  async exec(argv: string[], o: ExecOptions): Promise<CommandResult> {
+    if (this.lostReason) throw new GuestLostError(this.lostReason);
+    const keep = o.keepBytes ?? 4 * 1024 * 1024;
+    // The command becomes its session's leader (sshd setsid()s it), so its pid
+    // is also the process group to kill on timeout.
+    // dropbear now and then closes a channel without sending exit-status, so
+    // the wrapping shell also reports the exit code on stderr as a fallback.
+    const cmd = `echo "${PID_MARK}$$" >&2; ${argv.map(shellQuote).join(' ')}; rc=$?; echo "${RC_MARK}$rc" >&2; exit $rc`;
+    const started = Date.now();
+    const ch = await this.openExec(cmd);
+    return new Promise<CommandResult>((resolve, reject) => {
+      let stdout = '';
+      let stderr = '';
+      let pid: number | null = null;
+      let timedOut = false;
+      let exitCode: number | null = null;
+      let signal: string | null = null;
+      let settled = false;
+      let errPending = '';
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        clearTimeout(backstop);
+        offLost();
+        o.signal?.removeEventListener('abort', onAbort);
+        const rc = RC_RE.exec(stderr);
+        if (rc) stderr = stderr.slice(0, rc.index) + stderr.slice(rc.index + rc[0].length);
+        if (exitCode === null && signal === null && rc) exitCode = Number(rc[1]);
+        if (err) reject(err);
+        else resolve({ argv, exitCode, signal, timedOut, durationMs: Date.now() - started, stdout, stderr });
+      };
+      const killGroup = () => {
+        if (pid === null) {
+          ch.close();
+          return;
+        }
+        this.openExec(`kill -KILL -- -${pid} 2>/dev/null; kill -KILL ${pid} 2>/dev/null; true`)
+          .then((k) => {
+            k.resume();
+            k.stderr.resume();
+          })
+          .catch(() => {});
+      };
+      const stop = () => {
+        killGroup();
+        // If the channel doesn't close soon after the kill, the guest is gone.
+        backstop = setTimeout(() => {
+          ch.close();
+          finish(new GuestLostError(`guest did not end a command within 15 s of killing it: ${argv.join(' ')}`));
+        }, 15000);
+      };
+      const timer = setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, o.timeoutMs);
+      let backstop: NodeJS.Timeout | undefined;
+      // Aborted (fatal kernel report, QEMU gone, ^C): end now, without waiting
+      // for a guest that may never answer again.
+      const onAbort = () => {
+        killGroup();
+        ch.close();
+        finish();
+      };
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.signal?.aborted) onAbort();
+      const offLost = this.onLost((why) => finish(new GuestLostError(why)));
+      ch.setEncoding('utf8');
+      ch.stderr.setEncoding('utf8');
+      ch.on('data', (d: string) => {
+        if (stdout.length < keep) stdout += d;
+        o.onOutput?.(d, 'stdout');
+      });
+      ch.stderr.on('data', (d: string) => {
+        if (pid === null) {
+          errPending += d;
+          const nl = errPending.indexOf('\n');
+          if (nl < 0) return;
+          const first = errPending.slice(0, nl);
+          if (first.startsWith(PID_MARK)) pid = Number(first.slice(PID_MARK.length));
+          d = first.startsWith(PID_MARK) ? errPending.slice(nl + 1) : errPending;
+          errPending = '';
+          if (!d) return;
+        }
+        if (stderr.length < keep) stderr += d;
+        const shown = d.replace(RC_RE, '');
+        if (shown) o.onOutput?.(shown, 'stderr');
+      });
+      ch.on('exit', (code: number | null, sig?: string) => {
+        exitCode = code ?? null;
+        signal = sig ?? null;
+      });
+      ch.on('close', () => finish());
+    });
+  }
+
+  /** exec with a string result; throws when the command fails. For setup steps. */
+  async check(argv: string[], o: ExecOptions): Promise<string> {
+    const r = await this.exec(argv, o);
+    if (r.timedOut) throw new Error(`guest command timed out after ${o.timeoutMs} ms: ${argv.join(' ')}`);
+    if (r.exitCode !== 0)
+      throw new Error(`guest command failed (${r.signal ?? r.exitCode}): ${argv.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+    return r.stdout;
+  }
+
+  private openExec(cmd: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(cmd, (err, ch) => (err ? reject(new GuestLostError(`ssh exec failed: ${err.message}`)) : resolve(ch)));
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client.end();
+  }
+}
+
+function connectOnce(o: GuestConnectOptions, readyTimeout: number): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    let hostKeyOk = true;
+    c.on('ready', () => resolve(c));
+    c.on('error', (e) => {
+      c.end();
+      if (!hostKeyOk) reject(new AbortError(`host key of the guest does not match the image's: refusing to connect`));
+      else reject(e);
+    });
+    c.connect({
+      host: '127.0.0.1',
+      port: o.port,
+      username: 'root',
+      privateKey: o.privateKey,
+      readyTimeout,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 6,
+      hostVerifier: (key: Buffer) => {
+        hostKeyOk = key.toString('base64') === o.hostKeyBlob;
+        return hostKeyOk;
+      },
+    });
+  });
+}

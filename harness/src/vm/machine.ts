@@ -1,0 +1,119 @@
+// One QEMU process: start it, stream its console, control it over QMP, and
+// make sure it is gone when we are done (or when anything goes wrong).
+import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
+import { ConsoleStream } from './console.ts';
+import { QmpClient } from './qmp.ts';
+import { qemuArgv, type MachineSpec } from './qemu-args.ts';
+
+export const QEMU = 'qemu-system-x86_64';
+
+export interface MachineExit {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the harness asked QEMU to stop (as opposed to a crash or a kill from outside). */
+  requested: boolean;
+  stderr: string;
+}
+
+export class PortInUseError extends Error {}
+export class QemuStartError extends Error {}
+
+export class Machine {
+  readonly console = new ConsoleStream();
+  readonly argv: string[];
+  readonly startedAt = Date.now();
+  readonly exited: Promise<MachineExit>;
+  qmp: QmpClient | null = null;
+  private stderr = '';
+  private requested = false;
+  private isUp = true;
+  private pidValue: number | undefined;
+  private killFn: () => void;
+  private dropCleanup: () => void;
+
+  private constructor(spec: MachineSpec, lifetimeMs: number) {
+    this.argv = qemuArgv(spec);
+    const { child, done } = spawn(QEMU, this.argv, {
+      timeoutMs: lifetimeMs,
+      dieWithParent: true,
+      stdin: 'pipe',
+      discardOutput: true,
+      onOutput: (chunk, stream) => {
+        if (stream === 'stdout') this.console.write(chunk);
+        else if (this.stderr.length < 64 * 1024) this.stderr += chunk;
+      },
+    });
+    this.pidValue = child.pid;
+    this.killFn = () => child.kill('SIGKILL');
+    this.dropCleanup = onCleanup(() => this.shutdown(2000).then(() => undefined));
+    this.exited = done.then((r: ProcResult) => {
+      this.isUp = false;
+      this.console.end();
+      this.qmp?.close();
+      this.dropCleanup();
+      return {
+        exitCode: r.exitCode ?? null,
+        signal: r.signal ?? null,
+        requested: this.requested,
+        stderr: this.stderr.trim(),
+      };
+    });
+  }
+
+  /** Start QEMU and wait until its QMP socket answers. */
+  static async start(spec: MachineSpec, lifetimeMs: number): Promise<Machine> {
+    const m = new Machine(spec, lifetimeMs);
+    const early = m.exited.then((x) => {
+      const msg = x.stderr || `QEMU exited with ${x.signal ?? x.exitCode} before it was up`;
+      if (/Could not set up host forwarding rule|hostfwd.*(in use|failed)/i.test(msg))
+        throw new PortInUseError(`ssh port ${spec.sshPort} on 127.0.0.1 is taken: pick another with --ssh-port or leave it out to get a free one`);
+      throw new QemuStartError(`QEMU failed to start: ${msg.split('\n').slice(-3).join(' | ')}`);
+    });
+    try {
+      m.qmp = await Promise.race([QmpClient.connect(spec.qmpSocket, 15000), early]);
+    } catch (e) {
+      m.kill();
+      await m.exited;
+      throw e;
+    }
+    early.catch(() => {});
+    return m;
+  }
+
+  get pid(): number | undefined {
+    return this.pidValue;
+  }
+
+  get running(): boolean {
+    return this.isUp;
+  }
+
+  qemuStderr(): string {
+    return this.stderr.trim();
+  }
+
+  /** QMP quit, then SIGKILL if QEMU has not gone within graceMs. */
+  async shutdown(graceMs = 5000): Promise<MachineExit> {
+    if (!this.isUp) return this.exited;
+    this.requested = true;
+    try {
+      await Promise.race([this.qmp?.execute('quit'), new Promise((r) => setTimeout(r, graceMs))]);
+    } catch {
+      // QMP may already be gone; the kill below settles it.
+    }
+    const t = setTimeout(() => this.kill(), graceMs);
+    const r = await this.exited;
+    clearTimeout(t);
+    return r;
+  }
+
+  kill(): void {
+    if (!this.isUp) return;
+    this.requested = true;
+    try {
+      this.killFn();
+    } catch {
+      /* gone */
+    }
+  }
+}

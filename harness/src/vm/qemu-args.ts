@@ -1,0 +1,85 @@
+// Pure: a machine description → the QEMU argv. Kept free of I/O so the exact
+// command line can be unit-tested and recorded in run.json.
+import type { Accel, Topology } from '../results/records.ts';
+import { topologyCmdline } from './topology.ts';
+
+export interface MachineSpec {
+  accel: Accel;
+  /** CPU model; default: host under KVM, max under TCG. */
+  cpu?: string;
+  topology: Topology;
+  kernel: string;
+  initrd: string;
+  /** Extra kernel command-line words (after the harness's own). */
+  cmdlineExtra: string[];
+  /** Backing file path for each NVDIMM, same order as topology.nvdimms. */
+  nvdimmFiles: string[];
+  consoleLog: string;
+  qmpSocket: string;
+  /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
+  sshPort: number;
+}
+
+/** The harness's kernel command line: console, crash behaviour, pmem. */
+export function kernelCmdline(spec: Pick<MachineSpec, 'topology' | 'cmdlineExtra'>): string {
+  return [
+    'console=ttyS0,115200',
+    'ignore_loglevel',
+    'printk.time=1',
+    // Test guests only: real pointers make page:/mapping: values in dumps comparable.
+    'no_hash_pointers',
+    // The first oops is the signature: stop there, and turn the panic into a QEMU exit.
+    'oops=panic',
+    'panic=-1',
+    'panic_on_warn=0',
+    'hung_task_timeout_secs=120',
+    'rcupdate.rcu_cpu_stall_timeout=120',
+    'nokaslr',
+    'rdinit=/init',
+    ...topologyCmdline(spec.topology),
+    ...spec.cmdlineExtra,
+  ].join(' ');
+}
+
+export function qemuArgv(spec: MachineSpec): string[] {
+  const t = spec.topology;
+  const nvdimmTotal = t.nvdimms.reduce((a, d) => a + d.sizeMiB, 0);
+  const slots = Math.max(1, t.nvdimms.length);
+  // Each DIMM is placed at an aligned address in the device-memory window; a
+  // 1 GiB margin per slot keeps QEMU from running out of room after alignment.
+  const maxmem = t.memMiB + nvdimmTotal + 1024 * slots;
+  const machine = ['q35', t.nvdimms.length > 0 ? 'nvdimm=on' : null, `accel=${spec.accel}`].filter(Boolean).join(',');
+  const argv = [
+    '-machine', machine,
+    '-cpu', spec.cpu ?? (spec.accel === 'kvm' ? 'host' : 'max'),
+    '-smp', String(t.cpus),
+    '-m', `${t.memMiB}M,slots=${slots},maxmem=${maxmem}M`,
+    '-nodefaults',
+    '-display', 'none',
+    '-no-reboot',
+    '-kernel', spec.kernel,
+    '-initrd', spec.initrd,
+    '-append', kernelCmdline(spec),
+    // The console goes to our stdout (live stream) and QEMU itself writes the
+    // log file, so the log survives whatever happens to the harness.
+    '-chardev', `stdio,id=con0,signal=off,logfile=${optValue(spec.consoleLog)}`,
+    '-serial', 'chardev:con0',
+    '-qmp', `unix:${optValue(spec.qmpSocket)},server=on,wait=off`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    '-device', 'virtio-net-pci,netdev=net0',
+  ];
+  t.nvdimms.forEach((d, i) => {
+    argv.push(
+      '-object',
+      `memory-backend-file,id=nvmem${i},share=on,mem-path=${optValue(spec.nvdimmFiles[i])},size=${d.sizeMiB}M`,
+      '-device',
+      `nvdimm,id=nvdimm${i},memdev=nvmem${i}` + (d.labelSizeMiB > 0 ? `,label-size=${d.labelSizeMiB}M` : ''),
+    );
+  });
+  return argv;
+}
+
+/** QEMU's option parser splits on commas; a literal comma is written twice. */
+export function optValue(s: string): string {
+  return s.replace(/,/g, ',,');
+}

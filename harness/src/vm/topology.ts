@@ -1,0 +1,102 @@
+// NVDIMM / legacy-pmem topology: parsing from CLI words, validation before
+// QEMU starts, and a stable hash that every result carries.
+import { createHash } from 'node:crypto';
+import type { Topology, NvdimmSpec, MemmapSpec } from '../results/records.ts';
+
+export class TopologyError extends Error {}
+
+export const defaultTopology: Topology = {
+  // One labelled DIMM: 2050 MiB leaves a 2048 MiB region after the 2 MiB label
+  // area, which keeps ndctl's 16 MiB region alignment (a 2048 MiB file would not).
+  nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 2 }],
+  memmap: [],
+  memMiB: 2048,
+  cpus: 2,
+};
+
+/** q35 splits RAM around the PCI hole: this is where guest-physical RAM lives. */
+export function ramRanges(memMiB: number): Array<{ startMiB: number; endMiB: number }> {
+  const lowmemMax = memMiB >= 2816 ? 2048 : 3072;
+  const low = Math.min(memMiB, lowmemMax);
+  const ranges = [{ startMiB: 0, endMiB: low }];
+  if (memMiB > low) ranges.push({ startMiB: 4096, endMiB: 4096 + (memMiB - low) });
+  return ranges;
+}
+
+/** Parse `SIZE[!START]` style sizes: 2G, 2050M, 512 (MiB). */
+export function parseSizeMiB(text: string, what: string): number {
+  const m = /^(\d+)([MmGg]?)(i?B)?$/.exec(text.trim());
+  if (!m) throw new TopologyError(`${what} "${text}" is not a size: use e.g. 2050M or 4G`);
+  const n = Number(m[1]);
+  return m[2].toLowerCase() === 'g' ? n * 1024 : n;
+}
+
+/** `--memmap 1G!5G` (size!start) → MemmapSpec. */
+export function parseMemmap(text: string): MemmapSpec {
+  const parts = text.split('!');
+  if (parts.length !== 2) throw new TopologyError(`--memmap "${text}" must be SIZE!START, e.g. 1G!5G`);
+  return { sizeMiB: parseSizeMiB(parts[0], '--memmap size'), startMiB: parseSizeMiB(parts[1], '--memmap start') };
+}
+
+export function validateTopology(t: Topology): void {
+  if (!Number.isInteger(t.cpus) || t.cpus < 1 || t.cpus > 8)
+    throw new TopologyError(`--cpus ${t.cpus} is out of range: use 1 to 8`);
+  if (!Number.isInteger(t.memMiB) || t.memMiB < 512 || t.memMiB > 16384)
+    throw new TopologyError(`--mem ${t.memMiB}M is out of range: use 512M to 16G`);
+  if (t.nvdimms.length === 0 && t.memmap.length === 0)
+    throw new TopologyError('the topology has no pmem: give --nvdimms 1 or more, or --memmap SIZE!START');
+  if (t.nvdimms.length > 8) throw new TopologyError(`--nvdimms ${t.nvdimms.length} is too many: use at most 8`);
+  t.nvdimms.forEach((d: NvdimmSpec, i: number) => {
+    const name = `nvdimm ${i}`;
+    if (!Number.isInteger(d.sizeMiB) || d.sizeMiB <= 0) throw new TopologyError(`${name}: size must be a whole number of MiB`);
+    if (!Number.isInteger(d.labelSizeMiB) || d.labelSizeMiB < 0 || d.labelSizeMiB > 64)
+      throw new TopologyError(`${name}: label size ${d.labelSizeMiB}M must be 0 (no labels) to 64M`);
+    const data = d.sizeMiB - d.labelSizeMiB;
+    if (data < 128) throw new TopologyError(`${name}: ${data} MiB of pmem is too small for an fsdax namespace: use --nvdimm-size 130M or more`);
+    if (data % 16 !== 0) {
+      const fixed = Math.ceil(data / 16) * 16 + d.labelSizeMiB;
+      throw new TopologyError(
+        `${name}: size ${d.sizeMiB}M minus label ${d.labelSizeMiB}M is not a multiple of 16 MiB (ndctl's region alignment): use --nvdimm-size ${fixed}M`,
+      );
+    }
+    if (d.sizeMiB > 65536) throw new TopologyError(`${name}: size ${d.sizeMiB}M is over 64G`);
+  });
+  const ram = ramRanges(t.memMiB);
+  const taken: Array<[number, number]> = [];
+  for (const mm of t.memmap) {
+    if (mm.sizeMiB <= 0 || mm.sizeMiB % 2 !== 0)
+      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: size must be a positive multiple of 2 MiB`);
+    if (mm.startMiB % 128 !== 0)
+      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: start must be 128 MiB aligned (a memory section)`);
+    const end = mm.startMiB + mm.sizeMiB;
+    if (mm.startMiB < 1024)
+      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: start below 1G would steal the kernel's own memory: start at 1G or above`);
+    if (!ram.some((r) => mm.startMiB >= r.startMiB && end <= r.endMiB)) {
+      const where = ram.map((r) => `${r.startMiB}M-${r.endMiB}M`).join(', ');
+      throw new TopologyError(
+        `--memmap ${mm.sizeMiB}M!${mm.startMiB}M lies outside guest RAM (${where} with --mem ${t.memMiB}M): raise --mem or move the range`,
+      );
+    }
+    for (const [s, e] of taken)
+      if (mm.startMiB < e && end > s) throw new TopologyError(`--memmap ranges overlap at ${mm.startMiB}M`);
+    taken.push([mm.startMiB, end]);
+  }
+  const reserved = t.memmap.reduce((a, m) => a + m.sizeMiB, 0);
+  if (t.memMiB - reserved < 384)
+    throw new TopologyError(`--memmap takes ${reserved}M of ${t.memMiB}M guest RAM, leaving too little to boot: raise --mem`);
+}
+
+export function topologyHash(t: Topology): string {
+  const canon = JSON.stringify({
+    nvdimms: t.nvdimms.map((d) => [d.sizeMiB, d.labelSizeMiB]),
+    memmap: t.memmap.map((m) => [m.sizeMiB, m.startMiB]),
+    memMiB: t.memMiB,
+    cpus: t.cpus,
+  });
+  return createHash('sha256').update(canon).digest('hex').slice(0, 16);
+}
+
+/** Kernel command-line words the topology needs (legacy pmem). */
+export function topologyCmdline(t: Topology): string[] {
+  return t.memmap.map((m) => `memmap=${m.sizeMiB}M!${m.startMiB}M`);
+}

@@ -1,0 +1,222 @@
+// The run workflow: inputs → kernel + image → a booted guest → tests →
+// run.json + table. Every state change is written to run.json so a run that
+// dies half-way still leaves its console log and an honest status.
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cacheDir } from '../host/paths.ts';
+import { ensurePackages, harnessNeeds } from '../host/apt.ts';
+import { setInterruptHandler } from '../host/proc.ts';
+import { prepareStockKernel, kernelFromPath } from '../kernel/stock.ts';
+import { buildInitramfs, loadRecipe } from '../image/initramfs.ts';
+import { buildModulesCpio } from '../image/modules.ts';
+import { chooseAccel, qemuVersion } from '../vm/accel.ts';
+import { validateTopology, topologyHash } from '../vm/topology.ts';
+import { kernelCmdline } from '../vm/qemu-args.ts';
+import { GuestLostError } from '../vm/guest.ts';
+import { portIsFree } from '../vm/ports.ts';
+import { createRunDir, newRunId, saveRun } from '../results/store.ts';
+import type { Accel, KernelArtifact, RunRecord, TestResult, Topology } from '../results/records.ts';
+import { startSession, assembleInitrd, type Session } from './session.ts';
+import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suites/dax-smoke.ts';
+import { TestLog, StepFailed, blankResult, type SuiteContext } from '../suites/context.ts';
+import { watchConsole, type ConsoleWatch } from './watch.ts';
+
+export type KernelChoice =
+  | { kind: 'stock'; pkg?: string }
+  | { kind: 'path'; bzImage: string; modules: string | null }
+  | { kind: 'artifact'; artifact: KernelArtifact };
+
+export interface RunOptions {
+  kernel: KernelChoice;
+  image: string;
+  topology: Topology;
+  accel?: Accel;
+  sshPort?: number;
+  resultsRoot: string;
+  /** Filesystems for the DAX smoke. */
+  filesystems: SmokeFs[];
+  seconds: number;
+  seed: number;
+  bootTimeoutMs: number;
+  cmdlineExtra: string[];
+  progress: (phase: string, msg: string) => void;
+  /** Test hook: runs once the guest is ready, before the tests. */
+  onReady?: (s: Session, runDir: string) => void | Promise<void>;
+}
+
+export class RunInputError extends Error {}
+
+export interface RunOutcome {
+  record: RunRecord;
+  runDir: string;
+}
+
+export async function resolveKernel(k: KernelChoice, log: (m: string) => void): Promise<KernelArtifact> {
+  if (k.kind === 'artifact') return k.artifact;
+  if (k.kind === 'path') return kernelFromPath(k.bzImage, k.modules);
+  return prepareStockKernel(log, k.pkg);
+}
+
+export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
+  // Everything that can be judged without a guest is judged before a result
+  // directory exists, so bad input never leaves a run behind.
+  validateTopology(o.topology);
+  await loadRecipe(o.image);
+  if (o.sshPort !== undefined && (!Number.isInteger(o.sshPort) || o.sshPort < 1 || o.sshPort > 65535))
+    throw new RunInputError(`--ssh-port ${o.sshPort} is not a port number: use 1024-65535`);
+  if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
+    throw new RunInputError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
+  if (o.kernel.kind === 'path') await kernelFromPath(o.kernel.bzImage, o.kernel.modules);
+  const prep = (m: string) => o.progress('prepare', m);
+  await ensurePackages(harnessNeeds, prep);
+  const kernel = await resolveKernel(o.kernel, prep);
+  const image = await buildInitramfs(o.image, prep);
+  const recipe = await loadRecipe(o.image);
+  const modules = await buildModulesCpio(kernel, recipe.modules, prep);
+  const accel = await chooseAccel({ override: o.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: prep });
+  o.progress('prepare', `accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
+
+  const id = newRunId();
+  const runDir = await createRunDir(o.resultsRoot, id);
+  const record: RunRecord = {
+    schema: 1,
+    id,
+    status: 'running',
+    reason: '',
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    host: { hostname: hostname(), qemuVersion: await qemuVersion() },
+    accel,
+    kernel,
+    image: { recipe: image.recipe, key: image.key },
+    topology: o.topology,
+    topologyHash: topologyHash(o.topology),
+    kernelCmdline: kernelCmdline({ topology: o.topology, cmdlineExtra: o.cmdlineExtra }),
+    qemuArgv: [],
+    bootMs: null,
+    kernelInitMs: null,
+    tests: [],
+    crashes: [],
+  };
+  await saveRun(runDir, record);
+  o.progress('run', `results in ${runDir}`);
+
+  const stop = new AbortController();
+  let session: Session | null = null;
+  let watch: ConsoleWatch | null = null;
+  setInterruptHandler(async (sig) => {
+    stop.abort(new Error(`interrupted by ${sig}`));
+    record.status = 'interrupted';
+    record.reason = `interrupted by ${sig}`;
+    record.endedAt = new Date().toISOString();
+    await saveRun(runDir, record);
+  });
+
+  const finish = async (status: RunRecord['status'], reason: string) => {
+    if (record.status === 'interrupted') return;
+    record.status = status;
+    record.reason = reason;
+    record.endedAt = new Date().toISOString();
+    await saveRun(runDir, record);
+  };
+
+  try {
+    o.progress('boot', `starting QEMU (${accel.used}, ${o.topology.nvdimms.length} NVDIMM, ${o.topology.memmap.length} memmap)`);
+    session = await startSession({
+      kernel,
+      image,
+      modules,
+      topology: o.topology,
+      accel: accel.used,
+      cpu: accel.cpu,
+      sshPort: o.sshPort,
+      runDir,
+      workDir: cacheDir('work', id),
+      cmdlineExtra: o.cmdlineExtra,
+      bootTimeoutMs: o.bootTimeoutMs,
+      lifetimeMs: 6 * 3600 * 1000,
+      progress: (m) => o.progress('boot', m),
+      signal: stop.signal,
+    });
+    record.qemuArgv = session.machine.argv;
+    record.bootMs = session.bootMs;
+    record.kernelInitMs = session.kernelInitMs;
+    await saveRun(runDir, record);
+    o.progress('boot', `guest ready over ssh in ${(session.bootMs / 1000).toFixed(1)} s`);
+
+    watch = watchConsole(session.machine, (why) => stop.abort(new Error(why)));
+    const m = session.machine;
+    void m.exited.then((x) => {
+      if (!x.requested) stop.abort(new GuestLostError(`QEMU exited unexpectedly (${x.signal ?? `exit ${x.exitCode}`})`));
+    });
+
+    if (o.onReady) await o.onReady(session, runDir);
+
+    const ctx: SuiteContext = {
+      guest: session.guest,
+      topology: o.topology,
+      runDir,
+      timeScale: accel.used === 'tcg' ? 3 : 1,
+      signal: stop.signal,
+      seed: o.seed,
+      seconds: o.seconds,
+      progress: (msg) => o.progress('test', msg),
+      takeCrashes: () => watch?.take() ?? [],
+    };
+    await runTests(ctx, o, record, runDir);
+
+    if (stop.signal.aborted && record.status === 'running') {
+      const why = (stop.signal.reason as Error)?.message ?? String(stop.signal.reason);
+      const fatal = watch.fatal();
+      if (fatal) await finish('fail', `kernel report ended the run: ${fatal.title}`);
+      else await finish('infra-error', why);
+    } else {
+      const bad = record.tests.filter((t) => t.status !== 'pass' && t.status !== 'skip');
+      const infra = bad.find((t) => t.status === 'infra-error');
+      if (infra) await finish('infra-error', `${infra.name}: ${infra.reason}`);
+      else await finish(bad.length ? 'fail' : 'pass', bad.length ? `${bad.length} of ${record.tests.length} tests did not pass` : '');
+    }
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    await finish('infra-error', msg);
+  } finally {
+    if (watch) {
+      watch.stop();
+      record.crashes = watch.all();
+    }
+    if (session) await session.close();
+    else await rm(cacheDir('work', id), { recursive: true, force: true });
+    if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');
+    else await saveRun(runDir, record);
+  }
+  return { record, runDir };
+}
+
+async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string): Promise<void> {
+  const setupLog = new TestLog(runDir, 'setup.fsdax');
+  await setupLog.ready;
+  let dev: string;
+  try {
+    dev = await setupFsdax(ctx, setupLog);
+  } catch (e) {
+    const r = blankResult('setup.fsdax', {}, setupLog.rel);
+    r.status = e instanceof StepFailed ? e.status : 'infra-error';
+    r.reason = e instanceof Error ? e.message : String(e);
+    r.crashes = ctx.takeCrashes();
+    record.tests.push(r);
+    await setupLog.close();
+    return;
+  }
+  await setupLog.close();
+  for (const fs of o.filesystems) {
+    if (ctx.signal.aborted) break;
+    const r: TestResult = await runSmokeOn(ctx, fs, dev);
+    record.tests.push(r);
+    ctx.progress(`${r.name}.${fs}: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
+    await saveRun(runDir, record);
+    if (r.status === 'infra-error') break;
+  }
+}
+
+export { smokeFilesystems };

@@ -1,0 +1,142 @@
+// A booted guest ready for commands: initrd assembled, backing files made,
+// QEMU started, sshd answering. Shared by the run workflow, benchmarks and
+// integration tests so they all boot the same way.
+import { readFile, writeFile, truncate, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cacheDir } from '../host/paths.ts';
+import { buildCached, sha256 } from '../host/fsutil.ts';
+import { Machine } from '../vm/machine.ts';
+import { Guest } from '../vm/guest.ts';
+import { freePort, portIsFree } from '../vm/ports.ts';
+import type { MachineSpec } from '../vm/qemu-args.ts';
+import type { Accel, ImageArtifact, KernelArtifact, Topology } from '../results/records.ts';
+import type { ModulesArchive } from '../image/modules.ts';
+
+export class SessionError extends Error {}
+
+export interface SessionOptions {
+  kernel: KernelArtifact;
+  image: ImageArtifact;
+  modules: ModulesArchive | null;
+  topology: Topology;
+  accel: Accel;
+  cpu?: string;
+  sshPort?: number;
+  /** Where console.log goes (the run directory). */
+  runDir: string;
+  /** Scratch space for backing files and sockets; removed by close(). */
+  workDir: string;
+  cmdlineExtra: string[];
+  bootTimeoutMs: number;
+  /** Upper bound on the guest's whole life. */
+  lifetimeMs: number;
+  progress: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface Session {
+  machine: Machine;
+  guest: Guest;
+  spec: MachineSpec;
+  /** QEMU start → ssh ready, wall clock. */
+  bootMs: number;
+  /** The kernel's own boot → init time from its console timestamps. */
+  kernelInitMs: number | null;
+  close(): Promise<void>;
+}
+
+/** The image's cpio followed by the kernel's module cpio: the kernel unpacks both. */
+export async function assembleInitrd(image: ImageArtifact, modules: ModulesArchive | null): Promise<string> {
+  const key = sha256('initrd-v1', image.key, modules?.key ?? 'none').slice(0, 24);
+  const dir = cacheDir('initrd', key);
+  await buildCached(dir, async (tmp) => {
+    const parts = [await readFile(image.cpio)];
+    if (modules) parts.push(await readFile(modules.cpio));
+    await writeFile(join(tmp, 'initrd.cpio'), Buffer.concat(parts));
+  });
+  return join(dir, 'initrd.cpio');
+}
+
+/** `[    4.095472] Run /init as init process` → 4095 ms. */
+export function initTimeFromLine(line: string): number | null {
+  const m = /^\[\s*(\d+)\.(\d+)\]\s+Run \S+ as init process/.exec(line);
+  return m ? Number(m[1]) * 1000 + Math.round(Number(`0.${m[2]}`) * 1000) : null;
+}
+
+export async function startSession(o: SessionOptions): Promise<Session> {
+  await mkdir(o.workDir, { recursive: true });
+  const cleanupWork = () => rm(o.workDir, { recursive: true, force: true });
+  try {
+    if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
+      throw new SessionError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
+    const initrd = await assembleInitrd(o.image, o.modules);
+    // Fresh, sparse backing files per run: no NVDIMM state leaks between runs.
+    const nvdimmFiles: string[] = [];
+    for (const [i, d] of o.topology.nvdimms.entries()) {
+      const f = join(o.workDir, `nvdimm${i}.img`);
+      await writeFile(f, '');
+      await truncate(f, d.sizeMiB * 1024 * 1024);
+      nvdimmFiles.push(f);
+    }
+    const spec: MachineSpec = {
+      accel: o.accel,
+      cpu: o.cpu,
+      topology: o.topology,
+      kernel: o.kernel.bzImage,
+      initrd,
+      cmdlineExtra: o.cmdlineExtra,
+      nvdimmFiles,
+      consoleLog: join(o.runDir, 'console.log'),
+      qmpSocket: join(o.workDir, 'qmp.sock'),
+      sshPort: o.sshPort ?? (await freePort()),
+    };
+    const t0 = Date.now();
+    const machine = await Machine.start(spec, o.lifetimeMs);
+    let kernelInitMs: number | null = null;
+    const off = machine.console.subscribe((line) => {
+      const ms = initTimeFromLine(line);
+      if (ms !== null) kernelInitMs = ms;
+      if (/^\[\s*\d+\.\d+\] Linux version/.test(line)) o.progress('kernel started');
+      else if (ms !== null) o.progress(`kernel reached init at ${(ms / 1000).toFixed(2)} s of guest time`);
+    });
+    const died = new AbortController();
+    void machine.exited.then((x) => died.abort(new Error(`QEMU exited during boot (${x.signal ?? `exit ${x.exitCode}`})`)));
+    const onAbort = () => died.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    let guest: Guest;
+    try {
+      guest = await Guest.connect({
+        port: spec.sshPort,
+        privateKey: o.image.sshPrivateKey,
+        hostKeyBlob: o.image.hostKeyBlob,
+        deadlineMs: o.bootTimeoutMs,
+        signal: died.signal,
+      });
+    } catch (e) {
+      off();
+      await machine.shutdown(2000);
+      const tail = machine.console.lastLines(5).join(' | ');
+      const why = died.signal.aborted ? String((died.signal.reason as Error)?.message ?? died.signal.reason) : (e as Error).message;
+      throw new SessionError(`guest did not become ready: ${why}${tail ? `; console ends: ${tail.slice(-300)}` : ''}`);
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+    off();
+    const bootMs = Date.now() - t0;
+    return {
+      machine,
+      guest,
+      spec,
+      bootMs,
+      kernelInitMs,
+      async close() {
+        guest.close();
+        await machine.shutdown(3000);
+        await cleanupWork();
+      },
+    };
+  } catch (e) {
+    await cleanupWork();
+    throw e;
+  }
+}

@@ -1,0 +1,57 @@
+// The live hook between a guest's console and the crash oracle: every line
+// goes through the oracle's detector as it arrives; a fatal report stops the
+// run at once instead of waiting for a test timeout.
+class ReportDetector { constructor(private o: {idleMs: number; onReport: (r: CrashReport) => void}) {}
+  push(l: string) { if (/Kernel panic - not syncing/.test(l)) this.o.onReport({type:'panic', title: l, fatal: true, dedupKey:'', matchKey:'', startLine:0,endLine:0,lines:[l]}); }
+  flush() {} close() {} }
+import type { Machine } from '../vm/machine.ts';
+import type { CrashReport } from '../results/records.ts';
+
+export interface ConsoleWatch {
+  /** Reports since the last take(): attributed to the test that just ran. */
+  take(): CrashReport[];
+  all(): CrashReport[];
+  fatal(): CrashReport | null;
+  /** Flush what is pending and detach. */
+  stop(): void;
+  /** When each report was recorded (ms since epoch), for latency figures. */
+  recordedAt(r: CrashReport): number | undefined;
+}
+
+export function watchConsole(machine: Machine, onFatal: (why: string) => void): ConsoleWatch {
+  const all: CrashReport[] = [];
+  let pending: CrashReport[] = [];
+  let fatal: CrashReport | null = null;
+  const when = new Map<CrashReport, number>();
+  const det = new ReportDetector({
+    idleMs: 300,
+    onReport: (r) => {
+      all.push(r);
+      pending.push(r);
+      when.set(r, Date.now());
+      if (r.fatal && !fatal) {
+        fatal = r;
+        onFatal(`kernel report: ${r.title}`);
+      }
+    },
+  });
+  const off = machine.console.subscribe((line) => det.push(line));
+  // A guest that dies mid-report still gets its partial report recorded.
+  void machine.exited.then(() => det.flush());
+  return {
+    take() {
+      det.flush();
+      const t = pending;
+      pending = [];
+      return t;
+    },
+    all: () => [...all],
+    fatal: () => fatal,
+    stop() {
+      off();
+      det.flush();
+      det.close();
+    },
+    recordedAt: (r) => when.get(r),
+  };
+}
