@@ -12,7 +12,8 @@ import { applySeries, loadSeries, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
 import { buildKernel } from './build.js';
 import { withLock } from './lock.js';
-import { KernelPipelineError } from './errors.js';
+import { BuildError, KernelPipelineError } from './errors.js';
+import { ensurePackages, HostSetupError, type PackageNeeds } from '../host/apt.js';
 
 export { KernelPipelineError, SourceError, SeriesError, ConfigError, BuildError, PatchApplyError } from './errors.js';
 export { parseSourceSpec } from './source.js';
@@ -62,6 +63,22 @@ export interface KernelPlan {
 }
 
 const KEY_VERSION = 'kernel-artifact-v1';
+
+/** Host packages kbuild and the Debian source import need (package → a file it provides). */
+export const kernelBuildNeeds: PackageNeeds = {
+  make: ['/usr/bin/make'],
+  gcc: ['/usr/bin/gcc'],
+  flex: ['/usr/bin/flex'],
+  bison: ['/usr/bin/bison'],
+  bc: ['/usr/bin/bc'],
+  'libelf-dev': ['/usr/include/gelf.h'],
+  'libssl-dev': ['/usr/include/openssl/ssl.h'],
+  git: ['/usr/bin/git'],
+  kmod: ['/usr/sbin/depmod'],
+  'xz-utils': ['/usr/bin/xz'],
+  dpkg: ['/usr/bin/dpkg-deb'],
+  cpio: ['/usr/bin/cpio'],
+};
 
 export function buildKey(baseCommit: string, seriesHash: string | null, configHash: string): string {
   return sha256(KEY_VERSION, baseCommit, seriesHash ?? '', configHash).slice(0, 24);
@@ -139,6 +156,12 @@ function describe(plan: KernelPlan): string {
 export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<KernelArtifact> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
+  try {
+    await ensurePackages(kernelBuildNeeds, log);
+  } catch (e) {
+    if (e instanceof HostSetupError) throw new BuildError(e.message, 'install them and retry');
+    throw e;
+  }
   const plan = await planKernel(opts);
   for (const n of plan.notes) log(`note: ${n}`);
 

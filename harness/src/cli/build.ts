@@ -1,0 +1,152 @@
+// `dax-harness build`: argument parsing and printing only; the work is
+// kernel/index.ts prepareKernel().
+import { parseArgs } from 'node:util';
+import { cacheRoot } from '../host/paths.js';
+import { prepareKernel, KernelPipelineError, type PrepareKernelOptions } from '../kernel/index.js';
+
+export const BUILD_HELP = `usage: dax-harness build [options]
+
+Build a kernel for the DAX test guests from a kernel source, an optional
+patch series and a config profile. The result is cached by content (commit +
+series + config): asking for the same thing again returns at once.
+
+Source (where the kernel comes from):
+  --source debian:X.Y   Debian's linux-source-X.Y package (default debian:6.1).
+                        6.1 comes from the host's bookworm sources; other
+                        versions from bookworm-backports or unstable through
+                        package lists the harness keeps in its own cache. The
+                        package is downloaded (never installed) and imported
+                        once into a git repository.
+  --source PATH         your own Linux git tree. It is never modified: the
+                        build uses a git worktree under the cache.
+  --ref REF             commit, tag or branch in PATH (default HEAD, or the
+                        series' base-commit: when it names a commit in PATH).
+
+Patch series (applied with git am on top of the source):
+  --series FILE.mbox    an mbox saved from a mail client or written by b4 am.
+                        Cover letters and replies are skipped, [PATCH vN M/N]
+                        ordered, the newest version kept, duplicates dropped.
+  --series DIR          a directory of .patch files (git format-patch output).
+  --series A..B         the commits A..B of the --source tree.
+  A patch that does not apply stops the build with its number, subject, file
+  and hunk; the tree is left at the base commit.
+
+Config (fragments in kernels/configs/, merged like merge_config.sh):
+  --config LIST         comma-separated fragment names or paths, later wins
+                        (default dax). qemu-q35 is always applied first.
+                        Shipped: dax, debug-vm, lockdep, kasan.
+  --config-base BASE    tinyconfig (default, fastest) or defconfig.
+  --allow-dropped       go on when Kconfig drops options a fragment asked
+                        for (default: stop and name them).
+
+Build:
+  --jobs N              parallel make jobs (default 2).
+  --force               rebuild even if this exact kernel is cached.
+  --verbose             stream make's output to stderr.
+  --json                print the artifact (paths, release, build record) as
+                        JSON on stdout.
+  --help                this text.
+
+Output: bzImage, modules staged under <modules>/lib/modules/<release>/
+(nfit_test modules under extra/, preferred by depmod), vmlinux and
+System.map, plus build.json and build.log beside them in the cache
+(\${DAX_HARNESS_CACHE:-~/.cache/dax-harness}/kernel/artifacts/<key>/).
+
+Examples:
+  dax-harness build
+  dax-harness build --config dax,debug-vm --series ./v3-dax-fix.mbox
+  dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch
+
+Exit status: 0 built (or cached), 1 bad input or failed build, 2 bad usage.`;
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+export async function buildCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        source: { type: 'string' },
+        ref: { type: 'string' },
+        series: { type: 'string' },
+        config: { type: 'string' },
+        'config-base': { type: 'string' },
+        'allow-dropped': { type: 'boolean' },
+        jobs: { type: 'string' },
+        force: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`dax-harness build: ${oneLine((e as Error).message)} — run 'dax-harness build --help'\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(BUILD_HELP + '\n');
+    return 0;
+  }
+  const usage = (what: string) => {
+    process.stderr.write(`dax-harness build: ${what} — run 'dax-harness build --help'\n`);
+    return 2;
+  };
+  const base = values['config-base'] as string | undefined;
+  if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') return usage(`--config-base must be tinyconfig or defconfig, not "${base}"`);
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) return usage(`--jobs needs a positive integer, not "${values.jobs}"`);
+  const config = values.config === undefined ? undefined : String(values.config).split(',').map((s) => s.trim()).filter(Boolean);
+  if (config && config.length === 0) return usage('--config needs at least one fragment name');
+
+  const json = Boolean(values.json);
+  const opts: PrepareKernelOptions = {
+    source: values.source as string | undefined,
+    ref: values.ref as string | undefined,
+    series: values.series as string | undefined,
+    config,
+    configBase: base as PrepareKernelOptions['configBase'],
+    allowDropped: Boolean(values['allow-dropped']),
+    jobs,
+    force: Boolean(values.force),
+    log: (l) => process.stderr.write(`dax-harness build: ${l}\n`),
+    onBuildOutput: values.verbose ? (c) => process.stderr.write(c) : undefined,
+  };
+  try {
+    const a = await prepareKernel(opts);
+    if (json) {
+      process.stdout.write(JSON.stringify(a, null, 2) + '\n');
+    } else {
+      const b = a.build;
+      process.stdout.write(
+        [
+          `kernel    ${a.release}  (${a.label})`,
+          `bzImage   ${a.bzImage}`,
+          `modules   ${a.modulesRoot}`,
+          `vmlinux   ${a.vmlinux}`,
+          `System.map ${a.systemMap}`,
+          `key       ${a.key}`,
+          ...(b ? [`commit    ${b.commit}`, `compiler  ${b.compiler}${b.ccache ? ' (ccache)' : ''}`, `log       ${b.log}`] : []),
+        ].join('\n') + '\n',
+      );
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof KernelPipelineError) {
+      process.stderr.write(`dax-harness build: ${oneLine(e.what)} — ${oneLine(e.hint)}\n`);
+      if (json) process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
+      return 1;
+    }
+    if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC') {
+      process.stderr.write(`dax-harness build: no space left on device — free space under ${cacheRoot()} and retry (nothing half-built was kept)\n`);
+      return 1;
+    }
+    const msg = oneLine((e as Error)?.message ?? String(e));
+    process.stderr.write(`dax-harness build: ${msg} — this is unexpected; rerun with --verbose and report it\n`);
+    return 1;
+  }
+}
