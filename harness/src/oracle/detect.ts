@@ -1,0 +1,290 @@
+// Finds where kernel reports begin and end in a stream of console lines and hands
+// each one over as a group of lines. It never looks at more than the current line
+// plus its own small state, so the same code serves batch parsing and the live
+// console, and memory stays flat on a 1 GB log.
+import { normaliseLine, splitJoined, type ConsoleLine } from './lines.js';
+import {
+  matchStart,
+  isPageDumpLine,
+  isBodyLine,
+  CUT_HERE_RE,
+  END_TRACE_RE,
+  END_PANIC_RE,
+  KASAN_END_RE,
+  TAIL_RE,
+  FATAL_TYPES,
+  DEATH_RE,
+  type ReportType,
+} from './patterns.js';
+
+export interface NumberedLine extends ConsoleLine {
+  /** Zero-based position in the stream of lines the detector was given. */
+  no: number;
+}
+
+export interface LineGroup {
+  type: ReportType;
+  lines: NumberedLine[];
+  /** Index into `lines` of the line that started the report (page-dump lines may precede it). */
+  primary: number;
+  /** Whether the group ended on an explicit end marker (as opposed to silence or unrelated lines). */
+  complete: boolean;
+  /** Whether a panic or die() line was seen in or right after the report. */
+  died: boolean;
+}
+
+// Every interesting line contains one of these; anything else is skipped
+// without normalisation while nothing is pending. Lower-case variants are not
+// needed: the kernel prints all of these exactly so.
+const QUICK_RE = /BUG|WARN|Oops|protection fault|opcode|panic|UBSAN|refcount_t|corruption|INFO: |lockup|Memory failure|page|head:|aops:|flags: 0x|raw: |memcg:|cut here|Internal error|Unable to handle/;
+
+/** How many lines a page dump / cut-here block waits for its report line. */
+const PRE_KEEP = 12;
+/** Lines after a `cut here` that are kept as the WARN message. */
+const CUT_MSG_LINES = 6;
+/** Foreign lines tolerated inside a report, by kind of foreign line. */
+const FOREIGN_KERNEL = 3;
+const FOREIGN_USER = 20;
+const TAIL_MAX = 40;
+
+interface Current {
+  g: LineGroup;
+  foreign: number;
+  sawTrace: boolean;
+  traceClosed: boolean;
+  hasTs: boolean;
+  sinceStart: number;
+  emitted: boolean;
+  sawEndSection: boolean;
+}
+
+export class Grouper {
+  private no = 0;
+  private state: 'idle' | 'report' | 'tail' = 'idle';
+  private pre: NumberedLine[] = [];
+  private preLastDump = -1;
+  private preCutAt = -1;
+  private cur: Current | null = null;
+  private tailLeft = 0;
+
+  constructor(private readonly emit: (g: LineGroup) => void) {}
+
+  /** Lines seen so far. */
+  get lineCount(): number {
+    return this.no;
+  }
+
+  /** True while a report or its pre-context is buffered (an idle flush would emit something). */
+  get busy(): boolean {
+    return this.state !== 'idle' || this.pre.length > 0;
+  }
+
+  /** True when the buffered report has not yet shown a stack or an end. */
+  get looksIncomplete(): boolean {
+    return this.state === 'report' && this.cur !== null && !this.cur.sawTrace;
+  }
+
+  push(raw: string): void {
+    if (raw.length >= 160) {
+      const parts = splitJoined(raw);
+      if (parts.length > 1) {
+        for (const p of parts) this.push(p);
+        return;
+      }
+    }
+    const no = this.no++;
+    if (this.state === 'idle' && this.pre.length === 0 && !QUICK_RE.test(raw)) return;
+    const cl = normaliseLine(raw) as NumberedLine;
+    cl.no = no;
+    this.step(cl);
+  }
+
+  /** Emit whatever is buffered (end of input, or silence on a live console). */
+  flush(): void {
+    if (this.state === 'report' || this.state === 'tail') this.endCurrent();
+    this.expirePre();
+  }
+
+  private step(cl: NumberedLine): void {
+    const t = cl.text.trimStart();
+    const indented = t.length !== cl.text.length;
+    if (this.state === 'report') return this.inReport(cl, t, indented);
+    if (this.state === 'tail') return this.inTail(cl, t, indented);
+    this.inIdle(cl, t);
+  }
+
+  private inIdle(cl: NumberedLine, t: string): void {
+    const type = matchStart(t);
+    if (type) return this.start(cl, type);
+    if (isPageDumpLine(t)) {
+      // A second dump right after a complete one belongs to a different page.
+      if (/^page: ?(?:[0-9a-f]|refcount)/.test(t) && this.pre.some((p) => p.text.includes('page dumped because:'))) this.expirePre();
+      this.pre.push(cl);
+      this.preLastDump = cl.no;
+      return;
+    }
+    if (CUT_HERE_RE.test(t)) {
+      this.pre.push(cl);
+      this.preCutAt = cl.no;
+      return;
+    }
+    if (this.pre.length === 0) return;
+    if (this.preCutAt >= 0 && cl.no - this.preCutAt <= CUT_MSG_LINES) {
+      this.pre.push(cl);
+      return;
+    }
+    const last = Math.max(this.preLastDump, this.preCutAt);
+    if (cl.no - last > PRE_KEEP) this.expirePre();
+  }
+
+  private expirePre(): void {
+    const pre = this.pre;
+    this.pre = [];
+    this.preLastDump = -1;
+    this.preCutAt = -1;
+    const because = pre.findIndex((p) => p.text.trimStart().startsWith('page dumped because:'));
+    if (because < 0) return;
+    // A page dump nobody claimed is still a finding (dump_page() is only called when something is wrong).
+    let first = 0;
+    while (first < pre.length && !isPageDumpLine(pre[first]!.text.trimStart())) first++;
+    let last = pre.length - 1;
+    while (last > first && !isPageDumpLine(pre[last]!.text.trimStart())) last--;
+    const lines = pre.slice(first, last + 1);
+    const primary = lines.findIndex((p) => p.text.trimStart().startsWith('page dumped because:'));
+    this.emit({ type: 'page dump', lines, primary, complete: true, died: false });
+  }
+
+  private start(cl: NumberedLine, type: ReportType): void {
+    let lines: NumberedLine[] = [];
+    if (this.pre.length > 0) {
+      const last = Math.max(this.preLastDump, this.preCutAt);
+      if (cl.no - last <= PRE_KEEP) lines = this.pre;
+      else this.expirePre();
+      this.pre = [];
+      this.preLastDump = -1;
+      this.preCutAt = -1;
+    }
+    const primary = lines.length;
+    lines.push(cl);
+    this.cur = {
+      g: { type, lines, primary, complete: false, died: FATAL_TYPES.has(type) || DEATH_RE.test(cl.text.trimStart()) },
+      foreign: 0,
+      sawTrace: false,
+      traceClosed: false,
+      hasTs: cl.ts !== null,
+      sinceStart: 0,
+      emitted: false,
+      sawEndSection: false,
+    };
+    this.state = 'report';
+  }
+
+  private inReport(cl: NumberedLine, t: string, indented: boolean): void {
+    const cur = this.cur!;
+    cur.sinceStart++;
+    if (END_TRACE_RE.test(t) || END_PANIC_RE.test(t)) {
+      this.append(cl);
+      return this.endWithMarker();
+    }
+    const type = matchStart(t);
+    if (type) {
+      if (this.continues(cur, type)) {
+        this.append(cl);
+        if (type === 'panic' || DEATH_RE.test(t)) {
+          cur.g.died = true;
+          // A fatal verdict must not wait for the rest of the panic output.
+          if (type === 'panic') this.emitEarly();
+        }
+        return;
+      }
+      this.endCurrent();
+      return this.start(cl, type);
+    }
+    if (KASAN_END_RE.test(t) && cur.sinceStart > 3 && (cur.g.type === 'KASAN' || cur.g.type === 'KFENCE' || cur.g.type === 'UBSAN' || cur.sawEndSection)) {
+      this.append(cl);
+      return this.endWithMarker();
+    }
+    if (isBodyLine(t, indented)) {
+      cur.foreign = 0;
+      if (/^(?:Call [Tt]race:|stack backtrace:|Showing all locks)/.test(t)) {
+        cur.sawTrace = true;
+        cur.traceClosed = false;
+        if (t.startsWith('Showing all locks')) cur.sawEndSection = true;
+      } else if (t === '</TASK>') {
+        cur.traceClosed = true;
+      } else if (cur.traceClosed && /^(?:\? )?[A-Za-z_.$][\w.$]*\+0x/.test(t)) {
+        cur.traceClosed = false;
+      }
+      if (DEATH_RE.test(t)) cur.g.died = true;
+      this.append(cl);
+      return;
+    }
+    cur.foreign++;
+    const limit = cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : FOREIGN_KERNEL;
+    if (cur.foreign >= limit) {
+      this.endCurrent();
+      this.inIdle(cl, t);
+    }
+  }
+
+  private continues(cur: Current, type: ReportType): boolean {
+    if (type === 'panic') return true;
+    if (cur.sawTrace || cur.sinceStart > 15) return false;
+    const head = cur.g.type;
+    const dieLike = type === 'Oops' || type === 'invalid opcode' || type === 'GPF';
+    if ((head === 'BUG' || head === 'Oops' || head === 'GPF' || head === 'invalid opcode' || head === 'KASAN' || head === 'list corruption' || head === 'refcount_t' || head === 'UBSAN') && dieLike) return true;
+    if ((head === 'refcount_t' || head === 'list corruption' || head === 'UBSAN') && (type === 'WARNING' || type === 'BUG')) return true;
+    if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
+    if (head === 'soft lockup' && type === 'hard lockup') return true;
+    return false;
+  }
+
+  private append(cl: NumberedLine): void {
+    this.cur!.g.lines.push(cl);
+  }
+
+  private endWithMarker(): void {
+    const cur = this.cur!;
+    cur.g.complete = true;
+    this.state = 'tail';
+    this.tailLeft = TAIL_MAX;
+    if (cur.g.died) this.emitEarly();
+  }
+
+  private emitEarly(): void {
+    const cur = this.cur!;
+    if (cur.emitted) return;
+    cur.emitted = true;
+    this.emit(cur.g);
+  }
+
+  private inTail(cl: NumberedLine, t: string, indented: boolean): void {
+    const cur = this.cur!;
+    const type = matchStart(t);
+    const isPanic = type === 'panic';
+    if ((type && !isPanic) || !(isPanic || TAIL_RE.test(t) || isBodyLine(t, indented))) {
+      this.endCurrent();
+      return this.inIdle(cl, t);
+    }
+    if (!cur.emitted) {
+      this.append(cl);
+      if (isPanic) {
+        cur.g.died = true;
+        this.emitEarly();
+      }
+    }
+    if (END_PANIC_RE.test(t) || --this.tailLeft <= 0) {
+      this.endCurrent();
+    }
+  }
+
+  private endCurrent(): void {
+    const cur = this.cur;
+    this.cur = null;
+    this.state = 'idle';
+    if (cur && !cur.emitted) {
+      cur.emitted = true;
+      this.emit(cur.g);
+    }
+  }
+}

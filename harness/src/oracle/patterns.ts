@@ -1,0 +1,196 @@
+// The line shapes the kernel prints at the start of a report, inside one, and
+// around one (spec §2a). Kept apart from detect.ts so classify.ts uses the very
+// same definitions.
+
+export type ReportType =
+  | 'BUG'
+  | 'WARNING'
+  | 'KASAN'
+  | 'KFENCE'
+  | 'GPF'
+  | 'Oops'
+  | 'invalid opcode'
+  | 'panic'
+  | 'hung task'
+  | 'RCU stall'
+  | 'soft lockup'
+  | 'hard lockup'
+  | 'workqueue lockup'
+  | 'bad page state'
+  | 'bad page map'
+  | 'bad rss-counter'
+  | 'refcount_t'
+  | 'list corruption'
+  | 'UBSAN'
+  | 'lockdep'
+  | 'sleeping in atomic'
+  | 'scheduling while atomic'
+  | 'memory failure'
+  | 'page dump';
+
+// One cheap anchored test decides whether a line can start a report at all;
+// most console lines fail it on the first character or two.
+const START_ANY_RE =
+  /^(?:kernel BUG at |Kernel BUG at |BUG: |WARNING: |Oops|general protection fault|invalid opcode:|Kernel panic - not syncing|UBSAN: |refcount_t: |list_(?:add|del) corruption|INFO: |rcu: INFO: |watchdog: |Memory failure: |Internal error: |Unable to handle kernel )/;
+
+const START_RULES: Array<[RegExp, ReportType]> = [
+  [/^[Kk]ernel BUG at /, 'BUG'],
+  [/^BUG: KASAN: /, 'KASAN'],
+  [/^BUG: KFENCE: /, 'KFENCE'],
+  [/^BUG: Bad page state/, 'bad page state'],
+  [/^BUG: Bad page map/, 'bad page map'],
+  [/^BUG: Bad rss-counter state/, 'bad rss-counter'],
+  [/^(?:watchdog: )?BUG: soft lockup/, 'soft lockup'],
+  [/^BUG: workqueue lockup/, 'workqueue lockup'],
+  [/^BUG: sleeping function called from invalid context/, 'sleeping in atomic'],
+  [/^BUG: scheduling while atomic/, 'scheduling while atomic'],
+  [/^BUG: (?:unable to handle|kernel NULL pointer dereference)/, 'Oops'],
+  [/^BUG: /, 'BUG'],
+  [/^WARNING: (?:possible (?:circular|recursive|irq lock inversion)|inconsistent lock state|bad unlock balance|suspicious RCU usage|lock held|held lock freed|nested lock|possible deadlock|HARDIRQ-safe|SOFTIRQ-safe|.*lock.* detected)/, 'lockdep'],
+  [/^WARNING: /, 'WARNING'],
+  [/^(?:Oops: )?general protection fault/, 'GPF'],
+  [/^(?:Oops: )?invalid opcode:/, 'invalid opcode'],
+  [/^Oops(?::| - )/, 'Oops'],
+  [/^Internal error: Oops/, 'Oops'],
+  [/^Unable to handle kernel /, 'Oops'],
+  [/^Kernel panic - not syncing/, 'panic'],
+  [/^UBSAN: /, 'UBSAN'],
+  [/^refcount_t: (?:underflow|overflow|saturated|addition on 0|decrement hit 0)/, 'refcount_t'],
+  [/^list_(?:add|del) corruption/, 'list corruption'],
+  [/^INFO: task .* blocked for more than/, 'hung task'],
+  [/^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?/, 'RCU stall'],
+  [/^watchdog: (?:Watchdog detected hard LOCKUP|BUG: soft lockup)/, 'hard lockup'],
+  [/^Memory failure: 0x[0-9a-f]+: .*\b(?:Failed|Ignored)\b/, 'memory failure'],
+];
+
+/** The report type a line starts, or null. `t` is kernel text with leading blanks removed. */
+export function matchStart(t: string): ReportType | null {
+  if (!START_ANY_RE.test(t)) return null;
+  for (const [re, type] of START_RULES) if (re.test(t)) return type === 'hard lockup' && t.includes('soft lockup') ? 'soft lockup' : type;
+  return null;
+}
+
+/** Types whose report means the guest is going down (guests run with oops=panic). */
+export const FATAL_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['BUG', 'GPF', 'Oops', 'invalid opcode', 'panic']);
+
+/** Lines anywhere in a report that show the kernel died (die() or panic()). */
+export const DEATH_RE = /^(?:Oops: |invalid opcode:|general protection fault|Kernel panic - not syncing|[Kk]ernel BUG at |Internal error: Oops)/;
+
+// Lines that belong to a page dump printed before (or inside) a report.
+const DUMP_ANY_RE = /^(?:page:|head:|raw: |(?:mapping->)?aops:|(?:anon |ksm )?flags: 0x|page_type: |memcg:|page dumped because: |page does not match folio|failed to read mapping|page->mem_cgroup:)/;
+const DUMP_STRICT_RE = /^(?:page: ?(?:[0-9a-f]{6,}|refcount:|\(ptrval\))|page:[0-9a-f]+ is uninitialized|head: ?(?:[0-9a-f]{6,}|order:)|raw: [0-9a-f]{8}|(?:mapping->)?aops:|(?:anon |ksm )?flags: 0x[0-9a-f]+\(|page_type: |memcg:[0-9a-f]|page dumped because: |page does not match folio|failed to read mapping|page->mem_cgroup:)/;
+
+export function isPageDumpLine(t: string): boolean {
+  return DUMP_ANY_RE.test(t) && DUMP_STRICT_RE.test(t);
+}
+
+export const CUT_HERE_RE = /^-{12}\[ cut here \]-{12}/;
+export const END_TRACE_RE = /^---\[ end trace/;
+export const END_PANIC_RE = /^---\[ end Kernel panic/;
+export const KASAN_END_RE = /^={40,}$/;
+
+// A stack frame as printed by %pS / %pB (optionally `? `-prefixed or decoded with file:line).
+export const FRAME_RE =
+  /^(\? )?([A-Za-z_.$][\w.$]*)\+(0x[0-9a-f]+)\/(0x[0-9a-f]+)(?: \[([\w-]+)(?: [0-9a-fA-Z]+)?\])?(?: (\S+?):(\d+)(?::\d+)?)?( \[inline\])?( \(unreliable\))?/;
+// Decoded-only frames: "folio_get include/linux/mm.h:1419 [inline]" or "dax_fault_iter (fs/dax.c:1234)".
+export const DECODED_FRAME_RE = /^(\? )?([A-Za-z_][\w.$]*) \(?([\w./-]+\.[chS]):(\d+)(?::\d+)?\)?( \[inline\])?$/;
+
+// Lines that are normal inside any report even though they are not frames.
+const BODY_RE = new RegExp(
+  '^(?:' +
+    [
+      String.raw`\? `,
+      String.raw`</?(?:TASK|IRQ|NMI|EOI|SOFTIRQ)>`,
+      String.raw`[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+/0x[0-9a-f]+`,
+      String.raw`Call Trace:`,
+      String.raw`Call trace:`,
+      String.raw`Exception stack`,
+      String.raw`RIP: `,
+      String.raw`Code: `,
+      String.raw`RSP: `,
+      String.raw`[A-Z][A-Z0-9_]{1,7}: ?[0-9a-f]{4}`,
+      String.raw`(?:pc|lr|sp|x\d+) ?: `,
+      String.raw`FS: `,
+      String.raw`CS: `,
+      String.raw`Modules linked in`,
+      String.raw`CPU: \d+`,
+      String.raw`Hardware name:`,
+      String.raw`Workqueue: `,
+      String.raw`Tainted:`,
+      String.raw`Not tainted`,
+      String.raw`---\[ end`,
+      String.raw`Kernel Offset`,
+      String.raw`Kernel panic`,
+      String.raw`Shutting down cpus`,
+      String.raw`Rebooting in`,
+      String.raw`Dumping ftrace`,
+      String.raw`irq event stamp`,
+      String.raw`hardirqs `,
+      String.raw`softirqs `,
+      String.raw`Disabling lock debugging`,
+      String.raw`Sending NMI`,
+      String.raw`NMI backtrace`,
+      String.raw`task:`,
+      String.raw`INFO: lockdep`,
+      String.raw`INFO: task .* is blocked on`,
+      String.raw`in_atomic\(\)`,
+      String.raw`preempt_count`,
+      String.raw`Preemption disabled`,
+      String.raw`#PF: `,
+      String.raw`PGD `,
+      String.raw`"echo 0 >`,
+      String.raw`Showing all locks`,
+      String.raw`Showing busy workqueues`,
+      String.raw`\d+ locks? held by`,
+      String.raw`no locks held by`,
+      String.raw`#\d+: `,
+      String.raw`-> #\d`,
+      String.raw`={20,}`,
+      String.raw`-{20,}`,
+      String.raw`rcu: `,
+      String.raw`Task dump for CPU`,
+      String.raw`(?:Allocated|Freed) by task`,
+      String.raw`Last potentially related`,
+      String.raw`Second to last`,
+      String.raw`The buggy address`,
+      String.raw`which belongs to`,
+      String.raw`freed \d+-byte region`,
+      String.raw`allocated \d+-byte region`,
+      String.raw`Memory state around`,
+      String.raw`>?[0-9a-f]{16}: `,
+      String.raw`\^`,
+      String.raw`page last`,
+      String.raw`page_owner`,
+      String.raw`(?:Read|Write) of size`,
+      String.raw`KASAN: `,
+      String.raw`KFENCE: `,
+      String.raw`(?:Out-of-bounds|Use-after-free|Invalid free|Corrupted memory) `,
+      String.raw`index \d+ is out of range`,
+      String.raw`(?:signed|unsigned|shift|load|member|division|variable|execution|null)\b`,
+      String.raw`addr:`,
+      String.raw`file:`,
+      String.raw`(?:other info|but task|which lock|the existing|Chain exists|Possible unsafe|Possible interrupt|\*\*\* DEADLOCK|stack backtrace|the dependencies|the shortest|to a \w+-(?:irq-)?(?:unsafe|safe) lock|is trying to acquire|already depends|lockdep_|inconsistent|.*\{[+.\-?]{2,}\})`,
+      String.raw`(?:CPU\d|----|lock\(|\s*<Interrupt>)`,
+      String.raw`\S+ is trying to (?:acquire|release)`,
+      String.raw`\d+\.\d+\S* #\d+`,
+      String.raw`\(detected by`,
+      String.raw`\(t=\d+ jiffies`,
+      String.raw`pool \d+:`,
+      String.raw`workqueue \S+: flags`,
+      String.raw`pwq \d+:`,
+      String.raw`in-flight:`,
+      String.raw`pending:`,
+    ].join('|') +
+    ')',
+);
+
+/** Whether a line looks like part of a kernel report body (or a page dump). */
+export function isBodyLine(t: string, indented: boolean): boolean {
+  if (indented) return true;
+  if (t.length === 0) return true;
+  return BODY_RE.test(t) || isPageDumpLine(t);
+}
+
+/** Lines that may follow an end marker and still belong to the same report. */
+export const TAIL_RE =
+  /^(?:RIP: |Code: |RSP: |[A-Z][A-Z0-9_]{1,7}: ?[0-9a-f]{4}|FS: |CS: |Kernel panic - not syncing|Kernel Offset|---\[ end Kernel panic|Shutting down cpus|Rebooting in|Dumping ftrace|Disabling lock debugging|note: \S+\[\d+\] exited|Fixing recursive fault|CR2: |PKRU: |ERROR: |Modules linked in)/;

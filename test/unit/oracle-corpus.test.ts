@@ -1,0 +1,45 @@
+// Walks every corpus entry beside the parser: each log must yield exactly the
+// reports its .expected.json lists, with the listed fields equal.
+import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseLog } from '../../harness/src/oracle/index.js';
+import type { CrashReport } from '../../harness/src/results/records.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus');
+
+interface Expected {
+  description: string;
+  reports: Array<Record<string, unknown>>;
+}
+
+// Expected objects list only the fields that matter; compare those, recursively.
+function subset(actual: unknown, expected: unknown): unknown {
+  if (expected === null || typeof expected !== 'object' || Array.isArray(expected)) return actual;
+  const out: Record<string, unknown> = {};
+  const a = (actual ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(expected)) out[k] = subset(a[k], (expected as Record<string, unknown>)[k]);
+  return out;
+}
+
+const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+t.ok(logs.length >= 25, `corpus has ${logs.length} logs`);
+
+for (const f of logs) {
+  const name = f.replace(/\.log$/, '');
+  t.test(name, async (t) => {
+    const exp = JSON.parse(readFileSync(join(dir, `${name}.expected.json`), 'utf8')) as Expected;
+    const got: CrashReport[] = parseLog(readFileSync(join(dir, f), 'utf8'));
+    t.equal(got.length, exp.reports.length, `${exp.description}: report count (got ${got.map((r) => r.title).join(' / ')})`);
+    exp.reports.forEach((e, i) => {
+      const r = got[i];
+      if (!r) return;
+      const { linesExclude, ...fields } = e as { linesExclude?: string[] } & Record<string, unknown>;
+      t.same(subset(r, fields), fields, `report ${i}: ${String(e.title)}`);
+      for (const x of linesExclude ?? []) t.notOk(r.lines.some((l) => l.includes(x)), `report ${i} leaves out "${x}"`);
+      t.ok(r.dedupKey.length > 0 && r.matchKey.length > 0, 'has keys');
+      t.ok(r.startLine <= r.endLine, 'line range ordered');
+    });
+  });
+}
