@@ -94,7 +94,8 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
       if (r.exitCode !== 0 || writeError) {
         await new Promise((res) => logStream.end(res));
         const log = await readFile(s.logPath, 'utf8').catch(() => `${r.stdout}\n${r.stderr}`);
-        const errs = firstErrors(log);
+        // Compiler paths under O= are absolute worktree paths; tree-relative reads better.
+        const errs = firstErrors(log).map((l) => l.split(`${s.worktree}/`).join(''));
         if (/No space left on device/.test(log) || (writeError as NodeJS.ErrnoException | null)?.code === 'ENOSPC') {
           throw new BuildError(`no space left on device while building ${what}`, `free disk space under the cache (${s.outDir}) and retry; nothing was marked as built`, { log: s.logPath, errors: errs });
         }

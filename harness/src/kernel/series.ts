@@ -306,7 +306,8 @@ function renderMail(m: Mail, title: string): string {
 export async function loadSeries(spec: string, repoDir?: string): Promise<Series> {
   const st = await stat(spec).catch(() => null);
   if (!st) {
-    if (spec.includes('..') && repoDir) return loadRange(spec, repoDir);
+    const looksLikePath = /^[./~]/.test(spec) || /\.(mbox|patch|diff|eml)$/.test(spec);
+    if (!looksLikePath && spec.includes('..') && repoDir) return loadRange(spec, repoDir);
     throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files, or a git range A..B');
   }
   let raws: { origin: string; text: string }[] = [];

@@ -1,0 +1,119 @@
+// The kernel pipeline end to end on Debian's linux-source-6.1 with the dax
+// profile and the fixture series: a cold build takes minutes here (cached in
+// ~/.cache/dax-harness afterwards), everything after it seconds.
+import t from 'tap';
+import { readFile, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../../harness/src/host/proc.js';
+import { repoRoot } from '../../harness/src/host/paths.js';
+import { BuildError, planKernel, prepareKernel, PatchApplyError, type PrepareKernelOptions } from '../../harness/src/kernel/index.js';
+
+const fixtures = join(repoRoot, 'patches', 'fixtures');
+const base: PrepareKernelOptions = {
+  source: 'debian:6.1',
+  series: join(fixtures, 'dax-fixture.mbox'),
+  config: ['dax'],
+  log: (l) => t.comment(l),
+};
+
+const policy = await run('apt-cache', ['show', '--no-all-versions', 'linux-source-6.1'], { timeoutMs: 60_000, reject: false }).catch(() => null);
+if (!policy || policy.exitCode !== 0 || process.arch !== 'x64') {
+  t.plan(0, 'needs x86-64 Debian with linux-source-6.1 in its apt lists');
+  process.exit(0);
+}
+
+const git = async (wt: string, args: string[]) => (await run('git', ['-C', wt, ...args], { timeoutMs: 120_000 })).stdout.trim();
+
+t.test('Debian 6.1 + fixture series + dax profile gives a complete artifact', async (t) => {
+  const a = await prepareKernel(base);
+  t.equal(a.kind, 'built');
+  t.match(a.release, /^6\.1\.\d+/);
+  for (const f of [a.bzImage, a.vmlinux!, a.systemMap!]) t.ok((await stat(f)).size > 0, `${f} exists`);
+  const modDir = join(a.modulesRoot!, 'lib', 'modules', a.release);
+  const dep = await readFile(join(modDir, 'modules.dep'), 'utf8');
+  // The nvdimm stack is modular and nfit_test's wrapped copies win over it.
+  t.match(dep, /^extra\/nfit_test\.ko:/m);
+  t.match(dep, /^extra\/libnvdimm\.ko:/m);
+  t.notMatch(dep, /^kernel\/drivers\/nvdimm\/libnvdimm\.ko:/m);
+  t.match(dep, /^kernel\/drivers\/nvdimm\/nd_pmem\.ko:|^extra\/nd_pmem\.ko:/m);
+  t.match(dep, /hwpoison-inject\.ko:/);
+  const override = await readFile(join(a.modulesRoot!, 'etc', 'depmod.d', 'nfit_test.conf'), 'utf8');
+  t.match(override, /^override nfit_test \* extra$/m);
+  t.match(override, /^override libnvdimm \* extra$/m);
+
+  const b = a.build!;
+  t.equal(b.series.length, 2);
+  t.not(b.commit, b.baseCommit, 'the series made commits on top of the base');
+  t.match(b.compiler, /gcc/);
+  t.same(b.droppedOptions, []);
+  t.ok(b.log && (await stat(b.log)).size > 0);
+  t.comment(`build: ${(b.makeMs / 1000).toFixed(1)} s make, incremental=${b.incremental}`);
+
+  // The fixture's effect is in the kernel that boots: its printk format and its parameter.
+  const vmlinux = await readFile(a.vmlinux!);
+  t.ok(vmlinux.includes('dax-harness fixture: fs/dax wait table ready'), 'fixture printk string in vmlinux');
+  const map = await readFile(a.systemMap!, 'utf8');
+  t.match(map, /\bdax_harness_fixture\b/);
+  const cfg = await readFile(join(a.modulesRoot!, '..', 'config'), 'utf8');
+  t.match(cfg, /^CONFIG_LIBNVDIMM=m$/m);
+  t.match(cfg, /^CONFIG_X86_MCE=y$/m);
+});
+
+t.test('asking twice builds once', async (t) => {
+  const t0 = Date.now();
+  const first = await prepareKernel(base);
+  const again = await prepareKernel(base);
+  t.equal(again.key, first.key);
+  t.equal(again.build!.builtAt, first.build!.builtAt);
+  t.ok(Date.now() - t0 < 60_000, `cached answers are quick (${Date.now() - t0} ms for two)`);
+});
+
+t.test('a non-applying patch names patch, file and hunk, and leaves a clean tree', async (t) => {
+  const plan = await planKernel({ ...base, series: join(fixtures, 'does-not-apply.mbox') });
+  const err = await prepareKernel({ ...base, series: join(fixtures, 'does-not-apply.mbox') }).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof PatchApplyError, 'PatchApplyError');
+  const e = err as PatchApplyError;
+  t.match(e.patch, { number: 2, total: 2, subject: /grow the wait table/ });
+  t.equal(e.file, 'fs/dax.c');
+  t.match(e.hunk, /@@ -\d+,\d+ \+\d+,\d+ @@/);
+  t.match(e.message, /patch 2\/2 "dax: grow the wait table.*" does not apply \(file fs\/dax\.c, hunk #1 @@/);
+  t.equal(await git(plan.worktree, ['status', '--porcelain']), '', 'no leftovers');
+  t.equal(await git(plan.worktree, ['rev-parse', 'HEAD']), plan.baseCommit, 'patch 1 was rolled back too');
+  t.notOk(await stat(join(plan.artifactDir, '.complete')).catch(() => null), 'no artifact marked good');
+});
+
+t.test('touching fs/dax.c rebuilds incrementally', async (t) => {
+  const plan = await planKernel(base);
+  const before = await prepareKernel(base);
+  // Bump fs/dax.c as an editor would, then ask for the same kernel again.
+  const now = new Date();
+  await utimes(join(plan.worktree, 'fs', 'dax.c'), now, now);
+  const t0 = Date.now();
+  const after = await prepareKernel({ ...base, force: true });
+  const wall = Date.now() - t0;
+  t.equal(after.key, before.key);
+  t.ok(after.build!.incremental, 'reused the O= directory');
+  t.comment(`touch fs/dax.c → rebuild: ${(wall / 1000).toFixed(1)} s wall, ${(after.build!.makeMs / 1000).toFixed(1)} s in make`);
+  t.ok(wall < 180_000, 'an incremental rebuild is a small fraction of a cold one');
+  const log = await readFile(after.build!.log, 'utf8');
+  t.match(log, /CC\s+fs\/dax\.o/, 'fs/dax.o was recompiled');
+  t.notMatch(log, /CC\s+mm\/memory\.o/, 'unrelated objects were not');
+});
+
+t.test('a compiler error is a BuildError with the first error line and the log', async (t) => {
+  const opts = { ...base, series: join(fixtures, 'breaks-build.patch') };
+  const plan = await planKernel(opts);
+  const err = await prepareKernel(opts).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof BuildError, 'BuildError');
+  const e = err as BuildError;
+  t.match(e.what, /the kernel failed to build: .*fs\/dax\.c:\d+:\d+: error: .*DAX_WAIT_TABLE_ENTRIES_NO_SUCH_THING/);
+  t.match(e.hint, /see \/.*\.log/);
+  t.ok((await stat(String(e.details.log))).size > 0, 'log kept');
+  t.notOk(await stat(join(plan.artifactDir, '.complete')).catch(() => null), 'no artifact marked good');
+});
