@@ -4,7 +4,9 @@
 import { access, constants } from 'node:fs/promises';
 import { run } from './proc.ts';
 
-export class HostSetupError extends Error {}
+export class HostSetupError extends Error {
+  override name = 'HostSetupError';
+}
 
 /** package → files it must provide. */
 export type PackageNeeds = Record<string, string[]>;

@@ -22,7 +22,9 @@ export interface InitramfsRecipe {
   modules: string[];
 }
 
-export class ImageError extends Error {}
+export class ImageError extends Error {
+  override name = 'ImageError';
+}
 
 export const stressorDir = join(repoRoot, 'suites', 'stressors');
 

@@ -8,7 +8,9 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
 
-export class KernelError extends Error {}
+export class KernelError extends Error {
+  override name = 'KernelError';
+}
 
 const META = 'linux-image-amd64';
 

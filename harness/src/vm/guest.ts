@@ -8,8 +8,12 @@ type Client = InstanceType<typeof Client>;
 import pRetry, { AbortError } from 'p-retry';
 import type { CommandResult } from '../results/records.ts';
 
-export class GuestUnreachableError extends Error {}
-export class GuestLostError extends Error {}
+export class GuestUnreachableError extends Error {
+  override name = 'GuestUnreachableError';
+}
+export class GuestLostError extends Error {
+  override name = 'GuestLostError';
+}
 
 export interface GuestConnectOptions {
   port: number;

@@ -15,8 +15,12 @@ export interface MachineExit {
   stderr: string;
 }
 
-export class PortInUseError extends Error {}
-export class QemuStartError extends Error {}
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+export class QemuStartError extends Error {
+  override name = 'QemuStartError';
+}
 
 export class Machine {
   readonly console = new ConsoleStream();

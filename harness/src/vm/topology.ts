@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import type { Topology, NvdimmSpec, MemmapSpec } from '../results/records.ts';
 
-export class TopologyError extends Error {}
+export class TopologyError extends Error {
+  override name = 'TopologyError';
+}
 
 export const defaultTopology: Topology = {
   // One labelled DIMM: 2050 MiB leaves a 2048 MiB region after the 2 MiB label

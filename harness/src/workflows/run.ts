@@ -45,7 +45,9 @@ export interface RunOptions {
   onReady?: (s: Session, runDir: string) => void | Promise<void>;
 }
 
-export class RunInputError extends Error {}
+export class RunInputError extends Error {
+  override name = 'RunInputError';
+}
 
 export interface RunOutcome {
   record: RunRecord;

@@ -12,7 +12,9 @@ import type { MachineSpec } from '../vm/qemu-args.ts';
 import type { Accel, ImageArtifact, KernelArtifact, Topology } from '../results/records.ts';
 import type { ModulesArchive } from '../image/modules.ts';
 
-export class SessionError extends Error {}
+export class SessionError extends Error {
+  override name = 'SessionError';
+}
 
 export interface SessionOptions {
   kernel: KernelArtifact;

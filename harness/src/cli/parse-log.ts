@@ -1,0 +1,151 @@
+// dax-harness parse-log: find kernel reports in a console log or a pasted crash mail.
+import { parseArgs } from 'node:util';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { CrashReport } from '../results/records.js';
+import { parseLines } from '../oracle/index.js';
+
+export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [FILE | -]
+
+Find the kernel crash reports (BUG, WARNING, Oops, KASAN, lockdep, hung task,
+RCU stall, bad page state, refcount_t, panic, ...) in a console log, a dmesg or
+journalctl dump, or a pasted crash e-mail, and print each one with its title,
+type, whether it is fatal, the page dump (if any), header fields and stack.
+
+FILE is read as a stream, so multi-gigabyte logs are fine. With no FILE, or
+with -, standard input is read.
+
+Accepted input: serial captures (CRLF, ANSI colour), printk timestamps with or
+without caller ids, dmesg -T/-x, journalctl -k, /dev/kmsg records, syslog <N>
+prefixes, e-mail quoting ("> ") and mails whose lines were joined.
+
+options:
+  --json      print a JSON array of reports (the CrashReport records) instead of text
+  -h, --help  show this help
+
+exit status:
+  0  no kernel report found
+  1  at least one kernel report found
+  2  bad usage, or FILE could not be read`;
+
+const ERR = 'dax-harness parse-log:';
+
+export async function parseLogCommand(argv: string[]): Promise<number> {
+  let values: { json?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${ERR} ${(e as Error).message.split('\n')[0]} (see dax-harness parse-log --help)`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(PARSE_LOG_HELP);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    console.error(`${ERR} one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
+    return 2;
+  }
+  const file = positionals[0] ?? '-';
+  let input: Readable;
+  if (file === '-') input = process.stdin;
+  else {
+    try {
+      const fh = await open(file, 'r');
+      const st = await fh.stat();
+      if (st.isDirectory()) {
+        await fh.close();
+        console.error(`${ERR} cannot read ${file}: is a directory`);
+        return 2;
+      }
+      input = createReadStream('', { fd: fh.fd, autoClose: true, highWaterMark: 1 << 20 });
+    } catch (e) {
+      console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
+      return 2;
+    }
+  }
+  let reports: CrashReport[];
+  try {
+    const rl = createInterface({ input, crlfDelay: Infinity });
+    reports = await parseLines(rl);
+  } catch (e) {
+    console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
+    return 2;
+  }
+  if (values.json) process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
+  else process.stdout.write(formatReports(reports));
+  return reports.length > 0 ? 1 : 0;
+}
+
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const map: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EISDIR: 'is a directory',
+    ELOOP: 'too many symbolic links',
+    ENOTDIR: 'a path component is not a directory',
+  };
+  return (err.code && map[err.code]) ?? String(err.message ?? e).split('\n')[0]!;
+}
+
+/** Text rendering of reports for people. */
+export function formatReports(reports: readonly CrashReport[]): string {
+  if (reports.length === 0) return 'no kernel reports found\n';
+  const out: string[] = [];
+  reports.forEach((r, i) => {
+    out.push(`[${i + 1}] ${r.title}`);
+    out.push(`    type: ${r.type}${r.fatal ? ' (fatal)' : ''}   lines ${r.startLine + 1}-${r.endLine + 1}${r.complete === false ? '   (report cut short)' : ''}`);
+    if (r.file) out.push(`    at: ${r.file}${r.sourceLine ? `:${r.sourceLine}` : ''}`);
+    if (r.reason) out.push(`    reason: ${r.reason}`);
+    const h = r.header;
+    if (h && (h.cpu !== null || h.kernelVersion !== null)) {
+      const parts = [
+        h.cpu !== null ? `CPU ${h.cpu}` : '',
+        h.pid !== null ? `PID ${h.pid}` : '',
+        h.comm ? `Comm ${h.comm}` : '',
+        h.kernelVersion ? `kernel ${h.kernelVersion}` : '',
+        h.tainted ? (h.tainted.letters ? `tainted ${h.tainted.letters} (${h.tainted.names.join(', ')})` : 'not tainted') : '',
+      ].filter(Boolean);
+      out.push(`    ${parts.join('  ')}`);
+    }
+    if (h?.hardware) out.push(`    hardware: ${h.hardware}`);
+    const d = r.pageDump;
+    if (d) {
+      const f = (k: string, v: unknown) => (v === null || v === undefined ? '' : `${k}:${String(v)}`);
+      const kv = [
+        f('refcount', d.refcount),
+        f('mapcount', d.mapcount),
+        f('order', d.order),
+        f('entire_mapcount', d.entireMapcount),
+        f('nr_pages_mapped', d.nrPagesMapped),
+        f('pincount', d.pincount),
+        f('index', d.index),
+        f('pfn', d.pfn),
+        f('aops', d.aops),
+        f('ino', d.ino),
+        d.dentry !== null ? `dentry:"${d.dentry}"` : '',
+      ].filter(Boolean);
+      out.push(`    page dump (${d.format}): ${kv.join(' ')}`);
+      if (d.flags.length) out.push(`    page flags: ${d.flags.join('|')}${d.zone !== null ? ` zone=${d.zone}` : ''}${d.pageType ? `  page_type: ${d.pageType}` : ''}`);
+      if (d.reason) out.push(`    page dumped because: ${d.reason}${d.assertion && d.assertion !== d.reason ? `  => ${d.assertion}` : ''}`);
+    }
+    const frames = (r.frames ?? []).filter((fr) => fr.reliable).slice(0, 8);
+    if (r.rip) out.push(`    RIP: ${r.rip.fn}+0x${(r.rip.offset ?? 0).toString(16)}`);
+    if (frames.length) {
+      out.push('    stack:');
+      for (const fr of frames) out.push(`      ${fr.fn}${fr.module ? ` [${fr.module}]` : ''}${fr.file ? `  ${fr.file}:${fr.line}` : ''}`);
+    }
+    out.push(`    dedup key: ${r.dedupKey}`);
+    out.push('');
+  });
+  return out.join('\n');
+}

@@ -1,0 +1,79 @@
+import t from 'tap';
+import { qemuArgv, kernelCmdline, optValue, type MachineSpec } from '../../harness/src/vm/qemu-args.ts';
+import { defaultTopology } from '../../harness/src/vm/topology.ts';
+
+const spec = (over: Partial<MachineSpec> = {}): MachineSpec => ({
+  accel: 'tcg',
+  topology: defaultTopology,
+  kernel: '/k/bzImage',
+  initrd: '/k/initrd',
+  cmdlineExtra: [],
+  nvdimmFiles: ['/w/nv0.img'],
+  consoleLog: '/r/console.log',
+  qmpSocket: '/w/qmp.sock',
+  sshPort: 40022,
+  ...over,
+});
+
+const after = (argv: string[], flag: string) => argv.filter((_, i) => argv[i - 1] === flag);
+
+t.test('q35 with nvdimm=on, TCG with -cpu max', async (t) => {
+  const a = qemuArgv(spec());
+  t.same(after(a, '-machine'), ['q35,nvdimm=on,accel=tcg']);
+  t.same(after(a, '-cpu'), ['max']);
+  t.ok(a.includes('-no-reboot'), 'a panic ends QEMU instead of rebooting');
+});
+
+t.test('labelled NVDIMM: memory-backend-file + nvdimm device with label-size', async (t) => {
+  const a = qemuArgv(spec());
+  t.same(after(a, '-object'), ['memory-backend-file,id=nvmem0,share=on,mem-path=/w/nv0.img,size=2050M']);
+  t.same(after(a, '-device').filter((d) => d.startsWith('nvdimm')), ['nvdimm,id=nvdimm0,memdev=nvmem0,label-size=2M']);
+  t.match(after(a, '-m')[0], /^2048M,slots=1,maxmem=\d+M$/);
+  const maxmem = Number(/maxmem=(\d+)M/.exec(after(a, '-m')[0])![1]);
+  t.ok(maxmem >= 2048 + 2050, 'maxmem leaves room for the DIMM');
+});
+
+t.test('label-less NVDIMMs, two of them', async (t) => {
+  const topology = { ...defaultTopology, nvdimms: [{ sizeMiB: 1024, labelSizeMiB: 0 }, { sizeMiB: 1024, labelSizeMiB: 0 }] };
+  const a = qemuArgv(spec({ topology, nvdimmFiles: ['/a', '/b'] }));
+  const devs = after(a, '-device').filter((d) => d.startsWith('nvdimm'));
+  t.same(devs, ['nvdimm,id=nvdimm0,memdev=nvmem0', 'nvdimm,id=nvdimm1,memdev=nvmem1']);
+  t.match(after(a, '-m')[0], /slots=2/);
+});
+
+t.test('memmap only: no nvdimm machine option, memmap= on the command line', async (t) => {
+  const topology = { ...defaultTopology, nvdimms: [], memmap: [{ sizeMiB: 1024, startMiB: 4096 }], memMiB: 4096 };
+  const a = qemuArgv(spec({ topology, nvdimmFiles: [] }));
+  t.same(after(a, '-machine'), ['q35,accel=tcg']);
+  t.match(after(a, '-append')[0], /(^| )memmap=1024M!4096M( |$)/);
+  t.notOk(a.some((x) => x.startsWith('memory-backend-file')));
+});
+
+t.test('ssh is forwarded on loopback only', async (t) => {
+  const a = qemuArgv(spec());
+  t.same(after(a, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22']);
+});
+
+t.test('console: file written by QEMU plus stdio stream; QMP on a unix socket', async (t) => {
+  const a = qemuArgv(spec());
+  t.same(after(a, '-chardev'), ['stdio,id=con0,signal=off,logfile=/r/console.log']);
+  t.same(after(a, '-qmp'), ['unix:/w/qmp.sock,server=on,wait=off']);
+});
+
+t.test('commas in paths are escaped for QEMU option syntax', async (t) => {
+  t.equal(optValue('/a,b/c'), '/a,,b/c');
+  const a = qemuArgv(spec({ nvdimmFiles: ['/w,x/nv0.img'] }));
+  t.match(after(a, '-object')[0], /mem-path=\/w,,x\/nv0.img,/);
+});
+
+t.test('kernel command line: console, oops=panic, panic=-1, extras last', async (t) => {
+  const c = kernelCmdline({ topology: defaultTopology, cmdlineExtra: ['foo=1'] });
+  for (const w of ['console=ttyS0,115200', 'oops=panic', 'panic=-1', 'printk.time=1', 'no_hash_pointers'])
+    t.ok(c.split(' ').includes(w), w);
+  t.match(c, /foo=1$/);
+});
+
+t.test('KVM uses -cpu host unless a model is given', async (t) => {
+  t.same(after(qemuArgv(spec({ accel: 'kvm' })), '-cpu'), ['host']);
+  t.same(after(qemuArgv(spec({ accel: 'kvm', cpu: 'kvm64' })), '-cpu'), ['kvm64']);
+});

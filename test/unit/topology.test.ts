@@ -1,0 +1,55 @@
+import t from 'tap';
+import { validateTopology, defaultTopology, parseSizeMiB, parseMemmap, ramRanges, topologyHash, topologyCmdline, TopologyError } from '../../harness/src/vm/topology.ts';
+import type { Topology } from '../../harness/src/results/records.ts';
+
+const topo = (over: Partial<Topology>): Topology => ({ ...defaultTopology, ...over });
+
+t.test('the default topology is valid', async (t) => {
+  t.doesNotThrow(() => validateTopology(defaultTopology));
+});
+
+t.test('sizes parse in MiB', async (t) => {
+  t.equal(parseSizeMiB('2G', 'x'), 2048);
+  t.equal(parseSizeMiB('2050M', 'x'), 2050);
+  t.equal(parseSizeMiB('512', 'x'), 512);
+  t.throws(() => parseSizeMiB('2.5G', '--mem'), /--mem "2.5G" is not a size/);
+  t.same(parseMemmap('1G!5G'), { sizeMiB: 1024, startMiB: 5120 });
+  t.throws(() => parseMemmap('1G'), /SIZE!START/);
+});
+
+t.test('label area must leave a 16 MiB-aligned region, and the error names the fix', async (t) => {
+  t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 2 }] })), /use --nvdimm-size 2050M/);
+  t.doesNotThrow(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 0 }] })));
+  t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 64, labelSizeMiB: 0 }] })), /too small/);
+  t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 100 }] })), /label size/);
+});
+
+t.test('no pmem at all is refused', async (t) => {
+  t.throws(() => validateTopology(topo({ nvdimms: [], memmap: [] })), TopologyError);
+});
+
+t.test('q35 RAM layout splits around the PCI hole', async (t) => {
+  t.same(ramRanges(2048), [{ startMiB: 0, endMiB: 2048 }]);
+  t.same(ramRanges(4096), [
+    { startMiB: 0, endMiB: 2048 },
+    { startMiB: 4096, endMiB: 6144 },
+  ]);
+});
+
+t.test('memmap ranges must sit inside guest RAM, aligned, without overlap', async (t) => {
+  t.doesNotThrow(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })));
+  t.throws(() => validateTopology(topo({ memMiB: 2048, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })), /outside guest RAM/);
+  t.throws(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 1024, startMiB: 4100 }] })), /128 MiB aligned/);
+  t.throws(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 256, startMiB: 512 }] })), /below 1G/);
+  t.throws(
+    () => validateTopology(topo({ memMiB: 8192, memmap: [{ sizeMiB: 1024, startMiB: 4096 }, { sizeMiB: 1024, startMiB: 4608 }] })),
+    /overlap/,
+  );
+  t.throws(() => validateTopology(topo({ memMiB: 1536, memmap: [{ sizeMiB: 1024, startMiB: 1024 }] })), /outside guest RAM|too little/);
+  t.same(topologyCmdline(topo({ memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })), ['memmap=1024M!4096M']);
+});
+
+t.test('topology hash is stable and sensitive', async (t) => {
+  t.equal(topologyHash(defaultTopology), topologyHash(JSON.parse(JSON.stringify(defaultTopology))));
+  t.not(topologyHash(defaultTopology), topologyHash(topo({ nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 0 }] })));
+});
