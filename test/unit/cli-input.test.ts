@@ -67,11 +67,11 @@ t.test('a missing host package, not root: the exact apt-get line and exit non-ze
     const { ensurePackages } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'harness', 'src', 'host', 'apt.ts'))});
     try { await ensurePackages({ 'no-such-pkg-daxh': ['/nonexistent/daxh-tool'] }, () => {}); console.log('NO ERROR'); }
     catch (e) { console.log(e.name + ': ' + e.message); }`;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
     cwd: join(import.meta.dirname, '..', '..'),
-    // A clean environment: tap's own hooks in NODE_OPTIONS would try to write as nobody.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp' },
+    // tap re-injects its hooks through NODE_OPTIONS (they would write as nobody): env -u drops them.
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp' },
     timeout: 60000,
   });
   t.match(r.stdout.trim(), /^HostSetupError: missing host packages no-such-pkg-daxh: run as root: apt-get install -y --no-install-recommends no-such-pkg-daxh$/, r.stderr);
