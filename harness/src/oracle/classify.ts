@@ -53,7 +53,7 @@ const SKIP_RE = new RegExp(
       '__?mem(?:cpy|set|move|cmp|chr|dup)\\w*',
       'mem(?:cpy|set|move|cmp|chr|dup)\\w*',
       'str(?:cpy|cmp|len|ncpy|ncmp|chr|rchr|lcpy|scpy|cat|ncat|nlen|str|dup)\\w*',
-      '__?copy_(?:to|from)_user\\w*',
+      '_{0,2}copy_(?:to|from)_user\\w*',
       '_copy_(?:to|from)_user\\w*',
       'copy_user_\\w+',
       'rep_movs\\w*',
@@ -170,6 +170,7 @@ export function scrub(s: string): string {
     .replace(/\[#\d+\]/g, '')
     .replace(/\s+/g, ' ')
     .replace(/\s+([,.;:)])/g, '$1')
+    .replace(/:(?:\s*:)+/g, ':')
     .trim();
 }
 

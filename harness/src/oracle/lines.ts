@@ -181,7 +181,7 @@ const JOIN_MARKERS = new RegExp(
 );
 
 // A frame token after one of these words is part of the line (e.g. "WARNING: ... at f+0x1/0x2").
-const FRAME_OWNER_RE = /(?:\bat|\bat:|\bin|\bby|\bfrom|\bcaller|RIP:|\bpc :|\blr :|\?)\s*$/;
+const FRAME_OWNER_RE = /(?:\bat|\bat:|\bin|\bby|\bfrom|\bcaller|RIP:|\bpc :|\blr :|\?|\.[chS]:\d+)\s*$/;
 
 /**
  * Split a line into the kernel lines it was made of, when a mail client joined them.
