@@ -12,7 +12,6 @@ import { initTimeFromLine } from '../../harness/src/workflows/session.ts';
 import { newRunId } from '../../harness/src/results/store.ts';
 import { formatTable } from '../../harness/src/results/table.ts';
 import { ConsoleStream } from '../../harness/src/vm/console.ts';
-import { taintDelta } from '../../harness/src/suites/taint-check.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 
@@ -104,13 +103,6 @@ t.test('console stream splits lines across chunks and CRLF', async (t) => {
   c2.write('x\nguest ready\n');
   t.equal((await p).line, 'guest ready');
   await t.rejects(new ConsoleStream().waitFor(/never/, 50), /did not show/);
-});
-
-t.test('taint delta fails W, D, B only when newly set', async (t) => {
-  t.same(taintDelta(0, 512), ['W']);
-  t.same(taintDelta(512, 512), []);
-  t.same(taintDelta(4096, 4096 | 128 | 32), ['B', 'D']);
-  t.same(taintDelta(0, 4096), [], 'O (out-of-tree module) is not a failure');
 });
 
 t.test('run ids sort by time; the table shows every test and the verdict', async (t) => {

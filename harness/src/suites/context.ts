@@ -20,6 +20,23 @@ export interface SuiteContext {
   progress: (msg: string) => void;
   /** Reports the crash oracle attributes to the test running now. */
   takeCrashes: () => CrashReport[];
+  /**
+   * After the guest channel broke: wait (briefly) for QEMU to finish, so a
+   * panic that rebooted the guest before its report looked complete is in.
+   */
+  settle: () => Promise<void>;
+}
+
+/** Final status of a test from how it ended and what the oracle saw meanwhile. */
+export function judge(res: TestResult, crashes: CrashReport[]): void {
+  res.crashes = crashes;
+  if (!crashes.length) return;
+  // A fatal report explains a lost guest; a non-fatal one fails a test that
+  // otherwise passed, but never hides an infrastructure problem.
+  if (crashes.some((c) => c.fatal) || res.status !== 'infra-error') {
+    res.status = 'crash';
+    res.reason = crashes.map((c) => c.title).join('; ');
+  }
 }
 
 /** A test's output file plus helpers that run guest commands into it. */

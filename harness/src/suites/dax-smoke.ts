@@ -2,8 +2,8 @@
 // the filesystem, mount it -o dax, prove DAX is really on, and run the
 // dax_smoke stressor (PMD/PTE/MAP_SYNC mappings with pattern checks).
 import type { TestResult } from '../results/records.ts';
-import { TestLog, StepFailed, step, blankResult, parseKeyValues, type SuiteContext } from './context.ts';
-import { taintDelta } from './taint-check.ts';
+import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
+import { newFailingTaint } from '../oracle/index.ts';
 
 export type SmokeFs = 'ext4' | 'xfs';
 export const smokeFilesystems: SmokeFs[] = ['ext4', 'xfs'];
@@ -91,20 +91,17 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
     await step(ctx, log, 'umount', ['umount', MNT], 60000);
     mounted = false;
     const taintAfter = Number((await step(ctx, log, 'read taint', ['cat', '/proc/sys/kernel/tainted'], 10000)).trim());
-    const bad = taintDelta(taintBefore, taintAfter);
-    if (bad.length) throw new StepFailed('fail', `kernel taint gained ${bad.join('')} during the test`);
+    const bad = newFailingTaint(taintBefore, taintAfter);
+    if (bad.letters) throw new StepFailed('fail', `kernel taint gained ${bad.letters} (${bad.names.join(', ')}) during the test`);
   } catch (e) {
     // Anything but a failed step means the guest or the channel broke: the
     // test's outcome is unknown, which is the run's problem, not the kernel's.
     res.status = e instanceof StepFailed ? e.status : 'infra-error';
     res.reason = e instanceof Error ? e.message : String(e);
+    if (!(e instanceof StepFailed)) await ctx.settle();
   } finally {
     if (mounted && !ctx.signal.aborted) await log.exec(ctx, ['umount', MNT], 60000).catch(() => undefined);
-    res.crashes = ctx.takeCrashes();
-    if (res.crashes.length && res.status !== 'infra-error') {
-      res.status = 'crash';
-      res.reason = res.crashes.map((c) => c.title).join('; ');
-    }
+    judge(res, ctx.takeCrashes());
     res.durationMs = Date.now() - t0;
     await log.close();
   }

@@ -94,11 +94,13 @@ export class Guest {
   async exec(argv: string[], o: ExecOptions): Promise<CommandResult> {
     if (this.lostReason) throw new GuestLostError(this.lostReason);
     const keep = o.keepBytes ?? 4 * 1024 * 1024;
-    // The command becomes its session's leader (sshd setsid()s it), so its pid
-    // is also the process group to kill on timeout.
-    // dropbear now and then closes a channel without sending exit-status, so
-    // the wrapping shell also reports the exit code on stderr as a fallback.
-    const cmd = `echo "${PID_MARK}$$" >&2; ${argv.map(shellQuote).join(' ')}; rc=$?; echo "${RC_MARK}$rc" >&2; exit $rc`;
+    // dropbear runs every channel's command inside the connection's own process
+    // group, so setsid gives the command a group of its own (and its pid, printed
+    // first, names that group) for the timeout kill. dropbear now and then closes
+    // a channel without sending exit-status, so the wrapper also reports the exit
+    // code on stderr as a fallback. argv travels as positional parameters.
+    const wrapper = `echo "${PID_MARK}$$" >&2; "$@"; rc=$?; echo "${RC_MARK}$rc" >&2; exit $rc`;
+    const cmd = ['exec', 'setsid', 'sh', '-c', wrapper, 'daxh', ...argv].map(shellQuote).join(' ');
     const started = Date.now();
     const ch = await this.openExec(cmd);
     return new Promise<CommandResult>((resolve, reject) => {

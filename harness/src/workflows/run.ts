@@ -19,7 +19,7 @@ import { createRunDir, newRunId, saveRun } from '../results/store.ts';
 import type { Accel, KernelArtifact, RunRecord, TestResult, Topology } from '../results/records.ts';
 import { startSession, assembleInitrd, type Session } from './session.ts';
 import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suites/dax-smoke.ts';
-import { TestLog, StepFailed, blankResult, type SuiteContext } from '../suites/context.ts';
+import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../suites/context.ts';
 import { watchConsole, type ConsoleWatch } from './watch.ts';
 
 export type KernelChoice =
@@ -165,8 +165,15 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
       seconds: o.seconds,
       progress: (msg) => o.progress('test', msg),
       takeCrashes: () => watch?.take() ?? [],
+      settle: async () => {
+        await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
+      },
     };
     await runTests(ctx, o, record, runDir);
+    // A lost ssh channel is usually the symptom; QEMU having died is the cause
+    // worth reporting. Give its exit a moment to be noticed.
+    if (record.tests.some((x) => x.status === 'infra-error') && !stop.signal.aborted)
+      await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
 
     if (stop.signal.aborted && record.status === 'running') {
       const why = (stop.signal.reason as Error)?.message ?? String(stop.signal.reason);
@@ -205,7 +212,8 @@ async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, run
     const r = blankResult('setup.fsdax', {}, setupLog.rel);
     r.status = e instanceof StepFailed ? e.status : 'infra-error';
     r.reason = e instanceof Error ? e.message : String(e);
-    r.crashes = ctx.takeCrashes();
+    if (!(e instanceof StepFailed)) await ctx.settle();
+    judge(r, ctx.takeCrashes());
     record.tests.push(r);
     await setupLog.close();
     return;

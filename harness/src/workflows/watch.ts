@@ -1,9 +1,7 @@
 // The live hook between a guest's console and the crash oracle: every line
 // goes through the oracle's detector as it arrives; a fatal report stops the
 // run at once instead of waiting for a test timeout.
-class ReportDetector { constructor(private o: {idleMs: number; onReport: (r: CrashReport) => void}) {}
-  push(l: string) { if (/Kernel panic - not syncing/.test(l)) this.o.onReport({type:'panic', title: l, fatal: true, dedupKey:'', matchKey:'', startLine:0,endLine:0,lines:[l]}); }
-  flush() {} close() {} }
+import { ReportDetector } from '../oracle/index.ts';
 import type { Machine } from '../vm/machine.ts';
 import type { CrashReport } from '../results/records.ts';
 
@@ -23,9 +21,14 @@ export function watchConsole(machine: Machine, onFatal: (why: string) => void): 
   let pending: CrashReport[] = [];
   let fatal: CrashReport | null = null;
   const when = new Map<CrashReport, number>();
+  // The detector counts lines from when it was attached; reports should point
+  // at console.log's own line numbers.
+  const offset = machine.console.lines();
   const det = new ReportDetector({
     idleMs: 300,
     onReport: (r) => {
+      r.startLine += offset;
+      r.endLine += offset;
       all.push(r);
       pending.push(r);
       when.set(r, Date.now());
