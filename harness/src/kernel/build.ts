@@ -4,7 +4,7 @@
 // image builder can copy as is.
 import { access, constants, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { run } from '../host/proc.js';
 import { BuildError } from './errors.js';
 import { kmake } from './make.js';
@@ -31,6 +31,8 @@ export interface BuildOutputs {
   ccache: boolean;
   /** Wall time of the make runs (kernel, nfit_test, installs). */
   makeMs: number;
+  /** Wall time of each make step, by step name. */
+  stepsMs: Record<string, number>;
 }
 
 async function onPath(name: string): Promise<string | null> {
@@ -87,10 +89,14 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
   const ccachePath = await onPath('ccache');
   const cc = ccachePath ? 'ccache gcc' : undefined;
   const t0 = Date.now();
+  const stepsMs: Record<string, number> = {};
   try {
     const step = async (what: string, args: string[]) => {
       out(`\n### dax-harness: make ${args.join(' ')}\n`);
+      const ts = Date.now();
       const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput: out });
+      stepsMs[what] = Date.now() - ts;
+      out(`### dax-harness: ${what}: ${(stepsMs[what]! / 1000).toFixed(1)} s\n`);
       if (r.exitCode !== 0 || writeError) {
         await new Promise((res) => logStream.end(res));
         const log = await readFile(s.logPath, 'utf8').catch(() => `${r.stdout}\n${r.stderr}`);
@@ -123,9 +129,10 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     await rm(join(modDir, 'build'), { force: true });
     await rm(join(modDir, 'source'), { force: true });
 
-    const nfitModules = (await readdir(join(modDir, 'extra')).catch(() => [] as string[]))
+    // nfit_test itself lands in extra/test/, the wrapped drivers in extra/.
+    const nfitModules = (await readdir(join(modDir, 'extra'), { recursive: true }).catch(() => [] as string[]))
       .filter((f) => f.endsWith('.ko'))
-      .map((f) => f.replace(/\.ko$/, ''))
+      .map((f) => basename(f).replace(/\.ko$/, ''))
       .sort();
     if (nfitModules.length === 0) {
       throw new BuildError('nfit_test built no modules', `check that the config has the nvdimm drivers as modules; see ${s.logPath}`, { log: s.logPath });
@@ -148,7 +155,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     const config = await copy('.config', 'config');
     const cfg = await readFile(config, 'utf8');
     const compiler = /^CONFIG_CC_VERSION_TEXT="(.*)"$/m.exec(cfg)?.[1] ?? 'unknown';
-    return { release, bzImage, vmlinux, systemMap, config, modulesRoot, nfitModules, compiler, ccache: Boolean(ccachePath), makeMs: Date.now() - t0 };
+    return { release, bzImage, vmlinux, systemMap, config, modulesRoot, nfitModules, compiler, ccache: Boolean(ccachePath), makeMs: Date.now() - t0, stepsMs };
   } finally {
     if (!logStream.writableEnded) await new Promise((res) => logStream.end(res));
   }

@@ -200,7 +200,9 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
 
       log(`config: ${plan.profile.base} + ${plan.profile.fragments.map((f) => f.name).join(' + ')}`);
+      const tc = Date.now();
       const cfg = await configureTree(wt, outDir, plan.profile, { allowDropped: opts.allowDropped });
+      const configMs = Date.now() - tc;
       for (const d of cfg.dropped) log(`warning: dropped ${describeDropped(d)}`);
 
       log(`build: make -j${opts.jobs ?? 2} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
@@ -222,6 +224,7 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
         ccache: out.ccache,
         durationMs: Date.now() - t0,
         makeMs: out.makeMs,
+        stepsMs: { config: configMs, ...out.stepsMs },
         incremental,
         nfitModules: out.nfitModules,
         log: logPath,

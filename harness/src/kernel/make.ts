@@ -26,6 +26,8 @@ export function kmake(o: MakeOptions): Promise<ProcResult> {
   return run('nice', makeArgv(o), {
     timeoutMs: o.timeoutMs ?? 3 * 3600_000,
     reject: false,
+    // A killed harness must not leave a make running on a shared machine.
+    dieWithParent: true,
     env: { LC_ALL: 'C', KBUILD_BUILD_USER: 'dax-harness', KBUILD_BUILD_HOST: 'dax-harness' },
     onOutput: o.onOutput ? (c) => o.onOutput!(c) : undefined,
   });

@@ -67,6 +67,8 @@ export interface KernelBuildRecord {
   /** Wall time of the whole preparation, and of the make steps alone. */
   durationMs: number;
   makeMs: number;
+  /** Wall time of each step (config, kernel, nfit_test, installs), by name. */
+  stepsMs?: Record<string, number>;
   /** Whether the O= directory already held a previous build (incremental). */
   incremental: boolean;
   nfitModules: string[];
