@@ -11,28 +11,39 @@ mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-echo "daxh: init started"
+up() { read -r u _ < /proc/uptime; echo "$u"; }
+echo "daxh: init started at $(up)"
 
-# Kernel modules come from a second cpio archive built for the kernel under test.
-if [ -s /etc/daxh/modules ]; then
-  # request_module() from the kernel also goes through this modprobe.
-  echo /sbin/modprobe > /proc/sys/kernel/modprobe
-  for m in $(cat /etc/daxh/modules); do modprobe -q "$m" 2>/dev/null; done
-fi
+# The accelerator probe only needs to know that a guest reaches init.
+case " $(cat /proc/cmdline) " in
+*" daxh.probe=1 "*)
+  echo "daxh: probe ok"
+  echo o > /proc/sysrq-trigger
+  sleep 10
+  ;;
+esac
 
+# Kernel modules come from a second cpio archive built for the kernel under
+# test. The NIC's come first so sshd can start; the rest load in parallel in
+# the background (TCG gives each vCPU its own host thread) and announce
+# themselves with /run/daxh/modules-loaded, which the harness waits for.
+mkdir -p /run/daxh
+echo /sbin/modprobe > /proc/sys/kernel/modprobe
+modprobe -q virtio_pci 2>/dev/null
+modprobe -q virtio_net 2>/dev/null
 ip link set lo up
 ip link set eth0 up 2>/dev/null
 ip addr add 10.0.2.15/24 dev eth0 2>/dev/null
 ip route add default via 10.0.2.2 2>/dev/null
 
-case " $(cat /proc/cmdline) " in
-*" daxh.probe=1 "*)
-  echo "daxh: probe ok"
-  echo o > /proc/sysrq-trigger
-  ;;
-esac
+(
+  for m in $(cat /etc/daxh/modules 2>/dev/null); do modprobe -q "$m" 2>/dev/null & done
+  wait
+  echo "daxh: modules loaded at $(up)"
+  touch /run/daxh/modules-loaded
+) &
 
 # -s: keys only; -E: log to stderr (the console); -F: stay in the foreground.
 dropbear -r /etc/dropbear/host_key -p 22 -s -E -F -P /run/dropbear.pid &
-echo "daxh: sshd started"
+echo "daxh: sshd started at $(up)"
 while true; do sleep 3600; done

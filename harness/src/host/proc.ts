@@ -22,6 +22,8 @@ export interface RunOptions {
   stdin?: 'ignore' | 'pipe';
   /** Keep stdout/stderr out of memory (the caller only streams them). */
   discardOutput?: boolean;
+  /** Send stdout to this file (binary-safe) instead of memory. */
+  stdoutFile?: string;
 }
 
 export interface ProcResult {
@@ -57,6 +59,7 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     stripFinalNewline: false,
     buffer: !opts.discardOutput,
     encoding: 'utf8',
+    ...(opts.stdoutFile ? { stdout: { file: opts.stdoutFile } } : {}),
   }) as Child;
   live.add(child);
   if (opts.onOutput) {

@@ -20,6 +20,7 @@ export interface InitramfsRecipe {
   links: Record<string, string>;
   stressors: string[];
   modules: string[];
+  ready?: string[];
 }
 
 export class ImageError extends Error {
@@ -103,6 +104,7 @@ export async function buildInitramfs(name: string, log: (m: string) => void): Pr
       cpio: join(dir, 'image.cpio'),
       sshPrivateKey: await readFile(join(tmp, 'id_ed25519'), 'utf8'),
       hostKeyBlob: (await readFile(join(tmp, 'host_key.blob'), 'utf8')).trim(),
+      ready: recipe.ready ?? null,
       builtAt: new Date().toISOString(),
     };
     await writeJsonAtomic(join(tmp, 'image.json'), art);

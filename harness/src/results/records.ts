@@ -87,6 +87,8 @@ export interface ImageArtifact {
   sshPrivateKey: string;
   /** The image's host key as the raw public key blob, base64 (for host verification). */
   hostKeyBlob: string;
+  /** Guest command that returns once the image has finished its own setup (modules...). */
+  ready: string[] | null;
   builtAt: string;
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, sha256 } from '../host/fsutil.ts';
 import { Machine } from '../vm/machine.ts';
+import { pvhKernel } from '../kernel/pvh.ts';
 import { Guest } from '../vm/guest.ts';
 import { freePort, portIsFree } from '../vm/ports.ts';
 import type { MachineSpec } from '../vm/qemu-args.ts';
@@ -84,7 +85,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       accel: o.accel,
       cpu: o.cpu,
       topology: o.topology,
-      kernel: o.kernel.bzImage,
+      kernel: (await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
       initrd,
       cmdlineExtra: o.cmdlineExtra,
       nvdimmFiles,
@@ -124,6 +125,15 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       o.signal?.removeEventListener('abort', onAbort);
     }
     off();
+    if (o.image.ready) {
+      const r = await guest.exec(o.image.ready, { timeoutMs: o.bootTimeoutMs, signal: died.signal }).catch((e: Error) => e);
+      if (r instanceof Error || r.exitCode !== 0) {
+        guest.close();
+        await machine.shutdown(2000);
+        const why = r instanceof Error ? r.message : r.timedOut ? 'timed out' : `exit ${r.exitCode}: ${r.stderr.trim()}`;
+        throw new SessionError(`guest's own setup did not finish (${o.image.ready.join(' ')}): ${why}`);
+      }
+    }
     const bootMs = Date.now() - t0;
     return {
       machine,
