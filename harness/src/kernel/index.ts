@@ -181,6 +181,7 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
     }
     const label = describe(plan);
     const outDir = plan.buildDir;
+    if (opts.freshBuildDir) await rm(outDir, { recursive: true, force: true });
     const incremental = await exists(join(outDir, 'vmlinux'));
     await mkdir(outDir, { recursive: true });
     const logDir = cacheDir('kernel', 'logs');
@@ -189,7 +190,6 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
 
     let result: KernelArtifact | null = null;
     if (opts.force) await rm(join(plan.artifactDir, '.complete'), { force: true });
-    if (opts.freshBuildDir) await rm(outDir, { recursive: true, force: true });
     await buildCached(plan.artifactDir, async (tmp) => {
       log(`worktree: ${plan.source.label} at ${plan.baseCommit.slice(0, 12)}`);
       const wt = await ensureWorktree(plan.source, plan.baseCommit);
