@@ -2,8 +2,11 @@
 // profile and the fixture series: a cold build takes minutes here (cached in
 // ~/.cache/dax-harness afterwards), everything after it seconds.
 import t from 'tap';
-import { readFile, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runWorkflow } from '../../harness/src/workflows/run.js';
+import { defaultTopology } from '../../harness/src/vm/topology.js';
 import { run } from '../../harness/src/host/proc.js';
 import { repoRoot } from '../../harness/src/host/paths.js';
 import { BuildError, planKernel, prepareKernel, PatchApplyError, type PrepareKernelOptions } from '../../harness/src/kernel/index.js';
@@ -57,6 +60,33 @@ t.test('Debian 6.1 + fixture series + dax profile gives a complete artifact', as
   const cfg = await readFile(join(a.modulesRoot!, '..', 'config'), 'utf8');
   t.match(cfg, /^CONFIG_LIBNVDIMM=m$/m);
   t.match(cfg, /^CONFIG_X86_MCE=y$/m);
+});
+
+t.test("the built kernel boots in the spine's guest, passes the DAX smoke and shows the fixture", async (t) => {
+  const artifact = await prepareKernel(base);
+  let marker = '';
+  const { record, runDir } = await runWorkflow({
+    kernel: { kind: 'artifact', artifact },
+    image: 'initramfs',
+    topology: defaultTopology,
+    resultsRoot: await mkdtemp(join(tmpdir(), 'daxh-kernel-results-')),
+    filesystems: ['ext4', 'xfs'],
+    seconds: 0,
+    seed: 7,
+    bootTimeoutMs: 240_000,
+    cmdlineExtra: [],
+    progress: (phase, msg) => t.comment(`[${phase}] ${msg}`),
+    onReady: async (s) => {
+      marker = (await s.guest.exec(['cat', '/sys/module/kernel/parameters/dax_harness_fixture'], { timeoutMs: 30_000 })).stdout.trim();
+    },
+  });
+  t.equal(record.status, 'pass', `run passed: ${record.reason}`);
+  t.equal(record.kernel?.kind, 'built');
+  t.equal(record.kernel?.key, artifact.key);
+  t.equal(marker, '2', 'patch 2/2: /sys/module/kernel/parameters/dax_harness_fixture');
+  const console = await readFile(join(runDir, 'console.log'), 'utf8');
+  t.match(console, /dax-harness fixture: fs\/dax wait table ready \(4096 entries\), marker 2/, 'patch 1/2 (and 2/2) in the boot log');
+  t.notMatch(console, /Call Trace|WARNING:/);
 });
 
 t.test('asking twice builds once', async (t) => {
@@ -116,4 +146,38 @@ t.test('a compiler error is a BuildError with the first error line and the log',
   t.match(e.hint, /see \/.*\.log/);
   t.ok((await stat(String(e.details.log))).size > 0, 'log kept');
   t.notOk(await stat(join(plan.artifactDir, '.complete')).catch(() => null), 'no artifact marked good');
+});
+
+t.test("a user's git tree: cache worktree, checkout untouched, git range as series", async (t) => {
+  const debian = await planKernel({ source: 'debian:6.1' });
+  const user = await mkdtemp(join(tmpdir(), 'daxh-user-linux-'));
+  const g = (args: string[]) => git(user, ['-c', 'user.name=u', '-c', 'user.email=u@example.invalid', ...args]);
+  await run('git', ['clone', '-q', '--shared', debian.source.repoDir, user], { timeoutMs: 600_000 });
+  await g(['checkout', '-q', '-b', 'fixture']);
+  const dir = join(fixtures, 'dax-fixture');
+  await g(['am', '-q', join(dir, '0001-dax-announce-the-wait-table-at-boot-dax-harness-fixt.patch'), join(dir, '0002-dax-add-a-read-only-fixture-marker-parameter-dax-har.patch')]);
+  await g(['checkout', '-q', '-']);
+  await run('touch', [join(user, 'my-notes.txt')], { timeoutMs: 10_000 });
+  const before = { head: await g(['rev-parse', 'HEAD']), branch: await g(['rev-parse', 'fixture']), status: await g(['status', '--porcelain']) };
+
+  const plan = await planKernel({ source: user, series: `${debian.baseCommit}..fixture`, config: ['dax'] });
+  t.equal(plan.source.spec.kind, 'git');
+  t.equal(plan.baseCommit, debian.baseCommit, 'a range A..B applies on A');
+  t.same(plan.series!.patches.map((p) => p.number), [1, 2]);
+  t.match(plan.series!.patches[1]!.title, /read-only fixture marker/);
+  t.match(plan.worktree, /\/kernel\/worktrees\//);
+
+  const { ensureWorktree } = await import('../../harness/src/kernel/source.js');
+  const { applySeries } = await import('../../harness/src/kernel/series.js');
+  try {
+    const wt = await ensureWorktree(plan.source, plan.baseCommit);
+    await applySeries(wt, plan.series!);
+    t.match(await git(wt, ['log', '--format=%s', '-1']), /read-only fixture marker/);
+    const after = { head: await g(['rev-parse', 'HEAD']), branch: await g(['rev-parse', 'fixture']), status: await g(['status', '--porcelain']) };
+    t.same(after, before, "the user's checkout, branches and untracked files are untouched");
+  } finally {
+    const { rm } = await import('node:fs/promises');
+    await rm(plan.worktree, { recursive: true, force: true });
+    await rm(user, { recursive: true, force: true });
+  }
 });
