@@ -7,6 +7,7 @@ import { run } from '../host/proc.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { SourceError } from './errors.js';
+import { withLock } from './lock.js';
 
 export type SourceSpec =
   | { kind: 'git'; path: string }
@@ -140,7 +141,11 @@ async function hostMirror(): Promise<string> {
   throw new SourceError('no Debian mirror found in the host apt sources', 'set DAX_HARNESS_DEBIAN_MIRROR to a Debian mirror URL');
 }
 
-async function ensureOwnAptLists(log: Log): Promise<void> {
+function ensureOwnAptLists(log: Log): Promise<void> {
+  return withLock(cacheDir('kernel', 'locks', 'apt-lists'), () => updateOwnAptLists(log));
+}
+
+async function updateOwnAptLists(log: Log): Promise<void> {
   const d = aptDir();
   const lists = join(d, 'lists');
   const fresh = await stat(join(lists, '.updated')).then((s) => Date.now() - s.mtimeMs < 24 * 3600_000).catch(() => false);
@@ -186,10 +191,13 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
   const id = `debian-${pkg}_${pkgVersion}`.replace(/[^A-Za-z0-9._-]/g, '_');
   const entry = cacheDir('kernel', 'sources', id);
   const repoDir = join(entry, 'repo');
-  await buildCached(entry, async (tmp) => {
-    const deb = await downloadDeb(pkg, pkgVersion!, own, log);
-    await importDebianSource(deb, pkg, pkgVersion!, join(tmp, 'repo'), log);
-  });
+  // Two harness processes asking for a new package at once import it once.
+  await withLock(cacheDir('kernel', 'locks', `source-${id}`), () =>
+    buildCached(entry, async (tmp) => {
+      const deb = await downloadDeb(pkg, pkgVersion!, own, log);
+      await importDebianSource(deb, pkg, pkgVersion!, join(tmp, 'repo'), log);
+    }),
+  );
   const commit = await resolveCommit(repoDir, 'HEAD');
   return { spec: { kind: 'debian', version }, repoDir, id, label: `${pkg} ${pkgVersion}`, commit, ref: pkgVersion };
 }
