@@ -99,11 +99,13 @@ export class ReportDetector {
       this.clear();
       return;
     }
-    this.extended = false;
-    if (this.timer) {
+    if (this.timer && !this.extended) {
       this.timer.refresh();
       return;
     }
+    // The grace timer has a longer period; new output means back to the normal one.
+    this.clear();
+    this.extended = false;
     this.timer = setTimeout(() => this.onIdle(), this.idleMs);
     // A detector must never keep the harness alive on its own.
     this.timer.unref();

@@ -135,7 +135,10 @@ function trimEnd(s: string): string {
 // Where a mail client glued kernel lines together, these tokens begin a new
 // kernel line. They are specific enough not to occur inside one real line,
 // except frames, which need the look-behind check in splitJoined().
+// The look-behind makes every non-blank position fail at once: without it a
+// long run of word characters costs quadratic time in the frame alternative.
 const JOIN_MARKERS = new RegExp(
+  '(?<=[ \\t])(?:' +
   [
     String.raw`page:(?:[0-9a-f]{8,}|(?= refcount:))`,
     String.raw`head:(?:[0-9a-f]{8,} order:|(?= order:))`,
@@ -175,8 +178,8 @@ const JOIN_MARKERS = new RegExp(
     String.raw`---\[ end `,
     String.raw`Kernel panic - not syncing`,
     String.raw`Kernel Offset:`,
-    String.raw`(?:\? )?[A-Za-z_][\w.$]*\+0x[0-9a-f]+/0x[0-9a-f]+`,
-  ].join('|'),
+    String.raw`(?:\? )?[A-Za-z_][\w.$]{0,200}\+0x[0-9a-f]+/0x[0-9a-f]+`,
+  ].join('|') + ')',
   'g',
 );
 
