@@ -1,0 +1,103 @@
+// The addr2line symbolizer, for real: against a tiny C program's own DWARF
+// (always), and against Debian's 6.1 vmlinux when DAX_TEST_VMLINUX points at it.
+import t from 'tap';
+import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { Addr2lineSymbolizer, parseSystemMap, parseAddr2line, stripBuildPath } from '../../harness/src/kernel/symbolize.js';
+import { parseFrame, symbolizeReport, parseLog, type Symbolizer } from '../../harness/src/oracle/index.js';
+
+t.test('parsers', async (t) => {
+  const tab = parseSystemMap('ffffffff81000000 T _text\nffffffff81000010 t a\nffffffff81000040 t b\nffffffff81000050 d data\n');
+  t.equal(tab.get('a')![0]!.size, 0x30n);
+  t.equal(tab.get('b')![0]!.size, 0x10n);
+  t.notOk(tab.has('data'));
+  const g = parseAddr2line('0x10\ninner\ndebian/build/x/include/linux/mm.h:12 (discriminator 2)\nouter\n/b/linux-6.1/fs/dax.c:99\n0x20\n??\n??:0\n');
+  t.same(g[0], [
+    { fn: 'inner', file: 'include/linux/mm.h', line: 12 },
+    { fn: 'outer', file: 'fs/dax.c', line: 99 },
+  ]);
+  t.same(g[1], [{ fn: '??', file: null, line: null }]);
+  t.equal(stripBuildPath('debian/build/build_amd64_none_amd64/drivers/tty/sysrq.c'), 'drivers/tty/sysrq.c');
+});
+
+const haveCc = (() => {
+  try {
+    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
+    execFileSync('addr2line', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+t.test('tiny C program: file:line and inlined callees', { skip: haveCc ? false : 'gcc/addr2line missing' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'symb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const src = join(dir, 'prog.c');
+  writeFileSync(
+    src,
+    [
+      'static inline __attribute__((always_inline)) int helper(volatile int *p) {',
+      '  return *p * 3 + 1;', // line 2
+      '}',
+      '__attribute__((noinline)) int outer(volatile int *p) {',
+      '  int r = helper(p);', // line 5
+      '  return r + *p;',
+      '}',
+      'int main(void) { volatile int x = 2; return outer(&x); }',
+      '',
+    ].join('\n'),
+  );
+  const bin = join(dir, 'prog');
+  execFileSync('gcc', ['-g', '-O2', '-fno-pie', '-no-pie', '-o', bin, src]);
+  const map = join(dir, 'System.map');
+  writeFileSync(map, execFileSync('nm', ['-n', bin], { encoding: 'utf8' }));
+  const tab = parseSystemMap(execFileSync('nm', ['-n', bin], { encoding: 'utf8' }));
+  const size = Number(tab.get('outer')![0]!.size);
+  // Find an offset inside outer() that addr2line attributes to the inlined helper.
+  const start = tab.get('outer')![0]!.addr;
+  let off = -1;
+  for (let o = 0; o < size && off < 0; o++) {
+    const out = execFileSync('addr2line', ['-i', '-f', '-e', bin, `0x${(start + BigInt(o)).toString(16)}`], { encoding: 'utf8' });
+    if (out.startsWith('helper\n')) off = o;
+  }
+  t.ok(off >= 0, 'some instruction of outer() comes from helper()');
+  const s: Symbolizer = new Addr2lineSymbolizer({ vmlinux: bin, systemMap: map });
+  const rip = { ...parseFrame(`outer+0x${off.toString(16)}/0x${size.toString(16)}`)!, section: 'rip' };
+  const [r] = await s.symbolize([rip]);
+  t.equal(r!.fn, 'outer');
+  t.match(r!.file, /prog\.c$/);
+  t.equal(r!.line, 5, 'outer line is the inline call site');
+  t.equal(r!.inlined?.[0]?.fn, 'helper');
+  t.equal(r!.inlined?.[0]?.line, 2);
+  t.equal(r!.inlined?.[0]?.inline, true);
+  const [unknown] = await s.symbolize([parseFrame('no_such_fn+0x1/0x2')!]);
+  t.equal(unknown!.file, null, 'unknown symbols pass through');
+});
+
+const vmlinux = process.env.DAX_TEST_VMLINUX ?? '/tmp/kdbg/root/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64';
+t.test('Debian 6.1.0-56 vmlinux (dbg package)', { skip: existsSync(vmlinux) ? false : `no vmlinux at ${vmlinux} (set DAX_TEST_VMLINUX)` }, async (t) => {
+  const s = new Addr2lineSymbolizer({ vmlinux });
+  // The sysrq crash as Debian's 6.1.0-56 prints it; offsets/sizes are what that build prints.
+  const log = [
+    'Kernel panic - not syncing: sysrq triggered crash',
+    'CPU: 1 PID: 245 Comm: sh Not tainted 6.1.0-56-amd64 #1  Debian 6.1.192-2',
+    'Call Trace:',
+    ' <TASK>',
+    ' dump_stack_lvl+0x44/0x5c',
+    ' panic+0x118/0x2ed',
+    ' sysrq_handle_crash+0x16/0x20',
+    ' </TASK>',
+    'Kernel Offset: 0x2c600000 from 0xffffffff81000000 (relocation range: 0xffffffff80000000-0xffffffffbfffffff)',
+    '---[ end Kernel panic - not syncing: sysrq triggered crash ]---',
+  ].join('\n');
+  const rep = await symbolizeReport(parseLog(log)[0]!, s);
+  const f = rep.frames!.find((x) => x.fn === 'sysrq_handle_crash')!;
+  t.equal(f.file, 'drivers/tty/sysrq.c');
+  t.ok(f.line !== null && f.line > 100 && f.line < 200, `line ${f.line}`);
+  const [inl] = await s.symbolize([{ ...parseFrame('dax_fault_iter+0x180/0x650')!, section: 'rip' }]);
+  t.equal(inl!.file, 'fs/dax.c');
+  t.ok((inl!.inlined ?? []).some((x) => x.fn === 'dax_pmd_load_hole'), 'inlined dax_pmd_load_hole found');
+});
