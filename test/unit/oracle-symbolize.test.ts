@@ -1,5 +1,5 @@
 // The addr2line symbolizer, for real: against a tiny C program's own DWARF
-// (always), and against Debian's 6.1 vmlinux when DAX_TEST_VMLINUX points at it.
+// (the stock kernel's -dbg vmlinux is the long proof in test-long/).
 import t from 'tap';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,17 +22,7 @@ t.test('parsers', async (t) => {
   t.equal(stripBuildPath('debian/build/build_amd64_none_amd64/drivers/tty/sysrq.c'), 'drivers/tty/sysrq.c');
 });
 
-const haveCc = (() => {
-  try {
-    execFileSync('gcc', ['--version'], { stdio: 'ignore' });
-    execFileSync('addr2line', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-t.test('tiny C program: file:line and inlined callees', { skip: haveCc ? false : 'gcc/addr2line missing' }, async (t) => {
+t.test('tiny C program: file:line and inlined callees', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'symb-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const src = join(dir, 'prog.c');
@@ -75,29 +65,4 @@ t.test('tiny C program: file:line and inlined callees', { skip: haveCc ? false :
   t.equal(r!.inlined?.[0]?.inline, true);
   const [unknown] = await s.symbolize([parseFrame('no_such_fn+0x1/0x2')!]);
   t.equal(unknown!.file, null, 'unknown symbols pass through');
-});
-
-const vmlinux = process.env.DAX_TEST_VMLINUX ?? '/tmp/kdbg/root/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64';
-t.test('Debian 6.1.0-56 vmlinux (dbg package)', { skip: existsSync(vmlinux) ? false : `no vmlinux at ${vmlinux} (set DAX_TEST_VMLINUX)` }, async (t) => {
-  const s = new Addr2lineSymbolizer({ vmlinux });
-  // The sysrq crash as Debian's 6.1.0-56 prints it; offsets/sizes are what that build prints.
-  const log = [
-    'Kernel panic - not syncing: sysrq triggered crash',
-    'CPU: 1 PID: 245 Comm: sh Not tainted 6.1.0-56-amd64 #1  Debian 6.1.192-2',
-    'Call Trace:',
-    ' <TASK>',
-    ' dump_stack_lvl+0x44/0x5c',
-    ' panic+0x118/0x2ed',
-    ' sysrq_handle_crash+0x16/0x20',
-    ' </TASK>',
-    'Kernel Offset: 0x2c600000 from 0xffffffff81000000 (relocation range: 0xffffffff80000000-0xffffffffbfffffff)',
-    '---[ end Kernel panic - not syncing: sysrq triggered crash ]---',
-  ].join('\n');
-  const rep = await symbolizeReport(parseLog(log)[0]!, s);
-  const f = rep.frames!.find((x) => x.fn === 'sysrq_handle_crash')!;
-  t.equal(f.file, 'drivers/tty/sysrq.c');
-  t.ok(f.line !== null && f.line > 100 && f.line < 200, `line ${f.line}`);
-  const [inl] = await s.symbolize([{ ...parseFrame('dax_fault_iter+0x180/0x650')!, section: 'rip' }]);
-  t.equal(inl!.file, 'fs/dax.c');
-  t.ok((inl!.inlined ?? []).some((x) => x.fn === 'dax_pmd_load_hole'), 'inlined dax_pmd_load_hole found');
 });

@@ -1,13 +1,14 @@
 // dax-harness parse-log: find kernel reports in a console log or a pasted crash mail.
 import { parseArgs } from 'node:util';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, access, constants } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { CrashReport } from '../results/records.js';
-import { parseLines } from '../oracle/index.js';
+import { parseLines, symbolizeReport } from '../oracle/index.js';
+import { Addr2lineSymbolizer } from '../kernel/symbolize.js';
 
-export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [FILE | -]
+export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
 
 Find the kernel crash reports (BUG, WARNING, Oops, KASAN, lockdep, hung task,
 RCU stall, bad page state, refcount_t, panic, ...) in a console log, a dmesg or
@@ -22,8 +23,11 @@ without caller ids, dmesg -T/-x, journalctl -k, /dev/kmsg records, syslog <N>
 prefixes, e-mail quoting ("> ") and mails whose lines were joined.
 
 options:
-  --json      print a JSON array of reports (the CrashReport records) instead of text
-  -h, --help  show this help
+  --json             print a JSON array of reports (the CrashReport records) instead of text
+  --vmlinux PATH     symbolize stack frames (file:line, inlined callees) against this
+                     vmlinux with debug info: the kernel that printed the log
+  --system-map PATH  its System.map (default: read the symbols from the vmlinux)
+  -h, --help         show this help
 
 exit status:
   0  no kernel report found
@@ -33,12 +37,17 @@ exit status:
 const ERR = 'dax-harness parse-log:';
 
 export async function parseLogCommand(argv: string[]): Promise<number> {
-  let values: { json?: boolean; help?: boolean };
+  let values: { json?: boolean; help?: boolean; vmlinux?: string; 'system-map'?: string };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        vmlinux: { type: 'string' },
+        'system-map': { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -53,6 +62,20 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
   if (positionals.length > 1) {
     console.error(`${ERR} one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
     return 2;
+  }
+  if (values['system-map'] && !values.vmlinux) {
+    console.error(`${ERR} --system-map goes with --vmlinux (see dax-harness parse-log --help)`);
+    return 2;
+  }
+  for (const opt of ['vmlinux', 'system-map'] as const) {
+    const p = values[opt];
+    if (!p) continue;
+    try {
+      await access(p, constants.R_OK);
+    } catch (e) {
+      console.error(`${ERR} cannot read --${opt} ${p}: ${reason(e)}`);
+      return 2;
+    }
   }
   const file = positionals[0] ?? '-';
   let input: Readable;
@@ -79,6 +102,10 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
     return 2;
+  }
+  if (values.vmlinux) {
+    const sym = new Addr2lineSymbolizer({ vmlinux: values.vmlinux, systemMap: values['system-map'] ?? null });
+    reports = await Promise.all(reports.map((r) => symbolizeReport(r, sym)));
   }
   if (values.json) process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
   else process.stdout.write(formatReports(reports));

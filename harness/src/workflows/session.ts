@@ -35,6 +35,8 @@ export interface SessionOptions {
   lifetimeMs: number;
   progress: (msg: string) => void;
   signal?: AbortSignal;
+  /** Boot the compressed bzImage even when a PVH vmlinux could be used. */
+  noPvh?: boolean;
 }
 
 export interface Session {
@@ -85,7 +87,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       accel: o.accel,
       cpu: o.cpu,
       topology: o.topology,
-      kernel: (await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
+      kernel: (o.noPvh ? null : await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
       initrd,
       cmdlineExtra: o.cmdlineExtra,
       nvdimmFiles,

@@ -1,0 +1,30 @@
+// Debian ships the stock kernel's DWARF as a separate -dbg package (~850 MB).
+// It is fetched only on request, with `apt-get download`, and only the vmlinux
+// is kept from it, so the crash oracle can symbolize the stock kernel's stacks.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../host/proc.ts';
+import { cacheDir } from '../host/paths.ts';
+import { buildCached } from '../host/fsutil.ts';
+import type { KernelArtifact } from '../results/records.ts';
+import { KernelError } from './stock.ts';
+
+export async function stockDebugVmlinux(k: KernelArtifact, log: (m: string) => void): Promise<string> {
+  if (k.kind !== 'debian-stock') throw new KernelError(`debug symbols can be fetched only for Debian's stock kernels, not ${k.label}`);
+  const [, pkg, version] = k.key.split(':');
+  const dbg = `${pkg}-dbg`;
+  const dir = cacheDir('kernels', 'debian-dbg', `${dbg}_${version}`);
+  const member = `./usr/lib/debug/boot/vmlinux-${k.release}`;
+  await buildCached(dir, async (tmp) => {
+    log(`downloading ${dbg} ${version} (large)`);
+    const dl = await run('apt-get', ['download', `${dbg}=${version}`], { timeoutMs: 3600000, cwd: tmp, reject: false });
+    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
+    if (dl.exitCode !== 0 || debs.length !== 1) throw new KernelError(`apt-get download ${dbg}=${version} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
+    const tar = join(tmp, 'data.tar');
+    await run('dpkg-deb', ['--fsys-tarfile', join(tmp, debs[0])], { timeoutMs: 1800000, stdoutFile: tar });
+    await rm(join(tmp, debs[0]));
+    await run('tar', ['-xf', tar, '-C', tmp, member], { timeoutMs: 1800000 });
+    await rm(tar);
+  });
+  return join(dir, member);
+}
