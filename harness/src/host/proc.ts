@@ -57,7 +57,7 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     stdin: opts.input !== undefined ? undefined : (opts.stdin ?? 'ignore'),
     reject: false,
     stripFinalNewline: false,
-    buffer: !opts.discardOutput,
+    buffer: !opts.discardOutput && !opts.stdoutFile,
     encoding: 'utf8',
     ...(opts.stdoutFile ? { stdout: { file: opts.stdoutFile } } : {}),
   }) as Child;
