@@ -1,7 +1,8 @@
 // How the spine behaves when things go wrong, on a real guest: a hanging
 // guest command, QEMU killed mid-run, ^C during boot.
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,12 @@ t.test('a guest command that hangs is timed out, its process group killed, the g
   const ok = await s.guest.exec(['echo', 'still here'], { timeoutMs: 20000 });
   t.equal(ok.exitCode, 0);
   t.equal(ok.stdout, 'still here\n');
+  const payload = join(runDir, 'payload.bin');
+  writeFileSync(payload, Buffer.from(Array.from({ length: 300000 }, (_, i) => i % 251)));
+  await s.guest.putFile(payload, '/tmp/payload.bin', '0600');
+  const sum = await s.guest.exec(['sh', '-c', 'md5sum /tmp/payload.bin; stat -c %a /tmp/payload.bin'], { timeoutMs: 20000 });
+  t.equal(sum.stdout.split(/\s+/)[0], createHash('md5').update(readFileSync(payload)).digest('hex'), 'putFile copies bytes exactly');
+  t.match(sum.stdout, /\n600\n$/, 'with the mode asked for');
   const fail = await s.guest.exec(['sh', '-c', 'echo oops >&2; exit 3'], { timeoutMs: 20000 });
   t.equal(fail.exitCode, 3, 'exit codes come back');
   t.equal(fail.stderr, 'oops\n', 'stderr comes back without the harness markers');

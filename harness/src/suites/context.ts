@@ -5,10 +5,12 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import type { Guest, ExecOptions } from '../vm/guest.ts';
-import type { CommandResult, CrashReport, TestResult, TestStatus, Topology } from '../results/records.ts';
+import type { CommandResult, CrashReport, KernelArtifact, TestResult, TestStatus, Topology } from '../results/records.ts';
 
 export interface SuiteContext {
   guest: Guest;
+  /** The kernel the guest runs (modules tree, vmlinux, release). */
+  kernel: KernelArtifact;
   topology: Topology;
   runDir: string;
   /** Multiplier for guest-side timeouts (TCG is slower than KVM). */

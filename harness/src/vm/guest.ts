@@ -189,6 +189,36 @@ export class Guest {
     });
   }
 
+  /** Copy a host file into the guest (through `cat` on the far side: no sftp needed). */
+  async putFile(localPath: string, remotePath: string, mode = '0644', timeoutMs = 120000): Promise<void> {
+    if (this.lostReason) throw new GuestLostError(this.lostReason);
+    const { createReadStream } = await import('node:fs');
+    const cmd = ['sh', '-c', 'cat > "$1" && chmod "$2" "$1"', 'daxh', remotePath, mode].map(shellQuote).join(' ');
+    const ch = await this.openExec(cmd);
+    await new Promise<void>((resolve, reject) => {
+      let code: number | null = null;
+      let err = '';
+      const timer = setTimeout(() => {
+        ch.close();
+        reject(new Error(`copying ${localPath} to the guest timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const offLost = this.onLost((why) => {
+        clearTimeout(timer);
+        reject(new GuestLostError(why));
+      });
+      ch.on('exit', (c: number | null) => (code = c));
+      ch.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      ch.on('close', () => {
+        clearTimeout(timer);
+        offLost();
+        if (code === 0 || (code === null && !err)) resolve();
+        else reject(new Error(`copying ${localPath} to ${remotePath} in the guest failed: ${err.trim() || `exit ${code}`}`));
+      });
+      ch.resume();
+      createReadStream(localPath).on('error', reject).pipe(ch);
+    });
+  }
+
   /** exec with a string result; throws when the command fails. For setup steps. */
   async check(argv: string[], o: ExecOptions): Promise<string> {
     const r = await this.exec(argv, o);

@@ -157,6 +157,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
 
     const ctx: SuiteContext = {
       guest: session.guest,
+      kernel,
       topology: o.topology,
       runDir,
       timeScale: accel.used === 'tcg' ? 3 : 1,
