@@ -27,6 +27,11 @@ export interface SuiteContext {
    * panic that rebooted the guest before its report looked complete is in.
    */
   settle: () => Promise<void>;
+  /**
+   * Run after every test's unmount (and device-dax teardown): the refcount
+   * census plugs in here. A failed check fails the test with its reason.
+   */
+  afterUnmount?: (log: TestLog, target: { dev: string; mode: 'fsdax' | 'devdax' }) => Promise<{ ok: boolean; reason: string; detail?: unknown }>;
 }
 
 /** Final status of a test from how it ended and what the oracle saw meanwhile. */

@@ -90,6 +90,11 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
     }
     await step(ctx, log, 'umount', ['umount', MNT], 60000);
     mounted = false;
+    if (ctx.afterUnmount) {
+      const c = await ctx.afterUnmount(log, { dev, mode: 'fsdax' });
+      if (c.detail !== undefined) res.metrics.census = JSON.stringify(c.detail);
+      if (!c.ok) throw new StepFailed('fail', c.reason);
+    }
     const taintAfter = Number((await step(ctx, log, 'read taint', ['cat', '/proc/sys/kernel/tainted'], 10000)).trim());
     const bad = newFailingTaint(taintBefore, taintAfter);
     if (bad.letters) throw new StepFailed('fail', `kernel taint gained ${bad.letters} (${bad.names.join(', ')}) during the test`);

@@ -34,6 +34,10 @@ export interface RunOptions {
   accel?: Accel;
   sshPort?: number;
   resultsRoot: string;
+  /** Which suite: the DAX smoke (default) or the stressor matrix. */
+  suite?: 'smoke' | 'stressors';
+  /** Only these tests of the suite (names as the suite lists them). */
+  tests?: string[];
   /** Filesystems for the DAX smoke. */
   filesystems: SmokeFs[];
   seconds: number;
@@ -204,6 +208,22 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
 }
 
 async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string): Promise<void> {
+  if (o.suite === 'stressors') {
+    const { runStressorSuite } = await import('../suites/stressors.ts');
+    await runStressorSuite(ctx, {
+      tests: o.tests,
+      onResult: async (r) => {
+        record.tests.push(r);
+        ctx.progress(`${r.name} [${Object.values(r.params).join('/')}]: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
+        await saveRun(runDir, record);
+      },
+    });
+    return;
+  }
+  await runSmoke(ctx, o, record, runDir);
+}
+
+async function runSmoke(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string): Promise<void> {
   const setupLog = new TestLog(runDir, 'setup.fsdax');
   await setupLog.ready;
   let dev: string;
