@@ -9,7 +9,7 @@ import { runWorkflow } from '../../harness/src/workflows/run.js';
 import { defaultTopology } from '../../harness/src/vm/topology.js';
 import { run } from '../../harness/src/host/proc.js';
 import { repoRoot } from '../../harness/src/host/paths.js';
-import { BuildError, planKernel, prepareKernel, PatchApplyError, type PrepareKernelOptions } from '../../harness/src/kernel/index.js';
+import { BuildError, ConfigError, planKernel, prepareKernel, PatchApplyError, type PrepareKernelOptions } from '../../harness/src/kernel/index.js';
 
 const fixtures = join(repoRoot, 'patches', 'fixtures');
 const base: PrepareKernelOptions = {
@@ -179,5 +179,28 @@ t.test("a user's git tree: cache worktree, checkout untouched, git range as seri
     const { rm } = await import('node:fs/promises');
     await rm(plan.worktree, { recursive: true, force: true });
     await rm(user, { recursive: true, force: true });
+  }
+});
+
+t.test('a typo and an unmet dependency in a fragment are named; nothing is built', async (t) => {
+  const { writeFile, rm } = await import('node:fs/promises');
+  const dir = await mkdtemp(join(tmpdir(), 'daxh-frag-'));
+  const frag = join(dir, 'typo.config');
+  await writeFile(frag, '# CONFIG_TRANSPARENT_HUGEPAGE is not set\n# CONFIG_LIBNVDIMM is not set\nCONFIG_FS_DAXX=y\n');
+  const opts = { ...base, config: ['dax', frag] };
+  const plan = await planKernel(opts);
+  try {
+    const err = await prepareKernel(opts).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    t.ok(err instanceof ConfigError, 'ConfigError');
+    const what = (err as ConfigError).what;
+    t.match(what, /CONFIG_FS_DAXX=y \(.*typo\.config\): no such Kconfig symbol in this tree/);
+    t.match(what, /CONFIG_DEV_DAX=m \(dax\): got n/, 'an option whose dependency another fragment switched off');
+    t.match(what, /CONFIG_LIBNVDIMM=n \(.*typo\.config\): got m/, 'an option something else selects');
+    t.notOk(await stat(join(plan.artifactDir, '.complete')).catch(() => null), 'no artifact');
+  } finally {
+    await rm(plan.buildDir, { recursive: true, force: true });
   }
 });
