@@ -104,6 +104,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   if (config && config.length === 0) return usage('--config needs at least one fragment name');
 
   const json = Boolean(values.json);
+  const t0 = Date.now();
   const opts: PrepareKernelOptions = {
     source: values.source as string | undefined,
     ref: values.ref as string | undefined,
@@ -113,7 +114,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
     allowDropped: Boolean(values['allow-dropped']),
     jobs,
     force: Boolean(values.force),
-    log: (l) => process.stderr.write(`dax-harness build: ${l}\n`),
+    // Progress is not prefixed like errors, so the one `dax-harness build:` line stays the verdict.
+    log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s [kernel] ${l}\n`),
     onBuildOutput: values.verbose ? (c) => process.stderr.write(c) : undefined,
   };
   try {
