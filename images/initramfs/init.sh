@@ -23,6 +23,28 @@ case " $(cat /proc/cmdline) " in
   ;;
 esac
 
+# Root-disk mode (the rootfs image): this initramfs only loads what it takes
+# to mount the disk, hands the kernel's modules over, and switches root.
+root=$(sed -n 's/.*daxh\.root=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$root" ]; then
+  for m in virtio_pci virtio_blk ext4; do modprobe -q "$m"; done
+  i=0
+  while [ ! -b "$root" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+  mkdir -p /newroot
+  if mount -t ext4 -o rw "$root" /newroot; then
+    mkdir -p /newroot/usr/lib/modules /newroot/usr/local/bin
+    cp -a /usr/lib/modules/. /newroot/usr/lib/modules/
+    # The stressors travel with this initramfs, so the disk image never has
+    # to be rebuilt when they change.
+    for s in $(cat /etc/daxh/stressors 2>/dev/null); do cp "/usr/bin/$s" /newroot/usr/local/bin/; done
+    echo "daxh: switching root to $root at $(up)"
+    umount /tmp /sys/kernel/tracing /sys/kernel/debug /dev/pts 2>/dev/null
+    for d in dev proc sys run; do mount --move /$d /newroot/$d; done
+    exec switch_root /newroot /sbin/init
+  fi
+  echo "daxh: cannot mount root $root; staying in the initramfs"
+fi
+
 # Kernel modules come from a second cpio archive built for the kernel under
 # test. The NIC's come first so sshd can start; the rest load in parallel in
 # the background (TCG gives each vCPU its own host thread) and announce

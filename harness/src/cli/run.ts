@@ -7,6 +7,7 @@ import { TopologyError, parseSizeMiB, parseMemmap, defaultTopology } from '../vm
 import { HostSetupError } from '../host/apt.ts';
 import { KernelError } from '../kernel/stock.ts';
 import { ImageError } from '../image/initramfs.ts';
+import { NdctlInputError } from '../suites/ndctl.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { Accel, Topology } from '../results/records.ts';
@@ -14,8 +15,8 @@ import type { SmokeFs } from '../suites/dax-smoke.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
-Boots a QEMU q35 guest with emulated NVDIMMs, makes an fsdax namespace, and runs
-the DAX smoke on ext4 and xfs mounted -o dax (PMD/PTE/MAP_SYNC mmap with pattern
+Boots a QEMU q35 guest with emulated NVDIMMs and runs a suite in it. The default
+suite makes an fsdax namespace and runs the DAX smoke on ext4 and xfs mounted -o dax (PMD/PTE/MAP_SYNC mmap with pattern
 checks). With no options: Debian's stock kernel (fetched with apt-get download
 into the cache, never installed), the 'initramfs' image, one 2050M NVDIMM with a
 2M label area, 2G of RAM, 2 vCPUs, KVM if a probe boot works, else TCG.
@@ -27,7 +28,7 @@ kernel:
   --append WORDS         extra kernel command-line words
 
 guest:
-  --image NAME           image recipe under images/ (default: initramfs)
+  --image NAME           image recipe under images/: initramfs (default) or rootfs (default for --suite ndctl)
   --nvdimms N            number of NVDIMMs (default 1; 0 with --memmap only)
   --nvdimm-size SIZE     backing file size per NVDIMM, label area included (default 2050M)
   --label-size SIZE      label area per NVDIMM, 0 for none (default 2M)
@@ -39,6 +40,12 @@ guest:
   --boot-timeout SEC     how long to wait for the guest's sshd (default 180)
 
 tests:
+  --suite NAME           smoke (default): the DAX smoke on ext4 and xfs;
+                         stressors: the DAX stressor matrix (suites/stressors/manifest.json);
+                         ndctl: ndctl's meson 'ndctl:dax' suite from --ndctl (boots the rootfs image)
+  --test NAME            only this test of the suite; repeatable
+  --ndctl PATH           your ndctl git tree (built on the host, out of tree, shared into the guest)
+  --hang-timeout SEC     ndctl tests with meson's timeout disabled are stopped after this (default 1800)
   --fs LIST              filesystems for the DAX smoke, comma-separated (default ext4,xfs)
   --seconds N            how long each stressor loops (default 0: one pass)
   --seed N               pattern seed (default 1)
@@ -74,7 +81,11 @@ export async function runCommand(argv: string[]): Promise<number> {
         modules: { type: 'string' },
         'kernel-package': { type: 'string' },
         append: { type: 'string' },
-        image: { type: 'string', default: 'initramfs' },
+        image: { type: 'string' },
+        suite: { type: 'string', default: 'smoke' },
+        test: { type: 'string', multiple: true },
+        ndctl: { type: 'string' },
+        'hang-timeout': { type: 'string' },
         nvdimms: { type: 'string' },
         'nvdimm-size': { type: 'string' },
         'label-size': { type: 'string' },
@@ -102,6 +113,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   try {
     const accel = a.accel as Accel | undefined;
     if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') throw new RunInputError(`--accel "${accel}" is not kvm or tcg`);
+    const suite = a.suite!;
+    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') throw new RunInputError(`--suite "${suite}" is not smoke, stressors or ndctl`);
+    if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
     const fsList = a.fs!.split(',').filter(Boolean);
     for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
     if (a['kernel-package'] && a.kernel) throw new RunInputError('--kernel and --kernel-package both given: choose one');
@@ -122,7 +136,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     const started = Date.now();
     const { record, runDir } = await runWorkflow({
       kernel,
-      image: a.image!,
+      image: a.image ?? (suite === 'ndctl' ? 'rootfs' : 'initramfs'),
+      suite,
+      tests: a.test,
+      ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
+      hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,
       topology,
       accel,
       sshPort,
@@ -153,7 +171,14 @@ export async function runCommand(argv: string[]): Promise<number> {
         return 3;
     }
   } catch (e) {
-    if (e instanceof RunInputError || e instanceof TopologyError || e instanceof HostSetupError || e instanceof KernelError || e instanceof ImageError)
+    if (
+      e instanceof RunInputError ||
+      e instanceof TopologyError ||
+      e instanceof HostSetupError ||
+      e instanceof KernelError ||
+      e instanceof ImageError ||
+      e instanceof NdctlInputError
+    )
       return fail(e.message);
     console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);
     return 3;

@@ -1,7 +1,7 @@
 // The one way the harness writes a file a user will read: write a temp file
 // next to the target, fsync, rename. A crash leaves the old file or the new
 // one, never half of either.
-import { mkdir, open, rename, rm, stat, readFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, readFile, readdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -38,6 +38,7 @@ export async function exists(path: string): Promise<boolean> {
  */
 export async function buildCached(dir: string, build: (tmpDir: string) => Promise<void>): Promise<boolean> {
   if (await exists(join(dir, '.complete'))) return false;
+  await removeStaleTemps(dir);
   const tmp = `${dir}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -71,4 +72,29 @@ export async function sha256File(path: string): Promise<string> {
 
 export async function readJson<T>(path: string): Promise<T> {
   return JSON.parse(await readFile(path, 'utf8')) as T;
+}
+
+/** Temp dirs of builds whose process died (killed mid-build) are garbage. */
+async function removeStaleTemps(dir: string): Promise<void> {
+  const prefix = `${basename(dir)}.tmp-`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(dir));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) await rm(join(dirname(dir), n), { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

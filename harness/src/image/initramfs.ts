@@ -4,16 +4,17 @@
 // Cached under a hash of everything that goes into it.
 import { readFile, writeFile, mkdir, copyFile, symlink, chmod, readdir, lstat, rm } from 'node:fs/promises';
 import { join, dirname, posix } from 'node:path';
-import ssh2 from 'ssh2';
 import { run } from '../host/proc.ts';
 import { cacheDir, repoRoot } from '../host/paths.ts';
 import { buildCached, sha256, writeJsonAtomic, exists } from '../host/fsutil.ts';
 import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import { writeCpio } from './cpio.ts';
+import { makeImageKeys, readKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
 
 export interface InitramfsRecipe {
   name: string;
+  kind?: 'initramfs';
   description: string;
   hostPackages: PackageNeeds;
   copy: string[];
@@ -102,8 +103,7 @@ export async function buildInitramfs(name: string, log: (m: string) => void): Pr
       recipe: name,
       key,
       cpio: join(dir, 'image.cpio'),
-      sshPrivateKey: await readFile(join(tmp, 'id_ed25519'), 'utf8'),
-      hostKeyBlob: (await readFile(join(tmp, 'host_key.blob'), 'utf8')).trim(),
+      ...(await readKeys(join(tmp, 'keys.json'))),
       ready: recipe.ready ?? null,
       builtAt: new Date().toISOString(),
     };
@@ -115,7 +115,7 @@ export async function buildInitramfs(name: string, log: (m: string) => void): Pr
 }
 
 async function stage(name: string, recipe: InitramfsRecipe, files: string[], root: string, tmp: string): Promise<void> {
-  for (const d of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'etc/dropbear', 'etc/daxh', 'root/.ssh', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt', 'var'])
+  for (const d of ['usr/bin', 'usr/sbin', 'usr/lib', 'usr/lib64', 'etc/daxh', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt', 'var'])
     await mkdir(join(root, d), { recursive: true });
   for (const [l, target] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['var/run', '../run']])
     await symlink(target, join(root, l));
@@ -144,20 +144,10 @@ async function stage(name: string, recipe: InitramfsRecipe, files: string[], roo
   await writeFile(join(root, 'etc/shells'), '/bin/sh\n');
   if (await exists('/etc/mke2fs.conf')) await copyFile('/etc/mke2fs.conf', join(root, 'etc/mke2fs.conf'));
   await writeFile(join(root, 'etc/daxh/modules'), recipe.modules.join('\n') + '\n');
+  await writeFile(join(root, 'etc/daxh/stressors'), recipe.stressors.join('\n') + '\n');
   await writeFile(join(root, 'etc/daxh/image'), `${name}\n`);
 
-  const hostKey = join(root, 'etc/dropbear/host_key');
-  await run('dropbearkey', ['-t', 'ed25519', '-f', hostKey], { timeoutMs: 30000 });
-  const pub = await run('dropbearkey', ['-y', '-f', hostKey], { timeoutMs: 30000 });
-  const m = /^(ssh-ed25519)\s+(\S+)/m.exec(pub.stdout);
-  if (!m) throw new ImageError(`dropbearkey printed no ed25519 public key: ${pub.stdout.slice(0, 200)}`);
-  await writeFile(join(tmp, 'host_key.blob'), m[2] + '\n');
-
-  const kp = ssh2.utils.generateKeyPairSync('ed25519', { comment: `dax-harness ${name}` });
-  await writeFile(join(tmp, 'id_ed25519'), kp.private, { mode: 0o600 });
-  await writeFile(join(root, 'root/.ssh/authorized_keys'), kp.public + '\n', { mode: 0o600 });
-  await chmod(join(root, 'root/.ssh'), 0o700);
-  await chmod(join(root, 'root'), 0o700);
+  await writeFile(join(tmp, 'keys.json'), JSON.stringify(await makeImageKeys(root, `dax-harness ${name}`)), { mode: 0o600 });
 
   await copyFile(join(recipeDir(name), 'init.sh'), join(root, 'init'));
   await chmod(join(root, 'init'), 0o755);

@@ -77,12 +77,16 @@ export interface KernelBuildRecord {
 }
 
 export interface ImageArtifact {
-  kind: 'initramfs';
+  kind: 'initramfs' | 'rootfs';
   recipe: string;
   /** sha256 of the recipe inputs; the cache key. */
   key: string;
-  /** The base cpio (no kernel modules). */
+  /** The base cpio (no kernel modules); for a rootfs, the initramfs that mounts the disk. */
   cpio: string;
+  /** Root disk (raw ext4) for rootfs images; each run boots it through its own overlay. */
+  disk?: string;
+  /** Kernel command-line words the image needs (e.g. which disk is root). */
+  cmdline?: string[];
   /** OpenSSH-format private key that the image's sshd accepts for root. */
   sshPrivateKey: string;
   /** The image's host key as the raw public key blob, base64 (for host verification). */

@@ -18,6 +18,10 @@ export interface MachineSpec {
   qmpSocket: string;
   /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
   sshPort: number;
+  /** virtio disks (the rootfs overlay). */
+  drives?: Array<{ file: string; format: 'qcow2' | 'raw' }>;
+  /** Host directories shared over virtio-9p, mounted in the guest by tag. */
+  shares?: Array<{ hostPath: string; tag: string; readonly?: boolean }>;
 }
 
 /** The harness's kernel command line: console, crash behaviour, pmem. */
@@ -68,6 +72,16 @@ export function qemuArgv(spec: MachineSpec): string[] {
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=net0',
   ];
+  (spec.drives ?? []).forEach((d, i) => {
+    // cache=unsafe: the overlay is thrown away after the run, so flushes buy nothing.
+    argv.push('-drive', `file=${optValue(d.file)},if=virtio,format=${d.format},cache=unsafe,index=${i}`);
+  });
+  (spec.shares ?? []).forEach((s, i) => {
+    argv.push(
+      '-virtfs',
+      `local,path=${optValue(s.hostPath)},mount_tag=${s.tag},security_model=none,id=share${i}` + (s.readonly ? ',readonly=on' : ''),
+    );
+  });
   t.nvdimms.forEach((d, i) => {
     argv.push(
       '-object',

@@ -8,7 +8,7 @@ import { cacheDir } from '../host/paths.ts';
 import { ensurePackages, harnessNeeds } from '../host/apt.ts';
 import { setInterruptHandler } from '../host/proc.ts';
 import { prepareStockKernel, kernelFromPath } from '../kernel/stock.ts';
-import { buildInitramfs, loadRecipe } from '../image/initramfs.ts';
+import { buildImage, loadAnyRecipe } from '../image/index.ts';
 import { buildModulesCpio } from '../image/modules.ts';
 import { chooseAccel, qemuVersion } from '../vm/accel.ts';
 import { validateTopology, topologyHash } from '../vm/topology.ts';
@@ -21,6 +21,7 @@ import { startSession, assembleInitrd, type Session } from './session.ts';
 import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suites/dax-smoke.ts';
 import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../suites/context.ts';
 import { watchConsole, type ConsoleWatch } from './watch.ts';
+import { prepareNdctl, runNdctlSuite, type NdctlBuild } from '../suites/ndctl.ts';
 
 export type KernelChoice =
   | { kind: 'stock'; pkg?: string }
@@ -34,8 +35,12 @@ export interface RunOptions {
   accel?: Accel;
   sshPort?: number;
   resultsRoot: string;
-  /** Which suite: the DAX smoke (default) or the stressor matrix. */
-  suite?: 'smoke' | 'stressors';
+  /** Which suite: the DAX smoke (default), the stressor matrix, or ndctl's meson dax suite. */
+  suite?: 'smoke' | 'stressors' | 'ndctl';
+  /** The user's ndctl tree (suite 'ndctl'). */
+  ndctl?: string;
+  /** Harness limit for an ndctl test with meson's timeout disabled. */
+  hangMs?: number;
   /** Only these tests of the suite (names as the suite lists them). */
   tests?: string[];
   /** Filesystems for the DAX smoke. */
@@ -68,17 +73,25 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
   // Everything that can be judged without a guest is judged before a result
   // directory exists, so bad input never leaves a run behind.
   validateTopology(o.topology);
-  await loadRecipe(o.image);
+  await loadAnyRecipe(o.image);
   if (o.sshPort !== undefined && (!Number.isInteger(o.sshPort) || o.sshPort < 1 || o.sshPort > 65535))
     throw new RunInputError(`--ssh-port ${o.sshPort} is not a port number: use 1024-65535`);
   if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
     throw new RunInputError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
   if (o.kernel.kind === 'path') await kernelFromPath(o.kernel.bzImage, o.kernel.modules);
   const prep = (m: string) => o.progress('prepare', m);
+  if (o.suite === 'ndctl' && !o.ndctl) throw new RunInputError('--suite ndctl needs --ndctl PATH: the top of your ndctl git tree');
   await ensurePackages(harnessNeeds, prep);
+  // The ndctl tree is built before anything boots: the guest needs its build
+  // directory shared at start, and a broken tree is the user's input error.
+  const ndctlBuild = o.suite === 'ndctl' ? await prepareNdctl(o.ndctl!, prep) : null;
+  if (ndctlBuild) {
+    const names = ndctlBuild.tests.map((t) => t.name);
+    for (const w of o.tests ?? [])
+      if (!names.includes(w)) throw new RunInputError(`--test ${w} is not in ndctl's dax suite: choose from ${names.join(', ')}`);
+  }
   const kernel = await resolveKernel(o.kernel, prep);
-  const image = await buildInitramfs(o.image, prep);
-  const recipe = await loadRecipe(o.image);
+  const { image, recipe } = await buildImage(o.image, prep);
   const modules = await buildModulesCpio(kernel, recipe.modules, prep);
   const accel = await chooseAccel({ override: o.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: prep });
   o.progress('prepare', `accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
@@ -98,7 +111,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
     image: { recipe: image.recipe, key: image.key },
     topology: o.topology,
     topologyHash: topologyHash(o.topology),
-    kernelCmdline: kernelCmdline({ topology: o.topology, cmdlineExtra: o.cmdlineExtra }),
+    kernelCmdline: kernelCmdline({ topology: o.topology, cmdlineExtra: [...(image.cmdline ?? []), ...o.cmdlineExtra] }),
     qemuArgv: [],
     bootMs: null,
     kernelInitMs: null,
@@ -144,6 +157,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
       lifetimeMs: 6 * 3600 * 1000,
       progress: (m) => o.progress('boot', m),
       signal: stop.signal,
+      shares: ndctlBuild?.shares,
     });
     record.qemuArgv = session.machine.argv;
     record.bootMs = session.bootMs;
@@ -174,7 +188,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
         await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
       },
     };
-    await runTests(ctx, o, record, runDir);
+    await runTests(ctx, o, record, runDir, ndctlBuild);
     // A lost ssh channel is usually the symptom; QEMU having died is the cause
     // worth reporting. Give its exit a moment to be noticed.
     if (record.tests.some((x) => x.status === 'infra-error') && !stop.signal.aborted)
@@ -207,17 +221,19 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
   return { record, runDir };
 }
 
-async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string): Promise<void> {
+async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string, ndctlBuild: NdctlBuild | null): Promise<void> {
+  const onResult = async (r: TestResult) => {
+    record.tests.push(r);
+    ctx.progress(`${r.name} [${Object.values(r.params).join('/')}]: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
+    await saveRun(runDir, record);
+  };
   if (o.suite === 'stressors') {
     const { runStressorSuite } = await import('../suites/stressors.ts');
-    await runStressorSuite(ctx, {
-      tests: o.tests,
-      onResult: async (r) => {
-        record.tests.push(r);
-        ctx.progress(`${r.name} [${Object.values(r.params).join('/')}]: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
-        await saveRun(runDir, record);
-      },
-    });
+    await runStressorSuite(ctx, { tests: o.tests, onResult });
+    return;
+  }
+  if (o.suite === 'ndctl' && ndctlBuild) {
+    await runNdctlSuite(ctx, ndctlBuild, { tests: o.tests, onResult, hangMs: o.hangMs });
     return;
   }
   await runSmoke(ctx, o, record, runDir);

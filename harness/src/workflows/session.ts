@@ -4,6 +4,7 @@
 import { readFile, writeFile, truncate, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
+import { run } from '../host/proc.ts';
 import { buildCached, sha256 } from '../host/fsutil.ts';
 import { Machine } from '../vm/machine.ts';
 import { pvhKernel } from '../kernel/pvh.ts';
@@ -37,6 +38,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Boot the compressed bzImage even when a PVH vmlinux could be used. */
   noPvh?: boolean;
+  /** Host directories to share into the guest over virtio-9p. */
+  shares?: MachineSpec['shares'];
 }
 
 export interface Session {
@@ -83,14 +86,23 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       await truncate(f, d.sizeMiB * 1024 * 1024);
       nvdimmFiles.push(f);
     }
+    const drives: NonNullable<MachineSpec['drives']> = [];
+    if (o.image.disk) {
+      // Each run writes to its own overlay; the image's disk stays pristine.
+      const overlay = join(o.workDir, 'root.qcow2');
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image.disk, overlay], { timeoutMs: 60000 });
+      drives.push({ file: overlay, format: 'qcow2' });
+    }
     const spec: MachineSpec = {
       accel: o.accel,
       cpu: o.cpu,
       topology: o.topology,
       kernel: (o.noPvh ? null : await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
       initrd,
-      cmdlineExtra: o.cmdlineExtra,
+      cmdlineExtra: [...(o.image.cmdline ?? []), ...o.cmdlineExtra],
       nvdimmFiles,
+      drives,
+      shares: o.shares,
       consoleLog: join(o.runDir, 'console.log'),
       qmpSocket: join(o.workDir, 'qmp.sock'),
       sshPort: o.sshPort ?? (await freePort()),

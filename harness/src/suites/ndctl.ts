@@ -1,0 +1,236 @@
+// ndctl's meson `dax` suite in the guest. The user's ndctl tree is built on
+// the host (out of tree, never touching the checkout) and both the tree and
+// the build directory are shared into the guest at the same absolute paths,
+// because meson's build directory is full of absolute paths. Each test runs
+// as its own `meson test` so a crash, a hang or a timeout is pinned on the
+// right test, and results come from meson's testlog JSON (its JUnit file
+// reports a TIMEOUT as a pass).
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { run } from '../host/proc.ts';
+import { cacheDir } from '../host/paths.ts';
+import { exists, sha256 } from '../host/fsutil.ts';
+import { ensurePackages } from '../host/apt.ts';
+import type { TestResult, TestStatus } from '../results/records.ts';
+import { TestLog, blankResult, judge, type SuiteContext } from './context.ts';
+
+export const NDCTL_SUITE = 'ndctl:dax';
+
+export class NdctlInputError extends Error {
+  override name = 'NdctlInputError';
+}
+
+export interface NdctlBuild {
+  src: string;
+  build: string;
+  /** The suite's tests in meson's order, with their meson timeouts (0 = none). */
+  tests: Array<{ name: string; timeoutS: number }>;
+  /** Directories the guest must see at the same paths. */
+  shares: Array<{ hostPath: string; tag: string; readonly?: boolean }>;
+}
+
+/** Host packages to build ndctl (what its meson.build looks for). */
+const BUILD_NEEDS = {
+  meson: ['/usr/bin/meson'],
+  'ninja-build': ['/usr/bin/ninja'],
+  gcc: ['/usr/bin/gcc'],
+  'pkg-config': ['/usr/bin/pkg-config'],
+  'libkmod-dev': ['/usr/include/libkmod.h'],
+  'libjson-c-dev': ['/usr/include/json-c/json.h'],
+  'libiniparser-dev': ['/usr/include/iniparser/iniparser.h'],
+  'uuid-dev': ['/usr/include/uuid/uuid.h'],
+  'libudev-dev': ['/usr/include/libudev.h'],
+  'libkeyutils-dev': ['/usr/include/keyutils.h'],
+  'libtracefs-dev': ['/usr/include/tracefs/tracefs.h'],
+  'libtraceevent-dev': ['/usr/include/traceevent/event-parse.h'],
+};
+
+/** One meson testlog.json line → our status. */
+export function mesonStatus(result: string): TestStatus {
+  switch (result) {
+    case 'OK':
+    case 'EXPECTEDFAIL':
+      return 'pass';
+    case 'SKIP':
+      return 'skip';
+    case 'TIMEOUT':
+      return 'timeout';
+    default:
+      return 'fail'; // FAIL, ERROR, UNEXPECTEDPASS
+  }
+}
+
+export interface MesonTestLog {
+  name: string;
+  result: string;
+  returncode: number | null;
+  duration: number;
+  stdout: string;
+  stderr?: string;
+}
+
+/** Parse testlog JSON lines; meson's env dump is dropped on purpose. */
+export function parseTestlog(text: string): MesonTestLog[] {
+  const out: MesonTestLog[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const j = JSON.parse(line) as Record<string, unknown>;
+      out.push({
+        name: String(j.name ?? ''),
+        result: String(j.result ?? ''),
+        returncode: typeof j.returncode === 'number' ? j.returncode : null,
+        duration: Number(j.duration ?? 0),
+        stdout: String(j.stdout ?? ''),
+        stderr: typeof j.stderr === 'string' ? j.stderr : undefined,
+      });
+    } catch {
+      // A truncated last line (meson killed mid-write) carries no verdict.
+    }
+  }
+  return out;
+}
+
+/** `meson test --list` output → bare test names of one suite, in order. */
+export function parseTestList(text: string, suite: string): string[] {
+  const prefix = `${suite} / `;
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(prefix))
+    .map((l) => l.slice(prefix.length));
+}
+
+/** `meson introspect --tests` JSON → timeout per test name of one suite. */
+export function parseIntrospectTimeouts(json: string, suite: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of JSON.parse(json) as Array<{ name: string; suite: string[]; timeout: number }>)
+    if (t.suite.includes(suite)) out.set(t.name, t.timeout);
+  return out;
+}
+
+/** What a skipped test said about why: its last non-empty output line. */
+export function skipReason(t: MesonTestLog): string {
+  const lines = `${t.stdout}\n${t.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.pop() ?? 'skipped (exit 77) without saying why';
+}
+
+export async function prepareNdctl(srcArg: string, log: (m: string) => void): Promise<NdctlBuild> {
+  const src = resolve(srcArg);
+  const mesonBuild = join(src, 'meson.build');
+  if (!(await exists(mesonBuild))) throw new NdctlInputError(`--ndctl ${srcArg} has no meson.build: give the top of an ndctl git tree`);
+  if (!/project\(\s*'ndctl'/.test(await readFile(mesonBuild, 'utf8')))
+    throw new NdctlInputError(`--ndctl ${srcArg} is not an ndctl tree (its meson.build is not project('ndctl')): give the top of an ndctl git tree`);
+  await ensurePackages(BUILD_NEEDS, log);
+  const build = cacheDir('ndctl', sha256('ndctl-build-v1', src).slice(0, 16), 'build');
+  const configured = await exists(join(build, 'build.ninja'));
+  const setupArgs = ['setup', build, src, '-Dtest=enabled', '-Ddestructive=enabled', '-Ddocs=disabled'];
+  if (configured) setupArgs.push('--reconfigure');
+  const t0 = Date.now();
+  const setup = await run('meson', setupArgs, { timeoutMs: 600000, reject: false });
+  if (setup.exitCode !== 0)
+    throw new NdctlInputError(`meson setup of ${src} failed: ${(setup.stdout + setup.stderr).trim().split('\n').slice(-2).join(' | ')}`);
+  const compile = await run('meson', ['compile', '-C', build], { timeoutMs: 1800000, reject: false });
+  if (compile.exitCode !== 0)
+    throw new NdctlInputError(`building ${src} failed: ${(compile.stdout + compile.stderr).trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 2).join(' | ')}`);
+  const list = await run('meson', ['test', '-C', build, '--list', '--suite', NDCTL_SUITE], { timeoutMs: 120000, reject: false });
+  const names = parseTestList(list.stdout, NDCTL_SUITE);
+  if (!names.length) throw new NdctlInputError(`${src} has no tests in the ${NDCTL_SUITE} suite`);
+  const intro = await run('meson', ['introspect', '--tests', build], { timeoutMs: 120000 });
+  const timeouts = parseIntrospectTimeouts(intro.stdout, NDCTL_SUITE);
+  const tests = names.map((name) => ({ name, timeoutS: timeouts.get(name) ?? 30 }));
+  log(`ndctl built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${tests.length} tests in ${NDCTL_SUITE}`);
+  return {
+    src,
+    build,
+    tests,
+    shares: [
+      { hostPath: src, tag: 'daxh_src', readonly: true },
+      { hostPath: build, tag: 'daxh_build' },
+    ],
+  };
+}
+
+export interface NdctlSuiteOptions {
+  tests?: string[];
+  onResult: (r: TestResult) => Promise<void>;
+  /** Harness-side limit for a test whose meson timeout is disabled (timeout: 0). Default 30 min. */
+  hangMs?: number;
+}
+
+/** How long the harness waits for one test: meson's own timeout, scaled, plus room; or the hang limit. */
+export function outerLimitMs(timeoutS: number, mult: number, hangMs: number): number {
+  return timeoutS > 0 ? (timeoutS * mult + 60) * 1000 : hangMs;
+}
+
+export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlSuiteOptions): Promise<void> {
+  const setupLog = new TestLog(ctx.runDir, 'setup.ndctl');
+  await setupLog.ready;
+  for (const s of nb.shares) {
+    const mount = await setupLog.exec(ctx, ['sh', '-c', 'mkdir -p "$2" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"', 'daxh', s.tag, s.hostPath], 30000);
+    if (mount.exitCode !== 0) {
+      await setupLog.close();
+      throw new Error(`could not mount the ${s.tag} share at ${s.hostPath} in the guest: ${mount.stderr.trim()}`);
+    }
+  }
+  await setupLog.close();
+  const all = nb.tests.map((t) => t.name);
+  const wanted = o.tests?.length ? o.tests : all;
+  for (const w of wanted) if (!all.includes(w)) throw new NdctlInputError(`--test ${w} is not in ${NDCTL_SUITE}: choose from ${all.join(', ')}`);
+  // meson's -t multiplies every test's timeout: scale it for TCG.
+  const mult = Math.max(1, Math.round(ctx.timeScale));
+  for (const [i, name] of wanted.entries()) {
+    if (ctx.signal.aborted) break;
+    const t = nb.tests.find((x) => x.name === name)!;
+    const r = await runOne(ctx, nb, name, i, mult, outerLimitMs(t.timeoutS, mult, o.hangMs ?? 1800000));
+    await o.onResult(r);
+    if (r.status === 'infra-error') break;
+  }
+}
+
+async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number, mult: number, limitMs: number): Promise<TestResult> {
+  const logName = `ndctl.${name.replace(/[^\w.-]/g, '_')}`;
+  const log = new TestLog(ctx.runDir, logName);
+  await log.ready;
+  const res = blankResult(name, { suite: NDCTL_SUITE }, log.rel);
+  const t0 = Date.now();
+  const logbase = `daxh-${i}`;
+  ctx.progress(`${NDCTL_SUITE} / ${name} ...`);
+  try {
+    const r = await ctx.guest.exec(
+      ['meson', 'test', '-C', nb.build, '--no-rebuild', '--suite', NDCTL_SUITE, '-t', String(mult), '--logbase', logbase, name],
+      { timeoutMs: limitMs, signal: ctx.signal, onOutput: (c) => log.line(c.replace(/\n$/, '')) },
+    );
+    if (r.timedOut) {
+      res.status = 'timeout';
+      res.reason = `no verdict after ${(r.durationMs / 1000).toFixed(0)} s: the test hung (harness watchdog)`;
+    } else if (!ctx.signal.aborted) {
+      const text = await readFile(join(nb.build, 'meson-logs', `${logbase}.json`), 'utf8').catch(() => '');
+      const entry = parseTestlog(text).find((x) => x.name.endsWith(` / ${name}`));
+      if (!entry) {
+        res.status = 'fail';
+        res.reason = `meson test exited ${r.exitCode} without a result for ${name}`;
+      } else {
+        res.status = mesonStatus(entry.result);
+        res.metrics.meson_result = entry.result;
+        if (entry.returncode !== null) res.metrics.returncode = entry.returncode;
+        res.metrics.meson_duration_s = Math.round(entry.duration * 100) / 100;
+        log.line('--- test output (from meson testlog) ---');
+        log.line(entry.stdout);
+        if (entry.stderr) log.line(entry.stderr);
+        if (res.status === 'skip') res.reason = skipReason(entry);
+        else if (res.status === 'fail') res.reason = `${entry.result} (exit ${entry.returncode}): ${skipReason(entry)}`;
+        else if (res.status === 'timeout') res.reason = `meson timed it out after ${entry.duration.toFixed(0)} s`;
+      }
+    }
+  } catch (e) {
+    res.status = 'infra-error';
+    res.reason = e instanceof Error ? e.message : String(e);
+    await ctx.settle();
+  } finally {
+    judge(res, ctx.takeCrashes());
+    res.durationMs = Date.now() - t0;
+    await log.close();
+  }
+  return res;
+}
