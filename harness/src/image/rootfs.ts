@@ -31,16 +31,20 @@ export interface RootfsRecipe {
 
 const FILES = ['daxh-setup', 'daxh-setup.service', 'daxh-sshd.service'];
 
+/** The Debian archive URI in an apt sources file (deb822 or one-line), or null. */
+export function mirrorFromSources(text: string): string | null {
+  const deb822 = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text);
+  if (deb822) return deb822[1];
+  const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+\s+main/m.exec(text);
+  return oneLine ? oneLine[1] : null;
+}
+
 /** The Debian mirror the host's own apt uses (debootstrap needs one). */
 export async function hostMirror(): Promise<string> {
-  const candidates = ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'];
-  for (const f of candidates) {
+  for (const f of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
     if (!(await exists(f))) continue;
-    const text = await readFile(f, 'utf8');
-    const deb822 = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(text);
-    if (deb822) return deb822[1];
-    const oneLine = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s+\S+\s+main/m.exec(text);
-    if (oneLine) return oneLine[1];
+    const m = mirrorFromSources(await readFile(f, 'utf8'));
+    if (m) return m;
   }
   return 'http://deb.debian.org/debian';
 }

@@ -1,0 +1,43 @@
+import t from 'tap';
+import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
+import { mirrorFromSources } from '../../harness/src/image/rootfs.ts';
+
+t.test('meson results map onto ours; a TIMEOUT is never a pass', async (t) => {
+  t.equal(mesonStatus('OK'), 'pass');
+  t.equal(mesonStatus('EXPECTEDFAIL'), 'pass');
+  t.equal(mesonStatus('SKIP'), 'skip');
+  t.equal(mesonStatus('TIMEOUT'), 'timeout');
+  for (const r of ['FAIL', 'ERROR', 'UNEXPECTEDPASS', '']) t.equal(mesonStatus(r), 'fail', r || 'empty');
+});
+
+t.test('testlog JSON: fields kept, env dropped, a truncated line ignored', async (t) => {
+  const line = JSON.stringify({ name: 'ndctl:dax / skip.sh', stdout: 'no nfit_test\n', result: 'SKIP', returncode: 77, duration: 0.01, env: { SECRET: 'x' } });
+  const got = parseTestlog(`${line}\n{"name": "ndctl:dax / cut`);
+  t.equal(got.length, 1);
+  t.same(got[0], { name: 'ndctl:dax / skip.sh', result: 'SKIP', returncode: 77, duration: 0.01, stdout: 'no nfit_test\n', stderr: undefined });
+  t.notOk(JSON.stringify(got).includes('SECRET'), 'the environment dump is not carried');
+  t.equal(skipReason(got[0]!), 'no nfit_test');
+  t.equal(skipReason({ name: 'x', result: 'SKIP', returncode: 77, duration: 0, stdout: '' }), 'skipped (exit 77) without saying why');
+});
+
+t.test('test list and timeouts of one suite, in meson order', async (t) => {
+  const list = 'ndctl:dax / c-ok\nndctl:ndctl / other\nndctl:dax / hang.sh\n';
+  t.same(parseTestList(list, 'ndctl:dax'), ['c-ok', 'hang.sh']);
+  const intro = JSON.stringify([
+    { name: 'c-ok', suite: ['ndctl:dax'], timeout: 600 },
+    { name: 'hang.sh', suite: ['ndctl:dax'], timeout: 0 },
+    { name: 'other', suite: ['ndctl:ndctl'], timeout: 30 },
+  ]);
+  t.same([...parseIntrospectTimeouts(intro, 'ndctl:dax')], [['c-ok', 600], ['hang.sh', 0]]);
+});
+
+t.test('outer watchdog: meson timeout scaled plus room; the hang limit when meson has none', async (t) => {
+  t.equal(outerLimitMs(600, 3, 1800000), (1800 + 60) * 1000);
+  t.equal(outerLimitMs(0, 3, 20000), 20000);
+});
+
+t.test('debootstrap mirror from the host apt sources', async (t) => {
+  t.equal(mirrorFromSources('Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n'), 'http://deb.debian.org/debian');
+  t.equal(mirrorFromSources('deb [arch=amd64] http://mirror.example/debian/ bookworm main\n'), 'http://mirror.example/debian');
+  t.equal(mirrorFromSources('deb http://security.debian.org/debian-security bookworm-security main\n'), null);
+});
