@@ -196,6 +196,8 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
     buildCached(entry, async (tmp) => {
       const deb = await downloadDeb(pkg, pkgVersion!, own, log);
       await importDebianSource(deb, pkg, pkgVersion!, join(tmp, 'repo'), log);
+      // The .deb is kept only until its import is whole (a retry then skips the download).
+      await rm(deb, { force: true });
     }),
   );
   const commit = await resolveCommit(repoDir, 'HEAD');
