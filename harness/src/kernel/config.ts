@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../host/paths.js';
-import { exists, sha256 } from '../host/fsutil.js';
+import { exists, sha256, sha256File } from '../host/fsutil.js';
 import { writeFileAtomic } from '../host/fsutil.js';
 import { ConfigError } from './errors.js';
 import { git } from './source.js';
@@ -150,7 +150,7 @@ export interface ConfigureResult {
   configPath: string;
   dropped: Dropped[];
   overrides: string[];
-  /** sha256 of the final .config. */
+  /** sha256 of the final .config file (plain, as sha256File computes it). */
   finalHash: string;
 }
 
@@ -199,5 +199,6 @@ export async function configureTree(
     );
   }
   await writeFileAtomic(stampPath, JSON.stringify({ hash: profile.hash, names: profile.fragments.map((f) => f.name), dropped }, null, 2));
-  return { configPath, dropped, overrides, finalHash: sha256(finalText) };
+  // Of the file's bytes exactly, so others can compare it with sha256File(.config).
+  return { configPath, dropped, overrides, finalHash: await sha256File(configPath) };
 }

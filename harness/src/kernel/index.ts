@@ -219,6 +219,8 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
         configBase: plan.profile.base,
         configHash: plan.profile.hash,
         finalConfigHash: cfg.finalHash,
+        buildDir: outDir,
+        worktree: wt,
         droppedOptions: cfg.dropped.map(describeDropped),
         compiler: out.compiler,
         ccache: out.ccache,

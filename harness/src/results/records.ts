@@ -58,8 +58,11 @@ export interface KernelBuildRecord {
   configFragments: string[];
   configBase: string;
   configHash: string;
-  /** sha256 of the final .config. */
+  /** sha256 of the final .config file's bytes (fsutil.sha256File). */
   finalConfigHash: string;
+  /** The O= directory and the worktree this build used; later builds of the same source and profile reuse both. */
+  buildDir?: string;
+  worktree?: string;
   /** Options a fragment asked for that the final .config does not have (only with allowDropped). */
   droppedOptions: string[];
   compiler: string;
