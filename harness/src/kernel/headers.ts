@@ -1,0 +1,186 @@
+// A tree to build out-of-tree modules (the refcount census) against, for the
+// kernel under test:
+// - Debian's stock kernel: its linux-headers-<release> package plus what it
+//   depends on (linux-headers-<abi>-common, linux-kbuild-<ver>), fetched with
+//   `apt-get download` and unpacked with `dpkg-deb -x` into the cache. Never
+//   installed: the host's /usr/src and /lib/modules stay untouched.
+// - A kernel the pipeline built: its O= build directory, but only while that
+//   directory still holds exactly that build (it is shared by later builds
+//   of the same source and profile, which would give a module that does not
+//   match the kernel it is loaded into).
+import { readdir, readFile, readlink, rm, symlink, writeFile, lstat } from 'node:fs/promises';
+import { join, relative, dirname } from 'node:path';
+import { run } from '../host/proc.ts';
+import { cacheDir } from '../host/paths.ts';
+import { buildCached, exists, readJson, sha256File, writeJsonAtomic } from '../host/fsutil.ts';
+import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
+import type { KernelArtifact } from '../results/records.ts';
+
+export class HeadersError extends Error {
+  override name = 'HeadersError';
+}
+
+export interface ModuleBuildTree {
+  /** Pass as `make -C <kdir> M=<module dir>`. */
+  kdir: string;
+  release: string;
+  from: 'debian-headers' | 'built-tree';
+  /** Debian packages unpacked (debian-headers only). */
+  packages: string[];
+}
+
+/** `debian:<image package>:<version>` → the two parts (null for other keys). */
+export function parseDebianKey(key: string): { pkg: string; version: string } | null {
+  const m = /^debian:(linux-image-[^:]+):(.+)$/.exec(key);
+  return m ? { pkg: m[1], version: m[2] } : null;
+}
+
+/**
+ * The packages a linux-headers package needs unpacked beside it, from its
+ * `Depends:` line: the -common headers and linux-kbuild, at the headers'
+ * own version (Debian pins them to it). The compiler package is a
+ * metapackage for the host's gcc and is not unpacked.
+ */
+export function headerDeps(depends: string, version: string): string[] {
+  const out: string[] = [];
+  for (const alt of depends.split(',')) {
+    const name = alt.trim().split(/\s|\|/)[0];
+    if (/^linux-(?:headers|kbuild)-/.test(name)) out.push(`${name}=${version}`);
+  }
+  return out;
+}
+
+/** The compiler the headers' kbuild will call (`CC = ... gcc-12`), from .kernelvariables. */
+export function compilerFromKernelVariables(text: string): string | null {
+  const m = /^CC\s*=.*?\b(gcc-\d+)\s*$/m.exec(text);
+  return m ? m[1] : null;
+}
+
+/** Rewrite `include /usr/src/<dir>/Makefile` lines to point into the unpacked tree. */
+export function rewriteIncludes(makefile: string, usrSrc: string): string {
+  return makefile.replace(/^include \/usr\/src\/(\S+)$/gm, (_m, rest: string) => `include ${join(usrSrc, rest)}`);
+}
+
+async function aptShow(spec: string): Promise<string> {
+  const r = await run('apt-cache', ['show', '--no-all-versions', spec], { timeoutMs: 60000, reject: false });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+
+/** Point absolute symlinks (lib/modules/<rel>/build → /usr/src/...) into the unpacked root. */
+async function fixAbsoluteLinks(root: string, dir: string): Promise<void> {
+  for (const ent of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, ent.name);
+    if (ent.isSymbolicLink()) {
+      const target = await readlink(p);
+      if (!target.startsWith('/')) continue;
+      // Relative to the link, so the tree stays valid when buildCached renames it.
+      const inside = join(root, target);
+      await rm(p);
+      await symlink(relative(dirname(p), inside), p);
+    } else if (ent.isDirectory() && !p.includes(`${join(root, 'usr', 'src')}/`)) {
+      // Only lib/ and the top of usr/src carry such links; the header trees are large.
+      await fixAbsoluteLinks(root, p);
+    }
+  }
+}
+
+async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): Promise<ModuleBuildTree> {
+  const deb = parseDebianKey(kernel.key);
+  if (!deb) throw new HeadersError(`kernel key ${kernel.key} does not name a Debian package`);
+  const headersPkg = deb.pkg.replace(/^linux-image-/, 'linux-headers-').replace(/-unsigned$/, '');
+  const dir = cacheDir('kernels', 'debian-headers', `${headersPkg}_${deb.version}`);
+  const root = join(dir, 'root');
+  const built = await buildCached(dir, async (tmp) => {
+    const show = await aptShow(`${headersPkg}=${deb.version}`);
+    const depends = /^Depends:\s*(.*)$/m.exec(show)?.[1];
+    if (!depends)
+      throw new HeadersError(`apt knows no ${headersPkg}=${deb.version}: run apt-get update (as root); the headers must match the kernel exactly`);
+    const specs = [`${headersPkg}=${deb.version}`, ...headerDeps(depends, deb.version)];
+    log(`downloading ${specs.join(' ')}`);
+    const dl = await run('apt-get', ['download', ...specs], { timeoutMs: 900000, cwd: tmp, reject: false });
+    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
+    if (dl.exitCode !== 0 || debs.length !== specs.length)
+      throw new HeadersError(`apt-get download ${specs.join(' ')} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
+    for (const d of debs) {
+      await run('dpkg-deb', ['-x', join(tmp, d), join(tmp, 'root')], { timeoutMs: 300000 });
+      await rm(join(tmp, d));
+    }
+    const tmpRoot = join(tmp, 'root');
+    const kdirTmp = join(tmpRoot, 'usr', 'src', headersPkg);
+    if (!(await exists(join(kdirTmp, 'Makefile'))))
+      throw new HeadersError(`${headersPkg} has no usr/src/${headersPkg}/Makefile: not a kernel headers package?`);
+    // The arch Makefile includes the -common one by absolute /usr/src path.
+    const mk = join(kdirTmp, 'Makefile');
+    await writeFile(mk, rewriteIncludes(await readFile(mk, 'utf8'), join(root, 'usr', 'src')));
+    await fixAbsoluteLinks(tmpRoot, tmpRoot);
+    const vars = await readFile(join(kdirTmp, '.kernelvariables'), 'utf8').catch(() => '');
+    const release = (/^override KERNELRELEASE = (\S+)$/m.exec(vars)?.[1] ?? kernel.release).trim();
+    if (release !== kernel.release)
+      throw new HeadersError(`${headersPkg} is for ${release}, the kernel is ${kernel.release}`);
+    await writeJsonAtomic(join(tmp, 'headers.json'), {
+      release,
+      kdir: join(root, 'usr', 'src', headersPkg),
+      from: 'debian-headers',
+      packages: specs,
+      compiler: compilerFromKernelVariables(vars),
+    });
+  });
+  const meta = await readJson<ModuleBuildTree & { compiler: string | null }>(join(dir, 'headers.json'));
+  // kbuild in the headers calls a versioned gcc (and make); say which package is missing, not "make: gcc-12: not found".
+  const needs: PackageNeeds = { make: ['/usr/bin/make'] };
+  if (meta.compiler) needs[meta.compiler] = [`/usr/bin/${meta.compiler}`];
+  await ensurePackages(needs, log);
+  log(`kernel headers ${headersPkg} ${deb.version}${built ? '' : ' cached'}`);
+  return { kdir: meta.kdir, release: meta.release, from: 'debian-headers', packages: meta.packages };
+}
+
+async function gitHead(dir: string): Promise<string | null> {
+  const r = await run('git', ['-C', dir, 'rev-parse', 'HEAD'], { timeoutMs: 30000, reject: false });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}
+
+/**
+ * The O= directory of a pipeline build. Its name ends in the profile hash
+ * (kernel/index.ts planKernel); it is accepted only if its .config, release
+ * and source commit are still those of this artifact.
+ */
+async function builtTree(kernel: KernelArtifact): Promise<ModuleBuildTree> {
+  const b = kernel.build;
+  if (!b) throw new HeadersError(`built kernel ${kernel.label} has no build record`);
+  const root = cacheDir('kernel', 'build');
+  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => n.endsWith(`-${b.configHash.slice(0, 12)}`));
+  const why: string[] = [];
+  for (const n of names) {
+    const d = join(root, n);
+    const rel = (await readFile(join(d, 'include', 'config', 'kernel.release'), 'utf8').catch(() => '')).trim();
+    if (rel !== kernel.release) {
+      why.push(`${n}: release ${rel || 'none'}`);
+      continue;
+    }
+    if (!(await exists(join(d, '.config'))) || (await sha256File(join(d, '.config'))) !== b.finalConfigHash) {
+      why.push(`${n}: .config changed since`);
+      continue;
+    }
+    if (!(await exists(join(d, 'Module.symvers')))) {
+      why.push(`${n}: no Module.symvers`);
+      continue;
+    }
+    const src = await lstat(join(d, 'source')).then(() => readlink(join(d, 'source'))).catch(() => null);
+    const head = src ? await gitHead(src) : null;
+    if (head !== b.commit) {
+      why.push(`${n}: source is at ${head?.slice(0, 12) ?? 'unknown'}, the kernel was built from ${b.commit.slice(0, 12)}`);
+      continue;
+    }
+    return { kdir: d, release: kernel.release, from: 'built-tree', packages: [] };
+  }
+  throw new HeadersError(
+    `no build directory still matches ${kernel.label} (${why.join('; ') || 'none found'}): rebuild that kernel (dax-harness build ... --force) and run again`,
+  );
+}
+
+/** Where to build modules for this kernel. Throws HeadersError with the fix when there is none. */
+export async function moduleBuildTree(kernel: KernelArtifact, log: (m: string) => void = () => {}): Promise<ModuleBuildTree> {
+  if (kernel.kind === 'debian-stock') return debianHeaders(kernel, log);
+  if (kernel.kind === 'built') return builtTree(kernel);
+  throw new HeadersError(`--kernel ${kernel.bzImage} comes without a build tree, so no module can be built for it: use a built kernel (dax-harness build) or Debian's stock kernel`);
+}
