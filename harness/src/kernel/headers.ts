@@ -148,10 +148,12 @@ async function builtTree(kernel: KernelArtifact): Promise<ModuleBuildTree> {
   const b = kernel.build;
   if (!b) throw new HeadersError(`built kernel ${kernel.label} has no build record`);
   const root = cacheDir('kernel', 'build');
-  const names = (await readdir(root).catch(() => [] as string[])).filter((n) => n.endsWith(`-${b.configHash.slice(0, 12)}`));
+  // The record names its O= dir (newer builds); older records are matched by name.
+  const scanned = (await readdir(root).catch(() => [] as string[])).filter((n) => n.endsWith(`-${b.configHash.slice(0, 12)}`)).map((n) => join(root, n));
+  const dirs = b.buildDir ? [b.buildDir, ...scanned.filter((d) => d !== b.buildDir)] : scanned;
   const why: string[] = [];
-  for (const n of names) {
-    const d = join(root, n);
+  for (const d of dirs) {
+    const n = d;
     const rel = (await readFile(join(d, 'include', 'config', 'kernel.release'), 'utf8').catch(() => '')).trim();
     if (rel !== kernel.release) {
       why.push(`${n}: release ${rel || 'none'}`);
