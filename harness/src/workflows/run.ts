@@ -21,6 +21,7 @@ import { startSession, assembleInitrd, type Session } from './session.ts';
 import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suites/dax-smoke.ts';
 import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../suites/context.ts';
 import { watchConsole, type ConsoleWatch } from './watch.ts';
+import { censusAfterUnmount } from '../suites/census.ts';
 import { prepareNdctl, runNdctlSuite, type NdctlBuild } from '../suites/ndctl.ts';
 
 export type KernelChoice =
@@ -50,6 +51,8 @@ export interface RunOptions {
   bootTimeoutMs: number;
   cmdlineExtra: string[];
   progress: (phase: string, msg: string) => void;
+  /** The refcount census after every unmount (default on; false skips it). */
+  census?: boolean;
   /** Test hook: runs once the guest is ready, before the tests. */
   onReady?: (s: Session, runDir: string) => void | Promise<void>;
 }
@@ -187,6 +190,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
       settle: async () => {
         await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
       },
+      afterUnmount: o.census === false ? undefined : (log, target) => censusAfterUnmount(ctx, log, target, { log: prep }),
     };
     await runTests(ctx, o, record, runDir, ndctlBuild);
     // A lost ssh channel is usually the symptom; QEMU having died is the cause
