@@ -4,27 +4,17 @@ import t from 'tap';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSession } from '../../harness/src/workflows/session.ts';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
 import { watchConsole } from '../../harness/src/workflows/watch.ts';
 import { parseLog } from '../../harness/src/oracle/index.ts';
-import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
-import { buildInitramfs, loadRecipe } from '../../harness/src/image/initramfs.ts';
-import { buildModulesCpio } from '../../harness/src/image/modules.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
+import { bootDefault } from './boot-default.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 
 const quiet = () => {};
 
 t.test('sysrq crash: reported live with its title within 1 s, guest torn down', async (t) => {
-  const kernel = await prepareStockKernel(quiet);
-  const image = await buildInitramfs('initramfs', quiet);
-  const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
-  const runDir = mkdtempSync(join(tmpdir(), 'daxh-crash-'));
-  const s = await startSession({
-    kernel, image, modules, topology: defaultTopology, accel: 'tcg', runDir,
-    workDir: join(runDir, 'work'), cmdlineExtra: [], bootTimeoutMs: 240000, lifetimeMs: 600000, progress: quiet,
-  });
+  const { s, runDir } = await bootDefault('crash');
   t.teardown(() => s.close());
   const lineAt: number[] = [];
   s.machine.console.subscribe((_l, i, at) => (lineAt[i] = at));

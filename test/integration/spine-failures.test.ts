@@ -7,11 +7,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
-import { startSession } from '../../harness/src/workflows/session.ts';
-import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
-import { buildInitramfs, loadRecipe } from '../../harness/src/image/initramfs.ts';
-import { buildModulesCpio } from '../../harness/src/image/modules.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
+import { bootDefault } from './boot-default.ts';
 import { cacheDir } from '../../harness/src/host/paths.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 
@@ -38,14 +35,7 @@ function qemuProcessesMentioning(text: string): string[] {
 }
 
 t.test('a guest command that hangs is timed out, its process group killed, the guest still usable', async (t) => {
-  const kernel = await prepareStockKernel(quiet);
-  const image = await buildInitramfs('initramfs', quiet);
-  const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
-  const runDir = mkdtempSync(join(tmpdir(), 'daxh-sess-'));
-  const s = await startSession({
-    kernel, image, modules, topology: defaultTopology, accel: 'tcg', runDir,
-    workDir: join(runDir, 'work'), cmdlineExtra: [], bootTimeoutMs: 240000, lifetimeMs: 600000, progress: quiet,
-  });
+  const { s, runDir } = await bootDefault('sess');
   t.teardown(() => s.close());
   const r = await s.guest.exec(['sh', '-c', 'sleep 600 & sleep 601; echo never'], { timeoutMs: 2000 });
   t.equal(r.timedOut, true, 'reported as a timeout');
