@@ -63,7 +63,9 @@ t.test('Debian 6.1 + fixture series + dax profile gives a complete artifact', as
 });
 
 t.test("the built kernel boots in the spine's guest, passes the DAX smoke and shows the fixture", async (t) => {
-  const artifact = await prepareKernel(base);
+  // Forced (incremental) so the shared O= directory holds exactly this build:
+  // the spine's census builds its module against it.
+  const artifact = await prepareKernel({ ...base, force: true });
   let marker = '';
   const { record, runDir } = await runWorkflow({
     kernel: { kind: 'artifact', artifact },
