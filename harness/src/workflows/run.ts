@@ -23,6 +23,8 @@ import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../s
 import { watchConsole, type ConsoleWatch } from './watch.ts';
 import { censusAfterUnmount } from '../suites/census.ts';
 import { prepareNdctl, runNdctlSuite, type NdctlBuild } from '../suites/ndctl.ts';
+import { symbolizeReport } from '../oracle/index.ts';
+import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
 
 export type KernelChoice =
   | { kind: 'stock'; pkg?: string }
@@ -217,6 +219,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
       watch.stop();
       record.crashes = watch.all();
     }
+    if (kernel.vmlinux && record.crashes.length) await symbolizeCrashes(record, kernel, o.progress);
     if (session) await session.close();
     else await rm(cacheDir('work', id), { recursive: true, force: true });
     if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');
@@ -271,3 +274,17 @@ async function runSmoke(ctx: SuiteContext, o: RunOptions, record: RunRecord, run
 }
 
 export { smokeFilesystems };
+
+/**
+ * With a vmlinux that has debug info (built kernels), stacks get file:line
+ * and inlined callees. The same report objects sit in the run and in the test
+ * that held them, so both are updated in place.
+ */
+async function symbolizeCrashes(record: RunRecord, kernel: KernelArtifact, progress: RunOptions['progress']): Promise<void> {
+  try {
+    const sym = new Addr2lineSymbolizer({ vmlinux: kernel.vmlinux!, systemMap: kernel.systemMap, timeoutMs: 120000 });
+    for (const c of record.crashes) Object.assign(c, await symbolizeReport(c, sym));
+  } catch (e) {
+    progress('run', `could not symbolize the crash stacks: ${(e as Error).message}`);
+  }
+}
