@@ -8,6 +8,7 @@ import { HostSetupError } from '../host/apt.ts';
 import { KernelError } from '../kernel/stock.ts';
 import { ImageError } from '../image/initramfs.ts';
 import { NdctlInputError } from '../suites/ndctl.ts';
+import { KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { Accel, Topology } from '../results/records.ts';
@@ -25,6 +26,13 @@ kernel:
   --kernel PATH          boot this bzImage instead of Debian's stock kernel
   --modules DIR          its modules: a tree holding lib/modules/<release>/ (INSTALL_MOD_PATH)
   --kernel-package NAME  a specific Debian kernel package (default: what linux-image-amd64 depends on)
+  --source debian:X.Y|PATH  build the kernel from Debian's linux-source-X.Y or your git tree
+                         (as in dax-harness build; any of --source/--series/--config builds)
+  --ref REF              commit in --source PATH (default HEAD or the series' base-commit)
+  --series MBOX|DIR|A..B patch series applied with git am before building
+  --config LIST          config fragments from kernels/configs (default dax)
+  --config-base BASE     tinyconfig (default) or defconfig
+  --allow-dropped        go on when Kconfig drops options a fragment asked for
   --append WORDS         extra kernel command-line words
 
 guest:
@@ -81,6 +89,12 @@ export async function runCommand(argv: string[]): Promise<number> {
         modules: { type: 'string' },
         'kernel-package': { type: 'string' },
         append: { type: 'string' },
+        source: { type: 'string' },
+        ref: { type: 'string' },
+        series: { type: 'string' },
+        config: { type: 'string' },
+        'config-base': { type: 'string' },
+        'allow-dropped': { type: 'boolean', default: false },
         image: { type: 'string' },
         suite: { type: 'string', default: 'smoke' },
         test: { type: 'string', multiple: true },
@@ -129,9 +143,25 @@ export async function runCommand(argv: string[]): Promise<number> {
       memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
       cpus: int(a.cpus, '--cpus', defaultTopology.cpus),
     };
+    const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
+    if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
+    const base = a['config-base'];
+    if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new RunInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
     const kernel: KernelChoice = a.kernel
       ? { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null }
-      : { kind: 'stock', pkg: a['kernel-package'] };
+      : wantsBuild
+        ? {
+            kind: 'build',
+            opts: {
+              source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
+              ref: a.ref,
+              series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
+              config: a.config ? a.config.split(',').filter(Boolean) : undefined,
+              configBase: base as 'tinyconfig' | 'defconfig' | undefined,
+              allowDropped: a['allow-dropped'],
+            },
+          }
+        : { kind: 'stock', pkg: a['kernel-package'] };
     const sshPort = a['ssh-port'] !== undefined ? int(a['ssh-port'], '--ssh-port', 0) : undefined;
     const started = Date.now();
     const { record, runDir } = await runWorkflow({
@@ -177,7 +207,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       e instanceof HostSetupError ||
       e instanceof KernelError ||
       e instanceof ImageError ||
-      e instanceof NdctlInputError
+      e instanceof NdctlInputError ||
+      e instanceof KernelPipelineError
     )
       return fail(e.message);
     console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);

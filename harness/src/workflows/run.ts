@@ -8,6 +8,7 @@ import { cacheDir } from '../host/paths.ts';
 import { ensurePackages, harnessNeeds } from '../host/apt.ts';
 import { setInterruptHandler } from '../host/proc.ts';
 import { prepareStockKernel, kernelFromPath } from '../kernel/stock.ts';
+import { prepareKernel, type PrepareKernelOptions } from '../kernel/index.ts';
 import { buildImage, loadAnyRecipe } from '../image/index.ts';
 import { buildModulesCpio } from '../image/modules.ts';
 import { chooseAccel, qemuVersion } from '../vm/accel.ts';
@@ -28,6 +29,7 @@ import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
 
 export type KernelChoice =
   | { kind: 'stock'; pkg?: string }
+  | { kind: 'build'; opts: PrepareKernelOptions }
   | { kind: 'path'; bzImage: string; modules: string | null }
   | { kind: 'artifact'; artifact: KernelArtifact };
 
@@ -71,6 +73,7 @@ export interface RunOutcome {
 export async function resolveKernel(k: KernelChoice, log: (m: string) => void): Promise<KernelArtifact> {
   if (k.kind === 'artifact') return k.artifact;
   if (k.kind === 'path') return kernelFromPath(k.bzImage, k.modules);
+  if (k.kind === 'build') return prepareKernel({ ...k.opts, log });
   return prepareStockKernel(log, k.pkg);
 }
 
