@@ -131,7 +131,8 @@ static void census_page(struct census_result *r, struct dev_pagemap *pgmap,
 	struct page *page = pfn_to_page(pfn);
 	int ref = page_ref_count(page);
 	bool head = PageHead(page), tail = PageTail(page);
-	bool has_mapping = READ_ONCE(page->mapping) != NULL;
+	/* A tail's ->mapping holds the TAIL_MAPPING poison, not an owner. */
+	bool has_mapping = !tail && READ_ONCE(page->mapping) != NULL;
 	bool ref_bad = false, mapping_bad = false, compound_bad = false;
 	int expected;
 

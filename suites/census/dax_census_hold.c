@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fail(const char *what)
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
 	unsigned int hold_secs = 0;
 	char buf[64];
 	int i, fd, kfd, n;
+	size_t len;
+	struct stat st;
 	char *p;
 
 	for (i = 1; i + 1 < argc; i += 2) {
@@ -54,13 +57,22 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = open(file, O_RDWR | O_CREAT, 0644);
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st))
 		return fail("open");
-	/* Real blocks, not a hole: a hole maps the shared zero page, not pmem. */
-	memset(buf, 0x5a, sizeof(buf));
-	if (pwrite(fd, buf, sizeof(buf), offset) != (ssize_t)sizeof(buf) || fsync(fd))
-		return fail("pwrite");
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+	if (S_ISCHR(st.st_mode)) {
+		/*
+		 * device-dax: no write(2), and mappings must be multiples of the
+		 * device alignment; 2 MiB covers the 4K and 2M alignments.
+		 */
+		len = 2UL << 20;
+	} else {
+		/* Real blocks, not a hole: a hole maps the shared zero page, not pmem. */
+		len = page;
+		memset(buf, 0x5a, sizeof(buf));
+		if (pwrite(fd, buf, sizeof(buf), offset) != (ssize_t)sizeof(buf) || fsync(fd))
+			return fail("pwrite");
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
 	if (p == MAP_FAILED)
 		return fail("mmap");
 	p[1] = 0x33; /* write fault: a writable DAX pte for GUP-fast to find */
@@ -75,7 +87,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (hold_secs)
 		sleep(hold_secs);
-	munmap(p, page);
+	munmap(p, len);
 	close(fd);
 	return 0;
 }

@@ -66,6 +66,8 @@ export interface NamespaceInfo {
   /** Start of the namespace's raw resource and its size as ndctl prints them (bytes), when it does. */
   resource: number | null;
   size: number | null;
+  /** Its device-dax devices (dax0.0, ...): /proc/iomem lists their part of the range under these names. */
+  chardevs: string[];
 }
 
 /**
@@ -93,18 +95,28 @@ export function findNamespace(ndctlJson: string, dev: string): NamespaceInfo | n
     const o = ns as Record<string, unknown>;
     if (typeof o.dev !== 'string' || !holds(o)) continue;
     const num = (x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(x) ? Number(x) : null);
-    return { name: o.dev, mode: typeof o.mode === 'string' ? o.mode : 'unknown', resource: num(o.resource), size: num(o.raw_size) ?? num(o.size) };
+    const chardevs = [...JSON.stringify(o).matchAll(/"chardev":"([^"]+)"/g)].map((m) => m[1]);
+    return { name: o.dev, mode: typeof o.mode === 'string' ? o.mode : 'unknown', resource: num(o.resource), size: num(o.raw_size) ?? num(o.size), chardevs };
   }
   return null;
 }
 
-/** The physical range /proc/iomem gives a named resource (e.g. namespace0.0), end exclusive. */
-export function iomemRange(iomem: string, name: string): { start: bigint; end: bigint } | null {
+/**
+ * The physical span /proc/iomem gives the named resources, end exclusive. A
+ * device-dax namespace shows up split: namespace0.0 holds the info block and
+ * memmap, dax0.0 the data; the census wants the whole span.
+ */
+export function iomemRange(iomem: string, names: string | string[]): { start: bigint; end: bigint } | null {
+  const want = new Set(typeof names === 'string' ? [names] : names);
+  let span: { start: bigint; end: bigint } | null = null;
   for (const line of iomem.split('\n')) {
     const m = /^\s*([0-9a-f]+)-([0-9a-f]+) : (.+)$/i.exec(line);
-    if (m && m[3].trim() === name) return { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) + 1n };
+    if (!m || !want.has(m[3].trim())) continue;
+    const start = BigInt(`0x${m[1]}`);
+    const end = BigInt(`0x${m[2]}`) + 1n;
+    span = span ? { start: start < span.start ? start : span.start, end: end > span.end ? end : span.end } : { start, end };
   }
-  return null;
+  return span;
 }
 
 export interface PfnRange {
@@ -116,7 +128,7 @@ export interface PfnRange {
 /** The pfn range to census for a namespace: /proc/iomem's resource, else ndctl's resource + size. */
 export function namespacePfnRange(ns: NamespaceInfo, iomem: string, pageSize = 4096): PfnRange | null {
   const shift = BigInt(Math.log2(pageSize));
-  const r = iomemRange(iomem, ns.name);
+  const r = iomemRange(iomem, [ns.name, ...ns.chardevs]);
   if (r) return { start: r.start >> shift, end: (r.end + BigInt(pageSize) - 1n) >> shift, from: 'iomem' };
   if (ns.resource !== null && ns.size !== null && ns.size > 0) {
     const s = BigInt(ns.resource);
