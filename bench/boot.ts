@@ -3,13 +3,14 @@
 // timestamps, for the default kernel and image under the accelerator the
 // harness picks. Also boots the compressed bzImage the usual way, side by side,
 // to show what PVH direct boot saves.
-//   node --import tsx bench/boot.ts [--runs N]
+//   node --import tsx bench/boot.ts [--runs N] [--source debian:6.1 [--config dax]]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSession } from '../harness/src/workflows/session.ts';
 import { prepareStockKernel } from '../harness/src/kernel/stock.ts';
+import { prepareKernel } from '../harness/src/kernel/index.ts';
 import { buildInitramfs, loadRecipe } from '../harness/src/image/initramfs.ts';
 import { buildModulesCpio } from '../harness/src/image/modules.ts';
 import { chooseAccel } from '../harness/src/vm/accel.ts';
@@ -17,10 +18,14 @@ import { assembleInitrd } from '../harness/src/workflows/session.ts';
 import { defaultTopology } from '../harness/src/vm/topology.ts';
 import type { KernelArtifact } from '../harness/src/results/records.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, source: { type: 'string' }, config: { type: 'string' } } });
 const runs = Number(values.runs);
 const quiet = () => {};
-const kernel = await prepareStockKernel(quiet);
+// --source debian:6.1 benchmarks a kernel built by the pipeline (minimal config, modules
+// only where nfit_test needs them) instead of Debian's stock kernel.
+const kernel = values.source
+  ? await prepareKernel({ source: values.source, config: (values.config ?? 'dax').split(','), log: (l) => console.error(`  ${l}`) })
+  : await prepareStockKernel(quiet);
 const image = await buildInitramfs('initramfs', quiet);
 const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
 const accel = await chooseAccel({ kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: quiet });

@@ -61,7 +61,11 @@ export class Guest {
       async () => {
         attempts++;
         if (o.signal?.aborted) throw new AbortError(String(o.signal.reason ?? 'aborted'));
-        return connectOnce(o, Math.max(1000, Math.min(10000, o.deadlineMs - (Date.now() - started))));
+        // Before the guest's NIC is up, QEMU's user net accepts the TCP
+        // connection and then sits on it: a long handshake timeout would
+        // waste seconds of every boot. Start short and grow, for slow guests.
+        const patience = Math.min(10000, 1500 * 1.5 ** (attempts - 1));
+        return connectOnce(o, Math.max(1000, Math.min(patience, o.deadlineMs - (Date.now() - started))));
       },
       {
         retries: 10000,
