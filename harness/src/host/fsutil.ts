@@ -90,7 +90,8 @@ async function removeStaleTemps(dir: string): Promise<void> {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, it is just not ours). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,14 +4,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { pidAlive as alive } from '../host/fsutil.ts';
 
 /**
  * Hold `lockDir` (created with mkdir, which is atomic) while `fn` runs. A lock
