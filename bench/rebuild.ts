@@ -1,7 +1,6 @@
-// bench/rebuild: a cold kernel build against the edit-fs/dax.c → rebuild
-// loop, through the harness (so its own overhead is in the figure). The spine
-// owner adds boot + DAX smoke to the loop; the goal for the whole loop is
-// ≤ 0.08 of a cold build.
+// bench/rebuild: a cold kernel build against the developer's loop — edit
+// fs/dax.c → rebuild → boot → DAX smoke — through the harness (so its own
+// overhead is in the figure). Goal: the loop ≤ 0.08 of a cold build.
 //
 //   node --import tsx bench/rebuild.ts [--skip-cold] [--series PATH] [--config dax]
 import { parseArgs } from 'node:util';
@@ -10,6 +9,10 @@ import { join } from 'node:path';
 import { cacheDir, repoRoot } from '../harness/src/host/paths.js';
 import { readJson, writeJsonAtomic } from '../harness/src/host/fsutil.js';
 import { planKernel, prepareKernel, type PrepareKernelOptions } from '../harness/src/kernel/index.js';
+import { runWorkflow } from '../harness/src/workflows/run.js';
+import { defaultTopology } from '../harness/src/vm/topology.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const { values } = parseArgs({
   options: {
@@ -54,11 +57,29 @@ const t1 = Date.now();
 const a = await prepareKernel({ ...opts, force: true });
 const rebuildS = (Date.now() - t1) / 1000;
 
-const ratio = rebuildS / coldS;
-const result = { coldS, rebuildS, makeS: a.build!.makeMs / 1000, ratio, goal: 0.08, release: a.release, key: a.key, at: new Date().toISOString() };
+process.stderr.write('boot + DAX smoke on ext4 and xfs…\n');
+const t2 = Date.now();
+const { record } = await runWorkflow({
+  kernel: { kind: 'artifact', artifact: a },
+  image: 'initramfs',
+  topology: defaultTopology,
+  resultsRoot: mkdtempSync(join(tmpdir(), 'daxh-bench-')),
+  filesystems: ['ext4', 'xfs'],
+  seconds: 0,
+  seed: 1,
+  bootTimeoutMs: 300000,
+  cmdlineExtra: [],
+  progress: () => {},
+});
+const smokeS = (Date.now() - t2) / 1000;
+if (record.status !== 'pass') process.stderr.write(`warning: the smoke did not pass (${record.status}: ${record.reason})\n`);
+const loopS = rebuildS + smokeS;
+const ratio = loopS / coldS;
+const result = { coldS, rebuildS, makeS: a.build!.makeMs / 1000, smokeS, loopS, ratio, goal: 0.08, release: a.release, key: a.key, at: new Date().toISOString() };
 await writeJsonAtomic(cacheDir('bench', 'rebuild.json'), result);
 process.stdout.write(
-  `cold build            ${coldS.toFixed(1)} s\n` +
-    `touch fs/dax.c+build  ${rebuildS.toFixed(1)} s  (make ${result.makeS.toFixed(1)} s)\n` +
-    `ratio                 ${ratio.toFixed(3)}  (goal for build+boot+smoke ≤ 0.08)\n`,
+  `cold build                 ${coldS.toFixed(1)} s\n` +
+    `touch fs/dax.c → rebuild   ${rebuildS.toFixed(1)} s  (make ${result.makeS.toFixed(1)} s)\n` +
+    `boot + smoke (ext4, xfs)   ${smokeS.toFixed(1)} s  (${record.status}, guest ready in ${((record.bootMs ?? 0) / 1000).toFixed(1)} s)\n` +
+    `loop / cold                ${ratio.toFixed(3)}  (goal ≤ 0.08)\n`,
 );
