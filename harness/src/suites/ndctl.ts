@@ -13,6 +13,7 @@ import { exists, sha256 } from '../host/fsutil.ts';
 import { ensurePackages } from '../host/apt.ts';
 import type { TestResult, TestStatus } from '../results/records.ts';
 import { TestLog, blankResult, judge, type SuiteContext } from './context.ts';
+import { newFailingTaint } from '../oracle/index.ts';
 
 export const NDCTL_SUITE = 'ndctl:dax';
 
@@ -197,6 +198,7 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
   const logbase = `daxh-${i}`;
   ctx.progress(`${NDCTL_SUITE} / ${name} ...`);
   try {
+    const taintBefore = await readTaint(ctx);
     const r = await ctx.guest.exec(
       ['meson', 'test', '-C', nb.build, '--no-rebuild', '--suite', NDCTL_SUITE, '-t', String(mult), '--logbase', logbase, name],
       { timeoutMs: limitMs, signal: ctx.signal, onOutput: (c) => log.line(c.replace(/\n$/, '')) },
@@ -222,6 +224,13 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
         else if (res.status === 'fail') res.reason = `${entry.result} (exit ${entry.returncode}): ${skipReason(entry)}`;
         else if (res.status === 'timeout') res.reason = `meson timed it out after ${entry.duration.toFixed(0)} s`;
       }
+      // A new W/D/B taint fails the test even when the log line that caused it was lost.
+      const taint = newFailingTaint(taintBefore, await readTaint(ctx));
+      res.metrics.taint_gained = taint.letters;
+      if (taint.letters && (res.status === 'pass' || res.status === 'skip')) {
+        res.status = 'fail';
+        res.reason = `kernel taint gained ${taint.letters} (${taint.names.join(', ')}) during the test`;
+      }
     }
   } catch (e) {
     res.status = 'infra-error';
@@ -233,4 +242,9 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
     await log.close();
   }
   return res;
+}
+
+async function readTaint(ctx: SuiteContext): Promise<number> {
+  const r = await ctx.guest.exec(['cat', '/proc/sys/kernel/tainted'], { timeoutMs: 30000, signal: ctx.signal });
+  return Number(r.stdout.trim());
 }
