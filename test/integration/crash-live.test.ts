@@ -72,3 +72,35 @@ t.test('a crash during a run fails the test running, attaches the crash, ends th
   const onDisk = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunRecord;
   t.equal(onDisk.status, 'fail');
 });
+
+t.test('a non-fatal report fails the test it lands in; the run goes on', async (t) => {
+  const results = mkdtempSync(join(tmpdir(), 'daxh-results-'));
+  const { record } = await runWorkflow({
+    kernel: { kind: 'stock' }, image: 'initramfs', topology: defaultTopology, resultsRoot: results,
+    filesystems: ['ext4', 'xfs'], seconds: 0, seed: 1, bootTimeoutMs: 240000, cmdlineExtra: [], progress: quiet,
+    onReady: async (s) => {
+      // The kernel prints this through printk like any report (ignore_loglevel puts
+      // it on the console); it is a stand-in for a WARNING the stock kernel cannot
+      // be made to emit from userspace without lkdtm.
+      const warning = [
+        '<4>------------[ cut here ]------------',
+        '<4>WARNING: CPU: 0 PID: 77 at fs/dax.c:1234 dax_folio_put+0x4d/0x60',
+        '<4>Call Trace:',
+        '<4> <TASK>',
+        '<4> dax_disassociate_entry+0x51/0x80',
+        '<4> __dax_invalidate_entry+0x8c/0x130',
+        '<4> </TASK>',
+        '<4>---[ end trace 0000000000000000 ]---',
+      ];
+      for (const line of warning) await s.guest.exec(['sh', '-c', 'printf "%s\\n" "$1" > /dev/kmsg', 'kmsg', line], { timeoutMs: 20000 });
+    },
+  });
+  const setup = record.tests.find((x) => x.name === 'setup.fsdax');
+  t.equal(setup?.status, 'crash', 'the report fails the test that was running');
+  t.equal(setup?.crashes[0]?.title, 'WARNING in dax_folio_put');
+  t.equal(setup?.crashes[0]?.fatal, false);
+  const smoke = record.tests.filter((x) => x.name === 'dax-smoke');
+  t.same(smoke.map((x) => x.status), ['pass', 'pass'], 'later tests still ran and passed');
+  t.equal(record.status, 'fail');
+  t.equal(record.crashes.length, 1);
+});

@@ -256,7 +256,8 @@ export function classify(inp: ClassifyInput): Classified {
   }
   if (type === 'WARNING' || type === 'refcount_t' || type === 'list corruption') {
     const w = body.find((l) => l.startsWith('WARNING: '));
-    const wm = w ? /\bat ([A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?)/.exec(w) : null;
+    // Old style names the site as "at FILE:LINE FN+off/size", new style as "FILE:LINE at FN+off/size".
+    const wm = w ? /\bat (?:\S+:\d+ )?([A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?)/.exec(w) : null;
     if (wm) named = parseFrame(wm[1]!, 'named');
   }
   const g = chooseGuilty(named ?? rip, named && rip && named.norm !== rip.norm ? [rip, ...frames] : frames, extra);

@@ -5,7 +5,8 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-function label(t: TestResult): string {
+/** `name [param/param]` as people read a test in progress lines and tables. */
+export function label(t: TestResult): string {
   const p = Object.entries(t.params)
     .filter(([k]) => k !== 'dev')
     .map(([, v]) => v)

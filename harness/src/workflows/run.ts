@@ -17,6 +17,7 @@ import { kernelCmdline } from '../vm/qemu-args.ts';
 import { GuestLostError } from '../vm/guest.ts';
 import { portIsFree } from '../vm/ports.ts';
 import { createRunDir, newRunId, saveRun } from '../results/store.ts';
+import { label } from '../results/table.ts';
 import type { Accel, KernelArtifact, RunRecord, TestResult, Topology } from '../results/records.ts';
 import { startSession, assembleInitrd, type Session } from './session.ts';
 import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suites/dax-smoke.ts';
@@ -234,7 +235,7 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
 async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string, ndctlBuild: NdctlBuild | null): Promise<void> {
   const onResult = async (r: TestResult) => {
     record.tests.push(r);
-    ctx.progress(`${r.name} [${Object.values(r.params).join('/')}]: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
+    ctx.progress(`${label(r)}: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
     await saveRun(runDir, record);
   };
   if (o.suite === 'stressors') {
@@ -246,32 +247,33 @@ async function runTests(ctx: SuiteContext, o: RunOptions, record: RunRecord, run
     await runNdctlSuite(ctx, ndctlBuild, { tests: o.tests, onResult, hangMs: o.hangMs });
     return;
   }
-  await runSmoke(ctx, o, record, runDir);
+  await runSmoke(ctx, o, onResult);
 }
 
-async function runSmoke(ctx: SuiteContext, o: RunOptions, record: RunRecord, runDir: string): Promise<void> {
-  const setupLog = new TestLog(runDir, 'setup.fsdax');
+async function runSmoke(ctx: SuiteContext, o: RunOptions, onResult: (r: TestResult) => Promise<void>): Promise<void> {
+  // The namespace setup is a test of its own: a kernel report while it runs
+  // belongs to it, not to the first filesystem test after it.
+  const setupLog = new TestLog(ctx.runDir, 'setup.fsdax');
   await setupLog.ready;
-  let dev: string;
+  const setup = blankResult('setup.fsdax', { mode: 'fsdax' }, setupLog.rel);
+  const t0 = Date.now();
+  let dev: string | null = null;
   try {
     dev = await setupFsdax(ctx, setupLog);
   } catch (e) {
-    const r = blankResult('setup.fsdax', {}, setupLog.rel);
-    r.status = e instanceof StepFailed ? e.status : 'infra-error';
-    r.reason = e instanceof Error ? e.message : String(e);
+    setup.status = e instanceof StepFailed ? e.status : 'infra-error';
+    setup.reason = e instanceof Error ? e.message : String(e);
     if (!(e instanceof StepFailed)) await ctx.settle();
-    judge(r, ctx.takeCrashes());
-    record.tests.push(r);
-    await setupLog.close();
-    return;
   }
+  judge(setup, ctx.takeCrashes());
+  setup.durationMs = Date.now() - t0;
   await setupLog.close();
+  await onResult(setup);
+  if (!dev || setup.status === 'infra-error') return;
   for (const fs of o.filesystems) {
     if (ctx.signal.aborted) break;
     const r: TestResult = await runSmokeOn(ctx, fs, dev);
-    record.tests.push(r);
-    ctx.progress(`${r.name}.${fs}: ${r.status.toUpperCase()} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
-    await saveRun(runDir, record);
+    await onResult(r);
     if (r.status === 'infra-error') break;
   }
 }
