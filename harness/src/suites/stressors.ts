@@ -161,7 +161,7 @@ async function runTarget(ctx: SuiteContext, place: Place, group: StressorCase[],
       r = blankResult(c.test.name, caseParams(c), log.rel);
       r.status = prepError.status;
       r.reason = prepError.reason;
-      r.metrics.expected = c.expect.status;
+      r.metrics.expected_status = c.expect.status;
     } else r = await runCase(ctx, place, c);
     await onResult(r);
     if (r.status === 'infra-error') return true;
@@ -213,7 +213,7 @@ async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promis
   const log = new TestLog(ctx.runDir, c.id);
   await log.ready;
   const res = blankResult(c.test.name, caseParams(c), log.rel);
-  res.metrics.expected = c.expect.status;
+  res.metrics.expected_status = c.expect.status;
   if (!c.expect.verified) res.metrics.expectation_unverified = true;
   const t0 = Date.now();
   ctx.progress(`${c.id} ...`);
