@@ -4,7 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ReportDetector } from '../../harness/src/oracle/index.js';
+import { ReportDetector, parseLog } from '../../harness/src/oracle/index.js';
 import type { CrashReport } from '../../harness/src/results/records.js';
 
 const corpus = join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus');
@@ -116,4 +116,31 @@ t.test('lines pushed with embedded newlines or joined text still work', async (t
   t.equal(got.length, 1);
   t.equal(got[0]!.title, 'kernel BUG in dax_insert_pfn_pmd');
   d.close();
+});
+
+t.test("the refcount census's own page dumps are not reports, nor glued to a report after them", async (t) => {
+  const census = [
+    '[   20.100000] dax_census: dump 1 pfn=0x10a400 refcount=2 expected=1 run=3 (census finding, not a kernel report)',
+    '[   20.100001] page:ffffea0004290000 refcount:2 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x10a400',
+    '[   20.100002] flags: 0x2000000000001000(reserved|node=0|zone=4)',
+    '[   20.100003] raw: 2000000000001000 ffffea0004290008 ffffea0004290008 0000000000000000',
+    '[   20.100004] page dumped because: (null)',
+    '[   20.100005] dax_census: dump end',
+  ];
+  t.same(parseLog(census.join('\n')), [], 'a census dump alone yields nothing');
+  const bug = [
+    '[   21.000000] ------------[ cut here ]------------',
+    '[   21.000001] kernel BUG at mm/memory.c:2292!',
+    '[   21.000002] invalid opcode: 0000 [#1] PREEMPT SMP',
+    '[   21.000003] RIP: 0010:vm_mixed_ok+0x10/0x20',
+    '[   21.000004] Call Trace:',
+    '[   21.000005]  <TASK>',
+    '[   21.000006]  vmf_insert_mixed+0x1/0x2',
+    '[   21.000007]  </TASK>',
+    '[   21.000008] ---[ end trace 0000000000000000 ]---',
+  ];
+  const r = parseLog([...census, ...bug].join('\n'));
+  t.equal(r.length, 1);
+  t.equal(r[0]!.title, 'kernel BUG in vm_mixed_ok');
+  t.notOk(r[0]!.pageDump, 'the census dump is not taken as the BUG\'s page dump');
 });

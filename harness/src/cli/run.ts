@@ -55,6 +55,7 @@ tests:
   --ndctl PATH           your ndctl git tree (built on the host, out of tree, shared into the guest)
   --hang-timeout SEC     ndctl tests with meson's timeout disabled are stopped after this (default 1800)
   --fs LIST              filesystems for the DAX smoke, comma-separated (default ext4,xfs)
+  --no-census            skip the refcount census after each unmount (on by default)
   --seconds N            how long each stressor loops (default 0: one pass)
   --seed N               pattern seed (default 1)
 
@@ -114,6 +115,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         seed: { type: 'string' },
         results: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'no-census': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -168,6 +170,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       kernel,
       image: a.image ?? (suite === 'ndctl' ? 'rootfs' : 'initramfs'),
       suite,
+      census: !a['no-census'],
       tests: a.test,
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,

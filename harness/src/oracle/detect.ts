@@ -58,6 +58,10 @@ interface Current {
   sawEndSection: boolean;
 }
 
+const CENSUS_START_RE = /dax_census: dump \d+ pfn=/;
+const CENSUS_END_RE = /dax_census: dump end/;
+const CENSUS_RE = /^dax_census: /;
+
 export class Grouper {
   private no = 0;
   private state: 'idle' | 'report' | 'tail' = 'idle';
@@ -66,6 +70,7 @@ export class Grouper {
   private preCutAt = -1;
   private cur: Current | null = null;
   private tailLeft = 0;
+  private censusDump = false;
 
   constructor(private readonly emit: (g: LineGroup) => void) {}
 
@@ -91,6 +96,27 @@ export class Grouper {
         for (const p of parts) this.push(p);
         return;
       }
+    }
+    // The refcount census dumps the pages it finds with dump_page(): findings
+    // of ours, not kernel reports, and never the page dump of a report that
+    // happens to follow them.
+    if (this.censusDump) {
+      if (CENSUS_END_RE.test(raw)) {
+        this.censusDump = false;
+        this.no++;
+        return;
+      }
+      const t = normaliseLine(raw).text.trimStart();
+      if (isPageDumpLine(t) || CENSUS_RE.test(t)) {
+        this.no++;
+        return;
+      }
+      this.censusDump = false;
+    }
+    if (this.state === 'idle' && CENSUS_START_RE.test(raw)) {
+      this.censusDump = true;
+      this.no++;
+      return;
     }
     const no = this.no++;
     if (this.state === 'idle' && this.pre.length === 0 && !QUICK_RE.test(raw)) return;

@@ -4,6 +4,7 @@
 import type { TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
 import { newFailingTaint } from '../oracle/index.ts';
+import { umountWithWatchdog } from './census.ts';
 
 export type SmokeFs = 'ext4' | 'xfs';
 export const smokeFilesystems: SmokeFs[] = ['ext4', 'xfs'];
@@ -88,7 +89,9 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
       if (k === 'file' || k === 'result') continue;
       res.metrics[k] = /^\d+$/.test(v) ? Number(v) : v;
     }
-    await step(ctx, log, 'umount', ['umount', MNT], 60000);
+    // A leaked page reference can leave umount stuck in D state: the
+    // watchdog reports where it sits instead of waiting for the hung-task timer.
+    await umountWithWatchdog(ctx, log, MNT);
     mounted = false;
     if (ctx.afterUnmount) {
       const c = await ctx.afterUnmount(log, { dev, mode: 'fsdax' });
