@@ -12,6 +12,7 @@ import {
   resolveExpectation,
   expandMatrix,
   knownNames,
+  checkStressorTestNames,
   caseArgv,
   caseParams,
   ManifestError,
@@ -100,6 +101,9 @@ t.test('name filtering: stressor, stressor.target, opt-in by name, unknown names
   t.throws(() => pick(['nosuch']), /unknown stressor test "nosuch"/);
   t.throws(() => pick(['map_sync.devdax-2m']), /unknown stressor test/, 'a target the stressor does not run on is unknown');
   t.ok(knownNames(m).includes('reflink_share.xfs-reflink'));
+  await t.resolves(checkStressorTestNames(['vma_ops.devdax-4k', 'teardown']));
+  await t.resolves(checkStressorTestNames(undefined));
+  await t.rejects(checkStressorTestNames(['vma_ops.devdax-1g']), /unknown stressor test "vma_ops.devdax-1g"/);
 });
 
 t.test('argv and params of a case', async (t) => {

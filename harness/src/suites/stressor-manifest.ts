@@ -228,6 +228,16 @@ export interface MatrixOptions {
   seconds?: number;
 }
 
+/**
+ * Check --test names against the manifest before anything boots (bad input,
+ * not a test failure): throws ManifestError naming the unknown ones.
+ */
+export async function checkStressorTestNames(tests: string[] | undefined, path = manifestPath): Promise<void> {
+  if (!tests?.length) return;
+  const m = await loadManifest(path);
+  expandMatrix(m, { tests, release: '0.0', cpuFlags: new Set() });
+}
+
 /** Names the user may pass: each test and each test.target. */
 export function knownNames(m: Manifest): string[] {
   return m.tests.flatMap((t) => [t.name, ...t.targets.map((k) => `${t.name}.${k}`)]);

@@ -9,7 +9,7 @@ import type { CommandResult, TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
 import { setupFsdax, daxMountState } from './dax-smoke.ts';
 import { newFailingTaint } from '../oracle/index.ts';
-import { loadManifest, expandMatrix, caseArgv, caseParams, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
+import { loadManifest, expandMatrix, caseArgv, caseParams, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
 
 export interface StressorSuiteOptions {
   tests?: string[];
@@ -108,9 +108,11 @@ export async function runStressorSuite(ctx: SuiteContext, o: StressorSuiteOption
     place = { ns, blockdev, chardev: null, mode: 'fsdax' };
   } catch (e) {
     const r = blankResult('setup.stressors', {}, setupLog.rel);
-    r.status = e instanceof StepFailed ? e.status : 'infra-error';
+    // A bad manifest or test name is the user's input, not a broken guest.
+    const ours = e instanceof StepFailed || e instanceof ManifestError;
+    r.status = e instanceof StepFailed ? e.status : ours ? 'fail' : 'infra-error';
     r.reason = e instanceof Error ? e.message : String(e);
-    if (!(e instanceof StepFailed)) await ctx.settle();
+    if (!ours) await ctx.settle();
     judge(r, ctx.takeCrashes());
     await setupLog.close();
     await o.onResult(r);
