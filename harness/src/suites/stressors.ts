@@ -4,7 +4,14 @@
 // faults need; per case: mount -o dax (DAX verified on), the stressor, umount
 // under a watchdog, the refcount census hook, fsck -n, taint and kernel-log
 // checks. One TestResult per (stressor, target); names are `stressor` or
-// `stressor.target` (see stressor-manifest.ts).
+// `stressor.target` (see stressor-manifest.ts). --seconds > 0 sets every
+// stressor's duration; 0 keeps the manifest's per-test seconds. A result's
+// status is the kernel's answer as observed; metrics.expected_status and
+// metrics.as_expected say whether that is what the manifest expects of this
+// kernel version (a known kernel bug stays a fail/crash, never a pass).
+// Device-dax hooks: revoke (daxctl disable-device under the stressor's live
+// mapping once it prints ready=1, enable-device after) and cycle-namespace
+// (fsdax/devdax with -M mem and dev, then back).
 import type { CommandResult, TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
 import { setupFsdax, daxMountState } from './dax-smoke.ts';
