@@ -138,7 +138,8 @@ static inline void parse_args(int argc, char **argv, const char *need)
 		}
 	}
 	int ok = !strcmp(need, "file") ? O.file && !O.dev : !strcmp(need, "dev") ? O.dev && !O.file : !O.file != !O.dev;
-	if (!ok || O.threads < 1 || O.threads > 64 || O.size < PMD || O.size % PMD)
+	// Two PMDs at least: every stressor picks ranges among whole PMDs.
+	if (!ok || O.threads < 1 || O.threads > 64 || O.size < 2 * PMD || O.size % PMD)
 		usage();
 	// Line buffering: the runner streams output and a killed stressor must
 	// still have said how far it got.

@@ -57,5 +57,7 @@ t.test('C stressors: compile warning-free with the image flags; bad arguments ex
     t.equal(noTarget.status, 2, `${b} without a target: usage, exit 2`);
     const both = spawnSync(exe, ['--file', '/x', '--dev', '/y'], { encoding: 'utf8' });
     t.equal(both.status, 2, `${b} with --file and --dev: exit 2`);
+    const tiny = spawnSync(exe, ['--file', '/nonexistent/x', '--size-mib', '2'], { encoding: 'utf8' });
+    t.equal(tiny.status, 2, `${b} with less than two PMDs: exit 2`);
   }
 });
