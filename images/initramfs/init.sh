@@ -46,12 +46,18 @@ if [ -n "$root" ]; then
 fi
 
 # Kernel modules come from a second cpio archive built for the kernel under
-# test. The NIC's come first so sshd can start; the rest load in parallel in
+# test. The NIC's come first so sshd is reachable; the rest load in parallel in
 # the background (TCG gives each vCPU its own host thread) and announce
 # themselves with /run/daxh/modules-loaded, which the harness waits for.
 mkdir -p /run/daxh
 echo /sbin/modprobe > /proc/sys/kernel/modprobe
+# sshd first: binding needs no network, and every millisecond before it
+# listens is boot time the harness waits out.
+# -s: keys only; -E: log to stderr (the console); -F: stay in the foreground.
+dropbear -r /etc/dropbear/host_key -p 22 -s -E -F -P /run/dropbear.pid &
+echo "daxh: sshd started at $(up)"
 modprobe -q virtio_pci 2>/dev/null
+modprobe -q virtio_rng 2>/dev/null
 modprobe -q virtio_net 2>/dev/null
 ip link set lo up
 ip link set eth0 up 2>/dev/null
@@ -65,7 +71,4 @@ ip route add default via 10.0.2.2 2>/dev/null
   touch /run/daxh/modules-loaded
 ) &
 
-# -s: keys only; -E: log to stderr (the console); -F: stay in the foreground.
-dropbear -r /etc/dropbear/host_key -p 22 -s -E -F -P /run/dropbear.pid &
-echo "daxh: sshd started at $(up)"
 while true; do sleep 3600; done

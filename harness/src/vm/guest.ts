@@ -6,6 +6,7 @@ import ssh2, { type ClientChannel } from 'ssh2';
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
 import pRetry, { AbortError } from 'p-retry';
+import { connect } from 'node:net';
 import type { CommandResult } from '../results/records.ts';
 
 export class GuestUnreachableError extends Error {
@@ -57,14 +58,18 @@ export class Guest {
   static async connect(o: GuestConnectOptions): Promise<Guest> {
     const started = Date.now();
     let attempts = 0;
+    // Before the guest's NIC is up, QEMU's user net accepts a TCP connection
+    // and then sits on it, so an ssh handshake started too early waits out its
+    // whole timeout. A cheap probe for sshd's banner comes first.
+    await waitForBanner(o.port, o.deadlineMs, o.signal).catch((e: unknown) => {
+      throw new GuestUnreachableError(`guest sshd on 127.0.0.1:${o.port} sent no banner within ${o.deadlineMs} ms: ${(e as Error).message}`);
+    });
     const client = await pRetry(
       async () => {
         attempts++;
         if (o.signal?.aborted) throw new AbortError(String(o.signal.reason ?? 'aborted'));
-        // Before the guest's NIC is up, QEMU's user net accepts the TCP
-        // connection and then sits on it: a long handshake timeout would
-        // waste seconds of every boot. Start short and grow, for slow guests.
-        const patience = Math.min(10000, 1500 * 1.5 ** (attempts - 1));
+        // A loaded TCG guest can be slow to finish the handshake: grow the patience.
+        const patience = Math.min(20000, 5000 * 1.5 ** (attempts - 1));
         return connectOnce(o, Math.max(1000, Math.min(patience, o.deadlineMs - (Date.now() - started))));
       },
       {
@@ -268,4 +273,36 @@ function connectOnce(o: GuestConnectOptions, readyTimeout: number): Promise<Clie
       },
     });
   });
+}
+
+/** Poll until something on the port speaks first with an SSH identification line. */
+async function waitForBanner(port: number, deadlineMs: number, signal?: AbortSignal): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  let last = 'no attempt';
+  while (Date.now() < end) {
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    const got = await new Promise<string | null>((resolve) => {
+      const sock = connect({ host: '127.0.0.1', port });
+      let data = '';
+      const done = (v: string | null) => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(v);
+      };
+      const timer = setTimeout(() => done(null), 250);
+      sock.on('data', (d: Buffer) => {
+        data += d.toString('latin1');
+        if (data.includes('\n') || data.length > 255) done(data);
+      });
+      sock.on('error', (e) => {
+        last = e.message;
+        done(null);
+      });
+      sock.on('close', () => done(data || null));
+    });
+    if (got?.startsWith('SSH-')) return;
+    if (got) last = `unexpected greeting ${JSON.stringify(got.slice(0, 40))}`;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(last);
 }

@@ -71,6 +71,9 @@ export function qemuArgv(spec: MachineSpec): string[] {
     '-qmp', `unix:${optValue(spec.qmpSocket)},server=on,wait=off`,
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=net0',
+    // Entropy for the guest's crng: without it sshd blocks in getrandom() for
+    // seconds of every TCG boot ("Waiting for kernel randomness").
+    '-device', 'virtio-rng-pci',
   ];
   (spec.drives ?? []).forEach((d, i) => {
     // cache=unsafe: the overlay is thrown away after the run, so flushes buy nothing.
