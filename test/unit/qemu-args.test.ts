@@ -22,6 +22,7 @@ t.test('q35 with nvdimm=on, TCG with -cpu max', async (t) => {
   t.same(after(a, '-machine'), ['q35,nvdimm=on,accel=tcg']);
   t.same(after(a, '-cpu'), ['max']);
   t.ok(a.includes('-no-reboot'), 'a panic ends QEMU instead of rebooting');
+  t.ok(after(a, '-device').includes('virtio-rng-pci'), 'the guest gets entropy (sshd would wait for the crng)');
 });
 
 t.test('labelled NVDIMM: memory-backend-file + nvdimm device with label-size', async (t) => {
