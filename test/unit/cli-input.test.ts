@@ -24,6 +24,13 @@ const cases: Array<[string, string[], RegExp]> = [
   ['bad filesystem', ['run', '--fs', 'btrfs'], /--fs "btrfs" is not ext4 or xfs/],
   ['unknown image', ['run', '--image', 'nope'], /image recipe "nope" not found/],
   ['unknown command', ['frob'], /unknown command "frob"/],
+  ['unknown suite', ['run', '--suite', 'bogus'], /--suite "bogus" is not smoke, stressors or ndctl/],
+  ['ndctl suite without a tree', ['run', '--suite', 'ndctl'], /--suite ndctl needs --ndctl PATH/],
+  ['not an ndctl tree', ['run', '--suite', 'ndctl', '--ndctl', '/tmp'], /--ndctl \/tmp has no meson.build/],
+  ['unknown stressor', ['run', '--suite', 'stressors', '--test', 'nosuch'], /unknown stressor test "nosuch"/],
+  ['--test on the smoke', ['run', '--test', 'x'], /--test goes with --suite stressors or --suite ndctl/],
+  ['a kernel tree that is not git', ['run', '--source', '/tmp'], /\/tmp is not a git repository/],
+  ['a typo in a config profile', ['run', '--config', 'daxx'], /no config fragment "daxx"/],
 ];
 
 for (const [name, args, re] of cases) {

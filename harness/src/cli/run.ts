@@ -8,6 +8,7 @@ import { HostSetupError } from '../host/apt.ts';
 import { KernelError } from '../kernel/stock.ts';
 import { ImageError } from '../image/initramfs.ts';
 import { NdctlInputError } from '../suites/ndctl.ts';
+import { ManifestError } from '../suites/stressor-manifest.ts';
 import { KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
@@ -211,6 +212,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       e instanceof KernelError ||
       e instanceof ImageError ||
       e instanceof NdctlInputError ||
+      e instanceof ManifestError ||
       e instanceof KernelPipelineError
     )
       return fail(e.message);

@@ -25,6 +25,7 @@ import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../s
 import { watchConsole, type ConsoleWatch } from './watch.ts';
 import { censusAfterUnmount } from '../suites/census.ts';
 import { prepareNdctl, runNdctlSuite, type NdctlBuild } from '../suites/ndctl.ts';
+import { checkStressorTestNames } from '../suites/stressor-manifest.ts';
 import { symbolizeReport } from '../oracle/index.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
 
@@ -90,6 +91,8 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
   if (o.kernel.kind === 'path') await kernelFromPath(o.kernel.bzImage, o.kernel.modules);
   const prep = (m: string) => o.progress('prepare', m);
   if (o.suite === 'ndctl' && !o.ndctl) throw new RunInputError('--suite ndctl needs --ndctl PATH: the top of your ndctl git tree');
+  if ((o.suite ?? 'smoke') === 'smoke' && o.tests?.length) throw new RunInputError('--test goes with --suite stressors or --suite ndctl; the smoke takes --fs');
+  if (o.suite === 'stressors') await checkStressorTestNames(o.tests);
   await ensurePackages(harnessNeeds, prep);
   // The ndctl tree is built before anything boots: the guest needs its build
   // directory shared at start, and a broken tree is the user's input error.
