@@ -11,8 +11,16 @@
 //     difference also includes the harness's checks in the guest.
 // Commands that ran concurrently (the device-dax revoke hook) are replayed
 // at the same offset from the command they overlapped.
+//
+// Order matters under TCG: the first pass over a fresh, sparse NVDIMM backing
+// file pays for the host allocating its pages, and WARN_ON_ONCE reports are
+// printed (slowly, over the serial console) only the first time. So the
+// device is written end to end first, the suite runs through the harness
+// twice with a replay after each, and the second pair is the figure; the
+// host-side time between guest commands (harness wall time minus the union
+// of its commands' run times) is printed as the direct measure.
 //   node --import tsx bench/suite.ts [--tests a,b.target] [--seconds S]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,6 +46,8 @@ const image = await buildInitramfs('initramfs', quiet);
 const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
 const accel = await chooseAccel({ kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: quiet });
 const dir = mkdtempSync(join(tmpdir(), 'daxh-bench-suite-'));
+// TestLog opens its file as it is made: the directory must already exist (as a run directory's does).
+mkdirSync(join(dir, 'tests'));
 const s = await startSession({
   kernel, image, modules, topology: defaultTopology, accel: accel.used, cpu: accel.cpu, runDir: dir,
   workDir: join(dir, 'work'), cmdlineExtra: [], bootTimeoutMs: 300000, lifetimeMs: 3 * 3600 * 1000, progress: quiet,
@@ -74,13 +84,27 @@ const ctx: SuiteContext = {
   signal: stop.signal, seed: 1, seconds: Number(values.seconds), progress: quiet,
   takeCrashes: () => watch.take(), settle: async () => {},
 };
-const results: TestResult[] = [];
-const t0 = performance.now();
-await runStressorSuite(ctx, { tests, onResult: async (r) => void results.push(r) });
-const harnessMs = performance.now() - t0;
-const bad = results.filter((r) => r.status !== 'pass' && r.status !== 'skip');
-console.log(`harness: ${results.length} results (${bad.length} not pass/skip, as the manifest may expect) in ${(harnessMs / 1000).toFixed(1)} s, ${recorded.length} guest commands`);
+// Touch every page of the raw namespace once, so no pass pays for the host
+// allocating the backing file.
+const warm = await s.guest.exec(['sh', '-c', 'dd if=/dev/zero of=/dev/pmem0 bs=2M 2>&1 | tail -1'], { timeoutMs: 600000 });
+console.log(`warm-up: /dev/pmem0 written in ${(warm.durationMs / 1000).toFixed(1)} s`);
 
+async function harnessPass(): Promise<{ ms: number; idleMs: number; results: TestResult[] }> {
+  recorded.length = 0;
+  const results: TestResult[] = [];
+  const t0 = performance.now();
+  await runStressorSuite(ctx, { tests, onResult: async (r) => void results.push(r) });
+  const ms = performance.now() - t0;
+  // Union of command intervals: the rest is the harness's own host-side time.
+  let busy = 0;
+  let until = t0;
+  for (const r of [...recorded].sort((a, b) => a.start - b.start)) {
+    if (r.end <= until) continue;
+    busy += r.end - Math.max(r.start, until);
+    until = r.end;
+  }
+  return { ms, idleMs: ms - busy, results };
+}
 const manifest = await loadManifest();
 const binaries = new Set(manifest.tests.map((x) => x.binary ?? x.name));
 const ESSENTIAL = new Set(['ndctl', 'daxctl', 'mkfs.ext4', 'mkfs.xfs', 'mkdir', 'mount', 'umount', 'xfs_io']);
@@ -120,12 +144,22 @@ async function replay(list: Rec[], pick: (argv: string[]) => string[] | null): P
   return performance.now() - start;
 }
 
-const sameMs = await replay(recorded, (a) => a);
-console.log(`plain ssh, same commands: ${(sameMs / 1000).toFixed(1)} s`);
-const essMs = await replay(recorded, essential);
-console.log(`plain ssh, essential commands only: ${(essMs / 1000).toFixed(1)} s`);
-console.log(`\nratio harness / same commands: ${(harnessMs / sameMs).toFixed(3)} (goal ≤ 1.05)`);
-console.log(`ratio harness / essential commands: ${(harnessMs / essMs).toFixed(3)} (what the harness's guest-side checks cost on top)`);
+const pass1 = await harnessPass();
+const list1 = [...recorded];
+const bad = pass1.results.filter((r) => r.status !== 'pass' && r.status !== 'skip');
+console.log(`harness pass 1: ${pass1.results.length} results (${bad.length} not pass/skip, as the manifest may expect) in ${(pass1.ms / 1000).toFixed(1)} s, ${list1.length} guest commands, host-side ${(pass1.idleMs / 1000).toFixed(2)} s`);
+const same1 = await replay(list1, (a) => a);
+console.log(`plain ssh replay 1 (same commands): ${(same1 / 1000).toFixed(1)} s`);
+const pass2 = await harnessPass();
+const list2 = [...recorded];
+console.log(`harness pass 2: ${(pass2.ms / 1000).toFixed(1)} s, ${list2.length} guest commands, host-side ${(pass2.idleMs / 1000).toFixed(2)} s`);
+const same2 = await replay(list2, (a) => a);
+console.log(`plain ssh replay 2 (same commands): ${(same2 / 1000).toFixed(1)} s`);
+const ess = await replay(list2, essential);
+console.log(`plain ssh, essential commands only: ${(ess / 1000).toFixed(1)} s`);
+console.log(`\nratio harness / same commands (second pair): ${(pass2.ms / same2).toFixed(3)} (goal ≤ 1.05); first pair ${(pass1.ms / same1).toFixed(3)}`);
+console.log(`harness host-side share of its wall time: ${((100 * pass2.idleMs) / pass2.ms).toFixed(1)} %`);
+console.log(`ratio harness / essential commands: ${(pass2.ms / ess).toFixed(3)} (what the harness's guest-side checks cost on top)`);
 watch.stop();
 await s.close();
 rmSync(dir, { recursive: true, force: true });
