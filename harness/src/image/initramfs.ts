@@ -75,6 +75,8 @@ async function inputsKey(name: string, recipe: InitramfsRecipe, files: string[])
   const dir = recipeDir(name);
   const parts: (string | Buffer)[] = ['initramfs-v1', await readFile(join(dir, 'recipe.json')), await readFile(join(dir, 'init.sh'))];
   for (const s of recipe.stressors) parts.push(s, await readFile(join(stressorDir, `${s}.c`)));
+  // Headers the stressors share are inputs too.
+  for (const h of (await readdir(stressorDir)).filter((f) => f.endsWith('.h')).sort()) parts.push(h, await readFile(join(stressorDir, h)));
   for (const f of files) parts.push(f, await readFile(f));
   return sha256(...parts).slice(0, 24);
 }

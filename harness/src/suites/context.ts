@@ -1,8 +1,7 @@
 // What a suite gets to run its tests: the guest command channel, a place for
 // each test's output, and a signal that fires when the run must stop (a fatal
 // kernel report, the guest dying, the user pressing ^C).
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Guest, ExecOptions } from '../vm/guest.ts';
 import type { CommandResult, CrashReport, KernelArtifact, TestResult, TestStatus, Topology } from '../results/records.ts';
@@ -54,8 +53,10 @@ export class TestLog {
   constructor(runDir: string, name: string) {
     this.rel = join('tests', `${name}.log`);
     const path = join(runDir, this.rel);
+    // The directory must exist before the stream opens its file (next tick).
+    mkdirSync(dirname(path), { recursive: true });
     this.out = createWriteStream(path, { flags: 'a' });
-    this.ready = mkdir(dirname(path), { recursive: true }).then(() => undefined);
+    this.ready = Promise.resolve();
   }
 
   readonly ready: Promise<void>;
