@@ -76,7 +76,7 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
       ctx,
       log,
       'dax_smoke',
-      ['dax_smoke', '--file', `${MNT}/smoke.dat`, '--size-mib', '16', '--seconds', String(ctx.seconds), '--seed', String(ctx.seed), '--expect-pmd', 'yes'],
+      ['dax_smoke', '--file', `${MNT}/smoke.dat`, '--size-mib', '16', '--seconds', String(ctx.seconds), '--seed', String(ctx.seed), '--expect', 'yes'],
       120000 + ctx.seconds * 1000,
     ).catch((e: unknown) => {
       if (e instanceof StepFailed && e.status === 'fail') {
@@ -86,7 +86,7 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
       throw e;
     });
     for (const [k, v] of Object.entries(parseKeyValues(out))) {
-      if (k === 'file' || k === 'result') continue;
+      if (['file', 'result', 'reason', 'stressor', 'target', 'variant', 'threads'].includes(k)) continue;
       res.metrics[k] = /^\d+$/.test(v) ? Number(v) : v;
     }
     // A leaked page reference can leave umount stuck in D state: the
