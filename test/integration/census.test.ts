@@ -45,7 +45,7 @@ t.test('DAX smoke on ext4 and xfs passes the census (run workflow, census on by 
   t.equal(smoke.length, 2, 'ext4 and xfs ran');
   for (const r of smoke) {
     t.equal(r.status, 'pass', `${r.name} ${r.params.fs}: ${r.reason}`);
-    const c = JSON.parse(String(r.metrics.census ?? '{}')) as CensusDetail;
+    const c = (r.census ?? {}) as CensusDetail;
     t.ok(c.checked > 500000, `${r.params.fs}: census checked ${c.checked} pages (2 GiB namespace)`);
     t.equal(c.bad, 0, `${r.params.fs}: no page left referenced`);
     t.equal(c.expected?.fsdax?.value, 1, 'fsdax idles at 1 on 6.1');

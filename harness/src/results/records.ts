@@ -156,6 +156,8 @@ export interface TestResult {
   crashes: CrashReport[];
   /** Free-form measurements the test reports (fault counts, bytes checked...). */
   metrics: Record<string, number | string | boolean>;
+  /** The refcount census after the test's unmount (pages checked, bad pages with their dumps). */
+  census?: unknown;
 }
 
 export interface RunRecord {

@@ -95,7 +95,7 @@ export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): P
     mounted = false;
     if (ctx.afterUnmount) {
       const c = await ctx.afterUnmount(log, { dev, mode: 'fsdax' });
-      if (c.detail !== undefined) res.metrics.census = JSON.stringify(c.detail);
+      if (c.detail !== undefined) res.census = c.detail;
       if (!c.ok) throw new StepFailed('fail', c.reason);
     }
     const taintAfter = Number((await step(ctx, log, 'read taint', ['cat', '/proc/sys/kernel/tainted'], 10000)).trim());

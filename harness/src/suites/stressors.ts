@@ -266,7 +266,7 @@ async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promis
     }
     if (ctx.afterUnmount) {
       const cen = await ctx.afterUnmount(log, { dev, mode: c.target.mode });
-      if (cen.detail !== undefined) res.metrics.census = JSON.stringify(cen.detail);
+      if (cen.detail !== undefined) res.census = cen.detail;
       res.metrics.census_ok = cen.ok;
       if (!cen.ok) failWith(res, `census: ${cen.reason}`);
     }
