@@ -4,7 +4,7 @@
 import type { TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
 import { newFailingTaint } from '../oracle/index.ts';
-import { umountWithWatchdog } from './census.ts';
+import { umountWithWatchdog } from './watchdog.ts';
 
 export type SmokeFs = 'ext4' | 'xfs';
 export const smokeFilesystems: SmokeFs[] = ['ext4', 'xfs'];

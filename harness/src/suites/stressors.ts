@@ -14,6 +14,7 @@
 // (fsdax/devdax with -M mem and dev, then back).
 import type { CommandResult, TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
+import { umountWithWatchdog } from './watchdog.ts';
 import { setupFsdax, daxMountState } from './dax-smoke.ts';
 import { newFailingTaint } from '../oracle/index.ts';
 import { loadManifest, expandMatrix, caseArgv, caseParams, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
@@ -75,20 +76,6 @@ function field(json: string, key: string): string | null {
   const m = new RegExp(`"${key}"\\s*:\\s*"([^"]+)"`).exec(json);
   return m ? m[1] : null;
 }
-
-// A fixed script (inputs only as positional parameters): run umount in the
-// background and, if it has not finished within $2 seconds, print where it
-// sleeps (wchan and kernel stack) — a leaked page reference shows up as an
-// umount stuck in dax_break_layout_final/wait_page_idle — and exit 124.
-const UMOUNT_WATCH = [
-  'umount "$1" & p=$!; n=0',
-  'while kill -0 $p 2>/dev/null; do',
-  '  n=$((n+1)); if [ $n -gt $(($2*5)) ]; then',
-  '    echo "umount-stuck wchan=$(cat /proc/$p/wchan 2>/dev/null)"; cat /proc/$p/stack 2>/dev/null; exit 124',
-  '  fi; sleep 0.2',
-  'done',
-  'wait $p',
-].join('\n');
 
 // Taint and the kernel log's length, before a case; taint and the new lines after.
 const MARK = 'cat /proc/sys/kernel/tainted; dmesg | wc -l';
@@ -255,12 +242,9 @@ async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promis
       // unmount what is mounted.
       mounted = daxMountState(await step(ctx, log, 'read /proc/mounts', ['cat', '/proc/mounts'], 10000), MNT) !== 'absent';
       if (mounted) {
-        const u = await log.exec(ctx, ['sh', '-c', UMOUNT_WATCH, 'umount-watch', MNT, String(UMOUNT_WATCH_S)], (UMOUNT_WATCH_S + 30) * 1000);
-        if (u.exitCode === 124) {
-          res.metrics.umount_stuck = (/wchan=(\S*)/.exec(u.stdout)?.[1] ?? '') || 'unknown';
-          throw new StepFailed('timeout', `umount still running after ${UMOUNT_WATCH_S} s (a page reference left behind?): wchan ${res.metrics.umount_stuck}; ${u.stdout.split('\n').slice(1, 4).join(' | ')}`);
-        }
-        if (u.exitCode !== 0) throw new StepFailed('fail', `umount failed: ${(u.stderr || u.stdout).trim().split('\n').pop()}`);
+        // A page reference left behind can leave umount stuck in D state: the
+        // watchdog names where it sleeps instead of waiting for hung_task.
+        await umountWithWatchdog(ctx, log, MNT, UMOUNT_WATCH_S * 1000);
         mounted = false;
       }
     }
