@@ -33,6 +33,11 @@ export interface Expectation {
   match?: string;
   /** Arguments appended for such a kernel (e.g. the answer the C program checks). */
   args?: string[];
+  /**
+   * A second outcome this kernel produces only sometimes (a race the stressor
+   * may or may not win in its time): recorded as expected too, never hidden.
+   */
+  sometimes?: { status: ExpectedStatus; match?: string };
   why: string;
   /** Kernel release the expectation was observed on, if it was. */
   verified?: string;
@@ -180,6 +185,8 @@ export function inRange(release: string, range: string): boolean {
 export interface ResolvedExpectation {
   status: ExpectedStatus;
   match?: string;
+  /** Other outcomes a race makes possible on this kernel. */
+  sometimes: Array<{ status: ExpectedStatus; match?: string }>;
   args: string[];
   /** The "why" of every expectation that applied, in order. */
   why: string[];
@@ -188,7 +195,7 @@ export interface ResolvedExpectation {
 
 /** What a test should do on one target under one kernel: every matching entry applies in order. */
 export function resolveExpectation(test: ManifestTest, target: string, release: string): ResolvedExpectation {
-  const r: ResolvedExpectation = { status: 'pass', args: [], why: [], verified: true };
+  const r: ResolvedExpectation = { status: 'pass', args: [], why: [], verified: true, sometimes: [] };
   for (const e of test.expect) {
     if (e.targets && !e.targets.includes(target)) continue;
     if (e.kernel && !inRange(release, e.kernel)) continue;
@@ -196,11 +203,17 @@ export function resolveExpectation(test: ManifestTest, target: string, release: 
       r.status = e.status;
       r.match = e.match;
     }
+    if (e.sometimes) r.sometimes.push(e.sometimes);
     r.args.push(...(e.args ?? []));
     r.why.push(e.why);
     if (!e.verified) r.verified = false;
   }
   return r;
+}
+
+/** Whether a recorded outcome is one the manifest expects of this kernel. */
+export function outcomeExpected(e: ResolvedExpectation, status: string, reason: string): boolean {
+  return [{ status: e.status, match: e.match }, ...e.sometimes].some((o) => o.status === status && (!o.match || new RegExp(o.match).test(reason)));
 }
 
 // ------------------------------------------------------------------ matrix

@@ -17,7 +17,7 @@ import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type Sui
 import { umountWithWatchdog } from './watchdog.ts';
 import { setupFsdax, daxMountState } from './dax-smoke.ts';
 import { newFailingTaint } from '../oracle/index.ts';
-import { loadManifest, expandMatrix, caseArgv, caseParams, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
+import { loadManifest, expandMatrix, caseArgv, caseParams, outcomeExpected, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
 
 export interface StressorSuiteOptions {
   tests?: string[];
@@ -279,7 +279,7 @@ async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promis
     if (mounted && !ctx.signal.aborted) await log.exec(ctx, ['umount', MNT], 60000).catch(() => undefined);
     judge(res, ctx.takeCrashes());
     res.durationMs = Date.now() - t0;
-    res.metrics.as_expected = res.status === c.expect.status && (!c.expect.match || new RegExp(c.expect.match).test(res.reason));
+    res.metrics.as_expected = outcomeExpected(c.expect, res.status, res.reason);
     log.line(`# ${c.id}: ${res.status}${res.reason ? ` — ${res.reason}` : ''} (expected ${c.expect.status}: ${c.expect.why.join('; ') || 'correct kernel answer'})`);
     await log.close();
   }
