@@ -121,3 +121,12 @@ t.test('run ids sort by time; the table shows every test and the verdict', async
   t.match(s, /dax-smoke \[xfs\/fsdax\]\s+FAIL\s+2\.0s\s+no PMD/);
   t.match(s, /run r1: FAIL — 1 of 2 tests did not pass \(1 pass, 1 fail\)/);
 });
+
+t.test('which reports end the run: deaths and a guest that says it is stuck', async (t) => {
+  const { endsRun } = await import('../../harness/src/workflows/watch.ts');
+  const r = (type: string, fatal: boolean) => ({ type, title: type, fatal, dedupKey: '', matchKey: '', startLine: 0, endLine: 0, lines: [] });
+  t.ok(endsRun(r('BUG', true)));
+  t.ok(endsRun(r('panic', true)));
+  for (const hang of ['soft lockup', 'RCU stall', 'hung task', 'hard lockup', 'workqueue lockup']) t.ok(endsRun(r(hang, false)), hang);
+  for (const soft of ['WARNING', 'lockdep', 'KASAN', 'bad page state', 'refcount_t']) t.notOk(endsRun(r(soft, false)), soft);
+});

@@ -5,10 +5,21 @@ import { ReportDetector } from '../oracle/index.ts';
 import type { Machine } from '../vm/machine.ts';
 import type { CrashReport } from '../results/records.ts';
 
+// A guest that reports itself stuck (lockups, stalls, a hung task) is as good
+// as dead for the test running in it: waiting out that test's timeout only
+// delays the verdict, so these end the run like a panic does.
+const HANG_TYPES = new Set(['soft lockup', 'hard lockup', 'RCU stall', 'hung task', 'workqueue lockup']);
+
+/** Whether a report stops the run (not only fails the test it lands in). */
+export function endsRun(r: CrashReport): boolean {
+  return r.fatal || HANG_TYPES.has(r.type);
+}
+
 export interface ConsoleWatch {
   /** Reports since the last take(): attributed to the test that just ran. */
   take(): CrashReport[];
   all(): CrashReport[];
+  /** The first report that ended the run (fatal, or the guest reporting itself hung). */
   fatal(): CrashReport | null;
   /** Flush what is pending and detach. */
   stop(): void;
@@ -32,7 +43,7 @@ export function watchConsole(machine: Machine, onFatal: (why: string) => void): 
       all.push(r);
       pending.push(r);
       when.set(r, Date.now());
-      if (r.fatal && !fatal) {
+      if (endsRun(r) && !fatal) {
         fatal = r;
         onFatal(`kernel report: ${r.title}`);
       }
