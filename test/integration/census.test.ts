@@ -8,13 +8,11 @@ import t from 'tap';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSession } from '../../harness/src/workflows/session.ts';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
 import { watchConsole } from '../../harness/src/workflows/watch.ts';
 import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
-import { buildInitramfs, loadRecipe } from '../../harness/src/image/initramfs.ts';
-import { buildModulesCpio } from '../../harness/src/image/modules.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
+import { bootDefault } from './boot-default.ts';
 import { setupFsdax, mkfsArgv } from '../../harness/src/suites/dax-smoke.ts';
 import { TestLog, step, type SuiteContext } from '../../harness/src/suites/context.ts';
 import {
@@ -58,13 +56,7 @@ t.test('DAX smoke on ext4 and xfs passes the census (run workflow, census on by 
 t.test('a leaked reference is caught and named; the watchdog reports the task stuck on it', async (t) => {
   const kernel = await prepareStockKernel(quiet);
   await buildCensusTools(kernel, verbose);
-  const image = await buildInitramfs('initramfs', quiet);
-  const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
-  const runDir = mkdtempSync(join(tmpdir(), 'daxh-census-'));
-  const s = await startSession({
-    kernel, image, modules, topology: defaultTopology, accel: 'tcg', runDir,
-    workDir: join(runDir, 'work'), cmdlineExtra: [], bootTimeoutMs: 240000, lifetimeMs: 900000, progress: quiet,
-  });
+  const { s, runDir } = await bootDefault('census');
   t.teardown(() => s.close());
   const stop = new AbortController();
   const watch = watchConsole(s.machine, (why) => stop.abort(new Error(why)));

@@ -9,11 +9,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
-import { startSession } from '../../harness/src/workflows/session.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
-import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
-import { buildInitramfs, loadRecipe } from '../../harness/src/image/initramfs.ts';
-import { buildModulesCpio } from '../../harness/src/image/modules.ts';
+import { bootDefault } from './boot-default.ts';
 import { loadManifest, expandMatrix, outcomeExpected } from '../../harness/src/suites/stressor-manifest.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 
@@ -95,14 +92,7 @@ t.test('opt-in known-bug case by name: pipe_pin_unmapped on ext4 is recorded as 
 });
 
 t.test('the data checks bite: --self-test-corrupt makes every file stressor fail', async (t) => {
-  const kernel = await prepareStockKernel(quiet);
-  const image = await buildInitramfs('initramfs', quiet);
-  const modules = await buildModulesCpio(kernel, (await loadRecipe('initramfs')).modules, quiet);
-  const runDir = mkdtempSync(join(tmpdir(), 'daxh-corrupt-'));
-  const s = await startSession({
-    kernel, image, modules, topology: defaultTopology, accel: 'tcg', runDir,
-    workDir: join(runDir, 'work'), cmdlineExtra: [], bootTimeoutMs: 240000, lifetimeMs: 900000, progress: quiet,
-  });
+  const { s } = await bootDefault('corrupt');
   t.teardown(() => s.close());
   const sh = (argv: string[], ms = 60000) => s.guest.exec(argv, { timeoutMs: ms });
   for (const argv of [
