@@ -32,13 +32,13 @@ function blockdevOf(ndctlJson: string): string {
   return `/dev/${m[1]}`;
 }
 
-export function mkfsArgv(fs: SmokeFs, dev: string): string[] {
+export function mkfsArgv(fs: SmokeFs, dev: string, reflink = false): string[] {
   // Both need 2 MiB alignment of data extents or no PMD fault can happen: ext4
   // (measured here) maps a fallocated file with PTEs unless mballoc is given a
   // 2 MiB stripe; xfs needs a 2 MiB stripe unit (and extsize on the directory).
   return fs === 'ext4'
     ? ['mkfs.ext4', '-F', '-q', '-b', '4096', '-E', 'stride=512,stripe_width=512', dev]
-    : ['mkfs.xfs', '-f', '-q', '-d', 'su=2m,sw=1', '-m', 'reflink=0', dev];
+    : ['mkfs.xfs', '-f', '-q', '-d', 'su=2m,sw=1', '-m', `reflink=${reflink ? 1 : 0}`, dev];
 }
 
 /** The /proc/mounts options for a mount point say whether DAX really is on. */

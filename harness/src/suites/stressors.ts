@@ -15,7 +15,7 @@
 import type { CommandResult, TestResult } from '../results/records.ts';
 import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
 import { umountWithWatchdog } from './watchdog.ts';
-import { setupFsdax, daxMountState } from './dax-smoke.ts';
+import { setupFsdax, daxMountState, mkfsArgv } from './dax-smoke.ts';
 import { newFailingTaint } from '../oracle/index.ts';
 import { loadManifest, expandMatrix, caseArgv, caseParams, outcomeExpected, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
 
@@ -51,11 +51,7 @@ export function stressorOutcome(r: Pick<CommandResult, 'exitCode' | 'signal' | '
 }
 
 export function mkfsFor(t: ManifestTarget, dev: string): string[] {
-  // 2 MiB alignment of data extents or no PMD fault can happen (see
-  // qemu-pmem-facts.md): ext4 needs the stripe hint for fallocated files,
-  // xfs a 2 MiB stripe unit (plus extsize on the mount point, set later).
-  if (t.fs === 'ext4') return ['mkfs.ext4', '-F', '-q', '-b', '4096', '-E', 'stride=512,stripe_width=512', dev];
-  return ['mkfs.xfs', '-f', '-q', '-d', 'su=2m,sw=1', '-m', `reflink=${t.reflink ?? '0'}`, dev];
+  return mkfsArgv(t.fs === 'ext4' ? 'ext4' : 'xfs', dev, t.reflink === '1');
 }
 
 export function fsckFor(t: ManifestTarget, dev: string): string[] {
