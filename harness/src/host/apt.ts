@@ -1,7 +1,8 @@
 // Host prerequisites: which Debian package provides each tool the harness
 // runs. As root the missing ones are installed; otherwise the user gets the
 // exact apt-get line to run.
-import { access, constants } from 'node:fs/promises';
+import { access, constants, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { run } from './proc.ts';
 
 export class HostSetupError extends Error {
@@ -60,4 +61,23 @@ export async function ensurePackages(needs: PackageNeeds, log: (msg: string) => 
     throw new HostSetupError(`could not install ${missing.join(' ')} (apt-get exit ${r.exitCode}): run ${line} and read its error`);
   const still = await missingPackages(needs);
   if (still.length) throw new HostSetupError(`packages ${still.join(', ')} installed but their files are missing: check ${line}`);
+}
+
+export interface AptDownload {
+  /** Paths of the .deb files, one per spec, in the directory given. */
+  debs: string[];
+  /** apt-get's complaint when it failed (its last stderr line), else ''. */
+  error: string;
+}
+
+/**
+ * `apt-get download` of exact package versions into dir: fetched, never
+ * installed, so the host's own system is not changed. The caller judges the
+ * result (each stage has its own error to raise).
+ */
+export async function aptDownload(specs: string[], dir: string, o: { timeoutMs: number; aptOptions?: string[] }): Promise<AptDownload> {
+  const r = await run('apt-get', [...(o.aptOptions ?? []), 'download', ...specs], { timeoutMs: o.timeoutMs, cwd: dir, reject: false });
+  const debs = (await readdir(dir)).filter((f) => f.endsWith('.deb')).map((f) => join(dir, f));
+  const error = r.exitCode === 0 ? '' : (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.exitCode}`;
+  return { debs, error };
 }

@@ -1,9 +1,10 @@
 // Debian ships the stock kernel's DWARF as a separate -dbg package (~850 MB).
 // It is fetched only on request, with `apt-get download`, and only the vmlinux
 // is kept from it, so the crash oracle can symbolize the stock kernel's stacks.
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
+import { aptDownload } from '../host/apt.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
@@ -17,12 +18,11 @@ export async function stockDebugVmlinux(k: KernelArtifact, log: (m: string) => v
   const member = `./usr/lib/debug/boot/vmlinux-${k.release}`;
   await buildCached(dir, async (tmp) => {
     log(`downloading ${dbg} ${version} (large)`);
-    const dl = await run('apt-get', ['download', `${dbg}=${version}`], { timeoutMs: 3600000, cwd: tmp, reject: false });
-    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
-    if (dl.exitCode !== 0 || debs.length !== 1) throw new KernelError(`apt-get download ${dbg}=${version} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
+    const dl = await aptDownload([`${dbg}=${version}`], tmp, { timeoutMs: 3600000 });
+    if (dl.error || dl.debs.length !== 1) throw new KernelError(`apt-get download ${dbg}=${version} failed: ${dl.error}`);
     const tar = join(tmp, 'data.tar');
-    await run('dpkg-deb', ['--fsys-tarfile', join(tmp, debs[0])], { timeoutMs: 1800000, stdoutFile: tar });
-    await rm(join(tmp, debs[0]));
+    await run('dpkg-deb', ['--fsys-tarfile', dl.debs[0]], { timeoutMs: 1800000, stdoutFile: tar });
+    await rm(dl.debs[0]);
     await run('tar', ['-xf', tar, '-C', tmp, member], { timeoutMs: 1800000 });
     await rm(tar);
   });

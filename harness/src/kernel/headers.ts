@@ -13,7 +13,7 @@ import { join, relative, dirname } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, sha256File, writeJsonAtomic } from '../host/fsutil.ts';
-import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
+import { aptDownload, ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import type { KernelArtifact } from '../results/records.ts';
 
 export class HeadersError extends Error {
@@ -97,13 +97,11 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
       throw new HeadersError(`apt knows no ${headersPkg}=${deb.version}: run apt-get update (as root); the headers must match the kernel exactly`);
     const specs = [`${headersPkg}=${deb.version}`, ...headerDeps(depends, deb.version)];
     log(`downloading ${specs.join(' ')}`);
-    const dl = await run('apt-get', ['download', ...specs], { timeoutMs: 900000, cwd: tmp, reject: false });
-    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
-    if (dl.exitCode !== 0 || debs.length !== specs.length)
-      throw new HeadersError(`apt-get download ${specs.join(' ')} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
-    for (const d of debs) {
-      await run('dpkg-deb', ['-x', join(tmp, d), join(tmp, 'root')], { timeoutMs: 300000 });
-      await rm(join(tmp, d));
+    const dl = await aptDownload(specs, tmp, { timeoutMs: 900000 });
+    if (dl.error || dl.debs.length !== specs.length) throw new HeadersError(`apt-get download ${specs.join(' ')} failed: ${dl.error}`);
+    for (const d of dl.debs) {
+      await run('dpkg-deb', ['-x', d, join(tmp, 'root')], { timeoutMs: 300000 });
+      await rm(d);
     }
     const tmpRoot = join(tmp, 'root');
     const kdirTmp = join(tmpRoot, 'usr', 'src', headersPkg);

@@ -1,9 +1,10 @@
 // Kernel sources: a user's git tree at a ref, or a Debian linux-source
 // package. Either way the pipeline works in a git worktree under the cache, so
 // the user's checkout is never touched and series apply with `git am`.
-import { mkdir, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
+import { aptDownload } from '../host/apt.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { SourceError } from './errors.js';
@@ -216,15 +217,12 @@ async function downloadDeb(pkg: string, version: string, own: boolean, log: Log)
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
   try {
-    const r = await run('apt-get', [...(own ? ownAptOptions() : []), 'download', `${pkg}=${version}`], { cwd: tmp, timeoutMs: 1800_000, reject: false });
-    if (r.exitCode !== 0) {
-      throw new SourceError(`apt-get download ${pkg} failed`, `check network access to the Debian mirror: ${lastLine(r.stderr || r.stdout)}`);
-    }
-    const got = (await readdir(tmp)).find((f) => f.endsWith('.deb'));
+    const dl = await aptDownload([`${pkg}=${version}`], tmp, { timeoutMs: 1800_000, aptOptions: own ? ownAptOptions() : [] });
+    if (dl.error) throw new SourceError(`apt-get download ${pkg} failed`, `check network access to the Debian mirror: ${dl.error}`);
+    const got = dl.debs[0];
     if (!got) throw new SourceError(`apt-get download ${pkg} produced no .deb`, 'retry; if it persists, run the apt-get command by hand');
-    const { rename } = await import('node:fs/promises');
-    await rename(join(tmp, got), join(dir, got));
-    return join(dir, got);
+    await rename(got, join(dir, basename(got)));
+    return join(dir, basename(got));
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
+import { aptDownload } from '../host/apt.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
@@ -49,12 +50,10 @@ export async function prepareStockKernel(log: (m: string) => void, pkg?: string)
   const dir = cacheDir('kernels', 'debian', `${name}_${version}`);
   const built = await buildCached(dir, async (tmp) => {
     log(`downloading ${name} ${version}`);
-    const dl = await run('apt-get', ['download', `${name}=${version}`], { timeoutMs: 900000, cwd: tmp, reject: false });
-    const debs = (await readdir(tmp)).filter((f) => f.endsWith('.deb'));
-    if (dl.exitCode !== 0 || debs.length !== 1)
-      throw new KernelError(`apt-get download ${name}=${version} failed: ${dl.stderr.trim().split('\n').pop() ?? ''}`);
-    await run('dpkg-deb', ['-x', join(tmp, debs[0]), join(tmp, 'root')], { timeoutMs: 300000 });
-    await rm(join(tmp, debs[0]));
+    const dl = await aptDownload([`${name}=${version}`], tmp, { timeoutMs: 900000 });
+    if (dl.error || dl.debs.length !== 1) throw new KernelError(`apt-get download ${name}=${version} failed: ${dl.error}`);
+    await run('dpkg-deb', ['-x', dl.debs[0], join(tmp, 'root')], { timeoutMs: 300000 });
+    await rm(dl.debs[0]);
     const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
     if (!release) throw new KernelError(`${name} holds no lib/modules/<release>`);
     // The package ships no modules.dep: the postinst's depmod makes it.
