@@ -1,6 +1,5 @@
 // dax-harness parse-log: find kernel reports in a console log or a pasted crash mail.
 import { parseArgs } from 'node:util';
-import { createReadStream } from 'node:fs';
 import { open, access, constants } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -89,7 +88,9 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
         console.error(`${ERR} cannot read ${file}: is a directory`);
         return 2;
       }
-      input = createReadStream('', { fd: fh.fd, autoClose: true, highWaterMark: 1 << 20 });
+      // The stream owns the FileHandle (a bare fd would be closed twice: by the
+      // stream and by the handle's garbage collection).
+      input = fh.createReadStream({ autoClose: true, highWaterMark: 1 << 20 });
     } catch (e) {
       console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
       return 2;
