@@ -37,6 +37,10 @@ t.test('fake ndctl dax suite: OK, SKIP with reason, FAIL, TIMEOUT, hang, kernel 
   t.match(by['fail.sh']?.reason, /expected 2 namespaces, found 1/);
   t.equal(by['timeout.sh']?.status, 'timeout');
   t.equal(by['timeout.sh']?.metrics.meson_result, 'TIMEOUT', 'meson itself timed it out');
+  t.equal(by['guest-ready.sh']?.status, 'fail', "the small default guest lacks what ndctl's tests need, and the check says so");
+  const ready = readFileSync(join(runDir, by['guest-ready.sh']?.log ?? 'missing'), 'utf8');
+  t.match(ready, /missing: no e820 region of 3 GiB/, 'no legacy pmem without memmap=');
+  t.match(ready, /ok: nfit_test\.0 bus/, 'nfit_test is built and preferred for any ndctl run');
   t.equal(by['hang.sh']?.status, 'timeout', 'a test with no meson timeout is stopped by the harness');
   t.match(by['hang.sh']?.reason, /hung/);
   t.ok((by['hang.sh']?.durationMs ?? 0) < 60000, 'after the hang limit, not 600 s');
@@ -50,4 +54,35 @@ t.test('fake ndctl dax suite: OK, SKIP with reason, FAIL, TIMEOUT, hang, kernel 
   const everything = readdirSync(join(runDir, 'tests')).map((f) => readFileSync(join(runDir, 'tests', f), 'utf8')).join('\n') + onDisk;
   t.notMatch(everything, /"env":|IS_SANDBOX|NODE_EXTRA_CA_CERTS/, "meson's environment dump is not copied into results");
   t.ok(progress.some((p) => /ndctl built in/.test(p)));
+});
+
+t.test("the ndctl suite's own guest has everything the 13 real tests look for", async (t) => {
+  const results = mkdtempSync(join(tmpdir(), 'daxh-results-'));
+  const { record, runDir } = await runWorkflow({
+    kernel: { kind: 'stock' },
+    image: 'rootfs',
+    // No topology: the workflow picks the one ndctl's tests need.
+    resultsRoot: results,
+    suite: 'ndctl',
+    ndctl: join(repoRoot, 'suites', 'fake-ndctl'),
+    tests: ['guest-ready.sh', 'pass.sh'],
+    filesystems: [],
+    seconds: 0,
+    seed: 1,
+    bootTimeoutMs: 300000,
+    cmdlineExtra: [],
+    progress: () => {},
+  });
+  const ready = record.tests.find((x) => x.name === 'guest-ready.sh');
+  const log = ready ? readFileSync(join(runDir, ready.log), 'utf8') : '';
+  t.equal(ready?.status, 'pass', `every need present${ready?.status === 'pass' ? '' : `: ${log.split('\n').filter((l) => l.startsWith('missing')).join('; ')}`}`);
+  t.match(log, /ok: nd_pmem is nfit_test's wrapped copy/);
+  t.match(log, /ok: e820 region of 3 GiB/);
+  t.match(log, /ok: ACPI\.NFIT region with \d+ GiB free/, 'labels initialised, so the labelled region has free space');
+  t.ok(record.kernel?.nfitTest?.includes('nfit_test'), 'the run record names the nfit_test modules laid over the stock kernel');
+  t.equal(record.topology.memmap.length, 2);
+  t.match(record.kernelCmdline, /memmap=3072M!6144M/);
+  t.equal(record.status, 'pass');
+  const setup = readFileSync(join(runDir, 'tests', 'setup.ndctl.log'), 'utf8');
+  t.match(setup, /init-labels -f -b ACPI\.NFIT all/);
 });

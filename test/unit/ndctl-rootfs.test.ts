@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
+import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, failReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
 import { mirrorFromSources } from '../../harness/src/image/rootfs.ts';
 
 t.test('meson results map onto ours; a TIMEOUT is never a pass', async (t) => {
@@ -18,6 +18,37 @@ t.test('testlog JSON: fields kept, env dropped, a truncated line ignored', async
   t.notOk(JSON.stringify(got).includes('SECRET'), 'the environment dump is not carried');
   t.equal(skipReason(got[0]!), 'no nfit_test');
   t.equal(skipReason({ name: 'x', result: 'SKIP', returncode: 77, duration: 0, stdout: '' }), 'skipped (exit 77) without saying why');
+});
+
+t.test("reasons come from the test's own words, not xtrace, library debug or journal lines", async (t) => {
+  const skip = {
+    name: 'daxctl-create.sh',
+    result: 'SKIP',
+    returncode: 77,
+    duration: 1,
+    stdout: [
+      '+ modprobe cxl_test',
+      'modprobe: FATAL: Module cxl_test not found in directory /lib/modules/6.1.0-56-amd64',
+      '++ jq -r .id',
+      "+ printf 'cannot find a test region\\n'",
+      'cannot find a test region',
+      '+ exit 77',
+      '',
+    ].join('\n'),
+  };
+  t.equal(skipReason(skip), 'cannot find a test region');
+  const fail = {
+    name: 'device-dax',
+    result: 'FAIL',
+    returncode: 250,
+    duration: 1,
+    stdout: '{\n  "mode":"devdax"\n}\n',
+    stderr: 'libndctl: ndctl_namespace_enable: namespace1.0: enabled\ndax1.0: failed to open(O_RDONLY) device-dax instance\nlibndctl: ndctl_unref: context 0x55 released\n',
+  };
+  t.equal(failReason(fail), 'dax1.0: failed to open(O_RDONLY) device-dax instance');
+  const journal = { name: 'x', result: 'FAIL', returncode: 1, duration: 1, stdout: 'test/dm.sh: failed at line 40\nNov 21 11:08:12 guest kernel: pmem0: detected capacity change\n+ exit 1\n' };
+  t.equal(failReason(journal), 'test/dm.sh: failed at line 40');
+  t.equal(failReason({ name: 'x', result: 'FAIL', returncode: 1, duration: 1, stdout: '+ false\n' }), 'no output', 'xtrace alone says nothing');
 });
 
 t.test('test list and timeouts of one suite, in meson order', async (t) => {

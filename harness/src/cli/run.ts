@@ -36,7 +36,9 @@ kernel:
   --allow-dropped        go on when Kconfig drops options a fragment asked for
   --append WORDS         extra kernel command-line words
 
-guest:
+guest (with none of the topology options, --suite ndctl gets the guest ndctl's tests need:
+a 6 GiB labelled NVDIMM, memmap=3G!6G and 1G!9G legacy pmem, 1 GiB soft-reserved RAM for dax_hmem,
+12 GiB RAM, and nfit_test's modules preferred over the kernel's own nvdimm drivers):
   --image NAME           image recipe under images/: initramfs (default) or rootfs (default for --suite ndctl)
   --nvdimms N            number of NVDIMMs (default 1; 0 with --memmap only)
   --nvdimm-size SIZE     backing file size per NVDIMM, label area included (default 2050M)
@@ -146,6 +148,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
       cpus: int(a.cpus, '--cpus', defaultTopology.cpus),
     };
+    // Without topology options each suite gets the guest it needs (ndctl's is larger).
+    const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus].some((v) => v !== undefined);
     const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
     if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
     const base = a['config-base'];
@@ -175,7 +179,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       tests: a.test,
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,
-      topology,
+      topology: topologyGiven || suite !== 'ndctl' ? topology : undefined,
       accel,
       sshPort,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),

@@ -41,6 +41,8 @@ export interface KernelArtifact {
   key: string;
   /** How a 'built' kernel was made (kernel pipeline only). */
   build?: KernelBuildRecord;
+  /** nfit_test's wrapped modules laid over a stock kernel's tree (they win over the in-tree drivers). */
+  nfitTest?: string[];
 }
 
 /** The kernel pipeline's record of one build (kept beside the artifact as build.json). */

@@ -11,11 +11,38 @@ import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { exists, sha256 } from '../host/fsutil.ts';
 import { ensurePackages } from '../host/apt.ts';
-import type { TestResult, TestStatus } from '../results/records.ts';
+import type { TestResult, TestStatus, Topology } from '../results/records.ts';
 import { TestLog, blankResult, judge, type SuiteContext } from './context.ts';
 import { newFailingTaint } from '../oracle/index.ts';
 
 export const NDCTL_SUITE = 'ndctl:dax';
+
+/**
+ * What the suite's 13 tests need of the guest beyond the rootfs image
+ * (see ndctl's test/*.sh and test/dax-dev.c):
+ * - e820 legacy pmem, the first region ≥ 3 GiB: device-dax maps 2 GiB at 1 GiB
+ *   alignment; dax-ext4/xfs and mmap.sh fallocate 1 GiB on it;
+ * - one labelled NVDIMM (the ACPI.NFIT bus) with room for daxctl-devices'
+ *   4 GiB devdax namespace, dm.sh's two 1 GiB ones and sub-section's 64 MiB;
+ * - soft-reserved RAM for dax_hmem (daxctl-create up to ndctl v79; v80 and
+ *   later use cxl_test instead);
+ * - nfit_test and dax_hmem shipped but not loaded: the tests load and
+ *   unload them themselves.
+ */
+export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: string[] } = {
+  topology: {
+    nvdimms: [{ sizeMiB: 6146, labelSizeMiB: 2 }],
+    memmap: [
+      { sizeMiB: 3072, startMiB: 6144 },
+      { sizeMiB: 1024, startMiB: 9216 },
+    ],
+    // q35 puts RAM above 2 GiB at 4 GiB: 12 GiB reaches 14 GiB, past the ranges taken.
+    memMiB: 12288,
+    cpus: 2,
+  },
+  cmdline: ['memmap=1G%10G-1+0xefffffff'],
+  modules: ['nfit_test', 'dax_hmem', 'kmem', 'dm_mod'],
+};
 
 export class NdctlInputError extends Error {
   override name = 'NdctlInputError';
@@ -41,6 +68,8 @@ const BUILD_NEEDS = {
   'libiniparser-dev': ['/usr/include/iniparser/iniparser.h'],
   'uuid-dev': ['/usr/include/uuid/uuid.h'],
   'libudev-dev': ['/usr/include/libudev.h'],
+  // meson.build asks pkg-config for 'udev' (its rules directory); udev.pc comes with udev itself.
+  udev: ['/usr/share/pkgconfig/udev.pc'],
   'libkeyutils-dev': ['/usr/include/keyutils.h'],
   'libtracefs-dev': ['/usr/include/tracefs/tracefs.h'],
   'libtraceevent-dev': ['/usr/include/traceevent/event-parse.h'],
@@ -110,10 +139,32 @@ export function parseIntrospectTimeouts(json: string, suite: string): Map<string
   return out;
 }
 
-/** What a skipped test said about why: its last non-empty output line. */
+/**
+ * Lines of a test's output that say something in its own words: not bash's
+ * xtrace (`+ cmd`), not libndctl/libdaxctl/libcxl debug chatter, not the
+ * journal excerpt check_dmesg prints.
+ */
+function ownWords(t: MesonTestLog): string[] {
+  return `${t.stdout}\n${t.stderr ?? ''}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^\++ /.test(l) && !/^\++$/.test(l) && !/^lib(ndctl|daxctl|cxl): /.test(l) && !/^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /.test(l));
+}
+
+/** The last line that explains itself, else the last line at all. */
+function explaining(lines: string[], why: RegExp, fallback: string): string {
+  for (let i = lines.length - 1; i >= 0; i--) if (why.test(lines[i]!)) return lines[i]!;
+  return lines[lines.length - 1] ?? fallback;
+}
+
+/** Why a test skipped, in the words it printed. */
 export function skipReason(t: MesonTestLog): string {
-  const lines = `${t.stdout}\n${t.stderr ?? ''}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.pop() ?? 'skipped (exit 77) without saying why';
+  return explaining(ownWords(t), /skip|unable|missing|not found|lacks|requires?|needs?|no such|not supported|cannot/i, 'skipped (exit 77) without saying why');
+}
+
+/** What a failing test said went wrong, in its own words. */
+export function failReason(t: MesonTestLog): string {
+  return explaining(ownWords(t), /fail|error|unable|missing|not found|mismatch|unexpected|expected|invalid|cannot|refused/i, 'no output');
 }
 
 export async function prepareNdctl(srcArg: string, log: (m: string) => void): Promise<NdctlBuild> {
@@ -174,6 +225,7 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
       throw new Error(`could not mount the ${s.tag} share at ${s.hostPath} in the guest: ${mount.stderr.trim()}`);
     }
   }
+  await initNfitLabels(ctx, nb, setupLog);
   await setupLog.close();
   const all = nb.tests.map((t) => t.name);
   const wanted = o.tests?.length ? o.tests : all;
@@ -187,6 +239,25 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
     await o.onResult(r);
     if (r.status === 'infra-error') break;
   }
+}
+
+/**
+ * A labelled QEMU NVDIMM comes up with blank labels, so its region is one
+ * label-less namespace with no free space; sub-section.sh then finds no
+ * region ("null") and passes without testing anything, and dm.sh and
+ * daxctl-devices cannot create namespaces. Initialising the labels gives
+ * the ACPI.NFIT regions their whole size as free space. DIMMs without a
+ * label area refuse; that is logged, not fatal (a user topology may be
+ * label-less on purpose).
+ */
+async function initNfitLabels(ctx: SuiteContext, nb: NdctlBuild, log: TestLog): Promise<void> {
+  const ndctl = join(nb.build, 'ndctl', 'ndctl');
+  for (const verb of [['disable-region'], ['init-labels', '-f'], ['enable-region']]) {
+    const r = await log.exec(ctx, [ndctl, ...verb, '-b', 'ACPI.NFIT', 'all'], 120000);
+    if (r.exitCode !== 0) log.line(`(ndctl ${verb[0]} on ACPI.NFIT exited ${r.exitCode}: tests needing free labelled space may skip)`);
+  }
+  const list = await log.exec(ctx, [ndctl, 'list', '-R', '-b', 'ACPI.NFIT'], 60000);
+  log.line(`ACPI.NFIT regions after label init: ${list.stdout.replace(/\s+/g, ' ').trim() || 'none'}`);
 }
 
 async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number, mult: number, limitMs: number): Promise<TestResult> {
@@ -221,7 +292,7 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
         log.line(entry.stdout);
         if (entry.stderr) log.line(entry.stderr);
         if (res.status === 'skip') res.reason = skipReason(entry);
-        else if (res.status === 'fail') res.reason = `${entry.result} (exit ${entry.returncode}): ${skipReason(entry)}`;
+        else if (res.status === 'fail') res.reason = `${entry.result} (exit ${entry.returncode}): ${failReason(entry)}`;
         else if (res.status === 'timeout') res.reason = `meson timed it out after ${entry.duration.toFixed(0)} s`;
       }
       // A new W/D/B taint fails the test even when the log line that caused it was lost.

@@ -12,7 +12,7 @@ import { prepareKernel, type PrepareKernelOptions } from '../kernel/index.ts';
 import { buildImage, loadAnyRecipe } from '../image/index.ts';
 import { buildModulesCpio } from '../image/modules.ts';
 import { chooseAccel, qemuVersion } from '../vm/accel.ts';
-import { validateTopology, topologyHash } from '../vm/topology.ts';
+import { validateTopology, topologyHash, defaultTopology } from '../vm/topology.ts';
 import { kernelCmdline } from '../vm/qemu-args.ts';
 import { GuestLostError } from '../vm/guest.ts';
 import { portIsFree } from '../vm/ports.ts';
@@ -24,7 +24,8 @@ import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from '../suite
 import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../suites/context.ts';
 import { watchConsole, type ConsoleWatch } from './watch.ts';
 import { censusAfterUnmount } from '../suites/census.ts';
-import { prepareNdctl, runNdctlSuite, type NdctlBuild } from '../suites/ndctl.ts';
+import { prepareNdctl, runNdctlSuite, NDCTL_GUEST, type NdctlBuild } from '../suites/ndctl.ts';
+import { withNfitTest } from '../kernel/nfit-stock.ts';
 import { checkStressorTestNames } from '../suites/stressor-manifest.ts';
 import { symbolizeReport } from '../oracle/index.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
@@ -38,7 +39,8 @@ export type KernelChoice =
 export interface RunOptions {
   kernel: KernelChoice;
   image: string;
-  topology: Topology;
+  /** Guest NVDIMMs, legacy pmem and RAM; default: what the suite needs. */
+  topology?: Topology;
   accel?: Accel;
   sshPort?: number;
   resultsRoot: string;
@@ -79,7 +81,13 @@ export async function resolveKernel(k: KernelChoice, log: (m: string) => void): 
   return prepareStockKernel(log, k.pkg);
 }
 
-export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
+export async function runWorkflow(opts: RunOptions): Promise<RunOutcome> {
+  const ndctlSuite = opts.suite === 'ndctl';
+  const o = {
+    ...opts,
+    topology: opts.topology ?? (ndctlSuite ? NDCTL_GUEST.topology : defaultTopology),
+    cmdlineExtra: [...(ndctlSuite ? NDCTL_GUEST.cmdline : []), ...opts.cmdlineExtra],
+  };
   // Everything that can be judged without a guest is judged before a result
   // directory exists, so bad input never leaves a run behind.
   validateTopology(o.topology);
@@ -102,9 +110,11 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
     for (const w of o.tests ?? [])
       if (!names.includes(w)) throw new RunInputError(`--test ${w} is not in ndctl's dax suite: choose from ${names.join(', ')}`);
   }
-  const kernel = await resolveKernel(o.kernel, prep);
+  // ndctl's nfit_test tests need the wrapped drivers in place of the stock ones
+  // (a pipeline-built kernel carries them already).
+  const kernel = ndctlSuite ? await withNfitTest(await resolveKernel(o.kernel, prep), prep) : await resolveKernel(o.kernel, prep);
   const { image, recipe } = await buildImage(o.image, prep);
-  const modules = await buildModulesCpio(kernel, recipe.modules, prep);
+  const modules = await buildModulesCpio(kernel, ndctlSuite ? [...recipe.modules, ...NDCTL_GUEST.modules] : recipe.modules, prep);
   const accel = await chooseAccel({ override: o.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: prep });
   o.progress('prepare', `accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
 

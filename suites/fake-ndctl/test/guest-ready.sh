@@ -1,0 +1,43 @@
+#!/bin/bash
+# What ndctl's dax suite needs of the guest, checked the way its tests look
+# for it (test/common, dax-dev.c, daxctl-*.sh, dm.sh, sub-section.sh), so a
+# guest that would make real tests skip fails here with the reason.
+missing=0
+ok() { echo "ok: $*"; }
+no() { echo "missing: $*"; missing=$((missing + 1)); }
+GiB=$((1 << 30))
+
+# nfit_test: loads, makes its buses, and the wrapped drivers won over the stock ones.
+if modprobe nfit_test 2>/tmp/nfit.err; then
+	if grep -qx nfit_test.0 /sys/bus/nd/devices/ndbus*/provider 2>/dev/null; then ok "nfit_test.0 bus"; else no "nfit_test loaded but no nfit_test.0 bus"; fi
+	modprobe -r nfit_test || no "nfit_test does not unload (tests' cleanup runs modprobe -r nfit_test)"
+else
+	no "modprobe nfit_test: $(head -1 /tmp/nfit.err)"
+fi
+case "$(modinfo -n nd_pmem 2>/dev/null)" in
+*/extra/*) ok "nd_pmem is nfit_test's wrapped copy" ;;
+*) no "nd_pmem resolves to $(modinfo -n nd_pmem 2>/dev/null), not extra/ (nfit_test needs its wrapped drivers first)" ;;
+esac
+
+# e820 legacy pmem: dax-dev takes the lowest region; device-dax maps 2 GiB at 1 GiB alignment.
+e820=$(ndctl list -R -b e820 2>/dev/null | jq -r 'if type == "array" then [.[].size] | max else .size end // 0' 2>/dev/null)
+if [ "${e820:-0}" -ge $((3 * GiB)) ]; then ok "e820 region of $((e820 / GiB)) GiB"; else no "no e820 region of 3 GiB or more (memmap=3G!6G on the kernel command line)"; fi
+
+# A labelled ACPI.NFIT region with free space: daxctl-devices creates 4 GiB, dm.sh 2 x 1 GiB.
+avail=$(ndctl list -R -b ACPI.NFIT 2>/dev/null | jq -r 'if type == "array" then [.[].available_size] | max else .available_size end // 0' 2>/dev/null)
+if [ "${avail:-0}" -ge $((4 * GiB)) ]; then ok "ACPI.NFIT region with $((avail / GiB)) GiB free"; else no "no ACPI.NFIT region with 4 GiB free (labelled NVDIMM, labels initialised): ${avail:-none}"; fi
+
+# dax_hmem on soft-reserved memory (daxctl-create up to ndctl v79).
+if ls -d /sys/devices/platform/hmem.* >/dev/null 2>&1; then ok "soft-reserved memory for dax_hmem"; else no "no hmem platform device (soft-reserved memory: memmap=SIZE%START-1+0xefffffff)"; fi
+modinfo kmem >/dev/null 2>&1 && ok "kmem module" || no "kmem module"
+modinfo dax_hmem >/dev/null 2>&1 && ok "dax_hmem module" || no "dax_hmem module"
+
+for t in jq fio trace-cmd dmsetup journalctl mkfs.ext4 mkfs.xfs; do
+	command -v "$t" >/dev/null && ok "$t" || no "$t"
+done
+fio --enghelp 2>/dev/null | grep -q dev-dax && ok "fio dev-dax engine" || no "fio without the dev-dax engine"
+journalctl -k -n 1 --no-pager >/dev/null 2>&1 && ok "journald has the kernel log" || no "journalctl -k (check_dmesg reads it)"
+[ -d /sys/kernel/tracing/events/fs_dax ] && ok "fs_dax trace events" || no "/sys/kernel/tracing/events/fs_dax (dax-ext4/xfs count dax_pmd_fault_done)"
+
+[ "$missing" -eq 0 ] || { echo "guest-ready.sh: $missing of ndctl's needs missing"; exit 1; }
+echo "guest-ready.sh: all of ndctl's needs present"
