@@ -30,7 +30,7 @@ t.test('fake ndctl dax suite: OK, SKIP with reason, FAIL, TIMEOUT, hang, kernel 
   });
   const by = Object.fromEntries(record.tests.map((x) => [x.name, x]));
   t.equal(by['c-ok']?.status, 'pass', 'a compiled test runs from the shared build dir');
-  t.equal(by['pass.sh']?.status, 'pass', 'a script test sees the guest pmem');
+  t.equal(by['pass.sh']?.status, 'pass', 'a script test sees the guest nvdimm regions');
   t.equal(by['skip.sh']?.status, 'skip');
   t.equal(by['skip.sh']?.reason, 'skip.sh: nfit_test.0 bus not found, skipping', 'a skip carries the reason it printed');
   t.equal(by['fail.sh']?.status, 'fail');
@@ -78,6 +78,7 @@ t.test("the ndctl suite's own guest has everything the 13 real tests look for", 
   t.equal(ready?.status, 'pass', `every need present${ready?.status === 'pass' ? '' : `: ${log.split('\n').filter((l) => l.startsWith('missing')).join('; ')}`}`);
   t.match(log, /ok: nd_pmem is nfit_test's wrapped copy/);
   t.match(log, /ok: e820 region of 3 GiB/);
+  t.match(log, /ok: device_dax stays loaded after nfit_test's unload/);
   t.match(log, /ok: ACPI\.NFIT region with \d+ GiB free/, 'labels initialised, so the labelled region has free space');
   t.ok(record.kernel?.nfitTest?.includes('nfit_test'), 'the run record names the nfit_test modules laid over the stock kernel');
   t.equal(record.topology.memmap.length, 2);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, failReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
+import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, explainSkip, failReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
 import { mirrorFromSources } from '../../harness/src/image/rootfs.ts';
 
 t.test('meson results map onto ours; a TIMEOUT is never a pass', async (t) => {
@@ -37,6 +37,8 @@ t.test("reasons come from the test's own words, not xtrace, library debug or jou
     ].join('\n'),
   };
   t.equal(skipReason(skip), 'cannot find a test region');
+  t.match(explainSkip(skip), /^cannot find a test region \(harness: cxl_test is not available: .*CONFIG_CXL_BUS/, 'a known cause is named');
+  t.equal(explainSkip({ ...skip, stdout: 'no nfit_test\n' }), 'no nfit_test', 'no hint without a known cause');
   const fail = {
     name: 'device-dax',
     result: 'FAIL',

@@ -162,6 +162,25 @@ export function skipReason(t: MesonTestLog): string {
   return explaining(ownWords(t), /skip|unable|missing|not found|lacks|requires?|needs?|no such|not supported|cannot/i, 'skipped (exit 77) without saying why');
 }
 
+/**
+ * What the harness knows about a skip that the test's own words do not say:
+ * matched against the whole output, appended to the reason.
+ */
+const SKIP_HINTS: Array<[RegExp, string]> = [
+  [
+    /Module cxl_test not found/,
+    'cxl_test is not available: the harness builds only nfit_test, and tools/testing/cxl needs CONFIG_CXL_BUS, CXL_ACPI and CXL_PMEM as modules (Debian builds CXL_BUS in) and, for daxctl-create, a kernel with cxl_test auto-assembled regions (6.3+)',
+  ],
+];
+
+/** A skip's reason plus what the harness knows about it. */
+export function explainSkip(t: MesonTestLog): string {
+  const why = skipReason(t);
+  const all = `${t.stdout}\n${t.stderr ?? ''}`;
+  const hint = SKIP_HINTS.find(([re]) => re.test(all));
+  return hint ? `${why} (harness: ${hint[1]})` : why;
+}
+
 /** What a failing test said went wrong, in its own words. */
 export function failReason(t: MesonTestLog): string {
   return explaining(ownWords(t), /fail|error|unable|missing|not found|mismatch|unexpected|expected|invalid|cannot|refused/i, 'no output');
@@ -225,6 +244,7 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
       throw new Error(`could not mount the ${s.tag} share at ${s.hostPath} in the guest: ${mount.stderr.trim()}`);
     }
   }
+  await keepNfitDependencies(ctx, setupLog);
   await initNfitLabels(ctx, nb, setupLog);
   await setupLog.close();
   const all = nb.tests.map((t) => t.name);
@@ -242,6 +262,20 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
 }
 
 /**
+ * ndctl's tests clean up with `modprobe -r nfit_test`, which also unloads
+ * every dependency left unused, device_dax among them. The next test that
+ * makes a devdax namespace then races udev's module autoload and may open
+ * /dev/daxX.Y before device_dax is back and bound ("failed to open(O_RDONLY)
+ * device-dax instance", seen on device-dax after multi-dax.sh). Removing
+ * only nfit_test itself keeps the wrapped drivers loaded between tests.
+ */
+async function keepNfitDependencies(ctx: SuiteContext, log: TestLog): Promise<void> {
+  const conf = '# dax-harness: unload nfit_test alone, keep its dependencies (device_dax...) loaded\nremove nfit_test /sbin/rmmod nfit_test\n';
+  const r = await log.exec(ctx, ['sh', '-c', 'mkdir -p /etc/modprobe.d && printf %s "$1" > /etc/modprobe.d/daxh-nfit-test.conf', 'daxh', conf], 30000);
+  if (r.exitCode !== 0) throw new Error(`could not write /etc/modprobe.d/daxh-nfit-test.conf in the guest: ${r.stderr.trim()}`);
+}
+
+/**
  * A labelled QEMU NVDIMM comes up with blank labels, so its region is one
  * label-less namespace with no free space; sub-section.sh then finds no
  * region ("null") and passes without testing anything, and dm.sh and
@@ -251,12 +285,13 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
  * label-less on purpose).
  */
 async function initNfitLabels(ctx: SuiteContext, nb: NdctlBuild, log: TestLog): Promise<void> {
-  const ndctl = join(nb.build, 'ndctl', 'ndctl');
+  // The tree's own ndctl, or the image's when the tree builds none (our stand-in project).
+  const ndctl = ['sh', '-c', 'n="$1"; shift; [ -x "$n" ] || n=ndctl; exec "$n" "$@"', 'daxh', join(nb.build, 'ndctl', 'ndctl')];
   for (const verb of [['disable-region'], ['init-labels', '-f'], ['enable-region']]) {
-    const r = await log.exec(ctx, [ndctl, ...verb, '-b', 'ACPI.NFIT', 'all'], 120000);
+    const r = await log.exec(ctx, [...ndctl, ...verb, '-b', 'ACPI.NFIT', 'all'], 120000);
     if (r.exitCode !== 0) log.line(`(ndctl ${verb[0]} on ACPI.NFIT exited ${r.exitCode}: tests needing free labelled space may skip)`);
   }
-  const list = await log.exec(ctx, [ndctl, 'list', '-R', '-b', 'ACPI.NFIT'], 60000);
+  const list = await log.exec(ctx, [...ndctl, 'list', '-R', '-b', 'ACPI.NFIT'], 60000);
   log.line(`ACPI.NFIT regions after label init: ${list.stdout.replace(/\s+/g, ' ').trim() || 'none'}`);
 }
 
@@ -291,7 +326,7 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
         log.line('--- test output (from meson testlog) ---');
         log.line(entry.stdout);
         if (entry.stderr) log.line(entry.stderr);
-        if (res.status === 'skip') res.reason = skipReason(entry);
+        if (res.status === 'skip') res.reason = explainSkip(entry);
         else if (res.status === 'fail') res.reason = `${entry.result} (exit ${entry.returncode}): ${failReason(entry)}`;
         else if (res.status === 'timeout') res.reason = `meson timed it out after ${entry.duration.toFixed(0)} s`;
       }

@@ -10,7 +10,13 @@ GiB=$((1 << 30))
 # nfit_test: loads, makes its buses, and the wrapped drivers won over the stock ones.
 if modprobe nfit_test 2>/tmp/nfit.err; then
 	if grep -qx nfit_test.0 /sys/bus/nd/devices/ndbus*/provider 2>/dev/null; then ok "nfit_test.0 bus"; else no "nfit_test loaded but no nfit_test.0 bus"; fi
-	modprobe -r nfit_test || no "nfit_test does not unload (tests' cleanup runs modprobe -r nfit_test)"
+	# As test/common's _cleanup does it.
+	udevadm settle
+	ndctl disable-region -b nfit_test.0 all >/dev/null
+	ndctl disable-region -b nfit_test.1 all >/dev/null
+	modprobe -r nfit_test 2>/tmp/nfit.err && ok "nfit_test unloads" || no "modprobe -r nfit_test: $(tail -1 /tmp/nfit.err)"
+	# Unloading it must not take device_dax along (a later devdax test would race its reload).
+	grep -q '^device_dax ' /proc/modules && ok "device_dax stays loaded after nfit_test's unload" || no "modprobe -r nfit_test unloaded device_dax"
 else
 	no "modprobe nfit_test: $(head -1 /tmp/nfit.err)"
 fi
