@@ -59,22 +59,30 @@ export function firstErrors(log: string, max = 6): string[] {
   return make.slice(0, max).map((l) => l.trim());
 }
 
-/** Directories the nfit_test Kbuild reaches into with ../../../ paths. */
-const NFIT_TREE = ['tools/testing/nvdimm', 'drivers/nvdimm', 'drivers/acpi/nfit', 'drivers/dax'];
+/** Directories each test-module Kbuild reaches into with ../../../ paths. */
+const TEST_TREES = {
+  nfit: ['tools/testing/nvdimm', 'drivers/nvdimm', 'drivers/acpi/nfit', 'drivers/dax'],
+  cxl: ['tools/testing/cxl', 'drivers/cxl'],
+} as const;
 
 /**
- * tools/testing/nvdimm compiles drivers/nvdimm etc. through relative paths
- * from M=, so objects would land inside the source tree and make later O=
- * builds refuse it. A shadow copy of just those directories in the build dir
- * keeps the worktree pristine; `cp -a` keeps mtimes, so rebuilds stay incremental.
+ * tools/testing/{nvdimm,cxl} compile drivers/... through relative paths from
+ * M=, so objects would land inside the source tree and make later O= builds
+ * refuse it. A shadow copy of just those directories in the build dir keeps
+ * the worktree pristine; `cp -a` keeps mtimes, so rebuilds stay incremental.
  */
-async function shadowNfitTree(worktree: string, outDir: string): Promise<string> {
+async function shadowTestTree(worktree: string, outDir: string, dirs: readonly string[]): Promise<string> {
   const shadow = join(outDir, 'nfit-shadow');
-  for (const d of NFIT_TREE) {
+  for (const d of dirs) {
     await mkdir(join(shadow, d), { recursive: true });
     await run('cp', ['-a', `${join(worktree, d)}/.`, `${join(shadow, d)}/`], { timeoutMs: 300_000 });
   }
-  return join(shadow, 'tools/testing/nvdimm');
+  return join(shadow, dirs[0]);
+}
+
+/** cxl_test is built only where its config_check.c can pass: the CXL core as a module. */
+export function wantsCxlTest(config: string): boolean {
+  return /^CONFIG_CXL_BUS=m$/m.test(config) && /^CONFIG_CXL_ACPI=m$/m.test(config) && /^CONFIG_CXL_PMEM=m$/m.test(config);
 }
 
 export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
@@ -114,13 +122,17 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     };
 
     await step('the kernel', ['bzImage', 'modules']);
-    const nfitDir = await shadowNfitTree(s.worktree, s.outDir);
+    const nfitDir = await shadowTestTree(s.worktree, s.outDir, TEST_TREES.nfit);
     await step('nfit_test (tools/testing/nvdimm)', [`M=${nfitDir}`, 'modules']);
+    // ndctl v80+'s daxctl-create.sh runs on cxl_test's regions.
+    const cxlDir = wantsCxlTest(await readFile(join(s.outDir, '.config'), 'utf8')) ? await shadowTestTree(s.worktree, s.outDir, TEST_TREES.cxl) : null;
+    if (cxlDir) await step('cxl_test (tools/testing/cxl)', [`M=${cxlDir}`, 'modules']);
 
     const modulesRoot = join(s.stageDir, 'modules');
     await rm(modulesRoot, { recursive: true, force: true });
     await step('modules_install', [`INSTALL_MOD_PATH=${modulesRoot}`, 'modules_install']);
     await step('nfit_test modules_install', [`M=${nfitDir}`, `INSTALL_MOD_PATH=${modulesRoot}`, 'INSTALL_MOD_DIR=extra', 'modules_install']);
+    if (cxlDir) await step('cxl_test modules_install', [`M=${cxlDir}`, `INSTALL_MOD_PATH=${modulesRoot}`, 'INSTALL_MOD_DIR=extra', 'modules_install']);
 
     const release = (await readFile(join(s.outDir, 'include/config/kernel.release'), 'utf8')).trim();
     const modDir = join(modulesRoot, 'lib/modules', release);
@@ -129,7 +141,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     await rm(join(modDir, 'build'), { force: true });
     await rm(join(modDir, 'source'), { force: true });
 
-    // nfit_test itself lands in extra/test/, the wrapped drivers in extra/.
+    // nfit_test/cxl_test themselves land in extra/test/, the wrapped drivers in extra/.
     const nfitModules = (await readdir(join(modDir, 'extra'), { recursive: true }).catch(() => [] as string[]))
       .filter((f) => f.endsWith('.ko'))
       .map((f) => basename(f).replace(/\.ko$/, ''))
@@ -137,7 +149,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     if (nfitModules.length === 0) {
       throw new BuildError('nfit_test built no modules', `check that the config has the nvdimm drivers as modules; see ${s.logPath}`, { log: s.logPath });
     }
-    // nfit_test's wrapped copies must win over the in-tree drivers of the same name.
+    // The wrapped copies must win over the in-tree drivers of the same name.
     const depmodD = join(modulesRoot, 'etc/depmod.d');
     await mkdir(depmodD, { recursive: true });
     await writeFile(join(depmodD, 'nfit_test.conf'), nfitModules.map((m) => `override ${m} * extra\n`).join(''));

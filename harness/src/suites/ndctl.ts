@@ -29,7 +29,7 @@ export const NDCTL_SUITE = 'ndctl:dax';
  * - nfit_test and dax_hmem shipped but not loaded: the tests load and
  *   unload them themselves.
  */
-export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: string[] } = {
+export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: string[]; kernelFragments: string[] } = {
   topology: {
     nvdimms: [{ sizeMiB: 6146, labelSizeMiB: 2 }],
     memmap: [
@@ -41,7 +41,11 @@ export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: stri
     cpus: 2,
   },
   cmdline: ['memmap=1G%10G-1+0xefffffff'],
-  modules: ['nfit_test', 'dax_hmem', 'kmem', 'dm_mod'],
+  // cxl_test's devices bind through modaliases, so their drivers ship by name.
+  modules: ['nfit_test', 'dax_hmem', 'kmem', 'dm_mod', 'cxl_test', 'cxl_mock_mem', 'cxl_acpi', 'cxl_port', 'cxl_mem', 'cxl_pmem', 'dax_cxl'],
+  // A kernel the pipeline builds for this suite (cxl-test, for ndctl v80+'s
+  // daxctl-create on 6.3+ trees, is the user's to add: older trees lack it).
+  kernelFragments: ['dax', 'ndctl'],
 };
 
 export class NdctlInputError extends Error {

@@ -81,6 +81,12 @@ export async function resolveKernel(k: KernelChoice, log: (m: string) => void): 
   return prepareStockKernel(log, k.pkg);
 }
 
+/** A kernel built for the ndctl suite boots the systemd rootfs and carries dax_hmem: the ndctl fragment, unless the user chose fragments. */
+export function ndctlKernelChoice(k: KernelChoice): KernelChoice {
+  if (k.kind !== 'build' || k.opts.config?.length) return k;
+  return { kind: 'build', opts: { ...k.opts, config: [...NDCTL_GUEST.kernelFragments] } };
+}
+
 export async function runWorkflow(opts: RunOptions): Promise<RunOutcome> {
   const ndctlSuite = opts.suite === 'ndctl';
   const o = {
@@ -112,7 +118,7 @@ export async function runWorkflow(opts: RunOptions): Promise<RunOutcome> {
   }
   // ndctl's nfit_test tests need the wrapped drivers in place of the stock ones
   // (a pipeline-built kernel carries them already).
-  const kernel = ndctlSuite ? await withNfitTest(await resolveKernel(o.kernel, prep), prep) : await resolveKernel(o.kernel, prep);
+  const kernel = ndctlSuite ? await withNfitTest(await resolveKernel(ndctlKernelChoice(o.kernel), prep), prep) : await resolveKernel(o.kernel, prep);
   const { image, recipe } = await buildImage(o.image, prep);
   const modules = await buildModulesCpio(kernel, ndctlSuite ? [...recipe.modules, ...NDCTL_GUEST.modules] : recipe.modules, prep);
   const accel = await chooseAccel({ override: o.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: prep });
