@@ -34,7 +34,10 @@ Patch series (applied with git am on top of the source):
 Config (fragments in kernels/configs/, merged like merge_config.sh):
   --config LIST         comma-separated fragment names or paths, later wins
                         (default dax). qemu-q35 is always applied first.
-                        Shipped: dax, debug-vm, lockdep, kasan.
+                        Shipped: dax, debug-vm, lockdep, kasan, ndctl (what
+                        ndctl's suite and the systemd rootfs need; the default
+                        with --suite ndctl), cxl-test (cxl_test for ndctl v80+
+                        daxctl-create, 6.3+ trees).
   --config-base BASE    tinyconfig (default, fastest) or defconfig.
   --allow-dropped       go on when Kconfig drops options a fragment asked
                         for (default: stop and name them).

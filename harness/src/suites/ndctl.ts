@@ -155,15 +155,19 @@ function ownWords(t: MesonTestLog): string[] {
     .filter((l) => l && !/^\++ /.test(l) && !/^\++$/.test(l) && !/^lib(ndctl|daxctl|cxl): /.test(l) && !/^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d /.test(l));
 }
 
-/** The last line that explains itself, else the last line at all. */
-function explaining(lines: string[], why: RegExp, fallback: string): string {
-  for (let i = lines.length - 1; i >= 0; i--) if (why.test(lines[i]!)) return lines[i]!;
+/**
+ * The last line that explains itself, trying the patterns in order (a test's
+ * own "unable to find ..." beats bash's "command not found" from a trap),
+ * else the last line at all.
+ */
+function explaining(lines: string[], whys: RegExp[], fallback: string): string {
+  for (const why of whys) for (let i = lines.length - 1; i >= 0; i--) if (why.test(lines[i]!) && !/command not found$/.test(lines[i]!)) return lines[i]!;
   return lines[lines.length - 1] ?? fallback;
 }
 
 /** Why a test skipped, in the words it printed. */
 export function skipReason(t: MesonTestLog): string {
-  return explaining(ownWords(t), /skip|unable|missing|not found|lacks|requires?|needs?|no such|not supported|cannot/i, 'skipped (exit 77) without saying why');
+  return explaining(ownWords(t), [/skip|unable|missing|lacks|requires?|not supported/i, /not found|needs?|no such|cannot/i], 'skipped (exit 77) without saying why');
 }
 
 /**
@@ -173,7 +177,7 @@ export function skipReason(t: MesonTestLog): string {
 const SKIP_HINTS: Array<[RegExp, string]> = [
   [
     /Module cxl_test not found/,
-    'cxl_test is not available: the harness builds only nfit_test, and tools/testing/cxl needs CONFIG_CXL_BUS, CXL_ACPI and CXL_PMEM as modules (Debian builds CXL_BUS in) and, for daxctl-create, a kernel with cxl_test auto-assembled regions (6.3+)',
+    'no cxl_test for this kernel: tools/testing/cxl needs CONFIG_CXL_BUS, CXL_ACPI and CXL_PMEM as modules and Debian builds CXL_BUS in; build a 6.3+ kernel with --config dax,ndctl,cxl-test',
   ],
 ];
 
@@ -187,7 +191,7 @@ export function explainSkip(t: MesonTestLog): string {
 
 /** What a failing test said went wrong, in its own words. */
 export function failReason(t: MesonTestLog): string {
-  return explaining(ownWords(t), /fail|error|unable|missing|not found|mismatch|unexpected|expected|invalid|cannot|refused/i, 'no output');
+  return explaining(ownWords(t), [/fail|error|unable|missing|not found|mismatch|unexpected|expected|invalid|cannot|refused/i], 'no output');
 }
 
 export async function prepareNdctl(srcArg: string, log: (m: string) => void): Promise<NdctlBuild> {
