@@ -1,6 +1,6 @@
 import t from 'tap';
-import { qemuArgv, kernelCmdline, optValue, type MachineSpec } from '../../harness/src/vm/qemu-args.ts';
-import { defaultTopology } from '../../harness/src/vm/topology.ts';
+import { qemuArgv, kernelCmdline, optValue, numaArgs, type MachineSpec } from '../../harness/src/vm/qemu-args.ts';
+import { defaultTopology, validateTopology, topologyHash } from '../../harness/src/vm/topology.ts';
 
 const spec = (over: Partial<MachineSpec> = {}): MachineSpec => ({
   accel: 'tcg',
@@ -77,4 +77,21 @@ t.test('kernel command line: console, oops=panic, panic=-1, extras last', async 
 t.test('KVM uses -cpu host unless a model is given', async (t) => {
   t.same(after(qemuArgv(spec({ accel: 'kvm' })), '-cpu'), ['host']);
   t.same(after(qemuArgv(spec({ accel: 'kvm', cpu: 'kvm64' })), '-cpu'), ['kvm64']);
+});
+
+t.test('NUMA: none by default; node 0 keeps the bulk, further nodes 1 GiB, vCPUs dealt round-robin', async (t) => {
+  const base = { nvdimms: [], memmap: [{ sizeMiB: 1024, startMiB: 4096 }], memMiB: 12288, cpus: 2 };
+  t.same(numaArgs(base), []);
+  t.same(numaArgs({ ...base, numaNodes: 1 }), []);
+  t.same(numaArgs({ ...base, numaNodes: 2 }), [
+    '-object', 'memory-backend-ram,id=ram0,size=11264M', '-numa', 'node,nodeid=0,memdev=ram0,cpus=0',
+    '-object', 'memory-backend-ram,id=ram1,size=1024M', '-numa', 'node,nodeid=1,memdev=ram1,cpus=1',
+  ]);
+  const three = numaArgs({ ...base, cpus: 2, numaNodes: 3 });
+  t.same(three.filter((a) => a.startsWith('node,')), ['node,nodeid=0,memdev=ram0,cpus=0', 'node,nodeid=1,memdev=ram1,cpus=1', 'node,nodeid=2,memdev=ram2']);
+  t.same(numaArgs({ ...base, cpus: 4, numaNodes: 2 }).filter((a) => a.startsWith('node,')), ['node,nodeid=0,memdev=ram0,cpus=0,cpus=2', 'node,nodeid=1,memdev=ram1,cpus=1,cpus=3']);
+  t.throws(() => validateTopology({ ...base, memMiB: 1536, memmap: [], nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 2 }], numaNodes: 2 }), /node 0 under 1 GiB/);
+  t.throws(() => validateTopology({ ...base, numaNodes: 5 }), /--numa 5 is out of range/);
+  t.not(topologyHash({ ...base, numaNodes: 2 }), topologyHash(base));
+  t.equal(topologyHash({ ...base, numaNodes: 1 }), topologyHash(base), 'one node hashes as before');
 });

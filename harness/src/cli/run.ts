@@ -38,7 +38,7 @@ kernel:
 
 guest (with none of the topology options, --suite ndctl gets the guest ndctl's tests need:
 a 6 GiB labelled NVDIMM, memmap=3G!6G and 1G!9G legacy pmem, 1 GiB soft-reserved RAM for dax_hmem,
-12 GiB RAM, and nfit_test's modules preferred over the kernel's own nvdimm drivers):
+12 GiB RAM in 2 NUMA nodes, and nfit_test's modules preferred over the kernel's own nvdimm drivers):
   --image NAME           image recipe under images/: initramfs (default) or rootfs (default for --suite ndctl)
   --nvdimms N            number of NVDIMMs (default 1; 0 with --memmap only)
   --nvdimm-size SIZE     backing file size per NVDIMM, label area included (default 2050M)
@@ -46,6 +46,7 @@ a 6 GiB labelled NVDIMM, memmap=3G!6G and 1G!9G legacy pmem, 1 GiB soft-reserved
   --memmap SIZE!START    legacy e820 pmem (memmap= on the kernel command line); repeatable
   --mem SIZE             guest RAM (default 2G)
   --cpus N               vCPUs (default 2)
+  --numa N               NUMA nodes (default 1); nodes past the first take 1 GiB of RAM each
   --accel kvm|tcg        skip the KVM probe and use this accelerator
   --ssh-port N           host port (on 127.0.0.1) for the guest's sshd (default: a free one)
   --boot-timeout SEC     how long to wait for the guest's sshd (default 180)
@@ -109,6 +110,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         'label-size': { type: 'string' },
         memmap: { type: 'string', multiple: true },
         mem: { type: 'string' },
+        numa: { type: 'string' },
         cpus: { type: 'string' },
         accel: { type: 'string' },
         'ssh-port': { type: 'string' },
@@ -147,9 +149,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       memmap: (a.memmap ?? []).map(parseMemmap),
       memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
       cpus: int(a.cpus, '--cpus', defaultTopology.cpus),
+      numaNodes: int(a.numa, '--numa', 1),
     };
     // Without topology options each suite gets the guest it needs (ndctl's is larger).
-    const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus].some((v) => v !== undefined);
+    const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus, a.numa].some((v) => v !== undefined);
     const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
     if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
     const base = a['config-base'];

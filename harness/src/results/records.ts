@@ -23,6 +23,8 @@ export interface Topology {
   /** Guest RAM in MiB (not counting the NVDIMMs). */
   memMiB: number;
   cpus: number;
+  /** NUMA nodes (default 1: none declared). Nodes past the first take 1 GiB of RAM each, from the top. */
+  numaNodes?: number;
 }
 
 export interface KernelArtifact {

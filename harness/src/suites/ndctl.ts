@@ -39,6 +39,8 @@ export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: stri
     // q35 puts RAM above 2 GiB at 4 GiB: 12 GiB reaches 14 GiB, past the ranges taken.
     memMiB: 12288,
     cpus: 2,
+    // cxl_test (daxctl-create, ndctl v80+) places mock devices on node 1.
+    numaNodes: 2,
   },
   cmdline: ['memmap=1G%10G-1+0xefffffff'],
   // cxl_test's devices bind through modaliases, so their drivers ship by name.

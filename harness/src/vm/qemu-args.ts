@@ -53,11 +53,13 @@ export function qemuArgv(spec: MachineSpec): string[] {
   // 1 GiB margin per slot keeps QEMU from running out of room after alignment.
   const maxmem = t.memMiB + nvdimmTotal + 1024 * slots;
   const machine = ['q35', t.nvdimms.length > 0 ? 'nvdimm=on' : null, `accel=${spec.accel}`].filter(Boolean).join(',');
+  const numa = numaArgs(t);
   const argv = [
     '-machine', machine,
     '-cpu', spec.cpu ?? (spec.accel === 'kvm' ? 'host' : 'max'),
     '-smp', String(t.cpus),
     '-m', `${t.memMiB}M,slots=${slots},maxmem=${maxmem}M`,
+    ...numa,
     '-nodefaults',
     '-display', 'none',
     '-no-reboot',
@@ -94,6 +96,25 @@ export function qemuArgv(spec: MachineSpec): string[] {
     );
   });
   return argv;
+}
+
+/**
+ * NUMA nodes as RAM backends: node 0 keeps the low RAM and the bulk (so
+ * memmap= ranges stay inside one node), each further node 1 GiB; vCPUs are
+ * dealt round-robin, so node 0 always has one. cxl_test puts its mock devices on node 1 and crashes
+ * in the page allocator when that node does not exist.
+ */
+export function numaArgs(t: Topology): string[] {
+  const n = t.numaNodes ?? 1;
+  if (n <= 1) return [];
+  const args: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const size = i === 0 ? t.memMiB - (n - 1) * 1024 : 1024;
+    const cpus = Array.from({ length: t.cpus }, (_, c) => c).filter((c) => c % n === i);
+    args.push('-object', `memory-backend-ram,id=ram${i},size=${size}M`);
+    args.push('-numa', [`node,nodeid=${i},memdev=ram${i}`, ...cpus.map((c) => `cpus=${c}`)].join(','));
+  }
+  return args;
 }
 
 /** QEMU's option parser splits on commas; a literal comma is written twice. */

@@ -45,6 +45,10 @@ export function validateTopology(t: Topology): void {
     throw new TopologyError(`--cpus ${t.cpus} is out of range: use 1 to 8`);
   if (!Number.isInteger(t.memMiB) || t.memMiB < 512 || t.memMiB > 16384)
     throw new TopologyError(`--mem ${t.memMiB}M is out of range: use 512M to 16G`);
+  const nodes = t.numaNodes ?? 1;
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 4) throw new TopologyError(`--numa ${nodes} is out of range: use 1 to 4 nodes`);
+  if (nodes > 1 && t.memMiB - (nodes - 1) * 1024 < 1024)
+    throw new TopologyError(`--numa ${nodes} with --mem ${t.memMiB}M leaves node 0 under 1 GiB (each further node takes 1 GiB): raise --mem`);
   if (t.nvdimms.length === 0 && t.memmap.length === 0)
     throw new TopologyError('the topology has no pmem: give --nvdimms 1 or more, or --memmap SIZE!START');
   if (t.nvdimms.length > 8) throw new TopologyError(`--nvdimms ${t.nvdimms.length} is too many: use at most 8`);
@@ -94,6 +98,8 @@ export function topologyHash(t: Topology): string {
     memmap: t.memmap.map((m) => [m.sizeMiB, m.startMiB]),
     memMiB: t.memMiB,
     cpus: t.cpus,
+    // Absent for one node, so hashes of older single-node runs still match.
+    ...((t.numaNodes ?? 1) > 1 ? { numaNodes: t.numaNodes } : {}),
   });
   return createHash('sha256').update(canon).digest('hex').slice(0, 16);
 }
