@@ -82,6 +82,8 @@ t.test("the ndctl suite's own guest has everything the 13 real tests look for", 
   t.match(log, /ok: ACPI\.NFIT region with \d+ GiB free/, 'labels initialised, so the labelled region has free space');
   t.ok(record.kernel?.nfitTest?.includes('nfit_test'), 'the run record names the nfit_test modules laid over the stock kernel');
   t.equal(record.topology.memmap.length, 2);
+  t.equal(record.topology.numaNodes, 2);
+  t.match(log, /ok: NUMA node 1/);
   t.match(record.kernelCmdline, /memmap=3072M!6144M/);
   t.equal(record.status, 'pass');
   const setup = readFileSync(join(runDir, 'tests', 'setup.ndctl.log'), 'utf8');

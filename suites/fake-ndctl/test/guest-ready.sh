@@ -35,6 +35,19 @@ if [ "${avail:-0}" -ge $((4 * GiB)) ]; then ok "ACPI.NFIT region with $((avail /
 
 # dax_hmem on soft-reserved memory (daxctl-create up to ndctl v79).
 if ls -d /sys/devices/platform/hmem.* >/dev/null 2>&1; then ok "soft-reserved memory for dax_hmem"; else no "no hmem platform device (soft-reserved memory: memmap=SIZE%START-1+0xefffffff)"; fi
+# cxl_test (daxctl-create of ndctl v80+) exists only for kernels built with the cxl-test fragment.
+if modinfo cxl_test >/dev/null 2>&1; then
+	if modprobe cxl_test 2>/tmp/cxl.err; then
+		udevadm settle
+		[ -e /sys/bus/cxl/devices/root0 ] && ok "cxl_test loads and makes its CXL root" || no "cxl_test loaded but /sys/bus/cxl/devices/root0 is missing"
+		modprobe -r cxl_test 2>/dev/null
+	else
+		no "modprobe cxl_test: $(tail -1 /tmp/cxl.err)"
+	fi
+else
+	echo "note: no cxl_test for this kernel (daxctl-create.sh of ndctl v80+ will skip)"
+fi
+[ -d /sys/devices/system/node/node1 ] && ok "NUMA node 1 (cxl_test's mock devices live there)" || no "NUMA node 1 (cxl_test allocates on it)"
 modinfo kmem >/dev/null 2>&1 && ok "kmem module" || no "kmem module"
 modinfo dax_hmem >/dev/null 2>&1 && ok "dax_hmem module" || no "dax_hmem module"
 
