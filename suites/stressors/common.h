@@ -416,7 +416,7 @@ static inline void sigbus_install(void)
 }
 
 // 0 on success, the si_code (>0) if the access raised SIGBUS/SIGSEGV.
-static inline int guarded_read(const volatile uint64_t *a, uint64_t *out)
+static inline int guarded_access(volatile uint64_t *a, uint64_t *v, int write)
 {
 	sigjmp_buf jb;
 	if (sigsetjmp(jb, 1)) {
@@ -424,22 +424,22 @@ static inline int guarded_read(const volatile uint64_t *a, uint64_t *out)
 		return bus_code ? bus_code : 1000;
 	}
 	bus_jmp = &jb;
-	*out = *a;
+	if (write)
+		*a = *v;
+	else
+		*v = *a;
 	bus_jmp = NULL;
 	return 0;
 }
 
+static inline int guarded_read(const volatile uint64_t *a, uint64_t *out)
+{
+	return guarded_access((volatile uint64_t *)a, out, 0);
+}
+
 static inline int guarded_write(volatile uint64_t *a, uint64_t v)
 {
-	sigjmp_buf jb;
-	if (sigsetjmp(jb, 1)) {
-		bus_jmp = NULL;
-		return bus_code ? bus_code : 1000;
-	}
-	bus_jmp = &jb;
-	*a = v;
-	bus_jmp = NULL;
-	return 0;
+	return guarded_access(a, &v, 1);
 }
 
 // ------------------------------------------------------------------- target

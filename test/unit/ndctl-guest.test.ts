@@ -2,7 +2,8 @@ import t from 'tap';
 import { NDCTL_GUEST } from '../../harness/src/suites/ndctl.ts';
 import { ndctlKernelChoice } from '../../harness/src/workflows/run.ts';
 import { validateTopology, topologyCmdline, ramRanges } from '../../harness/src/vm/topology.ts';
-import { sourceSeries, depmodOverrides } from '../../harness/src/kernel/nfit-stock.ts';
+import { sourceSeries } from '../../harness/src/kernel/nfit-stock.ts';
+import { depmodOverrides } from '../../harness/src/kernel/test-modules.ts';
 import { wantsCxlTest } from '../../harness/src/kernel/build.ts';
 import { loadProfile } from '../../harness/src/kernel/config.ts';
 

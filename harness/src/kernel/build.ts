@@ -2,12 +2,13 @@
 // (source, config) so the next commit or series step is incremental, then the
 // nfit_test modules, then everything staged into an artifact directory the
 // image builder can copy as is.
-import { access, constants, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import { run } from '../host/proc.js';
 import { BuildError } from './errors.js';
 import { kmake } from './make.js';
+import { TEST_TREES, preferExtraModules } from './test-modules.ts';
 
 export interface BuildStep {
   worktree: string;
@@ -58,12 +59,6 @@ export function firstErrors(log: string, max = 6): string[] {
   const make = pick(/(\*\*\* |No space left on device|^make.*Error \d+)/);
   return make.slice(0, max).map((l) => l.trim());
 }
-
-/** Directories each test-module Kbuild reaches into with ../../../ paths. */
-const TEST_TREES = {
-  nfit: ['tools/testing/nvdimm', 'drivers/nvdimm', 'drivers/acpi/nfit', 'drivers/dax'],
-  cxl: ['tools/testing/cxl', 'drivers/cxl'],
-} as const;
 
 /**
  * tools/testing/{nvdimm,cxl} compile drivers/... through relative paths from
@@ -150,11 +145,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
       throw new BuildError('nfit_test built no modules', `check that the config has the nvdimm drivers as modules; see ${s.logPath}`, { log: s.logPath });
     }
     // The wrapped copies must win over the in-tree drivers of the same name.
-    const depmodD = join(modulesRoot, 'etc/depmod.d');
-    await mkdir(depmodD, { recursive: true });
-    await writeFile(join(depmodD, 'nfit_test.conf'), nfitModules.map((m) => `override ${m} * extra\n`).join(''));
-    const dm = await run('depmod', ['-b', modulesRoot, '-C', depmodD, release], { timeoutMs: 300_000, reject: false });
-    if (dm.exitCode !== 0) throw new BuildError(`depmod failed: ${dm.stderr.trim().split('\n')[0]}`, 'check that kmod is installed', { log: s.logPath });
+    await preferExtraModules(modulesRoot, release, nfitModules, { log: s.logPath });
 
     const copy = async (from: string, name: string) => {
       const to = join(s.stageDir, name);

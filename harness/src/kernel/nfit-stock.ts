@@ -5,8 +5,8 @@
 // the same version, then laid over a hard-linked copy of the stock module
 // tree with depmod override lines, so `modprobe nd_pmem` picks the wrapped
 // copy. The stock kernel's own directory is never changed.
-import { mkdir, readdir, writeFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic } from '../host/fsutil.ts';
@@ -15,18 +15,11 @@ import { moduleBuildTree, parseDebianKey } from './headers.ts';
 import { resolveSource } from './source.ts';
 import { BuildError, SourceError } from './errors.ts';
 import { withLock } from './lock.ts';
-
-/** What tools/testing/nvdimm compiles, by the ../../../ paths of its Kbuild. */
-export const NFIT_SOURCE_DIRS = ['tools/testing/nvdimm', 'drivers/nvdimm', 'drivers/acpi/nfit', 'drivers/dax'];
+import { TEST_TREES, preferExtraModules } from './test-modules.ts';
 
 /** `6.1.0-56-amd64` → `6.1`: the linux-source package series of a Debian release. */
 export function sourceSeries(release: string): string | null {
   return /^(\d+\.\d+)\./.exec(release)?.[1] ?? null;
-}
-
-/** One `override` line per module name: the copy under extra/ wins over the in-tree one. */
-export function depmodOverrides(modules: string[]): string {
-  return modules.map((m) => `override ${m} * extra\n`).join('');
 }
 
 interface NfitStockMeta {
@@ -59,7 +52,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
         );
       const shadow = join(tmp, 'src');
       await mkdir(shadow, { recursive: true });
-      const archive = await run('git', ['-C', src.repoDir, 'archive', '--format=tar', '-o', join(tmp, 'nfit-src.tar'), src.commit, '--', ...NFIT_SOURCE_DIRS], { timeoutMs: 300_000, reject: false });
+      const archive = await run('git', ['-C', src.repoDir, 'archive', '--format=tar', '-o', join(tmp, 'nfit-src.tar'), src.commit, '--', ...TEST_TREES.nfit], { timeoutMs: 300_000, reject: false });
       if (archive.exitCode !== 0) throw new SourceError(`${src.label} lacks the nfit_test sources`, `git archive said: ${archive.stderr.trim().split('\n')[0]}`);
       await run('tar', ['-xf', join(tmp, 'nfit-src.tar'), '-C', shadow], { timeoutMs: 300_000 });
       const m = join(shadow, 'tools/testing/nvdimm');
@@ -87,19 +80,15 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
       await mkdir(extra, { recursive: true });
       const names: string[] = [];
       for (const ko of kos) {
-        const name = ko.split('/').pop()!.replace(/\.ko$/, '');
+        const name = basename(ko).replace(/\.ko$/, '');
         names.push(name);
-        await run('cp', [join(m, ko), join(extra, `${name}.ko`)], { timeoutMs: 60_000 });
+        await copyFile(join(m, ko), join(extra, `${name}.ko`));
       }
-      const depmodD = join(tmp, 'root', 'etc', 'depmod.d');
-      await mkdir(depmodD, { recursive: true });
-      await writeFile(join(depmodD, 'nfit_test.conf'), depmodOverrides(names.sort()));
       // The copied index files are hard links too: unlink before depmod rewrites them in place.
-      for (const f of await readdir(join(modParent, kernel.release))) if (f.startsWith('modules.')) await run('rm', ['-f', join(modParent, kernel.release, f)], { timeoutMs: 60_000 });
-      const dm = await run('depmod', ['-b', join(tmp, 'root'), '-C', depmodD, kernel.release], { timeoutMs: 300_000, reject: false });
-      if (dm.exitCode !== 0) throw new BuildError(`depmod over the nfit_test tree failed: ${dm.stderr.trim().split('\n')[0]}`, 'check that kmod is installed');
+      for (const f of await readdir(join(modParent, kernel.release))) if (f.startsWith('modules.')) await rm(join(modParent, kernel.release, f), { force: true });
+      await preferExtraModules(join(tmp, 'root'), kernel.release, names.sort());
       const dep = await readFile(join(modParent, kernel.release, 'modules.dep'), 'utf8');
-      if (!/^extra\/nd_pmem\.ko:/m.test(dep)) throw new BuildError('depmod did not prefer nfit_test\'s nd_pmem', `see ${join(depmodD, 'nfit_test.conf')}`);
+      if (!/^extra\/nd_pmem\.ko:/m.test(dep)) throw new BuildError('depmod did not prefer nfit_test\'s nd_pmem', `see ${join(tmp, 'root', 'etc', 'depmod.d')}`);
       await writeJsonAtomic(join(tmp, 'nfit.json'), { modules: names, source: src.label, makeMs } satisfies NfitStockMeta);
     }),
   );

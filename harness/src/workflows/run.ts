@@ -118,7 +118,8 @@ export async function runWorkflow(opts: RunOptions): Promise<RunOutcome> {
   }
   // ndctl's nfit_test tests need the wrapped drivers in place of the stock ones
   // (a pipeline-built kernel carries them already).
-  const kernel = ndctlSuite ? await withNfitTest(await resolveKernel(ndctlKernelChoice(o.kernel), prep), prep) : await resolveKernel(o.kernel, prep);
+  const resolved = await resolveKernel(ndctlSuite ? ndctlKernelChoice(o.kernel) : o.kernel, prep);
+  const kernel = ndctlSuite ? await withNfitTest(resolved, prep) : resolved;
   const { image, recipe } = await buildImage(o.image, prep);
   const modules = await buildModulesCpio(kernel, ndctlSuite ? [...recipe.modules, ...NDCTL_GUEST.modules] : recipe.modules, prep);
   const accel = await chooseAccel({ override: o.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules), log: prep });
