@@ -105,7 +105,25 @@ export interface ImageArtifact {
 
 export type TestStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'crash' | 'infra-error';
 
-export type RunStatus = 'running' | 'pass' | 'fail' | 'infra-error' | 'interrupted';
+export type RunStatus = 'running' | 'pass' | 'fail' | 'infra-error' | 'interrupted' | 'aborted';
+
+/**
+ * A test's status judged against what is known to happen on this kernel
+ * (stressor manifest, known-outcome lists): only 'fail' and 'error' make a run
+ * fail. 'xfail' is an expected failure; 'xpass' an expected failure that
+ * passed (flagged: a fix, or a test that stopped testing).
+ */
+export type Verdict = 'pass' | 'fail' | 'skip' | 'xfail' | 'xpass' | 'error';
+
+/** The known outcome a test was judged against. */
+export interface ExpectedOutcome {
+  /** Statuses that count as expected (e.g. ['fail'] or ['pass', 'crash'] for a race). */
+  statuses: TestStatus[];
+  /** Why, as the list or manifest says it. */
+  why: string;
+  /** Where it came from: the manifest or known-outcome file path (and entry). */
+  source: string;
+}
 
 /** One kernel report found on the console (filled in by oracle/). */
 export interface CrashReport {
@@ -162,6 +180,10 @@ export interface TestResult {
   metrics: Record<string, number | string | boolean>;
   /** The refcount census after the test's unmount (pages checked, bad pages with their dumps). */
   census?: unknown;
+  /** The status judged against known outcomes; absent in records written before verdicts existed (read as status). */
+  verdict?: Verdict;
+  /** The known outcome that applied, when one did. */
+  expected?: ExpectedOutcome | null;
 }
 
 export interface RunRecord {
@@ -170,6 +192,16 @@ export interface RunRecord {
   status: RunStatus;
   /** Why the run ended the way it did, one line. */
   reason: string;
+  /**
+   * The harness process that owns a 'running' record and when it last said it
+   * was alive: a reader that finds the pid gone or the heartbeat stale shows
+   * the run as 'aborted' (harness SIGKILLed, host lost power).
+   */
+  harness?: { pid: number; hostname: string; heartbeatAt: string };
+  /** Where the run was when it ended (or is now): prepare, boot, test, teardown. */
+  phase?: RunPhase;
+  /** The plan this run executed (the run primitive's input), for reruns and history. */
+  plan?: PlanSummary;
   startedAt: string;
   endedAt: string | null;
   host: { hostname: string; qemuVersion: string };
@@ -186,6 +218,22 @@ export interface RunRecord {
   kernelInitMs: number | null;
   tests: TestResult[];
   crashes: CrashReport[];
+}
+
+export type RunPhase = 'prepare' | 'boot' | 'test' | 'teardown' | 'done';
+
+/** What a run was asked to do, in a form that can be stored, compared and rerun. */
+export interface PlanSummary {
+  /** Stable identity of the cell (kernel + image + topology + suite + tests + params), for history across nights. */
+  cellKey: string;
+  suite: string;
+  tests: string[];
+  /** The kernel as chosen (stock package, source + series + config, or a path). */
+  kernel: Record<string, unknown>;
+  image: string;
+  params: Record<string, string | number | boolean>;
+  /** How many times the tests were run in this guest. */
+  repeat: number;
 }
 
 // ---- Crash-oracle detail shapes (added for oracle/; all optional on CrashReport so
