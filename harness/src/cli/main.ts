@@ -1,5 +1,5 @@
 // dax-harness: one subcommand per file; this only dispatches.
-import { runCommand } from './run.ts';
+// Commands load on demand: `run` pulls in the whole harness, parse-log only the oracle.
 
 const USAGE = `usage: dax-harness <command> [options]
 
@@ -15,7 +15,7 @@ type Command = (argv: string[]) => Promise<number>;
 async function load(name: string): Promise<Command | null> {
   switch (name) {
     case 'run':
-      return runCommand;
+      return (await import('./run.ts')).runCommand;
     case 'parse-log':
       return (await import('./parse-log.ts')).parseLogCommand;
     case 'build':
