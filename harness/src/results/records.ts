@@ -139,6 +139,14 @@ export interface CrashReport {
   lines: string[];
   /** Everything else the oracle extracts (page dump, registers, frames, taint...). */
   [extra: string]: unknown;
+  /**
+   * Other names of the same bug, syzkaller style (`stall in f` for a soft lockup or an RCU stall,
+   * `bad-access in f` for KASAN, GPF and paging faults): two reports whose title or alternative
+   * titles intersect are one bug even when the kind differs.
+   */
+  altTitles?: string[];
+  /** The report was interleaved with other output or cut short, so its title may be wrong; still a crash. */
+  corrupted?: boolean;
   /** The line that names the report (first oops-start line), without timestamp. */
   headline?: string;
   /** Guilty function chosen for the title, or null. */
