@@ -57,6 +57,39 @@ t.test('a guest command that hangs is timed out, its process group killed, the g
   t.equal(fail.stderr, 'oops\n', 'stderr comes back without the harness markers');
 });
 
+t.test('timed-out and concurrent commands never leave the channel refusing the next exec', async (t) => {
+  // dropbear closed a fresh channel whenever another child of the same ssh
+  // connection ended between its open and its exec ("Unable to exec" right
+  // after a timed-out command). Four streams of timeouts and short commands
+  // make that window likely many times over.
+  const { s } = await bootDefault('race');
+  t.teardown(() => s.close());
+  const errors: string[] = [];
+  let ok = 0;
+  const stream = async (k: number) => {
+    for (let i = 0; i < 40; i++) {
+      try {
+        if (i % 3 === 0) {
+          const hung = await s.guest.exec(['sh', '-c', 'sleep 600 & sleep 601'], { timeoutMs: 200 + 50 * k });
+          if (!hung.timedOut) errors.push(`stream ${k} step ${i}: a hanging command was not timed out`);
+        }
+        const r = await s.guest.exec(['echo', `s${k}-${i}`], { timeoutMs: 20000 });
+        if (r.exitCode === 0 && r.stdout === `s${k}-${i}\n`) ok++;
+        else errors.push(`stream ${k} step ${i}: exit ${r.exitCode}, output ${JSON.stringify(r.stdout)}`);
+      } catch (e) {
+        errors.push(`stream ${k} step ${i}: ${(e as Error).message}`);
+        return;
+      }
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(stream));
+  t.same(errors, [], 'no exec was refused and every output came back');
+  t.equal(ok, 160, 'all 160 short commands ran');
+  t.ok(s.guest.connections() <= 8, `concurrency is served by a few connections (${s.guest.connections()})`);
+  const left = await s.guest.exec(['sh', '-c', 'ps | grep -c "[s]leep 60" || true'], { timeoutMs: 20000 });
+  t.equal(left.stdout.trim(), '0', 'every timed-out process group was killed');
+});
+
 t.test('QEMU killed mid-run: infra-error result, console log kept, no QEMU left', async (t) => {
   const results = mkdtempSync(join(tmpdir(), 'daxh-results-'));
   let pid: number | undefined;

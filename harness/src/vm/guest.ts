@@ -2,6 +2,17 @@
 // Readiness is polled with p-retry under a bounded total wait; each command
 // streams its output and has its own timeout, after which its whole process
 // group is killed in the guest.
+//
+// One command per ssh connection at a time. dropbear (2022.83, the image's
+// sshd) closes a session channel that is between its open and its exec
+// request whenever a SIGCHLD from another channel of the same connection is
+// pending: check_close() sees no child yet, takes the unset fds for closed and
+// sends EOF + CLOSE, and the client reads that as "Unable to exec" (the exec
+// may even start, orphaned). Any child of the connection ending in that window
+// triggers it: the kill channel of a timed-out command, a watchdog's probe
+// finishing beside a long command. So concurrent commands get connections of
+// their own (kept for reuse), and a connection goes back to the pool only when
+// every channel it carried, kill channel included, has closed.
 import ssh2, { type ClientChannel } from 'ssh2';
 const { Client } = ssh2;
 type Client = InstanceType<typeof Client>;
@@ -14,6 +25,14 @@ export class GuestUnreachableError extends Error {
 }
 export class GuestLostError extends Error {
   override name = 'GuestLostError';
+}
+/**
+ * The guest's sshd refused a channel or its exec request. With one command per
+ * connection that means a real refusal (no fork, no fd) and the command did not
+ * start, so it is retried.
+ */
+class ExecRefusedError extends Error {
+  override name = 'ExecRefusedError';
 }
 
 export interface GuestConnectOptions {
@@ -49,10 +68,65 @@ export class Guest {
   private closed = false;
   private lostReason: string | null = null;
   private lostListeners = new Set<(why: string) => void>();
+  private idle: Client[] = [];
+  private clients = new Set<Client>();
+  private retired = new Set<Client>();
+  private connecting: Promise<Client> | null = null;
 
-  private constructor(private readonly client: Client) {
-    client.on('error', (e) => this.markLost(`ssh error: ${e.message}`));
-    client.on('close', () => this.markLost('ssh connection closed'));
+  private constructor(
+    private readonly opts: GuestConnectOptions,
+    first: Client,
+  ) {
+    this.adopt(first);
+    this.idle.push(first);
+  }
+
+  private adopt(c: Client): void {
+    this.clients.add(c);
+    c.on('error', (e) => this.markLost(`ssh error: ${e.message}`));
+    c.on('close', () => {
+      if (this.retired.has(c)) return;
+      this.clients.delete(c);
+      this.idle = this.idle.filter((x) => x !== c);
+      this.markLost('ssh connection closed');
+    });
+  }
+
+  /** How many ssh connections the guest channel holds (one per concurrent command at most). */
+  connections(): number {
+    return this.clients.size;
+  }
+
+  /** An idle connection, or a new one when every connection carries a command. */
+  private async lease(): Promise<Client> {
+    if (this.lostReason) throw new GuestLostError(this.lostReason);
+    const c = this.idle.pop();
+    if (c) return c;
+    // The guest is up, so a connection only needs the handshake; one at a time
+    // keeps a burst of commands from opening a burst of connections.
+    while (this.connecting) await this.connecting.catch(() => {});
+    const again = this.idle.pop();
+    if (again) return again;
+    this.connecting = connectOnce(this.opts, 30000);
+    try {
+      const fresh = await this.connecting;
+      if (this.closed || this.lostReason) {
+        fresh.end();
+        throw new GuestLostError(this.lostReason ?? 'guest channel closed');
+      }
+      this.adopt(fresh);
+      return fresh;
+    } catch (e) {
+      if (e instanceof GuestLostError) throw e;
+      throw new GuestLostError(`could not open another ssh connection to the guest: ${(e as Error).message}`);
+    } finally {
+      this.connecting = null;
+    }
+  }
+
+  private release(c: Client): void {
+    if (this.closed || this.lostReason || !this.clients.has(c)) return;
+    this.idle.push(c);
   }
 
   static async connect(o: GuestConnectOptions): Promise<Guest> {
@@ -85,7 +159,7 @@ export class Guest {
       const why = e instanceof Error ? e.message : String(e);
       throw new GuestUnreachableError(`guest sshd on 127.0.0.1:${o.port} not ready after ${Date.now() - started} ms (${attempts} attempts): ${why}`);
     });
-    return new Guest(client);
+    return new Guest(o, client);
   }
 
   onLost(fn: (why: string) => void): () => void {
@@ -111,7 +185,12 @@ export class Guest {
     const wrapper = `echo "${PID_MARK}$$" >&2; "$@"; rc=$?; echo "${RC_MARK}$rc" >&2; exit $rc`;
     const cmd = ['exec', 'setsid', 'sh', '-c', wrapper, 'daxh', ...argv].map(shellQuote).join(' ');
     const started = Date.now();
-    const ch = await this.openExec(cmd);
+    const { client, ch } = await this.openExecRetrying(cmd);
+    // The connection is free again once this channel and the kill channel, if
+    // one was needed, have both closed.
+    let killDone: Promise<void> = Promise.resolve();
+    const closed = new Promise<void>((r) => ch.once('close', () => r()));
+    void closed.then(() => killDone).then(() => this.release(client));
     return new Promise<CommandResult>((resolve, reject) => {
       let stdout = '';
       let stderr = '';
@@ -139,11 +218,15 @@ export class Guest {
           ch.close();
           return;
         }
-        this.openExec(`kill -KILL -- -${pid} 2>/dev/null; kill -KILL ${pid} 2>/dev/null; true`)
-          .then((k) => {
-            k.resume();
-            k.stderr.resume();
-          })
+        killDone = this.openExec(client, `kill -KILL -- -${pid} 2>/dev/null; kill -KILL ${pid} 2>/dev/null; true`)
+          .then(
+            (k) =>
+              new Promise<void>((r) => {
+                k.on('close', () => r());
+                k.resume();
+                k.stderr.resume();
+              }),
+          )
           .catch(() => {});
       };
       const stop = () => {
@@ -203,7 +286,8 @@ export class Guest {
     if (this.lostReason) throw new GuestLostError(this.lostReason);
     const { createReadStream } = await import('node:fs');
     const cmd = ['sh', '-c', 'cat > "$1" && chmod "$2" "$1"', 'daxh', remotePath, mode].map(shellQuote).join(' ');
-    const ch = await this.openExec(cmd);
+    const { client, ch } = await this.openExecRetrying(cmd);
+    ch.once('close', () => this.release(client));
     await new Promise<void>((resolve, reject) => {
       let code: number | null = null;
       let err = '';
@@ -237,15 +321,45 @@ export class Guest {
     return r.stdout;
   }
 
-  private openExec(cmd: string): Promise<ClientChannel> {
+  private openExec(c: Client, cmd: string): Promise<ClientChannel> {
     return new Promise((resolve, reject) => {
-      this.client.exec(cmd, (err, ch) => (err ? reject(new GuestLostError(`ssh exec failed: ${err.message}`)) : resolve(ch)));
+      c.exec(cmd, (err, ch) => (err ? reject(new ExecRefusedError(err.message)) : resolve(ch)));
     });
+  }
+
+  /**
+   * A channel refused before the command started (open failure, an exec
+   * request answered with failure) is retried on a fresh lease a few times;
+   * a guest that keeps refusing is lost.
+   */
+  private async openExecRetrying(cmd: string): Promise<{ client: Client; ch: ClientChannel }> {
+    let last = '';
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (attempt) await new Promise((r) => setTimeout(r, 200 * attempt));
+      const client = await this.lease();
+      try {
+        return { client, ch: await this.openExec(client, cmd) };
+      } catch (e) {
+        if (!(e instanceof ExecRefusedError)) throw e;
+        last = e.message;
+        // The refused connection may carry a half-closed channel: do not reuse it.
+        this.retire(client);
+      }
+    }
+    throw new GuestLostError(`ssh exec failed 4 times: ${last}`);
+  }
+
+  private retire(c: Client): void {
+    this.retired.add(c);
+    this.clients.delete(c);
+    this.idle = this.idle.filter((x) => x !== c);
+    c.end();
   }
 
   close(): void {
     this.closed = true;
-    this.client.end();
+    for (const c of this.clients) c.end();
+    this.idle = [];
   }
 }
 
