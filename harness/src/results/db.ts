@@ -1,0 +1,430 @@
+// The results index: an SQLite file (results/index.sqlite) over the night and
+// run directories, for history queries and reports. It holds nothing the
+// directories do not: a lost or corrupt index is rebuilt from them (reindex),
+// and every write is one transaction, so a killed harness leaves the index as
+// it was before or after, never between.
+import Database from 'better-sqlite3';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { listNightDirs, loadCells, loadKernels, loadNight, nightDir, nightsRoot, type NightCellRecord, type NightKernelRecord, type NightRecord } from './nights.ts';
+import { testKey, verdictOf } from './classify.ts';
+import type { CrashReport, RunRecord, Verdict } from './records.ts';
+
+const SCHEMA_VERSION = '1';
+
+const SCHEMA = `
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nights(id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL, config_hash TEXT, origin TEXT,
+  shard TEXT, baseline TEXT, rerun_failures INTEGER, history_nights INTEGER, cells INTEGER, dir TEXT NOT NULL);
+CREATE TABLE kernels(night_id TEXT NOT NULL, key TEXT NOT NULL, name TEXT, status TEXT, reason TEXT, spec TEXT, artifact TEXT, duration_ms INTEGER,
+  prepared_at TEXT, patchset_hash TEXT, PRIMARY KEY(night_id, key));
+CREATE TABLE cells(night_id TEXT NOT NULL, cell_key TEXT NOT NULL, ord INTEGER, kernel_key TEXT, kernel TEXT, suite TEXT, mode TEXT, topology TEXT,
+  plan TEXT, status TEXT, reason TEXT, started_at TEXT, ended_at TEXT, PRIMARY KEY(night_id, cell_key));
+CREATE TABLE runs(id TEXT PRIMARY KEY, night_id TEXT, cell_key TEXT, role TEXT, rerun_tests TEXT, status TEXT, reason TEXT, started_at TEXT,
+  ended_at TEXT, kernel TEXT, topology TEXT, accel TEXT, boot_ms INTEGER, dir TEXT NOT NULL);
+CREATE TABLE tests(run_id TEXT NOT NULL, idx INTEGER NOT NULL, night_id TEXT, cell_key TEXT, role TEXT, test_key TEXT NOT NULL, name TEXT,
+  params TEXT, status TEXT, verdict TEXT, expected TEXT, duration_ms INTEGER, reason TEXT, metrics TEXT, log TEXT, started_at TEXT,
+  PRIMARY KEY(run_id, idx));
+CREATE TABLE crashes(run_id TEXT NOT NULL, idx INTEGER NOT NULL, night_id TEXT, cell_key TEXT, role TEXT, test_key TEXT, type TEXT, title TEXT,
+  fatal INTEGER, dedup_key TEXT, match_key TEXT, reason TEXT, page_dump TEXT, frames TEXT, lines TEXT, PRIMARY KEY(run_id, idx));
+CREATE INDEX tests_history ON tests(cell_key, test_key);
+CREATE INDEX tests_night ON tests(night_id, cell_key);
+CREATE INDEX runs_night ON runs(night_id, cell_key);
+CREATE INDEX crashes_sig ON crashes(dedup_key);
+CREATE INDEX crashes_night ON crashes(night_id);
+CREATE INDEX nights_time ON nights(started_at, id);
+`;
+
+export interface NightRow {
+  id: string;
+  started_at: string;
+  ended_at: string | null;
+  status: string;
+  config_hash: string | null;
+  origin: string | null;
+  shard: string | null;
+  baseline: string | null;
+  rerun_failures: number;
+  history_nights: number;
+  cells: number;
+  dir: string;
+}
+
+export interface CellRow {
+  night_id: string;
+  cell_key: string;
+  ord: number;
+  kernel_key: string;
+  kernel: string;
+  suite: string;
+  mode: string;
+  topology: string;
+  plan: string;
+  status: string;
+  reason: string;
+  started_at: string;
+  ended_at: string;
+}
+
+export interface RunRow {
+  id: string;
+  night_id: string | null;
+  cell_key: string | null;
+  role: string;
+  rerun_tests: string | null;
+  status: string;
+  reason: string;
+  started_at: string;
+  ended_at: string | null;
+  kernel: string | null;
+  topology: string | null;
+  accel: string | null;
+  boot_ms: number | null;
+  dir: string;
+}
+
+export interface TestRow {
+  run_id: string;
+  idx: number;
+  night_id: string | null;
+  cell_key: string | null;
+  role: string;
+  test_key: string;
+  name: string;
+  params: string;
+  status: string;
+  verdict: Verdict;
+  expected: string | null;
+  duration_ms: number;
+  reason: string;
+  metrics: string;
+  log: string;
+  started_at: string;
+}
+
+export interface CrashRow {
+  run_id: string;
+  idx: number;
+  night_id: string | null;
+  cell_key: string | null;
+  role: string;
+  test_key: string | null;
+  type: string;
+  title: string;
+  fatal: number;
+  dedup_key: string;
+  match_key: string;
+  reason: string;
+  page_dump: string | null;
+  frames: string | null;
+  lines: string;
+}
+
+export interface KernelRow {
+  night_id: string;
+  key: string;
+  name: string;
+  status: string;
+  reason: string;
+  spec: string;
+  artifact: string | null;
+  duration_ms: number;
+  prepared_at: string;
+  patchset_hash: string | null;
+}
+
+interface LoadedRun {
+  record: RunRecord;
+  dir: string;
+  nightId: string | null;
+  cellKey: string | null;
+  role: string;
+  rerunTests: string[] | null;
+}
+
+interface LoadedNight {
+  night: NightRecord;
+  dir: string;
+  kernels: NightKernelRecord[];
+  cells: NightCellRecord[];
+  runs: LoadedRun[];
+}
+
+export const indexPath = (resultsRoot: string) => join(resultsRoot, 'index.sqlite');
+
+async function readRun(dir: string): Promise<RunRecord | null> {
+  try {
+    const r = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunRecord;
+    return r && Array.isArray(r.tests) ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Everything a night directory says, read before the write transaction starts. */
+async function loadNightDir(dir: string): Promise<LoadedNight | null> {
+  const night = await loadNight(dir);
+  if (!night) return null;
+  const cells = await loadCells(dir);
+  const kernels = await loadKernels(dir);
+  const runs: LoadedRun[] = [];
+  for (const c of cells)
+    for (const ref of c.runs) {
+      const record = await readRun(join(dir, ref.dir));
+      if (record) runs.push({ record, dir: join(dir, ref.dir), nightId: night.id, cellKey: c.key, role: ref.role, rerunTests: ref.tests ?? null });
+    }
+  return { night, dir, kernels, cells, runs };
+}
+
+export class ResultsIndex {
+  readonly db: Database.Database;
+  readonly root: string;
+
+  private constructor(db: Database.Database, root: string) {
+    this.db = db;
+    this.root = root;
+  }
+
+  /**
+   * Opens (or creates) the index of a results root. An index that cannot be
+   * read, or was written by another schema, is moved aside and rebuilt from
+   * the directories.
+   */
+  static async open(resultsRoot: string): Promise<ResultsIndex> {
+    const path = indexPath(resultsRoot);
+    const fresh = !(await stat(path).catch(() => null));
+    try {
+      const idx = new ResultsIndex(ResultsIndex.connect(path), resultsRoot);
+      if (fresh) {
+        idx.db.exec(SCHEMA);
+        idx.db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+        await idx.syncAll();
+        return idx;
+      }
+      const v = idx.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
+      idx.db.prepare('SELECT count(*) FROM nights').get();
+      if (v?.value === SCHEMA_VERSION) {
+        await idx.syncAll();
+        return idx;
+      }
+      idx.close();
+    } catch {
+      // Not a database, or a damaged one: the directories still have everything.
+    }
+    return ResultsIndex.rebuild(resultsRoot);
+  }
+
+  private static connect(path: string): Database.Database {
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 10000');
+    return db;
+  }
+
+  /** Builds a new index beside the old one and renames it into place: readers never see a half-built index. */
+  static async rebuild(resultsRoot: string): Promise<ResultsIndex> {
+    const path = indexPath(resultsRoot);
+    const tmp = `${path}.rebuild-${process.pid}`;
+    for (const p of [tmp, `${tmp}-wal`, `${tmp}-shm`]) await rm(p, { force: true });
+    const db = new Database(tmp);
+    db.exec(SCHEMA);
+    db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+    const idx = new ResultsIndex(db, resultsRoot);
+    await idx.syncAll(true);
+    db.close();
+    for (const p of [`${path}-wal`, `${path}-shm`]) await rm(p, { force: true });
+    await rename(tmp, path);
+    return new ResultsIndex(ResultsIndex.connect(path), resultsRoot);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /**
+   * Brings the index up to date with the directories: nights whose files
+   * changed since they were indexed (running ones always), and plain run
+   * directories not yet indexed or still running.
+   */
+  async syncAll(all = false): Promise<void> {
+    const known = new Map((this.db.prepare('SELECT id, status, ended_at, cells FROM nights').all() as Pick<NightRow, 'id' | 'status' | 'ended_at' | 'cells'>[]).map((r) => [r.id, r]));
+    for (const id of await listNightDirs(this.root)) {
+      const dir = nightDir(this.root, id);
+      if (!all) {
+        const k = known.get(id);
+        const n = await loadNight(dir);
+        const cellCount = (await readdir(join(dir, 'cells')).catch(() => [])).filter((f) => f.endsWith('.json')).length;
+        if (k && n && k.status === n.status && k.ended_at === n.endedAt && k.cells === cellCount && n.status !== 'running') continue;
+      }
+      await this.indexNight(dir);
+    }
+    const runsKnown = new Map((this.db.prepare('SELECT id, status FROM runs WHERE night_id IS NULL').all() as { id: string; status: string }[]).map((r) => [r.id, r.status]));
+    let names: string[] = [];
+    try {
+      names = (await readdir(this.root, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== 'nights' && !d.name.startsWith('.')).map((d) => d.name);
+    } catch {
+      return;
+    }
+    const loaded: LoadedRun[] = [];
+    for (const n of names.sort()) {
+      const st = runsKnown.get(n);
+      if (!all && st && st !== 'running') continue;
+      const record = await readRun(join(this.root, n));
+      if (record) loaded.push({ record, dir: join(this.root, n), nightId: null, cellKey: record.plan?.cellKey ?? null, role: 'main', rerunTests: null });
+    }
+    if (loaded.length) this.db.transaction(() => loaded.forEach((r) => this.writeRun(r)))();
+  }
+
+  /** (Re)indexes one night directory in a single transaction. */
+  async indexNight(dir: string): Promise<void> {
+    const n = await loadNightDir(dir);
+    if (!n) return;
+    this.db.transaction(() => {
+      const id = n.night.id;
+      for (const t of ['kernels', 'cells']) this.db.prepare(`DELETE FROM ${t} WHERE night_id = ?`).run(id);
+      for (const t of ['runs', 'tests', 'crashes']) this.db.prepare(`DELETE FROM ${t} WHERE night_id = ?`).run(id);
+      this.db
+        .prepare('INSERT OR REPLACE INTO nights VALUES (?,?,?,?,?,?,?,?,?,?,?,?)')
+        .run(id, n.night.startedAt, n.night.endedAt, n.night.status, n.night.configHash, n.night.origin, n.night.shard ? `${n.night.shard.index}/${n.night.shard.count}` : null,
+          n.night.baseline, n.night.rerunFailures, n.night.historyNights, n.cells.length, relative(this.root, dir));
+      const insK = this.db.prepare('INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?)');
+      for (const k of n.kernels) insK.run(id, k.key, k.name, k.status, k.reason, JSON.stringify(k.spec), k.artifact ? JSON.stringify(k.artifact) : null, k.durationMs, k.preparedAt, k.patchsetHash ?? null);
+      const order = new Map(n.night.matrix.map((k, i) => [k, i]));
+      const insC = this.db.prepare('INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)');
+      for (const c of n.cells)
+        insC.run(id, c.key, order.get(c.key) ?? -1, c.kernelKey, c.axes.kernel, c.axes.suite, c.axes.mode, c.axes.topology, JSON.stringify(c.plan), c.status, c.reason, c.startedAt, c.endedAt);
+      for (const r of n.runs) this.writeRun(r);
+    })();
+  }
+
+  private writeRun(r: LoadedRun): void {
+    const rec = r.record;
+    for (const t of ['runs', 'tests', 'crashes']) this.db.prepare(`DELETE FROM ${t} WHERE ${t === 'runs' ? 'id' : 'run_id'} = ?`).run(rec.id);
+    this.db
+      .prepare('INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)')
+      .run(rec.id, r.nightId, r.cellKey, r.role, r.rerunTests ? JSON.stringify(r.rerunTests) : null, rec.status, rec.reason, rec.startedAt, rec.endedAt,
+        rec.kernel ? JSON.stringify({ kind: rec.kernel.kind, release: rec.kernel.release, label: rec.kernel.label, key: rec.kernel.key, build: rec.kernel.build ? { ...rec.kernel.build, log: undefined } : undefined }) : null,
+        JSON.stringify(rec.topology ?? null), rec.accel ? rec.accel.used : null, rec.bootMs, relative(this.root, r.dir));
+    const insT = this.db.prepare('INSERT INTO tests VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)');
+    rec.tests.forEach((t, i) =>
+      insT.run(rec.id, i, r.nightId, r.cellKey, r.role, testKey(t), t.name, JSON.stringify(t.params ?? {}), t.status, verdictOf(t), t.expected ? JSON.stringify(t.expected) : null,
+        Math.round(t.durationMs ?? 0), t.reason ?? '', JSON.stringify(t.metrics ?? {}), t.log ?? '', t.startedAt ?? null),
+    );
+    // Crashes sit in the run and in the test they landed in (the same reports):
+    // one row each, tagged with that test.
+    const owner = new Map<string, string>();
+    for (const t of rec.tests) for (const c of t.crashes ?? []) owner.set(`${c.startLine}|${c.dedupKey}`, testKey(t));
+    const all: CrashReport[] = [...(rec.crashes ?? [])];
+    const seen = new Set(all.map((c) => `${c.startLine}|${c.dedupKey}`));
+    for (const t of rec.tests) for (const c of t.crashes ?? []) if (!seen.has(`${c.startLine}|${c.dedupKey}`)) (all.push(c), seen.add(`${c.startLine}|${c.dedupKey}`));
+    const insX = this.db.prepare('INSERT INTO crashes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)');
+    all.forEach((c, i) =>
+      insX.run(rec.id, i, r.nightId, r.cellKey, r.role, owner.get(`${c.startLine}|${c.dedupKey}`) ?? null, c.type, c.title, c.fatal ? 1 : 0, c.dedupKey, c.matchKey, c.reason ?? '',
+        c.pageDump ? JSON.stringify(c.pageDump) : null, c.frames ? JSON.stringify(c.frames) : null, JSON.stringify(c.lines ?? [])),
+    );
+  }
+
+  // ---- queries ----
+
+  nights(): NightRow[] {
+    return this.db.prepare('SELECT * FROM nights ORDER BY started_at, id').all() as NightRow[];
+  }
+
+  night(id: string): NightRow | undefined {
+    return this.db.prepare('SELECT * FROM nights WHERE id = ?').get(id) as NightRow | undefined;
+  }
+
+  /** The night's position in time: nights before it, for "earlier" comparisons. */
+  nightOrder(id: string): number {
+    const n = this.night(id);
+    if (!n) return -1;
+    return (this.db.prepare('SELECT count(*) AS c FROM nights WHERE (started_at, id) < (?, ?)').get(n.started_at, n.id) as { c: number }).c;
+  }
+
+  cells(nightId: string): CellRow[] {
+    return this.db.prepare('SELECT * FROM cells WHERE night_id = ? ORDER BY ord, cell_key').all(nightId) as CellRow[];
+  }
+
+  kernels(nightId: string): KernelRow[] {
+    return this.db.prepare('SELECT * FROM kernels WHERE night_id = ? ORDER BY key').all(nightId) as KernelRow[];
+  }
+
+  runs(nightId: string | null): RunRow[] {
+    return nightId === null
+      ? (this.db.prepare('SELECT * FROM runs WHERE night_id IS NULL ORDER BY started_at, id').all() as RunRow[])
+      : (this.db.prepare('SELECT * FROM runs WHERE night_id = ? ORDER BY cell_key, role, started_at, id').all(nightId) as RunRow[]);
+  }
+
+  run(id: string): RunRow | undefined {
+    return this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as RunRow | undefined;
+  }
+
+  tests(nightId: string, cellKey?: string): TestRow[] {
+    return cellKey === undefined
+      ? (this.db.prepare('SELECT tests.* FROM tests JOIN runs ON runs.id = tests.run_id WHERE tests.night_id = ? ORDER BY tests.cell_key, tests.role, runs.started_at, runs.id, tests.idx').all(nightId) as TestRow[])
+      : (this.db.prepare('SELECT tests.* FROM tests JOIN runs ON runs.id = tests.run_id WHERE tests.night_id = ? AND tests.cell_key = ? ORDER BY tests.role, runs.started_at, runs.id, tests.idx').all(nightId, cellKey) as TestRow[]);
+  }
+
+  runTests(runId: string): TestRow[] {
+    return this.db.prepare('SELECT * FROM tests WHERE run_id = ? ORDER BY idx').all(runId) as TestRow[];
+  }
+
+  crashes(nightId: string): CrashRow[] {
+    return this.db.prepare('SELECT * FROM crashes WHERE night_id = ? ORDER BY cell_key, role, run_id, idx').all(nightId) as CrashRow[];
+  }
+
+  /** The latest night before `nightId` that ran the cell (the default baseline). */
+  previousNightWithCell(nightId: string, cellKey: string): string | null {
+    const n = this.night(nightId);
+    if (!n) return null;
+    const r = this.db
+      .prepare('SELECT nights.id FROM nights JOIN cells ON cells.night_id = nights.id AND cells.cell_key = ? WHERE (nights.started_at, nights.id) < (?, ?) ORDER BY nights.started_at DESC, nights.id DESC LIMIT 1')
+      .get(cellKey, n.started_at, n.id) as { id: string } | undefined;
+    return r?.id ?? null;
+  }
+
+  /**
+   * One test's main-run verdicts and durations night by night (oldest first),
+   * the last `limit` nights up to and including `untilNight` (all when absent).
+   */
+  history(cellKey: string, key: string, opts: { untilNight?: string; limit?: number } = {}): { night: string; startedAt: string; verdicts: Verdict[]; durationsMs: number[] }[] {
+    const until = opts.untilNight ? this.night(opts.untilNight) : undefined;
+    const rows = this.db
+      .prepare(
+        `SELECT tests.night_id AS night, nights.started_at AS started_at, tests.verdict AS verdict, tests.duration_ms AS duration_ms
+         FROM tests JOIN nights ON nights.id = tests.night_id
+         WHERE tests.cell_key = ? AND tests.test_key = ? AND tests.role = 'main' ${until ? 'AND (nights.started_at, nights.id) <= (?, ?)' : ''}
+         ORDER BY nights.started_at, nights.id, tests.run_id, tests.idx`,
+      )
+      .all(...(until ? [cellKey, key, until.started_at, until.id] : [cellKey, key])) as { night: string; started_at: string; verdict: Verdict; duration_ms: number }[];
+    const out: { night: string; startedAt: string; verdicts: Verdict[]; durationsMs: number[] }[] = [];
+    for (const r of rows) {
+      const last = out.at(-1);
+      if (last?.night === r.night) {
+        last.verdicts.push(r.verdict);
+        last.durationsMs.push(r.duration_ms);
+      } else out.push({ night: r.night, startedAt: r.started_at, verdicts: [r.verdict], durationsMs: [r.duration_ms] });
+    }
+    return opts.limit ? out.slice(-opts.limit) : out;
+  }
+
+  /** Cells (across nights) that ran a test of this name or key, for `results history TEST`. */
+  testCells(nameOrKey: string): { cell_key: string; test_key: string }[] {
+    return this.db
+      .prepare('SELECT DISTINCT cell_key, test_key FROM tests WHERE (test_key = ? OR name = ?) AND cell_key IS NOT NULL ORDER BY cell_key, test_key')
+      .all(nameOrKey, nameOrKey) as { cell_key: string; test_key: string }[];
+  }
+
+  /** Every night-run crash sighting of the given signatures, with its night's time order. */
+  sightings(signatures: string[]): { signature: string; night: string; startedAt: string }[] {
+    if (!signatures.length) return [];
+    const q = this.db.prepare(
+      'SELECT crashes.dedup_key AS signature, crashes.night_id AS night, nights.started_at AS startedAt FROM crashes JOIN nights ON nights.id = crashes.night_id WHERE crashes.dedup_key = ? ORDER BY nights.started_at, nights.id',
+    );
+    return signatures.flatMap((s) => q.all(s) as { signature: string; night: string; startedAt: string }[]);
+  }
+}
+
+/** Where night directories are, for commands that list them. */
+export { nightsRoot };

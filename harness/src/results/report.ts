@@ -1,0 +1,176 @@
+// One night as every reporter sees it, read from the index: cells, tests with
+// their class against the baseline and history, crash signatures new or known.
+// Everything is ordered by keys (never by finishing order), so a night merged
+// from shards reports exactly like the same night run in one piece.
+import { classifyTest, summarizeSignatures, CLASS_ORDER, type TestClass, type TestClassification } from './classify.ts';
+import type { CellRow, KernelRow, NightRow, ResultsIndex, RunRow } from './db.ts';
+import type { Frame, PageDump, Verdict } from './records.ts';
+
+export interface ReportTest extends TestClassification {
+  cellKey: string;
+  key: string;
+  name: string;
+  params: Record<string, string>;
+  verdicts: Verdict[];
+  rerunVerdicts: Verdict[];
+  statuses: string[];
+  /** Mean duration of tonight's main-run iterations. */
+  durationMs: number;
+  reason: string;
+  /** Log of the first failing (else first) iteration, relative to the results root. */
+  log: string;
+  baselineNight: string | null;
+  expectedWhy: string | null;
+  crashes: string[];
+  /** Night by night up to tonight (oldest first): failed or not, mean duration. */
+  history: { night: string; failed: boolean; durationMs: number }[];
+}
+
+export interface ReportCell {
+  key: string;
+  axes: { kernel: string; suite: string; mode: string; topology: string };
+  kernelKey: string;
+  status: string;
+  reason: string;
+  baselineNight: string | null;
+  runs: RunRow[];
+  tests: ReportTest[];
+}
+
+export interface ReportCrash {
+  signature: string;
+  title: string;
+  type: string;
+  matchKey: string;
+  reason: string;
+  isNew: boolean;
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  nights: number;
+  pageDump: PageDump | null;
+  frames: Frame[];
+  lines: string[];
+  where: { cellKey: string; testKey: string | null; runId: string }[];
+}
+
+export interface NightReport {
+  night: NightRow;
+  origin: string;
+  kernels: KernelRow[];
+  cells: ReportCell[];
+  /** Every test of the night, what needs a person first. */
+  tests: ReportTest[];
+  crashes: ReportCrash[];
+  counts: Record<TestClass, number>;
+}
+
+const mean = (xs: number[]) => (xs.length ? Math.round(xs.reduce((a, b) => a + b, 0) / xs.length) : 0);
+
+export function loadNightReport(index: ResultsIndex, nightId: string): NightReport {
+  const night = index.night(nightId);
+  if (!night) throw new Error(`no night ${nightId} in the index`);
+  const runsByCell = new Map<string, RunRow[]>();
+  for (const r of index.runs(nightId)) runsByCell.set(r.cell_key ?? '', [...(runsByCell.get(r.cell_key ?? '') ?? []), r]);
+  const crashRows = index.crashes(nightId);
+  const cells: ReportCell[] = index.cells(nightId).map((c: CellRow) => {
+    const baselineNight = night.baseline ?? index.previousNightWithCell(nightId, c.cell_key);
+    const rows = index.tests(nightId, c.cell_key);
+    const baseline = new Map<string, Verdict[]>();
+    if (baselineNight) for (const t of index.tests(baselineNight, c.cell_key)) if (t.role === 'main') baseline.set(t.test_key, [...(baseline.get(t.test_key) ?? []), t.verdict]);
+    const keys = [...new Set(rows.filter((r) => r.role === 'main').map((r) => r.test_key))];
+    // Tests the baseline ran and tonight's finished cell did not.
+    if (c.status !== 'not-run' && c.status !== 'infra-error') for (const k of baseline.keys()) if (!keys.includes(k)) keys.push(k);
+    keys.sort();
+    const tests = keys.map((key): ReportTest => {
+      const main = rows.filter((r) => r.test_key === key && r.role === 'main');
+      const reruns = rows.filter((r) => r.test_key === key && r.role === 'rerun');
+      const hist = index.history(c.cell_key, key, { untilNight: nightId, limit: night.history_nights + 1 });
+      const earlier = hist.filter((h) => h.night !== nightId);
+      // The window is at least two nights, so any earlier night shows up in it.
+      const seenBefore = earlier.length > 0;
+      const verdicts = main.map((r) => r.verdict);
+      const cls = classifyTest({
+        current: verdicts,
+        reruns: reruns.map((r) => r.verdict),
+        baseline: baselineNight ? (baseline.get(key) ?? null) : null,
+        baselineNight,
+        history: earlier.slice(-night.history_nights).map((h) => ({ night: h.night, verdicts: h.verdicts })),
+        seenBefore,
+      });
+      const bad = main.find((r) => r.verdict === 'fail' || r.verdict === 'error') ?? main[0];
+      const run = bad ? runsByCell.get(c.cell_key)?.find((r) => r.id === bad.run_id) : undefined;
+      const sample = main[0];
+      return {
+        ...cls,
+        cellKey: c.cell_key,
+        key,
+        name: sample?.name ?? key.replace(/\[.*$/, ''),
+        params: sample ? (JSON.parse(sample.params) as Record<string, string>) : {},
+        verdicts,
+        rerunVerdicts: reruns.map((r) => r.verdict),
+        statuses: main.map((r) => r.status),
+        durationMs: mean(main.map((r) => r.duration_ms)),
+        reason: bad?.reason ?? '',
+        log: bad && run && bad.log ? `${run.dir}/${bad.log}` : '',
+        baselineNight,
+        expectedWhy: sample?.expected ? ((JSON.parse(sample.expected) as { why?: string }).why ?? null) : null,
+        crashes: [...new Set(crashRows.filter((x) => x.cell_key === c.cell_key && x.test_key === key).map((x) => x.dedup_key))].sort(),
+        history: hist.map((h) => ({ night: h.night, failed: h.verdicts.some((v) => v === 'fail'), durationMs: mean(h.durationsMs) })),
+      };
+    });
+    return {
+      key: c.cell_key,
+      axes: { kernel: c.kernel, suite: c.suite, mode: c.mode, topology: c.topology },
+      kernelKey: c.kernel_key,
+      status: c.status,
+      reason: c.reason,
+      baselineNight,
+      runs: runsByCell.get(c.cell_key) ?? [],
+      tests,
+    };
+  });
+
+  const order = index.nightOrder(nightId);
+  const nightOrders = new Map(index.nights().map((n, i) => [n.id, i]));
+  const sigs = [...new Set(crashRows.map((c) => c.dedup_key))].sort();
+  const summaries = summarizeSignatures(
+    index.sightings(sigs).map((s) => ({ signature: s.signature, night: s.night, order: nightOrders.get(s.night) ?? 0 })),
+    nightId,
+    order,
+  );
+  const crashes: ReportCrash[] = summaries.map((s) => {
+    const rows = crashRows.filter((c) => c.dedup_key === s.signature);
+    const c = rows[0];
+    return {
+      signature: s.signature,
+      title: c.title,
+      type: c.type,
+      matchKey: c.match_key,
+      reason: c.reason,
+      isNew: s.isNew,
+      firstSeen: s.firstSeen,
+      lastSeen: s.lastSeen,
+      count: s.count,
+      nights: s.nights,
+      pageDump: c.page_dump ? (JSON.parse(c.page_dump) as PageDump) : null,
+      frames: c.frames ? (JSON.parse(c.frames) as Frame[]) : [],
+      lines: JSON.parse(c.lines) as string[],
+      where: rows.map((r) => ({ cellKey: r.cell_key ?? '', testKey: r.test_key, runId: r.run_id })).sort((a, b) => (a.cellKey + (a.testKey ?? '') < b.cellKey + (b.testKey ?? '') ? -1 : 1)),
+    };
+  });
+
+  const tests = cells
+    .flatMap((c) => c.tests)
+    .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls) || (a.cellKey < b.cellKey ? -1 : a.cellKey > b.cellKey ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const counts = Object.fromEntries(CLASS_ORDER.map((k) => [k, 0])) as Record<TestClass, number>;
+  for (const t of tests) counts[t.cls]++;
+  return { night, origin: night.origin ?? 'dax_harness', kernels: index.kernels(nightId), cells, tests, crashes, counts };
+}
+
+/** Exit status of a night: 1 when it found something new and bad, 3 when the harness failed cells, else 0. */
+export function nightExitCode(r: NightReport): number {
+  if (r.counts.regression || r.crashes.some((c) => c.isNew) || r.tests.some((t) => t.cls === 'new' && t.attempts.failed)) return 1;
+  if (r.cells.some((c) => c.status === 'infra-error' || c.status === 'not-run') || r.counts.error) return 3;
+  return 0;
+}

@@ -1,0 +1,438 @@
+// The nightly config file (YAML): kernels × suites × modes × topologies, each
+// named by the user, expanded into cell plans with stable keys. Every mistake
+// is found here, before anything is downloaded or booted, and named by file,
+// key and fix.
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { parseSizeMiB, parseMemmap, validateTopology, defaultTopology, TopologyError } from '../../vm/topology.ts';
+import { loadManifest } from '../../suites/stressor-manifest.ts';
+import { NDCTL_GUEST } from '../../suites/ndctl.ts';
+import { sha256 } from '../../host/fsutil.ts';
+import type { Topology } from '../../results/records.ts';
+import type { CellPlan, KernelSpec, SuiteName } from './plan.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface NamedKernel {
+  name: string;
+  spec: KernelSpec;
+}
+
+export interface NamedSuite {
+  name: string;
+  suite: SuiteName;
+  modes: string[];
+  tests?: string[];
+  ndctl?: string;
+  seconds?: number;
+  image?: string;
+  repeat?: number;
+}
+
+export interface NamedTopology {
+  name: string;
+  topology?: Topology;
+  cpusFixed: boolean;
+}
+
+export interface Override {
+  match: Partial<Record<'kernel' | 'suite' | 'mode' | 'topology', string>>;
+  repeat: number;
+}
+
+export interface NightConfig {
+  file: string;
+  /** sha256 of the file's bytes: a resumed night must be the same night. */
+  hash: string;
+  origin: string;
+  rerunFailures: number;
+  historyNights: number;
+  repeat: number;
+  seed: number;
+  seconds: number;
+  accel?: 'kvm' | 'tcg';
+  append: string[];
+  kernels: NamedKernel[];
+  suites: NamedSuite[];
+  topologies: NamedTopology[];
+  overrides: Override[];
+  exclude: Override['match'][];
+}
+
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+const SMOKE_MODES = ['ext4', 'xfs'];
+const TOP_KEYS = ['origin', 'rerunFailures', 'historyNights', 'repeat', 'seed', 'seconds', 'accel', 'append', 'modes', 'kernels', 'suites', 'topologies', 'overrides', 'exclude'];
+
+/** Reads the config as plain data (YAML 1.2; JSON is YAML too), with the position-free errors a person can act on. */
+export async function loadNightConfig(path: string): Promise<NightConfig> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new ConfigError(`${path}: cannot read the config file: give the path of a YAML file (see nightly/example.yaml)`);
+  }
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = e.linePos?.[0].line;
+    throw new ConfigError(`${path}${line ? `:${line}` : ''}: not valid YAML (${e.message.split('\n')[0]}): fix the syntax`);
+  }
+  return parseNightConfig(doc.toJS(), file, sha256(text), path);
+}
+
+/** Validates raw config data; `shown` is how errors name the file. */
+export async function parseNightConfig(raw: unknown, file: string, hash: string, shown = file): Promise<NightConfig> {
+  const fail = (key: string, msg: string): never => {
+    throw new ConfigError(`${shown}: ${key}: ${msg}`);
+  };
+  const base = dirname(file);
+  const obj = (v: unknown, key: string): Record<string, unknown> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(key, 'must be a mapping of keys to values');
+    return v as Record<string, unknown>;
+  };
+  const only = (o: Record<string, unknown>, key: string, allowed: string[]) => {
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${key}${key ? '.' : ''}${k}`, `unknown key: use one of ${allowed.join(', ')}`);
+  };
+  const str = (v: unknown, key: string): string => {
+    if (typeof v === 'number') return String(v);
+    if (typeof v !== 'string' || !v.trim()) fail(key, 'must be a non-empty string');
+    return (v as string).trim();
+  };
+  const int = (v: unknown, key: string, min: number, max: number, dflt: number): number => {
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(key, `must be a whole number from ${min} to ${max}`);
+    return v as number;
+  };
+  const list = (v: unknown, key: string): string[] => {
+    if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!Array.isArray(v) || v.length === 0) fail(key, 'must be a non-empty list');
+    return (v as unknown[]).map((x, i) => str(x, `${key}[${i}]`));
+  };
+  const name = (v: unknown, key: string): string => {
+    const n = str(v, key);
+    if (!NAME.test(n)) fail(key, `"${n}" is not a name: use lower-case letters, digits, - and _ (it becomes part of cell keys)`);
+    return n;
+  };
+  const path = async (v: unknown, key: string, what: 'file' | 'dir' | 'any'): Promise<string> => {
+    const p = resolve(base, str(v, key));
+    const s = await stat(p).catch(() => null);
+    if (!s || (what === 'dir' && !s.isDirectory()) || (what === 'file' && !s.isFile()))
+      fail(key, `${p} is not an existing ${what === 'any' ? 'file or directory' : what} (relative paths are from the config's directory)`);
+    return p;
+  };
+  const unique = (items: { name: string }[], key: string) => {
+    const seen = new Set<string>();
+    items.forEach((it, i) => {
+      if (seen.has(it.name)) fail(`${key}[${i}].name`, `"${it.name}" is used twice: names must be unique`);
+      seen.add(it.name);
+    });
+  };
+
+  const top = obj(raw ?? {}, '(top)');
+  only(top, '', TOP_KEYS);
+  const origin = top.origin === undefined ? 'dax_harness' : str(top.origin, 'origin');
+  if (!/^[a-z0-9_]+$/.test(origin)) fail('origin', `"${origin}" is not a KCIDB origin: use lower-case letters, digits and _`);
+  const accel = top.accel === undefined ? undefined : str(top.accel, 'accel');
+  if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') fail('accel', `"${accel}" is not kvm or tcg`);
+  const defaultModes = top.modes === undefined ? SMOKE_MODES : list(top.modes, 'modes');
+
+  // kernels
+  if (!Array.isArray(top.kernels) || !top.kernels.length) fail('kernels', 'must list at least one kernel (e.g. "- name: stock\\n  stock: true")');
+  const kernels: NamedKernel[] = [];
+  for (const [i, kv] of (top.kernels as unknown[]).entries()) {
+    const key = `kernels[${i}]`;
+    const k = obj(kv, key);
+    only(k, key, ['name', 'stock', 'package', 'debian', 'git', 'ref', 'series', 'config', 'configBase']);
+    const kinds = ['stock', 'package', 'debian', 'git'].filter((x) => k[x] !== undefined && k[x] !== false);
+    if (kinds.length !== 1) fail(key, `give exactly one of stock: true, package: NAME, debian: "X.Y" or git: PATH (found ${kinds.join(', ') || 'none'})`);
+    const n = name(k.name, `${key}.name`);
+    const built = k.debian !== undefined || k.git !== undefined;
+    for (const x of ['ref', 'series', 'config', 'configBase'])
+      if (k[x] !== undefined && !built) fail(`${key}.${x}`, 'only a built kernel (debian: or git:) takes a series or config; Debian\'s binary package is used as it is');
+    if (k.ref !== undefined && k.git === undefined) fail(`${key}.ref`, 'ref goes with git: PATH');
+    const configBase = k.configBase === undefined ? undefined : str(k.configBase, `${key}.configBase`);
+    if (configBase !== undefined && configBase !== 'tinyconfig' && configBase !== 'defconfig') fail(`${key}.configBase`, `"${configBase}" is not tinyconfig or defconfig`);
+    const series = k.series === undefined ? undefined : await seriesPath(k.series, `${key}.series`);
+    const config = k.config === undefined ? undefined : list(k.config, `${key}.config`);
+    const common = { ...(series ? { series } : {}), ...(config ? { config } : {}), ...(configBase ? { configBase: configBase as 'tinyconfig' | 'defconfig' } : {}) };
+    let spec: KernelSpec;
+    if (k.stock !== undefined) {
+      if (k.stock !== true) fail(`${key}.stock`, 'write stock: true (or package: NAME for a specific Debian kernel package)');
+      spec = { kind: 'stock' };
+    } else if (k.package !== undefined) spec = { kind: 'stock', pkg: str(k.package, `${key}.package`) };
+    else if (k.debian !== undefined) {
+      const v = str(k.debian, `${key}.debian`);
+      if (!/^\d+\.\d+$/.test(v)) fail(`${key}.debian`, `"${v}" is not a Debian linux-source version: write e.g. debian: "6.12" (quoted)`);
+      spec = { kind: 'debian', version: v, ...common };
+    } else {
+      const tree = await path(k.git, `${key}.git`, 'dir');
+      spec = { kind: 'git', tree, ...(k.ref !== undefined ? { ref: str(k.ref, `${key}.ref`) } : {}), ...common };
+    }
+    kernels.push({ name: n, spec });
+  }
+  unique(kernels, 'kernels');
+
+  async function seriesPath(v: unknown, key: string): Promise<string> {
+    const s = str(v, key);
+    // A git range A..B names commits in the tree, not a path.
+    return s.includes('..') && !s.includes('/') ? s : path(s, key, 'any');
+  }
+
+  // suites
+  if (!Array.isArray(top.suites) || !top.suites.length) fail('suites', 'must list at least one suite (e.g. "- name: smoke")');
+  const suites: NamedSuite[] = [];
+  let manifestNames: StressorNames | null = null;
+  for (const [i, sv] of (top.suites as unknown[]).entries()) {
+    const key = `suites[${i}]`;
+    const s = obj(sv, key);
+    only(s, key, ['name', 'suite', 'modes', 'tests', 'ndctl', 'seconds', 'image', 'repeat']);
+    const n = name(s.name, `${key}.name`);
+    const suite = (s.suite === undefined ? n : str(s.suite, `${key}.suite`)) as SuiteName;
+    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') fail(`${key}.suite`, `"${suite}" is not smoke, stressors or ndctl`);
+    const tests = s.tests === undefined ? undefined : list(s.tests, `${key}.tests`);
+    if (suite === 'smoke' && tests) fail(`${key}.tests`, 'the smoke has no test list: choose filesystems with modes: [ext4, xfs]');
+    if (suite === 'ndctl' && s.ndctl === undefined) fail(`${key}.ndctl`, 'the ndctl suite needs ndctl: PATH, the top of your ndctl git tree');
+    if (suite !== 'ndctl' && s.ndctl !== undefined) fail(`${key}.ndctl`, 'ndctl: goes with suite: ndctl');
+    let modes: string[];
+    if (suite === 'ndctl') {
+      if (s.modes !== undefined) fail(`${key}.modes`, 'the ndctl suite has no modes: remove the key');
+      modes = ['all'];
+    } else modes = s.modes === undefined ? defaultModes : list(s.modes, `${key}.modes`);
+    if (suite === 'smoke')
+      modes.forEach((m, j) => SMOKE_MODES.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a smoke filesystem: use ext4 or xfs`));
+    if (suite === 'stressors') {
+      manifestNames ??= await stressorNames();
+      const known = manifestNames;
+      modes.forEach((m, j) => known.targets.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a stressor target: use ${known.targets.join(', ')}`));
+      tests?.forEach((t, j) => known.tests.has(t) || fail(`${key}.tests[${j}]`, `"${t}" is not a stressor: use names from suites/stressors/manifest.json`));
+      modes.forEach((m, j) => known.forTarget(m, tests).length || fail(`${key}.modes[${j}]`, `no listed stressor runs on target "${m}": drop the mode or add a stressor that has it`));
+    }
+    suites.push({
+      name: n,
+      suite,
+      modes,
+      ...(tests ? { tests } : {}),
+      ...(suite === 'ndctl' ? { ndctl: await path(s.ndctl, `${key}.ndctl`, 'dir') } : {}),
+      ...(s.seconds !== undefined ? { seconds: int(s.seconds, `${key}.seconds`, 0, 86400, 0) } : {}),
+      ...(s.image !== undefined ? { image: name(s.image, `${key}.image`) } : {}),
+      ...(s.repeat !== undefined ? { repeat: int(s.repeat, `${key}.repeat`, 1, 1000, 1) } : {}),
+    });
+  }
+  unique(suites, 'suites');
+
+  // topologies
+  const topologies: NamedTopology[] = [];
+  const tops = top.topologies === undefined ? [{ name: 'default' }] : top.topologies;
+  if (!Array.isArray(tops) || !tops.length) fail('topologies', 'must list at least one topology (e.g. "- name: default")');
+  for (const [i, tv] of (tops as unknown[]).entries()) {
+    const key = `topologies[${i}]`;
+    const t = obj(tv, key);
+    only(t, key, ['name', 'nvdimms', 'nvdimmSize', 'labelSize', 'memmap', 'mem', 'cpus', 'numa']);
+    const n = name(t.name, `${key}.name`);
+    const given = Object.keys(t).filter((k) => k !== 'name');
+    if (!given.length) {
+      topologies.push({ name: n, cpusFixed: false });
+      continue;
+    }
+    const size = (v: unknown, k: string, dflt: number) => {
+      if (v === undefined) return dflt;
+      try {
+        return parseSizeMiB(str(v, `${key}.${k}`), `${key}.${k}`);
+      } catch (e) {
+        return fail(`${key}.${k}`, `"${v}" is not a size: write e.g. 2050M or 4G`);
+      }
+    };
+    const count = int(t.nvdimms, `${key}.nvdimms`, 0, 8, defaultTopology.nvdimms.length);
+    const dimm = { sizeMiB: size(t.nvdimmSize, 'nvdimmSize', defaultTopology.nvdimms[0].sizeMiB), labelSizeMiB: size(t.labelSize, 'labelSize', defaultTopology.nvdimms[0].labelSizeMiB) };
+    const memmap = t.memmap === undefined ? [] : list(t.memmap, `${key}.memmap`).map((m, j) => {
+      try {
+        return parseMemmap(m);
+      } catch {
+        return fail(`${key}.memmap[${j}]`, `"${m}" is not SIZE!START: write e.g. "1G!4G"`);
+      }
+    });
+    const topology: Topology = {
+      nvdimms: Array.from({ length: count }, () => ({ ...dimm })),
+      memmap,
+      memMiB: size(t.mem, 'mem', defaultTopology.memMiB),
+      cpus: int(t.cpus, `${key}.cpus`, 1, 8, defaultTopology.cpus),
+      numaNodes: int(t.numa, `${key}.numa`, 1, 4, 1),
+    };
+    try {
+      validateTopology(topology);
+    } catch (e) {
+      if (e instanceof TopologyError) fail(key, e.message.replace(/--([a-z-]+)/g, '$1'));
+      throw e;
+    }
+    topologies.push({ name: n, topology, cpusFixed: t.cpus !== undefined });
+  }
+  unique(topologies, 'topologies');
+
+  const axes = { kernel: kernels.map((k) => k.name), suite: suites.map((s) => s.name), topology: topologies.map((t) => t.name) };
+  const match = (v: unknown, key: string): Override['match'] => {
+    const m = obj(v, key);
+    only(m, key, ['kernel', 'suite', 'mode', 'topology']);
+    if (!Object.keys(m).length) fail(key, 'must name at least one of kernel, suite, mode, topology');
+    const out: Override['match'] = {};
+    for (const [k, x] of Object.entries(m)) {
+      const val = str(x, `${key}.${k}`);
+      const known = k === 'mode' ? null : axes[k as 'kernel' | 'suite' | 'topology'];
+      if (known && !known.includes(val)) fail(`${key}.${k}`, `"${val}" is not one of the config's ${k}s: ${known.join(', ')}`);
+      out[k as keyof Override['match']] = val;
+    }
+    return out;
+  };
+  const overrides: Override[] = [];
+  if (top.overrides !== undefined) {
+    if (!Array.isArray(top.overrides)) fail('overrides', 'must be a list of { match: {...}, repeat: N }');
+    for (const [i, ov] of (top.overrides as unknown[]).entries()) {
+      const o = obj(ov, `overrides[${i}]`);
+      only(o, `overrides[${i}]`, ['match', 'repeat']);
+      overrides.push({ match: match(o.match, `overrides[${i}].match`), repeat: int(o.repeat, `overrides[${i}].repeat`, 1, 1000, 1) });
+    }
+  }
+  const exclude: Override['match'][] = [];
+  if (top.exclude !== undefined) {
+    if (!Array.isArray(top.exclude)) fail('exclude', 'must be a list of { kernel?, suite?, mode?, topology? }');
+    (top.exclude as unknown[]).forEach((x, i) => exclude.push(match(x, `exclude[${i}]`)));
+  }
+  const append = top.append === undefined ? [] : str(top.append, 'append').split(/\s+/).filter(Boolean);
+
+  return {
+    file,
+    hash,
+    origin,
+    rerunFailures: int(top.rerunFailures, 'rerunFailures', 0, 100, 4),
+    historyNights: int(top.historyNights, 'historyNights', 1, 10000, 30),
+    repeat: int(top.repeat, 'repeat', 1, 1000, 1),
+    seed: int(top.seed, 'seed', 0, 2 ** 31, 1),
+    seconds: int(top.seconds, 'seconds', 0, 86400, 0),
+    ...(accel ? { accel: accel as 'kvm' | 'tcg' } : {}),
+    append,
+    kernels,
+    suites,
+    topologies,
+    overrides,
+    exclude,
+  };
+}
+
+interface StressorNames {
+  tests: Set<string>;
+  targets: string[];
+  /** The stressors a cell of this target runs: the listed ones that have the target, or the defaults. */
+  forTarget: (target: string, listed: string[] | undefined) => string[];
+}
+
+async function stressorNames(): Promise<StressorNames> {
+  const m = await loadManifest();
+  return {
+    tests: new Set(m.tests.map((t) => t.name)),
+    targets: Object.keys(m.targets),
+    forTarget: (target, listed) =>
+      m.tests.filter((t) => t.targets.includes(target) && (listed ? listed.includes(t.name) : t.default !== false)).map((t) => t.name),
+  };
+}
+
+function matches(m: Override['match'], axes: CellPlan['axes']): boolean {
+  return Object.entries(m).every(([k, v]) => axes[k as keyof CellPlan['axes']] === v);
+}
+
+/** The kernel a cell really needs: the ndctl suite builds with its own fragment unless the config names fragments. */
+export function effectiveKernel(spec: KernelSpec, suite: SuiteName): KernelSpec {
+  if (suite !== 'ndctl' || spec.kind === 'stock' || spec.config) return spec;
+  return { ...spec, config: [...NDCTL_GUEST.kernelFragments] };
+}
+
+/** Stable JSON (sorted keys) so equal specs give equal keys. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+export function kernelKey(spec: KernelSpec): string {
+  return sha256(canonical(spec)).slice(0, 16);
+}
+
+/**
+ * The whole matrix in config order (kernel-major, so cells sharing a kernel
+ * sit together and a contiguous shard builds few kernels).
+ */
+export async function expandMatrix(c: NightConfig): Promise<CellPlan[]> {
+  const cells: CellPlan[] = [];
+  const needsTargets = c.suites.some((s) => s.suite === 'stressors');
+  const names = needsTargets ? await stressorNames() : null;
+  for (const k of c.kernels)
+    for (const s of c.suites)
+      for (const mode of s.modes)
+        for (const t of c.topologies) {
+          const axes = { kernel: k.name, suite: s.name, mode, topology: t.name };
+          if (c.exclude.some((m) => matches(m, axes))) continue;
+          const spec = effectiveKernel(k.spec, s.suite);
+          let repeat = s.repeat ?? c.repeat;
+          for (const o of c.overrides) if (matches(o.match, axes)) repeat = o.repeat;
+          const tests =
+            s.suite === 'stressors'
+              ? names!.forTarget(mode, s.tests).map((n) => `${n}.${mode}`)
+              : s.tests;
+          cells.push({
+            key: `${k.name}.${s.name}.${mode}.${t.name}`,
+            axes,
+            kernel: spec,
+            kernelKey: kernelKey(spec),
+            image: s.image ?? (s.suite === 'ndctl' ? 'rootfs' : 'initramfs'),
+            ...(t.topology ? { topology: structuredClone(t.topology) } : {}),
+            cpusFixed: t.cpusFixed,
+            suite: s.suite,
+            ...(tests ? { tests } : {}),
+            fs: s.suite === 'smoke' ? [mode as 'ext4' | 'xfs'] : [],
+            ...(s.ndctl ? { ndctl: s.ndctl } : {}),
+            seconds: s.seconds ?? c.seconds,
+            seed: c.seed,
+            repeat,
+            cmdlineExtra: [...c.append],
+            ...(c.accel ? { accel: c.accel } : {}),
+          });
+        }
+  return cells;
+}
+
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** `i/N`, 1-based, as CI job matrices number their jobs. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new ConfigError(`--shard "${text}" is not i/N: write e.g. --shard 1/4`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (count < 1 || index < 1 || index > count) throw new ConfigError(`--shard ${text}: i must be from 1 to N (and N at least 1)`);
+  return { index, count };
+}
+
+/** A contiguous slice of the matrix: deterministic, balanced to one cell, and kernel-major so shards rarely share builds. */
+export function shardCells<T>(cells: T[], shard: Shard | null): T[] {
+  if (!shard) return cells;
+  const from = Math.floor(((shard.index - 1) * cells.length) / shard.count);
+  const to = Math.floor((shard.index * cells.length) / shard.count);
+  return cells.slice(from, to);
+}
+
+/** Each kernel once, in first-use order. */
+export function uniqueKernels(cells: CellPlan[]): { key: string; spec: KernelSpec; name: string }[] {
+  const out = new Map<string, { key: string; spec: KernelSpec; name: string }>();
+  for (const c of cells) if (!out.has(c.kernelKey)) out.set(c.kernelKey, { key: c.kernelKey, spec: c.kernel, name: c.axes.kernel });
+  return [...out.values()];
+}

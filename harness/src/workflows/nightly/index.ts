@@ -1,0 +1,324 @@
+// The nightly workflow: a config's matrix (or one shard of it) run cell by
+// cell over --jobs guests, each kernel prepared once, failures that passed on
+// the baseline rerun, every finished cell written down so the same command
+// resumes an interrupted night. Judging and reports read the results index.
+import { availableParallelism } from 'node:os';
+import { cp, mkdir, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ResultsIndex } from '../../results/db.ts';
+import { listNightDirs, loadCells, loadNight, nightDir, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
+import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
+import type { KernelArtifact, Verdict } from '../../results/records.ts';
+import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
+import type { CellPlan, PrepareKernel, RunCell } from './plan.ts';
+
+export class NightlyInputError extends Error {
+  override name = 'NightlyInputError';
+}
+
+export interface NightlyOptions {
+  config: NightConfig;
+  resultsRoot: string;
+  jobs: number;
+  shard: Shard | null;
+  /** The night's id (CI passes one so shards agree); default: resume the unfinished night of this config, or today's date. */
+  nightId?: string;
+  /** Compare every cell with this night instead of the previous night that ran it. */
+  baseline?: string;
+  /** Overrides the config's rerunFailures. */
+  rerunFailures?: number;
+  /** Host cores shared by the guests (default: this machine's). */
+  cores?: number;
+  progress: (msg: string) => void;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export interface NightlyDeps {
+  runCell: RunCell;
+  prepareKernel: PrepareKernel;
+  /** Whether a failed preparation is the kernel's fault ('fail': patch or compile) or the harness's ('error'). */
+  kernelFault?: (e: unknown) => 'fail' | 'error';
+}
+
+export interface NightOutcome {
+  nightId: string;
+  dir: string;
+  /** Cells finished by an earlier invocation of the same night. */
+  skipped: string[];
+  ran: string[];
+  interrupted: boolean;
+}
+
+/** vCPUs per guest so that `jobs` guests share the host's cores. */
+export function cpusPerGuest(cores: number, jobs: number): number {
+  return Math.max(1, Math.floor(cores / jobs));
+}
+
+/** Runs `fn` over items with at most `jobs` at once, in order of the items; stops handing out work once `stop()` says so. */
+export async function pool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !stop()) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, items.length)) }, worker));
+}
+
+/** One async section at a time (the index is written by whichever guest finishes). */
+function serial() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = tail.then(fn, fn);
+    tail = p.catch(() => undefined);
+    return p;
+  };
+}
+
+function dateId(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+async function chooseNight(o: NightlyOptions, now: Date): Promise<{ id: string; existing: NightRecord | null }> {
+  const sameShard = (n: NightRecord) => (n.shard?.index ?? 0) === (o.shard?.index ?? 0) && (n.shard?.count ?? 0) === (o.shard?.count ?? 0);
+  if (o.nightId) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(o.nightId)) throw new NightlyInputError(`--night "${o.nightId}" is not a usable name: use letters, digits, . _ -`);
+    const existing = await loadNight(nightDir(o.resultsRoot, o.nightId));
+    if (existing && existing.configHash !== o.config.hash)
+      throw new NightlyInputError(`--night ${o.nightId} was run with another config (${existing.configFile}): choose another --night or run that config`);
+    if (existing && !sameShard(existing))
+      throw new NightlyInputError(`--night ${o.nightId} was run as shard ${existing.shard ? `${existing.shard.index}/${existing.shard.count}` : 'none'}: give the same --shard or another --night`);
+    return { id: o.nightId, existing };
+  }
+  // The same command after a Ctrl-C or a crash picks up its unfinished night, even past midnight.
+  const ids = await listNightDirs(o.resultsRoot);
+  const open: NightRecord[] = [];
+  for (const id of ids) {
+    const n = await loadNight(nightDir(o.resultsRoot, id));
+    if (n && n.status !== 'done' && n.configHash === o.config.hash && sameShard(n)) open.push(n);
+  }
+  open.sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
+  if (open.length) return { id: open.at(-1)!.id, existing: open.at(-1)! };
+  const base = dateId(now);
+  let id = base;
+  for (let i = 2; ids.includes(id); i++) id = `${base}.${i}`;
+  return { id, existing: null };
+}
+
+export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<NightOutcome> {
+  const now = o.now ?? (() => new Date());
+  const matrix = await expandMatrix(o.config);
+  if (!matrix.length) throw new NightlyInputError(`${o.config.file}: the matrix is empty (exclude: removes every cell): remove an exclude entry`);
+  const cells = shardCells(matrix, o.shard);
+  const rerunFailures = o.rerunFailures ?? o.config.rerunFailures;
+  const index = await ResultsIndex.open(o.resultsRoot);
+  try {
+    if (o.baseline && !index.night(o.baseline))
+      throw new NightlyInputError(`--baseline ${o.baseline} is not a night in ${o.resultsRoot}: choose one that 'dax-harness results' lists`);
+    const { id, existing } = await chooseNight(o, now());
+    const dir = nightDir(o.resultsRoot, id);
+    await mkdir(join(dir, 'runs'), { recursive: true });
+    const night: NightRecord = {
+      schema: 1,
+      id,
+      configFile: o.config.file,
+      configHash: o.config.hash,
+      origin: o.config.origin,
+      shard: o.shard,
+      matrix: matrix.map((c) => c.key),
+      cells: cells.map((c) => c.key),
+      baseline: o.baseline ?? existing?.baseline ?? null,
+      rerunFailures,
+      historyNights: o.config.historyNights,
+      startedAt: existing?.startedAt ?? now().toISOString(),
+      endedAt: null,
+      status: 'running',
+    };
+    await saveNight(dir, night);
+    const write = serial();
+    await write(() => index.indexNight(dir));
+
+    const finished = new Set((await loadCells(dir)).map((c) => c.key));
+    const todo = cells.filter((c) => !finished.has(c.key));
+    const skipped = cells.filter((c) => finished.has(c.key)).map((c) => c.key);
+    if (skipped.length) o.progress(`night ${id}: ${skipped.length} of ${cells.length} cells already finished, ${todo.length} to run`);
+    else o.progress(`night ${id}: ${todo.length} cells${o.shard ? ` (shard ${o.shard.index}/${o.shard.count} of ${matrix.length})` : ''}, ${o.jobs} at a time`);
+
+    // Kernels first, one at a time (a build already takes both cores), each once for all its cells.
+    const kernels = new Map<string, NightKernelRecord>();
+    for (const k of uniqueKernels(todo)) {
+      if (o.signal?.aborted) break;
+      const t0 = Date.now();
+      o.progress(`kernel ${k.name}: preparing`);
+      let artifact: KernelArtifact | null = null;
+      let status: NightKernelRecord['status'] = 'ok';
+      let reason = '';
+      try {
+        artifact = await deps.prepareKernel(k.spec, (m) => o.progress(`kernel ${k.name}: ${m}`));
+      } catch (e) {
+        status = deps.kernelFault?.(e) ?? 'error';
+        reason = e instanceof Error ? e.message : String(e);
+        o.progress(`kernel ${k.name}: ${status === 'fail' ? 'FAILED' : 'ERROR'} — ${reason}`);
+      }
+      const rec: NightKernelRecord = { schema: 1, key: k.key, name: k.name, spec: k.spec as Record<string, unknown>, status, reason, artifact, durationMs: Date.now() - t0, preparedAt: now().toISOString() };
+      kernels.set(k.key, rec);
+      await saveKernel(dir, rec);
+    }
+
+    const cpus = cpusPerGuest(o.cores ?? availableParallelism(), o.jobs);
+    const ran: string[] = [];
+    let interrupted = false;
+    const runOne = async (plan: CellPlan) => {
+      const startedAt = now().toISOString();
+      const k = kernels.get(plan.kernelKey);
+      const cellRec = (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]): NightCellRecord => ({
+        schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: now().toISOString(),
+      });
+      if (!k?.artifact) {
+        await saveCell(dir, cellRec('not-run', `kernel ${plan.axes.kernel} could not be prepared: ${k?.reason ?? 'interrupted'}`, []));
+        await write(() => index.indexNight(dir));
+        return;
+      }
+      const hooks = {
+        kernel: k.artifact,
+        cpus,
+        resultsRoot: join(dir, 'runs'),
+        progress: (phase: string, msg: string) => o.progress(`${plan.key} [${phase}] ${msg}`),
+        signal: o.signal ?? new AbortController().signal,
+      };
+      o.progress(`${plan.key}: start`);
+      const main = await deps.runCell(plan, hooks);
+      if (main.record.status === 'interrupted' || o.signal?.aborted) {
+        interrupted = true;
+        return;
+      }
+      const runs: NightRunRef[] = [{ id: main.record.id, dir: rel(dir, main.runDir), role: 'main' }];
+      const baselineNight = night.baseline ?? index.previousNightWithCell(id, plan.key);
+      const rerun = rerunFailures > 0 && baselineNight ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key)) : null;
+      if (rerun) {
+        o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${rerunFailures} time(s)`);
+        const again = await deps.runCell({ ...rerun.plan, repeat: rerunFailures }, hooks);
+        if (again.record.status === 'interrupted' || o.signal?.aborted) {
+          interrupted = true;
+          return;
+        }
+        runs.push({ id: again.record.id, dir: rel(dir, again.runDir), role: 'rerun', tests: rerun.keys });
+      }
+      await saveCell(dir, cellRec(main.record.status, main.record.reason, runs));
+      await write(() => index.indexNight(dir));
+      ran.push(plan.key);
+      o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
+    };
+    await pool(todo, o.jobs, runOne, () => interrupted || Boolean(o.signal?.aborted));
+
+    interrupted ||= Boolean(o.signal?.aborted);
+    night.status = interrupted ? 'interrupted' : 'done';
+    night.endedAt = interrupted ? null : now().toISOString();
+    await saveNight(dir, night);
+    await write(() => index.indexNight(dir));
+    return { nightId: id, dir, skipped, ran, interrupted };
+  } finally {
+    index.close();
+  }
+}
+
+function rel(nightDirPath: string, runDir: string): string {
+  const r = resolve(runDir).slice(resolve(nightDirPath).length + 1);
+  return r || runDir;
+}
+
+function baselineVerdicts(index: ResultsIndex, night: string, cellKey: string): Map<string, Verdict[]> {
+  const out = new Map<string, Verdict[]>();
+  for (const t of index.tests(night, cellKey)) if (t.role === 'main') out.set(t.test_key, [...(out.get(t.test_key) ?? []), t.verdict]);
+  return out;
+}
+
+/**
+ * The plan that reruns the tests that passed on the baseline and fail now:
+ * stressors and ndctl select those tests; the smoke (one filesystem per cell)
+ * reruns the cell.
+ */
+export function rerunSelection(plan: CellPlan, tests: { name: string; params: Record<string, string>; status: import('../../results/records.ts').TestStatus; verdict?: Verdict }[], baseline: Map<string, Verdict[]>): { plan: CellPlan; keys: string[] } | null {
+  const current = new Map<string, { verdicts: Verdict[]; name: string; params: Record<string, string> }>();
+  for (const t of tests) {
+    const k = testKey(t);
+    const e = current.get(k) ?? { verdicts: [], name: t.name, params: t.params };
+    e.verdicts.push(verdictOf(t));
+    current.set(k, e);
+  }
+  const picked = [...current].filter(([k, e]) => wantsRerun(e.verdicts, baseline.get(k) ?? null));
+  if (!picked.length) return null;
+  const keys = picked.map(([k]) => k);
+  if (plan.suite === 'smoke') return { plan, keys };
+  const names = [...new Set(picked.map(([, e]) => (plan.suite === 'stressors' && e.params.target ? `${e.name}.${e.params.target}` : e.name)))];
+  return { plan: { ...plan, tests: names }, keys };
+}
+
+// ---- merge ----
+
+/** A night directory given directly, or a results root / nights folder holding exactly one night. */
+async function findNightDir(p: string): Promise<string> {
+  const abs = resolve(p);
+  if (await loadNight(abs)) return abs;
+  for (const base of [join(abs, 'nights'), abs]) {
+    const names = await readdir(base).catch(() => [] as string[]);
+    const nights: string[] = [];
+    for (const n of names) if (await loadNight(join(base, n))) nights.push(join(base, n));
+    if (nights.length === 1) return nights[0];
+    if (nights.length > 1) throw new NightlyInputError(`${p} holds ${nights.length} nights: give the night's own directory (${nights[0]})`);
+  }
+  throw new NightlyInputError(`${p} is not a night directory (no night.json): give the directory a shard's 'dax-harness nightly' wrote`);
+}
+
+/**
+ * Shards of one night → one night under `intoRoot`, as if it had run
+ * unsharded: cells in matrix order, runs copied as they are.
+ */
+export async function mergeNights(paths: string[], intoRoot: string, progress: (m: string) => void = () => {}): Promise<{ nightId: string; dir: string; missing: string[] }> {
+  if (!paths.length) throw new NightlyInputError('merge needs at least one shard directory');
+  const shards: { dir: string; night: NightRecord }[] = [];
+  for (const p of paths) {
+    const dir = await findNightDir(p);
+    shards.push({ dir, night: (await loadNight(dir))! });
+  }
+  const first = shards[0].night;
+  for (const s of shards) {
+    if (s.night.id !== first.id) throw new NightlyInputError(`${s.dir} is night ${s.night.id}, ${shards[0].dir} is ${first.id}: merge the shards of one night (give every shard the same --night)`);
+    if (s.night.configHash !== first.configHash) throw new NightlyInputError(`${s.dir} ran another config than ${shards[0].dir}: shards must run the same config file`);
+  }
+  const seen = new Set<string>();
+  for (const s of shards) {
+    const tag = s.night.shard ? `${s.night.shard.index}/${s.night.shard.count}` : 'unsharded';
+    if (seen.has(tag)) throw new NightlyInputError(`shard ${tag} is given twice (${s.dir}): give each shard once`);
+    seen.add(tag);
+  }
+  const target = nightDir(resolve(intoRoot), first.id);
+  if (await stat(join(target, 'night.json')).catch(() => null))
+    throw new NightlyInputError(`${target} already exists: merge into another --into, or remove that night first`);
+  for (const s of shards) {
+    for (const sub of ['cells', 'kernels', 'runs']) {
+      const from = join(s.dir, sub);
+      if (await stat(from).catch(() => null)) await cp(from, join(target, sub), { recursive: true, force: false, errorOnExist: false });
+    }
+    progress(`merged ${s.dir}`);
+  }
+  const count = first.shard?.count ?? 1;
+  const missing = first.shard ? Array.from({ length: count }, (_, i) => `${i + 1}/${count}`).filter((t) => !seen.has(t)) : [];
+  const all = shards.every((s) => s.night.status === 'done') && !missing.length;
+  const merged: NightRecord = {
+    ...first,
+    shard: null,
+    cells: first.matrix.filter((k) => shards.some((s) => s.night.cells.includes(k))),
+    baseline: first.baseline,
+    startedAt: shards.map((s) => s.night.startedAt).sort()[0],
+    endedAt: all ? shards.map((s) => s.night.endedAt ?? '').sort().at(-1)! : null,
+    status: all ? 'done' : 'interrupted',
+  };
+  await saveNight(target, merged);
+  const index = await ResultsIndex.open(resolve(intoRoot));
+  try {
+    await index.indexNight(target);
+  } finally {
+    index.close();
+  }
+  return { nightId: first.id, dir: target, missing };
+}
