@@ -119,6 +119,8 @@ export type Verdict = 'pass' | 'fail' | 'skip' | 'xfail' | 'xpass' | 'error';
 export interface ExpectedOutcome {
   /** Statuses that count as expected (e.g. ['fail'] or ['pass', 'crash'] for a race). */
   statuses: TestStatus[];
+  /** Regex the result's reason must match for a non-pass status to count as expected. */
+  match?: string;
   /** Why, as the list or manifest says it. */
   why: string;
   /** Where it came from: the manifest or known-outcome file path (and entry). */
@@ -327,4 +329,134 @@ export interface CrashHeader {
   tainted: TaintInfo | null;
   kernelVersion: string | null;
   hardware: string | null;
+}
+
+// ---- Bisection (bisect.json): written by workflows/bisect, read by the CLI and reporters. ----
+
+/** What a bisection concluded. */
+export type BisectStatus =
+  /** One patch, verified both ways, at or above the target confidence. */
+  | 'culprit'
+  /** One patch named, but verification disagreed or was impossible, or the confidence is below target. */
+  | 'unconfirmed'
+  /** Skipped steps leave several candidates. */
+  | 'range'
+  /** The bad end did not show the bug twice within the run budget. */
+  | 'not-reproduced'
+  /** The bug shows too rarely for a clean verdict within the per-step run budget. */
+  | 'too-rare'
+  /** The good end shows the bug too (cause: the base already crashes; fix: the end still crashes). */
+  | 'no-transition'
+  /** The bad end does not build or boot. */
+  | 'end-untestable'
+  /** A budget ran out: resumable with a larger one. */
+  | 'budget'
+  | 'infra-error';
+
+/** A step's verdict: shows the bug, clean, cannot be judged, needs more runs, not built yet. */
+export type BisectVerdict = 'bug' | 'clean' | 'skip' | 'pending' | 'unbuilt';
+
+/** A patch of the series, or a commit of the range. */
+export interface BisectPatchRef {
+  /** 1-based position in the series or the range. */
+  number: number;
+  subject: string;
+  author: string;
+  /** lore link from the mail's Message-Id, or the commit's Link: trailer. */
+  link: string | null;
+  /** For a git range. */
+  commit: string | null;
+}
+
+/** One verification of the named patch: the culprit step itself, its parent, or the series without it. */
+export interface BisectCheck {
+  /** The step checked ("p6" = base + 6 patches, "w7" = all but patch 7), or null when it could not be built. */
+  step: string | null;
+  expected: 'bug' | 'clean';
+  verdict: BisectVerdict | 'same-as-parent' | 'does-not-apply' | 'does-not-build';
+  ok: boolean;
+}
+
+export interface BisectCrashRef {
+  title: string;
+  matchKey: string;
+  /** Where the crash's evidence lives (run dir, console log), when the environment said. */
+  ref: string | null;
+}
+
+export interface BisectStepRecord {
+  step: string;
+  label: string;
+  /** The last patch applied (prefix step) or the one left out. */
+  patch: BisectPatchRef | null;
+  build: {
+    ok: boolean;
+    failure: 'apply' | 'build' | null;
+    reason: string;
+    imageHash: string | null;
+    /** Another step that built the very same kernel (its runs count for both). */
+    sameKernelAs: string | null;
+    /** Same kernel as the step before it: the patch changes nothing that is built. */
+    noop: boolean;
+  } | null;
+  verdict: BisectVerdict;
+  why: string;
+  runs: number;
+  passes: number;
+  matching: number;
+  /** matching / (matching + clean runs), when any ran. */
+  rate: number | null;
+  crashes: Array<BisectCrashRef & { count: number; matching: boolean }>;
+  failures: Record<string, number>;
+  bootFailures: Record<string, number>;
+  infra: number;
+  boots: number;
+}
+
+/** One action of the bisection, with the running confidence after it. */
+export interface BisectEventRecord {
+  seq: number;
+  step: string;
+  action: 'build' | 'test';
+  detail: string;
+  verdict: BisectVerdict;
+  /** Lower bound on the reproduction rate at this point (0 before the bad end is measured). */
+  rate: number;
+  confidence: number;
+  at: string;
+}
+
+export interface BisectRecord {
+  schema: 1;
+  id: string;
+  status: BisectStatus;
+  reason: string;
+  direction: 'cause' | 'fix';
+  input: {
+    kind: 'series' | 'range';
+    /** The series file/dir, or "GOOD..BAD". */
+    spec: string;
+    /** Kernel source (debian:X.Y or a tree path). */
+    source: string;
+    tests: string[];
+    patches: number;
+  };
+  /** What counted as the bug. */
+  bad: { meaning: 'match' | 'any-crash' | 'any-failure'; matchKey: string | null; title: string | null };
+  culprit: BisectPatchRef | null;
+  /** For a range: every patch it could be. */
+  candidates: BisectPatchRef[];
+  /** Probability that no clean verdict was a missed bug, at the lower rate bound. */
+  confidence: number;
+  confident: boolean;
+  targetConfidence: number;
+  rate: { hits: number; trials: number; estimate: number; lower: number; level: number };
+  /** The matching crash on the bad end and on the culprit, side by side. */
+  crashes: { badEnd: BisectCrashRef | null; culprit: BisectCrashRef | null };
+  verification: { culprit: BisectCheck; parent: BisectCheck; leaveOut: BisectCheck; agrees: boolean } | null;
+  steps: BisectStepRecord[];
+  used: { builds: number; boots: number; runs: number };
+  log: BisectEventRecord[];
+  startedAt: string;
+  endedAt: string | null;
 }
