@@ -1,10 +1,14 @@
 // Every external process the harness starts goes through here, so that "no
-// orphan process survives the harness" is enforced in one place: each child is
-// registered until it exits, and killAll() runs on exit, error and signals.
+// orphan process survives the harness" is enforced in one place: each child
+// leads its own process group, registered until it exits, and the groups are
+// ended on exit, error, timeout and signals.
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { execa, type Options, type ResultPromise } from 'execa';
 
 type Child = ResultPromise<Options>;
-const live = new Set<Child>();
+/** Each live child and the process group it leads. */
+const live = new Map<Child, number>();
 let hooked = false;
 
 export interface RunOptions {
@@ -36,20 +40,80 @@ export interface ProcResult {
   failed: boolean;
 }
 
+// Every child leads a process group of its own (a session, in fact), so make
+// and its compilers, debootstrap and its dpkg, meson and ninja all end
+// together: the harness kills the group, never just the pid it started.
+// The group is out of reach of the terminal's Ctrl-C on purpose: the harness
+// handles the signal and ends its groups itself (make gets SIGTERM first so it
+// deletes half-written targets, then SIGKILL).
+//
+// A JS handler cannot run when the harness is SIGKILLed, so each group's
+// leader is a small sh that the kernel signals when the harness dies
+// (PR_SET_PDEATHSIG via setpriv); it then ends its own group. Traps with a
+// handler are reset in children, so the command never sees them; TERM/INT/HUP
+// are ignored by the guard only after the command has started, and env undoes
+// the INT/QUIT ignoring sh gives a background job, so the command keeps every
+// default action. A command killed by a signal is re-raised on
+// the guard, so callers still see the signal.
+const GUARD = [
+  "trap 'kill -TERM 0; sleep 1; kill -KILL 0' USR1",
+  'exec 3<&0',
+  'env --default-signal=INT,QUIT -- "$@" <&3 3<&- &',
+  'child=$!',
+  "trap '' TERM INT HUP",
+  'wait "$child"',
+  's=$?',
+  'if [ "$s" -gt 128 ] && [ "$s" -lt 160 ]; then trap - TERM INT HUP; kill -s "$(kill -l "$s")" $$; fi',
+  'exit "$s"',
+].join('\n');
+
+const SETPRIV = '/usr/bin/setpriv';
+let setprivPresent: boolean | undefined;
+
+function hasSetpriv(): boolean {
+  setprivPresent ??= existsSync(SETPRIV);
+  return setprivPresent;
+}
+
+/** The absolute path of an executable as execvp would find it, or null. */
+export function whichSync(file: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | null {
+  if (file.includes('/')) return isExecutable(resolve(cwd, file)) ? file : null;
+  for (const dir of path.split(':')) {
+    const p = join(dir || '.', file);
+    if (isExecutable(p)) return p;
+  }
+  return null;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Start a process; the returned promise settles when it exits. */
 export function spawn(file: string, args: readonly string[], opts: RunOptions): { child: Child; done: Promise<ProcResult> } {
   installHooks();
   let cmd = file;
   let argv = [...args];
+  const exe = whichSync(file, opts.env?.PATH ?? process.env.PATH, opts.cwd);
   if (opts.dieWithParent) {
     // PR_SET_PDEATHSIG covers the one case no JS handler can: the harness
-    // being SIGKILLed. setpriv execs the real program, so the pid stays the same.
+    // being SIGKILLed. setpriv execs the real program, so the pid stays the
+    // same (QEMU is one process, and callers signal it by pid).
     argv = ['--pdeathsig', 'SIGKILL', '--', file, ...args];
     cmd = 'setpriv';
+  } else if (exe && hasSetpriv()) {
+    // A missing program is left to fail in execa (ENOENT), not in the guard.
+    argv = ['--pdeathsig', 'SIGUSR1', '--', '/bin/sh', '-c', GUARD, 'daxh-guard', file, ...args];
+    cmd = SETPRIV;
   }
   const child = execa(cmd, argv, {
-    timeout: opts.timeoutMs,
-    killSignal: 'SIGKILL',
+    detached: true,
+    cleanup: false,
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: true,
@@ -61,7 +125,19 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     encoding: 'utf8',
     ...(opts.stdoutFile ? { stdout: { file: opts.stdoutFile } } : {}),
   }) as Child;
-  live.add(child);
+  const pgid = child.pid;
+  if (pgid !== undefined) live.set(child, pgid);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (pgid !== undefined) void terminateGroups([pgid], TERM_GRACE_MS);
+  }, opts.timeoutMs);
+  // The leader gone, whatever it left in its group goes too (a background
+  // child would otherwise hold our pipes open and outlive the run).
+  child.once('exit', () => {
+    clearTimeout(timer);
+    if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+  });
   if (opts.onOutput) {
     const cb = opts.onOutput;
     child.stdout?.setEncoding('utf8');
@@ -76,12 +152,13 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
         command: [file, ...args].join(' '),
         exitCode: r.exitCode,
         signal: r.signal,
-        timedOut: Boolean(r.timedOut),
+        timedOut,
         stdout: typeof r.stdout === 'string' ? r.stdout : '',
         stderr: typeof r.stderr === 'string' ? r.stderr : '',
-        failed: Boolean(r.failed),
+        failed: Boolean(r.failed) || timedOut,
       };
     } finally {
+      clearTimeout(timer);
       live.delete(child);
     }
   })();
@@ -107,15 +184,38 @@ export class ProcError extends Error {
   }
 }
 
-/** Kill every process the harness started that is still running. */
-export function killAll(): void {
-  for (const c of live) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
+/** Grace between SIGTERM and SIGKILL: enough for make to delete its half-written targets. */
+const TERM_GRACE_MS = 1500;
+
+function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch {
+    return false;
   }
+}
+
+function groupAlive(pgid: number): boolean {
+  return signalGroup(pgid, 0);
+}
+
+/** SIGTERM to each group, SIGKILL to what is left after graceMs. */
+export async function terminateGroups(pgids: number[], graceMs: number): Promise<void> {
+  const left = pgids.filter((g) => signalGroup(g, 'SIGTERM'));
+  const deadline = Date.now() + graceMs;
+  while (left.some(groupAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+  for (const g of left) signalGroup(g, 'SIGKILL');
+}
+
+/** Kill every process group the harness started, at once (also usable from an 'exit' handler). */
+export function killAll(): void {
+  for (const pgid of live.values()) signalGroup(pgid, 'SIGKILL');
+}
+
+/** End every process group the harness started: SIGTERM, then SIGKILL after a grace period. */
+export async function terminateAll(graceMs = TERM_GRACE_MS): Promise<void> {
+  await terminateGroups([...live.values()], graceMs);
 }
 
 export function liveCount(): number {
@@ -134,7 +234,7 @@ export async function runCleanups(): Promise<void> {
   const fns = [...cleanups];
   cleanups.clear();
   await Promise.allSettled(fns.map(async (f) => f()));
-  killAll();
+  await terminateAll();
 }
 
 function installHooks(): void {
@@ -147,7 +247,7 @@ function installHooks(): void {
       const hard = setTimeout(() => {
         killAll();
         process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
-      }, 3000);
+      }, 5000);
       hard.unref();
       void interruptHandler(sig).finally(() => {
         killAll();
