@@ -154,3 +154,15 @@ t.test('an intermittent kernel answer is expected alongside the usual one, nothi
   const [later] = expandMatrix(m, { tests: ['gup_fast_slow_race.ext4'], release: '6.15.0', cpuFlags: new Set() });
   t.notOk(outcomeExpected(later!.expect, 'fail', 'bad pmd'), 'not on kernels that no longer mistake devmap PMDs');
 });
+
+t.test('expectedOutcome: the manifest answer in the shape verdicts use', async (t) => {
+  const { expectedOutcome } = await import('../../harness/src/suites/stressor-manifest.ts');
+  const base = { args: [], why: ['w1', 'w2'], verified: true, sometimes: [] };
+  t.equal(expectedOutcome({ ...base, status: 'pass' }), null, 'a plain pass needs no expectation');
+  t.same(expectedOutcome({ ...base, status: 'fail', match: 'bad pmd' }), { statuses: ['fail'], match: '(?:bad pmd)', why: 'w1; w2', source: 'suites/stressors/manifest.json' });
+  const race = expectedOutcome({ ...base, status: 'pass', sometimes: [{ status: 'fail', match: 'bad pmd' }] });
+  t.same(race?.statuses, ['pass', 'fail'], 'a race may pass or fail');
+  t.equal(race?.match, '(?:bad pmd)');
+  const two = expectedOutcome({ ...base, status: 'crash', sometimes: [{ status: 'fail' }] });
+  t.equal(two?.match, undefined, 'an outcome without a reason pattern accepts any reason');
+});

@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stressorDir } from '../image/initramfs.ts';
-import type { TestStatus } from '../results/records.ts';
+import type { ExpectedOutcome, TestStatus } from '../results/records.ts';
 
 export type TargetMode = 'fsdax' | 'devdax';
 
@@ -209,6 +209,19 @@ export function resolveExpectation(test: ManifestTest, target: string, release: 
     if (!e.verified) r.verified = false;
   }
   return r;
+}
+
+/**
+ * The manifest's expectation in the shape every suite's results carry, or
+ * null when the correct answer (a plain pass) is all it says. The reasons of
+ * several non-pass outcomes fold into one alternation.
+ */
+export function expectedOutcome(e: ResolvedExpectation, source = 'suites/stressors/manifest.json'): ExpectedOutcome | null {
+  const outcomes = [{ status: e.status, match: e.match }, ...e.sometimes];
+  if (outcomes.every((o) => o.status === 'pass')) return null;
+  const bad = outcomes.filter((o) => o.status !== 'pass');
+  const match = bad.every((o) => o.match) ? bad.map((o) => `(?:${o.match})`).join('|') : undefined;
+  return { statuses: [...new Set(outcomes.map((o) => o.status))], ...(match ? { match } : {}), why: e.why.join('; '), source };
 }
 
 /** Whether a recorded outcome is one the manifest expects of this kernel. */

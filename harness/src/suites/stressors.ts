@@ -17,7 +17,7 @@ import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type Sui
 import { umountWithWatchdog } from './watchdog.ts';
 import { setupFsdax, daxMountState, mkfsArgv } from './dax-smoke.ts';
 import { newFailingTaint } from '../oracle/index.ts';
-import { loadManifest, expandMatrix, caseArgv, caseParams, outcomeExpected, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
+import { loadManifest, expandMatrix, caseArgv, caseParams, outcomeExpected, expectedOutcome, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
 
 export interface StressorSuiteOptions {
   tests?: string[];
@@ -154,6 +154,7 @@ async function runTarget(ctx: SuiteContext, place: Place, group: StressorCase[],
       r.status = prepError.status;
       r.reason = prepError.reason;
       r.metrics.expected_status = c.expect.status;
+      r.expected = expectedOutcome(c.expect);
     } else r = await runCase(ctx, place, c);
     await onResult(r);
     if (r.status === 'infra-error') return true;
@@ -206,6 +207,7 @@ async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promis
   await log.ready;
   const res = blankResult(c.test.name, caseParams(c), log.rel);
   res.metrics.expected_status = c.expect.status;
+  res.expected = expectedOutcome(c.expect);
   if (!c.expect.verified) res.metrics.expectation_unverified = true;
   const t0 = Date.now();
   ctx.progress(`${c.id} ...`);
