@@ -1,0 +1,537 @@
+// The pure heart of bisection: given everything learnt so far (a JSON
+// state), decide the next build or test, or conclude. Nothing here does I/O;
+// the driver applies the environment's answers with applyBuild/applyTest.
+//
+// Verdicts are recomputed from the evidence at every decision, so a lower
+// rate estimate (a step that crashed less often than the bad end) turns
+// earlier clean verdicts back into "needs more runs", and a late crash on a
+// step judged clean moves the search back, without special cases.
+import { detectionProbability, rateLowerBound, runsNeeded } from './stats.ts';
+import type {
+  Action,
+  BadMeaning,
+  BisectOutcome,
+  BisectSettings,
+  BisectState,
+  BisectStatus,
+  BuildOutcome,
+  Direction,
+  Evidence,
+  StepSpec,
+  StopRule,
+  TestBatch,
+  Verdict,
+  Verification,
+  VerificationCheck,
+} from './types.ts';
+
+export const DEFAULTS = {
+  targetConfidence: 0.95,
+  rateLevel: 0.95,
+  endCrashes: 6,
+  maxRunsPerStep: 300,
+  maxInfraRetries: 3,
+} as const;
+
+/** The most a single clean verdict may miss: the issue's floor. */
+const MAX_STEP_MISS = 0.05;
+
+/**
+ * Clean runs a clean verdict needs even for a bug that shows almost every
+ * time: syzkaller judges a revision on 10 runs, and we are never looser.
+ */
+export const MIN_CLEAN_RUNS = 10;
+
+/**
+ * Per-verdict miss probability so that the clean verdicts of a typical
+ * bisection (about log2(k) search steps and two verifications) still multiply
+ * to the target confidence; never looser than 5%.
+ */
+export function stepMissFor(k: number, target: number): number {
+  const verdicts = Math.ceil(Math.log2(Math.max(k, 1))) + 2;
+  return Math.min(MAX_STEP_MISS, 1 - Math.pow(target, 1 / verdicts));
+}
+
+export interface NewBisection {
+  direction: Direction;
+  steps: number;
+  bad?: BadMeaning;
+  matchKey?: string | null;
+  targetConfidence?: number;
+  rateLevel?: number;
+  endCrashes?: number;
+  maxRunsPerStep?: number;
+  maxInfraRetries?: number;
+  strategy?: 'binary' | 'linear';
+  budget?: Partial<BisectSettings['budget']>;
+}
+
+export function newBisection(o: NewBisection): BisectState {
+  if (!Number.isInteger(o.steps) || o.steps < 1) throw new RangeError(`a bisection needs at least one patch, not ${o.steps}`);
+  const target = o.targetConfidence ?? DEFAULTS.targetConfidence;
+  return {
+    schema: 1,
+    settings: {
+      direction: o.direction,
+      steps: o.steps,
+      bad: o.bad ?? 'match',
+      matchKey: o.matchKey ?? null,
+      targetConfidence: target,
+      stepMiss: stepMissFor(o.steps, target),
+      rateLevel: o.rateLevel ?? DEFAULTS.rateLevel,
+      endCrashes: o.endCrashes ?? DEFAULTS.endCrashes,
+      maxRunsPerStep: o.maxRunsPerStep ?? DEFAULTS.maxRunsPerStep,
+      maxInfraRetries: o.maxInfraRetries ?? DEFAULTS.maxInfraRetries,
+      strategy: o.strategy ?? 'binary',
+      budget: { builds: o.budget?.builds ?? null, boots: o.budget?.boots ?? null, runs: o.budget?.runs ?? null },
+    },
+    builds: {},
+    evidence: {},
+    used: { builds: 0, boots: 0, runs: 0 },
+    log: [],
+  };
+}
+
+// ------------------------------------------------------------ steps ---
+
+export const prefix = (count: number): StepSpec => ({ kind: 'prefix', count });
+
+export function stepKey(s: StepSpec): string {
+  return s.kind === 'prefix' ? `p${s.count}` : `w${s.patch}`;
+}
+
+export function parseStepKey(key: string): StepSpec {
+  const m = /^([pw])(\d+)$/.exec(key);
+  if (!m) throw new RangeError(`not a step key: ${key}`);
+  return m[1] === 'p' ? prefix(Number(m[2])) : { kind: 'without', patch: Number(m[2]) };
+}
+
+/** Leaving out the last patch is the prefix before it: the same kernel, not a second check. */
+export function canonicalStep(s: StepSpec, k: number): StepSpec {
+  return s.kind === 'without' && s.patch === k ? prefix(k - 1) : s;
+}
+
+/** Human name of a step. */
+export function stepLabel(s: StepSpec, k: number, unit: 'patch' | 'commit' = 'patch'): string {
+  if (s.kind === 'without') return `all ${k} without ${unit} ${s.patch}`;
+  if (s.count === 0) return 'base';
+  return s.count === 1 ? `base + ${unit} 1` : `base + ${unit === 'patch' ? 'patches' : 'commits'} 1..${s.count}`;
+}
+
+// --------------------------------------------------------- evidence ---
+
+export function emptyEvidence(): Evidence {
+  return { runs: 0, passes: 0, crashes: {}, failures: {}, bootFailures: {}, infra: 0, infraStreak: 0, boots: 0, batches: 0 };
+}
+
+function hashOf(key: string, b: BuildOutcome): string {
+  return b.imageHash ?? `step:${key}`;
+}
+
+export function evidenceFor(state: BisectState, key: string): Evidence | null {
+  const b = state.builds[key];
+  if (!b?.ok) return null;
+  return state.evidence[hashOf(key, b)] ?? null;
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+const crashCount = (ev: Evidence) => Object.values(ev.crashes).reduce((a, c) => a + c.count, 0);
+const attempts = (ev: Evidence | null) => (ev ? ev.runs + sum(ev.bootFailures) : 0);
+
+/** Everything derived from the state that verdicts depend on. */
+export interface Context {
+  /** The bug's match key (null until the crashing end has crashed, or in any-crash/any-failure mode when none was given). */
+  key: string | null;
+  /** Boot failures the crashing end had too: neutral elsewhere. */
+  knownBoot: Set<string>;
+  rate: { hits: number; trials: number; estimate: number; lower: number };
+  /** Clean runs a clean verdict needs at the current rate bound. */
+  needClean: number;
+}
+
+export function crashingEnd(s: BisectSettings): number {
+  return s.direction === 'cause' ? s.steps : 0;
+}
+
+/** The end the user asserts is good: tested only when the culprit sits next to it. */
+export function assumedEnd(s: BisectSettings): number {
+  return s.direction === 'cause' ? 0 : s.steps;
+}
+
+function topKey(ev: Evidence | null): string | null {
+  if (!ev) return null;
+  let best: string | null = null;
+  for (const [k, c] of Object.entries(ev.crashes)) {
+    const b = best === null ? null : ev.crashes[best]!;
+    if (!b || c.count > b.count || (c.count === b.count && k < best!)) best = k;
+  }
+  return best;
+}
+
+export function matching(ev: Evidence | null, bad: BadMeaning, key: string | null): number {
+  if (!ev) return 0;
+  if (bad === 'any-failure') return crashCount(ev) + sum(ev.failures);
+  if (bad === 'any-crash') return crashCount(ev);
+  return key ? (ev.crashes[key]?.count ?? 0) : 0;
+}
+
+export function context(state: BisectState): Context {
+  const s = state.settings;
+  const endEv = evidenceFor(state, stepKey(prefix(crashingEnd(s))));
+  const key = s.matchKey ?? topKey(endEv);
+  let hits = 0;
+  let trials = 0;
+  // Every kernel that showed the bug at least once says something about its
+  // rate; pooling them (a step that crashed rarely included) keeps the bound honest.
+  for (const ev of Object.values(state.evidence)) {
+    const m = matching(ev, s.bad, key);
+    if (m >= 1) {
+      hits += m;
+      trials += m + ev.passes;
+    }
+  }
+  const lower = rateLowerBound(hits, trials, s.rateLevel);
+  return {
+    key,
+    knownBoot: new Set(Object.keys(endEv?.bootFailures ?? {})),
+    rate: { hits, trials, estimate: trials ? hits / trials : 0, lower },
+    needClean: Math.max(MIN_CLEAN_RUNS, runsNeeded(lower, s.stepMiss)),
+  };
+}
+
+export interface StepVerdict {
+  verdict: Verdict;
+  why: string;
+}
+
+function verdictOfEvidence(s: BisectSettings, ctx: Context, ev: Evidence | null): StepVerdict {
+  const e = ev ?? emptyEvidence();
+  const m = matching(e, s.bad, ctx.key);
+  // Two crashes with the bad end's match key: the key already filters out
+  // unrelated crashes, which is what syzkaller's "1 in 6 runs" rule guards against.
+  if (m >= 2) return { verdict: 'bug', why: `${m} matching crashes in ${e.runs} runs` };
+  const unknownBoot = Object.entries(e.bootFailures).reduce((a, [k, n]) => a + (ctx.knownBoot.has(k) ? 0 : n), 0);
+  if (unknownBoot >= 2) return { verdict: 'skip', why: `does not boot (${Object.keys(e.bootFailures).join('; ')})` };
+  if (m === 0 && e.passes >= ctx.needClean) return { verdict: 'clean', why: `${e.passes} clean runs, none matching` };
+  if (attempts(e) >= s.maxRunsPerStep) return { verdict: 'skip', why: `undecided after ${attempts(e)} runs (${m} matching, ${e.passes} clean)` };
+  return { verdict: 'pending', why: `${m} matching, ${e.passes}/${ctx.needClean} clean` };
+}
+
+export function verdictOf(state: BisectState, ctx: Context, key: string): StepVerdict {
+  const b = state.builds[key];
+  if (!b) return { verdict: 'unbuilt', why: 'not built yet' };
+  if (!b.ok) return { verdict: 'skip', why: `${b.failure === 'apply' ? 'does not apply' : 'does not build'}: ${b.reason}` };
+  return verdictOfEvidence(state.settings, ctx, evidenceFor(state, key));
+}
+
+/** Kernels whose clean verdicts the result rests on. */
+function cleanKernels(state: BisectState, ctx: Context): Evidence[] {
+  const s = state.settings;
+  return Object.values(state.evidence).filter(
+    (ev) => matching(ev, s.bad, ctx.key) === 0 && ev.passes > 0 && (ev.wasClean || verdictOfEvidence(s, ctx, ev).verdict === 'clean'),
+  );
+}
+
+/**
+ * Probability that no clean verdict was a missed bug, at the current
+ * (conservative) rate bound: the product over clean kernels of
+ * 1 - (1 - rate)^(clean runs).
+ */
+export function confidence(state: BisectState, ctx = context(state)): number {
+  return cleanKernels(state, ctx).reduce((c, ev) => c * detectionProbability(ctx.rate.lower, ev.passes), 1);
+}
+
+// ---------------------------------------------------------- updates ---
+
+function pushEvent(state: BisectState, step: StepSpec, action: 'build' | 'test', detail: string): void {
+  const ctx = context(state);
+  const key = stepKey(step);
+  state.log.push({
+    seq: state.log.length + 1,
+    step: key,
+    action,
+    detail,
+    verdict: verdictOf(state, ctx, key).verdict,
+    rate: ctx.rate.lower,
+    confidence: confidence(state, ctx),
+    at: new Date().toISOString(),
+  });
+}
+
+export function applyBuild(state: BisectState, step: StepSpec, out: BuildOutcome): void {
+  const key = stepKey(step);
+  state.builds[key] = { ok: out.ok, imageHash: out.ok ? out.imageHash : null, ...(out.failure ? { failure: out.failure } : {}), reason: out.reason };
+  state.used.builds++;
+  let detail: string;
+  if (!out.ok) detail = `${out.failure === 'apply' ? 'does not apply' : 'does not build'}: ${out.reason}`;
+  else {
+    const h = hashOf(key, state.builds[key]!);
+    const twins = Object.entries(state.builds).filter(([k, b]) => k !== key && b.ok && hashOf(k, b) === h).map(([k]) => k);
+    const parent = step.kind === 'prefix' && step.count > 0 ? `p${step.count - 1}` : null;
+    if (parent && twins.includes(parent)) detail = `same kernel as ${parent}: the patch changes nothing that is built; not tested again`;
+    else if (twins.length) detail = `same kernel as ${twins.join(', ')}: its evidence is reused`;
+    else detail = `built${out.imageHash ? ` (kernel ${out.imageHash.slice(0, 12)})` : ''}`;
+  }
+  pushEvent(state, step, 'build', detail);
+}
+
+export function applyTest(state: BisectState, step: StepSpec, batch: TestBatch): void {
+  const key = stepKey(step);
+  const b = state.builds[key];
+  if (!b?.ok) throw new Error(`test results for ${key}, which has no good build`);
+  const h = hashOf(key, b);
+  const ev = (state.evidence[h] ??= emptyEvidence());
+  let valid = 0;
+  const seen = { pass: 0, crash: new Map<string, number>(), fail: 0, boot: 0, infra: 0 };
+  for (const o of batch.outcomes) {
+    switch (o.kind) {
+      case 'pass':
+        ev.runs++;
+        ev.passes++;
+        seen.pass++;
+        valid++;
+        break;
+      case 'crash': {
+        ev.runs++;
+        const c = (ev.crashes[o.matchKey] ??= { title: o.title, count: 0, ...(o.ref ? { ref: o.ref } : {}) });
+        c.count++;
+        seen.crash.set(o.title, (seen.crash.get(o.title) ?? 0) + 1);
+        valid++;
+        break;
+      }
+      case 'fail':
+        ev.runs++;
+        bump(ev.failures, o.reason);
+        seen.fail++;
+        valid++;
+        break;
+      case 'boot-fail':
+        bump(ev.bootFailures, o.reason);
+        seen.boot++;
+        valid++;
+        break;
+      case 'infra':
+        ev.infra++;
+        seen.infra++;
+        break;
+    }
+  }
+  ev.infraStreak = valid === 0 ? ev.infraStreak + 1 : 0;
+  ev.boots += batch.boots;
+  ev.batches++;
+  state.used.boots += batch.boots;
+  state.used.runs += batch.outcomes.length;
+  const ctx = context(state);
+  if (verdictOfEvidence(state.settings, ctx, ev).verdict === 'clean') ev.wasClean = true;
+  const parts = [`${batch.outcomes.length} run(s), ${batch.boots} boot(s):`];
+  if (seen.pass) parts.push(`${seen.pass} clean`);
+  for (const [title, n] of seen.crash) parts.push(`${n}× ${title}`);
+  if (seen.fail) parts.push(`${seen.fail} test failure(s)`);
+  if (seen.boot) parts.push(`${seen.boot} boot failure(s)`);
+  if (seen.infra) parts.push(`${seen.infra} infra error(s), retried`);
+  pushEvent(state, step, 'test', parts.join(' '));
+}
+
+// Failure reasons are free text: keep the map bounded.
+function bump(r: Record<string, number>, reason: string): void {
+  const k = reason in r || Object.keys(r).length < 20 ? reason : 'other';
+  r[k] = (r[k] ?? 0) + 1;
+}
+
+// ---------------------------------------------------------- decide ---
+
+export function decide(state: BisectState): Action {
+  const s = state.settings;
+  const k = s.steps;
+  const cause = s.direction === 'cause';
+  const E = crashingEnd(s);
+  const A = assumedEnd(s);
+  const ctx = context(state);
+  const conf = () => confidence(state, ctx);
+
+  const finish = (status: BisectStatus, reason: string, extra: Partial<BisectOutcome> = {}): Action => ({
+    kind: 'done',
+    outcome: { status, reason, culprit: null, candidates: [], confidence: conf(), confident: false, verification: null, ...extra },
+  });
+
+  for (const [h, ev] of Object.entries(state.evidence)) {
+    if (ev.infraStreak >= s.maxInfraRetries) {
+      const step = Object.keys(state.builds).find((key) => state.builds[key]!.ok && hashOf(key, state.builds[key]!) === h) ?? h;
+      return finish('infra-error', `${ev.infraStreak} batches in a row on ${step} ended in infrastructure errors; fix the host and resume`);
+    }
+  }
+
+  const stopRule = (m: number): StopRule => ({ matching: Math.max(1, 2 - m), matchKey: s.bad === 'match' ? ctx.key : null, failures: s.bad === 'any-failure' });
+
+  const build = (step: StepSpec, why: string): Action => {
+    if (s.budget.builds !== null && state.used.builds >= s.budget.builds) return finish('budget', `build budget (${s.budget.builds}) used up before ${stepKey(step)}; resume with a larger --max-builds`);
+    return { kind: 'build', step, why };
+  };
+
+  const test = (step: StepSpec, runs: number, stop: StopRule, why: string): Action => {
+    if (s.budget.boots !== null && state.used.boots >= s.budget.boots) return finish('budget', `boot budget (${s.budget.boots}) used up; resume with a larger --max-boots`);
+    if (s.budget.runs !== null) {
+      const left = s.budget.runs - state.used.runs;
+      if (left <= 0) return finish('budget', `run budget (${s.budget.runs}) used up; resume with a larger --max-total-runs`);
+      runs = Math.min(runs, left);
+    }
+    return { kind: 'test', step, runs: Math.max(1, runs), stop, why };
+  };
+
+  /** Build the step, or give it the runs its verdict still needs. */
+  const work = (step: StepSpec, why: string): Action => {
+    const key = stepKey(step);
+    if (!state.builds[key]) return build(step, why);
+    const ev = evidenceFor(state, key);
+    const m = matching(ev, s.bad, ctx.key);
+    const passes = ev?.passes ?? 0;
+    const need = m === 0 ? ctx.needClean - passes : ctx.needClean;
+    return test(step, Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(ev)), stopRule(m), why);
+  };
+
+  // 1. The crashing end: does it reproduce, and how often?
+  const endStep = prefix(E);
+  const endKey = stepKey(endStep);
+  const endBuild = state.builds[endKey];
+  if (!endBuild) return build(endStep, 'the bad end first, to measure how often the bug shows');
+  if (!endBuild.ok) return finish('end-untestable', `the bad end (${stepLabel(endStep, k)}) ${endBuild.failure === 'apply' ? 'does not apply' : 'does not build'}: ${endBuild.reason}`);
+  const endEv = evidenceFor(state, endKey);
+  const mEnd = matching(endEv, s.bad, ctx.key);
+  const endAttempts = attempts(endEv);
+  if (endEv && endEv.runs === 0 && sum(endEv.bootFailures) >= 3) {
+    return finish('end-untestable', `the bad end does not boot: ${Object.keys(endEv.bootFailures).join('; ')}`);
+  }
+  if (mEnd < s.endCrashes && endAttempts < s.maxRunsPerStep) {
+    return test(
+      endStep,
+      s.maxRunsPerStep - endAttempts,
+      { matching: s.endCrashes - mEnd, matchKey: s.bad === 'match' ? ctx.key : null, failures: s.bad === 'any-failure' },
+      `measuring the reproduction rate on the bad end (${mEnd}/${s.endCrashes} crashes)`,
+    );
+  }
+  if (mEnd < 2) {
+    const what = s.bad === 'match' && s.matchKey ? `the crash ${s.matchKey}` : 'the bug';
+    return finish('not-reproduced', `the bad end showed ${what} ${mEnd} time(s) in ${endAttempts} runs; a verdict needs at least 2`);
+  }
+  if (ctx.needClean > s.maxRunsPerStep) {
+    return finish(
+      'too-rare',
+      `the bug shows in ${ctx.rate.hits} of ${ctx.rate.trials} runs (rate ≥ ${ctx.rate.lower.toFixed(3)}): a clean verdict needs ${ctx.needClean} runs, over --max-runs ${s.maxRunsPerStep}`,
+    );
+  }
+
+  // 2. Search the interval between the last step without the change and the first with it.
+  const isTarget = (v: Verdict) => (cause ? v === 'bug' : v === 'clean');
+  const isNon = (v: Verdict) => (cause ? v === 'clean' : v === 'bug');
+  const raw: StepVerdict[] = [];
+  for (let i = 0; i <= k; i++) raw.push(verdictOf(state, ctx, `p${i}`));
+  if (raw[A]!.verdict === 'bug') {
+    return finish(
+      'no-transition',
+      cause ? `the base already shows the bug (${raw[A]!.why}): it is older than the ${k} steps` : `the good end still shows the bug (${raw[A]!.why}): nothing in the range fixed it`,
+    );
+  }
+  const eff = raw.map((v, i) => (i === A ? 'clean' : v.verdict));
+  let lo = 0;
+  for (let i = 0; i <= k; i++) if (isNon(eff[i]!)) lo = i;
+  let hi = k;
+  for (let i = lo + 1; i <= k; i++) {
+    if (isTarget(eff[i]!)) {
+      hi = i;
+      break;
+    }
+  }
+  const conflicts: string[] = [];
+  for (let i = 0; i < lo; i++) if (isTarget(eff[i]!)) conflicts.push(`p${i} is ${eff[i]} but p${lo} is ${eff[lo]}`);
+  for (let i = hi + 1; i <= k; i++) if (isNon(eff[i]!)) conflicts.push(`p${i} is ${eff[i]} but p${hi} is ${eff[hi]}`);
+
+  const cands: number[] = [];
+  for (let i = lo + 1; i < hi; i++) if (eff[i] !== 'skip') cands.push(i);
+  if (cands.length) {
+    const mid = (lo + hi) / 2;
+    const pick = s.strategy === 'linear' ? cands[0]! : cands.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
+    return work(prefix(pick), `between ${stepLabel(prefix(lo), k)} (${eff[lo]}) and ${stepLabel(prefix(hi), k)} (${eff[hi]})`);
+  }
+  if (hi - lo > 1) {
+    const candidates = Array.from({ length: hi - lo }, (_, j) => lo + 1 + j);
+    const skipped = candidates.slice(0, -1).map((i) => `p${i}: ${raw[i]!.why}`);
+    return finish('range', `the first ${cause ? 'bad' : 'good'} step is one of ${candidates.join(', ')}; skipped: ${skipped.join('; ')}`, { candidates });
+  }
+
+  // 3. One step left: verify it both ways before naming it.
+  const r = hi;
+  const culpritStep = prefix(r);
+  const parentStep = prefix(r - 1);
+  const check = (step: StepSpec | null, expected: 'bug' | 'clean', verdict: VerificationCheck['verdict']): VerificationCheck => ({
+    step: step ? stepKey(step) : null,
+    expected,
+    verdict,
+    ok: verdict === expected || verdict === 'same-as-parent',
+  });
+  const want = (target: boolean): 'bug' | 'clean' => ((cause ? target : !target) ? 'bug' : 'clean');
+  const verification = (leaveOut: VerificationCheck): Verification => {
+    const c = check(culpritStep, want(true), raw[r]!.verdict);
+    const p = check(parentStep, want(false), raw[r - 1]!.verdict);
+    return { culprit: c, parent: p, leaveOut, agrees: c.ok && p.ok && leaveOut.ok };
+  };
+  const unconfirmed = (reason: string, leaveOut: VerificationCheck) =>
+    finish('unconfirmed', reason, { culprit: r, candidates: [r], verification: verification(leaveOut) });
+  const pendingLeaveOut = check(null, want(false), 'unbuilt');
+
+  for (const [i, role] of [
+    [r, cause ? 'the culprit' : 'the fix'],
+    [r - 1, 'its parent'],
+  ] as const) {
+    const step = prefix(i);
+    const v = raw[i]!;
+    if (v.verdict === 'unbuilt' || v.verdict === 'pending') return work(step, `verifying ${role}`);
+    if (v.verdict === 'skip') return unconfirmed(`patch ${r} is the only candidate, but ${role} (${stepLabel(step, k)}) cannot be judged: ${v.why}`, pendingLeaveOut);
+  }
+
+  const leave = canonicalStep({ kind: 'without', patch: r }, k);
+  let leaveOut: VerificationCheck;
+  if (leave.kind === 'prefix') leaveOut = check(null, want(false), 'same-as-parent');
+  else {
+    const lk = stepKey(leave);
+    const lb = state.builds[lk];
+    if (!lb) return build(leave, `verifying: the series without patch ${r}`);
+    if (!lb.ok) {
+      const how = lb.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
+      return unconfirmed(`patch ${r} is the only candidate, but the series without it ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, check(leave, want(false), how));
+    }
+    const lv = verdictOf(state, ctx, lk);
+    if (lv.verdict === 'pending') return work(leave, `verifying: the series without patch ${r}`);
+    leaveOut = check(leave, want(false), lv.verdict);
+    if (lv.verdict === 'skip') return unconfirmed(`patch ${r} is the only candidate, but the series without it cannot be judged: ${lv.why}`, leaveOut);
+    if (!leaveOut.ok) {
+      return unconfirmed(
+        cause
+          ? `patch ${r} is the first bad step, but the series without it still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
+          : `patch ${r} is the first good step, but the series without it is clean too (${lv.why}): it is not the only fix`,
+        leaveOut,
+      );
+    }
+  }
+  if (conflicts.length) return unconfirmed(`contradictory evidence: ${conflicts.join('; ')}`, leaveOut);
+
+  // 4. Enough clean runs overall? Top up the weakest clean verdict until the product reaches the target.
+  const c = conf();
+  if (c < s.targetConfidence) {
+    const kernels = cleanKernels(state, ctx).filter((ev) => attempts(ev) < s.maxRunsPerStep);
+    const nClean = cleanKernels(state, ctx).length;
+    if (kernels.length) {
+      const weakest = kernels.reduce((a, b) => (b.passes < a.passes ? b : a));
+      const h = Object.keys(state.evidence).find((x) => state.evidence[x] === weakest)!;
+      const key = Object.keys(state.builds).find((x) => state.builds[x]!.ok && hashOf(x, state.builds[x]!) === h)!;
+      const need = runsNeeded(ctx.rate.lower, 1 - Math.pow(s.targetConfidence, 1 / nClean)) - weakest.passes;
+      return test(parseStepKey(key), Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(weakest)), stopRule(0), `confidence ${c.toFixed(3)} is below ${s.targetConfidence}: more clean runs on ${key}`);
+    }
+    return unconfirmed(`patch ${r} verified both ways, but confidence ${c.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
+  }
+  return finish('culprit', `${cause ? 'first bad' : 'first good'} patch ${r}, verified both ways`, {
+    culprit: r,
+    candidates: [r],
+    confident: true,
+    verification: verification(leaveOut),
+  });
+}
