@@ -7,6 +7,9 @@ commands:
   run         boot a guest with emulated pmem and run DAX tests (default: Debian's stock kernel)
   parse-log   find kernel crash reports in a console log or a pasted crash mail
   build       build a kernel from a tree + patch series + config profile
+  nightly     run a config's matrix as one night, judged against earlier nights
+  merge       combine the shards of one night
+  results     list, show, diff and report nights and runs; a test's history
 
 Run 'dax-harness <command> --help' for a command's manual.`;
 
@@ -20,6 +23,12 @@ async function load(name: string): Promise<Command | null> {
       return (await import('./parse-log.ts')).parseLogCommand;
     case 'build':
       return (await import('./build.ts')).buildCommand;
+    case 'nightly':
+      return (await import('./nightly.ts')).nightlyCommand;
+    case 'merge':
+      return (await import('./merge.ts')).mergeCommand;
+    case 'results':
+      return (await import('./results.ts')).resultsCommand;
     default:
       return null;
   }
@@ -33,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const fn = await load(cmd);
   if (!fn) {
-    console.error(`dax-harness: unknown command "${cmd}": use run, parse-log or build (dax-harness --help)`);
+    console.error(`dax-harness: unknown command "${cmd}": use run, parse-log, build, nightly, merge or results (dax-harness --help)`);
     return 2;
   }
   return fn(rest);

@@ -10,7 +10,9 @@ import { listNightDirs, loadCells, loadNight, nightDir, saveCell, saveKernel, sa
 import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
 import type { KernelArtifact, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
-import type { CellPlan, PrepareKernel, RunCell } from './plan.ts';
+import type { CellPlan, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
+import { loadSeries } from '../../kernel/series.ts';
+import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 
 export class NightlyInputError extends Error {
   override name = 'NightlyInputError';
@@ -147,7 +149,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     const kernels = new Map<string, NightKernelRecord>();
     for (const k of uniqueKernels(todo)) {
       if (o.signal?.aborted) break;
-      const t0 = Date.now();
+      const t0 = now().getTime();
       o.progress(`kernel ${k.name}: preparing`);
       let artifact: KernelArtifact | null = null;
       let status: NightKernelRecord['status'] = 'ok';
@@ -159,7 +161,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
         reason = e instanceof Error ? e.message : String(e);
         o.progress(`kernel ${k.name}: ${status === 'fail' ? 'FAILED' : 'ERROR'} — ${reason}`);
       }
-      const rec: NightKernelRecord = { schema: 1, key: k.key, name: k.name, spec: k.spec as Record<string, unknown>, status, reason, artifact, durationMs: Date.now() - t0, preparedAt: now().toISOString() };
+      const patchsetHash = await seriesHash(k.spec);
+      const rec: NightKernelRecord = { schema: 1, key: k.key, name: k.name, spec: k.spec as Record<string, unknown>, status, reason, artifact, ...(patchsetHash !== undefined ? { patchsetHash } : {}), durationMs: now().getTime() - t0, preparedAt: now().toISOString() };
       kernels.set(k.key, rec);
       await saveKernel(dir, rec);
     }
@@ -218,6 +221,18 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     return { nightId: id, dir, skipped, ran, interrupted };
   } finally {
     index.close();
+  }
+}
+
+/** KCIDB's patchset hash of a built kernel's series; undefined when it cannot be read (the report then leaves it out). */
+async function seriesHash(spec: KernelSpec): Promise<string | undefined> {
+  if (spec.kind === 'stock') return undefined;
+  if (!spec.series) return '';
+  try {
+    const s = await loadSeries(spec.series, spec.kind === 'git' ? spec.tree : undefined);
+    return kcidbPatchsetHash(s.patches.map((p) => p.mail));
+  } catch {
+    return undefined;
   }
 }
 

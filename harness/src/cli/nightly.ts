@@ -1,0 +1,122 @@
+// `dax-harness nightly CONFIG`: argument parsing and the night's summary. The
+// work is in workflows/nightly; reports are written beside the night.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadNightConfig, parseShard, ConfigError } from '../workflows/nightly/config.ts';
+import { runNight, NightlyInputError } from '../workflows/nightly/index.ts';
+import { runCellToday, prepareKernelToday, kernelFault } from '../workflows/nightly/run-cell.ts';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { ResultsIndex } from '../results/db.ts';
+import { writeNightReports } from '../results/reporters/index.ts';
+import { formatNightSummary } from '../results/reporters/text.ts';
+import { nightExitCode } from '../results/report.ts';
+
+export const NIGHTLY_HELP = `usage: dax-harness nightly CONFIG [options]
+
+Runs the matrix of a config file (YAML): kernels × suites × modes × topologies,
+each cell one guest, with per-cell repeat counts. See nightly/example.yaml and
+docs/nightly.md. A night lives in RESULTS/nights/<night>/ (night.json, one file
+per finished cell, the run directories) and in the index RESULTS/index.sqlite.
+
+Rerunning the same command after a Ctrl-C or a crash resumes the unfinished
+night: finished cells are not run again.
+
+Every test that passed on the baseline (the previous night that ran the cell,
+or --baseline) and fails now is rerun, and the night classifies each test:
+regression (fails every rerun), flaky (with its rate over the reruns and over
+the last nights), fixed, new, still failing; crash signatures never seen
+before are new. Expected failures (XFAIL) never count as regressions.
+
+options:
+  --jobs N               cells (guests) at once (default 1); each guest gets
+                         max(1, cores / N) vCPUs unless its topology sets cpus
+  --shard i/N            run the i-th of N contiguous slices of the matrix (1-based),
+                         for a CI job matrix; combine with 'dax-harness merge'
+  --night ID             the night's name (default: resume this config's unfinished
+                         night, else today's date); shards of one night need the same ID
+  --baseline NIGHT       compare every cell with this night
+  --rerun-failures N     reruns of a test that passed on the baseline and fails now
+                         (default: the config's rerunFailures, else 4)
+  --results DIR          results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
+  --boot-timeout SEC     per guest (default 180)
+
+Writes summary.txt, junit.xml, results.tap, kcidb.json and report.html into the
+night's directory and prints the summary (regressions first).
+Exit codes: 0 nothing new failed, 1 a regression, a new failing test or a new
+crash signature, 2 bad input, 3 the harness could not run or judge some cells,
+130 interrupted (run the same command again to resume).`;
+
+function fail(msg: string): number {
+  console.error(`dax-harness nightly: ${msg}`);
+  return 2;
+}
+
+function count(v: string | undefined, name: string, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new NightlyInputError(`${name} "${v}" is not a whole number of at least ${min}`);
+  return Number(v);
+}
+
+export async function nightlyCommand(argv: string[]): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        jobs: { type: 'string' },
+        shard: { type: 'string' },
+        night: { type: 'string' },
+        baseline: { type: 'string' },
+        'rerun-failures': { type: 'string' },
+        results: { type: 'string' },
+        'boot-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness nightly --help)`);
+  }
+  if (a.values.help) {
+    console.log(NIGHTLY_HELP);
+    return 0;
+  }
+  if (a.positionals.length !== 1) return fail('give one config file: dax-harness nightly CONFIG (see nightly/example.yaml)');
+  const v = a.values;
+  try {
+    const config = await loadNightConfig(a.positionals[0]);
+    const resultsRoot = v.results ? resolve(v.results) : defaultResultsRoot();
+    const started = Date.now();
+    const out = await runNight(
+      {
+        config,
+        resultsRoot,
+        jobs: count(v.jobs, '--jobs', 1),
+        shard: v.shard ? parseShard(v.shard) : null,
+        nightId: v.night,
+        baseline: v.baseline,
+        rerunFailures: v['rerun-failures'] !== undefined ? count(v['rerun-failures'], '--rerun-failures', 0, 0) : undefined,
+        progress: (m) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`),
+      },
+      { runCell: runCellToday({ bootTimeoutMs: count(v['boot-timeout'], '--boot-timeout', 180) * 1000 }), prepareKernel: prepareKernelToday, kernelFault },
+    );
+    const index = await ResultsIndex.open(resultsRoot);
+    try {
+      const report = await writeNightReports(index, out.nightId, out.dir);
+      process.stdout.write(formatNightSummary(report));
+      console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
+      if (out.interrupted) {
+        console.log(`night ${out.nightId} is unfinished: run the same command again to resume it`);
+        return 130;
+      }
+      return nightExitCode(report);
+    } finally {
+      index.close();
+    }
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof NightlyInputError) return fail(e.message);
+    console.error(`dax-harness nightly: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 3;
+  }
+}

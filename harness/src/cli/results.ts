@@ -1,0 +1,174 @@
+// `dax-harness results`: the results store from the terminal — nights and
+// runs, one of them, two nights compared, a test's history, reports, reindex.
+import { parseArgs } from 'node:util';
+import { resolve, dirname } from 'node:path';
+import { writeFileAtomic } from '../host/fsutil.ts';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { ResultsIndex } from '../results/db.ts';
+import { loadNightReport } from '../results/report.ts';
+import { formatNightSummary } from '../results/reporters/text.ts';
+import { renderReport, REPORT_FILES, type ReportFormat } from '../results/reporters/index.ts';
+import type { Verdict } from '../results/records.ts';
+
+export const RESULTS_HELP = `usage: dax-harness results [COMMAND] [options]
+
+commands:
+  list (default)        nights, then runs made outside a night
+  show ID               a night's summary, or a run's tests
+  diff A B              tests whose outcome differs between nights (or runs) A and B
+  history TEST          a test's outcome and duration night by night (TEST: name or
+                        name[params] as the reports print it)
+  report NIGHT          one report: --format text|junit|tap|kcidb|html (default text), -o FILE
+  reindex               rebuild the index (RESULTS/index.sqlite) from the night and run
+                        directories; nothing is lost when the index is deleted or damaged
+
+options:
+  --results DIR         results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
+  --cell KEY            history: only this cell
+  --nights N            history: the last N nights (default 30)
+  --format F, -o FILE   report: format and output file (default stdout)`;
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, w[i]))).join('  ').trimEnd()).join('\n');
+}
+
+const short = (vs: Verdict[]) => {
+  const c = new Map<string, number>();
+  for (const v of vs) c.set(v, (c.get(v) ?? 0) + 1);
+  return [...c].map(([v, n]) => (n > 1 ? `${v}×${n}` : v)).join(',') || '—';
+};
+
+export async function resultsCommand(argv: string[]): Promise<number> {
+  let a;
+  try {
+    a = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        results: { type: 'string' },
+        cell: { type: 'string' },
+        nights: { type: 'string' },
+        format: { type: 'string', default: 'text' },
+        output: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    console.error(`dax-harness results: ${(e as Error).message.split('\n')[0]} (see dax-harness results --help)`);
+    return 2;
+  }
+  if (a.values.help) {
+    console.log(RESULTS_HELP);
+    return 0;
+  }
+  const bad = (msg: string) => {
+    console.error(`dax-harness results: ${msg}`);
+    return 2;
+  };
+  const [cmd = 'list', ...args] = a.positionals;
+  const root = a.values.results ? resolve(a.values.results) : defaultResultsRoot();
+  const want = (n: number, usage: string) => (args.length === n ? null : bad(`${cmd} takes ${usage}`));
+
+  if (cmd === 'reindex') {
+    const idx = await ResultsIndex.rebuild(root);
+    const n = idx.nights().length;
+    const runs = (idx.db.prepare('SELECT count(*) AS c FROM runs').get() as { c: number }).c;
+    const tests = (idx.db.prepare('SELECT count(*) AS c FROM tests').get() as { c: number }).c;
+    idx.close();
+    console.log(`reindexed ${root}: ${n} nights, ${runs} runs, ${tests} test results`);
+    return 0;
+  }
+  const idx = await ResultsIndex.open(root);
+  try {
+    switch (cmd) {
+      case 'list': {
+        const nights = idx.nights();
+        if (nights.length) {
+          console.log(table([['night', 'status', 'cells', 'started', 'baseline'], ...nights.map((n) => [n.id, n.status, String(n.cells), n.started_at, n.baseline ?? 'previous'])]));
+        } else console.log('no nights yet');
+        const runs = idx.runs(null);
+        if (runs.length) {
+          console.log('');
+          console.log(table([['run', 'status', 'started', 'reason'], ...runs.map((r) => [r.id, r.status, r.started_at, r.reason])]));
+        }
+        return 0;
+      }
+      case 'show': {
+        const e = want(1, 'one night or run id');
+        if (e !== null) return e;
+        if (idx.night(args[0])) {
+          process.stdout.write(formatNightSummary(loadNightReport(idx, args[0])));
+          return 0;
+        }
+        const run = idx.run(args[0]);
+        if (!run) return bad(`${args[0]} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
+        const tests = idx.runTests(run.id);
+        console.log(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
+        if (tests.length) console.log(table([['test', 'verdict', 'status', 'time', 'reason'], ...tests.map((t) => [t.test_key, t.verdict, t.status, `${(t.duration_ms / 1000).toFixed(1)}s`, t.reason])]));
+        console.log(`details: ${resolve(root, run.dir)}`);
+        return 0;
+      }
+      case 'diff': {
+        const e = want(2, 'two nights (or two runs): diff A B');
+        if (e !== null) return e;
+        const [A, B] = args;
+        const side = (id: string) => {
+          const m = new Map<string, Verdict[]>();
+          const rows = idx.night(id) ? idx.tests(id).filter((t) => t.role === 'main') : idx.run(id) ? idx.runTests(id) : null;
+          if (!rows) return null;
+          for (const t of rows) {
+            const k = `${idx.night(id) ? `${t.cell_key} ` : ''}${t.test_key}`;
+            m.set(k, [...(m.get(k) ?? []), t.verdict]);
+          }
+          return m;
+        };
+        const ma = side(A);
+        const mb = side(B);
+        if (!ma || !mb) return bad(`${!ma ? A : B} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
+        const keys = [...new Set([...ma.keys(), ...mb.keys()])].sort();
+        const rows = keys.filter((k) => short(ma.get(k) ?? []) !== short(mb.get(k) ?? [])).map((k) => [k, short(ma.get(k) ?? []), short(mb.get(k) ?? [])]);
+        if (!rows.length) console.log(`${A} and ${B}: every test has the same outcome (${keys.length} tests)`);
+        else console.log(table([['test', A, B], ...rows]));
+        return 0;
+      }
+      case 'history': {
+        const e = want(1, 'one test name: history TEST');
+        if (e !== null) return e;
+        const limit = a.values.nights ? Number(a.values.nights) : 30;
+        if (!Number.isInteger(limit) || limit < 1) return bad(`--nights "${a.values.nights}" is not a whole number of at least 1`);
+        const cells = idx.testCells(args[0]).filter((c) => !a.values.cell || c.cell_key === a.values.cell);
+        if (!cells.length) return bad(`no night ran a test "${args[0]}"${a.values.cell ? ` in cell ${a.values.cell}` : ''}: names are as 'results show NIGHT' prints them`);
+        for (const c of cells) {
+          const h = idx.history(c.cell_key, c.test_key, { limit });
+          const failed = h.filter((x) => x.verdicts.includes('fail')).length;
+          console.log(`${c.cell_key}  ${c.test_key}: failed on ${failed} of ${h.length} nights`);
+          console.log(table([['night', 'verdicts', 'time'], ...h.map((x) => [x.night, short(x.verdicts), `${(x.durationsMs.reduce((s, d) => s + d, 0) / x.durationsMs.length / 1000).toFixed(1)}s`])]));
+          console.log('');
+        }
+        return 0;
+      }
+      case 'report': {
+        const e = want(1, 'one night: report NIGHT [--format F] [-o FILE]');
+        if (e !== null) return e;
+        if (!idx.night(args[0])) return bad(`${args[0]} is not a night in ${root}: see 'dax-harness results list'`);
+        const f = a.values.format as ReportFormat;
+        if (!(f in REPORT_FILES)) return bad(`--format "${f}" is not one of ${Object.keys(REPORT_FILES).join(', ')}`);
+        const out = a.values.output ? resolve(a.values.output) : null;
+        const text = renderReport(loadNightReport(idx, args[0]), f, root, out ? dirname(out) : process.cwd());
+        if (out) await writeFileAtomic(out, text);
+        else process.stdout.write(text);
+        return 0;
+      }
+      default:
+        return bad(`unknown command "${cmd}": use list, show, diff, history, report or reindex (see --help)`);
+    }
+  } finally {
+    idx.close();
+  }
+}
