@@ -37,6 +37,8 @@ export interface TestInput {
   reruns: Verdict[];
   /** The baseline night's verdicts, or null when the baseline did not run the test. */
   baseline: Verdict[] | null;
+  /** The baseline night's reruns of the test (a failure there that passed on rerun was a flake, not a failure). */
+  baselineReruns?: Verdict[];
   baselineNight: string | null;
   /** Earlier nights, oldest first, at most the history window. */
   history: HistoryPoint[];
@@ -56,8 +58,8 @@ export interface TestClassification {
 
 const failed = (v: Verdict) => v === 'fail';
 const passed = (v: Verdict) => v === 'pass' || v === 'xpass';
-/** A baseline counts as failing when the test failed there, expected or not. */
-const baselineBad = (vs: Verdict[]) => vs.some((v) => v === 'fail' || v === 'xfail');
+/** A baseline counts as failing when the test failed there, expected or not, and never passed (reruns included). */
+const baselineBad = (vs: Verdict[]) => vs.some((v) => v === 'fail' || v === 'xfail') && !vs.some(passed);
 
 function pct(n: number, d: number): string {
   return d ? `${Math.round((100 * n) / d)}%` : '0%';
@@ -78,14 +80,14 @@ export function classifyTest(i: TestInput): TestClassification {
     if (i.current.every((v) => v === 'xfail')) return out('xfail', 'failed as expected');
     if (i.current.some((v) => v === 'xpass')) return out('xpass', 'expected to fail but passed: a fix, or a test that stopped testing');
     if (!i.current.some(passed)) return i.current.some((v) => v === 'error') ? out('error', 'the harness failed (not a verdict on the kernel)') : out('skip', 'skipped');
-    const before = i.baseline ?? i.history.at(-1)?.verdicts ?? null;
+    const before = i.baseline ? [...i.baseline, ...(i.baselineReruns ?? [])] : (i.history.at(-1)?.verdicts ?? null);
     if (before && baselineBad(before)) return out('fixed', `passes now; failed on ${i.baseline ? i.baselineNight : i.history.at(-1)!.night}`);
     if (!i.seenBefore) return out('new', 'new test, passing');
     return out('pass', nights.failed ? `passing; ${rate} failed` : 'passing');
   }
   if (!i.seenBefore) return out('new', `new test, failing ${attempts.failed}/${attempts.total}`);
   if (attempts.failed < attempts.total) return out('flaky', `flaky ${attempts.failed}/${attempts.total}, ${rate}`);
-  const before = i.baseline ?? i.history.at(-1)?.verdicts ?? null;
+  const before = i.baseline ? [...i.baseline, ...(i.baselineReruns ?? [])] : (i.history.at(-1)?.verdicts ?? null);
   if (before && baselineBad(before)) return out('still-failing', `still failing, ${rate}`);
   const reran = i.reruns.length ? `fails ${attempts.failed}/${attempts.total} with reruns` : `fails ${attempts.failed}/${attempts.total}, not rerun`;
   return out('regression', `${reran}${since}`);

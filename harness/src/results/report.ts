@@ -77,7 +77,12 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
     const baselineNight = night.baseline ?? index.previousNightWithCell(nightId, c.cell_key);
     const rows = index.tests(nightId, c.cell_key);
     const baseline = new Map<string, Verdict[]>();
-    if (baselineNight) for (const t of index.tests(baselineNight, c.cell_key)) if (t.role === 'main') baseline.set(t.test_key, [...(baseline.get(t.test_key) ?? []), t.verdict]);
+    const baselineReruns = new Map<string, Verdict[]>();
+    if (baselineNight)
+      for (const t of index.tests(baselineNight, c.cell_key)) {
+        const m = t.role === 'main' ? baseline : baselineReruns;
+        m.set(t.test_key, [...(m.get(t.test_key) ?? []), t.verdict]);
+      }
     const keys = [...new Set(rows.filter((r) => r.role === 'main').map((r) => r.test_key))];
     // Tests the baseline ran and tonight's finished cell did not.
     if (c.status !== 'not-run' && c.status !== 'infra-error') for (const k of baseline.keys()) if (!keys.includes(k)) keys.push(k);
@@ -94,6 +99,7 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
         current: verdicts,
         reruns: reruns.map((r) => r.verdict),
         baseline: baselineNight ? (baseline.get(key) ?? null) : null,
+        baselineReruns: baselineReruns.get(key) ?? [],
         baselineNight,
         history: earlier.slice(-night.history_nights).map((h) => ({ night: h.night, verdicts: h.verdicts })),
         seenBefore,
