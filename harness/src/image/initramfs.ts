@@ -9,7 +9,7 @@ import { cacheDir, repoRoot } from '../host/paths.ts';
 import { buildCached, sha256, writeJsonAtomic, exists } from '../host/fsutil.ts';
 import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import { writeCpio } from './cpio.ts';
-import { makeImageKeys, readKeys } from './keys.ts';
+import { makeImageKeys, readKeys, writeKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
 
 export interface InitramfsRecipe {
@@ -109,9 +109,10 @@ export async function buildInitramfs(name: string, log: (m: string) => void): Pr
       ready: recipe.ready ?? null,
       builtAt: new Date().toISOString(),
     };
-    await writeJsonAtomic(join(tmp, 'image.json'), art);
+    // It holds the image's ssh private key: owner only, like keys.json.
+    await writeJsonAtomic(join(tmp, 'image.json'), art, { mode: 0o600 });
     log(`image ${name} built in ${((Date.now() - t0) / 1000).toFixed(1)} s (key ${key})`);
-  });
+  }, { private: true, log });
   if (!built) log(`image ${name} cached (key ${key})`);
   return JSON.parse(await readFile(join(dir, 'image.json'), 'utf8')) as ImageArtifact;
 }
@@ -149,7 +150,7 @@ async function stage(name: string, recipe: InitramfsRecipe, files: string[], roo
   await writeFile(join(root, 'etc/daxh/stressors'), recipe.stressors.join('\n') + '\n');
   await writeFile(join(root, 'etc/daxh/image'), `${name}\n`);
 
-  await writeFile(join(tmp, 'keys.json'), JSON.stringify(await makeImageKeys(root, `dax-harness ${name}`)), { mode: 0o600 });
+  await writeKeys(join(tmp, 'keys.json'), await makeImageKeys(root, `dax-harness ${name}`));
 
   await copyFile(join(recipeDir(name), 'init.sh'), join(root, 'init'));
   await chmod(join(root, 'init'), 0o755);

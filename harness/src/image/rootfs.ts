@@ -9,7 +9,7 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached, sha256, writeJsonAtomic, exists, readJson } from '../host/fsutil.ts';
 import { ensurePackages } from '../host/apt.ts';
 import { recipeDir, buildInitramfs, ImageError } from './initramfs.ts';
-import { makeImageKeys, readKeys } from './keys.ts';
+import { makeImageKeys, readKeys, writeKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
 
 export interface RootfsRecipe {
@@ -98,9 +98,10 @@ export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void
       ready: recipe.ready ?? null,
       builtAt: new Date().toISOString(),
     };
-    await writeJsonAtomic(join(tmp, 'image.json'), art);
+    // It holds the image's ssh private key: owner only, like keys.json.
+    await writeJsonAtomic(join(tmp, 'image.json'), art, { mode: 0o600 });
     log(`image ${recipe.name} built in ${((Date.now() - t0) / 1000).toFixed(0)} s (${sizeMiB} MiB disk, key ${key})`);
-  });
+  }, { private: true, log });
   if (!built) log(`image ${recipe.name} cached (key ${key})`);
   const disk = await readJson<ImageArtifact>(join(out, 'image.json'));
   const boot = await buildInitramfs(recipe.boot, log);
@@ -139,5 +140,5 @@ async function configure(recipe: RootfsRecipe, dir: string, root: string, tmp: s
     await rm(join(root, d), { recursive: true, force: true });
     await mkdir(join(root, d), { recursive: true });
   }
-  await writeFile(join(tmp, 'keys.json'), JSON.stringify(await makeImageKeys(root, `dax-harness ${recipe.name}`)), { mode: 0o600 });
+  await writeKeys(join(tmp, 'keys.json'), await makeImageKeys(root, `dax-harness ${recipe.name}`));
 }

@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KernelArtifact, KernelBuildRecord } from '../results/records.js';
 import { cacheDir } from '../host/paths.js';
-import { buildCached, exists, sha256, writeJsonAtomic } from '../host/fsutil.js';
+import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../host/fsutil.js';
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
 import { applySeries, loadSeries, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
@@ -131,8 +131,8 @@ function artifactFrom(dir: string, meta: { release: string; label: string; key: 
   };
 }
 
-async function readArtifact(dir: string): Promise<KernelArtifact | null> {
-  if (!(await exists(join(dir, '.complete')))) return null;
+async function readArtifact(dir: string, log?: (m: string) => void): Promise<KernelArtifact | null> {
+  if (!(await openCached(dir, log))) return null;
   const text = await readFile(join(dir, 'artifact.json'), 'utf8').catch(() => null);
   if (!text) return null;
   const a = JSON.parse(text) as KernelArtifact;
@@ -166,7 +166,7 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
   for (const n of plan.notes) log(`note: ${n}`);
 
   if (!opts.force) {
-    const hit = await readArtifact(plan.artifactDir);
+    const hit = await readArtifact(plan.artifactDir, log);
     if (hit) {
       log(`cached: ${describe(plan)} → ${plan.artifactDir}`);
       return hit;
@@ -189,7 +189,6 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
     const logPath = join(logDir, `${plan.key}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
 
     let result: KernelArtifact | null = null;
-    if (opts.force) await rm(join(plan.artifactDir, '.complete'), { force: true });
     await buildCached(plan.artifactDir, async (tmp) => {
       log(`worktree: ${plan.source.label} at ${plan.baseCommit.slice(0, 12)}`);
       const wt = await ensureWorktree(plan.source, plan.baseCommit);
@@ -235,7 +234,7 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       result = artifactFrom(plan.artifactDir, { release: out.release, label, key: plan.key, build: record });
       await writeJsonAtomic(join(tmp, 'build.json'), record);
       await writeJsonAtomic(join(tmp, 'artifact.json'), result);
-    });
+    }, { force: opts.force, log });
     const final = result ?? (await readArtifact(plan.artifactDir));
     if (!final) throw new KernelPipelineError('the build finished but left no artifact', `look in ${plan.artifactDir}`);
     log(`built ${final.release} in ${((Date.now() - t0) / 1000).toFixed(1)} s → ${plan.artifactDir}`);
