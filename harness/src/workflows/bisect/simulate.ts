@@ -93,7 +93,9 @@ export function randomScenario(r: () => number, o: ScenarioOptions = {}): Scenar
   }
   const noise: Noise[] = [];
   if (!plain && r() < 0.5) noise.push({ key: 'WARNING: lockdep splat in xfs_ilock', title: 'possible circular locking dependency in xfs_ilock', rate: r() * 0.3 * endRate, from: 0 });
-  if (!plain && r() < 0.3) noise.push({ key: 'BUG: KASAN: use-after-free in ext4_fill_super', title: 'KASAN: use-after-free Read in ext4_fill_super', rate: r() * 0.4 * endRate, from: int(1, k) });
+  // A crash some patch brings in must come from a patch that changes the kernel.
+  const real = Array.from({ length: k }, (_, i) => i + 1).filter((j) => !noop[j]);
+  if (!plain && r() < 0.3) noise.push({ key: 'BUG: KASAN: use-after-free in ext4_fill_super', title: 'KASAN: use-after-free Read in ext4_fill_super', rate: r() * 0.4 * endRate, from: real[int(0, real.length - 1)]! });
   return {
     k,
     direction: o.direction ?? 'cause',

@@ -1,0 +1,356 @@
+// The bisection engine's verdict rules and search, on scripted environments
+// whose every run is decided by the test (no randomness): what counts as bad,
+// when clean is believable, skips, no-op patches, infra errors, verification
+// both ways, resume.
+import t from 'tap';
+import {
+  applyBuild,
+  context,
+  decide,
+  MIN_CLEAN_RUNS,
+  newBisection,
+  stepKey,
+  stepMissFor,
+  verdictOf,
+  type NewBisection,
+} from '../../harness/src/workflows/bisect/engine.ts';
+import { runBisection, formatEvent } from '../../harness/src/workflows/bisect/driver.ts';
+import { rateLowerBound, runsNeeded } from '../../harness/src/workflows/bisect/stats.ts';
+import { buildRecord, summaryText } from '../../harness/src/workflows/bisect/report.ts';
+import type { BisectEnv, BisectState, BuildOutcome, RunOutcome, StepSpec, StopRule, TestBatch } from '../../harness/src/workflows/bisect/types.ts';
+
+const BUG: RunOutcome = { kind: 'crash', matchKey: 'BUG: dax_insert_pfn_pmd', title: 'kernel BUG in dax_insert_pfn_pmd' };
+const OTHER: RunOutcome = { kind: 'crash', matchKey: 'WARNING: xfs_ilock lockdep', title: 'possible circular locking dependency in xfs_ilock' };
+const PASS: RunOutcome = { kind: 'pass' };
+
+interface Script {
+  /** Patches whose removal does not apply, build failures... (null: builds). */
+  build?: (patches: number[], step: StepSpec) => BuildOutcome | null;
+  /** Patches that change nothing built. */
+  noop?: number[];
+  /** Outcome of the i-th run (0-based, per step) of a kernel with these patches. */
+  run: (patches: number[], i: number, step: StepSpec) => RunOutcome;
+}
+
+class ScriptEnv implements BisectEnv {
+  calls: string[] = [];
+  counters = new Map<string, number>();
+  constructor(
+    readonly k: number,
+    readonly script: Script,
+  ) {}
+  patches(step: StepSpec): number[] {
+    return Array.from({ length: this.k }, (_, j) => j + 1).filter((j) => (step.kind === 'prefix' ? j <= step.count : j !== step.patch));
+  }
+  async build(step: StepSpec): Promise<BuildOutcome> {
+    this.calls.push(`build ${stepKey(step)}`);
+    const ps = this.patches(step);
+    const b = this.script.build?.(ps, step);
+    if (b) return b;
+    return { ok: true, imageHash: 'k' + ps.filter((p) => !this.script.noop?.includes(p)).join('.'), reason: 'built' };
+  }
+  async test(step: StepSpec, runs: number, stop: StopRule): Promise<TestBatch> {
+    this.calls.push(`test ${stepKey(step)} ${runs}`);
+    const key = stepKey(step);
+    const outcomes: RunOutcome[] = [];
+    let boots = 1;
+    let matched = 0;
+    while (outcomes.length < runs) {
+      const i = this.counters.get(key) ?? 0;
+      this.counters.set(key, i + 1);
+      const o = this.script.run(this.patches(step), i, step);
+      outcomes.push(o);
+      if (o.kind === 'boot-fail') break;
+      if (o.kind === 'crash' && (stop.matchKey === null || stop.matchKey === o.matchKey)) matched++;
+      if (o.kind === 'fail' && stop.failures) matched++;
+      if (matched >= stop.matching) break;
+      if ((o.kind === 'crash' || o.kind === 'infra') && outcomes.length < runs) boots++;
+    }
+    return { outcomes, boots };
+  }
+}
+
+async function bisect(k: number, script: Script, o: Partial<NewBisection> = {}) {
+  const env = new ScriptEnv(k, script);
+  const state = newBisection({ direction: 'cause', steps: k, ...o });
+  const lines: string[] = [];
+  const outcome = await runBisection(state, env, { progress: (l) => lines.push(l) });
+  return { env, state, outcome, lines };
+}
+
+/** The bug arrives with patch c and crashes on every other run. */
+const flakyFrom = (c: number): Script => ({ run: (ps, i) => (ps.includes(c) && i % 2 === 0 ? BUG : PASS) });
+
+t.test('the bad end is built and measured first, until it has crashed enough', async (t) => {
+  const state = newBisection({ direction: 'cause', steps: 8 });
+  const a = decide(state);
+  t.match(a, { kind: 'build', step: { kind: 'prefix', count: 8 } });
+  applyBuild(state, { kind: 'prefix', count: 8 }, { ok: true, imageHash: 'h8', reason: 'built' });
+  const b = decide(state);
+  t.match(b, { kind: 'test', step: { kind: 'prefix', count: 8 }, stop: { matching: 6, matchKey: null } });
+  t.ok(b.kind === 'test' && b.runs >= 100, 'room to reach the crash count');
+});
+
+t.test('a flaky bug in 8 patches: named, verified both ways, clean verdicts with exactly the runs the formula asks', async (t) => {
+  const { state, outcome, env, lines } = await bisect(8, flakyFrom(5));
+  t.equal(outcome.status, 'culprit');
+  t.equal(outcome.culprit, 5);
+  t.ok(outcome.confident);
+  t.ok(outcome.confidence >= 0.95, `confidence ${outcome.confidence}`);
+  t.match(outcome.verification, { culprit: { step: 'p5', verdict: 'bug', ok: true }, parent: { step: 'p4', verdict: 'clean', ok: true }, leaveOut: { step: 'w5', verdict: 'clean', ok: true }, agrees: true });
+  // Bad end: crashes on runs 0,2,4,...: 6 crashes in 11 runs.
+  const lower = rateLowerBound(6, 11, 0.95);
+  t.ok(Math.abs(context(state).rate.lower - lower) < 1e-9 || context(state).rate.trials > 11, 'rate bound comes from the pooled crashing kernels');
+  const need = Math.max(MIN_CLEAN_RUNS, runsNeeded(context(state).rate.lower, stepMissFor(8, 0.95)));
+  t.equal(context(state).needClean, need);
+  const p4 = state.evidence[state.builds['p4']!.imageHash!]!;
+  t.ok(p4.passes >= need, `parent has ${p4.passes} clean runs, needs ${need}`);
+  t.equal(env.calls[0], 'build p8');
+  t.equal(lines.length, state.log.length, 'one progress line per action');
+  for (const l of lines) t.match(l, /confidence \d\.\d{3}/);
+});
+
+t.test('one matching crash is not enough for bad, and never lets the step be good', async (t) => {
+  // p3 carries the bug but its kernel shows it rarely: run 0, then run 40.
+  const env = new ScriptEnv(6, {
+    run: (ps, i, step) => {
+      if (!ps.includes(3)) return PASS;
+      if (step.kind === 'prefix' && step.count === 3) return i === 0 || i === 40 ? BUG : PASS;
+      return i % 2 === 0 ? BUG : PASS;
+    },
+  });
+  const state = newBisection({ direction: 'cause', steps: 6 });
+  let sawOne = false;
+  for (let n = 0; n < 100; n++) {
+    const a = decide(state);
+    if (a.kind === 'done') break;
+    const ev = state.builds['p3'] ? state.evidence[state.builds['p3'].imageHash!] : undefined;
+    if (ev && ev.crashes['BUG: dax_insert_pfn_pmd']?.count === 1) {
+      sawOne = true;
+      t.equal(verdictOf(state, context(state), 'p3').verdict, 'pending', 'one crash: neither bad nor good');
+      t.match(a, { kind: 'test', step: { kind: 'prefix', count: 3 }, stop: { matching: 1 } }, 'more runs on the same step, until a second crash');
+    }
+    await runOne(state, env, a);
+  }
+  t.ok(sawOne);
+  const out = decide(state);
+  t.match(out, { kind: 'done', outcome: { culprit: 3 } });
+});
+
+t.test('a step that only ever shows another crash is skipped as undecided', async (t) => {
+  const { state, outcome } = await bisect(6, { run: (ps, i) => (ps.includes(5) && i % 2 === 0 ? BUG : ps.includes(3) && !ps.includes(4) ? OTHER : PASS) }, { maxRunsPerStep: 40, strategy: 'linear' });
+  const v = verdictOf(state, context(state), 'p3');
+  t.equal(v.verdict, 'skip');
+  t.match(v.why, /undecided after 40 runs \(0 matching, 0 clean\)/);
+  t.equal(outcome.culprit, 5, 'the skip does not hide a culprit elsewhere');
+});
+
+t.test('a different crash is noise, recorded but not bad; --any-crash widens it', async (t) => {
+  // Patch 2 brings an unrelated warning that fires often; patch 5 the bug.
+  const script: Script = {
+    run: (ps, i) => {
+      if (ps.includes(5) && i % 2 === 0) return BUG;
+      if (ps.includes(2) && i % 3 === 1) return OTHER;
+      return PASS;
+    },
+  };
+  const narrow = await bisect(8, script);
+  t.equal(narrow.outcome.culprit, 5);
+  t.equal(narrow.outcome.status, 'culprit');
+  const p4 = narrow.state.evidence[narrow.state.builds['p4']!.imageHash!]!;
+  t.ok((p4.crashes[OTHER.kind === 'crash' ? OTHER.matchKey : '']?.count ?? 0) > 0, 'the other crash is in the evidence');
+  const record = buildRecord(narrow.state, narrow.outcome, meta(8));
+  const r4 = record.steps.find((s) => s.step === 'p4')!;
+  t.match(r4.crashes, [{ title: OTHER.kind === 'crash' ? OTHER.title : '', matching: false }]);
+  t.equal(r4.verdict, 'clean');
+
+  const wide = await bisect(8, script, { bad: 'any-crash' });
+  t.equal(wide.outcome.culprit, 2, 'with any crash counting, the warning is the bug');
+});
+
+t.test('--any-failure counts test failures', async (t) => {
+  const script: Script = { run: (ps, i) => (ps.includes(4) && i % 2 === 0 ? { kind: 'fail', reason: 'pattern mismatch' } : PASS) };
+  const plain = await bisect(6, script);
+  t.equal(plain.outcome.status, 'not-reproduced', 'no crash at all on the bad end');
+  const wide = await bisect(6, script, { bad: 'any-failure' });
+  t.equal(wide.outcome.culprit, 4);
+  t.equal(wide.outcome.status, 'culprit');
+});
+
+t.test('a step that does not build is skipped; next to the culprit it leaves a range', async (t) => {
+  const broken = (ps: number[]) => (ps.includes(3) && !ps.includes(4) ? { ok: false, imageHash: null, failure: 'build' as const, reason: 'error: implicit declaration' } : null);
+  const far = await bisect(8, { build: broken, run: flakyFrom(7).run });
+  t.equal(far.outcome.culprit, 7);
+  const near = await bisect(8, { build: broken, run: flakyFrom(4).run });
+  t.equal(near.outcome.status, 'range');
+  t.same(near.outcome.candidates, [3, 4]);
+  t.equal(verdictOf(near.state, context(near.state), 'p3').verdict, 'skip');
+  t.notOk(near.outcome.confident);
+});
+
+t.test('a patch that builds the same kernel as its parent is recognised and not tested again', async (t) => {
+  const { env, state, outcome } = await bisect(8, { noop: [4], run: flakyFrom(6).run }, { strategy: 'linear' });
+  t.equal(outcome.culprit, 6);
+  t.ok(env.calls.includes('build p4'));
+  t.notOk(env.calls.some((c) => c.startsWith('test p4 ')), 'p4 never ran: p3 is the same kernel');
+  t.match(state.log.find((e) => e.step === 'p4')!.detail, /same kernel as p3/);
+  const rec = buildRecord(state, outcome, meta(8));
+  t.match(rec.steps.find((s) => s.step === 'p4'), { build: { noop: true, sameKernelAs: 'p3' }, verdict: 'clean' });
+});
+
+t.test('infra errors are retried and never counted; too many in a row stop the bisection', async (t) => {
+  const { state, outcome } = await bisect(4, { run: (ps, i) => (i < 3 ? { kind: 'infra', reason: 'ssh lost' } : ps.includes(2) && i % 2 === 0 ? BUG : PASS) });
+  t.equal(outcome.culprit, 2);
+  const end = state.evidence[state.builds['p4']!.imageHash!]!;
+  t.equal(end.infra, 3);
+  t.equal(end.runs + end.infra, Object.values(end.crashes).reduce((a, c) => a + c.count, 0) + end.passes + end.infra, 'infra outcomes are outside runs');
+  const dead = await bisect(4, { run: () => ({ kind: 'infra', reason: 'qemu died' }) });
+  t.equal(dead.outcome.status, 'infra-error');
+});
+
+t.test('a boot failure the bad end did not have skips the step; one it had is neutral', async (t) => {
+  const noBoot: RunOutcome = { kind: 'boot-fail', reason: 'no ssh within 180 s' };
+  const unseen = await bisect(8, { run: (ps, i) => (ps.includes(3) && !ps.includes(4) ? noBoot : flakyFrom(6).run(ps, i, { kind: 'prefix', count: 0 })) });
+  t.equal(unseen.outcome.culprit, 6);
+  // Flaky boots everywhere, the bad end included: neutral, retried.
+  const seen = await bisect(8, { run: (ps, i) => (i % 5 === 1 ? noBoot : flakyFrom(6).run(ps, i, { kind: 'prefix', count: 0 })) });
+  t.equal(seen.outcome.culprit, 6);
+  const ctx = context(seen.state);
+  t.ok(ctx.knownBoot.has('no ssh within 180 s'));
+  const never = await bisect(8, { run: (ps, i) => (ps.includes(3) && !ps.includes(4) ? noBoot : flakyFrom(4).run(ps, i, { kind: 'prefix', count: 0 })) });
+  t.equal(verdictOf(never.state, context(never.state), 'p3').verdict, 'skip');
+  t.match(verdictOf(never.state, context(never.state), 'p3').why, /does not boot/);
+});
+
+t.test('the leave-out check: does not apply, or disagrees → no confident culprit', async (t) => {
+  const noApply = await bisect(8, { build: (ps, step) => (step.kind === 'without' && step.patch === 5 ? { ok: false, imageHash: null, failure: 'apply', reason: 'patch 6 does not apply without patch 5' } : null), run: flakyFrom(5).run });
+  t.equal(noApply.outcome.status, 'unconfirmed');
+  t.equal(noApply.outcome.culprit, 5);
+  t.notOk(noApply.outcome.confident);
+  t.match(noApply.outcome.verification, { leaveOut: { verdict: 'does-not-apply', ok: false }, agrees: false });
+  t.match(noApply.outcome.reason, /does not apply/);
+  // Patches 3 and 6 each bring the crash: bisection stops at 3, but the series without 3 still crashes.
+  const two = await bisect(8, { run: (ps, i) => ((ps.includes(3) || ps.includes(6)) && i % 2 === 0 ? BUG : PASS) });
+  t.equal(two.outcome.status, 'unconfirmed');
+  t.equal(two.outcome.culprit, 3);
+  t.match(two.outcome.verification, { leaveOut: { step: 'w3', verdict: 'bug', ok: false } });
+  t.match(two.outcome.reason, /without it still shows the bug/);
+});
+
+t.test('a culprit at the last patch: leaving it out is its parent, checked once', async (t) => {
+  const { outcome, env } = await bisect(5, flakyFrom(5));
+  t.equal(outcome.status, 'culprit');
+  t.match(outcome.verification, { leaveOut: { verdict: 'same-as-parent', ok: true } });
+  t.notOk(env.calls.some((c) => c.includes('w5')));
+});
+
+t.test('ends that do not differ', async (t) => {
+  const old = await bisect(6, { run: (_ps, i) => (i % 2 === 0 ? BUG : PASS) });
+  t.equal(old.outcome.status, 'no-transition');
+  t.match(old.outcome.reason, /base already shows the bug/);
+  const none = await bisect(6, { run: () => PASS }, { maxRunsPerStep: 40 });
+  t.equal(none.outcome.status, 'not-reproduced');
+  t.match(none.outcome.reason, /0 time\(s\) in 40 runs/);
+});
+
+t.test('a bug too rare for the run budget is refused, not guessed', async (t) => {
+  const { outcome } = await bisect(6, { run: (ps, i) => (ps.includes(2) && i % 25 === 0 ? BUG : PASS) }, { maxRunsPerStep: 50 });
+  t.equal(outcome.status, 'too-rare');
+  t.match(outcome.reason, /2 of 50 runs/);
+});
+
+t.test('--reverse finds the fix, verified both ways', async (t) => {
+  const { outcome } = await bisect(6, { run: (ps, i) => (!ps.includes(4) && i % 2 === 0 ? BUG : PASS) }, { direction: 'fix' });
+  t.equal(outcome.status, 'culprit');
+  t.equal(outcome.culprit, 4);
+  t.match(outcome.verification, { culprit: { expected: 'clean', verdict: 'clean' }, parent: { expected: 'bug', verdict: 'bug' }, leaveOut: { step: 'w4', expected: 'bug', verdict: 'bug', ok: true } });
+  const stillBad = await bisect(6, { run: (_ps, i) => (i % 2 === 0 ? BUG : PASS) }, { direction: 'fix' });
+  t.equal(stillBad.outcome.status, 'no-transition');
+  t.match(stillBad.outcome.reason, /good end still shows the bug/);
+});
+
+t.test('a lower rate seen on an intermediate step asks for more clean runs everywhere', async (t) => {
+  const state = newBisection({ direction: 'cause', steps: 8 });
+  const put = (key: string, hash: string, crashes: number, passes: number) => {
+    state.builds[key] = { ok: true, imageHash: hash, reason: 'built' };
+    state.evidence[hash] = { runs: crashes + passes, passes, crashes: crashes ? { [BUG.kind === 'crash' ? BUG.matchKey : '']: { title: 't', count: crashes } } : {}, failures: {}, bootFailures: {}, infra: 0, infraStreak: 0, boots: 1, batches: 1 };
+  };
+  put('p8', 'h8', 6, 6);
+  const before = context(state).needClean;
+  put('p6', 'h6', 2, 40);
+  const after = context(state).needClean;
+  t.ok(after > before, `${before} → ${after} clean runs`);
+});
+
+t.test('budgets stop resumably; resuming from JSON gives the uninterrupted answer', async (t) => {
+  const script = flakyFrom(6);
+  const whole = await bisect(16, script);
+  const env = new ScriptEnv(16, script);
+  let state: BisectState = newBisection({ direction: 'cause', steps: 16, budget: { builds: 3 } });
+  const first = await runBisection(state, env);
+  t.equal(first.status, 'budget');
+  t.match(first.reason, /--max-builds/);
+  t.equal(state.used.builds, 3);
+  state = JSON.parse(JSON.stringify(state)) as BisectState;
+  state.settings.budget.builds = null;
+  const second = await runBisection(state, env);
+  t.equal(second.culprit, whole.outcome.culprit);
+  t.equal(second.status, whole.outcome.status);
+  t.equal(state.used.builds, whole.state.used.builds, 'nothing built twice');
+});
+
+t.test('every decision is the same after a JSON round trip of the state', async (t) => {
+  const env = new ScriptEnv(12, flakyFrom(9));
+  const state = newBisection({ direction: 'cause', steps: 12 });
+  for (let n = 0; n < 200; n++) {
+    const a = decide(state);
+    t.same(decide(JSON.parse(JSON.stringify(state))), a);
+    if (a.kind === 'done') break;
+    await runOne(state, env, a);
+  }
+});
+
+async function runOne(state: BisectState, env: BisectEnv, a: ReturnType<typeof decide>) {
+  const { applyTest } = await import('../../harness/src/workflows/bisect/engine.ts');
+  if (a.kind === 'build') applyBuild(state, a.step, await env.build(a.step));
+  else if (a.kind === 'test') applyTest(state, a.step, await env.test(a.step, a.runs, a.stop));
+}
+
+t.test('the linear baseline walks from the good end', async (t) => {
+  const { env, outcome } = await bisect(6, flakyFrom(4), { strategy: 'linear' });
+  t.equal(outcome.culprit, 4);
+  const builds = env.calls.filter((c) => c.startsWith('build p')).map((c) => c.slice(6));
+  t.same(builds.slice(0, 4), ['p6', 'p1', 'p2', 'p3']);
+});
+
+t.test('report and summary carry the culprit, the crashes side by side and the cost', async (t) => {
+  const { state, outcome } = await bisect(8, flakyFrom(5));
+  const rec = buildRecord(state, outcome, meta(8));
+  t.match(rec, {
+    status: 'culprit',
+    culprit: { number: 5, subject: 'dax: patch 5', author: 'A Developer <a@example.org>', link: 'https://lore.kernel.org/r/5@example.org' },
+    confident: true,
+    crashes: { badEnd: { title: 'kernel BUG in dax_insert_pfn_pmd' }, culprit: { title: 'kernel BUG in dax_insert_pfn_pmd' } },
+    used: { builds: state.used.builds, boots: state.used.boots, runs: state.used.runs },
+    bad: { meaning: 'match', matchKey: 'BUG: dax_insert_pfn_pmd' },
+  });
+  t.ok(rec.steps.every((s) => s.verdict !== 'unbuilt'));
+  t.equal(rec.log.length, state.log.length);
+  const text = summaryText(rec);
+  t.match(text, /^first bad: patch 5\/8 "dax: patch 5"/);
+  t.match(text, /verified both ways/);
+  t.match(text, /leave-out\s+w5: expected clean, got clean ok/);
+  t.match(text, /used\s+\d+ builds, \d+ boots, \d+ runs/);
+  t.match(formatEvent(state.log[0]!, state), /p8 \(base \+ patches 1\.\.8\) build/);
+});
+
+function meta(k: number) {
+  return {
+    id: 'bisect-test',
+    input: { kind: 'series' as const, spec: '/tmp/s.mbox', source: 'debian:6.1', tests: ['smoke:ext4'], patches: k },
+    patches: Array.from({ length: k }, (_, i) => ({ number: i + 1, subject: `dax: patch ${i + 1}`, author: 'A Developer <a@example.org>', link: `https://lore.kernel.org/r/${i + 1}@example.org`, commit: null })),
+    unit: 'patch' as const,
+    startedAt: '2026-01-01T00:00:00Z',
+    endedAt: null,
+  };
+}
