@@ -63,6 +63,7 @@ export interface NewBisection {
   maxRunsPerStep?: number;
   maxInfraRetries?: number;
   strategy?: 'binary' | 'linear';
+  unit?: 'patch' | 'commit';
   budget?: Partial<BisectSettings['budget']>;
 }
 
@@ -82,6 +83,7 @@ export function newBisection(o: NewBisection): BisectState {
       endCrashes: o.endCrashes ?? DEFAULTS.endCrashes,
       maxRunsPerStep: o.maxRunsPerStep ?? DEFAULTS.maxRunsPerStep,
       maxInfraRetries: o.maxInfraRetries ?? DEFAULTS.maxInfraRetries,
+      unit: o.unit ?? 'patch',
       strategy: o.strategy ?? 'binary',
       budget: { builds: o.budget?.builds ?? null, boots: o.budget?.boots ?? null, runs: o.budget?.runs ?? null },
     },
@@ -348,6 +350,9 @@ export function decide(state: BisectState): Action {
   const A = assumedEnd(s);
   const ctx = context(state);
   const conf = () => confidence(state, ctx);
+  const unit = s.unit ?? 'patch';
+  const label = (step: StepSpec) => stepLabel(step, k, unit);
+  const leaveName = unit === 'patch' ? 'the series without it' : 'the newest commit with it reverted';
 
   const finish = (status: BisectStatus, reason: string, extra: Partial<BisectOutcome> = {}): Action => ({
     kind: 'done',
@@ -394,7 +399,7 @@ export function decide(state: BisectState): Action {
   const endKey = stepKey(endStep);
   const endBuild = state.builds[endKey];
   if (!endBuild) return build(endStep, 'the bad end first, to measure how often the bug shows');
-  if (!endBuild.ok) return finish('end-untestable', `the bad end (${stepLabel(endStep, k)}) ${endBuild.failure === 'apply' ? 'does not apply' : 'does not build'}: ${endBuild.reason}`);
+  if (!endBuild.ok) return finish('end-untestable', `the bad end (${label(endStep)}) ${endBuild.failure === 'apply' ? 'does not apply' : 'does not build'}: ${endBuild.reason}`);
   const endEv = evidenceFor(state, endKey);
   const mEnd = matching(endEv, s.bad, ctx.key);
   const endAttempts = attempts(endEv);
@@ -450,7 +455,7 @@ export function decide(state: BisectState): Action {
   if (cands.length) {
     const mid = (lo + hi) / 2;
     const pick = s.strategy === 'linear' ? cands[0]! : cands.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
-    return work(prefix(pick), `between ${stepLabel(prefix(lo), k)} (${eff[lo]}) and ${stepLabel(prefix(hi), k)} (${eff[hi]})`);
+    return work(prefix(pick), `between ${label(prefix(lo))} (${eff[lo]}) and ${label(prefix(hi))} (${eff[hi]})`);
   }
   if (hi - lo > 1) {
     const candidates = Array.from({ length: hi - lo }, (_, j) => lo + 1 + j);
@@ -485,7 +490,7 @@ export function decide(state: BisectState): Action {
     const step = prefix(i);
     const v = raw[i]!;
     if (v.verdict === 'unbuilt' || v.verdict === 'pending') return work(step, `verifying ${role}`);
-    if (v.verdict === 'skip') return unconfirmed(`patch ${r} is the only candidate, but ${role} (${stepLabel(step, k)}) cannot be judged: ${v.why}`, pendingLeaveOut);
+    if (v.verdict === 'skip') return unconfirmed(`${unit} ${r} is the only candidate, but ${role} (${label(step)}) cannot be judged: ${v.why}`, pendingLeaveOut);
   }
 
   const leave = canonicalStep({ kind: 'without', patch: r }, k);
@@ -494,20 +499,20 @@ export function decide(state: BisectState): Action {
   else {
     const lk = stepKey(leave);
     const lb = state.builds[lk];
-    if (!lb) return build(leave, `verifying: the series without patch ${r}`);
+    if (!lb) return build(leave, `verifying: without ${unit} ${r}`);
     if (!lb.ok) {
       const how = lb.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
-      return unconfirmed(`patch ${r} is the only candidate, but the series without it ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, check(leave, want(false), how));
+      return unconfirmed(`${unit} ${r} is the only candidate, but ${leaveName} ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, check(leave, want(false), how));
     }
     const lv = verdictOf(state, ctx, lk);
-    if (lv.verdict === 'pending') return work(leave, `verifying: the series without patch ${r}`);
+    if (lv.verdict === 'pending') return work(leave, `verifying: without ${unit} ${r}`);
     leaveOut = check(leave, want(false), lv.verdict);
-    if (lv.verdict === 'skip') return unconfirmed(`patch ${r} is the only candidate, but the series without it cannot be judged: ${lv.why}`, leaveOut);
+    if (lv.verdict === 'skip') return unconfirmed(`${unit} ${r} is the only candidate, but ${leaveName} cannot be judged: ${lv.why}`, leaveOut);
     if (!leaveOut.ok) {
       return unconfirmed(
         cause
-          ? `patch ${r} is the first bad step, but the series without it still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
-          : `patch ${r} is the first good step, but the series without it is clean too (${lv.why}): it is not the only fix`,
+          ? `${unit} ${r} is the first bad step, but ${leaveName} still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
+          : `${unit} ${r} is the first good step, but ${leaveName} is clean too (${lv.why}): it is not the only fix`,
         leaveOut,
       );
     }
@@ -526,9 +531,9 @@ export function decide(state: BisectState): Action {
       const need = runsNeeded(ctx.rate.lower, 1 - Math.pow(s.targetConfidence, 1 / nClean)) - weakest.passes;
       return test(parseStepKey(key), Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(weakest)), stopRule(0), `confidence ${c.toFixed(3)} is below ${s.targetConfidence}: more clean runs on ${key}`);
     }
-    return unconfirmed(`patch ${r} verified both ways, but confidence ${c.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
+    return unconfirmed(`${unit} ${r} verified both ways, but confidence ${c.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
   }
-  return finish('culprit', `${cause ? 'first bad' : 'first good'} patch ${r}, verified both ways`, {
+  return finish('culprit', `${cause ? 'first bad' : 'first good'} ${unit} ${r}, verified both ways`, {
     culprit: r,
     candidates: [r],
     confident: true,

@@ -4,15 +4,14 @@
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { BisectPatchRef } from '../../results/records.ts';
+import { InputError } from '../../host/errors.ts';
 import { loadSeries } from '../../kernel/index.ts';
 import type { Series } from '../../kernel/series.ts';
 import { git, parseSourceSpec, resolveCommit, resolveSource } from '../../kernel/source.ts';
 import { checkStressorTestNames } from '../../suites/stressor-manifest.ts';
 import type { Direction } from './types.ts';
 
-export class BisectInputError extends Error {
-  override name = 'BisectInputError';
-}
+export class BisectInputError extends InputError {}
 
 export type BisectSuite = 'smoke' | 'stressors' | 'ndctl';
 

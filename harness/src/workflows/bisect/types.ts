@@ -124,6 +124,8 @@ export interface BisectSettings {
   maxRunsPerStep: number;
   /** Batches in a row with only infra errors before the bisection stops. */
   maxInfraRetries: number;
+  /** What a step adds, in messages: a patch of a series or a commit of a range. */
+  unit?: 'patch' | 'commit';
   /** binary: midpoint (git bisect's choice); linear: every step from the clean end (a baseline). */
   strategy: 'binary' | 'linear';
   budget: Budget;

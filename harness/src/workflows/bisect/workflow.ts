@@ -110,7 +110,7 @@ export async function runBisectWorkflow(
   } else {
     const id = `bisect-${newRunId()}`;
     dir = await createRunDir(o.resultsRoot, id);
-    state = newBisection({ direction: plan.direction, steps: k, bad: plan.bad, matchKey: plan.matchKey, ...o.settings });
+    state = newBisection({ direction: plan.direction, steps: k, bad: plan.bad, matchKey: plan.matchKey, unit: plan.input.kind === 'range' ? 'commit' : 'patch', ...o.settings });
     meta = {
       id,
       input: { kind: plan.input.kind, spec: plan.input.spec, source: plan.source, tests: plan.tests.given, patches: k },

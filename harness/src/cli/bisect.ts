@@ -1,0 +1,250 @@
+// `dax-harness bisect`: argument parsing, input checks (all before anything
+// is built), progress and the summary. The bisection is workflows/bisect; the
+// environment that builds kernels and boots guests is injected (makeEnv).
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { KernelPipelineError } from '../kernel/index.ts';
+import { InputError } from '../host/errors.ts';
+import { DEFAULTS } from '../workflows/bisect/engine.ts';
+import { BisectInputError, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
+import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEnv } from '../workflows/bisect/workflow.ts';
+import { summaryText } from '../workflows/bisect/report.ts';
+import type { BadMeaning } from '../workflows/bisect/types.ts';
+
+export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
+       dax-harness bisect --good REF --bad REF --source PATH --test TEST [options]
+       dax-harness bisect --resume DIR [budgets]
+
+Finds the patch of a series (or the commit of a git range) after which TEST
+shows the bug, or with --reverse the one after which it stops. Built for bugs
+that crash only some of the time: every verdict rests on repeated runs and the
+result carries a confidence.
+
+What to bisect:
+  --series MBOX|DIR     a patch series: an mbox (b4 am, a mail client) or a
+                        directory of .patch files. Step k is the base plus the
+                        first k patches; step 0 is the base.
+  --source debian:X.Y|PATH  the kernel the series applies to (default
+                        debian:6.1), or the git tree holding --good/--bad
+  --ref REF             base commit in --source PATH for --series (default HEAD,
+                        or the series' base-commit when PATH has it)
+  --good REF --bad REF  a git range of --source PATH: its first-parent commits
+                        between the good and the bad end
+  --reverse             find the fix: the base (with --good/--bad: --bad, the
+                        older end) shows the bug, the full series (--good, the
+                        newer end) does not
+  --config LIST         config fragments, as in dax-harness build (default dax)
+  --config-base BASE    tinyconfig (default) or defconfig
+
+What to run at each step (one booted guest, the test repeated in it; a
+reboot only after a crash):
+  --test TEST           repeatable; all of one suite:
+                          smoke:ext4, smoke:xfs   the DAX smoke on one filesystem
+                          stressors:NAME or NAME  a stressor of suites/stressors/manifest.json
+                          ndctl:NAME              a test of ndctl's dax suite (needs --ndctl)
+  --ndctl PATH          your ndctl git tree, for ndctl:NAME tests
+  --seconds N           how long each stressor loops per run (default 0: one pass)
+
+What counts as bad:
+  (default)             a crash whose match key equals the one seen most often
+                        on the bad end; other crashes are recorded as noise
+  --match KEY           the bug's match key (dax-harness parse-log --json on
+                        the crash mail), instead of learning it on the bad end
+  --any-crash           any kernel crash
+  --any-failure         any kernel crash or test failure
+
+How the verdicts work: the bad end is tested first, until it has crashed
+${DEFAULTS.endCrashes} times, to measure how often the bug shows; a ${DEFAULTS.rateLevel * 100}% lower bound on
+that rate sets how many clean runs a good verdict needs (at least 10, and
+enough that a bug of that rate would have shown with ≥ 95% probability; more
+when the rate is low). A step is bad after 2 matching crashes. A step that
+does not build, or does not boot where the bad end did, is skipped; infra
+errors are retried and never counted; a step that builds the same kernel as
+another (a comment or documentation patch) reuses its runs. Each line of
+progress prints the running confidence: the probability that no good verdict
+was a missed bug. The named patch is verified both ways (its parent is clean,
+and the series without it, or the range's end with it reverted, is clean)
+before it is reported as confident.
+
+How sure, how much:
+  --confidence P        confidence needed to name a culprit (default ${DEFAULTS.targetConfidence})
+  --max-runs N          runs one step may take before it is skipped (default ${DEFAULTS.maxRunsPerStep})
+  --max-builds N        stop after N builds (resumable)
+  --max-boots N         stop after N guest boots (resumable)
+  --max-total-runs N    stop after N runs in all (resumable)
+  --resume DIR          continue the bisection saved in DIR; budgets, --max-runs
+                        and --confidence may be given again, nothing else
+
+Output:
+  --results DIR         where results/bisect-<id>/ goes (default: results/)
+  --json                print bisect.json instead of the summary
+
+Writes bisect-<id>/state.json (after every action: what --resume reads),
+bisect.json (the culprit with number, subject, author and link, confidence,
+every step's builds, runs, crashes and rate, builds and boots used, the
+verification) and summary.txt.
+
+Exit codes: 0 a culprit named with confidence, 1 no confident culprit (the
+summary says why; a budget stop says how to resume), 2 bad input,
+3 infrastructure error, 130/143 interrupted.`;
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function positive(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new BisectInputError(`${name} "${v}" is not a positive whole number`);
+  return Number(v);
+}
+
+export interface BisectCommandDeps {
+  /** The environment that builds and tests steps; the lead wires the real one (kernel pipeline + run primitive). */
+  makeEnv?: MakeEnv;
+}
+
+/** Until the real environment is connected, a bisection stops here (after its input was checked). */
+const noEnvironment: MakeEnv = () => {
+  throw new BisectEnvironmentError('the build-and-boot environment for bisect is not connected in this version: the input is valid, nothing was built');
+};
+
+export class BisectEnvironmentError extends Error {
+  override name = 'BisectEnvironmentError';
+}
+
+export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}): Promise<number> {
+  const fail = (msg: string) => {
+    process.stderr.write(`dax-harness bisect: ${oneLine(msg)}\n`);
+    return 2;
+  };
+  let a;
+  try {
+    a = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        series: { type: 'string' },
+        source: { type: 'string' },
+        ref: { type: 'string' },
+        good: { type: 'string' },
+        bad: { type: 'string' },
+        reverse: { type: 'boolean', default: false },
+        config: { type: 'string' },
+        'config-base': { type: 'string' },
+        test: { type: 'string', multiple: true },
+        ndctl: { type: 'string' },
+        seconds: { type: 'string' },
+        match: { type: 'string' },
+        'any-crash': { type: 'boolean', default: false },
+        'any-failure': { type: 'boolean', default: false },
+        confidence: { type: 'string' },
+        'max-runs': { type: 'string' },
+        'max-builds': { type: 'string' },
+        'max-boots': { type: 'string' },
+        'max-total-runs': { type: 'string' },
+        resume: { type: 'string' },
+        results: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness bisect --help)`);
+  }
+  if (a.help) {
+    process.stdout.write(BISECT_HELP + '\n');
+    return 0;
+  }
+  let plan: BisectPlan;
+  let settings;
+  let resume;
+  try {
+    let target: number | undefined;
+    if (a.confidence !== undefined) {
+      target = Number(a.confidence);
+      if (!/^0?\.\d+$/.test(a.confidence) || !(target >= 0.5 && target < 1)) throw new BisectInputError(`--confidence "${a.confidence}" must be a number from 0.5 to below 1, e.g. 0.95`);
+    }
+    const maxRuns = positive(a['max-runs'], '--max-runs');
+    if (maxRuns !== undefined && maxRuns < 10) throw new BisectInputError(`--max-runs ${maxRuns} is below the 10 clean runs any good verdict needs`);
+    settings = {
+      targetConfidence: target,
+      maxRunsPerStep: maxRuns,
+      budget: { builds: positive(a['max-builds'], '--max-builds'), boots: positive(a['max-boots'], '--max-boots'), runs: positive(a['max-total-runs'], '--max-total-runs') },
+    };
+
+    if (a.resume !== undefined) {
+      const given = (['series', 'source', 'ref', 'good', 'bad', 'config', 'config-base', 'test', 'ndctl', 'seconds', 'match', 'results'] as const).filter((k) => a[k] !== undefined);
+      if (a.reverse) given.push('reverse' as never);
+      if (a['any-crash']) given.push('any-crash' as never);
+      if (a['any-failure']) given.push('any-failure' as never);
+      if (given.length) throw new BisectInputError(`--resume takes what to bisect from its state.json: drop --${given.join(', --')}`);
+      const dir = resolve(a.resume);
+      const saved = await readSaved(dir);
+      plan = await restorePlan(saved);
+      resume = { dir, saved };
+    } else {
+      const range = a.good !== undefined || a.bad !== undefined;
+      if (a.series !== undefined && range) throw new BisectInputError('--series and --good/--bad both given: bisect either a series or a git range');
+      if (a.series === undefined && !range) throw new BisectInputError('nothing to bisect: give --series MBOX|DIR, or --good REF --bad REF --source PATH');
+      if (range && (a.good === undefined || a.bad === undefined)) throw new BisectInputError(`--${a.good === undefined ? 'good' : 'bad'} is missing: a range needs both --good REF and --bad REF`);
+      if (range && a.source === undefined) throw new BisectInputError('--good/--bad need --source PATH, the git tree that holds them');
+      if (range && a.ref !== undefined) throw new BisectInputError('--ref goes with --series (the range starts at its older end)');
+      const base = a['config-base'];
+      if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new BisectInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
+      if (a.match !== undefined && (a['any-crash'] || a['any-failure'])) throw new BisectInputError('--match names one crash; --any-crash/--any-failure widen it to all: give one of them');
+      if (a['any-crash'] && a['any-failure']) throw new BisectInputError('--any-failure already includes every crash: drop --any-crash');
+      const bad: BadMeaning = a['any-failure'] ? 'any-failure' : a['any-crash'] ? 'any-crash' : 'match';
+      const seconds = a.seconds === undefined ? 0 : positive(a.seconds, '--seconds')!;
+      const tests = await parseTests(a.test ?? [], a.ndctl);
+      if (a.seconds !== undefined && tests.suite !== 'stressors') throw new BisectInputError('--seconds goes with stressor tests');
+      const direction = a.reverse ? 'fix' : 'cause';
+      const input = range ? await loadRangeInput(a.source!, a.good!, a.bad!, direction) : await loadSeriesInput(a.series!);
+      const source = a.source === undefined ? 'debian:6.1' : a.source.startsWith('debian:') ? a.source : resolve(a.source);
+      plan = {
+        direction,
+        input,
+        source,
+        ref: a.ref ?? null,
+        config: a.config ? a.config.split(',').map((s) => s.trim()).filter(Boolean) : null,
+        configBase: (base as BisectPlan['configBase']) ?? null,
+        tests,
+        ndctl: a.ndctl ? resolve(a.ndctl) : null,
+        seconds,
+        bad,
+        matchKey: a.match ?? null,
+      };
+    }
+  } catch (e) {
+    // A series or source the user got wrong: an InputError, or (kernel
+    // pipeline errors that predate InputError) a KernelPipelineError here.
+    if (e instanceof InputError) return fail(e.message);
+    if (e instanceof KernelPipelineError) return fail(`${e.what} — ${e.hint}`);
+    throw e;
+  }
+
+  const started = Date.now();
+  const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
+  try {
+    const { record, dir } = await runBisectWorkflow(
+      plan,
+      { resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(), makeEnv: deps.makeEnv ?? noEnvironment, progress, settings },
+      resume,
+    );
+    if (a.json) process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+    else {
+      process.stdout.write(summaryText(record) + '\n');
+      process.stdout.write(`details: ${dir}${record.status === 'budget' ? ` (continue: dax-harness bisect --resume ${dir} with a larger budget)` : ''}\n`);
+    }
+    return record.confident ? 0 : record.status === 'infra-error' ? 3 : 1;
+  } catch (e) {
+    if (e instanceof BisectEnvironmentError) {
+      process.stderr.write(`dax-harness bisect: ${e.message}\n`);
+      return 3;
+    }
+    if (e instanceof InputError) return fail(e.message);
+    process.stderr.write(`dax-harness bisect: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 3;
+  }
+}
