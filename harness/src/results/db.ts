@@ -4,7 +4,7 @@
 // and every write is one transaction, so a killed harness leaves the index as
 // it was before or after, never between.
 import Database from 'better-sqlite3';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { listNightDirs, loadCells, loadKernels, loadNight, nightDir, nightsRoot, type NightCellRecord, type NightKernelRecord, type NightRecord } from './nights.ts';
 import { testKey, verdictOf } from './classify.ts';
@@ -228,11 +228,19 @@ export class ResultsIndex {
     const tmp = `${path}.rebuild-${process.pid}`;
     for (const p of [tmp, `${tmp}-wal`, `${tmp}-shm`]) await rm(p, { force: true });
     const db = new Database(tmp);
+    // A crash mid-rebuild leaves only the temp file, which is never opened: no journal, no fsync per night.
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
     db.exec(SCHEMA);
     db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema', SCHEMA_VERSION);
     const idx = new ResultsIndex(db, resultsRoot);
     await idx.syncAll(true);
+    db.pragma('journal_mode = DELETE');
     db.close();
+    // The renamed file must be on disk before it replaces the old index.
+    const fh = await open(tmp, 'r+');
+    await fh.sync();
+    await fh.close();
     for (const p of [`${path}-wal`, `${path}-shm`]) await rm(p, { force: true });
     await rename(tmp, path);
     return new ResultsIndex(ResultsIndex.connect(path), resultsRoot);

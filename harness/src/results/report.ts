@@ -162,7 +162,10 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
       pageDump: c.page_dump ? (JSON.parse(c.page_dump) as PageDump) : null,
       frames: c.frames ? (JSON.parse(c.frames) as Frame[]) : [],
       lines: JSON.parse(c.lines) as string[],
-      where: rows.map((r) => ({ cellKey: r.cell_key ?? '', testKey: r.test_key, runId: r.run_id })).sort((a, b) => (a.cellKey + (a.testKey ?? '') < b.cellKey + (b.testKey ?? '') ? -1 : 1)),
+      // Once per cell and test (reruns hit the same place again).
+      where: [...new Map(rows.map((r) => [`${r.cell_key}\n${r.test_key}`, { cellKey: r.cell_key ?? '', testKey: r.test_key, runId: r.run_id }])).values()].sort((a, b) =>
+        a.cellKey + (a.testKey ?? '') < b.cellKey + (b.testKey ?? '') ? -1 : 1,
+      ),
     };
   });
 
