@@ -77,7 +77,7 @@ const recording = new Proxy(s.guest, {
 }) as Guest;
 
 const stop = new AbortController();
-const watch = watchConsole(s.machine, (why) => stop.abort(new Error(why)));
+const watch = watchConsole(s.machine.console, s.machine.exited, (why) => stop.abort(new Error(why)));
 const ctx: SuiteContext = {
   guest: recording, kernel, topology: defaultTopology, runDir: dir, timeScale: accel.used === 'tcg' ? 3 : 1,
   signal: stop.signal, seed: 1, seconds: Number(values.seconds), progress: quiet,

@@ -23,6 +23,22 @@ case " $(cat /proc/cmdline) " in
   ;;
 esac
 
+# The harness's own tests make kernels that break at boot on demand:
+# daxh.fault=ACTION loads our fault module (appended to the initrd as
+# /daxh/daxh_fault.ko) with that action before sshd; daxh.stall=1 stops init
+# here, a guest that never comes up without any kernel report.
+fault=$(sed -n 's/.*daxh\.fault=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$fault" ]; then
+  echo "daxh: loading the fault module with action=$fault"
+  insmod /daxh/daxh_fault.ko action="$fault" || echo "daxh: fault module failed to load"
+fi
+case " $(cat /proc/cmdline) " in
+*" daxh.stall=1 "*)
+  echo "daxh: stalling before sshd as asked"
+  while true; do sleep 3600; done
+  ;;
+esac
+
 # Root-disk mode (the rootfs image): this initramfs only loads what it takes
 # to mount the disk, hands the kernel's modules over, and switches root.
 root=$(sed -n 's/.*daxh\.root=\([^ ]*\).*/\1/p' /proc/cmdline)

@@ -59,7 +59,7 @@ t.test('a leaked reference is caught and named; the watchdog reports the task st
   const { s, runDir } = await bootDefault('census');
   t.teardown(() => s.close());
   const stop = new AbortController();
-  const watch = watchConsole(s.machine, (why) => stop.abort(new Error(why)));
+  const watch = watchConsole(s.machine.console, s.machine.exited, (why) => stop.abort(new Error(why)));
   t.teardown(() => watch.stop());
   const ctx: SuiteContext = {
     guest: s.guest, kernel, topology: defaultTopology, runDir, timeScale: 3, signal: stop.signal, seed: 1, seconds: 0,

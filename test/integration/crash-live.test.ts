@@ -21,7 +21,7 @@ t.test('sysrq crash: reported live with its title within 1 s, guest torn down', 
   let fatalAt = 0;
   let why = '';
   const stop = new AbortController();
-  const watch = watchConsole(s.machine, (w) => {
+  const watch = watchConsole(s.machine.console, s.machine.exited, (w) => {
     fatalAt = Date.now();
     why = w;
     stop.abort();

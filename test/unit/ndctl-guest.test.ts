@@ -1,6 +1,9 @@
 import t from 'tap';
 import { NDCTL_GUEST } from '../../harness/src/suites/ndctl.ts';
-import { ndctlKernelChoice } from '../../harness/src/workflows/run.ts';
+import { suiteKernelChoice } from '../../harness/src/workflows/cell.ts';
+import { suiteByName } from '../../harness/src/suites/index.ts';
+
+const ndctlKernelChoice = (k: Parameters<typeof suiteKernelChoice>[0]) => suiteKernelChoice(k, suiteByName('ndctl').needs({}).kernelFragments);
 import { validateTopology, topologyCmdline, ramRanges } from '../../harness/src/vm/topology.ts';
 import { sourceSeries } from '../../harness/src/kernel/nfit-stock.ts';
 import { depmodOverrides } from '../../harness/src/kernel/test-modules.ts';

@@ -3,13 +3,14 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { runWorkflow, RunInputError, type KernelChoice } from '../workflows/run.ts';
-import { TopologyError, parseSizeMiB, parseMemmap, defaultTopology } from '../vm/topology.ts';
-import { HostSetupError } from '../host/apt.ts';
-import { KernelError } from '../kernel/stock.ts';
-import { ImageError } from '../image/initramfs.ts';
+import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
+import { InputError } from '../host/errors.ts';
+import { ImageBuildError } from '../image/initramfs.ts';
 import { NdctlInputError } from '../suites/ndctl.ts';
 import { ManifestError } from '../suites/stressor-manifest.ts';
-import { KernelPipelineError } from '../kernel/index.ts';
+import { checkKernelInputs, FetchError, KernelPipelineError } from '../kernel/index.ts';
+import { SuiteInputError } from '../suites/index.ts';
+import { KnownOutcomesError } from '../suites/known.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { Accel, Topology } from '../results/records.ts';
@@ -62,14 +63,24 @@ tests:
   --no-census            skip the refcount census after each unmount (on by default)
   --seconds N            how long each stressor loops (default 0: one pass)
   --seed N               pattern seed (default 1)
+  --repeat N             run the suite's tests N times in one booted guest (a fresh boot after
+                         a crash ends a guest); results carry the pass number
+  --known FILE           your known-outcome list (repeatable), read after suites/known-outcomes.txt
+                         and suites/stressors/manifest.json: an outcome it expects is XFAIL, not FAIL
 
 output:
   --results DIR          where run directories go (default: results/ in the repo)
   --json                 print run.json instead of the table
 
+Every console line from QEMU's start goes through the crash oracle: a kernel report while the
+guest boots is a crash on the 'boot' step (exit 1), a guest that never comes up without one is an
+infrastructure error naming the phase it stopped after. Verdicts: PASS, FAIL, SKIP, XFAIL (a known
+outcome: manifest or known-outcome list, with its reason), XPASS (an expected failure that passed:
+shown, not failing the run), ERROR (the harness or the guest broke).
+
 Writes results/<run-id>/run.json, console.log and tests/<test>.log.
-Exit codes: 0 all passed, 1 a test failed or the kernel reported, 2 bad input,
-3 infrastructure error (guest or QEMU broke), 130/143 interrupted.`;
+Exit codes: 0 no unexpected outcome, 1 a test failed unexpectedly or the kernel reported,
+2 bad input, 3 infrastructure error (guest or QEMU broke), 130/143 interrupted (SIGINT/SIGTERM).`;
 
 function fail(msg: string): number {
   console.error(`dax-harness run: ${msg}`);
@@ -121,6 +132,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         results: { type: 'string' },
         json: { type: 'boolean', default: false },
         'no-census': { type: 'boolean', default: false },
+        repeat: { type: 'string' },
+        known: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -173,12 +186,18 @@ export async function runCommand(argv: string[]): Promise<number> {
           }
         : { kind: 'stock', pkg: a['kernel-package'] };
     const sshPort = a['ssh-port'] !== undefined ? int(a['ssh-port'], '--ssh-port', 0) : undefined;
+    const append = a.append ? a.append.split(/\s+/).filter(Boolean) : [];
+    // Bad input is found here, before apt, a download or an unpack.
+    if (topologyGiven) validateTopology(topology, { cmdline: append });
+    if (kernel.kind === 'build') await checkKernelInputs(kernel.opts);
     const started = Date.now();
     const { record, runDir } = await runWorkflow({
       kernel,
       image: a.image ?? (suite === 'ndctl' ? 'rootfs' : 'initramfs'),
       suite,
       census: !a['no-census'],
+      repeat: int(a.repeat, '--repeat', 1),
+      known: (a.known ?? []).map((f) => resolve(f)),
       tests: a.test,
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,
@@ -190,7 +209,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       seconds: int(a.seconds, '--seconds', 0),
       seed: int(a.seed, '--seed', 1),
       bootTimeoutMs: int(a['boot-timeout'], '--boot-timeout', 180) * 1000,
-      cmdlineExtra: a.append ? a.append.split(/\s+/).filter(Boolean) : [],
+      cmdlineExtra: append,
       progress: (phase, msg) => {
         const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
         process.stderr.write(`${t}s [${phase}] ${msg}\n`);
@@ -207,7 +226,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       case 'fail':
         return 1;
       case 'interrupted':
-        return 130;
+        return /SIGTERM/.test(record.reason) ? 143 : 130;
       default:
         return 3;
     }
@@ -220,7 +239,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       e instanceof ImageError ||
       e instanceof NdctlInputError ||
       e instanceof ManifestError ||
-      e instanceof KernelPipelineError
+      e instanceof KernelPipelineError ||
+      e instanceof SuiteInputError ||
+      e instanceof KnownOutcomesError
     )
       return fail(e.message);
     console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);

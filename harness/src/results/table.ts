@@ -14,14 +14,30 @@ export function label(t: TestResult): string {
   return p ? `${t.name} [${p}]` : t.name;
 }
 
+/** What a table row shows: the verdict when it differs from the raw status (XFAIL, XPASS), else the status. */
+export function statusWord(t: TestResult): string {
+  if (t.verdict === 'xfail') return `XFAIL(${t.status})`;
+  if (t.verdict === 'xpass') return 'XPASS';
+  return t.status.toUpperCase();
+}
+
+function rowReason(t: TestResult): string {
+  if (t.verdict === 'xfail') return `expected: ${t.expected?.why ?? ''}${t.reason ? ` — ${t.reason}` : ''}`;
+  if (t.verdict === 'xpass') return `expected ${t.expected?.statuses.join('|')} (${t.expected?.why ?? ''}) but passed: a fix, or a test that stopped testing?`;
+  return t.reason;
+}
+
 export function formatTable(run: RunRecord): string {
-  const rows = run.tests.map((t) => [label(t), t.status.toUpperCase(), `${(t.durationMs / 1000).toFixed(1)}s`, t.reason]);
+  const rows = run.tests.map((t) => [label(t), statusWord(t), `${(t.durationMs / 1000).toFixed(1)}s`, rowReason(t)]);
   const w0 = Math.max(4, ...rows.map((r) => r[0].length));
   const w1 = Math.max(6, ...rows.map((r) => r[1].length));
   const lines = [`${pad('test', w0)}  ${pad('status', w1)}  time    reason`];
   for (const r of rows) lines.push(`${pad(r[0], w0)}  ${pad(r[1], w1)}  ${pad(r[2], 6)}  ${r[3]}`.trimEnd());
   const counts = new Map<string, number>();
-  for (const t of run.tests) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  for (const t of run.tests) {
+    const k = t.verdict === 'xfail' || t.verdict === 'xpass' ? t.verdict : t.status;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'no tests ran';
   lines.push('');
   lines.push(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''} (${summary})`);

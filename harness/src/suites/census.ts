@@ -23,7 +23,7 @@ export interface CensusTarget {
 }
 
 const SRC_DIR = join(repoRoot, 'suites', 'census');
-const MODULE_SOURCES = ['Kbuild', 'dax_census.c', 'dax_census_fixture.c'];
+const MODULE_SOURCES = ['Kbuild', 'dax_census.c', 'dax_census_fixture.c', 'daxh_fault.c'];
 const HOLDER_SOURCE = 'dax_census_hold.c';
 const DBG = '/sys/kernel/debug/dax_census';
 const FIX_DBG = '/sys/kernel/debug/dax_census_fixture';
@@ -284,6 +284,8 @@ export interface CensusTools {
   dir: string;
   module: string;
   fixture: string;
+  /** daxh_fault.ko: kernel reports on demand (WARN, BUG, oops, lockups) for the harness's own tests. */
+  faults: string;
   holder: string;
   release: string;
   from: string;
@@ -332,7 +334,7 @@ async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Pro
       const errs = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /error|Error \d|No such file/.test(l)).slice(0, 4);
       throw new Error(`building the census module against ${tree.kdir} failed: ${errs.join(' | ') || `make exit ${r.exitCode}`}`);
     }
-    for (const ko of ['dax_census.ko', 'dax_census_fixture.ko']) await copyFile(join(src, ko), join(tmp, ko));
+    for (const ko of ['dax_census.ko', 'dax_census_fixture.ko', 'daxh_fault.ko']) await copyFile(join(src, ko), join(tmp, ko));
     const h = await run('gcc', ['-O2', '-Wall', '-static', '-o', join(tmp, 'dax_census_hold'), join(src, HOLDER_SOURCE)], { timeoutMs: 120000, reject: false });
     if (h.exitCode !== 0) throw new Error(`building dax_census_hold failed: ${h.stderr.trim().split('\n')[0] ?? ''}`);
     await writeJsonAtomic(join(tmp, 'census.json'), { key, release: tree.release, from: tree.from, kdir: tree.kdir, kernel: kernel.key });
@@ -344,6 +346,7 @@ async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Pro
     dir,
     module: join(dir, 'dax_census.ko'),
     fixture: join(dir, 'dax_census_fixture.ko'),
+    faults: join(dir, 'daxh_fault.ko'),
     holder: join(dir, 'dax_census_hold'),
     release: meta.release,
     from: meta.from,

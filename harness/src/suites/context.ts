@@ -12,6 +12,8 @@ export interface SuiteContext {
   kernel: KernelArtifact;
   topology: Topology;
   runDir: string;
+  /** Sub-directory of tests/ for this pass's logs when the tests run more than once in one run (e.g. "iter2"). */
+  logPrefix?: string;
   /** Multiplier for guest-side timeouts (TCG is slower than KVM). */
   timeScale: number;
   signal: AbortSignal;
@@ -50,8 +52,10 @@ export class TestLog {
   private out: WriteStream;
   readonly rel: string;
 
-  constructor(runDir: string, name: string) {
-    this.rel = join('tests', `${name}.log`);
+  constructor(where: string | Pick<SuiteContext, 'runDir' | 'logPrefix'>, name: string) {
+    const runDir = typeof where === 'string' ? where : where.runDir;
+    const prefix = typeof where === 'string' ? '' : (where.logPrefix ?? '');
+    this.rel = join('tests', prefix, `${name}.log`);
     const path = join(runDir, this.rel);
     // The directory must exist before the stream opens its file (next tick).
     mkdirSync(dirname(path), { recursive: true });

@@ -52,7 +52,7 @@ export function daxMountState(procMounts: string, mnt: string): 'on' | 'off' | '
 
 export async function runSmokeOn(ctx: SuiteContext, fs: SmokeFs, dev: string): Promise<TestResult> {
   const name = `dax-smoke.${fs}`;
-  const log = new TestLog(ctx.runDir, name);
+  const log = new TestLog(ctx, name);
   await log.ready;
   const res = blankResult('dax-smoke', { fs, mode: 'fsdax', dev }, log.rel);
   const t0 = Date.now();

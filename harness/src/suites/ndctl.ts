@@ -245,7 +245,7 @@ export function outerLimitMs(timeoutS: number, mult: number, hangMs: number): nu
 }
 
 export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlSuiteOptions): Promise<void> {
-  const setupLog = new TestLog(ctx.runDir, 'setup.ndctl');
+  const setupLog = new TestLog(ctx, 'setup.ndctl');
   await setupLog.ready;
   for (const s of nb.shares) {
     const mount = await setupLog.exec(ctx, ['sh', '-c', 'mkdir -p "$2" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"', 'daxh', s.tag, s.hostPath], 30000);
@@ -307,7 +307,7 @@ async function initNfitLabels(ctx: SuiteContext, nb: NdctlBuild, log: TestLog): 
 
 async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number, mult: number, limitMs: number): Promise<TestResult> {
   const logName = `ndctl.${name.replace(/[^\w.-]/g, '_')}`;
-  const log = new TestLog(ctx.runDir, logName);
+  const log = new TestLog(ctx, logName);
   await log.ready;
   const res = blankResult(name, { suite: NDCTL_SUITE }, log.rel);
   const t0 = Date.now();

@@ -79,7 +79,7 @@ const SINCE = 'cat /proc/sys/kernel/tainted; dmesg | tail -n +"$1"';
 
 export async function runStressorSuite(ctx: SuiteContext, o: StressorSuiteOptions): Promise<void> {
   const manifest = await loadManifest();
-  const setupLog = new TestLog(ctx.runDir, 'setup.stressors');
+  const setupLog = new TestLog(ctx, 'setup.stressors');
   await setupLog.ready;
   let place: Place;
   let cases: StressorCase[];
@@ -124,7 +124,7 @@ export async function runStressorSuite(ctx: SuiteContext, o: StressorSuiteOption
 async function runTarget(ctx: SuiteContext, place: Place, group: StressorCase[], onResult: (r: TestResult) => Promise<void>): Promise<boolean> {
   const c0 = group[0];
   const t = c0.target;
-  const log = new TestLog(ctx.runDir, `setup.${c0.targetName}`);
+  const log = new TestLog(ctx, `setup.${c0.targetName}`);
   await log.ready;
   let prepError: { status: TestResult['status']; reason: string } | null = null;
   try {
@@ -162,7 +162,7 @@ async function runTarget(ctx: SuiteContext, place: Place, group: StressorCase[],
   // Between targets the namespace goes down and up again (dax-test-spec §1),
   // which also re-initialises struct pages poisoned by hwpoison.
   if (!prepError && t.mode === 'fsdax' && !ctx.signal.aborted) {
-    const l2 = new TestLog(ctx.runDir, `setup.${c0.targetName}`);
+    const l2 = new TestLog(ctx, `setup.${c0.targetName}`);
     await l2.ready;
     try {
       await step(ctx, l2, 'disable namespace', ['ndctl', 'disable-namespace', place.ns], 60000);
@@ -203,7 +203,7 @@ async function reconfigure(ctx: SuiteContext, log: TestLog, place: Place, mode: 
 }
 
 async function runCase(ctx: SuiteContext, place: Place, c: StressorCase): Promise<TestResult> {
-  const log = new TestLog(ctx.runDir, c.id);
+  const log = new TestLog(ctx, c.id);
   await log.ready;
   const res = blankResult(c.test.name, caseParams(c), log.rel);
   res.metrics.expected_status = c.expect.status;

@@ -23,7 +23,7 @@ export class QemuStartError extends Error {
 }
 
 export class Machine {
-  readonly console = new ConsoleStream();
+  readonly console: ConsoleStream;
   readonly argv: string[];
   readonly startedAt = Date.now();
   readonly exited: Promise<MachineExit>;
@@ -35,7 +35,9 @@ export class Machine {
   private killFn: () => void;
   private dropCleanup: () => void;
 
-  private constructor(spec: MachineSpec, lifetimeMs: number) {
+  private constructor(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream) {
+    // A caller that hands in the console has subscribed before QEMU prints its first byte.
+    this.console = console ?? new ConsoleStream();
     this.argv = qemuArgv(spec);
     const { child, done } = spawn(QEMU, this.argv, {
       timeoutMs: lifetimeMs,
@@ -65,8 +67,8 @@ export class Machine {
   }
 
   /** Start QEMU and wait until its QMP socket answers. */
-  static async start(spec: MachineSpec, lifetimeMs: number): Promise<Machine> {
-    const m = new Machine(spec, lifetimeMs);
+  static async start(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream): Promise<Machine> {
+    const m = new Machine(spec, lifetimeMs, console);
     const early = m.exited.then((x) => {
       const msg = x.stderr || `QEMU exited with ${x.signal ?? x.exitCode} before it was up`;
       if (/Could not set up host forwarding rule|hostfwd.*(in use|failed)/i.test(msg))

@@ -13,9 +13,44 @@ import { freePort, portIsFree } from '../vm/ports.ts';
 import type { MachineSpec } from '../vm/qemu-args.ts';
 import type { Accel, ImageArtifact, KernelArtifact, Topology } from '../results/records.ts';
 import type { ModulesArchive } from '../image/modules.ts';
+import { ConsoleStream } from '../vm/console.ts';
+
+/** How far a boot got, in order: what a guest that never came up stopped after. */
+export type BootPhase = 'qemu' | 'kernel' | 'init' | 'sshd' | 'ssh' | 'setup' | 'ready';
+
+const PHASE_WORDS: Record<BootPhase, string> = {
+  qemu: 'QEMU started, before the kernel printed anything',
+  kernel: 'the kernel started, before it ran init',
+  init: 'init ran, before sshd started',
+  sshd: 'sshd started, before it answered over ssh',
+  ssh: 'ssh answered, before the image finished its own setup',
+  setup: 'the image setup ran, before it finished',
+  ready: 'the guest was ready',
+};
 
 export class SessionError extends Error {
   override name = 'SessionError';
+  constructor(
+    message: string,
+    /** The last boot phase reached. */
+    readonly phase: BootPhase = 'qemu',
+    /** The console's last lines when the boot gave up. */
+    readonly tail: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The boot phase a console line shows the guest has reached, if any. */
+export function phaseOfLine(line: string): BootPhase | null {
+  if (/^\[\s*\d+\.\d+\] Linux version /.test(line)) return 'kernel';
+  if (/Run \S+ as init process|^daxh: init started/.test(line)) return 'init';
+  if (/^daxh: sshd started|Started .*(ssh|dropbear)/i.test(line)) return 'sshd';
+  return null;
+}
+
+export function describePhase(p: BootPhase): string {
+  return PHASE_WORDS[p];
 }
 
 export interface SessionOptions {
@@ -40,6 +75,12 @@ export interface SessionOptions {
   noPvh?: boolean;
   /** Host directories to share into the guest over virtio-9p. */
   shares?: MachineSpec['shares'];
+  /** The console stream to use (subscribe to it first to see every line from QEMU's start). */
+  console?: ConsoleStream;
+  /** Console file name in runDir (default console.log; a reboot within a run writes console.N.log). */
+  consoleFile?: string;
+  /** Extra cpio archives appended to the initrd (our modules for the boot-time fixture). */
+  extraInitrd?: string[];
 }
 
 export interface Session {
@@ -54,12 +95,13 @@ export interface Session {
 }
 
 /** The image's cpio followed by the kernel's module cpio: the kernel unpacks both. */
-export async function assembleInitrd(image: ImageArtifact, modules: ModulesArchive | null): Promise<string> {
-  const key = sha256('initrd-v1', image.key, modules?.key ?? 'none').slice(0, 24);
+export async function assembleInitrd(image: ImageArtifact, modules: ModulesArchive | null, extras: string[] = []): Promise<string> {
+  const key = sha256('initrd-v1', image.key, modules?.key ?? 'none', ...extras).slice(0, 24);
   const dir = cacheDir('initrd', key);
   await buildCached(dir, async (tmp) => {
     const parts = [await readFile(image.cpio)];
     if (modules) parts.push(await readFile(modules.cpio));
+    for (const x of extras) parts.push(await readFile(x));
     await writeFile(join(tmp, 'initrd.cpio'), Buffer.concat(parts));
   });
   return join(dir, 'initrd.cpio');
@@ -77,7 +119,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   try {
     if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
       throw new SessionError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
-    const initrd = await assembleInitrd(o.image, o.modules);
+    const initrd = await assembleInitrd(o.image, o.modules, o.extraInitrd);
     // Fresh, sparse backing files per run: no NVDIMM state leaks between runs.
     const nvdimmFiles: string[] = [];
     for (const [i, d] of o.topology.nvdimms.entries()) {
@@ -103,23 +145,39 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       nvdimmFiles,
       drives,
       shares: o.shares,
-      consoleLog: join(o.runDir, 'console.log'),
+      consoleLog: join(o.runDir, o.consoleFile ?? 'console.log'),
       qmpSocket: join(o.workDir, 'qmp.sock'),
       sshPort: o.sshPort ?? (await freePort()),
     };
     const t0 = Date.now();
-    const machine = await Machine.start(spec, o.lifetimeMs);
+    const stream = o.console ?? new ConsoleStream();
     let kernelInitMs: number | null = null;
-    const off = machine.console.subscribe((line) => {
+    let phase: BootPhase = 'qemu';
+    const order: BootPhase[] = ['qemu', 'kernel', 'init', 'sshd', 'ssh', 'setup', 'ready'];
+    const reach = (p: BootPhase) => {
+      if (order.indexOf(p) > order.indexOf(phase)) phase = p;
+    };
+    const off = stream.subscribe((line) => {
       const ms = initTimeFromLine(line);
       if (ms !== null) kernelInitMs = ms;
-      if (/^\[\s*\d+\.\d+\] Linux version/.test(line)) o.progress('kernel started');
+      const p = phaseOfLine(line);
+      if (p) reach(p);
+      if (p === 'kernel') o.progress('kernel started');
       else if (ms !== null) o.progress(`kernel reached init at ${(ms / 1000).toFixed(2)} s of guest time`);
     });
+    const gaveUp = (why: string) => new SessionError(`guest did not become ready: stopped after ${describePhase(phase)}: ${why}`, phase, stream.lastLines(12));
+    let machine: Machine;
+    try {
+      machine = await Machine.start(spec, o.lifetimeMs, stream);
+    } catch (e) {
+      off();
+      throw e;
+    }
     const died = new AbortController();
     void machine.exited.then((x) => died.abort(new Error(`QEMU exited during boot (${x.signal ?? `exit ${x.exitCode}`})`)));
     const onAbort = () => died.abort(o.signal?.reason);
     o.signal?.addEventListener('abort', onAbort, { once: true });
+    if (o.signal?.aborted) onAbort();
     let guest: Guest;
     try {
       guest = await Guest.connect({
@@ -131,23 +189,27 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       });
     } catch (e) {
       off();
-      await machine.shutdown(2000);
-      const tail = machine.console.lastLines(5).join(' | ');
-      const why = died.signal.aborted ? String((died.signal.reason as Error)?.message ?? died.signal.reason) : (e as Error).message;
-      throw new SessionError(`guest did not become ready: ${why}${tail ? `; console ends: ${tail.slice(-300)}` : ''}`);
-    } finally {
       o.signal?.removeEventListener('abort', onAbort);
+      // Read why before shutting QEMU down: its exit would otherwise read as the cause.
+      const why = died.signal.aborted ? String((died.signal.reason as Error)?.message ?? died.signal.reason) : (e as Error).message;
+      await machine.shutdown(2000);
+      throw gaveUp(why);
     }
-    off();
+    reach('ssh');
     if (o.image.ready) {
+      reach('setup');
       const r = await guest.exec(o.image.ready, { timeoutMs: o.bootTimeoutMs, signal: died.signal }).catch((e: Error) => e);
       if (r instanceof Error || r.exitCode !== 0) {
+        off();
+        o.signal?.removeEventListener('abort', onAbort);
         guest.close();
         await machine.shutdown(2000);
         const why = r instanceof Error ? r.message : r.timedOut ? 'timed out' : `exit ${r.exitCode}: ${r.stderr.trim()}`;
-        throw new SessionError(`guest's own setup did not finish (${o.image.ready.join(' ')}): ${why}`);
+        throw gaveUp(`the image's own setup (${o.image.ready.join(' ')}) did not finish: ${why}`);
       }
     }
+    o.signal?.removeEventListener('abort', onAbort);
+    off();
     const bootMs = Date.now() - t0;
     return {
       machine,

@@ -2,7 +2,7 @@
 // goes through the oracle's detector as it arrives; a fatal report stops the
 // run at once instead of waiting for a test timeout.
 import { ReportDetector } from '../oracle/index.ts';
-import type { Machine } from '../vm/machine.ts';
+import type { ConsoleStream } from '../vm/console.ts';
 import type { CrashReport } from '../results/records.ts';
 
 // A guest that reports itself stuck (lockups, stalls, a hung task) is as good
@@ -27,14 +27,19 @@ export interface ConsoleWatch {
   recordedAt(r: CrashReport): number | undefined;
 }
 
-export function watchConsole(machine: Machine, onFatal: (why: string) => void): ConsoleWatch {
+/**
+ * Watch a console from wherever it stands now: subscribed before QEMU starts,
+ * every line from the first byte goes through the oracle (a kernel that dies
+ * probing nd_pmem at boot is a titled crash, not a guest that never came up).
+ */
+export function watchConsole(console: ConsoleStream, exited: Promise<unknown>, onFatal: (why: string) => void): ConsoleWatch {
   const all: CrashReport[] = [];
   let pending: CrashReport[] = [];
   let fatal: CrashReport | null = null;
   const when = new Map<CrashReport, number>();
   // The detector counts lines from when it was attached; reports should point
   // at console.log's own line numbers.
-  const offset = machine.console.lines();
+  const offset = console.lines();
   const det = new ReportDetector({
     idleMs: 300,
     onReport: (r) => {
@@ -49,9 +54,9 @@ export function watchConsole(machine: Machine, onFatal: (why: string) => void): 
       }
     },
   });
-  const off = machine.console.subscribe((line) => det.push(line));
+  const off = console.subscribe((line) => det.push(line));
   // A guest that dies mid-report still gets its partial report recorded.
-  void machine.exited.then(() => det.flush());
+  void exited.then(() => det.flush());
   return {
     take() {
       det.flush();

@@ -1,0 +1,516 @@
+// The run primitive: a typed plan in, a run record out. Every workflow (run,
+// nightly, bisect, repro, shell) goes through here:
+//
+//   plan → check (no downloads) → prepare (kernel, suite needs, image,
+//   modules, our kernel modules) → boot (the oracle live from QEMU's first
+//   byte) → execute (the tests, repeated in one guest while it survives,
+//   rebooted after a crash) → judge (outcome × known outcomes × crashes) →
+//   record (run.json rewritten at every state change).
+//
+// prepareCell() does everything that needs no guest and can be shared (a
+// nightly prepares a kernel once for many cells); executeCell() boots and
+// runs; runCell() is both.
+import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { cacheDir } from '../host/paths.ts';
+import { ensurePackages, harnessNeeds } from '../host/apt.ts';
+import { setInterruptHandler } from '../host/proc.ts';
+import { prepareStockKernel, kernelFromPath } from '../kernel/stock.ts';
+import { prepareKernel, type PrepareKernelOptions } from '../kernel/index.ts';
+import { buildImage, loadAnyRecipe } from '../image/index.ts';
+import { buildModulesCpio, type ModulesArchive } from '../image/modules.ts';
+import { buildExtrasCpio } from '../image/extras.ts';
+import { chooseAccel, qemuVersion } from '../vm/accel.ts';
+import { validateTopology, topologyHash } from '../vm/topology.ts';
+import { kernelCmdline } from '../vm/qemu-args.ts';
+import { GuestLostError } from '../vm/guest.ts';
+import { portIsFree } from '../vm/ports.ts';
+import { ConsoleStream } from '../vm/console.ts';
+import { createRunDir, newRunId, saveRun } from '../results/store.ts';
+import { label } from '../results/table.ts';
+import { sha256 } from '../host/fsutil.ts';
+import type { Accel, CrashReport, ImageArtifact, KernelArtifact, PlanSummary, RunRecord, TestResult, Topology } from '../results/records.ts';
+import { startSession, assembleInitrd, SessionError, describePhase, type Session } from './session.ts';
+import { watchConsole, endsRun, type ConsoleWatch } from './watch.ts';
+import { suiteByName, type PreparedSuite, type Suite, type SuiteInputs, type SuiteName } from '../suites/index.ts';
+import { blankResult, type SuiteContext } from '../suites/context.ts';
+import { censusAfterUnmount, buildCensusTools, type CensusTools } from '../suites/census.ts';
+import { BUILTIN_KNOWN, applyKnown, loadKnown, failingVerdict, type KnownEntry } from '../suites/known.ts';
+import { symbolizeReport } from '../oracle/index.ts';
+import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
+import type { SmokeFs } from '../suites/dax-smoke.ts';
+
+export type KernelChoice =
+  | { kind: 'stock'; pkg?: string }
+  | { kind: 'build'; opts: PrepareKernelOptions }
+  | { kind: 'path'; bzImage: string; modules: string | null }
+  | { kind: 'artifact'; artifact: KernelArtifact };
+
+/** Everything a run is: the input of the run primitive. */
+export interface CellPlan {
+  kernel: KernelChoice;
+  suite?: SuiteName;
+  tests?: string[];
+  filesystems?: SmokeFs[];
+  ndctl?: string;
+  hangMs?: number;
+  /** Image recipe; default: what the suite needs. */
+  image?: string;
+  /** Guest NVDIMMs, legacy pmem and RAM; default: what the suite needs. */
+  topology?: Topology;
+  cmdlineExtra?: string[];
+  seconds?: number;
+  seed?: number;
+  /** The refcount census after every unmount (default on). */
+  census?: boolean;
+  /** Run the suite's tests this many times in one booted guest (rebooted after a crash). */
+  repeat?: number;
+  /** Known-outcome files of the user's, after ours. */
+  known?: string[];
+  accel?: Accel;
+  sshPort?: number;
+  bootTimeoutMs?: number;
+}
+
+export interface CellEnv {
+  resultsRoot: string;
+  progress: (phase: string, msg: string) => void;
+  /** Stop from outside (nightly/bisect cancelling); ^C is handled here too. */
+  signal?: AbortSignal;
+  /** Test hook: runs once per boot when the guest is ready, before the tests. */
+  onReady?: (s: Session, runDir: string) => void | Promise<void>;
+  /** Stop repeating once this says so (repro: the crash was matched; bisect: enough evidence). */
+  stopWhen?: (record: RunRecord) => boolean;
+  /** No new pass starts after this much wall time (ms). */
+  budgetMs?: number;
+  /** Install the ^C/SIGTERM handler that marks the record interrupted (default true; a nightly handles signals itself). */
+  handleSignals?: boolean;
+}
+
+export class RunInputError extends Error {
+  override name = 'RunInputError';
+}
+
+export interface RunOutcome {
+  record: RunRecord;
+  runDir: string;
+}
+
+/** What prepareCell made: everything a boot needs, reusable for many executions. */
+export interface PreparedCell {
+  plan: CellPlan;
+  suite: Suite;
+  prepared: PreparedSuite;
+  kernel: KernelArtifact;
+  image: ImageArtifact;
+  modules: ModulesArchive | null;
+  extras: string[];
+  accel: NonNullable<RunRecord['accel']>;
+  topology: Topology;
+  cmdlineExtra: string[];
+  census: CensusTools | null;
+  known: KnownEntry[];
+  summary: PlanSummary;
+}
+
+export async function resolveKernel(k: KernelChoice, log: (m: string) => void): Promise<KernelArtifact> {
+  if (k.kind === 'artifact') return k.artifact;
+  if (k.kind === 'path') return kernelFromPath(k.bzImage, k.modules);
+  if (k.kind === 'build') return prepareKernel({ ...k.opts, log });
+  return prepareStockKernel(log, k.pkg);
+}
+
+/** A kernel built for a suite gets the suite's fragments unless the user chose some. */
+export function suiteKernelChoice(k: KernelChoice, fragments: string[] | null): KernelChoice {
+  if (k.kind !== 'build' || k.opts.config?.length || !fragments) return k;
+  return { kind: 'build', opts: { ...k.opts, config: [...fragments] } };
+}
+
+function inputsOf(plan: CellPlan): SuiteInputs {
+  return { tests: plan.tests, filesystems: plan.filesystems, ndctl: plan.ndctl, hangMs: plan.hangMs };
+}
+
+/** A stable identity for "the same cell" across nights and reruns. */
+export function planSummary(plan: CellPlan, suiteName: string, image: string, topology: Topology, cmdline: string[]): PlanSummary {
+  const k = plan.kernel;
+  const kernel: Record<string, unknown> =
+    k.kind === 'stock'
+      ? { kind: 'stock', pkg: k.pkg ?? 'default' }
+      : k.kind === 'path'
+        ? { kind: 'path', bzImage: k.bzImage }
+        : k.kind === 'artifact'
+          ? { kind: 'artifact', key: k.artifact.key }
+          : { kind: 'build', source: k.opts.source ?? null, ref: k.opts.ref ?? null, series: k.opts.series ?? null, config: k.opts.config ?? null };
+  const params: PlanSummary['params'] = { seconds: plan.seconds ?? 0, seed: plan.seed ?? 1, census: plan.census !== false };
+  if (plan.filesystems?.length) params.fs = plan.filesystems.join(',');
+  if (cmdline.length) params.cmdline = cmdline.join(' ');
+  const tests = [...(plan.tests ?? [])];
+  const cellKey = sha256('cell-v1', JSON.stringify({ kernel, suite: suiteName, tests, image, topology: topologyHash(topology), params })).slice(0, 16);
+  return { cellKey, suite: suiteName, tests, kernel, image, params, repeat: Math.max(1, plan.repeat ?? 1) };
+}
+
+/** Everything that can be judged without downloading or building: bad input is exit 2 before any work. */
+export async function checkCell(plan: CellPlan): Promise<{ suite: Suite; image: string; topology: Topology; cmdlineExtra: string[]; known: KnownEntry[] }> {
+  const suite = suiteByName(plan.suite ?? 'smoke');
+  const needs = suite.needs(inputsOf(plan));
+  const topology = plan.topology ?? needs.topology;
+  validateTopology(topology);
+  const image = plan.image ?? needs.image;
+  await loadAnyRecipe(image);
+  await suite.check(inputsOf(plan));
+  if (plan.sshPort !== undefined && (!Number.isInteger(plan.sshPort) || plan.sshPort < 1 || plan.sshPort > 65535))
+    throw new RunInputError(`--ssh-port ${plan.sshPort} is not a port number: use 1024-65535`);
+  if (plan.sshPort !== undefined && !(await portIsFree(plan.sshPort)))
+    throw new RunInputError(`--ssh-port ${plan.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
+  if (plan.repeat !== undefined && (!Number.isInteger(plan.repeat) || plan.repeat < 1)) throw new RunInputError(`--repeat ${plan.repeat} is not a whole number of 1 or more`);
+  if (plan.kernel.kind === 'path') await kernelFromPath(plan.kernel.bzImage, plan.kernel.modules);
+  const known = await loadKnown([BUILTIN_KNOWN, ...(plan.known ?? [])]);
+  return { suite, image, topology, cmdlineExtra: [...needs.cmdline, ...(plan.cmdlineExtra ?? [])], known };
+}
+
+/** Check, then make everything the guest needs before it boots. */
+export async function prepareCell(plan: CellPlan, env: Pick<CellEnv, 'progress'>): Promise<PreparedCell> {
+  const { suite, image: imageName, topology, cmdlineExtra, known } = await checkCell(plan);
+  const prep = (m: string) => env.progress('prepare', m);
+  const inputs = inputsOf(plan);
+  const needs = suite.needs(inputs);
+  await ensurePackages(harnessNeeds, prep);
+  const host = await suite.prepareHost(inputs, prep);
+  const resolved = await resolveKernel(suiteKernelChoice(plan.kernel, needs.kernelFragments), prep);
+  const prepared = await suite.prepare(inputs, host, resolved, prep);
+  const kernel = prepared.kernel;
+  // Our own kernel modules (census, its leak fixture, the fault fixture) are
+  // built for this kernel now, not from inside a test.
+  const wantsFaults = cmdlineExtra.some((w) => w.startsWith('daxh.fault='));
+  const census = plan.census !== false || wantsFaults ? await buildCensusTools(kernel, prep) : null;
+  const { image, recipe } = await buildImage(imageName, prep);
+  const modules = await buildModulesCpio(kernel, [...recipe.modules, ...needs.modules], prep);
+  const extras = wantsFaults && census ? [await buildExtrasCpio([{ src: census.faults, dest: '/daxh/daxh_fault.ko' }])] : [];
+  const accel = await chooseAccel({ override: plan.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules, extras), log: prep });
+  prep(`accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
+  return { plan, suite, prepared, kernel, image, modules, extras, accel, topology, cmdlineExtra, census, known, summary: planSummary(plan, suite.name, imageName, topology, cmdlineExtra) };
+}
+
+export async function runCell(plan: CellPlan, env: CellEnv): Promise<RunOutcome> {
+  return executeCell(await prepareCell(plan, env), env);
+}
+
+/** Boot the prepared guest, run the suite (repeatedly), judge and record. */
+export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOutcome> {
+  const plan = p.plan;
+  const id = newRunId();
+  const runDir = await createRunDir(env.resultsRoot, id);
+  const record: RunRecord = {
+    schema: 1,
+    id,
+    status: 'running',
+    reason: '',
+    harness: { pid: process.pid, hostname: hostname(), heartbeatAt: new Date().toISOString() },
+    phase: 'prepare',
+    plan: p.summary,
+    startedAt: new Date().toISOString(),
+    endedAt: null,
+    host: { hostname: hostname(), qemuVersion: await qemuVersion() },
+    accel: p.accel,
+    kernel: p.kernel,
+    image: { recipe: p.image.recipe, key: p.image.key },
+    topology: p.topology,
+    topologyHash: topologyHash(p.topology),
+    kernelCmdline: kernelCmdline({ topology: p.topology, cmdlineExtra: [...(p.image.cmdline ?? []), ...p.cmdlineExtra] }),
+    qemuArgv: [],
+    bootMs: null,
+    kernelInitMs: null,
+    tests: [],
+    crashes: [],
+  };
+  const save = () => saveRun(runDir, record);
+  await save();
+  env.progress('run', `results in ${runDir}`);
+
+  const stop = new AbortController();
+  const outside = () => stop.abort(env.signal?.reason ?? new Error('stopped'));
+  env.signal?.addEventListener('abort', outside, { once: true });
+  if (env.handleSignals !== false)
+    setInterruptHandler(async (sig) => {
+      stop.abort(new Error(`interrupted by ${sig}`));
+      record.status = 'interrupted';
+      record.reason = `interrupted by ${sig}`;
+      record.endedAt = new Date().toISOString();
+      await save();
+    });
+
+  const finish = async (status: RunRecord['status'], reason: string) => {
+    if (record.status === 'interrupted') return;
+    record.status = status;
+    record.reason = reason;
+    record.endedAt = new Date().toISOString();
+    await save();
+  };
+  let currentPass = 0;
+  const onResult = async (r: TestResult) => {
+    if (currentPass) r.params.pass = String(currentPass);
+    applyKnown(r, r.name === 'boot' ? 'boot' : p.suite.name, p.known, p.kernel);
+    record.tests.push(r);
+    env.progress('test', `${label(r)}: ${verdictWord(r)} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
+    await save();
+  };
+
+  const repeat = Math.max(1, plan.repeat ?? 1);
+  const started = Date.now();
+  let boots = 0;
+  let session: Session | null = null;
+  let watch: ConsoleWatch | null = null;
+  // Where a run-ending report goes: the boot's stop while booting, then the pass's.
+  const sink = { fatal: (_why: string) => {} };
+  const allCrashes: CrashReport[] = [];
+  let ended: { status: RunRecord['status']; reason: string } | null = null;
+  try {
+    for (let pass = 1; pass <= repeat && !stop.signal.aborted; pass++) {
+      if (pass > 1 && env.budgetMs !== undefined && Date.now() - started > env.budgetMs) break;
+      currentPass = repeat > 1 ? pass : 0;
+      if (!session) {
+        const boot = await bootOnce(p, env, runDir, record, boots++, stop.signal, sink);
+        watch = boot.watch;
+        session = boot.session;
+        await onResult(boot.result);
+        if (!session) {
+          allCrashes.push(...closeWatch(boot.watch));
+          watch = null;
+          ended = boot.ended;
+          break;
+        }
+      }
+      const passWatch: ConsoleWatch = watch!;
+      const passStop = new AbortController();
+      sink.fatal = (why) => passStop.abort(new Error(why));
+      const onStop = () => passStop.abort(stop.signal.reason);
+      stop.signal.addEventListener('abort', onStop, { once: true });
+      const m = session.machine;
+      let guestGone = false;
+      void m.exited.then((x) => {
+        guestGone = true;
+        if (!x.requested) passStop.abort(new GuestLostError(`QEMU exited unexpectedly (${x.signal ?? `exit ${x.exitCode}`})`));
+      });
+      const ctx = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env);
+      record.phase = 'test';
+      await save();
+      const before = record.tests.length;
+      try {
+        await p.prepared.run(ctx, onResult);
+      } finally {
+        stop.signal.removeEventListener('abort', onStop);
+      }
+      // A lost ssh channel is usually the symptom; QEMU having died is the
+      // cause worth reporting. Give its exit a moment to be noticed.
+      if (record.tests.slice(before).some((x) => x.status === 'infra-error') && !passStop.signal.aborted)
+        await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
+      if (stop.signal.aborted) break;
+      const fatal = passWatch.fatal();
+      if (passStop.signal.aborted || guestGone) {
+        if (!fatal) {
+          ended = { status: 'infra-error', reason: String((passStop.signal.reason as Error)?.message ?? 'the guest was lost') };
+          break;
+        }
+        // The kernel ended this guest: a next pass boots a fresh one.
+        allCrashes.push(...closeWatch(passWatch));
+        watch = null;
+        await session.close();
+        session = null;
+      }
+      if (env.stopWhen?.({ ...record, crashes: [...allCrashes, ...(watch ? watch.all() : [])] })) break;
+    }
+    if (!ended) {
+      if (stop.signal.aborted && record.status === 'running') ended = { status: 'infra-error', reason: String((stop.signal.reason as Error)?.message ?? stop.signal.reason) };
+    }
+  } catch (e) {
+    ended = { status: 'infra-error', reason: e instanceof Error ? e.message : String(e) };
+  } finally {
+    record.phase = 'teardown';
+    if (watch) allCrashes.push(...closeWatch(watch));
+    record.crashes = allCrashes;
+    // Every report lands on a step: one that no test took (between tests, at
+    // teardown) becomes a step of its own, so it can never go unjudged.
+    const loose = allCrashes.filter((c) => !record.tests.some((t) => t.crashes.includes(c)));
+    if (loose.length) {
+      const r = blankResult('kernel', {}, 'console.log');
+      r.status = 'crash';
+      r.crashes = loose;
+      r.reason = `kernel report outside any test: ${loose.map((c) => c.title).join('; ')}`;
+      applyKnown(r, 'boot', p.known, p.kernel);
+      record.tests.push(r);
+    }
+    if (!ended && record.status === 'running') ended = runEnding(record);
+    if (p.kernel.vmlinux && record.crashes.length) await symbolizeCrashes(record, p.kernel, env.progress);
+    if (session) await session.close();
+    await rm(cacheDir('work', id), { recursive: true, force: true });
+    env.signal?.removeEventListener('abort', outside);
+    record.phase = 'done';
+    if (ended && record.status === 'running') await finish(ended.status, ended.reason);
+    else if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');
+    else await save();
+  }
+  return { record, runDir };
+}
+
+/** How a run that got through its passes ends: its verdicts, with the report that ended a guest named first. */
+function runEnding(record: RunRecord): { status: RunRecord['status']; reason: string } {
+  const v = verdictOfRun(record);
+  const fatal = record.crashes.find((c) => endsRun(c));
+  if (v.status === 'fail' && fatal) return { status: 'fail', reason: `kernel report ended the run: ${fatal.title}; ${v.reason}` };
+  return v;
+}
+
+function closeWatch(w: ConsoleWatch): CrashReport[] {
+  w.stop();
+  return w.all();
+}
+
+/** The run's status from its tests' verdicts: only unexpected outcomes fail it. */
+export function verdictOfRun(record: Pick<RunRecord, 'tests'>): { status: RunRecord['status']; reason: string } {
+  const infra = record.tests.find((t) => t.verdict === 'error' || (!t.verdict && t.status === 'infra-error'));
+  if (infra) return { status: 'infra-error', reason: `${label(infra)}: ${infra.reason}` };
+  const bad = record.tests.filter((t) => (t.verdict ? failingVerdict(t.verdict) : t.status !== 'pass' && t.status !== 'skip'));
+  const xfail = record.tests.filter((t) => t.verdict === 'xfail').length;
+  const xpass = record.tests.filter((t) => t.verdict === 'xpass').length;
+  const extra = [xfail ? `${xfail} expected failure${xfail > 1 ? 's' : ''}` : '', xpass ? `${xpass} unexpectedly passed (XPASS)` : ''].filter(Boolean).join(', ');
+  if (bad.length) return { status: 'fail', reason: `${bad.length} of ${record.tests.length} tests failed unexpectedly${extra ? `; ${extra}` : ''}` };
+  return { status: 'pass', reason: extra };
+}
+
+function verdictWord(r: TestResult): string {
+  if (r.verdict === 'xfail') return `XFAIL (${r.status})`;
+  if (r.verdict === 'xpass') return 'XPASS';
+  return r.status.toUpperCase();
+}
+
+interface BootOutcome {
+  session: Session | null;
+  watch: ConsoleWatch;
+  /** The boot as a test of its own: its crashes (a WARNING at boot) or why it never came up. */
+  result: TestResult;
+  ended: { status: RunRecord['status']; reason: string } | null;
+}
+
+/**
+ * One boot. The console watch is attached before QEMU starts, so a report
+ * printed while the kernel probes nd_pmem or mounts at boot is a titled crash
+ * on the 'boot' step; a guest that never comes up without one is an
+ * infrastructure error naming the phase it stopped after.
+ */
+async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: RunRecord, n: number, signal: AbortSignal, sink: { fatal: (why: string) => void }): Promise<BootOutcome> {
+  const consoleFile = n === 0 ? 'console.log' : `console.${n}.log`;
+  const result = blankResult('boot', n ? { boot: String(n + 1) } : {}, consoleFile);
+  const stream = new ConsoleStream();
+  let exitedResolve: () => void = () => {};
+  const exited = new Promise<void>((r) => (exitedResolve = r));
+  const bootStop = new AbortController();
+  const onOuter = () => bootStop.abort(signal.reason);
+  signal.addEventListener('abort', onOuter, { once: true });
+  sink.fatal = (why) => bootStop.abort(new Error(why));
+  const watch = watchConsole(stream, exited, (why) => sink.fatal(why));
+  record.phase = 'boot';
+  await saveRun(runDir, record);
+  env.progress('boot', `starting QEMU (${p.accel.used}, ${p.topology.nvdimms.length} NVDIMM, ${p.topology.memmap.length} memmap)${n ? `, boot ${n + 1}` : ''}`);
+  const t0 = Date.now();
+  try {
+    const session = await startSession({
+      kernel: p.kernel,
+      image: p.image,
+      modules: p.modules,
+      extraInitrd: p.extras,
+      topology: p.topology,
+      accel: p.accel.used,
+      cpu: p.accel.cpu,
+      sshPort: p.plan.sshPort,
+      runDir,
+      consoleFile,
+      console: stream,
+      workDir: cacheDir('work', record.id, String(n)),
+      cmdlineExtra: p.cmdlineExtra,
+      bootTimeoutMs: p.plan.bootTimeoutMs ?? 180000,
+      lifetimeMs: 6 * 3600 * 1000,
+      progress: (m) => env.progress('boot', m),
+      signal: bootStop.signal,
+      shares: p.prepared.shares,
+    });
+    void session.machine.exited.then(() => exitedResolve());
+    if (!record.qemuArgv.length) record.qemuArgv = session.machine.argv;
+    record.bootMs ??= session.bootMs;
+    record.kernelInitMs ??= session.kernelInitMs;
+    result.durationMs = session.bootMs;
+    env.progress('boot', `guest ready over ssh in ${(session.bootMs / 1000).toFixed(1)} s`);
+    const crashes = watch.take();
+    judgeBoot(result, crashes);
+    if (env.onReady) await env.onReady(session, runDir);
+    return { session, watch, result, ended: null };
+  } catch (e) {
+    exitedResolve();
+    result.durationMs = Date.now() - t0;
+    watch.stop();
+    const crashes = watch.take();
+    if (crashes.length) {
+      judgeBoot(result, crashes);
+      const fatal = crashes.find(endsRun) ?? crashes[0];
+      return { session: null, watch, result, ended: { status: 'fail', reason: `kernel report during boot: ${fatal.title}` } };
+    }
+    if (signal.aborted) {
+      result.status = 'infra-error';
+      result.reason = String((signal.reason as Error)?.message ?? signal.reason);
+      return { session: null, watch, result, ended: { status: 'infra-error', reason: result.reason } };
+    }
+    result.status = 'infra-error';
+    const tail = e instanceof SessionError ? e.tail : [];
+    result.reason = e instanceof Error ? e.message.split('; console ends')[0] : String(e);
+    if (tail.length) result.metrics.console_tail = tail.join('\n');
+    if (e instanceof SessionError) result.metrics.boot_phase = e.phase;
+    const shown = tail.slice(-5).join(' | ');
+    return { session: null, watch, result, ended: { status: 'infra-error', reason: `${result.reason}${shown ? `; console ends: ${shown.slice(-400)}` : ''}` } };
+  } finally {
+    signal.removeEventListener('abort', onOuter);
+  }
+}
+
+function judgeBoot(result: TestResult, crashes: CrashReport[]): void {
+  result.crashes = crashes;
+  if (!crashes.length) return;
+  result.status = 'crash';
+  result.reason = `kernel report during boot: ${crashes.map((c) => c.title).join('; ')}`;
+}
+
+export { describePhase };
+
+function suiteContext(p: PreparedCell, session: Session, runDir: string, signal: AbortSignal, watch: ConsoleWatch, pass: number, repeat: number, env: CellEnv): SuiteContext {
+  const m = session.machine;
+  const ctx: SuiteContext = {
+    guest: session.guest,
+    kernel: p.kernel,
+    topology: p.topology,
+    runDir,
+    logPrefix: repeat > 1 ? `pass${pass}` : undefined,
+    timeScale: p.accel.used === 'tcg' ? 3 : 1,
+    signal,
+    seed: p.plan.seed ?? 1,
+    seconds: p.plan.seconds ?? 0,
+    progress: (msg) => env.progress('test', repeat > 1 ? `[pass ${pass}/${repeat}] ${msg}` : msg),
+    takeCrashes: () => watch.take(),
+    settle: async () => {
+      await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
+    },
+    afterUnmount: p.plan.census === false ? undefined : (log, target) => censusAfterUnmount(ctx, log, target, { log: (msg) => env.progress('prepare', msg) }),
+  };
+  return ctx;
+}
+
+/**
+ * With a vmlinux that has debug info (built kernels), stacks get file:line
+ * and inlined callees. The same report objects sit in the run and in the test
+ * that held them, so both are updated in place.
+ */
+async function symbolizeCrashes(record: RunRecord, kernel: KernelArtifact, progress: CellEnv['progress']): Promise<void> {
+  try {
+    const sym = new Addr2lineSymbolizer({ vmlinux: kernel.vmlinux!, systemMap: kernel.systemMap, timeoutMs: 120000 });
+    for (const c of record.crashes) Object.assign(c, await symbolizeReport(c, sym));
+  } catch (e) {
+    progress('run', `could not symbolize the crash stacks: ${(e as Error).message}`);
+  }
+}
