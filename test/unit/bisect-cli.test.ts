@@ -2,7 +2,7 @@
 // built; with an injected (simulated) environment the command writes
 // bisect.json, summary.txt and a state.json that --resume continues from.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,4 +170,15 @@ t.test('a git range: commits as steps, ancestry checked, --reverse swaps the end
   const rev = await cli(['--good', 'HEAD~6', '--bad', 'HEAD', '--source', repo, '--reverse', '--test', 'pmd_pte_mix', '--results', results]);
   t.equal(rev.code, 2);
   t.match(rev.err, /with --reverse the older end is --bad/);
+});
+
+t.test('registered in the dax-harness command', async (t) => {
+  const bin = join(import.meta.dirname, '..', '..', 'harness', 'bin', 'dax-harness.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, 'bisect', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const help = run(['--help']);
+  t.equal(help.status, 0);
+  t.match(help.stdout, /^usage: dax-harness bisect/);
+  const bad = run(['--series', series]);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr.trim(), /^dax-harness bisect: --test is required/);
 });

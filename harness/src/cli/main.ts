@@ -10,6 +10,7 @@ commands:
   nightly     run a config's matrix as one night, judged against earlier nights
   merge       combine the shards of one night
   results     list, show, diff and report nights and runs; a test's history
+  bisect      find the patch (or commit) that made a flaky DAX crash appear, or the one that fixed it
 
 Run 'dax-harness <command> --help' for a command's manual.`;
 
@@ -29,6 +30,8 @@ async function load(name: string): Promise<Command | null> {
       return (await import('./merge.ts')).mergeCommand;
     case 'results':
       return (await import('./results.ts')).resultsCommand;
+    case 'bisect':
+      return (await import('./bisect.ts')).bisectCommand;
     default:
       return null;
   }
