@@ -190,17 +190,18 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       };
       o.progress(`${plan.key}: start`);
       const main = await deps.runCell(plan, hooks);
-      if (main.record.status === 'interrupted' || o.signal?.aborted) {
+      // A run that finished before Ctrl-C counts; one the interrupt cut short is redone on resume.
+      if (main.record.status === 'interrupted') {
         interrupted = true;
         return;
       }
       const runs: NightRunRef[] = [{ id: main.record.id, dir: rel(dir, main.runDir), role: 'main' }];
       const baselineNight = night.baseline ?? index.previousNightWithCell(id, plan.key);
-      const rerun = rerunFailures > 0 && baselineNight ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key)) : null;
+      const rerun = rerunFailures > 0 && baselineNight && !o.signal?.aborted ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key)) : null;
       if (rerun) {
         o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${rerunFailures} time(s)`);
         const again = await deps.runCell({ ...rerun.plan, repeat: rerunFailures }, hooks);
-        if (again.record.status === 'interrupted' || o.signal?.aborted) {
+        if (again.record.status === 'interrupted') {
           interrupted = true;
           return;
         }
