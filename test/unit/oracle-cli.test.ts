@@ -40,7 +40,7 @@ t.test('human output and exit codes', async (t) => {
 t.test('--json', async (t) => {
   const r = await capture(['--json', join(corpus, 'two-reports.log')]);
   const j = JSON.parse(r.out) as Array<{ title: string; fatal: boolean }>;
-  t.same(j.map((x) => x.title), ['WARNING in dax_folio_put', 'BUG: kernel NULL pointer dereference in dax_writeback_one']);
+  t.same(j.map((x) => x.title), ['WARNING in dax_folio_put', 'BUG: unable to handle kernel NULL pointer dereference in dax_writeback_one']);
 });
 
 t.test('--help and usage errors are one line', async (t) => {

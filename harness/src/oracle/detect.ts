@@ -36,7 +36,8 @@ export interface LineGroup {
 // Every interesting line contains one of these; anything else is skipped
 // without normalisation while nothing is pending. Lower-case variants are not
 // needed: the kernel prints all of these exactly so.
-const QUICK_RE = /BUG|WARN|Oops|protection fault|opcode|panic|UBSAN|refcount_t|corruption|INFO: |lockup|Memory failure|page|head:|aops:|flags: 0x|raw: |memcg:|cut here|Internal error|Unable to handle/;
+const QUICK_RE =
+  /BUG|WARN|Oops|protection fault|opcode|panic|PANIC|UBSAN|refcount_t|corruption|INFO: |lockup|LOCKUP|Memory failure|page|head:|aops:|flags: 0x|raw: |memcg:|cut here|Internal error|Unable to handle|Unhandled fault|Alignment trap|divide|int3: |stack segment|unreferenced object|unregister_netdevice|VFS: |Booting the kernel/;
 
 /** How many lines a page dump / cut-here block waits for its report line. */
 const PRE_KEEP = 12;
@@ -46,9 +47,23 @@ const CUT_MSG_LINES = 6;
 const FOREIGN_KERNEL = 3;
 const FOREIGN_USER = 20;
 const TAIL_MAX = 40;
+// Kinds whose reports interleave prose with their stacks get more slack.
+const VERBOSE: ReadonlySet<ReportType> = new Set<ReportType>(['lockdep', 'KCSAN', 'KMSAN', 'memory leak', 'hung task', 'RCU stall', 'INFO']);
+const FOREIGN_VERBOSE = 6;
+// Heads after which a die() line (Oops, GPF, invalid opcode...) is the same report.
+const DIES_AFTER: ReadonlySet<ReportType> = new Set<ReportType>(['BUG', 'Oops', 'GPF', 'invalid opcode', 'KASAN', 'list corruption', 'refcount_t', 'UBSAN', 'stack overflow', 'bad usercopy']);
+const DIE_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['Oops', 'invalid opcode', 'GPF', 'divide error', 'double fault']);
+// Messages printed just before the WARNING or BUG that reports them.
+const PRECURSORS: ReadonlySet<ReportType> = new Set<ReportType>(['refcount_t', 'list corruption', 'UBSAN', 'VFS']);
+// A die() that can never start a report of its own right after another's first line.
+const DIE_CONTINUES_RE = /^(?:Oops: )?invalid opcode: |^Internal error: |^PANIC: double fault/;
 
 interface Current {
   g: LineGroup;
+  /** printk caller id of the first line: lines from other callers are another task's output. */
+  caller: string | null;
+  /** After "Sending NMI"/"NMI backtrace", other CPUs' lines are part of the report. */
+  nmi: boolean;
   foreign: number;
   sawTrace: boolean;
   traceClosed: boolean;
@@ -57,6 +72,9 @@ interface Current {
   emitted: boolean;
   sawEndSection: boolean;
 }
+
+const PRINTK_TS_RE = /^\s*(?:<\d+>)?\[ *\d+\.\d+\]/;
+const SANITIZERS: ReadonlySet<ReportType> = new Set<ReportType>(['KASAN', 'KFENCE', 'UBSAN', 'KMSAN', 'KCSAN']);
 
 const CENSUS_START_RE = /dax_census: dump \d+ pfn=/;
 const CENSUS_END_RE = /dax_census: dump end/;
@@ -71,6 +89,8 @@ export class Grouper {
   private cur: Current | null = null;
   private tailLeft = 0;
   private censusDump = false;
+  /** Whether the kernel has printed anything yet: a decompressor banner after that is a reboot. */
+  private sawKernel = false;
 
   constructor(private readonly emit: (g: LineGroup) => void) {}
 
@@ -119,6 +139,7 @@ export class Grouper {
       return;
     }
     const no = this.no++;
+    if (!this.sawKernel && PRINTK_TS_RE.test(raw)) this.sawKernel = true;
     if (this.state === 'idle' && this.pre.length === 0 && !QUICK_RE.test(raw)) return;
     const cl = normaliseLine(raw) as NumberedLine;
     cl.no = no;
@@ -141,7 +162,7 @@ export class Grouper {
 
   private inIdle(cl: NumberedLine, t: string): void {
     const type = matchStart(t);
-    if (type) return this.start(cl, type);
+    if (type && (type !== 'reboot' || this.sawKernel)) return this.start(cl, type);
     if (isPageDumpLine(t)) {
       // A second dump right after a complete one belongs to a different page.
       if (/^page: ?(?:[0-9a-f]|refcount)/.test(t) && this.pre.some((p) => p.text.includes('page dumped because:'))) this.expirePre();
@@ -194,6 +215,8 @@ export class Grouper {
     lines.push(cl);
     this.cur = {
       g: { type, lines, primary, complete: false, died: FATAL_TYPES.has(type) || DEATH_RE.test(cl.text.trimStart()) },
+      caller: cl.caller,
+      nmi: false,
       foreign: 0,
       sawTrace: false,
       traceClosed: false,
@@ -207,32 +230,34 @@ export class Grouper {
 
   private inReport(cl: NumberedLine, t: string, indented: boolean): void {
     const cur = this.cur!;
+    const type = matchStart(t);
+    // Another task's or CPU's output interleaved by printk: not ours, and no reason to stop.
+    if (cur.caller !== null && cl.caller !== null && cl.caller !== cur.caller && !(cur.nmi && cl.caller[0] === 'C') && !type) return;
     cur.sinceStart++;
     if (END_TRACE_RE.test(t) || END_PANIC_RE.test(t)) {
       this.append(cl);
       return this.endWithMarker();
     }
-    const type = matchStart(t);
-    if (type) {
-      if (this.continues(cur, type)) {
+    if (type && (type !== 'reboot' || this.sawKernel)) {
+      if (this.continues(cur, type, t)) {
         this.append(cl);
         if (type === 'panic' || DEATH_RE.test(t)) {
           cur.g.died = true;
           // A fatal verdict must not wait for the rest of the panic output.
-          if (type === 'panic') this.emitEarly();
+          if (/^Kernel panic - not syncing/.test(t)) this.emitEarly();
         }
         return;
       }
       this.endCurrent();
       return this.start(cl, type);
     }
-    if (KASAN_END_RE.test(t) && cur.sinceStart > 3 && (cur.g.type === 'KASAN' || cur.g.type === 'KFENCE' || cur.g.type === 'UBSAN' || cur.sawEndSection)) {
+    if (KASAN_END_RE.test(t) && cur.sinceStart > 3 && (SANITIZERS.has(cur.g.type) || cur.sawEndSection)) {
       this.append(cl);
       return this.endWithMarker();
     }
     if (isBodyLine(t, indented)) {
       cur.foreign = 0;
-      if (/^(?:Call [Tt]race:|stack backtrace:|Showing all locks)/.test(t)) {
+      if (/^(?:Call [Tt]race:|stack backtrace:|Showing all locks|(?:\S.* )?backtrace(?: \(crc [0-9a-f]+\))?:)/.test(t)) {
         cur.sawTrace = true;
         cur.traceClosed = false;
         if (t.startsWith('Showing all locks')) cur.sawEndSection = true;
@@ -241,25 +266,28 @@ export class Grouper {
       } else if (cur.traceClosed && /^(?:\? )?[A-Za-z_.$][\w.$]*\+0x/.test(t)) {
         cur.traceClosed = false;
       }
+      if (t.startsWith('Sending NMI') || t.startsWith('NMI backtrace')) cur.nmi = true;
       if (DEATH_RE.test(t)) cur.g.died = true;
       this.append(cl);
       return;
     }
     cur.foreign++;
-    const limit = cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : FOREIGN_KERNEL;
+    const limit = cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : VERBOSE.has(cur.g.type) ? FOREIGN_VERBOSE : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
       this.endCurrent();
       this.inIdle(cl, t);
     }
   }
 
-  private continues(cur: Current, type: ReportType): boolean {
-    if (type === 'panic') return true;
-    if (cur.sawTrace || cur.sinceStart > 15) return false;
+  private continues(cur: Current, type: ReportType, t: string): boolean {
+    // A panic ends whatever it follows.
+    if (/^Kernel panic - not syncing/.test(t)) return true;
     const head = cur.g.type;
-    const dieLike = type === 'Oops' || type === 'invalid opcode' || type === 'GPF';
-    if ((head === 'BUG' || head === 'Oops' || head === 'GPF' || head === 'invalid opcode' || head === 'KASAN' || head === 'list corruption' || head === 'refcount_t' || head === 'UBSAN') && dieLike) return true;
-    if ((head === 'refcount_t' || head === 'list corruption' || head === 'UBSAN') && (type === 'WARNING' || type === 'BUG')) return true;
+    // kmemleak lists every leaked object under one report.
+    if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;
+    if (cur.sawTrace || cur.sinceStart > 15) return false;
+    if (DIE_TYPES.has(type)) return DIE_CONTINUES_RE.test(t) || DIES_AFTER.has(head);
+    if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'soft lockup' && type === 'hard lockup') return true;
     return false;

@@ -12,14 +12,19 @@ export { parseFrame, parseFrames, parseRip, parseRegisters, parseHeader, normali
 export { parsePageDump, canonicalAssertion, decodeFlags } from './pagedump.js';
 export { classify, chooseGuilty, isSkipped, normaliseFile, scrub } from './classify.js';
 export { decodeTaint, parseTaintString, newFailingTaint, taintValue, TAINT_FLAGS, FAILING_TAINT_LETTERS } from './taint.js';
-export { dedupKey, matchKey, splitMatchKey, framesMatch, aliasFrame, FRAME_ALIASES } from './keys.js';
+export { dedupKey, matchKey, splitMatchKey, framesMatch, aliasFrame, sameCrash, FRAME_ALIASES } from './keys.js';
+export { titleReport, normaliseTitle } from './titles.js';
+export { neverGuilty, canonicalFrame } from './guilty.js';
 export { buildReport, mainTrace } from './report.js';
 export { symbolizeReport, type Symbolizer } from './symbolizer.js';
 
 /** Every kernel report in a console log, in order. */
 export function parseLog(text: string): CrashReport[] {
   const out: CrashReport[] = [];
-  const g = new Grouper((grp) => out.push(buildReport(grp)));
+  const g = new Grouper((grp) => {
+    const r = buildReport(grp);
+    if (r) out.push(r);
+  });
   let from = 0;
   // indexOf walking avoids materialising millions of line strings at once.
   for (;;) {
@@ -40,6 +45,7 @@ export async function parseLines(lines: AsyncIterable<string> | Iterable<string>
   const out: CrashReport[] = [];
   const g = new Grouper((grp) => {
     const r = buildReport(grp);
+    if (!r) return;
     out.push(r);
     onReport?.(r);
   });
@@ -67,7 +73,10 @@ export class ReportDetector {
 
   constructor(private readonly opts: ReportDetectorOptions) {
     this.idleMs = opts.idleMs ?? 300;
-    this.g = new Grouper((grp) => this.opts.onReport(buildReport(grp)));
+    this.g = new Grouper((grp) => {
+      const r = buildReport(grp);
+      if (r) this.opts.onReport(r);
+    });
   }
 
   push(line: string): void {

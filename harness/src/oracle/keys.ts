@@ -21,6 +21,8 @@ export function aliasFrame(fn: string): string {
 export interface KeyInput {
   type: string;
   title: string;
+  /** syzkaller-style alternative titles ("stall in f", "bad-access in f"). */
+  altTitles?: readonly string[];
   reason: string;
   file: string | null;
   /** Non-skipped frames, guilty first. */
@@ -38,6 +40,12 @@ export function dedupKey(k: KeyInput): string {
  * of the same bug on different revisions of the series compare equal.
  */
 export function matchKey(k: KeyInput): string {
+  // A kind-independent alternative title makes the key: a soft lockup and an
+  // RCU stall in one syscall, or KASAN and a GPF in one function, are one bug.
+  for (const a of k.altTitles ?? []) {
+    const m = GENERIC_ALT_RE.exec(a);
+    if (m) return [m[1]!, '', '', aliasFrame(m[2]!)].join('|');
+  }
   const frames: string[] = [];
   for (const f of k.frames) {
     const a = aliasFrame(f);
@@ -45,6 +53,23 @@ export function matchKey(k: KeyInput): string {
     if (frames.length >= 2) break;
   }
   return [k.type, k.file ?? '', k.reason, frames.join(',')].join('|');
+}
+
+const GENERIC_ALT_RE = /^(stall|hang|bad-access|invalid-free|stack-overflow) in ([\w.]+)$/;
+
+/** A title with the function it names mapped through the DAX aliases. */
+function aliasTitle(t: string): string {
+  const m = / in ([\w.]+)$/.exec(t);
+  return m ? t.slice(0, m.index) + ' in ' + aliasFrame(m[1]!) : t;
+}
+
+/**
+ * Whether two reports are one bug in syzkaller's sense: their titles and
+ * alternative titles intersect (functions mapped through the DAX aliases).
+ */
+export function sameCrash(a: { title: string; altTitles?: readonly string[] }, b: { title: string; altTitles?: readonly string[] }): boolean {
+  const names = new Set([a.title, ...(a.altTitles ?? [])].map(aliasTitle));
+  return [b.title, ...(b.altTitles ?? [])].some((t) => names.has(aliasTitle(t)));
 }
 
 /** Parse a key made by matchKey back into its parts. */

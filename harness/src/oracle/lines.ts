@@ -122,8 +122,21 @@ export function normaliseLine(raw: string): ConsoleLine {
     }
     break;
   }
+  // Output written before a kernel line without a newline ("login: [  12.3] BUG: ...",
+  // a process's half-line) puts the kernel's timestamp mid-line: the kernel line starts there.
+  for (let open = s.indexOf('[', 1); open > 0; open = s.indexOf('[', open + 1)) {
+    const m = GLUED_TS_RE.exec(s.slice(open, open + 40));
+    if (m) {
+      ts = Number(m[1]);
+      if (m[2]) caller = m[2];
+      s = s.slice(open + m[0].length);
+      break;
+    }
+  }
   return { text: s, display, ts, caller, level };
 }
+
+const GLUED_TS_RE = /^\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ?/;
 
 function trimEnd(s: string): string {
   const n = s.length;

@@ -5,12 +5,20 @@
 export type ReportType =
   | 'BUG'
   | 'WARNING'
+  | 'INFO'
   | 'KASAN'
   | 'KFENCE'
+  | 'KMSAN'
+  | 'KCSAN'
+  | 'UBSAN'
   | 'GPF'
   | 'Oops'
   | 'invalid opcode'
+  | 'divide error'
+  | 'double fault'
+  | 'stack overflow'
   | 'panic'
+  | 'reboot'
   | 'hung task'
   | 'RCU stall'
   | 'soft lockup'
@@ -21,60 +29,96 @@ export type ReportType =
   | 'bad rss-counter'
   | 'refcount_t'
   | 'list corruption'
-  | 'UBSAN'
+  | 'slab corruption'
+  | 'memory leak'
+  | 'ODEBUG'
+  | 'bad usercopy'
   | 'lockdep'
   | 'sleeping in atomic'
   | 'scheduling while atomic'
+  | 'netdev refcount'
+  | 'VFS'
   | 'memory failure'
   | 'page dump';
 
 // One cheap anchored test decides whether a line can start a report at all;
 // most console lines fail it on the first character or two.
 const START_ANY_RE =
-  /^(?:kernel BUG at |Kernel BUG at |BUG: |WARNING: |Oops|general protection fault|invalid opcode:|Kernel panic - not syncing|UBSAN: |refcount_t: |list_(?:add|del) corruption|INFO: |rcu: INFO: |watchdog: |Memory failure: |Internal error: |Unable to handle kernel )/;
+  /^(?:\[ (?:BUG|INFO|WARNING): |[Kk]ernel BUG |BUG: |BUG [\w.:-]+ \(|WARNING: |Oops|general protection fault|invalid opcode:|divide(?: |_)error:|int3: |stack segment: |PANIC: double fault|Kernel panic - not syncing|UBSAN: |refcount_t: |list_(?:add|del) corruption|INFO: |rcu: INFO: |watchdog: |Memory failure: |Internal error: |Unable to handle kernel |Unhandled fault: |Alignment trap: |(?:kmemleak: )?unreferenced object 0x|unregister_netdevice: waiting for |VFS: (?:Busy inodes after unmount|Close: file count is 0)|Booting the kernel)/;
 
 const START_RULES: Array<[RegExp, ReportType]> = [
-  [/^[Kk]ernel BUG at /, 'BUG'],
-  [/^BUG: KASAN: /, 'KASAN'],
+  [/^[Kk]ernel BUG /, 'BUG'],
+  [/^(?:\[ )?BUG: KASAN: /, 'KASAN'],
   [/^BUG: KFENCE: /, 'KFENCE'],
-  [/^BUG: Bad page state/, 'bad page state'],
+  [/^BUG: KMSAN: /, 'KMSAN'],
+  [/^BUG: KCSAN: /, 'KCSAN'],
+  [/^BUG: Bad page (?:state|cache)/, 'bad page state'],
   [/^BUG: Bad page map/, 'bad page map'],
-  [/^BUG: Bad rss-counter state/, 'bad rss-counter'],
+  [/^BUG: (?:Bad rss-counter state|non-zero nr_p(?:te|md)s on freeing mm)/, 'bad rss-counter'],
   [/^(?:watchdog: )?BUG: soft lockup/, 'soft lockup'],
   [/^BUG: workqueue lockup/, 'workqueue lockup'],
   [/^BUG: sleeping function called from invalid context/, 'sleeping in atomic'],
   [/^BUG: scheduling while atomic/, 'scheduling while atomic'],
-  [/^BUG: (?:unable to handle|kernel NULL pointer dereference)/, 'Oops'],
+  [/^BUG: (?:unable to handle|[Kk]ernel NULL pointer dereference|Unable to handle)/, 'Oops'],
+  [/^BUG: memory leak/, 'memory leak'],
+  [/^BUG: .*stack guard page was hit/, 'stack overflow'],
+  [/^BUG: Dentry .* still in use/, 'VFS'],
+  [
+    /^(?:\[ )?BUG: (?:spinlock |rwlock |.*still has locks held|bad unlock balance|held lock freed|lock held when returning|using \w+\(\) in preemptible|Invalid wait context|workqueue leaked lock|MAX_|key \w+ has not been registered|looking up invalid subclass)/,
+    'lockdep',
+  ],
   [/^BUG: /, 'BUG'],
-  [/^WARNING: (?:possible (?:circular|recursive|irq lock inversion)|inconsistent lock state|bad unlock balance|suspicious RCU usage|lock held|held lock freed|nested lock|possible deadlock|HARDIRQ-safe|SOFTIRQ-safe|.*lock.* detected)/, 'lockdep'],
+  [/^BUG [\w.:-]+ \((?:Not tainted|Tainted: [^)]*)\): /, 'slab corruption'],
+  [
+    /^(?:\[ )?(?:WARNING|INFO): (?:possible (?:circular|recursive|irq lock inversion)|inconsistent lock state|bad unlock balance|suspicious RCU usage|lock held when returning|held lock freed|Nested lock was not taken|.*still has locks held|.*-safe -> .*-unsafe lock order|SOFTIRQ-safe|trying to register non-static key|chain_key collision|bad contention)/,
+    'lockdep',
+  ],
+  [/^WARNING: .*lib\/debugobjects\.c/, 'ODEBUG'],
+  [/^WARNING: .*mm\/usercopy\.c/, 'bad usercopy'],
   [/^WARNING: /, 'WARNING'],
   [/^(?:Oops: )?general protection fault/, 'GPF'],
   [/^(?:Oops: )?invalid opcode:/, 'invalid opcode'],
+  [/^(?:Oops: )?divide(?: |_)error:/, 'divide error'],
+  [/^PANIC: double fault/, 'double fault'],
+  [/^(?:Oops: )?(?:int3|stack segment): /, 'Oops'],
   [/^Oops(?::| - )/, 'Oops'],
-  [/^Internal error: Oops/, 'Oops'],
+  [/^Internal error: /, 'Oops'],
   [/^Unable to handle kernel /, 'Oops'],
+  [/^(?:Unhandled fault|Alignment trap): /, 'Oops'],
+  [/^Kernel panic - not syncing: (?:stack-protector|corrupted stack end|kernel stack overflow)/, 'stack overflow'],
   [/^Kernel panic - not syncing/, 'panic'],
   [/^UBSAN: /, 'UBSAN'],
   [/^refcount_t: (?:underflow|overflow|saturated|addition on 0|decrement hit 0)/, 'refcount_t'],
   [/^list_(?:add|del) corruption/, 'list corruption'],
-  [/^INFO: task .* blocked for more than/, 'hung task'],
+  [/^INFO: task .* (?:blocked for more than|can't die for more than)/, 'hung task'],
   [/^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?/, 'RCU stall'],
-  [/^watchdog: (?:Watchdog detected hard LOCKUP|BUG: soft lockup)/, 'hard lockup'],
+  [/^INFO: /, 'INFO'],
+  [/^watchdog: Watchdog detected hard LOCKUP/, 'hard lockup'],
   [/^Memory failure: 0x[0-9a-f]+: .*\b(?:Failed|Ignored)\b/, 'memory failure'],
+  [/^(?:kmemleak: )?unreferenced object 0x[0-9a-f]+ \(size \d+\):/, 'memory leak'],
+  [/^unregister_netdevice: waiting for \S+ to become free/, 'netdev refcount'],
+  [/^VFS: (?:Busy inodes after unmount|Close: file count is 0)/, 'VFS'],
+  [/^Booting the kernel/, 'reboot'],
 ];
+
+// Lines that look like report starts and are not: boot-time notices, filesystem
+// messages, lockdep switching itself off, and a user-space fault as the kernel logs it.
+const NOT_A_START_RE =
+  /^(?:WARNING: (?:\/etc\/ssh\/moduli does not exist|workqueue cpumask: online intersect > possible intersect|[Tt]he mand mount option|Unsupported flag value|Unprivileged eBPF is enabled|fbcon: Driver|See https|kernel not compiled with CPU_SRSO)|INFO: (?:task .* is blocked on |lockdep is turned off|Stall ended before state dump start|NMI handler|recovery required on readonly filesystem|sys_.* is not present in \/proc\/kallsyms|no syscalls can create resource)|INFO: .*(?:handler|interrupt).*took too long|BUG: no syscalls can create resource|(?:Oops: )?general protection fault .* error:\d+ in )|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]: .* uses (?:deprecated v2 capabilities|wireless extensions)/;
 
 /** The report type a line starts, or null. `t` is kernel text with leading blanks removed. */
 export function matchStart(t: string): ReportType | null {
-  if (!START_ANY_RE.test(t)) return null;
-  for (const [re, type] of START_RULES) if (re.test(t)) return type === 'hard lockup' && t.includes('soft lockup') ? 'soft lockup' : type;
+  if (!START_ANY_RE.test(t) || NOT_A_START_RE.test(t)) return null;
+  for (const [re, type] of START_RULES) if (re.test(t)) return type;
   return null;
 }
 
 /** Types whose report means the guest is going down (guests run with oops=panic). */
-export const FATAL_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['BUG', 'GPF', 'Oops', 'invalid opcode', 'panic']);
+export const FATAL_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['GPF', 'Oops', 'invalid opcode', 'divide error', 'double fault', 'panic', 'reboot']);
 
 /** Lines anywhere in a report that show the kernel died (die() or panic()). */
-export const DEATH_RE = /^(?:Oops: |invalid opcode:|general protection fault|Kernel panic - not syncing|[Kk]ernel BUG at |Internal error: Oops)/;
+export const DEATH_RE =
+  /^(?:Oops: |invalid opcode:|general protection fault|divide(?: |_)error:|int3: |stack segment: |PANIC: double fault|kernel stack overflow|Kernel panic - not syncing|[Kk]ernel BUG at |Internal error: |BUG: (?:unable to handle|[Kk]ernel NULL pointer dereference))/;
 
 // Lines that belong to a page dump printed before (or inside) a report.
 const DUMP_ANY_RE = /^(?:page:|head:|raw: |(?:mapping->)?aops:|(?:anon |ksm )?flags: 0x|page_type: |memcg:|page dumped because: |page does not match folio|failed to read mapping|page->mem_cgroup:)/;
@@ -180,6 +224,56 @@ const BODY_RE = new RegExp(
       String.raw`pwq \d+:`,
       String.raw`in-flight:`,
       String.raw`pending:`,
+      // KCSAN, KMSAN, kmemleak, ODEBUG, lockdep and stall texts.
+      String.raw`(?:read|write|read-write|race at unknown origin)\b.* (?:by task \d+|by interrupt) on cpu`,
+      String.raw`value changed:`,
+      String.raw`bits changed:`,
+      String.raw`Reported by Kernel Concurrency Sanitizer`,
+      String.raw`Uninit was (?:stored|created)`,
+      String.raw`Local variable .* created at:`,
+      String.raw`Bytes? \d+(?:-\d+)? of \d+ (?:is|are) uninitialized`,
+      String.raw`Memory access of size`,
+      String.raw`Data copied to user address`,
+      String.raw`\(stack is not available\)`,
+      String.raw`unreferenced object 0x`,
+      String.raw`backtrace(?: \(crc [0-9a-f]+\))?:`,
+      String.raw`ODEBUG: `,
+      String.raw`The code is fine but needs lockdep annotation`,
+      String.raw`you didn't initialize this object`,
+      String.raw`turning off the locking correctness validator`,
+      String.raw`but there are no more locks to release`,
+      String.raw`\S+ is (?:freeing memory|leaving the kernel|trying to lock)`,
+      String.raw`context-\{`,
+      String.raw`\[<[0-9a-f]+>\] `,
+      String.raw`[0-9a-f]{8,} \(`,
+      String.raw`Tasks blocked on`,
+      String.raw`\t`,
+      String.raw`NMI backtrace for cpu`,
+      String.raw`Hardware name`,
+      String.raw`PANIC: double fault`,
+      String.raw`kernel stack overflow`,
+      String.raw`Kernel stack is corrupted`,
+      String.raw`usercopy: `,
+      String.raw`INFO: task \S+ blocked on`,
+      String.raw`last function:`,
+      String.raw`Internal error: `,
+      String.raw`Mem abort info`,
+      String.raw`Data abort info`,
+      String.raw`ESR = `,
+      String.raw`EC = `,
+      String.raw`SET = `,
+      String.raw`FSC = `,
+      String.raw`CM = `,
+      String.raw`ISV = `,
+      String.raw`user pgtable`,
+      String.raw`\[[0-9a-f]{16}\] pgd=`,
+      String.raw`PC is at`,
+      String.raw`LR is at`,
+      String.raw`pstate: `,
+      String.raw`Process \S+ \(pid: `,
+      String.raw`Stack: `,
+      String.raw`Backtrace:`,
+      String.raw`\(detected by \d+`,
     ].join('|') +
     ')',
 );

@@ -28,33 +28,35 @@ export function mainTrace(body: readonly string[]): Frame[] {
   return parseFrames(body.slice(start, end));
 }
 
-function allocTrace(body: readonly string[]): Frame[] {
-  const start = body.findIndex((l) => /^page last allocated/.test(l.trimStart()));
-  if (start < 0) return [];
-  let end = start + 1;
-  while (end < body.length && !/^page last free|^Call Trace|^Modules linked/.test(body[end]!.trimStart())) end++;
-  return parseFrames(body.slice(start, end)).filter((f) => f.section === 'alloc');
-}
+// A frame the unwinder was not sure of ("? f+0x1/0x2", powerpc's "(unreliable)") never names a report.
+const QUESTIONABLE_RE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}\? |\(unreliable\)$/;
+// dump_page() calls that report a page some operation could not handle, not a kernel bug.
+const BENIGN_DUMP_RE = /^page dumped because: (?:isolation failed|migration failure|unmovable page|gup_test failure|dump_pages\(\) test)/;
 
-export function buildReport(g: LineGroup): CrashReport {
+/** The CrashReport for a group, or null when the group turns out not to be a kernel report. */
+export function buildReport(g: LineGroup): CrashReport | null {
   const text = g.lines.map((l) => l.text);
   const body = text.slice(g.primary);
+  if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l.trimStart()))) return null;
   const rip = parseRip(body);
   const main = mainTrace(body);
   const pageDump = parsePageDump(text);
   const c = classify({
     type: g.type,
     body,
+    titleLines: body.filter((l) => !QUESTIONABLE_RE.test(l)),
     died: g.died,
     rip,
     main,
-    alloc: allocTrace(body),
     assertion: pageDump?.assertion ?? null,
   });
-  const keyIn = { type: c.type, title: c.title, reason: c.reason, file: c.file, frames: c.frames };
+  if (!c) return null;
+  const keyIn = { type: c.type, title: c.title, altTitles: c.altTitles, reason: c.reason, file: c.file, frames: c.frames };
   return {
     type: c.type,
     title: c.title,
+    altTitles: c.altTitles,
+    corrupted: c.corrupted,
     fatal: c.fatal,
     dedupKey: dedupKey(keyIn),
     matchKey: matchKey(keyIn),
