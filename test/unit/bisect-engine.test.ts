@@ -237,11 +237,13 @@ t.test('the leave-out check: does not apply, or disagrees → no confident culpr
   t.match(two.outcome.reason, /without it still shows the bug/);
 });
 
-t.test('a culprit at the last patch: leaving it out is its parent, checked once', async (t) => {
-  const { outcome, env } = await bisect(5, flakyFrom(5));
+t.test('a culprit at the last patch: leaving it out is its parent, which then needs twice the clean runs', async (t) => {
+  const { outcome, env, state } = await bisect(5, flakyFrom(5));
   t.equal(outcome.status, 'culprit');
   t.match(outcome.verification, { leaveOut: { verdict: 'same-as-parent', ok: true } });
   t.notOk(env.calls.some((c) => c.includes('w5')));
+  const p4 = state.evidence[state.builds['p4']!.imageHash!]!;
+  t.ok(p4.passes >= 2 * context(state).needClean, `${p4.passes} clean runs ≥ 2 × ${context(state).needClean}`);
 });
 
 t.test('ends that do not differ', async (t) => {
@@ -264,9 +266,13 @@ t.test('--reverse finds the fix, verified both ways', async (t) => {
   t.equal(outcome.status, 'culprit');
   t.equal(outcome.culprit, 4);
   t.match(outcome.verification, { culprit: { expected: 'clean', verdict: 'clean' }, parent: { expected: 'bug', verdict: 'bug' }, leaveOut: { step: 'w4', expected: 'bug', verdict: 'bug', ok: true } });
+  // The good end is tested before the search: a crash that is everywhere would pass the leave-out check by itself.
+  const { env } = await bisect(6, { run: (ps, i) => (!ps.includes(4) && i % 2 === 0 ? BUG : PASS) }, { direction: 'fix' });
+  t.same(env.calls.filter((c) => c.startsWith('build')).slice(0, 2), ['build p0', 'build p6']);
   const stillBad = await bisect(6, { run: (_ps, i) => (i % 2 === 0 ? BUG : PASS) }, { direction: 'fix' });
   t.equal(stillBad.outcome.status, 'no-transition');
   t.match(stillBad.outcome.reason, /good end still shows the bug/);
+  t.equal(stillBad.state.used.builds, 2, 'found before any search step');
 });
 
 t.test('a lower rate seen on an intermediate step asks for more clean runs everywhere', async (t) => {

@@ -436,6 +436,10 @@ export function decide(state: BisectState): Action {
       cause ? `the base already shows the bug (${raw[A]!.why}): it is older than the ${k} steps` : `the good end still shows the bug (${raw[A]!.why}): nothing in the range fixed it`,
     );
   }
+  // A fix bisection tests its good end up front: a crash present everywhere
+  // satisfies the leave-out check (which expects the bug) on its own, so only
+  // a clean good end tells "fixed" from "one missed run".
+  if (!cause && (raw[A]!.verdict === 'unbuilt' || raw[A]!.verdict === 'pending')) return work(prefix(A), 'the good end: the fix must leave it clean');
   const eff = raw.map((v, i) => (i === A ? 'clean' : v.verdict));
   let lo = 0;
   for (let i = 0; i <= k; i++) if (isNon(eff[i]!)) lo = i;
@@ -495,8 +499,19 @@ export function decide(state: BisectState): Action {
 
   const leave = canonicalStep({ kind: 'without', patch: r }, k);
   let leaveOut: VerificationCheck;
-  if (leave.kind === 'prefix') leaveOut = check(null, want(false), 'same-as-parent');
-  else {
+  if (leave.kind === 'prefix') {
+    // Leaving out the last patch gives the parent back: no second, independent
+    // kernel to check. The clean side of the transition then carries both
+    // checks' worth of clean runs (twice the miss exponent).
+    const cleanSide = cause ? r - 1 : r;
+    const ev = evidenceFor(state, `p${cleanSide}`);
+    const twice = 2 * ctx.needClean;
+    if ((ev?.passes ?? 0) < twice && attempts(ev) < s.maxRunsPerStep) {
+      return test(prefix(cleanSide), Math.min(twice - (ev?.passes ?? 0), s.maxRunsPerStep - attempts(ev)), stopRule(0), `verifying: ${label(prefix(cleanSide))} stands in for the leave-out, so it needs ${twice} clean runs`);
+    }
+    leaveOut = check(null, want(false), (ev?.passes ?? 0) >= twice ? 'same-as-parent' : 'pending');
+    if (!leaveOut.ok) return unconfirmed(`${unit} ${r} is the last one: ${label(prefix(cleanSide))} needed ${twice} clean runs to stand in for the leave-out, more than --max-runs ${s.maxRunsPerStep}`, leaveOut);
+  } else {
     const lk = stepKey(leave);
     const lb = state.builds[lk];
     if (!lb) return build(leave, `verifying: without ${unit} ${r}`);
@@ -518,6 +533,7 @@ export function decide(state: BisectState): Action {
     }
   }
   if (conflicts.length) return unconfirmed(`contradictory evidence: ${conflicts.join('; ')}`, leaveOut);
+  if (!cause && raw[A]!.verdict === 'skip') return unconfirmed(`${unit} ${r} is the first good step, but the good end cannot be judged (${raw[A]!.why}): not verified`, leaveOut);
 
   // 4. Enough clean runs overall? Top up the weakest clean verdict until the product reaches the target.
   const c = conf();
