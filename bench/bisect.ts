@@ -115,8 +115,9 @@ async function main() {
   const sl = summarize(linear);
   console.log(`bench/bisect: ${n} simulated cause bisections (seed ${seed}), series of 2–64 patches, bug rate 0.05–0.9 per run,`);
   console.log('unbuildable/unbootable/no-op patches, leave-outs that do not apply, unrelated crashes, test failures, infra errors, flaky boots\n');
-  console.log('accuracy                       ours (binary)      linear scan        git bisect, 1 run/step');
-  const row = (name: string, a: string, b: string, c: string) => console.log(`  ${name.padEnd(29)}${a.padEnd(19)}${b.padEnd(19)}${c}`);
+  const row = (name: string, a: string, b: string, c: string) => console.log(`  ${name.padEnd(34)}${a.padEnd(26)}${b.padEnd(16)}${c}`);
+  console.log('accuracy');
+  row('', 'ours (binary)', 'linear scan', 'git bisect, 1 run/step');
   row('named a patch', pct(so.named, so.total), pct(sl.named, sl.total), '100% (always names one)');
   row('  of which right', pct(so.namedRight, so.named), pct(sl.namedRight, sl.named), pct(naive.filter((x) => x.right).length, naive.length));
   row('confident (verified, ≥ target)', pct(so.confident, so.total), pct(sl.confident, sl.total), '-');
