@@ -56,15 +56,17 @@ What counts as bad:
 
 How the verdicts work: the bad end is tested first, until it has crashed
 ${DEFAULTS.endCrashes} times, to measure how often the bug shows; a ${DEFAULTS.rateLevel * 100}% lower bound on
-that rate sets how many clean runs a good verdict needs (at least 10, and
-enough that a bug of that rate would have shown with ≥ 95% probability; more
+that rate sets how many clean runs a good verdict needs: at least 10, and
+enough that a bug of that rate would have shown with ≥ 95% probability (more,
+so that all the good verdicts together still reach --confidence; many more
 when the rate is low). A step is bad after 2 matching crashes. A step that
 does not build, or does not boot where the bad end did, is skipped; infra
 errors are retried and never counted; a step that builds the same kernel as
 another (a comment or documentation patch) reuses its runs. Each line of
 progress prints the running confidence: the probability that no good verdict
 was a missed bug. The named patch is verified both ways (its parent is clean,
-and the series without it, or the range's end with it reverted, is clean)
+and the series without it, or the range's end with it reverted, is clean;
+with --reverse both still show the bug, and the good end is tested clean)
 before it is reported as confident.
 
 How sure, how much:
