@@ -4,8 +4,13 @@ import t from 'tap';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { run } from '../../harness/src/host/proc.js';
 import { buildCommand } from '../../harness/src/cli/build.js';
+
+// A cold cache of our own: no input case may put anything in it (no apt-get download, no unpack).
+const cache = await mkdtemp(join(tmpdir(), 'dax-cli-cache-'));
+process.env.DAX_HARNESS_CACHE = cache;
 
 async function cli(argv: string[]): Promise<{ code: number; err: string; out: string }> {
   let err = '';
@@ -63,21 +68,21 @@ t.test('unknown option: usage error, one line', async (t) => {
 t.test('not a git repository', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dax-cli-'));
   const r = await cli(['--source', dir]);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(lastLine(r.err), /^dax-harness build: .* is not a git repository — /);
 });
 
 t.test('a git tree that is not a kernel', async (t) => {
   const dir = await gitRepo({ 'README.md': 'hello\n' });
   const r = await cli(['--source', dir]);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(lastLine(r.err), /is not a Linux kernel tree \(no Makefile\) — /);
 });
 
 t.test('a ref that does not exist', async (t) => {
   const dir = await gitRepo(kernelish);
   const r = await cli(['--source', dir, '--ref', 'v9.99-nope']);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(lastLine(r.err), /^dax-harness build: ref "v9\.99-nope" does not exist in .* — /);
 });
 
@@ -86,7 +91,7 @@ t.test('an mbox with no patches', async (t) => {
   const mbox = join(dir, '..', `cover-only-${process.pid}.mbox`);
   await writeFile(mbox, 'From x Mon Sep 17 00:00:00 2001\nFrom: a <a@b>\nSubject: [PATCH 0/2] cover\n\nJust words.\n');
   const r = await cli(['--source', dir, '--series', mbox, '--json']);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(lastLine(r.err), /holds no patches .* — pass an mbox/);
   t.match(JSON.parse(r.out), { error: { type: 'SeriesError' } });
 });
@@ -94,11 +99,28 @@ t.test('an mbox with no patches', async (t) => {
 t.test('a fragment name with a typo', async (t) => {
   const dir = await gitRepo(kernelish);
   const r = await cli(['--source', dir, '--config', 'dax,debgu-vm']);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2);
   t.match(lastLine(r.err), /no config fragment "debgu-vm" — choose from: .*debug-vm/);
+});
+
+t.test('a series that does not exist, on the default Debian source: found before any download', async (t) => {
+  const r = await cli(['--series', '/nope.mbox']);
+  t.equal(r.code, 2);
+  t.match(lastLine(r.err), /^dax-harness build: series \/nope\.mbox does not exist — /);
+});
+
+t.test('a ref given as an option is still only a ref', async (t) => {
+  const dir = await gitRepo(kernelish);
+  const r = await cli(['--source', dir, '--ref=--output=/tmp/dax-cli-pwned']);
+  t.equal(r.code, 2);
+  t.match(lastLine(r.err), /ref "--output=\/tmp\/dax-cli-pwned" does not exist/);
 });
 
 t.test('bad --jobs and --config-base values', async (t) => {
   t.equal((await cli(['--jobs', 'two'])).code, 2);
   t.equal((await cli(['--config-base', 'allyesconfig'])).code, 2);
+});
+
+t.test('no input case put anything in the cache (no download, no unpack)', async (t) => {
+  t.same(readdirSync(cache), []);
 });

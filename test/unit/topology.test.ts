@@ -1,5 +1,6 @@
 import t from 'tap';
-import { validateTopology, defaultTopology, parseSizeMiB, parseMemmap, ramRanges, topologyHash, topologyCmdline, TopologyError } from '../../harness/src/vm/topology.ts';
+import { validateTopology, defaultTopology, parseSizeMiB, parseMemmap, ramRanges, topologyHash, topologyCmdline, TopologyError, nvdimmRanges, cmdlineMemmaps } from '../../harness/src/vm/topology.ts';
+import { InputError } from '../../harness/src/host/errors.ts';
 import type { Topology } from '../../harness/src/results/records.ts';
 
 const topo = (over: Partial<Topology>): Topology => ({ ...defaultTopology, ...over });
@@ -38,7 +39,7 @@ t.test('q35 RAM layout splits around the PCI hole', async (t) => {
 
 t.test('memmap ranges must sit inside guest RAM, aligned, without overlap', async (t) => {
   t.doesNotThrow(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })));
-  t.throws(() => validateTopology(topo({ memMiB: 2048, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })), /outside guest RAM/);
+  t.throws(() => validateTopology(topo({ nvdimms: [], memMiB: 2048, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })), /outside guest RAM/);
   t.throws(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 1024, startMiB: 4100 }] })), /128 MiB aligned/);
   t.throws(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 256, startMiB: 512 }] })), /below 1G/);
   t.throws(
@@ -52,4 +53,28 @@ t.test('memmap ranges must sit inside guest RAM, aligned, without overlap', asyn
 t.test('topology hash is stable and sensitive', async (t) => {
   t.equal(topologyHash(defaultTopology), topologyHash(JSON.parse(JSON.stringify(defaultTopology))));
   t.not(topologyHash(defaultTopology), topologyHash(topo({ nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 0 }] })));
+});
+
+t.test('memmap may not cover where QEMU loads the initramfs (top of RAM below 4G)', async (t) => {
+  t.throws(() => validateTopology(topo({ memMiB: 2048, memmap: [{ sizeMiB: 1024, startMiB: 1024 }] })), /overlaps where QEMU loads the initramfs.*1792M-2048M/, '--memmap 1G!1G with 2G');
+  t.throws(() => validateTopology(topo({ memMiB: 4096, memmap: [{ sizeMiB: 1024, startMiB: 1024 }] })), /initramfs/, 'low RAM ends at 2G from 2816M up');
+  t.doesNotThrow(() => validateTopology(topo({ memMiB: 2048, memmap: [{ sizeMiB: 512, startMiB: 1024 }] })), 'below the band');
+});
+
+t.test('memmap may not overlap an NVDIMM or a memmap= word on the command line', async (t) => {
+  t.same(nvdimmRanges(topo({ memMiB: 2048 })), [{ name: 'NVDIMM 0', startMiB: 4096, endMiB: 6146 }]);
+  t.same(nvdimmRanges(topo({ memMiB: 12288, nvdimms: [{ sizeMiB: 6146, labelSizeMiB: 2 }, { sizeMiB: 130, labelSizeMiB: 0 }] })).map((r) => r.startMiB), [14336, 20482]);
+  t.throws(() => validateTopology(topo({ memMiB: 2048, memmap: [{ sizeMiB: 1024, startMiB: 4096 }] })), /overlaps NVDIMM 0 \(4096M-6146M\)/);
+  t.same(cmdlineMemmaps(['quiet', 'memmap=1G%10G-1+0xefffffff', 'memmap=512M$0x140000000,2G@0']), [
+    { name: 'memmap=1G%10G-1+0xefffffff', startMiB: 10240, endMiB: 11264 },
+    { name: 'memmap=512M$0x140000000', startMiB: 5120, endMiB: 5632 },
+  ]);
+  const big = topo({ memMiB: 12288 });
+  t.throws(() => validateTopology({ ...big, memmap: [{ sizeMiB: 1024, startMiB: 9728 }] }, { cmdline: ['memmap=1G%10G-1+0xefffffff'] }), /overlaps memmap=1G%10G/);
+  t.doesNotThrow(() => validateTopology({ ...big, memmap: [{ sizeMiB: 3072, startMiB: 6144 }, { sizeMiB: 1024, startMiB: 9216 }] }, { cmdline: ['memmap=1G%10G-1+0xefffffff'] }), "ndctl's guest");
+  t.throws(() => validateTopology(big, { cmdline: ['memmap=lots!4G'] }), /memmap=lots!4G is not SIZE!START/);
+});
+
+t.test('a topology error is an input error (exit 2 in every CLI)', async (t) => {
+  t.ok(new TopologyError('x') instanceof InputError);
 });

@@ -2,7 +2,8 @@
 // kernel/index.ts prepareKernel().
 import { parseArgs } from 'node:util';
 import { cacheRoot } from '../host/paths.js';
-import { prepareKernel, KernelPipelineError, type PrepareKernelOptions } from '../kernel/index.js';
+import { InputError } from '../host/errors.js';
+import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
 
 export const BUILD_HELP = `usage: dax-harness build [options]
 
@@ -60,7 +61,9 @@ Examples:
   dax-harness build --config dax,debug-vm --series ./v3-dax-fix.mbox
   dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch
 
-Exit status: 0 built (or cached), 1 bad input or failed build, 2 bad usage.`;
+Exit status: 0 built (or cached), 1 the build or a download failed, 2 bad input
+(usage, source, ref, series, config fragment), found before anything is
+downloaded where it can be.`;
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
@@ -141,10 +144,14 @@ export async function buildCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof KernelPipelineError) {
+    if (e instanceof KernelPipelineError || e instanceof KernelInputError) {
       process.stderr.write(`dax-harness build: ${oneLine(e.what)} — ${oneLine(e.hint)}\n`);
       if (json) process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
-      return 1;
+      return e instanceof InputError ? 2 : 1;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`dax-harness build: ${oneLine(e.message)}\n`);
+      return 2;
     }
     if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC') {
       process.stderr.write(`dax-harness build: no space left on device — free space under ${cacheRoot()} and retry (nothing half-built was kept)\n`);

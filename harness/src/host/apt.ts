@@ -4,10 +4,10 @@
 import { access, constants, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from './proc.ts';
+import { InputError } from './errors.ts';
 
-export class HostSetupError extends Error {
-  override name = 'HostSetupError';
-}
+/** The host lacks a package the harness needs; the message is the exact fix. */
+export class HostSetupError extends InputError {}
 
 /** package → files it must provide. */
 export type PackageNeeds = Record<string, string[]>;

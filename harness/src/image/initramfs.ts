@@ -11,6 +11,7 @@ import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import { writeCpio } from './cpio.ts';
 import { makeImageKeys, readKeys, writeKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
+import { InputError } from '../host/errors.ts';
 
 export interface InitramfsRecipe {
   name: string;
@@ -24,8 +25,11 @@ export interface InitramfsRecipe {
   ready?: string[];
 }
 
-export class ImageError extends Error {
-  override name = 'ImageError';
+/** An image recipe that does not exist, or a host that cannot supply what it copies in. */
+export class ImageError extends InputError {}
+/** Building an image failed on good input (a stressor that does not compile, debootstrap). */
+export class ImageBuildError extends Error {
+  override name = 'ImageBuildError';
 }
 
 export const stressorDir = join(repoRoot, 'suites', 'stressors');
@@ -85,7 +89,7 @@ export async function compileStressor(name: string, out: string): Promise<void> 
   const src = join(stressorDir, `${name}.c`);
   const r = await run('gcc', ['-O2', '-g', '-Wall', '-Wextra', '-static', '-pthread', '-o', out, src], { timeoutMs: 120000, reject: false });
   if (r.exitCode !== 0)
-    throw new ImageError(`stressor ${name} does not compile: ${r.stderr.split('\n').filter((l) => /error/.test(l)).slice(0, 3).join(' | ')}`);
+    throw new ImageBuildError(`stressor ${name} does not compile: ${r.stderr.split('\n').filter((l) => /error/.test(l)).slice(0, 3).join(' | ')}`);
 }
 
 export async function buildInitramfs(name: string, log: (m: string) => void): Promise<ImageArtifact> {

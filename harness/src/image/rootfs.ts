@@ -8,7 +8,7 @@ import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, sha256, writeJsonAtomic, exists, readJson } from '../host/fsutil.ts';
 import { ensurePackages } from '../host/apt.ts';
-import { recipeDir, buildInitramfs, ImageError } from './initramfs.ts';
+import { recipeDir, buildInitramfs, ImageBuildError } from './initramfs.ts';
 import { makeImageKeys, readKeys, writeKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
 
@@ -79,7 +79,7 @@ export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void
     );
     if (r.exitCode !== 0) {
       const tail = (r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ');
-      throw new ImageError(`debootstrap of image ${recipe.name} failed (exit ${r.exitCode}): ${tail}`);
+      throw new ImageBuildError(`debootstrap of image ${recipe.name} failed (exit ${r.exitCode}): ${tail}`);
     }
     await configure(recipe, dir, root, tmp);
     const disk = join(tmp, 'disk.raw');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../host/paths.js';
 import { exists, sha256, sha256File } from '../host/fsutil.js';
 import { writeFileAtomic } from '../host/fsutil.js';
-import { ConfigError } from './errors.js';
+import { BuildError, ConfigError } from './errors.js';
 import { git } from './source.js';
 import { kmake } from './make.js';
 
@@ -175,7 +175,7 @@ export async function configureTree(
     const r = await kmake({ worktree, outDir, args, timeoutMs: 600_000, onOutput: opts.onOutput });
     if (r.exitCode !== 0) {
       const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ');
-      throw new ConfigError(`make ${args.join(' ')} failed: ${tail}`, 'check that flex, bison, bc and a C compiler are installed and the tree configures by hand');
+      throw new BuildError(`make ${args.join(' ')} failed: ${tail}`, 'check that flex, bison, bc and a C compiler are installed and the tree configures by hand');
     }
   };
 

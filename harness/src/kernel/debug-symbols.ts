@@ -9,6 +9,7 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
 import { KernelError } from './stock.ts';
+import { FetchError } from './errors.ts';
 
 export async function stockDebugVmlinux(k: KernelArtifact, log: (m: string) => void): Promise<string> {
   if (k.kind !== 'debian-stock') throw new KernelError(`debug symbols can be fetched only for Debian's stock kernels, not ${k.label}`);
@@ -19,7 +20,7 @@ export async function stockDebugVmlinux(k: KernelArtifact, log: (m: string) => v
   await buildCached(dir, async (tmp) => {
     log(`downloading ${dbg} ${version} (large)`);
     const dl = await aptDownload([`${dbg}=${version}`], tmp, { timeoutMs: 3600000 });
-    if (dl.error || dl.debs.length !== 1) throw new KernelError(`apt-get download ${dbg}=${version} failed: ${dl.error}`);
+    if (dl.error || dl.debs.length !== 1) throw new FetchError(`apt-get download ${dbg}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
     const tar = join(tmp, 'data.tar');
     await run('dpkg-deb', ['--fsys-tarfile', dl.debs[0]], { timeoutMs: 1800000, stdoutFile: tar });
     await rm(dl.debs[0]);

@@ -1,6 +1,12 @@
-// Errors the kernel pipeline raises for bad input or failed steps. Each one
-// carries a short statement of what went wrong and what the user can do, so
-// the CLI can print a single line without knowing which stage failed.
+// Errors the kernel pipeline raises. Each one carries a short statement of
+// what went wrong and what the user can do, so the CLI can print a single
+// line without knowing which stage failed. Bad input (a source, ref, series or
+// config fragment the user gave) is an InputError, found before anything is
+// downloaded where it can be; a step that failed on good input (a download,
+// a compile) is a KernelPipelineError.
+import { InputError } from '../host/errors.ts';
+
+type Details = Record<string, unknown>;
 
 export class KernelPipelineError extends Error {
   constructor(
@@ -9,17 +15,31 @@ export class KernelPipelineError extends Error {
     /** What to do about it, one clause. */
     readonly hint: string,
     /** Structured details for --json output and for callers that react to them. */
-    readonly details: Record<string, unknown> = {},
+    readonly details: Details = {},
   ) {
     super(`${what} — ${hint}`);
     this.name = new.target.name;
   }
 }
 
-export class SourceError extends KernelPipelineError {}
-export class SeriesError extends KernelPipelineError {}
-export class ConfigError extends KernelPipelineError {}
+/** The user's kernel input is wrong: same shape as KernelPipelineError, exit 2. */
+export class KernelInputError extends InputError {
+  constructor(
+    readonly what: string,
+    readonly hint: string,
+    readonly details: Details = {},
+  ) {
+    super(`${what} — ${hint}`);
+  }
+}
+
+export class SourceError extends KernelInputError {}
+export class SeriesError extends KernelInputError {}
+export class ConfigError extends KernelInputError {}
+/** make, depmod or a module build failed. */
 export class BuildError extends KernelPipelineError {}
+/** A download, a package-list update or a source import failed. */
+export class FetchError extends KernelPipelineError {}
 
 /** A patch that `git am` refused; the worktree has been put back to the base commit. */
 export class PatchApplyError extends SeriesError {

@@ -15,10 +15,11 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, sha256File, writeJsonAtomic } from '../host/fsutil.ts';
 import { aptDownload, ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import type { KernelArtifact } from '../results/records.ts';
+import { InputError } from '../host/errors.ts';
+import { FetchError } from './errors.ts';
 
-export class HeadersError extends Error {
-  override name = 'HeadersError';
-}
+/** No tree to build modules for the chosen kernel; the message says which kernel to choose instead. */
+export class HeadersError extends InputError {}
 
 export interface ModuleBuildTree {
   /** Pass as `make -C <kdir> M=<module dir>`. */
@@ -86,7 +87,7 @@ async function fixAbsoluteLinks(root: string, dir: string): Promise<void> {
 
 async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): Promise<ModuleBuildTree> {
   const deb = parseDebianKey(kernel.key);
-  if (!deb) throw new HeadersError(`kernel key ${kernel.key} does not name a Debian package`);
+  if (!deb) throw new Error(`kernel key ${kernel.key} does not name a Debian package`);
   const headersPkg = deb.pkg.replace(/^linux-image-/, 'linux-headers-').replace(/-unsigned$/, '');
   const dir = cacheDir('kernels', 'debian-headers', `${headersPkg}_${deb.version}`);
   const root = join(dir, 'root');
@@ -98,7 +99,7 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
     const specs = [`${headersPkg}=${deb.version}`, ...headerDeps(depends, deb.version)];
     log(`downloading ${specs.join(' ')}`);
     const dl = await aptDownload(specs, tmp, { timeoutMs: 900000 });
-    if (dl.error || dl.debs.length !== specs.length) throw new HeadersError(`apt-get download ${specs.join(' ')} failed: ${dl.error}`);
+    if (dl.error || dl.debs.length !== specs.length) throw new FetchError(`apt-get download ${specs.join(' ')} failed: ${dl.error}`, 'check network access to the Debian mirror');
     for (const d of dl.debs) {
       await run('dpkg-deb', ['-x', d, join(tmp, 'root')], { timeoutMs: 300000 });
       await rm(d);
@@ -106,7 +107,7 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
     const tmpRoot = join(tmp, 'root');
     const kdirTmp = join(tmpRoot, 'usr', 'src', headersPkg);
     if (!(await exists(join(kdirTmp, 'Makefile'))))
-      throw new HeadersError(`${headersPkg} has no usr/src/${headersPkg}/Makefile: not a kernel headers package?`);
+      throw new FetchError(`${headersPkg} has no usr/src/${headersPkg}/Makefile`, 'not a kernel headers package? report this package version');
     // The arch Makefile includes the -common one by absolute /usr/src path.
     const mk = join(kdirTmp, 'Makefile');
     await writeFile(mk, rewriteIncludes(await readFile(mk, 'utf8'), join(root, 'usr', 'src')));
@@ -114,7 +115,7 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
     const vars = await readFile(join(kdirTmp, '.kernelvariables'), 'utf8').catch(() => '');
     const release = (/^override KERNELRELEASE = (\S+)$/m.exec(vars)?.[1] ?? kernel.release).trim();
     if (release !== kernel.release)
-      throw new HeadersError(`${headersPkg} is for ${release}, the kernel is ${kernel.release}`);
+      throw new FetchError(`${headersPkg} is for ${release}, the kernel is ${kernel.release}`, 'report this package version');
     await writeJsonAtomic(join(tmp, 'headers.json'), {
       release,
       kdir: join(root, 'usr', 'src', headersPkg),

@@ -8,14 +8,15 @@ import type { KernelArtifact, KernelBuildRecord } from '../results/records.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../host/fsutil.js';
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
-import { applySeries, loadSeries, type Series } from './series.js';
+import { applySeries, isRange, loadSeries, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
 import { buildKernel } from './build.js';
 import { withLock } from './lock.js';
-import { BuildError, KernelPipelineError } from './errors.js';
-import { ensurePackages, HostSetupError, type PackageNeeds } from '../host/apt.js';
+import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
+import { whichSync } from '../host/proc.js';
+import { ensurePackages, type PackageNeeds } from '../host/apt.js';
 
-export { KernelPipelineError, SourceError, SeriesError, ConfigError, BuildError, PatchApplyError } from './errors.js';
+export { KernelPipelineError, KernelInputError, SourceError, SeriesError, ConfigError, BuildError, FetchError, PatchApplyError } from './errors.js';
 export { parseSourceSpec } from './source.js';
 export { loadSeries } from './series.js';
 export { loadProfile } from './config.js';
@@ -84,13 +85,44 @@ export function buildKey(baseCommit: string, seriesHash: string | null, configHa
   return sha256(KEY_VERSION, baseCommit, seriesHash ?? '', configHash).slice(0, 24);
 }
 
-/** Resolve inputs and compute the content key without touching any worktree. */
-export async function planKernel(opts: PrepareKernelOptions = {}): Promise<KernelPlan> {
-  const log = opts.log ?? (() => {});
+/** The user's kernel inputs, judged without downloading or unpacking anything. */
+export interface CheckedKernelInputs {
+  spec: SourceSpec;
+  /** The user's git tree at --ref (null for a Debian package, or when git is not installed yet). */
+  tree: ResolvedSource | null;
+  /** A series read from a file or directory; a git range is read once the tree is known. */
+  series: Series | null;
+  profile: Profile;
+}
+
+/**
+ * Everything about a kernel request that can be judged before any download,
+ * unpack or build: the source spec, the user's tree and --ref, the series
+ * file, the config fragments. Each problem is an InputError (exit 2).
+ */
+export async function checkKernelInputs(opts: PrepareKernelOptions = {}): Promise<CheckedKernelInputs> {
   const spec = typeof opts.source === 'object' ? opts.source : parseSourceSpec(opts.source ?? DEFAULT_SOURCE);
-  const source = await resolveSource(spec, opts.ref, log);
+  if (spec.kind === 'debian' && opts.ref) throw new SourceError('--ref does not apply to a Debian package source', 'drop --ref, or pass a git tree with --source PATH');
+  const profile = await loadProfile(opts.config?.length ? opts.config : DEFAULT_PROFILE, opts.configBase ?? 'tinyconfig');
+  // Without git yet (a fresh host) the tree is checked once the packages are in.
+  const tree = spec.kind === 'git' && whichSync('git') ? await resolveSource(spec, opts.ref) : null;
+  let series: Series | null = null;
+  if (opts.series) {
+    if (isRange(opts.series)) {
+      if (spec.kind === 'debian') throw new SeriesError(`--series ${opts.series} is a git range, but the source is a Debian package`, 'give the range with --source PATH (your git tree), or pass an mbox or a directory of patches');
+      if (tree) series = await loadSeries(opts.series, tree.repoDir);
+    } else series = await loadSeries(opts.series);
+  }
+  return { spec, tree, series, profile };
+}
+
+/** Resolve inputs and compute the content key without touching any worktree. */
+export async function planKernel(opts: PrepareKernelOptions = {}, checked?: CheckedKernelInputs): Promise<KernelPlan> {
+  const log = opts.log ?? (() => {});
+  const inputs = checked ?? (await checkKernelInputs(opts));
+  const source = inputs.tree ?? (await resolveSource(inputs.spec, opts.ref, log));
   const notes: string[] = [];
-  const series = opts.series ? await loadSeries(opts.series, source.repoDir) : null;
+  const series = inputs.series ?? (opts.series ? await loadSeries(opts.series, source.repoDir) : null);
   if (series) notes.push(...series.notes);
 
   let baseCommit = source.commit;
@@ -102,7 +134,7 @@ export async function planKernel(opts: PrepareKernelOptions = {}): Promise<Kerne
     baseCommit = series.rangeBase;
   }
 
-  const profile = await loadProfile(opts.config?.length ? opts.config : DEFAULT_PROFILE, opts.configBase ?? 'tinyconfig');
+  const profile = inputs.profile;
   const key = buildKey(baseCommit, series?.hash ?? null, profile.hash);
   return {
     source,
@@ -156,13 +188,10 @@ function describe(plan: KernelPlan): string {
 export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<KernelArtifact> {
   const log = opts.log ?? (() => {});
   const t0 = Date.now();
-  try {
-    await ensurePackages(kernelBuildNeeds, log);
-  } catch (e) {
-    if (e instanceof HostSetupError) throw new BuildError(e.message, 'install them and retry');
-    throw e;
-  }
-  const plan = await planKernel(opts);
+  // Bad input is found before apt runs or anything is downloaded.
+  const checked = await checkKernelInputs(opts);
+  await ensurePackages(kernelBuildNeeds, log);
+  const plan = await planKernel(opts, checked);
   for (const n of plan.notes) log(`note: ${n}`);
 
   if (!opts.force) {

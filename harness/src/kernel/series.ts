@@ -303,26 +303,46 @@ function renderMail(m: Mail, title: string): string {
  * Read a series from an mbox file, a directory of patches, or (given the
  * repository) a git range. Throws SeriesError for anything unusable.
  */
+/** A git range A..B (or A...B) rather than a path: what loadSeries reads from the tree. */
+export function isRange(spec: string): boolean {
+  const looksLikePath = /^[./~]/.test(spec) || /\.(mbox|patch|diff|eml)$/.test(spec);
+  return !looksLikePath && spec.includes('..');
+}
+
+async function readInput(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new SeriesError(`series ${path} cannot be read (${code})`, 'check the path and its permissions');
+  }
+}
+
 export async function loadSeries(spec: string, repoDir?: string): Promise<Series> {
   const st = await stat(spec).catch(() => null);
   if (!st) {
-    const looksLikePath = /^[./~]/.test(spec) || /\.(mbox|patch|diff|eml)$/.test(spec);
-    if (!looksLikePath && spec.includes('..') && repoDir) return loadRange(spec, repoDir);
+    if (isRange(spec) && repoDir) return loadRange(spec, repoDir);
     throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files, or a git range A..B');
   }
   let raws: { origin: string; text: string }[] = [];
   if (st.isDirectory()) {
-    const files = (await readdir(spec)).filter((f) => /\.(patch|diff|mbox|eml)$/.test(f)).sort();
+    const names = await readdir(spec).catch((e: NodeJS.ErrnoException) => {
+      throw new SeriesError(`series directory ${spec} cannot be read (${e.code ?? 'error'})`, 'check the path and its permissions');
+    });
+    const files = names.filter((f) => /\.(patch|diff|mbox|eml)$/.test(f)).sort();
     for (const f of files) {
-      const text = await readFile(join(spec, f), 'utf8');
+      const text = await readInput(join(spec, f));
       const msgs = splitMbox(text);
       msgs.forEach((t, i) => raws.push({ origin: msgs.length > 1 ? `${f}#${i + 1}` : f, text: t }));
     }
     if (files.length === 0) {
       throw new SeriesError(`${spec} holds no .patch, .diff or .mbox files`, 'point --series at the directory `git format-patch` wrote, or at an mbox');
     }
+  } else if (!st.isFile()) {
+    // A FIFO or a device would block or never end.
+    throw new SeriesError(`series ${spec} is not a regular file`, 'save the mbox to a file and pass its path');
   } else {
-    const text = await readFile(spec, 'utf8');
+    const text = await readInput(spec);
     raws = splitMbox(text).map((t, i) => ({ origin: `${basename(spec)}#${i + 1}`, text: t }));
   }
   return selectSeries(await parseMails(raws), spec);
@@ -330,8 +350,9 @@ export async function loadSeries(spec: string, repoDir?: string): Promise<Series
 
 async function loadRange(range: string, repoDir: string): Promise<Series> {
   const [from] = range.split(/\.\.\.?/);
-  const fromRes = await git(repoDir, ['rev-parse', '--verify', '--quiet', `${from || 'HEAD'}^{commit}`], { reject: false });
-  const r = await git(repoDir, ['format-patch', '--stdout', '--numbered', '--no-signature', range], { reject: false, timeoutMs: 600_000 });
+  // Both ends are the user's words: never let them be read as options.
+  const fromRes = await git(repoDir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${from || 'HEAD'}^{commit}`], { reject: false });
+  const r = await git(repoDir, ['format-patch', '--stdout', '--numbered', '--no-signature', '--end-of-options', range], { reject: false, timeoutMs: 600_000 });
   if (r.exitCode !== 0 || fromRes.exitCode !== 0) {
     throw new SeriesError(`git range ${range} is not valid in ${repoDir}`, 'check both ends with `git log A..B` in the source tree');
   }

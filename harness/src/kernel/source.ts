@@ -7,7 +7,7 @@ import { run } from '../host/proc.js';
 import { aptDownload } from '../host/apt.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
-import { SourceError } from './errors.js';
+import { FetchError, SourceError } from './errors.js';
 import { withLock } from './lock.js';
 
 export type SourceSpec =
@@ -83,7 +83,8 @@ async function resolveGitTree(path: string, ref: string): Promise<ResolvedSource
 }
 
 export async function resolveCommit(repoDir: string, ref: string): Promise<string> {
-  const r = await git(repoDir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { reject: false });
+  // The ref is the user's word: never let it be read as an option.
+  const r = await git(repoDir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], { reject: false });
   if (r.exitCode !== 0) {
     throw new SourceError(`ref "${ref}" does not exist in ${repoDir}`, 'check the name with `git log`/`git branch -a`, or fetch it first');
   }
@@ -139,7 +140,7 @@ async function hostMirror(): Promise<string> {
       if (m) return m[1]!;
     }
   }
-  throw new SourceError('no Debian mirror found in the host apt sources', 'set DAX_HARNESS_DEBIAN_MIRROR to a Debian mirror URL');
+  throw new FetchError('no Debian mirror found in the host apt sources', 'set DAX_HARNESS_DEBIAN_MIRROR to a Debian mirror URL');
 }
 
 function ensureOwnAptLists(log: Log): Promise<void> {
@@ -161,7 +162,7 @@ async function updateOwnAptLists(log: Log): Promise<void> {
   log(`apt: updating the harness's own package lists (${EXTRA_SUITES.join(', ')})`);
   const r = await run('apt-get', [...ownAptOptions(), 'update'], { timeoutMs: 900_000, reject: false });
   if (r.exitCode !== 0) {
-    throw new SourceError('apt-get update of the harness package lists failed', `check network access to the Debian mirror: ${lastLine(r.stderr || r.stdout)}`);
+    throw new FetchError('apt-get update of the harness package lists failed', `check network access to the Debian mirror: ${lastLine(r.stderr || r.stdout)}`);
   }
   await writeFile(join(lists, '.updated'), new Date().toISOString());
 }
@@ -218,9 +219,9 @@ async function downloadDeb(pkg: string, version: string, own: boolean, log: Log)
   await mkdir(tmp);
   try {
     const dl = await aptDownload([`${pkg}=${version}`], tmp, { timeoutMs: 1800_000, aptOptions: own ? ownAptOptions() : [] });
-    if (dl.error) throw new SourceError(`apt-get download ${pkg} failed`, `check network access to the Debian mirror: ${dl.error}`);
+    if (dl.error) throw new FetchError(`apt-get download ${pkg} failed`, `check network access to the Debian mirror: ${dl.error}`);
     const got = dl.debs[0];
-    if (!got) throw new SourceError(`apt-get download ${pkg} produced no .deb`, 'retry; if it persists, run the apt-get command by hand');
+    if (!got) throw new FetchError(`apt-get download ${pkg} produced no .deb`, 'retry; if it persists, run the apt-get command by hand');
     await rename(got, join(dir, basename(got)));
     return join(dir, basename(got));
   } finally {
@@ -249,7 +250,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await run('dpkg-deb', ['-x', deb, work], { timeoutMs: 900_000 });
   const srcDir = join(work, 'usr', 'src');
   const tarball = (await readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|bz2|gz|zst)$/.test(f));
-  if (!tarball) throw new SourceError(`${basename(deb)} holds no linux-source tarball`, 'report this package version; use another with --source debian:X.Y');
+  if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, 'report this package version; use another with --source debian:X.Y');
   await run('tar', ['-xf', join(srcDir, tarball), '-C', work], { timeoutMs: 1800_000 });
   const top = tarball.replace(/\.tar\.\w+$/, '');
   const { rename } = await import('node:fs/promises');
@@ -267,7 +268,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await git(repoDir, ['add', '-A'], { timeoutMs: 1800_000, env });
   const count = await git(repoDir, ['ls-files', '--cached', '--', 'fs/dax.c', 'Makefile']);
   if (count.stdout.trim().split('\n').filter(Boolean).length < 2) {
-    throw new SourceError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, 'report this package version; use another with --source debian:X.Y');
+    throw new FetchError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, 'report this package version; use another with --source debian:X.Y');
   }
   await git(repoDir, ['commit', '-q', '--no-verify', '-m', `${pkg} ${version} (Debian source package)`], { timeoutMs: 1800_000, env });
   await git(repoDir, ['tag', `debian/${version.replace(/[:~]/g, '_')}`], { env });

@@ -8,10 +8,11 @@ import { aptDownload } from '../host/apt.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
+import { InputError } from '../host/errors.ts';
+import { FetchError } from './errors.ts';
 
-export class KernelError extends Error {
-  override name = 'KernelError';
-}
+/** The kernel the user chose cannot be used as given (missing file, unknown package). */
+export class KernelError extends InputError {}
 
 const META = 'linux-image-amd64';
 
@@ -51,11 +52,11 @@ export async function prepareStockKernel(log: (m: string) => void, pkg?: string)
   const built = await buildCached(dir, async (tmp) => {
     log(`downloading ${name} ${version}`);
     const dl = await aptDownload([`${name}=${version}`], tmp, { timeoutMs: 900000 });
-    if (dl.error || dl.debs.length !== 1) throw new KernelError(`apt-get download ${name}=${version} failed: ${dl.error}`);
+    if (dl.error || dl.debs.length !== 1) throw new FetchError(`apt-get download ${name}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
     await run('dpkg-deb', ['-x', dl.debs[0], join(tmp, 'root')], { timeoutMs: 300000 });
     await rm(dl.debs[0]);
     const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
-    if (!release) throw new KernelError(`${name} holds no lib/modules/<release>`);
+    if (!release) throw new FetchError(`${name} holds no lib/modules/<release>`, 'pick another package with --kernel-package');
     // The package ships no modules.dep: the postinst's depmod makes it.
     await run('depmod', ['-b', join(tmp, 'root'), release], { timeoutMs: 300000 });
     const art: KernelArtifact = {

@@ -2,10 +2,9 @@
 // QEMU starts, and a stable hash that every result carries.
 import { createHash } from 'node:crypto';
 import type { Topology, NvdimmSpec, MemmapSpec } from '../results/records.ts';
+import { InputError } from '../host/errors.ts';
 
-export class TopologyError extends Error {
-  override name = 'TopologyError';
-}
+export class TopologyError extends InputError {}
 
 export const defaultTopology: Topology = {
   // One labelled DIMM: 2050 MiB leaves a 2048 MiB region after the 2 MiB label
@@ -40,7 +39,68 @@ export function parseMemmap(text: string): MemmapSpec {
   return { sizeMiB: parseSizeMiB(parts[0], '--memmap size'), startMiB: parseSizeMiB(parts[1], '--memmap start') };
 }
 
-export function validateTopology(t: Topology): void {
+/** A guest-physical address range, in MiB, and what holds it. */
+export interface Region {
+  name: string;
+  startMiB: number;
+  endMiB: number;
+}
+
+/**
+ * QEMU loads the initramfs at the top of the RAM below 4 GiB, and the
+ * firmware's ACPI tables sit there too: a memmap= range there turns them into
+ * pmem. Today's initramfs is ~40 MiB; the band leaves room for it to grow.
+ */
+export const INITRD_BAND_MIB = 256;
+
+/** Where QEMU places each NVDIMM: from the first 1 GiB boundary above the RAM over 4 GiB, one after another. */
+export function nvdimmRanges(t: Topology): Region[] {
+  const ram = ramRanges(t.memMiB);
+  let at = Math.ceil((ram[1]?.endMiB ?? 4096) / 1024) * 1024;
+  return t.nvdimms.map((d, i) => {
+    const r = { name: `NVDIMM ${i}`, startMiB: at, endMiB: at + d.sizeMiB };
+    at = Math.ceil(r.endMiB / 2) * 2;
+    return r;
+  });
+}
+
+/** The kernel's memparse: a number (decimal or 0x hex) with an optional K/M/G/T suffix; plain is bytes. */
+function memparseMiB(text: string): number | null {
+  const m = /^(0x[0-9a-f]+|\d+)([kmgt]?)$/i.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const shift = { '': -20, k: -10, m: 0, g: 10, t: 20 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return n * 2 ** shift;
+}
+
+/**
+ * Ranges that `memmap=` words on the kernel command line take out of RAM
+ * (pmem `!`, ACPI `#`, reserved `$`, type change `%`); `@` (usable RAM) and
+ * `exactmap` take nothing.
+ */
+export function cmdlineMemmaps(words: string[]): Region[] {
+  const out: Region[] = [];
+  for (const w of words) {
+    if (!w.startsWith('memmap=')) continue;
+    for (const part of w.slice('memmap='.length).split(',')) {
+      const m = /^([^!#$%@]+)([!#$%])([^-+]+)/.exec(part);
+      if (!m) continue;
+      const size = memparseMiB(m[1]!);
+      const start = memparseMiB(m[3]!);
+      if (size === null || start === null) throw new TopologyError(`--append memmap=${part} is not SIZE${m[2]}START: use e.g. memmap=1G${m[2]}10G`);
+      out.push({ name: `memmap=${part}`, startMiB: start, endMiB: start + size });
+    }
+  }
+  return out;
+}
+
+const overlaps = (a: { startMiB: number; endMiB: number }, b: { startMiB: number; endMiB: number }) => a.startMiB < b.endMiB && b.startMiB < a.endMiB;
+
+/**
+ * Judge a topology before anything is downloaded or booted. `cmdline` is the
+ * extra kernel command line (its memmap= words are checked against ours).
+ */
+export function validateTopology(t: Topology, o: { cmdline?: string[] } = {}): void {
   if (!Number.isInteger(t.cpus) || t.cpus < 1 || t.cpus > 8)
     throw new TopologyError(`--cpus ${t.cpus} is out of range: use 1 to 8`);
   if (!Number.isInteger(t.memMiB) || t.memMiB < 512 || t.memMiB > 16384)
@@ -68,24 +128,24 @@ export function validateTopology(t: Topology): void {
     if (d.sizeMiB > 65536) throw new TopologyError(`${name}: size ${d.sizeMiB}M is over 64G`);
   });
   const ram = ramRanges(t.memMiB);
-  const taken: Array<[number, number]> = [];
+  const where = ram.map((r) => `${r.startMiB}M-${r.endMiB}M`).join(', ');
+  const lowEnd = ram[0]!.endMiB;
+  const band: Region = { name: `where QEMU loads the initramfs and the firmware tables (the top ${INITRD_BAND_MIB}M of RAM below 4G)`, startMiB: lowEnd - INITRD_BAND_MIB, endMiB: lowEnd };
+  const others: Region[] = [...nvdimmRanges(t), ...cmdlineMemmaps(o.cmdline ?? [])];
   for (const mm of t.memmap) {
-    if (mm.sizeMiB <= 0 || mm.sizeMiB % 2 !== 0)
-      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: size must be a positive multiple of 2 MiB`);
-    if (mm.startMiB % 128 !== 0)
-      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: start must be 128 MiB aligned (a memory section)`);
-    const end = mm.startMiB + mm.sizeMiB;
+    const name = `--memmap ${mm.sizeMiB}M!${mm.startMiB}M`;
+    if (mm.sizeMiB <= 0 || mm.sizeMiB % 2 !== 0) throw new TopologyError(`${name}: size must be a positive multiple of 2 MiB`);
+    if (mm.startMiB % 128 !== 0) throw new TopologyError(`${name}: start must be 128 MiB aligned (a memory section)`);
+    const r: Region = { name, startMiB: mm.startMiB, endMiB: mm.startMiB + mm.sizeMiB };
+    const hit = others.find((x) => overlaps(r, x));
+    if (hit) throw new TopologyError(`${name} overlaps ${hit.name} (${hit.startMiB}M-${hit.endMiB}M): move one of them`);
     if (mm.startMiB < 1024)
-      throw new TopologyError(`--memmap ${mm.sizeMiB}M!${mm.startMiB}M: start below 1G would steal the kernel's own memory: start at 1G or above`);
-    if (!ram.some((r) => mm.startMiB >= r.startMiB && end <= r.endMiB)) {
-      const where = ram.map((r) => `${r.startMiB}M-${r.endMiB}M`).join(', ');
-      throw new TopologyError(
-        `--memmap ${mm.sizeMiB}M!${mm.startMiB}M lies outside guest RAM (${where} with --mem ${t.memMiB}M): raise --mem or move the range`,
-      );
-    }
-    for (const [s, e] of taken)
-      if (mm.startMiB < e && end > s) throw new TopologyError(`--memmap ranges overlap at ${mm.startMiB}M`);
-    taken.push([mm.startMiB, end]);
+      throw new TopologyError(`${name}: start below 1G would steal the kernel's own memory: start at 1G or above`);
+    if (!ram.some((x) => r.startMiB >= x.startMiB && r.endMiB <= x.endMiB))
+      throw new TopologyError(`${name} lies outside guest RAM (${where} with --mem ${t.memMiB}M): raise --mem or move the range`);
+    if (overlaps(r, band))
+      throw new TopologyError(`${name} overlaps ${band.name}, ${band.startMiB}M-${band.endMiB}M: end it by ${band.startMiB}M, or raise --mem and put it above 4G`);
+    others.push(r);
   }
   const reserved = t.memmap.reduce((a, m) => a + m.sizeMiB, 0);
   if (t.memMiB - reserved < 384)
