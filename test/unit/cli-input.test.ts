@@ -1,18 +1,36 @@
 // Bad input to `dax-harness run`: one line naming the problem and the fix,
 // a non-zero exit, and no run directory left behind.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, existsSync } from 'node:fs';
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, existsSync, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 
 const bin = join(import.meta.dirname, '..', '..', 'harness', 'bin', 'dax-harness.js');
 
-function cli(args: string[], results: string) {
-  const r = spawnSync(process.execPath, [bin, ...args, '--results', results], { encoding: 'utf8', timeout: 60000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+/** Each case gets a cold cache of its own: bad input must be found before anything lands in it. */
+function cli(args: string[], results: string, cache = mkdtempSync(join(tmpdir(), 'daxh-cache-'))) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [bin, ...args, '--results', results], { encoding: 'utf8', timeout: 60000, env: { ...process.env, DAX_HARNESS_CACHE: cache } });
+  return { code: r.status, out: r.stdout, err: r.stderr, ms: Date.now() - t0, cache };
 }
+
+function kernelTree(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'daxh-tree-'));
+  for (const f of ['Makefile', 'Kbuild', 'arch/x86/Kconfig', 'scripts/kconfig/merge_config.sh', 'fs/dax.c']) {
+    mkdirSync(dirname(join(dir, f)), { recursive: true });
+    writeFileSync(join(dir, f), '\n');
+  }
+  const g = (...a: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a]);
+  g('init', '-q');
+  g('add', '-A');
+  g('commit', '-q', '-m', 'init');
+  return dir;
+}
+const tree = kernelTree();
+const notMbox = join(tree, 'notes.mbox');
+writeFileSync(notMbox, 'just some words, no mail, no diff\n');
 
 const cases: Array<[string, string[], RegExp]> = [
   ['unknown option', ['run', '--frobnicate'], /Unknown option '--frobnicate'/],
@@ -31,6 +49,15 @@ const cases: Array<[string, string[], RegExp]> = [
   ['--test on the smoke', ['run', '--test', 'x'], /--test goes with --suite stressors or --suite ndctl/],
   ['a kernel tree that is not git', ['run', '--source', '/tmp'], /\/tmp is not a git repository/],
   ['a typo in a config profile', ['run', '--config', 'daxx'], /no config fragment "daxx"/],
+  ['a series that does not exist', ['run', '--series', '/nope.mbox'], /series \/nope\.mbox does not exist/],
+  ['an mbox with no patch in it', ['run', '--series', notMbox], /holds no patches/],
+  ['a git range on a Debian source', ['run', '--series', 'v6.1..v6.2'], /is a git range, but the source is a Debian package/],
+  ['a ref that is not in the tree', ['run', '--source', tree, '--ref', 'v9.99'], /ref "v9\.99" does not exist/],
+  ['a ref that looks like an option', ['run', '--source', tree, '--ref=--output=/tmp/daxh-pwned'], /ref "--output=\/tmp\/daxh-pwned" does not exist/],
+  ['a range that is not in the tree', ['run', '--source', tree, '--series', 'v1..v2'], /git range v1\.\.v2 is not valid/],
+  ['--ref with a Debian source', ['run', '--ref', 'v6.1'], /--ref does not apply to a Debian package source/],
+  ['memmap over the initramfs', ['run', '--memmap', '1G!1G'], /--memmap 1024M!1024M overlaps where QEMU loads the initramfs/],
+  ['memmap over an NVDIMM', ['run', '--mem', '2G', '--memmap', '1G!4G'], /overlaps NVDIMM 0/],
 ];
 
 for (const [name, args, re] of cases) {
@@ -43,8 +70,40 @@ for (const [name, args, re] of cases) {
     t.match(lines[0], re);
     t.match(lines[0], /^dax-harness/);
     t.same(readdirSync(results), [], 'no run directory created');
+    t.same(readdirSync(r.cache), [], 'nothing downloaded, unpacked or built: the cache is still empty');
   });
 }
+
+t.test('the config typo is found before apt or a download, in well under a second of the CLI starting', async (t) => {
+  const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
+  // The start-up of node and tsx is the floor: --help measures it.
+  const floor = Math.min(...[0, 1].map(() => cli(['run', '--help'], results).ms));
+  const r = cli(['run', '--config', 'dax,debgu-vm'], results);
+  t.equal(r.code, 2, r.err);
+  t.match(r.err, /no config fragment "debgu-vm"/);
+  t.same(readdirSync(r.cache), [], 'the empty cache stays empty');
+  t.ok(r.ms - floor < 1000, `typo found ${r.ms - floor} ms after start-up (${r.ms} ms in all, start-up ${floor} ms)`);
+});
+
+t.test('an mbox the harness cannot read: one line, exit 2, before anything else', async (t) => {
+  const secret = mkdtempSync(join(tmpdir(), 'daxh-secret-'));
+  const mbox = join(secret, 'series.mbox');
+  writeFileSync(mbox, 'From x\n', { mode: 0o600 });
+  chmodSync(secret, 0o711);
+  const cache = mkdtempSync(join(tmpdir(), 'daxh-cache-'));
+  chmodSync(cache, 0o777);
+  const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
+  chmodSync(results, 0o777);
+  // As nobody: root reads every file, so the unreadable case needs another user.
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, bin, 'run', '--series', mbox, '--results', results], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: '/tmp', DAX_HARNESS_CACHE: cache },
+    timeout: 60000,
+  });
+  t.equal(r.status, 2, r.stderr);
+  t.match(r.stderr.trim(), new RegExp(`^dax-harness run: series ${mbox} cannot be read \\(EACCES\\) — check the path and its permissions$`));
+  t.same(readdirSync(cache), []);
+});
 
 t.test('a taken ssh port is refused before anything starts', async (t) => {
   const srv = createServer();

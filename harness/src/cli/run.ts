@@ -231,19 +231,26 @@ export async function runCommand(argv: string[]): Promise<number> {
         return 3;
     }
   } catch (e) {
+    // The classes listed after InputError are there until they extend it.
     if (
+      e instanceof InputError ||
       e instanceof RunInputError ||
-      e instanceof TopologyError ||
-      e instanceof HostSetupError ||
-      e instanceof KernelError ||
-      e instanceof ImageError ||
       e instanceof NdctlInputError ||
       e instanceof ManifestError ||
-      e instanceof KernelPipelineError ||
       e instanceof SuiteInputError ||
       e instanceof KnownOutcomesError
     )
       return fail(e.message);
+    // A download or an image build that failed: the machine's problem, said in one line.
+    if (e instanceof FetchError || e instanceof ImageBuildError) {
+      console.error(`dax-harness run: ${e.message}`);
+      return 3;
+    }
+    // The kernel under test did not build: its failure, as a failed test would be.
+    if (e instanceof KernelPipelineError) {
+      console.error(`dax-harness run: ${e.message}`);
+      return 1;
+    }
     console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);
     return 3;
   }
