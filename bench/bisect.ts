@@ -4,7 +4,7 @@
 // good end) and git bisect with one run per step. Simulated series only;
 // repeatedBisections() below is the entry point for the real-guest part.
 //
-// Run: node --import tsx bench/bisect.ts [--n 2000] [--seed 1] [--repeats 20] [--end-crashes 6]
+// Run: node --import tsx bench/bisect.ts [--n 2000] [--seed 1] [--repeats 20] [--end-crashes 6] [--reverse]
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { newBisection } from '../harness/src/workflows/bisect/engine.ts';
@@ -91,7 +91,7 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 
 async function main() {
   const { values } = parseArgs({
-    options: { n: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, repeats: { type: 'string', default: '20' }, 'end-crashes': { type: 'string' } },
+    options: { reverse: { type: 'boolean', default: false }, n: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, repeats: { type: 'string', default: '20' }, 'end-crashes': { type: 'string' } },
   });
   const n = Number(values.n);
   const seed = Number(values.seed);
@@ -104,7 +104,7 @@ async function main() {
   const linear: SimResult[] = [];
   const naive: { right: boolean; builds: number; boots: number }[] = [];
   for (let i = 0; i < n; i++) {
-    const sc = randomScenario(r);
+    const sc = randomScenario(r, { direction: values.reverse ? 'fix' : 'cause' });
     const s = seed * 1_000_000 + i;
     ours.push(await simulateOne(sc, s, { endCrashes }));
     linear.push(await simulateOne(sc, s, { endCrashes, strategy: 'linear' }));
@@ -113,7 +113,7 @@ async function main() {
   }
   const so = summarize(ours);
   const sl = summarize(linear);
-  console.log(`bench/bisect: ${n} simulated cause bisections (seed ${seed}), series of 2–64 patches, bug rate 0.05–0.9 per run,`);
+  console.log(`bench/bisect: ${n} simulated ${values.reverse ? 'fix (--reverse)' : 'cause'} bisections (seed ${seed}), series of 2–64 patches, bug rate 0.05–0.9 per run,`);
   console.log('unbuildable/unbootable/no-op patches, leave-outs that do not apply, unrelated crashes, test failures, infra errors, flaky boots\n');
   const row = (name: string, a: string, b: string, c: string) => console.log(`  ${name.padEnd(34)}${a.padEnd(26)}${b.padEnd(16)}${c}`);
   console.log('accuracy');
