@@ -1,6 +1,8 @@
 // KVM or TCG: /dev/kvm existing is not enough (here KVM guests hang in early
 // boot), so KVM is chosen only after a short real boot under it reaches init.
-// The verdict is cached per host kernel and QEMU version.
+// The verdict, with the CPU model that worked, is cached per host kernel and
+// QEMU version. The probe boots a known-good kernel (Debian's stock one): a
+// kernel under test that cannot boot must not make this host a TCG host for good.
 import { access, constants, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,38 +31,73 @@ export async function qemuVersion(): Promise<string> {
   return /version\s+(\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
 }
 
-export async function chooseAccel(o: { override?: Accel; kernel: string; initrd: string; log: (m: string) => void }): Promise<AccelChoice> {
+/** What the probe boots: a kernel and an initrd whose /init prints `daxh: probe ok` for `daxh.probe=1`. */
+export interface ProbeTarget {
+  kernel: string;
+  initrd: string;
+}
+
+export type ProbeResult = { ok: true; ms: number } | { ok: false; why: string };
+export type ProbeBoot = (target: ProbeTarget, cpu: string) => Promise<ProbeResult>;
+
+export interface ChooseAccelOptions {
+  override?: Accel;
+  log: (m: string) => void;
+  /**
+   * The known-good kernel to probe with (Debian's stock kernel and the image's
+   * base cpio), fetched only when a probe is needed. Without it the kernel and
+   * initrd below are probed, and a failure is not cached.
+   */
+  probeTarget?: () => Promise<ProbeTarget>;
+  kernel?: string;
+  initrd?: string;
+  /** Seams for tests: the probe boot and the /dev/kvm check. */
+  boot?: ProbeBoot;
+  kvmUsable?: () => Promise<boolean>;
+}
+
+async function devKvmUsable(): Promise<boolean> {
+  return access('/dev/kvm', constants.R_OK | constants.W_OK).then(() => true, () => false);
+}
+
+export async function chooseAccel(o: ChooseAccelOptions): Promise<AccelChoice> {
   if (o.override) return { used: o.override, why: `forced by --accel ${o.override}` };
-  try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return { used: 'tcg', why: 'no usable /dev/kvm' };
-  }
-  const key = sha256('accel-v1', release(), await qemuVersion()).slice(0, 16);
+  if (!(await (o.kvmUsable ?? devKvmUsable)())) return { used: 'tcg', why: 'no usable /dev/kvm' };
+  const key = sha256('accel-v2', release(), await qemuVersion()).slice(0, 16);
   const file = cacheDir('accel', `${key}.json`);
   try {
     const cached = JSON.parse(await readFile(file, 'utf8')) as AccelChoice;
-    return { used: cached.used, why: `${cached.why} (cached probe)` };
+    return { ...cached, why: `${cached.why} (cached probe)` };
   } catch {
     /* no verdict yet */
   }
-  o.log(`probing KVM with a ${PROBE_MS / 1000} s test boot`);
+  const knownGood = Boolean(o.probeTarget);
+  const target = o.probeTarget ? await o.probeTarget() : o.kernel && o.initrd ? { kernel: o.kernel, initrd: o.initrd } : null;
+  if (!target) throw new Error('chooseAccel needs probeTarget (or kernel and initrd) to probe KVM');
+  o.log(`probing KVM with a ${PROBE_MS / 1000} s test boot${knownGood ? ' of a known-good kernel' : ''}`);
+  const boot = o.boot ?? probeKvm;
   const failures: string[] = [];
   let verdict: AccelChoice | null = null;
   for (const cpu of KVM_CPUS) {
-    const r = await probeKvm(o.kernel, o.initrd, cpu);
+    const r = await boot(target, cpu);
     if (r.ok) {
       verdict = { used: 'kvm', why: `KVM probe boot with -cpu ${cpu} reached init in ${r.ms} ms`, cpu };
       break;
     }
     failures.push(`-cpu ${cpu}: ${r.why}`);
   }
-  verdict ??= { used: 'tcg', why: `KVM probe failed (${failures.join('; ')}); using TCG` };
-  await writeJsonAtomic(file, verdict);
-  return verdict;
+  if (verdict) {
+    await writeJsonAtomic(file, verdict);
+    return verdict;
+  }
+  const tcg: AccelChoice = { used: 'tcg', why: `KVM probe failed (${failures.join('; ')}); using TCG` };
+  // A failure with the kernel under test may be that kernel's fault, not the host's.
+  if (knownGood) await writeJsonAtomic(file, tcg);
+  else tcg.why += ' (not cached: the probe booted the kernel under test)';
+  return tcg;
 }
 
-async function probeKvm(kernel: string, initrd: string, cpu: string): Promise<{ ok: true; ms: number } | { ok: false; why: string }> {
+async function probeKvm({ kernel, initrd }: ProbeTarget, cpu: string): Promise<ProbeResult> {
   const dir = await mkdtemp(join(tmpdir(), 'daxh-probe-'));
   const t0 = Date.now();
   let m: Machine | null = null;
