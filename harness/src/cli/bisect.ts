@@ -4,7 +4,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { KernelPipelineError } from '../kernel/index.ts';
 import { InputError } from '../host/errors.ts';
 import { DEFAULTS } from '../workflows/bisect/engine.ts';
 import { BisectInputError, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
@@ -219,10 +218,8 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       };
     }
   } catch (e) {
-    // A series or source the user got wrong: an InputError, or (kernel
-    // pipeline errors that predate InputError) a KernelPipelineError here.
+    // A series, source or ref the user got wrong is an InputError too.
     if (e instanceof InputError) return fail(e.message);
-    if (e instanceof KernelPipelineError) return fail(`${e.what} — ${e.hint}`);
     throw e;
   }
 
