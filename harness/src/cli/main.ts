@@ -11,6 +11,7 @@ commands:
   merge       combine the shards of one night
   results     list, show, diff and report nights and runs; a test's history
   bisect      find the patch (or commit) that made a flaky DAX crash appear, or the one that fixed it
+  cache       list the cache's kernels, images and build trees with sizes and ages; prune them
 
 Run 'dax-harness <command> --help' for a command's manual.`;
 
@@ -32,6 +33,8 @@ async function load(name: string): Promise<Command | null> {
       return (await import('./results.ts')).resultsCommand;
     case 'bisect':
       return (await import('./bisect.ts')).bisectCommand;
+    case 'cache':
+      return (await import('./cache.ts')).cacheCommand;
     default:
       return null;
   }

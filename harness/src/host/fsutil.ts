@@ -267,12 +267,15 @@ export async function discardEntry(dir: string): Promise<void> {
 
 /** Build temps of dead builders and discarded entries nobody uses any more are garbage. */
 export async function removeGarbage(dir: string): Promise<string[]> {
-  const parent = dirname(dir);
-  const base = basename(dir);
+  return removeGarbageIn(dirname(dir), basename(dir));
+}
+
+/** The same for every entry in a folder of entries (or only `base`'s). */
+export async function removeGarbageIn(parent: string, base?: string): Promise<string[]> {
   const removed: string[] = [];
   for (const n of await readdir(parent).catch(() => [] as string[])) {
     const m = /^(.+)\.(tmp|trash)-(\d+)-[0-9a-f]+$/.exec(n);
-    if (!m || m[1] !== base) continue;
+    if (!m || (base !== undefined && m[1] !== base)) continue;
     const p = join(parent, n);
     const dead = m[2] === 'tmp' ? !pidAlive(Number(m[3])) : (await liveLeases(p)).length === 0;
     if (dead) {

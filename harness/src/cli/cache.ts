@@ -1,0 +1,116 @@
+// `dax-harness cache`: what the cache holds and pruning it. The work is
+// host/cache.ts; this parses, prints and maps errors to exit codes.
+import { parseArgs } from 'node:util';
+import { cacheRoot } from '../host/paths.ts';
+import { InputError } from '../host/errors.ts';
+import { listCache, parseDuration, pruneCache, type CacheEntry } from '../host/cache.ts';
+
+export const CACHE_HELP = `usage: dax-harness cache [list] [--json]
+       dax-harness cache prune [--older-than DUR] [--keep-last N] [--dry-run] [--json]
+
+The cache (\${DAX_HARNESS_CACHE:-~/.cache/dax-harness}) holds kernels (Debian's,
+built ones, their sources, headers and build directories), images, initrds
+and module archives, each keyed by what went into it.
+
+list (default)     every entry with its size on disk, when it was last used,
+                   and whether it is busy (being built, or in use by a running
+                   harness)
+prune              remove entries; at least one of:
+  --older-than DUR   not used for DUR (e.g. 30d, 12h, 2w)
+  --keep-last N      all but the N most recently used of each kind
+                   (both given: an entry must meet both to go)
+  --dry-run        say what would go, remove nothing
+                   An entry being built or in use is never removed (it is
+                   listed as skipped); temp directories of builds that died
+                   are removed on every prune.
+
+Exit status: 0 done, 2 bad usage.`;
+
+function human(bytes: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let n = bytes;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n >= 10 || i === 0 ? Math.round(n) : n.toFixed(1)}${units[i]}`;
+}
+
+function age(ms: number): string {
+  const s = Math.max(0, ms / 1000);
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  if (s < 86400 * 2) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+function table(entries: CacheEntry[], now: number): string {
+  const rows = entries.map((e) => [human(e.bytes), age(now - e.lastUsedMs), e.name, e.busy ?? '']);
+  const w = [0, 1].map((c) => Math.max(c === 0 ? 4 : 9, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `${r[0]!.padStart(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]}${r[3] ? `  [${r[3]}]` : ''}`;
+  return [line(['SIZE', 'LAST USED', 'ENTRY', '']), ...rows.map(line)].join('\n');
+}
+
+export async function cacheCommand(argv: string[]): Promise<number> {
+  const usage = (msg: string) => {
+    process.stderr.write(`dax-harness cache: ${msg} — run 'dax-harness cache --help'\n`);
+    return 2;
+  };
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        'older-than': { type: 'string' },
+        'keep-last': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    return usage((e as Error).message.split('\n')[0]!);
+  }
+  if (values.help) {
+    process.stdout.write(CACHE_HELP + '\n');
+    return 0;
+  }
+  const [sub = 'list', ...extra] = positionals;
+  if (extra.length) return usage(`unexpected "${extra.join(' ')}"`);
+  const now = Date.now();
+  try {
+    if (sub === 'list') {
+      if (values['older-than'] !== undefined || values['keep-last'] !== undefined) return usage('--older-than and --keep-last go with prune');
+      const entries = await listCache();
+      if (values.json) process.stdout.write(JSON.stringify({ root: cacheRoot(), entries }, null, 2) + '\n');
+      else {
+        const total = entries.reduce((a, e) => a + e.bytes, 0);
+        process.stdout.write(`${table(entries, now)}\n${human(total)} in ${entries.length} entries under ${cacheRoot()}\n`);
+      }
+      return 0;
+    }
+    if (sub !== 'prune') return usage(`unknown subcommand "${sub}": use list or prune`);
+    const olderThanMs = values['older-than'] !== undefined ? parseDuration(String(values['older-than'])) : undefined;
+    const keepText = values['keep-last'];
+    if (keepText !== undefined && !/^\d+$/.test(String(keepText))) return usage(`--keep-last needs a whole number, not "${keepText}"`);
+    const keepLast = keepText !== undefined ? Number(keepText) : undefined;
+    if (olderThanMs === undefined && keepLast === undefined) return usage('prune needs --older-than DUR or --keep-last N');
+    const r = await pruneCache({ olderThanMs, keepLast, dryRun: Boolean(values['dry-run']), now });
+    if (values.json) {
+      process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+      return 0;
+    }
+    const verb = values['dry-run'] ? 'would remove' : 'removed';
+    for (const e of r.removed) process.stdout.write(`${verb} ${e.name} (${human(e.bytes)})\n`);
+    for (const s of r.skipped) process.stdout.write(`kept ${s.entry.name}: ${s.why}\n`);
+    for (const g of r.garbage) process.stdout.write(`removed leftover ${g}\n`);
+    process.stdout.write(`${verb} ${r.removed.length} entries, ${human(r.removed.reduce((a, e) => a + e.bytes, 0))}; ${r.skipped.length} busy kept\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof InputError) return usage(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,140 @@
+// `dax-harness cache`: entries with sizes and ages; prune by age and by
+// count per kind; never an entry being built or in use.
+import t from 'tap';
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sealEntry } from '../../harness/src/host/fsutil.ts';
+import { listCache, pruneCache, parseDuration, pruneCandidates } from '../../harness/src/host/cache.ts';
+import { cacheCommand } from '../../harness/src/cli/cache.ts';
+
+const FSUTIL = join(import.meta.dirname, '..', '..', 'harness', 'src', 'host', 'fsutil.ts');
+const DAY = 86400_000;
+
+/** A sealed entry last used `days` ago (made directly: no lease of this process on it). */
+async function entry(root: string, name: string, days: number, bytes = 10000): Promise<string> {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'data'), 'x'.repeat(bytes));
+  await sealEntry(dir);
+  const when = new Date(Date.now() - days * DAY);
+  utimesSync(join(dir, '.complete'), when, when);
+  return dir;
+}
+
+async function cache() {
+  const root = mkdtempSync(join(tmpdir(), 'daxh-cachecmd-'));
+  process.env.DAX_HARNESS_CACHE = root;
+  await entry(root, 'images/initramfs-aaa', 40);
+  await entry(root, 'images/initramfs-bbb', 20);
+  await entry(root, 'images/initramfs-ccc', 1);
+  await entry(root, 'kernels/debian/linux-image-6.1_1', 60, 50000);
+  await entry(root, 'kernel/artifacts/k1', 30);
+  mkdirSync(join(root, 'kernel/build/git-linux-1234'), { recursive: true });
+  return root;
+}
+
+function leaser(dir: string) {
+  const code = `
+    const { openCached } = await import(${JSON.stringify(FSUTIL)});
+    console.log(await openCached(${JSON.stringify(dir)}) ? 'using' : 'no');
+    setInterval(() => {}, 1000);`;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const child = nodeSpawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = new Promise<void>((r) => child.stdout.on('data', (d) => String(d).includes('using') && r()));
+  return { child, ready };
+}
+
+t.test('list: every entry with its kind, size and last use, newest first', async (t) => {
+  const root = await cache();
+  const l = await listCache(root);
+  t.same(l.map((e) => e.name), ['kernel/build/git-linux-1234', 'images/initramfs-ccc', 'images/initramfs-bbb', 'kernel/artifacts/k1', 'images/initramfs-aaa', 'kernels/debian/linux-image-6.1_1']);
+  t.same(new Set(l.map((e) => e.kind)), new Set(['images', 'kernels/debian', 'kernel/artifacts', 'kernel/build']));
+  const k = l.find((e) => e.kind === 'kernels/debian')!;
+  t.ok(k.bytes >= 50000, `size on disk counted (${k.bytes})`);
+  t.ok(Math.abs(Date.now() - k.lastUsedMs - 60 * DAY) < 60_000, 'age from the last use');
+  t.ok(l.every((e) => e.busy === null));
+});
+
+t.test('the criteria: older-than, keep-last per kind, both', async (t) => {
+  const root = await cache();
+  const l = (await listCache(root)).filter((e) => e.kind !== 'kernel/build');
+  const names = (o: Parameters<typeof pruneCandidates>[1]) => pruneCandidates(l, o).map((e) => e.name).sort();
+  t.same(names({ olderThanMs: 25 * DAY }), ['images/initramfs-aaa', 'kernel/artifacts/k1', 'kernels/debian/linux-image-6.1_1']);
+  t.same(names({ keepLast: 1 }), ['images/initramfs-aaa', 'images/initramfs-bbb']);
+  t.same(names({ keepLast: 1, olderThanMs: 25 * DAY }), ['images/initramfs-aaa']);
+  t.equal(parseDuration('2w'), 14 * DAY);
+  t.throws(() => parseDuration('soon'), /not a duration/);
+});
+
+t.test('prune never removes an entry in use or being built; leftovers of dead builds go', async (t) => {
+  const root = await cache();
+  const used = leaser(join(root, 'images/initramfs-aaa'));
+  await used.ready;
+  // Its lease made it recently used; age it again so the criteria pick it.
+  const old = new Date(Date.now() - 40 * DAY);
+  utimesSync(join(root, 'images/initramfs-aaa/.use'), old, old);
+  // A live builder holds the lock of the kernel artifact.
+  const builder = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
+  const builderPid = builder.pid!;
+  mkdirSync(join(root, 'kernel/artifacts/k1.lock'));
+  writeFileSync(join(root, 'kernel/artifacts/k1.lock/owner'), `${builderPid} ${(await import('node:os')).hostname()}\n`);
+  const dead = spawnSync('true').pid!;
+  mkdirSync(join(root, `images/initramfs-zzz.tmp-${dead}-abcdef`));
+  try {
+    const r = await pruneCache({ olderThanMs: 10 * DAY }, root);
+    t.same(r.removed.map((e) => e.name).sort(), ['images/initramfs-bbb', 'kernels/debian/linux-image-6.1_1']);
+    t.same(r.skipped.map((s) => [s.entry.name, s.why.replace(/\d+/g, 'N')]).sort(), [
+      ['images/initramfs-aaa', 'in use (pid N)'],
+      ['kernel/artifacts/k1', 'building (pid N)'],
+    ]);
+    t.same(r.garbage, [`images/initramfs-zzz.tmp-${dead}-abcdef`]);
+    t.ok(existsSync(join(root, 'images/initramfs-aaa/data')), 'the used entry is whole');
+    t.ok(existsSync(join(root, 'kernel/artifacts/k1/data')), 'the locked entry is whole');
+    t.notOk(readdirSync(join(root, 'images')).some((n) => n.includes('.trash-')), 'no trash left');
+  } finally {
+    used.child.kill('SIGKILL');
+    builder.kill('SIGKILL');
+  }
+  await new Promise((r) => used.child.on('exit', r));
+  await new Promise((r) => builder.on('exit', r));
+  const after = await pruneCache({ olderThanMs: 10 * DAY }, root);
+  t.same(after.removed.map((e) => e.name).sort(), ['images/initramfs-aaa', 'kernel/artifacts/k1'], 'once the user and the builder are gone they can go (the stale lock is broken)');
+});
+
+async function cli(argv: string[]) {
+  let out = '';
+  let err = '';
+  const wo = process.stdout.write.bind(process.stdout);
+  const we = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string | Uint8Array) => ((out += String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => ((err += String(c)), true)) as typeof process.stderr.write;
+  try {
+    return { code: await cacheCommand(argv), out, err };
+  } finally {
+    process.stdout.write = wo;
+    process.stderr.write = we;
+  }
+}
+
+t.test('the command: list, prune --keep-last --dry-run, usage errors', async (t) => {
+  const root = await cache();
+  const l = await cli([]);
+  t.equal(l.code, 0);
+  t.match(l.out, /SIZE\s+LAST USED\s+ENTRY/);
+  t.match(l.out, /60d\s+kernels\/debian\/linux-image-6\.1_1/);
+  t.match(l.out, new RegExp(`in 6 entries under ${root}`));
+  const dry = await cli(['prune', '--keep-last', '1', '--dry-run']);
+  t.equal(dry.code, 0);
+  t.match(dry.out, /would remove images\/initramfs-aaa/);
+  t.ok(existsSync(join(root, 'images/initramfs-aaa')), 'dry run removes nothing');
+  const real = await cli(['prune', '--keep-last', '1']);
+  t.match(real.out, /removed 2 entries/);
+  t.notOk(existsSync(join(root, 'images/initramfs-aaa')));
+  t.equal((await cli(['prune'])).code, 2);
+  t.match((await cli(['prune', '--older-than', 'soon'])).err, /^dax-harness cache: "soon" is not a duration/);
+  t.equal((await cli(['prune', '--keep-last', 'x'])).code, 2);
+  t.equal((await cli(['frob'])).code, 2);
+});
