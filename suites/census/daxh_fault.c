@@ -38,10 +38,17 @@ MODULE_PARM_DESC(action, "action to run at load time (see the source's header)")
 
 static struct dentry *fault_dir;
 
-/* Each action has a function of its own so reports name it as the culprit. */
+/*
+ * Each action has a function of its own so reports name it as the culprit;
+ * the empty asm after a call that ends a function keeps the compiler from
+ * turning it into a tail jump, which would drop the function from the stack.
+ */
+#define KEEP_FRAME() asm volatile("" ::: "memory")
+
 static noinline void daxh_fault_warn(void)
 {
 	WARN(1, "daxh_fault: WARN requested\n");
+	KEEP_FRAME();
 }
 
 static noinline void daxh_fault_bug(void)
@@ -54,19 +61,25 @@ static noinline void daxh_fault_oops(void)
 	*(volatile int *)NULL = 1;
 }
 
-static noinline void daxh_fault_refcount(void)
+static noinline void daxh_fault_underflow(void)
 {
 	refcount_t r;
 
 	refcount_set(&r, 0);
 	refcount_dec(&r);
+	KEEP_FRAME();
 }
 
 static noinline void daxh_fault_atomic_sleep(void)
 {
+	int before = preempt_count();
+
 	preempt_disable();
 	msleep(20);
-	preempt_enable();
+	/* The scheduler resets the preempt count when it reports: re-enable only what is still ours. */
+	if (preempt_count() > before)
+		preempt_enable();
+	KEEP_FRAME();
 }
 
 static noinline void daxh_fault_spin(unsigned long secs, bool irqs_off)
@@ -87,12 +100,14 @@ static noinline void daxh_fault_spin(unsigned long secs, bool irqs_off)
 		local_irq_restore(flags);
 	else
 		preempt_enable();
+	KEEP_FRAME();
 }
 
 static noinline void daxh_fault_hang(unsigned long secs)
 {
 	set_current_state(TASK_UNINTERRUPTIBLE);
 	schedule_timeout(secs * HZ);
+	KEEP_FRAME();
 }
 
 static int run_action(const char *what)
@@ -114,7 +129,7 @@ static int run_action(const char *what)
 	else if (IS("panic"))
 		panic("daxh_fault: panic requested");
 	else if (IS("refcount"))
-		daxh_fault_refcount();
+		daxh_fault_underflow();
 	else if (IS("atomic-sleep"))
 		daxh_fault_atomic_sleep();
 	else if (IS("softlockup"))

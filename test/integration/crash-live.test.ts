@@ -9,6 +9,8 @@ import { watchConsole } from '../../harness/src/workflows/watch.ts';
 import { parseLog } from '../../harness/src/oracle/index.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { bootDefault } from './boot-default.ts';
+import { loadFaults, triggerFault } from './faults.ts';
+import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 
 const quiet = () => {};
@@ -75,32 +77,48 @@ t.test('a crash during a run fails the test running, attaches the crash, ends th
 
 t.test('a non-fatal report fails the test it lands in; the run goes on', async (t) => {
   const results = mkdtempSync(join(tmpdir(), 'daxh-results-'));
+  const kernel = await prepareStockKernel(quiet);
   const { record } = await runWorkflow({
     kernel: { kind: 'stock' }, image: 'initramfs', topology: defaultTopology, resultsRoot: results,
     filesystems: ['ext4', 'xfs'], seconds: 0, seed: 1, bootTimeoutMs: 240000, cmdlineExtra: [], progress: quiet,
     onReady: async (s) => {
-      // The kernel prints this through printk like any report (ignore_loglevel puts
-      // it on the console); it is a stand-in for a WARNING the stock kernel cannot
-      // be made to emit from userspace without lkdtm.
-      const warning = [
-        '<4>------------[ cut here ]------------',
-        '<4>WARNING: CPU: 0 PID: 77 at fs/dax.c:1234 dax_folio_put+0x4d/0x60',
-        '<4>Call Trace:',
-        '<4> <TASK>',
-        '<4> dax_disassociate_entry+0x51/0x80',
-        '<4> __dax_invalidate_entry+0x8c/0x130',
-        '<4> </TASK>',
-        '<4>---[ end trace 0000000000000000 ]---',
-      ];
-      for (const line of warning) await s.guest.exec(['sh', '-c', 'printf "%s\\n" "$1" > /dev/kmsg', 'kmsg', line], { timeoutMs: 20000 });
+      // The kernel's own WARN path (our fault module), not text written to /dev/kmsg.
+      await loadFaults(s.guest, kernel);
+      const r = await triggerFault(s.guest, 'warn');
+      if (r.exitCode !== 0) throw new Error(`trigger failed: ${r.stderr}`);
     },
   });
   const setup = record.tests.find((x) => x.name === 'setup.fsdax');
   t.equal(setup?.status, 'crash', 'the report fails the test that was running');
-  t.equal(setup?.crashes[0]?.title, 'WARNING in dax_folio_put');
+  t.equal(setup?.crashes[0]?.title, 'WARNING in daxh_fault_warn');
   t.equal(setup?.crashes[0]?.fatal, false);
   const smoke = record.tests.filter((x) => x.name === 'dax-smoke');
   t.same(smoke.map((x) => x.status), ['pass', 'pass'], 'later tests still ran and passed');
   t.equal(record.status, 'fail');
   t.equal(record.crashes.length, 1);
+});
+
+t.test('real reports of several kinds are titled live by the kernel function that made them', async (t) => {
+  const { s, kernel } = await bootDefault('kinds');
+  t.teardown(() => s.close());
+  const watch = watchConsole(s.machine.console, s.machine.exited, () => {});
+  await loadFaults(s.guest, kernel);
+  // Titles follow syzkaller's rules (a refcount report skips refcount helpers;
+  // "scheduling while atomic" blames the first frame past the scheduler,
+  // which is msleep), so the fixture function is checked in the stack.
+  for (const [action, title, fn] of [
+    ['warn', /^WARNING in daxh_fault_warn$/, 'daxh_fault_warn'],
+    ['refcount', /^WARNING: refcount bug in daxh_fault_underflow$/, 'daxh_fault_underflow'],
+    ['atomic-sleep', /^BUG: scheduling while atomic in \w+$/, 'daxh_fault_atomic_sleep'],
+  ] as const) {
+    const r = await triggerFault(s.guest, action);
+    t.equal(r.exitCode, 0, `${action}: the guest survives it`);
+    await new Promise((res) => setTimeout(res, 1500));
+    const got = watch.take();
+    t.equal(got.length, 1, `${action}: one report (${got.map((x) => x.title).join('; ')})`);
+    t.match(got[0]?.title ?? '', title, `${action}: ${got[0]?.title}`);
+    t.ok(got[0]?.rip?.norm === fn || got[0]?.frames?.some((f) => f.norm === fn), `${action}: ${fn} is at RIP or in the parsed stack`);
+    t.equal(got[0]?.fatal, false, `${action}: not fatal`);
+  }
+  watch.stop();
 });

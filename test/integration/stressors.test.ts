@@ -19,7 +19,13 @@ const quiet = () => {};
 t.test('every stressor across its matrix on the stock kernel lands as the manifest expects', async (t) => {
   const progress: string[] = [];
   const started = Date.now();
+  // What the guest CPU offers, read from the guest itself (not from the results under test).
+  let guestFlags = new Set<string>();
   const { record: rec, runDir } = await runWorkflow({
+    onReady: async (s) => {
+      const info = await s.guest.exec(['cat', '/proc/cpuinfo'], { timeoutMs: 20000 });
+      guestFlags = new Set((/^flags\s*:(.*)$/m.exec(info.stdout)?.[1] ?? '').trim().split(/\s+/));
+    },
     kernel: { kind: 'stock' },
     image: 'initramfs',
     topology: defaultTopology,
@@ -36,10 +42,19 @@ t.test('every stressor across its matrix on the stock kernel lands as the manife
   });
   t.comment(`run ${rec.id} in ${((Date.now() - started) / 1000).toFixed(0)} s, ${rec.tests.length} results, ${runDir}`);
   const manifest = await loadManifest();
-  const cpuinfoHas1G = rec.tests.some((x) => x.params.target === 'devdax-1g' && x.status !== 'skip');
-  const cases = expandMatrix(manifest, { release: rec.kernel!.release, cpuFlags: new Set(cpuinfoHas1G ? ['pdpe1gb'] : []) });
+  t.ok(guestFlags.size > 10, 'the guest CPU flags were read');
+  const cpuinfoHas1G = guestFlags.has('pdpe1gb');
+  const cases = expandMatrix(manifest, { release: rec.kernel!.release, cpuFlags: guestFlags });
   t.notOk(rec.tests.some((x) => x.name.startsWith('setup.')), `no setup failure: ${rec.tests.filter((x) => x.name.startsWith('setup.')).map((x) => x.reason).join('; ')}`);
-  t.equal(rec.tests.length, cases.length, 'one result per (stressor, target)');
+  const boot = rec.tests.find((x) => x.name === 'boot');
+  t.equal(boot?.status, 'pass', 'the boot is a clean step of its own');
+  const cells = rec.tests.filter((x) => x.name !== 'boot');
+  t.equal(cells.length, cases.length, 'one result per (stressor, target)');
+  // The known 6.1 outcomes (vma_ops, reflink_share...) are expected failures:
+  // the run passes, and each of them says XFAIL with the manifest's reason.
+  t.equal(rec.status, 'pass', `the run passes on the stock kernel: ${rec.reason}`);
+  t.same(cells.filter((x) => x.verdict === 'fail' || x.verdict === 'error').map((x) => `${x.name}.${x.params.target}: ${x.reason}`), [], 'no unexpected outcome');
+  for (const x of cells.filter((y) => y.verdict === 'xfail')) t.ok(x.expected?.why, `${x.name}.${x.params.target}: XFAIL says why (${x.expected?.why})`);
   for (const c of cases) {
     const r = rec.tests.find((x) => x.name === c.test.name && x.params.target === c.targetName);
     t.ok(r, `${c.id} has a result`);
