@@ -19,9 +19,11 @@ const base: PrepareKernelOptions = {
   log: (l) => t.comment(l),
 };
 
-const policy = await run('apt-cache', ['show', '--no-all-versions', 'linux-source-6.1'], { timeoutMs: 60_000, reject: false }).catch(() => null);
-if (!policy || policy.exitCode !== 0 || process.arch !== 'x64') {
-  t.plan(0, 'needs x86-64 Debian with linux-source-6.1 in its apt lists');
+// No look-up of linux-source in the host's apt lists first: where they lack it
+// the pipeline fetches package lists of its own, and a source it cannot get is
+// a failure of this test, never a plan of 0 that CI would count as a pass.
+if (process.arch !== 'x64') {
+  t.plan(0, 'the harness boots x86-64 guests only');
   process.exit(0);
 }
 
