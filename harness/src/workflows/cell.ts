@@ -70,6 +70,8 @@ export interface CellPlan {
   accel?: Accel;
   sshPort?: number;
   bootTimeoutMs?: number;
+  /** The caller's identity for this cell (a nightly's matrix key); default: derived from the plan. */
+  cellKey?: string;
 }
 
 export interface CellEnv {
@@ -188,7 +190,9 @@ export async function prepareCell(plan: CellPlan, env: Pick<CellEnv, 'progress'>
   const extras = wantsFaults && census ? [await buildExtrasCpio([{ src: census.faults, dest: '/daxh/daxh_fault.ko' }])] : [];
   const accel = await chooseAccel({ override: plan.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules, extras), log: prep });
   prep(`accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
-  return { plan, suite, prepared, kernel, image, modules, extras, accel, topology, cmdlineExtra, census, known, summary: planSummary(plan, suite.name, imageName, topology, cmdlineExtra) };
+  const summary = planSummary(plan, suite.name, imageName, topology, cmdlineExtra);
+  if (plan.cellKey) summary.cellKey = plan.cellKey;
+  return { plan, suite, prepared, kernel, image, modules, extras, accel, topology, cmdlineExtra, census, known, summary };
 }
 
 export async function runCell(plan: CellPlan, env: CellEnv): Promise<RunOutcome> {
