@@ -74,45 +74,25 @@ function harness(m: string, detached = false): { child: ChildProcess; ready: Pro
   return { child, ready, exit };
 }
 
-t.test('SIGINT to the harness: exit 130 and no compiler left', async (t) => {
-  const m = marker();
-  const h = harness(m);
-  await h.ready;
-  h.child.kill('SIGINT');
-  const x = await h.exit;
-  t.equal(x.code, 130);
-  t.ok(await until(() => holders(m).length === 0, 5000), `left: ${holders(m).join(' ')}`);
-});
+const endings: Array<[string, (h: ReturnType<typeof harness>) => void, boolean, { code?: number; signal?: string }]> = [
+  ['SIGINT to the harness: exit 130 and no compiler left', (h) => h.child.kill('SIGINT'), false, { code: 130 }],
+  ["a terminal's Ctrl-C (SIGINT to the harness's whole process group)", (h) => process.kill(-h.child.pid!, 'SIGINT'), true, { code: 130 }],
+  ['SIGTERM to the harness: exit 143 and nothing left', (h) => h.child.kill('SIGTERM'), false, { code: 143 }],
+  ['SIGKILL of the harness: the group guard ends the build', (h) => h.child.kill('SIGKILL'), false, { signal: 'SIGKILL' }],
+];
 
-t.test("a terminal's Ctrl-C (SIGINT to the harness's whole process group)", async (t) => {
-  const m = marker();
-  const h = harness(m, true);
-  await h.ready;
-  process.kill(-h.child.pid!, 'SIGINT');
-  const x = await h.exit;
-  t.equal(x.code, 130);
-  t.ok(await until(() => holders(m).length === 0, 5000), `left: ${holders(m).join(' ')}`);
-});
-
-t.test('SIGTERM to the harness: exit 143 and nothing left', async (t) => {
-  const m = marker();
-  const h = harness(m);
-  await h.ready;
-  h.child.kill('SIGTERM');
-  const x = await h.exit;
-  t.equal(x.code, 143);
-  t.ok(await until(() => holders(m).length === 0, 5000), `left: ${holders(m).join(' ')}`);
-});
-
-t.test('SIGKILL of the harness: the group guard ends the build', async (t) => {
-  const m = marker();
-  const h = harness(m);
-  await h.ready;
-  h.child.kill('SIGKILL');
-  const x = await h.exit;
-  t.equal(x.signal, 'SIGKILL');
-  t.ok(await until(() => holders(m).length === 0, 5000), `left: ${holders(m).join(' ')}`);
-});
+for (const [name, end, detached, want] of endings) {
+  t.test(name, async (t) => {
+    const m = marker();
+    const h = harness(m, detached);
+    await h.ready;
+    end(h);
+    const x = await h.exit;
+    if (want.code !== undefined) t.equal(x.code, want.code);
+    if (want.signal !== undefined) t.equal(x.signal, want.signal);
+    t.ok(await until(() => holders(m).length === 0, 5000), `left: ${holders(m).join(' ')}`);
+  });
+}
 
 t.test('a timeout ends the whole group, not only the leader', async (t) => {
   const m = marker();
