@@ -1,5 +1,6 @@
 // Walks every corpus entry beside the parser: each log must yield exactly the
-// reports its .expected.json lists, with the listed fields equal.
+// reports its .expected.json lists, with the listed fields equal. Every
+// expected report states its title, alternative titles, type and corrupted flag.
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -24,7 +25,7 @@ function subset(actual: unknown, expected: unknown): unknown {
 }
 
 const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
-t.ok(logs.length >= 25, `corpus has ${logs.length} logs`);
+t.ok(logs.length >= 80, `corpus has ${logs.length} logs`);
 
 for (const f of logs) {
   const name = f.replace(/\.log$/, '');
@@ -33,6 +34,7 @@ for (const f of logs) {
     const got: CrashReport[] = parseLog(readFileSync(join(dir, f), 'utf8'));
     t.equal(got.length, exp.reports.length, `${exp.description}: report count (got ${got.map((r) => r.title).join(' / ')})`);
     exp.reports.forEach((e, i) => {
+      for (const k of ['title', 'altTitles', 'type', 'corrupted']) t.ok(k in e, `report ${i} states ${k}`);
       const r = got[i];
       if (!r) return;
       const { linesExclude, ...fields } = e as { linesExclude?: string[] } & Record<string, unknown>;

@@ -285,6 +285,8 @@ export class Grouper {
     const head = cur.g.type;
     // kmemleak lists every leaked object under one report.
     if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;
+    // unregister_netdevice repeats its complaint every few seconds.
+    if (head === 'netdev refcount' && type === 'netdev refcount') return true;
     if (cur.sawTrace || cur.sinceStart > 15) return false;
     if (DIE_TYPES.has(type)) return DIE_CONTINUES_RE.test(t) || DIES_AFTER.has(head);
     if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;

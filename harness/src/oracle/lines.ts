@@ -124,7 +124,8 @@ export function normaliseLine(raw: string): ConsoleLine {
   }
   // Output written before a kernel line without a newline ("login: [  12.3] BUG: ...",
   // a process's half-line) puts the kernel's timestamp mid-line: the kernel line starts there.
-  for (let open = s.indexOf('[', 1); open > 0; open = s.indexOf('[', open + 1)) {
+  // A line that already had its own timestamp is two kernel lines merged: the first one counts.
+  for (let open = ts === null ? s.indexOf('[', 1) : -1; open > 0; open = s.indexOf('[', open + 1)) {
     const m = GLUED_TS_RE.exec(s.slice(open, open + 40));
     if (m) {
       ts = Number(m[1]);

@@ -81,7 +81,7 @@ const START_RULES: Array<[RegExp, ReportType]> = [
   [/^(?:Oops: )?divide(?: |_)error:/, 'divide error'],
   [/^PANIC: double fault/, 'double fault'],
   [/^(?:Oops: )?(?:int3|stack segment): /, 'Oops'],
-  [/^Oops(?::| - )/, 'Oops'],
+  [/^Oops(?::| -) .*\[#\d+\]/, 'Oops'],
   [/^Internal error: /, 'Oops'],
   [/^Unable to handle kernel /, 'Oops'],
   [/^(?:Unhandled fault|Alignment trap): /, 'Oops'],
@@ -118,7 +118,7 @@ export const FATAL_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['GPF', 
 
 /** Lines anywhere in a report that show the kernel died (die() or panic()). */
 export const DEATH_RE =
-  /^(?:Oops: |invalid opcode:|general protection fault|divide(?: |_)error:|int3: |stack segment: |PANIC: double fault|kernel stack overflow|Kernel panic - not syncing|[Kk]ernel BUG at |Internal error: |BUG: (?:unable to handle|[Kk]ernel NULL pointer dereference))/;
+  /^(?:Oops: |invalid opcode:|double fault: |general protection fault|divide(?: |_)error:|int3: |stack segment: |stack guard page: |PANIC: double fault|kernel stack overflow|Kernel panic - not syncing|[Kk]ernel BUG at |Internal error: |BUG: (?:unable to handle|[Kk]ernel NULL pointer dereference))/;
 
 // Lines that belong to a page dump printed before (or inside) a report.
 const DUMP_ANY_RE = /^(?:page:|head:|raw: |(?:mapping->)?aops:|(?:anon |ksm )?flags: 0x|page_type: |memcg:|page dumped because: |page does not match folio|failed to read mapping|page->mem_cgroup:)/;
@@ -144,7 +144,7 @@ const BODY_RE = new RegExp(
   '^(?:' +
     [
       String.raw`\? `,
-      String.raw`</?(?:TASK|IRQ|NMI|EOI|SOFTIRQ)>`,
+      String.raw`</?(?:TASK|IRQ|NMI|EOI|SOFTIRQ|#DF|#MC|#VC|#DB)>`,
       String.raw`[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+/0x[0-9a-f]+`,
       String.raw`Call Trace:`,
       String.raw`Call trace:`,
@@ -205,7 +205,7 @@ const BODY_RE = new RegExp(
       String.raw`\^`,
       String.raw`page last`,
       String.raw`page_owner`,
-      String.raw`(?:Read|Write) of size`,
+      String.raw`(?:Read|Write) (?:of size|at addr)`,
       String.raw`KASAN: `,
       String.raw`KFENCE: `,
       String.raw`(?:Out-of-bounds|Use-after-free|Invalid free|Corrupted memory) `,
@@ -251,7 +251,9 @@ const BODY_RE = new RegExp(
       String.raw`NMI backtrace for cpu`,
       String.raw`Hardware name`,
       String.raw`PANIC: double fault`,
+      String.raw`double fault: `,
       String.raw`kernel stack overflow`,
+      String.raw`stack guard page: `,
       String.raw`Kernel stack is corrupted`,
       String.raw`usercopy: `,
       String.raw`INFO: task \S+ blocked on`,
@@ -274,6 +276,27 @@ const BODY_RE = new RegExp(
       String.raw`Stack: `,
       String.raw`Backtrace:`,
       String.raw`\(detected by \d+`,
+      String.raw`caller is `,
+      String.raw`\S+ \[HC\d\[\d+\]:SC\d\[\d+\]:HE\d:SE\d\] (?:takes|is trying to acquire):`,
+      String.raw`\{[\w-]+\} state was registered at:`,
+      String.raw`\S+ just changed the state of lock:`,
+      String.raw`but this lock (?:took|was taken by) another`,
+      String.raw`and interrupts could create inverse lock ordering`,
+      String.raw`and this task is already holding:`,
+      String.raw`which would create a new lock dependency:`,
+      String.raw`but this new dependency connects`,
+      String.raw`\.\.\. which became`,
+      String.raw`\S+ is leaving the kernel with locks still held`,
+      String.raw`[\w./-]+\.[ch]:\d+ `,
+      String.raw`RCU nest depth`,
+      String.raw`rcu_scheduler_active`,
+      String.raw`May be due to missing lock nesting`,
+      String.raw`Pointer tag:`,
+      String.raw`Free of addr`,
+      String.raw`kfence-#\d+`,
+      String.raw`(?:allocated|freed) by task \d+ on cpu`,
+      String.raw`ref_tracker: `,
+      String.raw`[0-9a-f]{4}:(?: +(?:[0-9a-f]{8}|\?{8}))+$`,
     ].join('|') +
     ')',
 );

@@ -100,6 +100,8 @@ const BUG_RULES: Rule[] = [
     stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
     title: 'KFENCE: $1 $2 in $4',
     alt: ['bad-access in $4'],
+    // Ours: KFENCE prints its stacks without a "Call Trace:" header; that is no sign of a cut report.
+    noStack: true,
   },
   {
     type: 'KFENCE',
@@ -115,6 +117,7 @@ const BUG_RULES: Rule[] = [
     stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
     title: 'KFENCE: invalid $1 in $3',
     alt: ['bad-access in $3'],
+    noStack: true,
   },
   {
     type: 'KFENCE',
@@ -553,19 +556,24 @@ const OUR_FAMILIES: Family[] = [
     rules: [{ type: 'list corruption', head: /list_(?:add|del) corruption/, stack: warnStack(), title: 'BUG: corrupted list in $1', alt: ['bad-access in $1'] }],
     type: 'list corruption',
   },
-  { key: 'Oops', rules: [{ type: 'Oops', head: /Oops(?::| -)/, stack: RIP_STACK, title: 'Oops in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
+  { key: 'Oops', rules: [{ type: 'Oops', head: /Oops(?::| -) .*\[#\d+\]/, stack: RIP_STACK, title: 'Oops in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
 ];
 
 /** Every keyword that can make a line an oops line (for a quick test before the families). */
 const ANY_KEY = new RegExp([...FAMILIES, ...OUR_FAMILIES].map((f) => f.key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
 
-// Frames as %pS prints them (optionally behind one or two [<address>]), up to the clone suffix.
+// Frames as %pS prints them (optionally behind one or two [<address>]), up to the clone suffix,
+// and 32-bit arm's "[<pc>] (f) from [<lr>] (g+0x1/0x2)", which names two.
 const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+const ARM_FRAME_LINE = /^\s*\[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_.]+)\) from \[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_]+)[.+]/;
+const frameLine = (l: string) => FRAME_LINE.exec(l) ?? ARM_FRAME_LINE.exec(l);
 const RIP_LINE = re(String.raw`(?:IP|pc |PC is at):? (?:[0-9]+:)?(?:(?:${PC} +){0,2}${FN}|0x[0-9a-f]+|${PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))`);
 const CALL_TRACE = /Call (?:T|t)race:|Backtrace:/;
 // A trace ends where the next one begins.
 const TRACE_START = /Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:|[^k] backtrace(?: \(crc [0-9a-f]*\))?:|Backtrace:|Uninit was stored to memory at/;
 // Fault-injection stacks get mixed into reports.
+// Two console lines merged into one: the second one's printk timestamp inside the first.
+const MERGED_TS = /\[ *[0-9]+\.[0-9]+\]/;
 const INJECTED = /^(?: \[<?(?:0x)?[0-9a-f]+>?\])? should_fail(?:slab)?(?:\.[a-z0-9.]+)?\+0x/;
 
 interface Key {
@@ -594,8 +602,7 @@ function walk(lines: readonly string[], start: number, parts: readonly Part[], s
   let ok = true;
   let traces = 0;
   const take = (m: RegExpExecArray | null) => {
-    const fn = m?.[1];
-    if (fn && !neverGuilty(fn, skip)) raw.push(fn);
+    for (const fn of m?.slice(1) ?? []) if (fn && !neverGuilty(fn, skip)) raw.push(fn);
   };
   for (let p = 0; ; p++) {
     if (p === parts.length || (parts[p] === 'trace' && traces > 0)) {
@@ -636,7 +643,7 @@ function walk(lines: readonly string[], start: number, parts: readonly Part[], s
           break;
         }
       }
-      take(FRAME_LINE.exec(l));
+      take(frameLine(l));
     }
   }
   return { keys, ok };
@@ -733,7 +740,7 @@ function stackTroubles(lines: readonly string[], from: number): string {
     for (let j = i + 1; j < lines.length && j <= i + 15; j++) {
       const l = lines[j]!;
       if (TRACE_START.test(l)) break;
-      if (l.includes('(stack is not available)') || FRAME_LINE.test(l)) {
+      if (l.includes('(stack is not available)') || frameLine(l)) {
         found = true;
         break;
       }
@@ -785,7 +792,8 @@ export function titleReport(lines: readonly string[], from = 0): Titled | null {
       if (!w.ok) corrupted = 'extracted no frames';
     }
     const args = [...caps, ...keys.map((k) => k.canon)];
-    const title = normaliseTitle(fill(rule.title, args));
+    const rawTitle = fill(rule.title, args);
+    const title = normaliseTitle(rawTitle);
     const alts: string[] = (rule.alt ?? []).map((a) => fill(a, args));
     // The frame as printed and with each syscall prefix removed, so that titles
     // made before and after a prefix was stripped still meet.
@@ -801,7 +809,7 @@ export function titleReport(lines: readonly string[], from = 0): Titled | null {
     }
     const altTitles = [...new Set(alts.map(normaliseTitle))].filter((a) => a !== title);
     if (!corrupted && rule.corrupted) corrupted = 'report format is marked as corrupted';
-    if (!corrupted && /\[ *[0-9]+\.[0-9]+\]/.test(title)) corrupted = 'title holds a timestamp of a merged line';
+    if (!corrupted && MERGED_TS.test(rawTitle)) corrupted = 'title holds the timestamp of a merged line';
     if (!corrupted && !rule.noStack) corrupted = stackTroubles(lines, i);
     return {
       type: rule.type,
@@ -815,12 +823,14 @@ export function titleReport(lines: readonly string[], from = 0): Titled | null {
     };
   }
   // A line of a known family that no format titles: its own text is the title.
+  const text = line.slice(found.at);
+  const why = matched ? 'matched title but not report regexp' : MERGED_TS.test(text) ? 'title holds the timestamp of a merged line' : '';
   return {
     type: family.type,
-    title: normaliseTitle(line.slice(found.at)),
+    title: normaliseTitle(text),
     altTitles: [],
-    corrupted: matched,
-    corruptedReason: matched ? 'matched title but not report regexp' : '',
+    corrupted: why !== '',
+    corruptedReason: why,
     frame: null,
     oopsLine: i,
     freeText: !matched,
