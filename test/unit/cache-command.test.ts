@@ -79,6 +79,7 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
   // A live builder holds the lock of the kernel artifact.
   const builder = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
   const builderPid = builder.pid!;
+  const gone = Promise.all([new Promise((r) => used.child.on('exit', r)), new Promise((r) => builder.on('exit', r))]);
   mkdirSync(join(root, 'kernel/artifacts/k1.lock'));
   writeFileSync(join(root, 'kernel/artifacts/k1.lock/owner'), `${builderPid} ${(await import('node:os')).hostname()}\n`);
   const dead = spawnSync('true').pid!;
@@ -98,8 +99,7 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
     used.child.kill('SIGKILL');
     builder.kill('SIGKILL');
   }
-  await new Promise((r) => used.child.on('exit', r));
-  await new Promise((r) => builder.on('exit', r));
+  await gone;
   const after = await pruneCache({ olderThanMs: 10 * DAY }, root);
   t.same(after.removed.map((e) => e.name).sort(), ['images/initramfs-aaa', 'kernel/artifacts/k1'], 'once the user and the builder are gone they can go (the stale lock is broken)');
 });
