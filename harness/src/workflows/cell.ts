@@ -232,16 +232,22 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   env.progress('run', `results in ${runDir}`);
 
   const stop = new AbortController();
-  const outside = () => stop.abort(env.signal?.reason ?? new Error('stopped'));
+  // A run stopped from outside (^C here, or a caller's env.signal: a nightly
+  // cancelling its cells) is no verdict: it is 'interrupted' and says so at
+  // once, so a harness that exits right after leaves no 'running' record.
+  const interrupt = async (why: string) => {
+    stop.abort(new Error(why));
+    if (record.status !== 'running') return;
+    record.status = 'interrupted';
+    record.reason = why;
+    record.endedAt = new Date().toISOString();
+    await save();
+  };
+  // A failed write here is retried by the run's last save.
+  const outside = () => void interrupt(String((env.signal?.reason as Error)?.message ?? env.signal?.reason ?? 'stopped')).catch(() => {});
   env.signal?.addEventListener('abort', outside, { once: true });
-  if (env.handleSignals !== false)
-    setInterruptHandler(async (sig) => {
-      stop.abort(new Error(`interrupted by ${sig}`));
-      record.status = 'interrupted';
-      record.reason = `interrupted by ${sig}`;
-      record.endedAt = new Date().toISOString();
-      await save();
-    });
+  if (env.signal?.aborted) outside();
+  if (env.handleSignals !== false) setInterruptHandler((sig) => interrupt(`interrupted by ${sig}`));
 
   const finish = async (status: RunRecord['status'], reason: string) => {
     if (record.status === 'interrupted') return;
