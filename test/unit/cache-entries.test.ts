@@ -102,6 +102,21 @@ t.test('a full verification catches an overwrite that kept size and mtime', asyn
   t.match(await verifyEntry(dir, true), /record\.json changed/);
 });
 
+t.test("a git repository inside an entry is git's to change", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'daxh-cache-'));
+  const dir = join(root, 'src');
+  await buildCached(dir, async (tmp) => {
+    spawnSync('mkdir', ['-p', join(tmp, 'repo/.git/objects')]);
+    writeFileSync(join(tmp, 'repo/Makefile'), 'all:\n');
+    writeFileSync(join(tmp, 'repo/.git/objects/loose'), 'x');
+  });
+  rmSync(join(dir, 'repo/.git/objects/loose'));
+  writeFileSync(join(dir, 'repo/.git/objects/pack'), 'gc packed it');
+  t.equal(await verifyEntry(dir), null, 'a gc under .git is not damage');
+  truncateSync(join(dir, 'repo/Makefile'), 0);
+  t.match(await verifyEntry(dir), /repo\/Makefile is 0 bytes/, 'the tree itself is checked');
+});
+
 t.test('an entry made before manifests existed is adopted, not rebuilt', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'daxh-cache-'));
   const dir = join(root, 'old');

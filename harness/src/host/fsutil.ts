@@ -119,11 +119,18 @@ interface Manifest {
   links: Record<string, string>;
 }
 
+/**
+ * A git repository inside an entry (an imported linux-source) is git's to
+ * change: worktrees, objects, gc repacks. git checks its own store.
+ */
+const gitOwned = (rel: string) => rel === '.git' || rel.endsWith('/.git') || rel.startsWith('.git/') || rel.includes('/.git/');
+
 async function walk(root: string, rel = ''): Promise<{ files: string[]; links: string[] }> {
   const out = { files: [] as string[], links: [] as string[] };
   for (const e of await readdir(join(root, rel), { withFileTypes: true })) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (!rel && (e.name === MARKER || e.name === MANIFEST || e.name === USE)) continue;
+    if (gitOwned(r)) continue;
     if (e.isSymbolicLink()) out.links.push(r);
     else if (e.isDirectory()) {
       const sub = await walk(root, r);
@@ -173,13 +180,13 @@ export async function verifyEntry(dir: string, full = false): Promise<string | n
     if ((full || st.mtimeMs !== mtimeMs) && (await sha256File(join(dir, f))) !== sum) return `${f} changed (checksum mismatch)`;
     return null;
   };
-  const files = Object.entries(m.files);
+  const files = Object.entries(m.files).filter(([f]) => !gitOwned(f));
   // In batches: the stats overlap in libuv's pool instead of queuing one by one.
   for (let i = 0; i < files.length; i += 256) {
     const bad = (await Promise.all(files.slice(i, i + 256).map(check))).find((x) => x !== null);
     if (bad) return bad;
   }
-  for (const [l, target] of Object.entries(m.links)) {
+  for (const [l, target] of Object.entries(m.links).filter(([f]) => !gitOwned(f))) {
     if ((await readlink(join(dir, l)).catch(() => null)) !== target) return `link ${l} is missing or changed`;
   }
   return null;
