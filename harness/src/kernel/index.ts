@@ -8,7 +8,7 @@ import type { KernelArtifact, KernelBuildRecord } from '../results/records.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../host/fsutil.js';
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
-import { applySeries, isRange, loadSeries, type Series } from './series.js';
+import { applySeries, isRange, loadSeries, revertCommits, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
 import { buildKernel } from './build.js';
 import { withLock } from './lock.js';
@@ -28,8 +28,13 @@ export interface PrepareKernelOptions {
   source?: string | SourceSpec;
   /** Ref in a git tree (default HEAD, or the series' base-commit when present). */
   ref?: string;
-  /** An mbox, a directory of .patch files, or a git range A..B in the source tree. */
-  series?: string;
+  /**
+   * An mbox, a directory of .patch files, or a git range A..B in the source
+   * tree; or a series already read (a bisection builds subsets of one).
+   */
+  series?: string | Series;
+  /** Commits of the source tree to revert after the series, in this order (a bisection's leave-out check over a range). */
+  revert?: string[];
   /** Config fragment names from kernels/configs (qemu-q35 is always first). Default ['dax']. */
   config?: string[];
   /** Merge base: tinyconfig (default, fast) or defconfig. */
@@ -60,6 +65,8 @@ export interface KernelPlan {
   worktree: string;
   /** The O= directory for this (source, profile). */
   buildDir: string;
+  /** Resolved commits reverted after the series. */
+  reverts: string[];
   notes: string[];
 }
 
@@ -81,8 +88,9 @@ export const kernelBuildNeeds: PackageNeeds = {
   cpio: ['/usr/bin/cpio'],
 };
 
-export function buildKey(baseCommit: string, seriesHash: string | null, configHash: string): string {
-  return sha256(KEY_VERSION, baseCommit, seriesHash ?? '', configHash).slice(0, 24);
+export function buildKey(baseCommit: string, seriesHash: string | null, configHash: string, reverts: string[] = []): string {
+  // Without reverts the key is what it always was, so cached kernels stay valid.
+  return sha256(KEY_VERSION, baseCommit, seriesHash ?? '', configHash, ...(reverts.length ? ['revert', ...reverts] : [])).slice(0, 24);
 }
 
 /** The user's kernel inputs, judged without downloading or unpacking anything. */
@@ -107,7 +115,8 @@ export async function checkKernelInputs(opts: PrepareKernelOptions = {}): Promis
   // Without git yet (a fresh host) the tree is checked once the packages are in.
   const tree = spec.kind === 'git' && whichSync('git') ? await resolveSource(spec, opts.ref) : null;
   let series: Series | null = null;
-  if (opts.series) {
+  if (typeof opts.series === 'object') series = opts.series;
+  else if (opts.series) {
     if (isRange(opts.series)) {
       if (spec.kind === 'debian') throw new SeriesError(`--series ${opts.series} is a git range, but the source is a Debian package`, 'give the range with --source PATH (your git tree), or pass an mbox or a directory of patches');
       if (tree) series = await loadSeries(opts.series, tree.repoDir);
@@ -122,7 +131,7 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
   const inputs = checked ?? (await checkKernelInputs(opts));
   const source = inputs.tree ?? (await resolveSource(inputs.spec, opts.ref, log));
   const notes: string[] = [];
-  const series = inputs.series ?? (opts.series ? await loadSeries(opts.series, source.repoDir) : null);
+  const series = inputs.series ?? (typeof opts.series === 'string' && opts.series ? await loadSeries(opts.series, source.repoDir) : null);
   if (series) notes.push(...series.notes);
 
   let baseCommit = source.commit;
@@ -135,7 +144,9 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
   }
 
   const profile = inputs.profile;
-  const key = buildKey(baseCommit, series?.hash ?? null, profile.hash);
+  const reverts: string[] = [];
+  for (const r of opts.revert ?? []) reverts.push(await resolveCommit(source.repoDir, r));
+  const key = buildKey(baseCommit, series?.hash ?? null, profile.hash, reverts);
   return {
     source,
     baseCommit,
@@ -145,6 +156,7 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
     artifactDir: cacheDir('kernel', 'artifacts', key),
     worktree: worktreePath(source),
     buildDir: cacheDir('kernel', 'build', `${source.id}-${profile.hash.slice(0, 12)}`),
+    reverts,
     notes,
   };
 }
@@ -176,6 +188,7 @@ function describe(plan: KernelPlan): string {
   const parts = [plan.source.label];
   if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
   if (plan.series) parts.push(`+ ${plan.series.patches.length} patch(es) v${plan.series.version}`);
+  if (plan.reverts.length) parts.push(`- revert ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
   parts.push(`[${plan.profile.fragments.map((f) => f.name).join(',')}]`);
   return parts.join(' ');
 }
@@ -224,6 +237,10 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       if (plan.series) {
         log(`series: applying ${plan.series.patches.length} patch(es) from ${plan.series.source}`);
         await applySeries(wt, plan.series);
+      }
+      if (plan.reverts.length) {
+        log(`revert: ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
+        await revertCommits(wt, plan.reverts);
       }
       const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
 

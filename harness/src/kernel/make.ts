@@ -28,7 +28,9 @@ export function kmake(o: MakeOptions): Promise<ProcResult> {
     reject: false,
     // A killed harness must not leave a make running on a shared machine.
     dieWithParent: true,
-    env: { LC_ALL: 'C', KBUILD_BUILD_USER: 'dax-harness', KBUILD_BUILD_HOST: 'dax-harness' },
+    // A fixed build stamp: the same sources give the same bzImage, so a step
+    // that changes nothing built (a documentation patch) is recognised by hash.
+    env: { LC_ALL: 'C', KBUILD_BUILD_USER: 'dax-harness', KBUILD_BUILD_HOST: 'dax-harness', KBUILD_BUILD_TIMESTAMP: '2000-01-01 00:00:00 UTC', KBUILD_BUILD_VERSION: '1' },
     onOutput: o.onOutput ? (c) => o.onOutput!(c) : undefined,
   });
 }

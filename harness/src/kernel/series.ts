@@ -433,3 +433,26 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Revert commits on top of the worktree's HEAD with `git revert` (a 3-way
+ * merge, as a developer would). On a conflict the worktree is put back
+ * where it was and a PatchApplyError names the revert and the file.
+ */
+export async function revertCommits(worktree: string, commits: string[]): Promise<void> {
+  const base = (await git(worktree, ['rev-parse', 'HEAD'])).stdout.trim();
+  const env = { GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
+  for (const [i, c] of commits.entries()) {
+    // A merge on the first-parent line is reverted against its first parent.
+    const parents = (await git(worktree, ['rev-list', '--parents', '-n', '1', c])).stdout.trim().split(' ').length - 1;
+    const r = await git(worktree, ['revert', '--no-edit', ...(parents > 1 ? ['-m', '1'] : []), c], { reject: false, env, timeoutMs: 600_000 });
+    if (r.exitCode === 0) continue;
+    const out = `${r.stdout}\n${r.stderr}`;
+    const subject = (await git(worktree, ['log', '-1', '--format=%s', c], { reject: false })).stdout.trim();
+    await git(worktree, ['revert', '--abort'], { reject: false });
+    await git(worktree, ['reset', '-q', '--hard', base]);
+    await git(worktree, ['clean', '-q', '-fd']);
+    const file = /CONFLICT \([^)]*\): (?:Merge conflict in )?(\S+)/.exec(out)?.[1] ?? null;
+    throw new PatchApplyError({ number: i + 1, total: commits.length, subject: `Revert "${subject}" (${c.slice(0, 12)})` }, file, null, out.trim());
+  }
+}
