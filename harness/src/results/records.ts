@@ -351,6 +351,8 @@ export type BisectStatus =
   | 'end-untestable'
   /** A budget ran out: resumable with a larger one. */
   | 'budget'
+  /** Stopped by SIGINT/SIGTERM: what was learnt so far, resumable. */
+  | 'interrupted'
   | 'infra-error';
 
 /** A step's verdict: shows the bug, clean, cannot be judged, needs more runs, not built yet. */
