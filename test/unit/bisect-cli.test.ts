@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bisectCommand } from '../../harness/src/cli/bisect.ts';
 import { SimEnv, rng, type Scenario } from '../../harness/src/workflows/bisect/simulate.ts';
 import type { MakeEnv } from '../../harness/src/workflows/bisect/workflow.ts';
+import { BisectEnvironmentError } from '../../harness/src/workflows/bisect/environment.ts';
 import type { BisectRecord } from '../../harness/src/results/records.ts';
 
 async function cli(args: string[], makeEnv?: MakeEnv) {
@@ -100,11 +101,14 @@ t.test('--help is the manual', async (t) => {
   for (const w of ['--series MBOX|DIR', '--good REF --bad REF', '--reverse', '--any-crash', '--any-failure', '--resume DIR', '--max-boots', 'Exit codes']) t.match(r.out, w);
 });
 
-t.test('valid input without a connected environment: exit 3, nothing left behind', async (t) => {
+t.test('an environment that cannot start: exit 3, one line, nothing left behind', async (t) => {
   const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
-  const r = await cli(['--series', series, '--test', 'smoke:ext4', '--results', results]);
+  const broken: MakeEnv = () => {
+    throw new BisectEnvironmentError('no QEMU on this host');
+  };
+  const r = await cli(['--series', series, '--test', 'smoke:ext4', '--results', results], broken);
   t.equal(r.code, 3);
-  t.match(r.err, /not connected in this version: the input is valid, nothing was built/);
+  t.equal(r.err, 'dax-harness bisect: no QEMU on this host\n');
   t.same(readdirSync(results), []);
 });
 

@@ -1,6 +1,7 @@
 // `dax-harness bisect`: argument parsing, input checks (all before anything
 // is built), progress and the summary. The bisection is workflows/bisect; the
-// environment that builds kernels and boots guests is injected (makeEnv).
+// environment that builds kernels and boots guests is workflows/bisect's
+// GuestEnvironment unless a caller injects another (makeEnv: tests, benches).
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { defaultResultsRoot } from '../host/paths.ts';
@@ -10,6 +11,7 @@ import { BisectInputError, loadRangeInput, loadSeriesInput, parseTests } from '.
 import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEnv } from '../workflows/bisect/workflow.ts';
 import { summaryText } from '../workflows/bisect/report.ts';
 import type { BadMeaning } from '../workflows/bisect/types.ts';
+import { BisectEnvironmentError, GuestEnvironment } from '../workflows/bisect/environment.ts';
 
 export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
        dax-harness bisect --good REF --bad REF --source PATH --test TEST [options]
@@ -81,10 +83,21 @@ Output:
   --results DIR         where results/bisect-<id>/ goes (default: results/)
   --json                print bisect.json instead of the summary
 
+How a step is built and run: the kernel pipeline of dax-harness build
+applies the step's patches (or checks out the commit, or reverts it with
+git revert) in one worktree and builds into one O= directory with the same
+config for every step, so a step costs an incremental make, not a cold
+build; a kernel whose bzImage and modules hash like another step's is that
+step's kernel. The tests then run through the run primitive of dax-harness
+run, repeated in one booted guest; after any kernel report the next run
+boots a fresh guest (a WARN_ON_ONCE would stay quiet, a leaked reference
+would stay leaked). Run records go under bisect-<id>/runs/.
+
 Writes bisect-<id>/state.json (after every action: what --resume reads),
 bisect.json (the culprit with number, subject, author and link, confidence,
 every step's builds, runs, crashes and rate, builds and boots used, the
-verification) and summary.txt.
+verification) and summary.txt; on SIGINT/SIGTERM both are written with
+what was learnt so far (status interrupted) before the exit.
 
 Exit codes: 0 a culprit named with confidence, 1 no confident culprit (the
 summary says why; a budget stop says how to resume), 2 bad input,
@@ -101,18 +114,11 @@ function positive(v: string | undefined, name: string): number | undefined {
 }
 
 export interface BisectCommandDeps {
-  /** The environment that builds and tests steps; the lead wires the real one (kernel pipeline + run primitive). */
+  /** The environment that builds and tests steps (default: kernel pipeline + run primitive). */
   makeEnv?: MakeEnv;
 }
 
-/** Until the real environment is connected, a bisection stops here (after its input was checked). */
-const noEnvironment: MakeEnv = () => {
-  throw new BisectEnvironmentError('the build-and-boot environment for bisect is not connected in this version: the input is valid, nothing was built');
-};
-
-export class BisectEnvironmentError extends Error {
-  override name = 'BisectEnvironmentError';
-}
+const guestEnvironment: MakeEnv = (plan, ctx) => new GuestEnvironment(plan, ctx);
 
 export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}): Promise<number> {
   const fail = (msg: string) => {
@@ -228,7 +234,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
   try {
     const { record, dir } = await runBisectWorkflow(
       plan,
-      { resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(), makeEnv: deps.makeEnv ?? noEnvironment, progress, settings },
+      { resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(), makeEnv: deps.makeEnv ?? guestEnvironment, progress, settings },
       resume,
     );
     if (a.json) process.stdout.write(JSON.stringify(record, null, 2) + '\n');

@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../host/fsutil.ts';
 import { createRunDir, newRunId } from '../../results/store.ts';
 import type { BisectRecord } from '../../results/records.ts';
-import { newBisection, type NewBisection } from './engine.ts';
+import { setInterruptHandler } from '../../host/proc.ts';
+import { confidence, newBisection, type NewBisection } from './engine.ts';
 import { runBisection } from './driver.ts';
 import { buildRecord, summaryText, type ReportMeta } from './report.ts';
 import { BisectInputError, loadSeriesInput, type BisectTests, type StepsInput } from './input.ts';
-import type { BadMeaning, BisectEnv, BisectSettings, BisectState, Direction } from './types.ts';
+import type { BadMeaning, BisectEnv, BisectOutcome, BisectSettings, BisectState, Direction } from './types.ts';
 
 /** Everything a step's build and test need, as the user asked for it. */
 export interface BisectPlan {
@@ -44,8 +45,11 @@ export interface SavedBisection {
   state: BisectState;
 }
 
-/** Builds the environment for a plan; `dir` is the bisection's results directory (for run dirs, build logs). */
-export type MakeEnv = (plan: BisectPlan, ctx: { dir: string; log: (line: string) => void }) => Promise<BisectEnv> | BisectEnv;
+/**
+ * Builds the environment for a plan; `dir` is the bisection's results
+ * directory (for run dirs, build logs); `signal` aborts on SIGINT/SIGTERM.
+ */
+export type MakeEnv = (plan: BisectPlan, ctx: { dir: string; log: (line: string) => void; signal: AbortSignal }) => Promise<BisectEnv> | BisectEnv;
 
 export interface BisectWorkflowOptions {
   resultsRoot: string;
@@ -53,6 +57,8 @@ export interface BisectWorkflowOptions {
   progress: (line: string) => void;
   /** Engine settings the user chose (confidence, runs per step, budgets). */
   settings?: Partial<Pick<NewBisection, 'targetConfidence' | 'maxRunsPerStep' | 'budget'>>;
+  /** On SIGINT/SIGTERM write bisect.json and summary.txt of what was learnt, then let the process exit (default true). */
+  handleSignals?: boolean;
 }
 
 function savePlan(plan: BisectPlan): SavedPlan {
@@ -121,9 +127,26 @@ export async function runBisectWorkflow(
     };
   }
   const saved = (): SavedBisection => ({ schema: 1, plan: savePlan(plan), meta, state });
+  const stop = new AbortController();
+  const conclude = async (outcome: BisectOutcome) => {
+    meta.endedAt = new Date().toISOString();
+    await writeJsonAtomic(join(dir, 'state.json'), saved());
+    const record = buildRecord(state, outcome, meta);
+    await writeJsonAtomic(join(dir, 'bisect.json'), record);
+    await writeFileAtomic(join(dir, 'summary.txt'), summaryText(record) + '\n');
+    return record;
+  };
+  if (o.handleSignals !== false) {
+    setInterruptHandler(async (sig) => {
+      stop.abort(new Error(`interrupted by ${sig}`));
+      const reason = `interrupted by ${sig}; continue with dax-harness bisect --resume ${dir}`;
+      await conclude({ status: 'interrupted', reason, culprit: null, candidates: [], confidence: confidence(state), confident: false, verification: null });
+      o.progress(reason);
+    });
+  }
   let env: BisectEnv;
   try {
-    env = await o.makeEnv(plan, { dir, log: o.progress });
+    env = await o.makeEnv(plan, { dir, log: o.progress, signal: stop.signal });
   } catch (e) {
     // Nothing happened yet: leave no half-started bisection behind.
     if (!resume) await rm(dir, { recursive: true, force: true });
@@ -132,13 +155,9 @@ export async function runBisectWorkflow(
   await writeJsonAtomic(join(dir, 'state.json'), saved());
   const outcome = await runBisection(state, env, {
     unit: meta.unit,
-    save: () => writeJsonAtomic(join(dir, 'state.json'), saved()),
+    // After a signal the interrupt handler owns the files.
+    save: () => (stop.signal.aborted ? undefined : writeJsonAtomic(join(dir, 'state.json'), saved())),
     progress: (line) => o.progress(line),
   });
-  meta.endedAt = new Date().toISOString();
-  await writeJsonAtomic(join(dir, 'state.json'), saved());
-  const record = buildRecord(state, outcome, meta);
-  await writeJsonAtomic(join(dir, 'bisect.json'), record);
-  await writeFileAtomic(join(dir, 'summary.txt'), summaryText(record) + '\n');
-  return { record, dir };
+  return { record: await conclude(outcome), dir };
 }
