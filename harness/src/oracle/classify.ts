@@ -4,7 +4,7 @@
 // on helpers (spec §4.2–§4.4).
 import type { Frame } from '../results/records.js';
 import type { ReportType } from './patterns.js';
-import { DEATH_RE, FATAL_TYPES } from './patterns.js';
+import { FATAL_TYPES } from './patterns.js';
 import { NEVER_GUILTY, neverGuilty } from './guilty.js';
 import { normaliseFn } from './stack.js';
 import { titleReport } from './titles.js';
@@ -83,7 +83,7 @@ export interface Classified {
 
 export interface ClassifyInput {
   type: ReportType;
-  /** Kernel text of the report from its primary line on (blanks at the start kept). */
+  /** Kernel text of the report from its primary line on, indentation removed. */
   body: readonly string[];
   /** The same without questionable ("? ") frames: what titles are made from. */
   titleLines: readonly string[];
@@ -105,8 +105,8 @@ function hasStack(frames: readonly Frame[]): boolean {
 
 /** Classify a grouped report, or null when it turns out not to be one. */
 export function classify(inp: ClassifyInput): Classified | null {
-  const head = inp.body[0]!.trimStart();
-  const body = inp.body.map((l) => l.trimStart());
+  const body = inp.body;
+  const head = body[0]!;
 
   let file: string | null = null;
   let sourceLine: number | null = null;
@@ -115,6 +115,9 @@ export function classify(inp: ClassifyInput): Classified | null {
     if (sourceLine === null && l !== undefined) sourceLine = Number(l);
   };
   for (const l of body) {
+    // Only lines that begin like one of the four below name a file.
+    const c = l.charCodeAt(0);
+    if (c !== 107 && c !== 75 && c !== 87 && c !== 85 && c !== 66) continue;
     let m = /^[Kk]ernel BUG at ([^\s:]+):(\d+)/.exec(l);
     if (m) setFile(m[1]!, m[2]);
     m = /^WARNING: CPU: \d+ PID: \d+ at ([^\s:]+):(\d+) /.exec(l) ?? /^WARNING: ([^\s:]+\.[chS]):(\d+) at /.exec(l);
@@ -157,6 +160,7 @@ export function classify(inp: ClassifyInput): Classified | null {
   const extra = type === 'hung task' ? HUNG_SKIP : type === 'RCU stall' || type === 'soft lockup' || type === 'hard lockup' ? IRQ_SKIP : undefined;
   const rip = type === 'hung task' || type === 'lockdep' ? null : inp.rip;
   const g = chooseGuilty(rip, inp.main, extra);
-  const fatal = FATAL_TYPES.has(type) || inp.died || body.some((l) => DEATH_RE.test(l));
+  // The grouper saw every line of the report and already knows whether the kernel died.
+  const fatal = FATAL_TYPES.has(type) || inp.died;
   return { type, title, altTitles, corrupted, fatal, guilty: fn ?? g.fn, frames: g.frames, file, sourceLine, reason };
 }

@@ -73,12 +73,26 @@ interface Current {
   sawEndSection: boolean;
 }
 
+const BACKTRACE_RE = /(?:^|\S )backtrace(?: \(crc [0-9a-f]+\))?:/;
 const PRINTK_TS_RE = /^\s*(?:<\d+>)?\[ *\d+\.\d+\]/;
 const SANITIZERS: ReadonlySet<ReportType> = new Set<ReportType>(['KASAN', 'KFENCE', 'UBSAN', 'KMSAN', 'KCSAN']);
 
 const CENSUS_START_RE = /dax_census: dump \d+ pfn=/;
 const CENSUS_END_RE = /dax_census: dump end/;
 const CENSUS_RE = /^dax_census: /;
+
+/**
+ * Whether a long line can hold several kernel lines a mail client joined: each
+ * of those carries a colon, a frame offset or a <TASK> mark, so a long "Code:"
+ * line or page_owner line (one colon at most) is let through untouched.
+ */
+function mayBeJoined(s: string): boolean {
+  let marks = 0;
+  for (let i = s.indexOf(':'); i >= 0 && marks < 2; i = s.indexOf(':', i + 1)) marks++;
+  if (marks < 2 && s.includes('+0x')) marks++;
+  if (marks < 2 && s.includes('TASK>')) marks++;
+  return marks >= 2;
+}
 
 export class Grouper {
   private no = 0;
@@ -110,7 +124,7 @@ export class Grouper {
   }
 
   push(raw: string): void {
-    if (raw.length >= 160) {
+    if (raw.length >= 160 && mayBeJoined(raw)) {
       const parts = splitJoined(raw);
       if (parts.length > 1) {
         for (const p of parts) this.push(p);
@@ -257,7 +271,7 @@ export class Grouper {
     }
     if (isBodyLine(t, indented)) {
       cur.foreign = 0;
-      if (/^(?:Call [Tt]race:|stack backtrace:|Showing all locks|(?:\S.* )?backtrace(?: \(crc [0-9a-f]+\))?:)/.test(t)) {
+      if (t.startsWith('Call Trace:') || t.startsWith('Call trace:') || t.startsWith('Showing all locks') || (t.includes('backtrace') && BACKTRACE_RE.test(t))) {
         cur.sawTrace = true;
         cur.traceClosed = false;
         if (t.startsWith('Showing all locks')) cur.sawEndSection = true;

@@ -77,9 +77,18 @@ const EXACT = [
 
 export const NEVER_GUILTY = new RegExp(`${ANYWHERE.join('|')}|^(?:${EXACT.join('|')})$`);
 
+// Function names repeat across reports and the list is long: remember the verdicts.
+const verdicts = new Map<string, boolean>();
+
 /** Whether a frame (function name without clone suffix) is never the one to blame. */
 export function neverGuilty(fn: string, extra?: RegExp): boolean {
-  return NEVER_GUILTY.test(fn) || (extra !== undefined && extra.test(fn));
+  let v = verdicts.get(fn);
+  if (v === undefined) {
+    v = NEVER_GUILTY.test(fn);
+    if (verdicts.size >= 100_000) verdicts.clear();
+    verdicts.set(fn, v);
+  }
+  return v || (extra !== undefined && extra.test(fn));
 }
 
 // Syscall entry points are named after the syscall by several wrappers; the
@@ -91,6 +100,8 @@ export const SYSCALL_PREFIXES: readonly string[] = [
 
 /** The frame name without syscall-wrapper prefixes: `__do_sys_clone` → `clone`, `__x64_sys_ioctl` → `sys_ioctl`. */
 export function canonicalFrame(fn: string): string {
+  // Every prefix but the arch ones has "sys"/"SyS"/"SYS" in it, and those precede "sys_".
+  if (!fn.includes('ys') && !fn.includes('YS')) return fn;
   let best = fn;
   for (const p of SYSCALL_PREFIXES) if (fn.startsWith(p) && fn.length - p.length < best.length) best = fn.slice(p.length);
   return best;

@@ -14,8 +14,10 @@ export const FRAME_ALIASES: Readonly<Record<string, string>> = {
   dax_insert_pfn_mkwrite: '~dax_insert_folio',
 };
 
+const ALIASES = new Map(Object.entries(FRAME_ALIASES));
+
 export function aliasFrame(fn: string): string {
-  return FRAME_ALIASES[fn] ?? fn;
+  return ALIASES.get(fn) ?? fn;
 }
 
 export interface KeyInput {

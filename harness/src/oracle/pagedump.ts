@@ -135,6 +135,8 @@ function wraps(s: string): boolean {
  * stripped). Returns null when there is none.
  */
 export function parsePageDump(lines: readonly string[]): PageDump | null {
+  // Most reports carry no dump: do not build one for them.
+  if (!lines.some((l) => isPageDumpLine(l.trimStart()))) return null;
   const d = emptyDump();
   let seen = false;
   let sawPageLine = false;

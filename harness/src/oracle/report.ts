@@ -5,15 +5,15 @@ import type { LineGroup } from './detect.js';
 import { classify } from './classify.js';
 import { dedupKey, matchKey } from './keys.js';
 import { parsePageDump } from './pagedump.js';
-import { parseFrames, parseHeader, parseRegisters, parseRip } from './stack.js';
+import { parseFramesIndexed, parseHeader, parseRegisters, parseRip, type IndexedFrames } from './stack.js';
 
 const TRACE_START_RE = /^(?:Call [Tt]race:|stack backtrace:)/;
 const TRACE_STOP_RE = /^(?:Call [Tt]race:|---\[ end|Kernel panic|NMI backtrace|Sending NMI|Allocated by task|Freed by task|page last|The buggy address|Showing all locks|Modules linked in|RIP: |CPU: \d)/;
 
 /** Frames of the first stack trace printed after the report's first line. */
-export function mainTrace(body: readonly string[]): Frame[] {
+export function mainTrace(body: readonly string[], parsed: IndexedFrames = parseFramesIndexed(body)): Frame[] {
   const start = body.findIndex((l) => TRACE_START_RE.test(l.trimStart()));
-  if (start < 0) return parseFrames(body).filter((f) => f.section === 'stack' || f.section === 'nmi');
+  if (start < 0) return parsed.frames.filter((f) => f.section === 'stack' || f.section === 'nmi');
   let end = start + 1;
   let depth = 0;
   for (; end < body.length; end++) {
@@ -25,26 +25,30 @@ export function mainTrace(body: readonly string[]): Frame[] {
       break;
     }
   }
-  return parseFrames(body.slice(start, end));
+  return parsed.frames.filter((_, i) => parsed.at[i]! > start && parsed.at[i]! < end);
 }
 
 // A frame the unwinder was not sure of ("? f+0x1/0x2", powerpc's "(unreliable)") never names a report.
-const QUESTIONABLE_RE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}\? |\(unreliable\)$/;
+const QUESTIONABLE_RE = /^(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}\? /;
+const questionable = (t: string) => (t[0] === '?' || t[0] === '[') && QUESTIONABLE_RE.test(t) || t.endsWith('(unreliable)');
 // dump_page() calls that report a page some operation could not handle, not a kernel bug.
 const BENIGN_DUMP_RE = /^page dumped because: (?:isolation failed|migration failure|unmovable page|gup_test failure|dump_pages\(\) test)/;
 
 /** The CrashReport for a group, or null when the group turns out not to be a kernel report. */
 export function buildReport(g: LineGroup): CrashReport | null {
   const text = g.lines.map((l) => l.text);
-  const body = text.slice(g.primary);
-  if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l.trimStart()))) return null;
+  // Every parser below wants the lines without their indentation: trim them once.
+  const body: string[] = [];
+  for (let i = g.primary; i < text.length; i++) body.push(text[i]!.trimStart());
+  if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l))) return null;
   const rip = parseRip(body);
-  const main = mainTrace(body);
+  const parsed = parseFramesIndexed(body);
+  const main = mainTrace(body, parsed);
   const pageDump = parsePageDump(text);
   const c = classify({
     type: g.type,
     body,
-    titleLines: body.filter((l) => !QUESTIONABLE_RE.test(l)),
+    titleLines: body.filter((l) => !questionable(l)),
     died: g.died,
     rip,
     main,
@@ -63,13 +67,13 @@ export function buildReport(g: LineGroup): CrashReport | null {
     startLine: g.lines[0]!.no,
     endLine: g.lines[g.lines.length - 1]!.no,
     lines: g.lines.map((l) => l.display),
-    headline: body[0]!.trim(),
+    headline: body[0]!.trimEnd(),
     guilty: c.guilty,
     file: c.file,
     sourceLine: c.sourceLine,
     reason: c.reason,
     complete: g.complete,
-    frames: parseFrames(body),
+    frames: parsed.frames,
     rip,
     registers: parseRegisters(body),
     header: parseHeader(body),

@@ -52,9 +52,12 @@ export function parseFrame(line: string, section = 'stack'): Frame | null {
 const RIP_RE = /^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+)?|pc : |PC is at |NIP \[[0-9a-f]+\] |epc : )([A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?)/;
 
 /** The function the CPU was in (RIP/pc line), or null (user-space RIP, no registers). */
+const RIP_FIRST = new Set(['R', 'p', 'P', 'N', 'e']);
+
 export function parseRip(lines: readonly string[]): Frame | null {
   for (const l of lines) {
     const t = l.trimStart();
+    if (!RIP_FIRST.has(t[0]!)) continue;
     if (!(t.startsWith('RIP: ') || t.startsWith('pc : ') || t.startsWith('PC is at') || t.startsWith('NIP ') || t.startsWith('epc :'))) continue;
     const m = RIP_RE.exec(t);
     if (m) return parseFrame(m[1]!, 'rip');
@@ -74,38 +77,79 @@ const SECTION_RES: Array<[RegExp, string]> = [
   [/^NMI backtrace for cpu/, 'nmi'],
 ];
 
+// First characters of the section headers below: most lines skip the header tests.
+const SECTION_FIRST = new Set(['C', 's', 'A', 'p', 'F', 'L', 'S', '-', 'N']);
+// Every frame parseFrame accepts has an offset or a source line in it.
+const MAYBE_FRAME_RE = /\+0x|\.[chS]:\d/;
+
+/** Frames with the index of the line each came from. */
+export interface IndexedFrames {
+  frames: Frame[];
+  at: number[];
+}
+
 /**
  * All frames in the report, each tagged with the section it came from. Frames
  * before the first section header (e.g. KASAN's "Allocated by" lists or
  * page_owner stacks) get the header's section; stray frames get 'stack'.
  */
-export function parseFrames(lines: readonly string[]): Frame[] {
-  const out: Frame[] = [];
+export function parseFramesIndexed(lines: readonly string[]): IndexedFrames {
+  const frames: Frame[] = [];
+  const at: number[] = [];
   let section = 'stack';
-  for (const l of lines) {
-    const t = l.trimStart();
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i]!.trimStart();
     if (t.length === 0) continue;
     let hdr = false;
-    for (const [re, name] of SECTION_RES) {
-      if (re.test(t)) {
-        section = name;
-        hdr = true;
-        break;
+    if (SECTION_FIRST.has(t[0]!)) {
+      for (const [re, name] of SECTION_RES) {
+        if (re.test(t)) {
+          section = name;
+          hdr = true;
+          break;
+        }
       }
     }
-    if (hdr) continue;
+    if (hdr || !MAYBE_FRAME_RE.test(t)) continue;
     if (t.startsWith('RIP: ') || t.startsWith('Code: ')) continue;
     // Lockdep prints "#0: ffff (&lock){+.+.}-{3:3}, at: fn+0x1/0x2"; those are lock sites, not frames.
     if (t.includes(', at: ')) continue;
     const f = parseFrame(t, section);
-    if (f) out.push(f);
+    if (f) {
+      frames.push(f);
+      at.push(i);
+    }
   }
-  return out;
+  return { frames, at };
+}
+
+export function parseFrames(lines: readonly string[]): Frame[] {
+  return parseFramesIndexed(lines).frames;
 }
 
 // x86 register lines hold several "NAME: value" pairs; FS/GS print "FS:  0000(0000) GS:ffff(0000)".
 const REG_LINE_RE = /^(?:R[A-Z0-9]{1,2}|E?FLAGS|EFLAGS|FS|CS|CR\d|DR\d|PKRU|ORIG_RAX|RSP|RIP|[xX]\d{1,2}|pc|lr|sp|pstate) ?:/;
-const REG_PAIR_RE = /\b([A-Za-z][A-Za-z0-9_]{0,7}) ?: ?((?:[0-9a-f]{4}:)?[0-9a-f]{4,16}(?:\([0-9a-f]{4}\))?)/g;
+const REG_VALUE_RE = /(?:[0-9a-f]{4}:)?[0-9a-f]{4,16}(?:\([0-9a-f]{4}\))?/y;
+
+const isWordChar = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** Every "NAME: value" pair of a register line (NAME a word of at most 8, one blank allowed on either side of the colon). */
+function registerPairs(t: string, into: Record<string, string>): void {
+  for (let c = t.indexOf(':'); c > 0; c = t.indexOf(':', c + 1)) {
+    let e = c;
+    if (t.charCodeAt(e - 1) === 32) e--;
+    let b = e;
+    while (b > 0 && isWordChar(t.charCodeAt(b - 1))) b--;
+    if (b === e || e - b > 8 || !isLetter(t.charCodeAt(b))) continue;
+    REG_VALUE_RE.lastIndex = t.charCodeAt(c + 1) === 32 ? c + 2 : c + 1;
+    const v = REG_VALUE_RE.exec(t);
+    if (!v) continue;
+    const name = t.slice(b, e);
+    if (into[name] === undefined) into[name] = v[0];
+    c = REG_VALUE_RE.lastIndex - 1;
+  }
+}
 
 export function parseRegisters(lines: readonly string[]): Record<string, string> {
   const regs: Record<string, string> = {};
@@ -115,15 +159,15 @@ export function parseRegisters(lines: readonly string[]): Record<string, string>
       if (Object.keys(regs).length > 0) break;
       continue;
     }
-    if (!REG_LINE_RE.test(t)) continue;
+    // A register line has "NAME:" within its first few characters.
+    const colon = t.indexOf(':');
+    if (colon < 1 || colon > 8 || !REG_LINE_RE.test(t)) continue;
     if (t.startsWith('RIP: ')) {
       const m = /^RIP: ([0-9a-f]{4}):(.*)$/.exec(t);
       if (m && regs.RIP === undefined) regs.RIP = `${m[1]}:${m[2]!.trim()}`;
       continue;
     }
-    REG_PAIR_RE.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = REG_PAIR_RE.exec(t))) if (regs[m[1]!] === undefined) regs[m[1]!] = m[2]!;
+    registerPairs(t, regs);
   }
   return regs;
 }
