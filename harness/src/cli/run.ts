@@ -6,11 +6,7 @@ import { runWorkflow, RunInputError, type KernelChoice } from '../workflows/run.
 import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
 import { InputError } from '../host/errors.ts';
 import { ImageBuildError } from '../image/initramfs.ts';
-import { NdctlInputError } from '../suites/ndctl.ts';
-import { ManifestError } from '../suites/stressor-manifest.ts';
 import { checkKernelInputs, FetchError, KernelPipelineError } from '../kernel/index.ts';
-import { SuiteInputError } from '../suites/index.ts';
-import { KnownOutcomesError } from '../suites/known.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { Accel, Topology } from '../results/records.ts';
@@ -231,16 +227,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         return 3;
     }
   } catch (e) {
-    // The classes listed after InputError are there until they extend it.
-    if (
-      e instanceof InputError ||
-      e instanceof RunInputError ||
-      e instanceof NdctlInputError ||
-      e instanceof ManifestError ||
-      e instanceof SuiteInputError ||
-      e instanceof KnownOutcomesError
-    )
-      return fail(e.message);
+    if (e instanceof InputError) return fail(e.message);
     // A download or an image build that failed: the machine's problem, said in one line.
     if (e instanceof FetchError || e instanceof ImageBuildError) {
       console.error(`dax-harness run: ${e.message}`);

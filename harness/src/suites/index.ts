@@ -11,6 +11,7 @@ import { withNfitTest } from '../kernel/nfit-stock.ts';
 import { defaultTopology } from '../vm/topology.ts';
 import type { KernelArtifact, TestResult, Topology } from '../results/records.ts';
 import type { MachineSpec } from '../vm/qemu-args.ts';
+import { InputError } from '../host/errors.ts';
 
 export type SuiteName = 'smoke' | 'stressors' | 'ndctl';
 export const SUITES: SuiteName[] = ['smoke', 'stressors', 'ndctl'];
@@ -36,9 +37,7 @@ export interface SuiteNeeds {
   kernelFragments: string[] | null;
 }
 
-export class SuiteInputError extends Error {
-  override name = 'SuiteInputError';
-}
+export class SuiteInputError extends InputError {}
 
 /** A suite made ready for one kernel: what the guest must get at boot, and the test runner. */
 export interface PreparedSuite {

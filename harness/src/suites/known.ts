@@ -16,15 +16,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../host/paths.ts';
 import { inRange } from './stressor-manifest.ts';
+import { InputError } from '../host/errors.ts';
 import type { ExpectedOutcome, KernelArtifact, TestResult, TestStatus, Verdict } from '../results/records.ts';
 
 export const BUILTIN_KNOWN = join(repoRoot, 'suites', 'known-outcomes.txt');
 
 const STATUSES: TestStatus[] = ['pass', 'fail', 'skip', 'timeout', 'crash'];
 
-export class KnownOutcomesError extends Error {
-  override name = 'KnownOutcomesError';
-}
+export class KnownOutcomesError extends InputError {}
 
 export interface KnownEntry {
   test: string;

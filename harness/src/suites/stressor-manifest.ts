@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stressorDir } from '../image/initramfs.ts';
 import type { ExpectedOutcome, TestStatus } from '../results/records.ts';
+import { InputError } from '../host/errors.ts';
 
 export type TargetMode = 'fsdax' | 'devdax';
 
@@ -68,9 +69,7 @@ export interface Manifest {
   tests: ManifestTest[];
 }
 
-export class ManifestError extends Error {
-  override name = 'ManifestError';
-}
+export class ManifestError extends InputError {}
 
 export const manifestPath = join(stressorDir, 'manifest.json');
 

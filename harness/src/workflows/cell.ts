@@ -29,6 +29,9 @@ import { ConsoleStream } from '../vm/console.ts';
 import { createRunDir, newRunId, saveRun } from '../results/store.ts';
 import { label } from '../results/table.ts';
 import { sha256 } from '../host/fsutil.ts';
+import { InputError } from '../host/errors.ts';
+import { checkKernelInputs } from '../kernel/index.ts';
+import { startHeartbeat } from '../results/store.ts';
 import type { Accel, CrashReport, ImageArtifact, KernelArtifact, PlanSummary, RunRecord, TestResult, Topology } from '../results/records.ts';
 import { startSession, assembleInitrd, SessionError, describePhase, type Session } from './session.ts';
 import { watchConsole, endsRun, type ConsoleWatch } from './watch.ts';
@@ -89,9 +92,7 @@ export interface CellEnv {
   handleSignals?: boolean;
 }
 
-export class RunInputError extends Error {
-  override name = 'RunInputError';
-}
+export class RunInputError extends InputError {}
 
 export interface RunOutcome {
   record: RunRecord;
@@ -156,7 +157,8 @@ export async function checkCell(plan: CellPlan): Promise<{ suite: Suite; image: 
   const suite = suiteByName(plan.suite ?? 'smoke');
   const needs = suite.needs(inputsOf(plan));
   const topology = plan.topology ?? needs.topology;
-  validateTopology(topology);
+  const cmdlineExtra = [...needs.cmdline, ...(plan.cmdlineExtra ?? [])];
+  validateTopology(topology, { cmdline: cmdlineExtra });
   const image = plan.image ?? needs.image;
   await loadAnyRecipe(image);
   await suite.check(inputsOf(plan));
@@ -166,8 +168,9 @@ export async function checkCell(plan: CellPlan): Promise<{ suite: Suite; image: 
     throw new RunInputError(`--ssh-port ${plan.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
   if (plan.repeat !== undefined && (!Number.isInteger(plan.repeat) || plan.repeat < 1)) throw new RunInputError(`--repeat ${plan.repeat} is not a whole number of 1 or more`);
   if (plan.kernel.kind === 'path') await kernelFromPath(plan.kernel.bzImage, plan.kernel.modules);
+  if (plan.kernel.kind === 'build') await checkKernelInputs(plan.kernel.opts);
   const known = await loadKnown([BUILTIN_KNOWN, ...(plan.known ?? [])]);
-  return { suite, image, topology, cmdlineExtra: [...needs.cmdline, ...(plan.cmdlineExtra ?? [])], known };
+  return { suite, image, topology, cmdlineExtra, known };
 }
 
 /** Check, then make everything the guest needs before it boots. */
@@ -188,7 +191,14 @@ export async function prepareCell(plan: CellPlan, env: Pick<CellEnv, 'progress'>
   const { image, recipe } = await buildImage(imageName, prep);
   const modules = await buildModulesCpio(kernel, [...recipe.modules, ...needs.modules], prep);
   const extras = wantsFaults && census ? [await buildExtrasCpio([{ src: census.faults, dest: '/daxh/daxh_fault.ko' }])] : [];
-  const accel = await chooseAccel({ override: plan.accel, kernel: kernel.bzImage, initrd: await assembleInitrd(image, modules, extras), log: prep });
+  // The KVM probe boots Debian's stock kernel, known to boot: a broken kernel
+  // under test must not turn a KVM host into a TCG host for good.
+  const accel = await chooseAccel({
+    override: plan.accel,
+    log: prep,
+    probeTarget: async () => ({ kernel: (await prepareStockKernel(prep)).bzImage, initrd: image.cpio }),
+  });
+  await assembleInitrd(image, modules, extras);
   prep(`accelerator: ${accel.used.toUpperCase()} — ${accel.why}`);
   const summary = planSummary(plan, suite.name, imageName, topology, cmdlineExtra);
   if (plan.cellKey) summary.cellKey = plan.cellKey;
@@ -229,6 +239,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   };
   const save = () => saveRun(runDir, record);
   await save();
+  // A reader later tells a run whose harness died (SIGKILL, power loss) from a live one by this.
+  const stopHeartbeat = startHeartbeat(runDir, record);
   env.progress('run', `results in ${runDir}`);
 
   const stop = new AbortController();
@@ -354,6 +366,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     if (session) await session.close();
     await rm(cacheDir('work', id), { recursive: true, force: true });
     env.signal?.removeEventListener('abort', outside);
+    await stopHeartbeat();
     record.phase = 'done';
     if (ended && record.status === 'running') await finish(ended.status, ended.reason);
     else if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');

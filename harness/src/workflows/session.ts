@@ -98,12 +98,13 @@ export interface Session {
 export async function assembleInitrd(image: ImageArtifact, modules: ModulesArchive | null, extras: string[] = []): Promise<string> {
   const key = sha256('initrd-v1', image.key, modules?.key ?? 'none', ...extras).slice(0, 24);
   const dir = cacheDir('initrd', key);
+  // Private: the initrd holds the guest's ssh host key.
   await buildCached(dir, async (tmp) => {
     const parts = [await readFile(image.cpio)];
     if (modules) parts.push(await readFile(modules.cpio));
     for (const x of extras) parts.push(await readFile(x));
     await writeFile(join(tmp, 'initrd.cpio'), Buffer.concat(parts));
-  });
+  }, { private: true });
   return join(dir, 'initrd.cpio');
 }
 
