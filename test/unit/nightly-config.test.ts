@@ -38,6 +38,14 @@ t.test('a matrix: kernels × suites × modes × topologies, kernel-major, with s
   t.same(await expandMatrix(c), cells, 'expansion is deterministic');
 });
 
+t.test('known-outcome files: relative to the config, on every cell', async (t) => {
+  await writeFile(join(dir, 'known.txt'), 'smoke:dax-smoke.xfs  *  fail  our xfs is broken\n');
+  const c = await parse({ kernels: [{ name: 'stock', stock: true }], suites: [{ name: 'smoke' }], known: 'known.txt' });
+  const cells = await expandMatrix(c);
+  t.same(cells.map((x) => x.known), [[join(dir, 'known.txt')], [join(dir, 'known.txt')]]);
+  t.notOk((await expandMatrix(await parse({ kernels: [{ name: 'stock', stock: true }], suites: [{ name: 'smoke' }] })))[0].known, 'none by default');
+});
+
 t.test('the ndctl suite builds its kernels with the ndctl fragment: a kernel of its own', async (t) => {
   await mkdir(join(dir, 'ndctl'), { recursive: true });
   const c = await parse({ kernels: [{ name: 'deb', debian: '6.12' }], suites: [{ name: 'smoke' }, { name: 'ndctl', ndctl: 'ndctl' }] });
@@ -80,7 +88,10 @@ t.test('mistakes: one line naming file, key and fix', async (t) => {
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], overrides: [{ match: { kernel: 'b' }, repeat: 2 }] }, /overrides\[0\]\.match\.kernel: "b" is not one of the config's kernels: a/],
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], repeat: 0 }, /^n\.yaml: repeat: must be a whole number from 1/],
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], origin: 'My CI' }, /origin: "My CI" is not a KCIDB origin/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], known: ['none.txt'] }, /known\[0\]: .*none\.txt is not an existing file/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], known: ['bad-known.txt'] }, /known\[0\]: .*bad-known\.txt:2: status "broke" is not one of/],
   ];
+  await writeFile(join(dir, 'bad-known.txt'), '# ours\nsmoke:dax-smoke.xfs  *  broke  reason\n');
   for (const [raw, re] of cases) {
     const e = await parse(raw).then(() => null, (x: Error) => x);
     t.ok(e instanceof ConfigError, `${re} is a ConfigError`);

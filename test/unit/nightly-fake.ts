@@ -1,5 +1,5 @@
 // Fabricated nights for the nightly tests: a RunCell that writes real run
-// directories with records made from a script (night, cell, role, iteration →
+// directories with records made from a script (night, cell, role, pass →
 // tests), a PrepareKernel that counts its calls, and a clock that only moves
 // when told. No guest anywhere.
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRunDir, saveRun } from '../../harness/src/results/store.ts';
 import { parseNightConfig } from '../../harness/src/workflows/nightly/config.ts';
-import type { CellPlan, PrepareKernel, RunCell } from '../../harness/src/workflows/nightly/plan.ts';
+import type { MatrixCell, PrepareKernel, RunCell } from '../../harness/src/workflows/nightly/plan.ts';
 import type { CrashReport, KernelArtifact, RunRecord, TestResult, TestStatus, Verdict } from '../../harness/src/results/records.ts';
 
 export interface FakeTest {
@@ -18,8 +18,8 @@ export interface FakeTest {
   crash?: string;
 }
 
-/** What a cell's tests do: called once per iteration of each run. */
-export type Script = (ctx: { night: number; cell: string; role: 'main' | 'rerun'; iteration: number }) => FakeTest[];
+/** What a cell's tests do: called once per pass of each run. */
+export type Script = (ctx: { night: number; cell: string; role: 'main' | 'rerun'; pass: number }) => FakeTest[];
 
 export function crash(signature: string): CrashReport {
   return {
@@ -48,14 +48,18 @@ export const fakeArtifact = (key: string): KernelArtifact => ({
 
 export class FakeLab {
   night = 1;
-  calls: { cell: string; role: 'main' | 'rerun'; repeat: number; tests?: string[] }[] = [];
+  calls: { cell: string; role: 'main' | 'rerun'; repeat: number; tests?: string[]; night: number }[] = [];
   kernelCalls = 0;
   running = 0;
   maxRunning = 0;
   /** Started-at clock: one minute per tick, nights a day apart. */
   tick = 0;
-  /** Throw an "interrupted" record at this call number (1-based), once. */
+  /** Return an "interrupted" record at this call number (1-based), once. */
   interruptAt = 0;
+  /** Cells whose runs last until the night's signal aborts them (then 'interrupted', as the run primitive does). */
+  holdUntilAbort = new Set<string>();
+  /** Cells whose preparation fails (runCell throws, as prepareCell would). */
+  failPrepare = new Set<string>();
   private seq = 0;
   constructor(public script: Script) {}
 
@@ -67,25 +71,38 @@ export class FakeLab {
     return fakeArtifact(JSON.stringify(spec).length.toString(16));
   };
 
-  runCell: RunCell = async (plan: CellPlan, hooks) => {
+  runCell: RunCell = async (plan: MatrixCell, hooks) => {
     const role = this.calls.some((c) => c.cell === plan.key && c.role === 'main' && this.lastNight.get(plan.key) === this.night) ? 'rerun' : 'main';
     if (role === 'main') this.lastNight.set(plan.key, this.night);
-    this.calls.push({ cell: plan.key, role, repeat: plan.repeat, tests: plan.tests });
+    this.calls.push({ cell: plan.key, role, repeat: plan.repeat, tests: plan.tests, night: this.night });
+    if (this.failPrepare.has(plan.key)) throw new Error(`image recipe for ${plan.key} did not build`);
+    // Ids from the night, cell, role and attempt (not the clock), so a sharded night names its runs as the unsharded one does.
+    const nth = this.calls.filter((c) => c.cell === plan.key && c.role === role && c.night === this.night).length;
+    const id = `n${this.night}-${plan.key}-${role}${nth > 1 ? nth : ''}`.replace(/[^a-z0-9.-]/gi, '_');
+    const dir = await createRunDir(hooks.resultsRoot, id);
+    const base = { schema: 1 as const, id, startedAt: this.now().toISOString(), host: { hostname: 'fake', qemuVersion: '0' }, accel: { used: 'tcg' as const, why: 'fake' }, kernel: hooks.kernel,
+      image: { recipe: plan.image, key: 'img' }, topology: { nvdimms: [], memmap: [], memMiB: 2048, cpus: hooks.cpus }, topologyHash: 'x', kernelCmdline: '', qemuArgv: [], bootMs: 1000, kernelInitMs: 500 };
+    await saveRun(dir, { ...base, status: 'running', reason: '', endedAt: null, tests: [], crashes: [] });
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
-    await new Promise((r) => setTimeout(r, 20));
+    if (this.holdUntilAbort.has(plan.key)) {
+      this.held++;
+      await new Promise((r) => (hooks.signal.aborted ? r(null) : hooks.signal.addEventListener('abort', r, { once: true })));
+    } else await new Promise((r) => setTimeout(r, 20));
     this.running--;
-    // Ids from the night, cell and role (not the clock), so a sharded night names its runs as the unsharded one does.
-    const id = `n${this.night}-${plan.key}-${role}`.replace(/[^a-z0-9.-]/gi, '_');
-    const dir = await createRunDir(hooks.resultsRoot, id);
+    if (hooks.signal.aborted) {
+      const record: RunRecord = { ...base, status: 'interrupted', reason: String((hooks.signal.reason as Error).message), endedAt: this.now().toISOString(), tests: [], crashes: [] };
+      await saveRun(dir, record);
+      return { record, runDir: dir };
+    }
     const tests: TestResult[] = [];
     for (let i = 0; i < plan.repeat; i++)
-      for (const t of this.script({ night: this.night, cell: plan.key, role, iteration: i })) {
+      for (const t of this.script({ night: this.night, cell: plan.key, role, pass: i })) {
         const log = `tests/${t.name}.log`;
         await writeFile(join(dir, log), `${t.name} ${t.status}\n`);
         tests.push({
           name: t.name,
-          params: { fs: plan.axes.mode, ...(plan.repeat > 1 ? { iteration: String(i + 1) } : {}) },
+          params: { fs: plan.axes.mode, ...(plan.repeat > 1 ? { pass: String(i + 1) } : {}) },
           status: t.status,
           ...(t.verdict ? { verdict: t.verdict } : {}),
           reason: t.status === 'pass' ? '' : `${t.name} said ${t.status}`,
@@ -99,22 +116,10 @@ export class FakeLab {
       }
     const interrupted = this.interruptAt > 0 && ++this.seq === this.interruptAt;
     const record: RunRecord = {
-      schema: 1,
-      id,
+      ...base,
       status: interrupted ? 'interrupted' : tests.some((t) => t.status !== 'pass' && t.status !== 'skip') ? 'fail' : 'pass',
       reason: interrupted ? 'interrupted by SIGINT' : '',
-      startedAt: this.now().toISOString(),
       endedAt: this.now().toISOString(),
-      host: { hostname: 'fake', qemuVersion: '0' },
-      accel: { used: 'tcg', why: 'fake' },
-      kernel: hooks.kernel,
-      image: { recipe: plan.image, key: 'img' },
-      topology: { nvdimms: [], memmap: [], memMiB: 2048, cpus: hooks.cpus },
-      topologyHash: 'x',
-      kernelCmdline: '',
-      qemuArgv: [],
-      bootMs: 1000,
-      kernelInitMs: 500,
       tests,
       crashes: tests.flatMap((t) => t.crashes),
     };
@@ -122,6 +127,8 @@ export class FakeLab {
     return { record, runDir: dir };
   };
 
+  /** Runs held until the abort so far. */
+  held = 0;
   private lastNight = new Map<string, number>();
 }
 

@@ -3,7 +3,9 @@
 import t from 'tap';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runNight, mergeNights, cpusPerGuest, pool } from '../../harness/src/workflows/nightly/index.ts';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { runNight, mergeNights, cpusPerGuest, pool, NightlyInputError } from '../../harness/src/workflows/nightly/index.ts';
 import { ResultsIndex } from '../../harness/src/results/db.ts';
 import { loadNightReport, nightExitCode } from '../../harness/src/results/report.ts';
 import { writeNightReports, REPORT_FILES } from '../../harness/src/results/reporters/index.ts';
@@ -18,10 +20,10 @@ import { FakeLab, fakeConfig, tmp, type Script, type FakeTest } from './nightly-
  *  crasher     passes; on night 2 it hits crash sigA (new), night 3 sigA again (known)
  *  fresh       only from night 3 on (new test)
  */
-const script: Script = ({ night, role, iteration }) => {
+const script: Script = ({ night, role, pass }) => {
   const tests: FakeTest[] = [];
   tests.push({ name: 'steady', status: night >= 3 ? 'fail' : 'pass', durationMs: 1000 + night * 100 });
-  const wobblyFails = night === 2 && (role === 'main' || iteration === 0);
+  const wobblyFails = night === 2 && (role === 'main' || pass === 0);
   tests.push({ name: 'wobbly', status: wobblyFails ? 'fail' : 'pass' });
   tests.push({ name: 'broken', status: night <= 2 ? 'fail' : 'pass' });
   tests.push({ name: 'known', status: 'fail', verdict: 'xfail' });
@@ -195,4 +197,115 @@ t.test('shards run apart and merged report byte for byte like the unsharded nigh
   await t.rejects(mergeNights([shardDirs[0], shardDirs[0]], await tmp('nightly-dup-')), /given twice/);
   const partial = await mergeNights([shardDirs[0]], await tmp('nightly-partial-'));
   t.equal(partial.missing.length, 2, 'missing shards are named');
+});
+
+const runStatuses = async (nightDirPath: string) => {
+  const out: Record<string, string> = {};
+  for (const id of await readdir(join(nightDirPath, 'runs'))) out[id] = JSON.parse(await readFile(join(nightDirPath, 'runs', id, 'run.json'), 'utf8')).status;
+  return out;
+};
+const until = async (cond: () => boolean) => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
+};
+
+t.test('--jobs 2 interrupted: every running cell is cancelled, none is left running, the resume redoes only them', async (t) => {
+  const root = await tmp('nightly-abort-');
+  const lab = new FakeLab(() => [{ name: 'a', status: 'pass' }]);
+  const config = await fakeConfig({ kernels: [{ name: 'stock', stock: true }, { name: 'other', package: 'linux-image-x' }], suites: [{ name: 'smoke' }] });
+  lab.holdUntilAbort = new Set(['stock.smoke.xfs.default', 'other.smoke.ext4.default']);
+  const stop = new AbortController();
+  const opts = { config, resultsRoot: root, jobs: 2, shard: null, nightId: 'n', progress: () => {}, now: lab.now, cores: 2 };
+  const night = runNight({ ...opts, signal: stop.signal }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });
+  await until(() => lab.held === 2);
+  t.equal(lab.running, 2, 'two guests running when the signal comes');
+  stop.abort(new Error('interrupted by SIGINT'));
+  const first = await night;
+  t.ok(first.interrupted);
+  t.same(first.ran, ['stock.smoke.ext4.default'], 'the cell that finished before is kept');
+  t.equal(JSON.parse(await readFile(join(first.dir, 'night.json'), 'utf8')).status, 'interrupted');
+  const st = await runStatuses(first.dir);
+  t.notOk(Object.values(st).includes('running'), `no run left running: ${JSON.stringify(st)}`);
+  t.equal(Object.values(st).filter((s) => s === 'interrupted').length, 2, 'both cancelled runs say interrupted');
+  t.same((await readdir(join(first.dir, 'cells'))).sort(), ['stock.smoke.ext4.default.json'], 'a cancelled cell is not marked finished');
+  t.equal(lab.calls.length, 3, 'no cell started after the signal');
+
+  lab.holdUntilAbort.clear();
+  lab.calls = [];
+  const again = await runNight(opts, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });
+  t.notOk(again.interrupted);
+  t.same(again.skipped, ['stock.smoke.ext4.default']);
+  t.same(lab.calls.map((c) => c.cell).sort(), ['other.smoke.ext4.default', 'other.smoke.xfs.default', 'stock.smoke.xfs.default']);
+});
+
+t.test('interrupted between a main run and its reruns: the cell is redone, not kept without its reruns', async (t) => {
+  const root = await tmp('nightly-abort-rerun-');
+  const lab = new FakeLab(({ night }) => [{ name: 'a', status: night === 2 ? 'fail' : 'pass' }]);
+  const config = await fakeConfig({ kernels: [{ name: 'stock', stock: true }], suites: [{ name: 'smoke', modes: ['ext4'] }] });
+  const base = { config, resultsRoot: root, jobs: 1, shard: null, progress: () => {}, now: lab.now, cores: 2 };
+  await runNight({ ...base, nightId: 'n1' }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });
+  lab.night = 2;
+  const stop = new AbortController();
+  const runCell: typeof lab.runCell = async (c, h) => {
+    const out = await lab.runCell(c, h);
+    stop.abort(new Error('interrupted by SIGTERM'));
+    return out;
+  };
+  const cut = await runNight({ ...base, nightId: 'n2', signal: stop.signal }, { runCell, prepareKernel: lab.prepareKernel });
+  t.ok(cut.interrupted);
+  t.same(lab.calls.filter((c) => c.night === 2).map((c) => c.role), ['main'], 'no rerun started after the signal');
+  t.same(cut.ran, []);
+  const resumed = await runNight({ ...base, nightId: 'n2' }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });
+  t.same(resumed.ran, ['stock.smoke.ext4.default']);
+  const { by } = await classes(root, 'n2').then((x) => ({ by: Object.fromEntries(x.r.tests.map((y) => [y.name, y])) }));
+  t.equal(by.a.cls, 'regression', 'judged with its reruns');
+  t.same(by.a.attempts, { failed: 5, total: 5 });
+});
+
+t.test("a cell that cannot be prepared is not run; the night goes on and says why", async (t) => {
+  const root = await tmp('nightly-prep-');
+  const lab = new FakeLab(() => [{ name: 'a', status: 'pass' }]);
+  lab.failPrepare.add('stock.smoke.ext4.default');
+  const out = await runNight({ config: await fakeConfig(), resultsRoot: root, jobs: 1, shard: null, progress: () => {}, now: lab.now, cores: 2 }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });
+  t.notOk(out.interrupted);
+  t.same(out.ran, ['stock.smoke.xfs.default']);
+  const cell = JSON.parse(await readFile(join(out.dir, 'cells', 'stock.smoke.ext4.default.json'), 'utf8'));
+  t.equal(cell.status, 'not-run');
+  t.match(cell.reason, /could not prepare the cell: image recipe for stock\.smoke\.ext4\.default did not build/);
+  const idx = await ResultsIndex.open(root);
+  try {
+    t.equal(nightExitCode(loadNightReport(idx, out.nightId)), 3, 'the harness could not run a cell: exit 3');
+  } finally {
+    idx.close();
+  }
+});
+
+t.test('bad input in any cell stops the night before anything is written or prepared', async (t) => {
+  const root = await tmp('nightly-check-');
+  const lab = new FakeLab(() => [{ name: 'a', status: 'pass' }]);
+  const checkCell = async (c: { key: string }) => {
+    if (c.key.includes('xfs')) throw new NightlyInputError(`cell ${c.key}: image recipe "x" not found`);
+  };
+  await t.rejects(runNight({ config: await fakeConfig(), resultsRoot: root, jobs: 1, shard: null, progress: () => {}, now: lab.now, cores: 2 }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel, checkCell }), /cell stock\.smoke\.xfs\.default: image recipe/);
+  t.equal(lab.kernelCalls, 0);
+  t.same(await readdir(root), [], 'no night, no index');
+});
+
+t.test('SIGINT to a night running two guests: one handler cancels both, exit 130, the night resumable', async (t) => {
+  const root = await tmp('nightly-sigint-');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nightly-signal-child.ts'), root, 'hold'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+    if (out.includes('held 2')) child.kill('SIGINT');
+  });
+  const [code, sig] = (await once(child, 'exit')) as [number | null, string | null];
+  t.equal(code, 130, `exit 130 (signal ${sig}); child said: ${out}`);
+  const dir = join(root, 'nights', 'sig');
+  t.equal(JSON.parse(await readFile(join(dir, 'night.json'), 'utf8')).status, 'interrupted');
+  const st = await runStatuses(dir);
+  t.same(Object.values(st), ['interrupted', 'interrupted'], 'both runs cancelled and saved as such before the exit');
+  const again = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nightly-signal-child.ts'), root, 'run'], { encoding: 'utf8' });
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /ran 2, skipped 0/);
+  t.equal(JSON.parse(await readFile(join(dir, 'night.json'), 'utf8')).status, 'done');
 });

@@ -19,7 +19,7 @@ t.test('fails one time in three: flaky with its rates, never a regression', asyn
   t.equal(c.cls, 'flaky');
   t.same(c.nights, { failed: 5, total: 30 });
   t.equal(c.detail, 'flaky 2/5, 17% over 30 nights');
-  t.equal(classifyTest(input({ current: ['pass', 'fail', 'pass'] })).cls, 'flaky', 'mixed iterations in one guest are flaky too');
+  t.equal(classifyTest(input({ current: ['pass', 'fail', 'pass'] })).cls, 'flaky', 'mixed passes in one guest are flaky too');
 });
 
 t.test('fixed, still failing, new, gone', async (t) => {
@@ -54,7 +54,7 @@ t.test('reruns only for a test that passed on the baseline and fails now', async
 });
 
 t.test('test identity and verdicts of old records', async (t) => {
-  t.equal(testKey({ name: 'dax_smoke', params: { fs: 'xfs', dev: '/dev/pmem0', iteration: '2' } }), 'dax_smoke[fs=xfs]');
+  t.equal(testKey({ name: 'dax_smoke', params: { fs: 'xfs', dev: '/dev/pmem0', pass: '2', boot: '2' } }), 'dax_smoke[fs=xfs]');
   t.equal(testKey({ name: 'map_sync', params: { target: 'ext4', mode: 'fsdax', fs: 'ext4' } }), 'map_sync[fs=ext4,mode=fsdax,target=ext4]');
   t.equal(verdictOf({ status: 'crash' }), 'fail');
   t.equal(verdictOf({ status: 'infra-error' }), 'error');

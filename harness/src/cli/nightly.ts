@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadNightConfig, parseShard, ConfigError } from '../workflows/nightly/config.ts';
 import { runNight, NightlyInputError } from '../workflows/nightly/index.ts';
-import { runCellToday, prepareKernelToday, kernelFault } from '../workflows/nightly/run-cell.ts';
+import { primitiveRunCell, prepareKernelOnce, checkCellInputs, kernelFault } from '../workflows/nightly/run-cell.ts';
+import { withNightSignals } from '../workflows/nightly/signals.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { ResultsIndex } from '../results/db.ts';
 import { writeNightReports } from '../results/reporters/index.ts';
@@ -87,33 +88,34 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
   try {
     const config = await loadNightConfig(a.positionals[0]);
     const resultsRoot = v.results ? resolve(v.results) : defaultResultsRoot();
+    const opts = {
+      config,
+      resultsRoot,
+      jobs: count(v.jobs, '--jobs', 1),
+      shard: v.shard ? parseShard(v.shard) : null,
+      nightId: v.night,
+      baseline: v.baseline,
+      rerunFailures: v['rerun-failures'] !== undefined ? count(v['rerun-failures'], '--rerun-failures', 0, 0) : undefined,
+    };
+    const bootTimeoutMs = count(v['boot-timeout'], '--boot-timeout', 180) * 1000;
     const started = Date.now();
-    const out = await runNight(
-      {
-        config,
-        resultsRoot,
-        jobs: count(v.jobs, '--jobs', 1),
-        shard: v.shard ? parseShard(v.shard) : null,
-        nightId: v.night,
-        baseline: v.baseline,
-        rerunFailures: v['rerun-failures'] !== undefined ? count(v['rerun-failures'], '--rerun-failures', 0, 0) : undefined,
-        progress: (m) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`),
-      },
-      { runCell: runCellToday({ bootTimeoutMs: count(v['boot-timeout'], '--boot-timeout', 180) * 1000 }), prepareKernel: prepareKernelToday, kernelFault },
-    );
-    const index = await ResultsIndex.open(resultsRoot);
-    try {
-      const report = await writeNightReports(index, out.nightId, out.dir);
-      process.stdout.write(formatNightSummary(report));
-      console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
-      if (out.interrupted) {
-        console.log(`night ${out.nightId} is unfinished: run the same command again to resume it`);
-        return 130;
+    const progress = (m: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`);
+    return await withNightSignals(async (signal) => {
+      const out = await runNight({ ...opts, progress, signal }, { runCell: primitiveRunCell({ bootTimeoutMs }), prepareKernel: prepareKernelOnce, checkCell: checkCellInputs, kernelFault });
+      const index = await ResultsIndex.open(resultsRoot);
+      try {
+        const report = await writeNightReports(index, out.nightId, out.dir);
+        process.stdout.write(formatNightSummary(report));
+        console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
+        if (out.interrupted) {
+          console.log(`night ${out.nightId} is unfinished: run the same command again to resume it`);
+          return 130;
+        }
+        return nightExitCode(report);
+      } finally {
+        index.close();
       }
-      return nightExitCode(report);
-    } finally {
-      index.close();
-    }
+    });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof NightlyInputError) return fail(e.message);
     console.error(`dax-harness nightly: internal error: ${(e as Error).stack ?? String(e)}`);

@@ -5,15 +5,19 @@ import type { TestResult, TestStatus, Verdict } from './records.ts';
 
 export type TestClass = 'regression' | 'flaky' | 'fixed' | 'new' | 'still-failing' | 'pass' | 'skip' | 'xfail' | 'xpass' | 'error' | 'gone';
 
-/** Params that say which iteration or device, not which test. */
-const VOLATILE = new Set(['dev', 'iteration', 'repeat']);
+/** Params that say which pass, boot or device, not which test. */
+const VOLATILE = new Set(['dev', 'pass', 'boot', 'repeat']);
+
+/** The params that choose what a test tests, sorted by name. */
+export function identityParams(params: Record<string, string> | undefined): [string, string][] {
+  return Object.entries(params ?? {})
+    .filter(([k]) => !VOLATILE.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
 
 /** A test's identity within a cell: its name and the params that choose what it tests. */
 export function testKey(t: Pick<TestResult, 'name' | 'params'>): string {
-  const p = Object.entries(t.params ?? {})
-    .filter(([k]) => !VOLATILE.has(k))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`);
+  const p = identityParams(t.params).map(([k, v]) => `${k}=${v}`);
   return p.length ? `${t.name}[${p.join(',')}]` : t.name;
 }
 
@@ -26,12 +30,12 @@ export function verdictOf(t: Pick<TestResult, 'status' | 'verdict'>): Verdict {
 
 export interface HistoryPoint {
   night: string;
-  /** The test's main-run verdicts that night (one per iteration). */
+  /** The test's main-run verdicts that night (one per pass). */
   verdicts: Verdict[];
 }
 
 export interface TestInput {
-  /** Tonight's main run, one verdict per iteration; empty when the test did not run tonight. */
+  /** Tonight's main run, one verdict per pass; empty when the test did not run tonight. */
   current: Verdict[];
   /** Tonight's reruns of this test. */
   reruns: Verdict[];

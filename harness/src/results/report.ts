@@ -14,10 +14,10 @@ export interface ReportTest extends TestClassification {
   verdicts: Verdict[];
   rerunVerdicts: Verdict[];
   statuses: string[];
-  /** Mean duration of tonight's main-run iterations. */
+  /** Mean duration of tonight's main-run passes. */
   durationMs: number;
   reason: string;
-  /** Log of the first failing (else first) iteration, relative to the results root. */
+  /** Log of the first failing (else first) pass, relative to the results root. */
   log: string;
   baselineNight: string | null;
   expectedWhy: string | null;

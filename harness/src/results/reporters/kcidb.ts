@@ -4,6 +4,7 @@
 // KCIDB's meanings: the harness failing is ERROR (a test it could not finish)
 // or MISS (a cell it could not run), never FAIL.
 import { createHash } from 'node:crypto';
+import { identityParams } from '../classify.ts';
 import type { NightReport, ReportCell, ReportTest } from '../report.ts';
 import type { KernelArtifact, Verdict } from '../records.ts';
 
@@ -37,9 +38,9 @@ export function summaryStatus(verdicts: Verdict[]): Status {
 const seg = (s: string) => s.replace(/[^a-zA-Z0-9_-]+/g, '_').replace(/^_+|_+$/g, '') || '_';
 
 export function testPath(cell: ReportCell, t: Pick<ReportTest, 'name' | 'params'>): string {
-  const params = Object.entries(t.params)
-    .filter(([k]) => k !== 'dev' && k !== 'iteration' && k !== 'target')
-    .sort(([a], [b]) => (a < b ? -1 : 1))
+  // The stressor target is the cell's mode, already in the cell's path.
+  const params = identityParams(t.params)
+    .filter(([k]) => k !== 'target')
     .map(([, v]) => seg(String(v)));
   return [seg(cell.axes.suite), seg(t.name), ...params].join('.');
 }

@@ -9,8 +9,9 @@ import { parseSizeMiB, parseMemmap, validateTopology, defaultTopology, TopologyE
 import { loadManifest } from '../../suites/stressor-manifest.ts';
 import { NDCTL_GUEST } from '../../suites/ndctl.ts';
 import { sha256 } from '../../host/fsutil.ts';
+import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
-import type { CellPlan, KernelSpec, SuiteName } from './plan.ts';
+import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -55,6 +56,8 @@ export interface NightConfig {
   seconds: number;
   accel?: 'kvm' | 'tcg';
   append: string[];
+  /** Known-outcome files (absolute), applied after the harness's own list. */
+  known: string[];
   kernels: NamedKernel[];
   suites: NamedSuite[];
   topologies: NamedTopology[];
@@ -64,7 +67,7 @@ export interface NightConfig {
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 const SMOKE_MODES = ['ext4', 'xfs'];
-const TOP_KEYS = ['origin', 'rerunFailures', 'historyNights', 'repeat', 'seed', 'seconds', 'accel', 'append', 'modes', 'kernels', 'suites', 'topologies', 'overrides', 'exclude'];
+const TOP_KEYS = ['origin', 'rerunFailures', 'historyNights', 'repeat', 'seed', 'seconds', 'accel', 'append', 'known', 'modes', 'kernels', 'suites', 'topologies', 'overrides', 'exclude'];
 
 /** Reads the config as plain data (YAML 1.2; JSON is YAML too), with the position-free errors a person can act on. */
 export async function loadNightConfig(path: string): Promise<NightConfig> {
@@ -206,10 +209,10 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
       modes.forEach((m, j) => SMOKE_MODES.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a smoke filesystem: use ext4 or xfs`));
     if (suite === 'stressors') {
       manifestNames ??= await stressorNames();
-      const known = manifestNames;
-      modes.forEach((m, j) => known.targets.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a stressor target: use ${known.targets.join(', ')}`));
-      tests?.forEach((t, j) => known.tests.has(t) || fail(`${key}.tests[${j}]`, `"${t}" is not a stressor: use names from suites/stressors/manifest.json`));
-      modes.forEach((m, j) => known.forTarget(m, tests).length || fail(`${key}.modes[${j}]`, `no listed stressor runs on target "${m}": drop the mode or add a stressor that has it`));
+      const names = manifestNames;
+      modes.forEach((m, j) => names.targets.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a stressor target: use ${names.targets.join(', ')}`));
+      tests?.forEach((t, j) => names.tests.has(t) || fail(`${key}.tests[${j}]`, `"${t}" is not a stressor: use names from suites/stressors/manifest.json`));
+      modes.forEach((m, j) => names.forTarget(m, tests).length || fail(`${key}.modes[${j}]`, `no listed stressor runs on target "${m}": drop the mode or add a stressor that has it`));
     }
     suites.push({
       name: n,
@@ -301,6 +304,14 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
     (top.exclude as unknown[]).forEach((x, i) => exclude.push(match(x, `exclude[${i}]`)));
   }
   const append = top.append === undefined ? [] : str(top.append, 'append').split(/\s+/).filter(Boolean);
+  const known: string[] = [];
+  if (top.known !== undefined)
+    for (const [i, k] of list(top.known, 'known').entries()) {
+      const file = await path(k, `known[${i}]`, 'file');
+      // A bad line is found now, not when the first cell is judged.
+      await loadKnown([file]).catch((e) => fail(`known[${i}]`, e instanceof KnownOutcomesError ? e.message : String(e)));
+      known.push(file);
+    }
 
   return {
     file,
@@ -313,6 +324,7 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
     seconds: int(top.seconds, 'seconds', 0, 86400, 0),
     ...(accel ? { accel: accel as 'kvm' | 'tcg' } : {}),
     append,
+    known,
     kernels,
     suites,
     topologies,
@@ -338,8 +350,8 @@ async function stressorNames(): Promise<StressorNames> {
   };
 }
 
-function matches(m: Override['match'], axes: CellPlan['axes']): boolean {
-  return Object.entries(m).every(([k, v]) => axes[k as keyof CellPlan['axes']] === v);
+function matches(m: Override['match'], axes: MatrixCell['axes']): boolean {
+  return Object.entries(m).every(([k, v]) => axes[k as keyof MatrixCell['axes']] === v);
 }
 
 /** The kernel a cell really needs: the ndctl suite builds with its own fragment unless the config names fragments. */
@@ -368,8 +380,8 @@ export function kernelKey(spec: KernelSpec): string {
  * The whole matrix in config order (kernel-major, so cells sharing a kernel
  * sit together and a contiguous shard builds few kernels).
  */
-export async function expandMatrix(c: NightConfig): Promise<CellPlan[]> {
-  const cells: CellPlan[] = [];
+export async function expandMatrix(c: NightConfig): Promise<MatrixCell[]> {
+  const cells: MatrixCell[] = [];
   const needsTargets = c.suites.some((s) => s.suite === 'stressors');
   const names = needsTargets ? await stressorNames() : null;
   for (const k of c.kernels)
@@ -401,6 +413,7 @@ export async function expandMatrix(c: NightConfig): Promise<CellPlan[]> {
             seed: c.seed,
             repeat,
             cmdlineExtra: [...c.append],
+            ...(c.known.length ? { known: [...c.known] } : {}),
             ...(c.accel ? { accel: c.accel } : {}),
           });
         }
@@ -431,7 +444,7 @@ export function shardCells<T>(cells: T[], shard: Shard | null): T[] {
 }
 
 /** Each kernel once, in first-use order. */
-export function uniqueKernels(cells: CellPlan[]): { key: string; spec: KernelSpec; name: string }[] {
+export function uniqueKernels(cells: MatrixCell[]): { key: string; spec: KernelSpec; name: string }[] {
   const out = new Map<string, { key: string; spec: KernelSpec; name: string }>();
   for (const c of cells) if (!out.has(c.kernelKey)) out.set(c.kernelKey, { key: c.kernelKey, spec: c.kernel, name: c.axes.kernel });
   return [...out.values()];

@@ -8,9 +8,9 @@ import { join, resolve } from 'node:path';
 import { ResultsIndex } from '../../results/db.ts';
 import { listNightDirs, loadCells, loadNight, nightDir, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
 import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
-import type { KernelArtifact, Verdict } from '../../results/records.ts';
+import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
-import type { CellPlan, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
+import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
 import { loadSeries } from '../../kernel/series.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 
@@ -39,6 +39,8 @@ export interface NightlyOptions {
 export interface NightlyDeps {
   runCell: RunCell;
   prepareKernel: PrepareKernel;
+  /** Judges every cell's inputs before the night starts (bad input is thrown, exit 2). */
+  checkCell?: CheckCell;
   /** Whether a failed preparation is the kernel's fault ('fail': patch or compile) or the harness's ('error'). */
   kernelFault?: (e: unknown) => 'fail' | 'error';
 }
@@ -112,6 +114,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
   if (!matrix.length) throw new NightlyInputError(`${o.config.file}: the matrix is empty (exclude: removes every cell): remove an exclude entry`);
   const cells = shardCells(matrix, o.shard);
   const rerunFailures = o.rerunFailures ?? o.config.rerunFailures;
+  if (deps.checkCell) for (const c of cells) await deps.checkCell(c);
   const index = await ResultsIndex.open(o.resultsRoot);
   try {
     if (o.baseline && !index.night(o.baseline))
@@ -170,17 +173,19 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     const cpus = cpusPerGuest(o.cores ?? availableParallelism(), o.jobs);
     const ran: string[] = [];
     let interrupted = false;
-    const runOne = async (plan: CellPlan) => {
+    const runOne = async (plan: MatrixCell) => {
       const startedAt = now().toISOString();
       const k = kernels.get(plan.kernelKey);
-      const cellRec = (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]): NightCellRecord => ({
-        schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: now().toISOString(),
-      });
-      if (!k?.artifact) {
-        await saveCell(dir, cellRec('not-run', `kernel ${plan.axes.kernel} could not be prepared: ${k?.reason ?? 'interrupted'}`, []));
+      const finish = async (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]) => {
+        await saveCell(dir, { schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: now().toISOString() });
         await write(() => index.indexNight(dir));
+      };
+      // Not prepared at all: the night was interrupted before its kernel.
+      if (!k) {
+        interrupted = true;
         return;
       }
+      if (!k.artifact) return finish('not-run', `kernel ${plan.axes.kernel} could not be prepared: ${k.reason}`, []);
       const hooks = {
         kernel: k.artifact,
         cpus,
@@ -188,27 +193,51 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
         progress: (phase: string, msg: string) => o.progress(`${plan.key} [${phase}] ${msg}`),
         signal: o.signal ?? new AbortController().signal,
       };
+      // One guest; null when the night was interrupted (the cell is redone on resume).
+      const attempt = async (cell: MatrixCell): Promise<CellOutcome | null> => {
+        if (o.signal?.aborted) return null;
+        try {
+          const out = await deps.runCell(cell, hooks);
+          return out.record.status === 'interrupted' ? null : out;
+        } catch (e) {
+          if (o.signal?.aborted) return null;
+          throw e;
+        }
+      };
       o.progress(`${plan.key}: start`);
-      const main = await deps.runCell(plan, hooks);
-      // A run that finished before Ctrl-C counts; one the interrupt cut short is redone on resume.
-      if (main.record.status === 'interrupted') {
+      let main: CellOutcome | null;
+      try {
+        main = await attempt(plan);
+      } catch (e) {
+        // The cell's own preparation failed (its image, its suite's needs): it did not run tonight.
+        const why = e instanceof Error ? e.message : String(e);
+        o.progress(`${plan.key}: NOT RUN — ${why}`);
+        return finish('not-run', `could not prepare the cell: ${why}`, []);
+      }
+      if (!main) {
         interrupted = true;
         return;
       }
       const runs: NightRunRef[] = [{ id: main.record.id, dir: rel(dir, main.runDir), role: 'main' }];
       const baselineNight = night.baseline ?? index.previousNightWithCell(id, plan.key);
-      const rerun = rerunFailures > 0 && baselineNight && !o.signal?.aborted ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key)) : null;
+      const rerun = rerunFailures > 0 && baselineNight ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key), rerunFailures) : null;
       if (rerun) {
         o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${rerunFailures} time(s)`);
-        const again = await deps.runCell({ ...rerun.plan, repeat: rerunFailures }, hooks);
-        if (again.record.status === 'interrupted') {
-          interrupted = true;
-          return;
+        for (const cell of rerun.cells) {
+          const again = await attempt(cell).catch((e: unknown) => e as Error);
+          if (!again) {
+            interrupted = true;
+            return;
+          }
+          // A rerun that could not even be prepared leaves the main run's verdicts standing.
+          if (again instanceof Error) {
+            o.progress(`${plan.key}: rerun not run — ${again.message}`);
+            break;
+          }
+          runs.push({ id: again.record.id, dir: rel(dir, again.runDir), role: 'rerun', tests: rerun.keys });
         }
-        runs.push({ id: again.record.id, dir: rel(dir, again.runDir), role: 'rerun', tests: rerun.keys });
       }
-      await saveCell(dir, cellRec(main.record.status, main.record.reason, runs));
-      await write(() => index.indexNight(dir));
+      await finish(main.record.status, main.record.reason, runs);
       ran.push(plan.key);
       o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
     };
@@ -248,12 +277,22 @@ function baselineVerdicts(index: ResultsIndex, night: string, cellKey: string): 
   return out;
 }
 
+/** Steps of every guest rather than tests: they are rerun by booting again, not by a pass. */
+const GUEST_STEPS = new Set(['boot', 'kernel']);
+
 /**
- * The plan that reruns the tests that passed on the baseline and fail now:
- * stressors and ndctl select those tests; the smoke (one filesystem per cell)
- * reruns the cell.
+ * The guests that rerun the tests that passed on the baseline and fail now,
+ * `times` attempts each: stressors and ndctl select those tests, the smoke
+ * (one filesystem per cell) reruns the cell. Tests are rerun as passes in one
+ * guest; a failing boot (or a report outside any test) is rerun by `times`
+ * guests of one pass, since a guest boots once.
  */
-export function rerunSelection(plan: CellPlan, tests: { name: string; params: Record<string, string>; status: import('../../results/records.ts').TestStatus; verdict?: Verdict }[], baseline: Map<string, Verdict[]>): { plan: CellPlan; keys: string[] } | null {
+export function rerunSelection(
+  plan: MatrixCell,
+  tests: { name: string; params: Record<string, string>; status: TestStatus; verdict?: Verdict }[],
+  baseline: Map<string, Verdict[]>,
+  times: number,
+): { cells: MatrixCell[]; keys: string[] } | null {
   const current = new Map<string, { verdicts: Verdict[]; name: string; params: Record<string, string> }>();
   for (const t of tests) {
     const k = testKey(t);
@@ -264,9 +303,11 @@ export function rerunSelection(plan: CellPlan, tests: { name: string; params: Re
   const picked = [...current].filter(([k, e]) => wantsRerun(e.verdicts, baseline.get(k) ?? null));
   if (!picked.length) return null;
   const keys = picked.map(([k]) => k);
-  if (plan.suite === 'smoke') return { plan, keys };
-  const names = [...new Set(picked.map(([, e]) => (plan.suite === 'stressors' && e.params.target ? `${e.name}.${e.params.target}` : e.name)))];
-  return { plan: { ...plan, tests: names }, keys };
+  const chosen = picked.filter(([, e]) => !GUEST_STEPS.has(e.name));
+  const names = [...new Set(chosen.map(([, e]) => (plan.suite === 'stressors' && e.params.target ? `${e.name}.${e.params.target}` : e.name)))];
+  const cell: MatrixCell = plan.suite === 'smoke' || !names.length ? { ...plan } : { ...plan, tests: names };
+  if (chosen.length < picked.length) return { cells: Array.from({ length: times }, () => ({ ...cell, repeat: 1 })), keys };
+  return { cells: [{ ...cell, repeat: times }], keys };
 }
 
 // ---- merge ----

@@ -1,7 +1,8 @@
-// The nightly workflow's view of the run primitive: a cell plan in, a run
+// The nightly workflow's view of the run primitive: a matrix cell in, a run
 // record out. The nightly never boots anything itself; it is handed a RunCell
-// (the run primitive) and a PrepareKernel (the kernel pipeline), so its
-// scheduling, resuming and judging are tested without a guest.
+// (in production run-cell.ts: prepareCell + executeCell of workflows/cell.ts)
+// and a PrepareKernel (the kernel pipeline), so its scheduling, resuming and
+// judging are tested without a guest.
 import type { KernelArtifact, RunRecord, Topology } from '../../results/records.ts';
 
 /** How a cell's kernel is obtained. Series and config fragments only apply to built kernels. */
@@ -12,8 +13,8 @@ export type KernelSpec =
 
 export type SuiteName = 'smoke' | 'stressors' | 'ndctl';
 
-/** One cell of the night's matrix; maps field for field onto the run primitive's plan (today's RunOptions). */
-export interface CellPlan {
+/** One cell of the night's matrix: one guest, mapped onto the run primitive's CellPlan by run-cell.ts. */
+export interface MatrixCell {
   /** Stable identity across nights: kernel.suite.mode.topology, from the config's names. */
   key: string;
   /** The config's names for each axis, for reports. */
@@ -33,16 +34,18 @@ export interface CellPlan {
   ndctl?: string;
   seconds: number;
   seed: number;
-  /** Times the tests run in one guest. */
+  /** Passes over the tests in one guest (the primitive's repeat). */
   repeat: number;
   cmdlineExtra: string[];
+  /** Known-outcome files of the config's, after the harness's own list. */
+  known?: string[];
   accel?: 'kvm' | 'tcg';
 }
 
 export interface CellHooks {
   /** The kernel as prepared once for the whole night. */
   kernel: KernelArtifact;
-  /** vCPUs for this guest (the host's cores shared by the --jobs guests), unless the plan fixes them. */
+  /** vCPUs for this guest (the host's cores shared by the --jobs guests), unless the cell fixes them. */
   cpus: number;
   /** Directory the run directory goes in. */
   resultsRoot: string;
@@ -56,8 +59,11 @@ export interface CellOutcome {
   runDir: string;
 }
 
-/** The run primitive: plan (with repeat) → one run record (tests repeated in one guest appear once per iteration). */
-export type RunCell = (plan: CellPlan, hooks: CellHooks) => Promise<CellOutcome>;
+/** The run primitive: a cell (with repeat) → one run record; with repeat > 1 each result carries params.pass. */
+export type RunCell = (cell: MatrixCell, hooks: CellHooks) => Promise<CellOutcome>;
+
+/** Judges a cell's inputs before anything is downloaded or built; throws on bad input. */
+export type CheckCell = (cell: MatrixCell) => Promise<void>;
 
 /** The kernel pipeline for a cell's kernel (stock download or build, cached by content). */
 export type PrepareKernel = (spec: KernelSpec, log: (line: string) => void) => Promise<KernelArtifact>;

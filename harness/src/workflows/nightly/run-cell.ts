@@ -1,82 +1,85 @@
-// The RunCell the nightly uses until the run primitive lands: a cell plan
-// mapped onto today's runWorkflow. Today's workflow boots one guest per call,
-// so a repeat is another run; its tests are gathered into the first run's
-// record (params.iteration) so the nightly sees one record per cell either way.
-import { runWorkflow, resolveKernel, type RunOptions } from '../run.ts';
-import { BuildError, PatchApplyError } from '../../kernel/index.ts';
-import { defaultTopology } from '../../vm/topology.ts';
-import { NDCTL_GUEST } from '../../suites/ndctl.ts';
-import { saveRun } from '../../results/store.ts';
-import type { PlanSummary, RunRecord, RunStatus } from '../../results/records.ts';
-import type { CellPlan, PrepareKernel, RunCell } from './plan.ts';
+// The nightly's cells on the run primitive (workflows/cell.ts): a matrix cell
+// becomes a CellPlan whose kernel is the artifact the night prepared once,
+// prepareCell makes the rest (suite needs, image, modules, accelerator), and
+// executeCell boots one guest that runs the cell's passes. Signals are the
+// night's: a cell stops through hooks.signal and its run ends 'interrupted'.
+import { checkCell, executeCell, prepareCell, resolveKernel, RunInputError, type CellPlan, type KernelChoice } from '../cell.ts';
+import { BuildError, PatchApplyError, checkKernelInputs } from '../../kernel/index.ts';
+import { InputError } from '../../host/errors.ts';
+import { suiteByName, SuiteInputError } from '../../suites/index.ts';
+import { NdctlInputError } from '../../suites/ndctl.ts';
+import { KnownOutcomesError } from '../../suites/known.ts';
+import { ManifestError } from '../../suites/stressor-manifest.ts';
+import type { Session } from '../session.ts';
+import type { KernelArtifact } from '../../results/records.ts';
+import { NightlyInputError } from './index.ts';
+import type { CellHooks, CheckCell, KernelSpec, MatrixCell, PrepareKernel, RunCell } from './plan.ts';
 
-export function planSummary(plan: CellPlan): PlanSummary {
+/** The kernel pipeline's choice for a cell's kernel spec. */
+export function kernelChoice(spec: KernelSpec): KernelChoice {
+  if (spec.kind === 'stock') return { kind: 'stock', pkg: spec.pkg };
+  const source = spec.kind === 'debian' ? `debian:${spec.version}` : spec.tree;
+  return { kind: 'build', opts: { source, ref: spec.kind === 'git' ? spec.ref : undefined, series: spec.series, config: spec.config, configBase: spec.configBase } };
+}
+
+/** The primitive's plan for a cell: the night's kernel, and the guest's share of the host's cores. */
+export function cellPlan(cell: MatrixCell, kernel: KernelChoice, cpus: number, bootTimeoutMs?: number): CellPlan {
+  const inputs = { tests: cell.tests, filesystems: cell.fs.length ? cell.fs : undefined, ndctl: cell.ndctl };
+  const given = cell.topology ?? suiteByName(cell.suite).needs(inputs).topology;
   return {
-    cellKey: plan.key,
-    suite: plan.suite,
-    tests: plan.tests ?? [],
-    kernel: plan.kernel as unknown as Record<string, unknown>,
-    image: plan.image,
-    params: { ...plan.axes, seconds: plan.seconds, seed: plan.seed, ...(plan.fs.length ? { fs: plan.fs.join(',') } : {}) },
-    repeat: plan.repeat,
+    cellKey: cell.key,
+    kernel,
+    suite: cell.suite,
+    ...inputs,
+    image: cell.image,
+    topology: { ...structuredClone(given), cpus: cell.cpusFixed ? given.cpus : cpus },
+    cmdlineExtra: [...cell.cmdlineExtra],
+    seconds: cell.seconds,
+    seed: cell.seed,
+    repeat: cell.repeat,
+    known: cell.known,
+    accel: cell.accel,
+    bootTimeoutMs,
   };
 }
 
-/** Worst first: the status a record of several runs carries. */
-const RANK: RunStatus[] = ['interrupted', 'aborted', 'infra-error', 'fail', 'running', 'pass'];
-
-export function gatherRepeats(runs: RunRecord[]): RunRecord {
-  const first = runs[0];
-  if (runs.length === 1) return first;
-  const tag = (r: RunRecord, i: number) => r.tests.map((t) => ({ ...t, params: { ...t.params, iteration: String(i + 1) } }));
-  return {
-    ...first,
-    status: RANK.find((s) => runs.some((r) => r.status === s)) ?? first.status,
-    reason: runs.map((r) => r.reason).filter(Boolean).join('; '),
-    endedAt: runs.at(-1)!.endedAt,
-    tests: runs.flatMap(tag),
-    crashes: runs.flatMap((r) => r.crashes),
-  };
+export interface RunCellOptions {
+  bootTimeoutMs?: number;
+  /** Test hook: runs once per boot when the guest is ready, before the tests (e.g. to make the kernel report). */
+  onReady?: (cell: MatrixCell, session: Session, kernel: KernelArtifact) => void | Promise<void>;
 }
 
-export function runCellToday(opts: { bootTimeoutMs?: number; census?: boolean } = {}): RunCell {
-  return async (plan, hooks) => {
-    const given = plan.topology ?? (plan.suite === 'ndctl' ? NDCTL_GUEST.topology : defaultTopology);
-    const run: RunOptions = {
-      kernel: { kind: 'artifact', artifact: hooks.kernel },
-      image: plan.image,
-      topology: { ...structuredClone(given), cpus: plan.cpusFixed ? given.cpus : hooks.cpus },
-      accel: plan.accel,
+/** A cell through prepareCell (the kernel already prepared) and executeCell (one guest, `repeat` passes). */
+export function primitiveRunCell(opts: RunCellOptions = {}): RunCell {
+  return async (cell: MatrixCell, hooks: CellHooks) => {
+    const plan = cellPlan(cell, { kind: 'artifact', artifact: hooks.kernel }, hooks.cpus, opts.bootTimeoutMs);
+    const prepared = await prepareCell(plan, { progress: hooks.progress });
+    const onReady = opts.onReady;
+    return executeCell(prepared, {
       resultsRoot: hooks.resultsRoot,
-      suite: plan.suite,
-      ndctl: plan.ndctl,
-      tests: plan.tests,
-      filesystems: plan.fs.length ? plan.fs : ['ext4', 'xfs'],
-      seconds: plan.seconds,
-      seed: plan.seed,
-      bootTimeoutMs: opts.bootTimeoutMs ?? 180_000,
-      cmdlineExtra: plan.cmdlineExtra,
-      census: opts.census,
       progress: hooks.progress,
-    };
-    const outs = [];
-    for (let i = 0; i < plan.repeat; i++) {
-      const out = await runWorkflow(run);
-      outs.push(out);
-      if (out.record.status === 'interrupted' || hooks.signal.aborted) break;
-    }
-    const record = { ...gatherRepeats(outs.map((o) => o.record)), plan: planSummary(plan) };
-    await saveRun(outs[0].runDir, record);
-    return { record, runDir: outs[0].runDir };
+      signal: hooks.signal,
+      handleSignals: false,
+      ...(onReady ? { onReady: (s: Session) => onReady(cell, s, prepared.kernel) } : {}),
+    });
   };
 }
+
+/** Bad input in a cell (its suite, image, tests, known-outcome files, kernel inputs), before any download. */
+export const checkCellInputs: CheckCell = async (cell) => {
+  try {
+    const choice = kernelChoice(cell.kernel);
+    if (choice.kind === 'build') await checkKernelInputs(choice.opts);
+    await checkCell(cellPlan(cell, choice, 1));
+  } catch (e) {
+    const input = [InputError, RunInputError, SuiteInputError, NdctlInputError, KnownOutcomesError, ManifestError].some((c) => e instanceof c);
+    if (input) throw new NightlyInputError(`cell ${cell.key}: ${(e as Error).message}`);
+    throw e;
+  }
+};
 
 /** The kernel pipeline for a cell's kernel: Debian's package, or a build of Debian's source or a git tree. */
-export const prepareKernelToday: PrepareKernel = (spec, log) => {
-  if (spec.kind === 'stock') return resolveKernel({ kind: 'stock', pkg: spec.pkg }, log);
-  const source = spec.kind === 'debian' ? `debian:${spec.version}` : spec.tree;
-  return resolveKernel({ kind: 'build', opts: { source, ref: spec.kind === 'git' ? spec.ref : undefined, series: spec.series, config: spec.config, configBase: spec.configBase } }, log);
-};
+export const prepareKernelOnce: PrepareKernel = (spec, log) => resolveKernel(kernelChoice(spec), log);
 
 /** A patch that does not apply or code that does not compile is the kernel's failure; anything else is the harness's. */
 export function kernelFault(e: unknown): 'fail' | 'error' {
