@@ -2,7 +2,7 @@
 // ndctl (its source is not available here): the rootfs guest, the tree and
 // build dir shared over 9p at the same paths, every way a test can end.
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
@@ -44,6 +44,7 @@ t.test('fake ndctl dax suite: OK, SKIP with reason, FAIL, TIMEOUT, hang, kernel 
   t.equal(by['hang.sh']?.status, 'timeout', 'a test with no meson timeout is stopped by the harness');
   t.match(by['hang.sh']?.reason, /hung/);
   t.ok((by['hang.sh']?.durationMs ?? 0) < 60000, 'after the hang limit, not 600 s');
+  t.equal(by['meson-dies.sh']?.status, 'pass');
   t.equal(by['oops.sh']?.status, 'crash', 'the kernel report is pinned on the test that provoked it');
   t.match(by['oops.sh']?.crashes[0]?.title, /sysrq triggered crash/);
   t.notOk(by['other-suite.sh'], 'tests of other suites are not run');
@@ -54,6 +55,27 @@ t.test('fake ndctl dax suite: OK, SKIP with reason, FAIL, TIMEOUT, hang, kernel 
   const everything = readdirSync(join(runDir, 'tests')).map((f) => readFileSync(join(runDir, 'tests', f), 'utf8')).join('\n') + onDisk;
   t.notMatch(everything, /"env":|IS_SANDBOX|NODE_EXTRA_CA_CERTS/, "meson's environment dump is not copied into results");
   t.ok(progress.some((p) => /ndctl built in/.test(p)));
+  // The guest cannot write to the host: both shares are read-only, and meson's
+  // logs went to the guest's own layer, not to the host's build directory.
+  const virtfs = record.qemuArgv.filter((a) => a.startsWith('local,path='));
+  t.equal(virtfs.length, 2);
+  for (const v of virtfs) t.match(v, /readonly=on/, `shared read-only: ${v}`);
+  const buildDir = /path=([^,]+),mount_tag=daxh_build/.exec(virtfs.join(' '))?.[1] ?? '';
+  t.ok(buildDir.length > 0, 'the build share is found in the argv');
+  const hostLogs = existsSync(join(buildDir, 'meson-logs')) ? readdirSync(join(buildDir, 'meson-logs')).filter((f) => f.startsWith('daxh-')) : [];
+  t.same(hostLogs, [], "no test log of the guest's in the host's build directory");
+  t.match(readFileSync(join(runDir, 'tests', 'setup.ndctl.log'), 'utf8'), /build dir: (overlay over|tmpfs copy of) the read-only share/);
+
+  // A second run on the same tree whose meson dies before writing its log
+  // must not read back the first run's PASS.
+  const again = await runWorkflow({
+    kernel: { kind: 'stock' }, image: 'rootfs', topology: defaultTopology, resultsRoot: results, suite: 'ndctl',
+    ndctl: join(repoRoot, 'suites', 'fake-ndctl'), tests: ['meson-dies.sh'], filesystems: [], seconds: 0, seed: 1,
+    bootTimeoutMs: 300000, cmdlineExtra: ['daxh.fake.kill_meson=1'], progress: () => {},
+  });
+  const died = again.record.tests.find((x) => x.name === 'meson-dies.sh');
+  t.equal(died?.status, 'fail', `no stale verdict: ${died?.reason}`);
+  t.match(died?.reason, /without a result/);
 });
 
 t.test("the ndctl suite's own guest has everything the 13 real tests look for", async (t) => {

@@ -5,11 +5,21 @@
 // as its own `meson test` so a crash, a hang or a timeout is pinned on the
 // right test, and results come from meson's testlog JSON (its JUnit file
 // reports a TIMEOUT as a pass).
-import { readFile } from 'node:fs/promises';
+//
+// The guest runs the kernel under test, so nothing it can write is ever used
+// by the host: both shares are read-only, and meson writes its logs into a
+// per-boot overlay (tmpfs upper layer) over the shared build directory. The
+// host reads each verdict from the guest, from a log removed before the test:
+// a run can only ever read what it wrote itself. Build directories are keyed
+// by the tree's content and built under a lock, so two runs on one tree share
+// a build only when the tree is the same.
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { exists, sha256 } from '../host/fsutil.ts';
+import { withLock } from '../host/lock.ts';
+import { InputError } from '../host/errors.ts';
 import { ensurePackages } from '../host/apt.ts';
 import type { TestResult, TestStatus, Topology } from '../results/records.ts';
 import { TestLog, blankResult, judge, type SuiteContext } from './context.ts';
@@ -44,15 +54,14 @@ export const NDCTL_GUEST: { topology: Topology; cmdline: string[]; modules: stri
   },
   cmdline: ['memmap=1G%10G-1+0xefffffff'],
   // cxl_test's devices bind through modaliases, so their drivers ship by name.
-  modules: ['nfit_test', 'dax_hmem', 'kmem', 'dm_mod', 'cxl_test', 'cxl_mock_mem', 'cxl_acpi', 'cxl_port', 'cxl_mem', 'cxl_pmem', 'dax_cxl'],
+  // overlay: meson's writes go to a per-boot layer over the read-only build share.
+  modules: ['overlay', 'nfit_test', 'dax_hmem', 'kmem', 'dm_mod', 'cxl_test', 'cxl_mock_mem', 'cxl_acpi', 'cxl_port', 'cxl_mem', 'cxl_pmem', 'dax_cxl'],
   // A kernel the pipeline builds for this suite (cxl-test, for ndctl v80+'s
   // daxctl-create on 6.3+ trees, is the user's to add: older trees lack it).
   kernelFragments: ['dax', 'ndctl'],
 };
 
-export class NdctlInputError extends Error {
-  override name = 'NdctlInputError';
-}
+export class NdctlInputError extends InputError {}
 
 export interface NdctlBuild {
   src: string;
@@ -203,7 +212,40 @@ export async function prepareNdctl(srcArg: string, log: (m: string) => void): Pr
   if (!/project\(\s*'ndctl'/.test(await readFile(mesonBuild, 'utf8')))
     throw new NdctlInputError(`--ndctl ${srcArg} is not an ndctl tree (its meson.build is not project('ndctl')): give the top of an ndctl git tree`);
   await ensurePackages(BUILD_NEEDS, log);
-  const build = cacheDir('ndctl', sha256('ndctl-build-v1', src).slice(0, 16), 'build');
+  const key = sha256('ndctl-build-v2', src, await treeState(src)).slice(0, 16);
+  const build = cacheDir('ndctl', key, 'build');
+  return withLock(cacheDir('ndctl', key, 'lock'), () => buildNdctl(src, build, log), {
+    onWait: (holder) => log(`another harness (${holder}) is building ${src}: waiting`),
+  });
+}
+
+/**
+ * What identifies a tree's content cheaply: the git tree object of the
+ * directory (not the commit: a tree inside a larger repository keeps its key
+ * while the rest moves on) and, for uncommitted work, its status and diff. A
+ * tree that is not a git checkout is keyed by the newest modification time
+ * under it.
+ */
+export async function treeState(src: string): Promise<string> {
+  const git = async (args: string[]) => (await run('git', ['-C', src, ...args], { timeoutMs: 60000, reject: false })).stdout;
+  const tree = (await git(['rev-parse', 'HEAD:./'])).trim();
+  if (/^[0-9a-f]{40}$/.test(tree)) return sha256(tree, await git(['status', '--porcelain=v1', '-uall', '--', '.']), await git(['diff', 'HEAD', '--', '.']));
+  return `mtime:${await newestMtime(src)}`;
+}
+
+async function newestMtime(dir: string, depth = 0): Promise<number> {
+  let newest = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.name === '.git' || e.name.startsWith('build')) continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (depth < 8) newest = Math.max(newest, await newestMtime(p, depth + 1));
+    } else newest = Math.max(newest, (await stat(p).catch(() => ({ mtimeMs: 0 }))).mtimeMs);
+  }
+  return newest;
+}
+
+async function buildNdctl(src: string, build: string, log: (m: string) => void): Promise<NdctlBuild> {
   const configured = await exists(join(build, 'build.ninja'));
   const setupArgs = ['setup', build, src, '-Dtest=enabled', '-Ddestructive=enabled', '-Ddocs=disabled'];
   if (configured) setupArgs.push('--reconfigure');
@@ -227,10 +269,26 @@ export async function prepareNdctl(srcArg: string, log: (m: string) => void): Pr
     tests,
     shares: [
       { hostPath: src, tag: 'daxh_src', readonly: true },
-      { hostPath: build, tag: 'daxh_build' },
+      { hostPath: build, tag: 'daxh_build', readonly: true },
     ],
   };
 }
+
+/**
+ * The build directory in the guest: the read-only share as the lower layer of
+ * an overlay whose upper layer is guest tmpfs, so meson can write its logs
+ * and the host's copy stays untouched. Without overlayfs, a tmpfs copy.
+ */
+const WRITABLE_BUILD = [
+  'set -e',
+  'lower=/run/daxh/ndctl-lower; rw=/run/daxh/ndctl-rw',
+  'mkdir -p "$lower" "$rw" "$2"',
+  'mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$lower"',
+  'mount -t tmpfs daxh-ndctl-rw "$rw"',
+  'mkdir -p "$rw/upper" "$rw/work"',
+  'if mount -t overlay daxh-ndctl -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$2" 2>/dev/null; then echo "build dir: overlay over the read-only share"',
+  'else mount -t tmpfs daxh-ndctl-copy "$2" && cp -a "$lower/." "$2/" && echo "build dir: tmpfs copy of the read-only share"; fi',
+].join('\n');
 
 export interface NdctlSuiteOptions {
   tests?: string[];
@@ -248,10 +306,11 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
   const setupLog = new TestLog(ctx, 'setup.ndctl');
   await setupLog.ready;
   for (const s of nb.shares) {
-    const mount = await setupLog.exec(ctx, ['sh', '-c', 'mkdir -p "$2" && mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"', 'daxh', s.tag, s.hostPath], 30000);
+    const argv = s.tag === 'daxh_build' ? ['sh', '-c', WRITABLE_BUILD, 'daxh', s.tag, s.hostPath] : ['sh', '-c', 'mkdir -p "$2" && mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"', 'daxh', s.tag, s.hostPath];
+    const mount = await setupLog.exec(ctx, argv, 120000);
     if (mount.exitCode !== 0) {
       await setupLog.close();
-      throw new Error(`could not mount the ${s.tag} share at ${s.hostPath} in the guest: ${mount.stderr.trim()}`);
+      throw new Error(`could not mount the ${s.tag} share at ${s.hostPath} in the guest: ${(mount.stderr || mount.stdout).trim()}`);
     }
   }
   await keepNfitDependencies(ctx, setupLog);
@@ -311,10 +370,13 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
   await log.ready;
   const res = blankResult(name, { suite: NDCTL_SUITE }, log.rel);
   const t0 = Date.now();
-  const logbase = `daxh-${i}`;
+  const logbase = `daxh-${ctx.logPrefix ?? 'run'}-${i}`;
+  const testlog = join(nb.build, 'meson-logs', `${logbase}.json`);
   ctx.progress(`${NDCTL_SUITE} / ${name} ...`);
   try {
     const taintBefore = await readTaint(ctx);
+    // Whatever happens to meson, the verdict read afterwards is this test's or none.
+    await ctx.guest.exec(['rm', '-f', testlog], { timeoutMs: 30000, signal: ctx.signal });
     const r = await ctx.guest.exec(
       ['meson', 'test', '-C', nb.build, '--no-rebuild', '--suite', NDCTL_SUITE, '-t', String(mult), '--logbase', logbase, name],
       { timeoutMs: limitMs, signal: ctx.signal, onOutput: (c) => log.line(c.replace(/\n$/, '')) },
@@ -323,7 +385,8 @@ async function runOne(ctx: SuiteContext, nb: NdctlBuild, name: string, i: number
       res.status = 'timeout';
       res.reason = `no verdict after ${(r.durationMs / 1000).toFixed(0)} s: the test hung (harness watchdog)`;
     } else if (!ctx.signal.aborted) {
-      const text = await readFile(join(nb.build, 'meson-logs', `${logbase}.json`), 'utf8').catch(() => '');
+      const got = await ctx.guest.exec(['cat', testlog], { timeoutMs: 60000, signal: ctx.signal, keepBytes: 64 * 1024 * 1024 });
+      const text = got.exitCode === 0 ? got.stdout : '';
       const entry = parseTestlog(text).find((x) => x.name.endsWith(` / ${name}`));
       if (!entry) {
         res.status = 'fail';
