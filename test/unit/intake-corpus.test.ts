@@ -1,0 +1,52 @@
+// Walks the intake corpus: each input form people send a crash in must give
+// exactly the crashes its .expected.json lists, from the listed message and
+// quote depth, with the listed fields equal.
+import t from 'tap';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readReport } from '../../harness/src/workflows/repro/report.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus/intake');
+
+interface Expected {
+  description: string;
+  form: string;
+  messages: number;
+  syzbot?: Record<string, unknown>;
+  crashes: Array<{ message: number; depth: number; title: string } & Record<string, unknown>>;
+}
+
+function subset(actual: unknown, expected: unknown): unknown {
+  if (expected === null || typeof expected !== 'object' || Array.isArray(expected)) return actual;
+  const out: Record<string, unknown> = {};
+  const a = (actual ?? {}) as Record<string, unknown>;
+  for (const k of Object.keys(expected)) out[k] = subset(a[k], (expected as Record<string, unknown>)[k]);
+  return out;
+}
+
+const inputs = readdirSync(dir).filter((f) => !f.endsWith('.expected.json')).sort();
+t.ok(inputs.length >= 14, `corpus has ${inputs.length} inputs`);
+
+for (const f of inputs) {
+  const name = f.replace(/\.[^.]+$/, '');
+  t.test(name, async (t) => {
+    const exp = JSON.parse(readFileSync(join(dir, `${name}.expected.json`), 'utf8')) as Expected;
+    const text = readFileSync(join(dir, f), 'utf8');
+    const got = await readReport(text);
+    t.equal(got.form, exp.form, `${exp.description}: form`);
+    t.equal(got.messages.length, exp.messages, 'message count');
+    t.equal(got.crashes.length, exp.crashes.length, `crash count (got ${got.crashes.map((c) => `${c.source.message}:${c.report.title}`).join(' / ')})`);
+    exp.crashes.forEach((e, i) => {
+      const c = got.crashes[i];
+      if (!c) return;
+      const { message, depth, source, ...fields } = e as typeof e & { source?: Record<string, unknown> };
+      t.equal(c.source.message, message, `crash ${i} from message ${message}`);
+      t.equal(c.source.depth, depth, `crash ${i} quote depth ${depth}`);
+      if (source) t.same(subset(c.source, source), source, `crash ${i} source`);
+      t.same(subset(c.report, fields), fields, `crash ${i}: ${e.title}`);
+      t.ok(c.report.startLine <= c.report.endLine, 'line range ordered');
+    });
+    if (exp.syzbot) t.same(subset(got.messages[0]?.syzbot, exp.syzbot), exp.syzbot, 'syzbot facts');
+  });
+}
