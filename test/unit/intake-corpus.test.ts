@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readReport } from '../../harness/src/workflows/repro/report.js';
+import { parseLogCommand } from '../../harness/src/cli/parse-log.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus/intake');
 
@@ -50,3 +51,25 @@ for (const f of inputs) {
     if (exp.syzbot) t.same(subset(got.messages[0]?.syzbot, exp.syzbot), exp.syzbot, 'syzbot facts');
   });
 }
+
+t.test('parse-log reads every form the same way', async (t) => {
+  for (const f of inputs) {
+    const exp = JSON.parse(readFileSync(join(dir, `${f.replace(/\.[^.]+$/, '')}.expected.json`), 'utf8')) as Expected;
+    let out = '';
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
+    let code: number;
+    try {
+      code = await parseLogCommand(['--json', join(dir, f)]);
+    } finally {
+      process.stdout.write = write;
+    }
+    const got = JSON.parse(out) as Array<{ title: string; source?: { message: number } }>;
+    t.equal(code, 1, `${f}: exit 1 (reports found)`);
+    t.same(
+      got.map((r) => [r.source?.message ?? 0, r.title]),
+      exp.crashes.map((c) => [c.message, c.title]),
+      `${f}: titles and messages`,
+    );
+  }
+});

@@ -1,10 +1,10 @@
 // dax-harness parse-log: find kernel reports in a console log or a pasted crash mail.
 import { parseArgs } from 'node:util';
 import { open, access, constants } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { CrashReport } from '../results/records.js';
-import { parseLines, symbolizeReport } from '../oracle/index.js';
+import { symbolizeReport } from '../oracle/index.js';
+import { reportsFromStream } from '../workflows/repro/report.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.js';
 
 export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
@@ -19,7 +19,10 @@ with -, standard input is read.
 
 Accepted input: serial captures (CRLF, ANSI colour), printk timestamps with or
 without caller ids, dmesg -T/-x, journalctl -k, /dev/kmsg records, syslog <N>
-prefixes, e-mail quoting ("> ") and mails whose lines were joined.
+and "host kernel:" prefixes; crash mails: pasted indented, quoted ("> ", ">>",
+"> >"), wrapped at 72-80 columns, lines joined, MIME (quoted-printable, base64,
+attachments); lore.kernel.org mbox threads (each crash names its message);
+syzbot reports.
 
 options:
   --json             print a JSON array of reports (the CrashReport records) instead of text
@@ -98,8 +101,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
   }
   let reports: CrashReport[];
   try {
-    const rl = createInterface({ input, crlfDelay: Infinity });
-    reports = await parseLines(rl);
+    reports = await reportsFromStream(input);
   } catch (e) {
     console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
     return 2;
@@ -131,6 +133,8 @@ export function formatReports(reports: readonly CrashReport[]): string {
   const out: string[] = [];
   reports.forEach((r, i) => {
     out.push(`[${i + 1}] ${r.title}`);
+    const src = r.source as { message: number; subject: string | null; from: string | null; depth: number } | undefined;
+    if (src) out.push(`    from message ${src.message + 1}${src.subject ? `: ${src.subject}` : ''}${src.from ? ` (${src.from})` : ''}${src.depth > 0 ? `, quoted ${src.depth} deep` : ''}`);
     out.push(`    type: ${r.type}${r.fatal ? ' (fatal)' : ''}   lines ${r.startLine + 1}-${r.endLine + 1}${r.complete === false ? '   (report cut short)' : ''}`);
     if (r.file) out.push(`    at: ${r.file}${r.sourceLine ? `:${r.sourceLine}` : ''}`);
     if (r.reason) out.push(`    reason: ${r.reason}`);
