@@ -462,7 +462,7 @@ function joinsWith(cur: string, curAnchored: boolean, last: Phys, next: Phys, wr
   if (/^Code: [<(]?[0-9a-f]{2}/.test(k1)) return s1 !== 'complete' && bytes.test(k2) ? sep : null;
   // A separator row ("=====") cut where it hit the edge.
   if (/^=+$/.test(k1) && /^=+$/.test(k2)) return '';
-  const loose = LOOSE_END_RE.test(k1);
+  const loose = LOOSE_END_RE.test(k1) && !ENDS_WITH_FRAME_RE.test(k1);
   if (s1 === 'complete' && !loose) return null;
   if (startsLine(k2)) return null;
   if (s1 === 'incomplete' || loose || !balanced(k1)) return sep;
