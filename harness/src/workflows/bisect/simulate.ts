@@ -247,21 +247,31 @@ export async function simulateOne(sc: Scenario, seed: number, opts: Partial<NewB
  */
 export async function naiveBisect(sc: Scenario, seed: number): Promise<{ culprit: number | null; builds: number; boots: number }> {
   const env = new SimEnv(sc, rng(seed));
-  const crashing = sc.direction === 'cause' ? sc.k : 0;
+  const culprit = await gitBisectOneRun(env, sc.k, sc.direction);
+  return { culprit, builds: env.builds, boots: env.boots };
+}
+
+/**
+ * The baseline: `git bisect run` with one run per step over any
+ * environment. A crash is bad, a clean run good, a build or boot failure a
+ * skip (exit 125); nothing is verified. Returns the patch it names.
+ */
+export async function gitBisectOneRun(env: BisectEnv, k: number, direction: Direction): Promise<number | null> {
+  const crashing = direction === 'cause' ? k : 0;
   const bad = new Set<number>([crashing]);
-  const good = new Set<number>([sc.k - crashing]);
+  const good = new Set<number>([k - crashing]);
   const skip = new Set<number>();
   const stop: StopRule = { matching: 1, matchKey: null, failures: false };
   for (;;) {
-    const target = (i: number) => (sc.direction === 'cause' ? bad.has(i) : good.has(i));
-    const non = (i: number) => (sc.direction === 'cause' ? good.has(i) : bad.has(i));
+    const target = (i: number) => (direction === 'cause' ? bad.has(i) : good.has(i));
+    const non = (i: number) => (direction === 'cause' ? good.has(i) : bad.has(i));
     let lo = 0;
-    for (let i = 0; i <= sc.k; i++) if (non(i)) lo = i;
-    let hi = sc.k;
-    for (let i = sc.k; i > lo; i--) if (target(i)) hi = i;
+    for (let i = 0; i <= k; i++) if (non(i)) lo = i;
+    let hi = k;
+    for (let i = k; i > lo; i--) if (target(i)) hi = i;
     const cands: number[] = [];
     for (let i = lo + 1; i < hi; i++) if (!skip.has(i)) cands.push(i);
-    if (!cands.length) return { culprit: hi - lo === 1 ? hi : null, builds: env.builds, boots: env.boots };
+    if (!cands.length) return hi - lo === 1 ? hi : null;
     const mid = (lo + hi) / 2;
     const i = cands.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
     const step: StepSpec = { kind: 'prefix', count: i };
