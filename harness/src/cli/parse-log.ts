@@ -5,7 +5,6 @@ import type { Readable } from 'node:stream';
 import type { CrashReport } from '../results/records.js';
 import { symbolizeReport } from '../oracle/index.js';
 import { reportsFromStream } from '../workflows/repro/report.ts';
-import { Addr2lineSymbolizer } from '../kernel/symbolize.js';
 
 export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
 
@@ -107,6 +106,8 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.vmlinux) {
+    // Loaded only here: it brings the process runner, which a plain parse-log does not need at start-up.
+    const { Addr2lineSymbolizer } = await import('../kernel/symbolize.js');
     const sym = new Addr2lineSymbolizer({ vmlinux: values.vmlinux, systemMap: values['system-map'] ?? null });
     reports = await Promise.all(reports.map((r) => symbolizeReport(r, sym)));
   }
@@ -135,7 +136,8 @@ export function formatReports(reports: readonly CrashReport[]): string {
     out.push(`[${i + 1}] ${r.title}`);
     const src = r.source as { message: number; subject: string | null; from: string | null; depth: number } | undefined;
     if (src) out.push(`    from message ${src.message + 1}${src.subject ? `: ${src.subject}` : ''}${src.from ? ` (${src.from})` : ''}${src.depth > 0 ? `, quoted ${src.depth} deep` : ''}`);
-    out.push(`    type: ${r.type}${r.fatal ? ' (fatal)' : ''}   lines ${r.startLine + 1}-${r.endLine + 1}${r.complete === false ? '   (report cut short)' : ''}`);
+    out.push(`    type: ${r.type}${r.fatal ? ' (fatal)' : ''}   lines ${r.startLine + 1}-${r.endLine + 1}${r.complete === false ? '   (report cut short)' : ''}${r.corrupted ? '   (corrupted: interleaved or cut short, title may be off)' : ''}`);
+    if (r.altTitles?.length) out.push(`    also titled: ${r.altTitles.join('  |  ')}`);
     if (r.file) out.push(`    at: ${r.file}${r.sourceLine ? `:${r.sourceLine}` : ''}`);
     if (r.reason) out.push(`    reason: ${r.reason}`);
     const h = r.header;
