@@ -261,8 +261,8 @@ t.test('interrupted between a main run and its reruns: the cell is redone, not k
   t.same(by.a.attempts, { failed: 5, total: 5 });
 });
 
-t.test("a cell that cannot be prepared is not run; the night goes on and says why", async (t) => {
-  const root = await tmp('nightly-prep-');
+t.test("a cell that cannot be prepared is not run; the night goes on and says why (into a results root made for it)", async (t) => {
+  const root = join(await tmp('nightly-prep-'), 'results', 'not-yet');
   const lab = new FakeLab(() => [{ name: 'a', status: 'pass' }]);
   lab.failPrepare.add('stock.smoke.ext4.default');
   const out = await runNight({ config: await fakeConfig(), resultsRoot: root, jobs: 1, shard: null, progress: () => {}, now: lab.now, cores: 2 }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel });

@@ -66,6 +66,9 @@ t.test('a damaged index is moved aside and rebuilt', async (t) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'harness/bin/dax-harness.js', 'results', 'reindex', '--results', root], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /reindexed .*: 3 nights, 8 runs, 28 test results/);
+  const none = spawnSync(process.execPath, ['--import', 'tsx', 'harness/bin/dax-harness.js', 'results', 'reindex', '--results', join(root, 'no-such-dir')], { encoding: 'utf8' });
+  t.equal(none.status, 2, 'a --results that does not exist is bad input');
+  t.match(none.stderr, /^dax-harness results: .*no-such-dir is not a results directory: give --results/);
 });
 
 t.test('a process killed in the middle of a write leaves the index as it was', async (t) => {

@@ -1,6 +1,7 @@
 // `dax-harness results`: the results store from the terminal — nights and
 // runs, one of them, two nights compared, a test's history, reports, reindex.
 import { parseArgs } from 'node:util';
+import { stat } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
 import { writeFileAtomic } from '../host/fsutil.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
@@ -74,6 +75,11 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   const [cmd = 'list', ...args] = a.positionals;
   const root = a.values.results ? resolve(a.values.results) : defaultResultsRoot();
   const want = (n: number, usage: string) => (args.length === n ? null : bad(`${cmd} takes ${usage}`));
+  if (!(await stat(root).catch(() => null))?.isDirectory()) {
+    if (a.values.results) return bad(`${root} is not a results directory: give --results the directory 'dax-harness run' or 'nightly' wrote into`);
+    console.log(`no results yet in ${root}`);
+    return 0;
+  }
 
   if (cmd === 'reindex') {
     const idx = await ResultsIndex.rebuild(root);

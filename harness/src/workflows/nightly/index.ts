@@ -115,6 +115,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
   const cells = shardCells(matrix, o.shard);
   const rerunFailures = o.rerunFailures ?? o.config.rerunFailures;
   if (deps.checkCell) for (const c of cells) await deps.checkCell(c);
+  await mkdir(o.resultsRoot, { recursive: true });
   const index = await ResultsIndex.open(o.resultsRoot);
   try {
     if (o.baseline && !index.night(o.baseline))
