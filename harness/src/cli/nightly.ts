@@ -19,8 +19,9 @@ each cell one guest, with per-cell repeat counts. See nightly/example.yaml and
 docs/nightly.md. A night lives in RESULTS/nights/<night>/ (night.json, one file
 per finished cell, the run directories) and in the index RESULTS/index.sqlite.
 
-Rerunning the same command after a Ctrl-C or a crash resumes the unfinished
-night: finished cells are not run again.
+Ctrl-C (or SIGTERM) stops every running guest at once and saves their runs as
+interrupted. Rerunning the same command after a Ctrl-C or a crash resumes the
+unfinished night: finished cells are not run again.
 
 Every test that passed on the baseline (the previous night that ran the cell,
 or --baseline) and fails now is rerun, and the night classifies each test:
@@ -40,6 +41,10 @@ options:
                          (default: the config's rerunFailures, else 4)
   --results DIR          results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
   --boot-timeout SEC     per guest (default 180)
+
+The config's repeat runs a cell's tests that many times in one guest; a test
+that passed on the baseline and fails now is rerun in a fresh guest (a failing
+boot by booting again).
 
 Writes summary.txt, junit.xml, results.tap, kcidb.json and report.html into the
 night's directory and prints the summary (regressions first).
