@@ -95,3 +95,24 @@ t.test('NUMA: none by default; node 0 keeps the bulk, further nodes 1 GiB, vCPUs
   t.not(topologyHash({ ...base, numaNodes: 2 }), topologyHash(base));
   t.equal(topologyHash({ ...base, numaNodes: 1 }), topologyHash(base), 'one node hashes as before');
 });
+
+t.test('NUMA guests get one socket per vCPU, so no node splits a socket (topology_sane WARNING at boot)', async (t) => {
+  const { smpArg } = await import('../../harness/src/vm/qemu-args.ts');
+  const base = { nvdimms: [], memmap: [], memMiB: 12288, cpus: 2 };
+  t.equal(smpArg(base), '2', 'one node: QEMU default topology');
+  t.equal(smpArg({ ...base, numaNodes: 2 }), '2,sockets=2,cores=1,threads=1');
+  t.same(after(qemuArgv(spec({ topology: { ...base, numaNodes: 2 } })), '-smp'), ['2,sockets=2,cores=1,threads=1']);
+});
+
+t.test('stall detectors scaled to the accelerator, all-CPU backtraces on every stall', async (t) => {
+  const { watchdogsFor } = await import('../../harness/src/vm/qemu-args.ts');
+  const tcg = kernelCmdline({ topology: defaultTopology, cmdlineExtra: [], accel: 'tcg' }).split(' ');
+  const kvm = kernelCmdline({ topology: defaultTopology, cmdlineExtra: [], accel: 'kvm' }).split(' ');
+  t.same(watchdogsFor('tcg'), { softLockupS: 60, rcuStallS: 120, hungTaskS: 360 });
+  t.ok(tcg.includes('watchdog_thresh=30'), 'soft lockup after 60 s under TCG');
+  t.ok(kvm.includes('watchdog_thresh=10'), 'the kernel default under KVM');
+  t.ok(tcg.includes('rcupdate.rcu_cpu_stall_timeout=120') && tcg.includes('hung_task_timeout_secs=360'));
+  for (const w of ['softlockup_all_cpu_backtrace=1', 'hardlockup_all_cpu_backtrace=1', 'sysctl.kernel.hung_task_all_cpu_backtrace=1'])
+    t.ok(tcg.includes(w) && kvm.includes(w), w);
+  t.ok(qemuArgv(spec({ accel: 'tcg' })).some((a) => a.includes('watchdog_thresh=30')), 'the machine spec carries its accelerator into the command line');
+});

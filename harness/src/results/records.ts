@@ -221,6 +221,8 @@ export interface RunRecord {
   topology: Topology;
   topologyHash: string;
   kernelCmdline: string;
+  /** The kernel's stall detectors as set for the accelerator (seconds). */
+  watchdogs?: { softLockupS: number; rcuStallS: number; hungTaskS: number };
   qemuArgv: string[];
   /** QEMU start → guest answering over ssh, wall clock. */
   bootMs: number | null;

@@ -4,6 +4,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Guest, ExecOptions } from '../vm/guest.ts';
+import { STALL_TYPES } from '../oracle/index.ts';
 import type { CommandResult, CrashReport, KernelArtifact, TestResult, TestStatus, Topology } from '../results/records.ts';
 
 export interface SuiteContext {
@@ -39,9 +40,10 @@ export interface SuiteContext {
 export function judge(res: TestResult, crashes: CrashReport[]): void {
   res.crashes = crashes;
   if (!crashes.length) return;
-  // A fatal report explains a lost guest; a non-fatal one fails a test that
-  // otherwise passed, but never hides an infrastructure problem.
-  if (crashes.some((c) => c.fatal) || res.status !== 'infra-error') {
+  // A fatal report or a stall explains a lost guest or channel; any other
+  // report fails a test that otherwise passed, but never hides an
+  // infrastructure problem.
+  if (crashes.some((c) => c.fatal || STALL_TYPES.has(c.type)) || res.status !== 'infra-error') {
     res.status = 'crash';
     res.reason = crashes.map((c) => c.title).join('; ');
   }

@@ -43,6 +43,13 @@ export interface GuestConnectOptions {
   /** Total time to keep trying. */
   deadlineMs: number;
   signal?: AbortSignal;
+  /**
+   * How long a guest may go silent before a connection is dropped (ssh
+   * keepalives), and how long a new connection may take after one dropped
+   * before the guest counts as lost. A stalled TCG guest can be silent for a
+   * minute and recover.
+   */
+  silenceMs?: number;
 }
 
 export interface ExecOptions {
@@ -72,6 +79,7 @@ export class Guest {
   private clients = new Set<Client>();
   private retired = new Set<Client>();
   private connecting: Promise<Client> | null = null;
+  private clientListeners = new Map<Client, Set<(why: string) => void>>();
 
   private constructor(
     private readonly opts: GuestConnectOptions,
@@ -81,15 +89,32 @@ export class Guest {
     this.idle.push(first);
   }
 
+  /**
+   * A dropped connection fails the commands it carried; the guest itself is
+   * lost only if no new connection can be made within the silence allowance
+   * (a guest that stalled and recovered keeps serving the next test).
+   */
   private adopt(c: Client): void {
     this.clients.add(c);
-    c.on('error', (e) => this.markLost(`ssh error: ${e.message}`));
-    c.on('close', () => {
-      if (this.retired.has(c)) return;
+    let gone = false;
+    const lose = (why: string) => {
+      if (gone || this.retired.has(c)) return;
+      gone = true;
       this.clients.delete(c);
       this.idle = this.idle.filter((x) => x !== c);
-      this.markLost('ssh connection closed');
-    });
+      for (const l of this.clientListeners.get(c) ?? []) l(why);
+      this.clientListeners.delete(c);
+      if (!this.closed && !this.lostReason && !this.connecting) void this.lease().then((fresh) => this.release(fresh), () => {});
+    };
+    c.on('error', (e) => lose(`ssh error: ${e.message}`));
+    c.on('close', () => lose('ssh connection closed'));
+  }
+
+  private onClientLost(c: Client, fn: (why: string) => void): () => void {
+    let set = this.clientListeners.get(c);
+    if (!set) this.clientListeners.set(c, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
   }
 
   /** How many ssh connections the guest channel holds (one per concurrent command at most). */
@@ -107,7 +132,8 @@ export class Guest {
     while (this.connecting) await this.connecting.catch(() => {});
     const again = this.idle.pop();
     if (again) return again;
-    this.connecting = connectOnce(this.opts, 30000);
+    const grace = this.opts.silenceMs ?? 30000;
+    this.connecting = connectOnce(this.opts, grace);
     try {
       const fresh = await this.connecting;
       if (this.closed || this.lostReason) {
@@ -118,7 +144,9 @@ export class Guest {
       return fresh;
     } catch (e) {
       if (e instanceof GuestLostError) throw e;
-      throw new GuestLostError(`could not open another ssh connection to the guest: ${(e as Error).message}`);
+      const why = `no ssh connection to the guest within ${grace} ms: ${(e as Error).message}`;
+      this.markLost(why);
+      throw new GuestLostError(why);
     } finally {
       this.connecting = null;
     }
@@ -251,7 +279,7 @@ export class Guest {
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.signal?.aborted) onAbort();
-      const offLost = this.onLost((why) => finish(new GuestLostError(why)));
+      const offLost = this.onClientLost(client, (why) => finish(new GuestLostError(why)));
       ch.setEncoding('utf8');
       ch.stderr.setEncoding('utf8');
       ch.on('data', (d: string) => {
@@ -295,7 +323,7 @@ export class Guest {
         ch.close();
         reject(new Error(`copying ${localPath} to the guest timed out after ${timeoutMs} ms`));
       }, timeoutMs);
-      const offLost = this.onLost((why) => {
+      const offLost = this.onClientLost(client, (why) => {
         clearTimeout(timer);
         reject(new GuestLostError(why));
       });
@@ -379,8 +407,9 @@ function connectOnce(o: GuestConnectOptions, readyTimeout: number): Promise<Clie
       username: 'root',
       privateKey: o.privateKey,
       readyTimeout,
+      // Keepalives end a connection to a guest silent for the allowance.
       keepaliveInterval: 5000,
-      keepaliveCountMax: 6,
+      keepaliveCountMax: Math.max(6, Math.ceil((o.silenceMs ?? 30000) / 5000)),
       hostVerifier: (key: Buffer) => {
         hostKeyOk = key.toString('base64') === o.hostKeyBlob;
         return hostKeyOk;

@@ -24,8 +24,40 @@ export interface MachineSpec {
   shares?: Array<{ hostPath: string; tag: string; readonly?: boolean }>;
 }
 
-/** The harness's kernel command line: console, crash behaviour, pmem. */
-export function kernelCmdline(spec: Pick<MachineSpec, 'topology' | 'cmdlineExtra'>): string {
+/** The kernel's own stall detectors, in seconds, as the harness sets them for an accelerator. */
+export interface Watchdogs {
+  /** A soft lockup is reported after twice watchdog_thresh. */
+  softLockupS: number;
+  rcuStallS: number;
+  hungTaskS: number;
+}
+
+/**
+ * Under TCG a vCPU the 2-core host does not run for a while, or live text
+ * patching that waits on every vCPU to flush translated code, looks like a
+ * stuck CPU to detectors tuned for hardware: every detector is scaled, not
+ * only the hung-task and RCU ones. A real lockup lasts minutes and is still
+ * caught.
+ */
+export function watchdogsFor(accel: Accel | undefined): Watchdogs {
+  return accel === 'tcg' ? { softLockupS: 60, rcuStallS: 120, hungTaskS: 360 } : { softLockupS: 20, rcuStallS: 60, hungTaskS: 120 };
+}
+
+function watchdogWords(w: Watchdogs): string[] {
+  return [
+    `watchdog_thresh=${Math.round(w.softLockupS / 2)}`,
+    `rcupdate.rcu_cpu_stall_timeout=${w.rcuStallS}`,
+    `hung_task_timeout_secs=${w.hungTaskS}`,
+    // A stall report carries what every CPU was doing: the one holding the
+    // others up is named, not only the one that waited.
+    'softlockup_all_cpu_backtrace=1',
+    'hardlockup_all_cpu_backtrace=1',
+    'sysctl.kernel.hung_task_all_cpu_backtrace=1',
+  ];
+}
+
+/** The harness's kernel command line: console, crash behaviour, stall detectors, pmem. */
+export function kernelCmdline(spec: Pick<MachineSpec, 'topology' | 'cmdlineExtra'> & { accel?: Accel }): string {
   return [
     'console=ttyS0,115200',
     'ignore_loglevel',
@@ -36,8 +68,7 @@ export function kernelCmdline(spec: Pick<MachineSpec, 'topology' | 'cmdlineExtra
     'oops=panic',
     'panic=-1',
     'panic_on_warn=0',
-    'hung_task_timeout_secs=120',
-    'rcupdate.rcu_cpu_stall_timeout=120',
+    ...watchdogWords(watchdogsFor(spec.accel)),
     'nokaslr',
     'rdinit=/init',
     ...topologyCmdline(spec.topology),
@@ -57,7 +88,7 @@ export function qemuArgv(spec: MachineSpec): string[] {
   const argv = [
     '-machine', machine,
     '-cpu', spec.cpu ?? (spec.accel === 'kvm' ? 'host' : 'max'),
-    '-smp', String(t.cpus),
+    '-smp', smpArg(t),
     '-m', `${t.memMiB}M,slots=${slots},maxmem=${maxmem}M`,
     ...numa,
     '-nodefaults',
@@ -96,6 +127,16 @@ export function qemuArgv(spec: MachineSpec): string[] {
     );
   });
   return argv;
+}
+
+/**
+ * With NUMA nodes every vCPU is a socket of its own, so a node always holds
+ * whole sockets: QEMU's default (one socket of N cores) split over nodes
+ * makes the kernel warn at boot (topology_sane: an LLC sibling on another
+ * node), a report of our own making.
+ */
+export function smpArg(t: Topology): string {
+  return (t.numaNodes ?? 1) > 1 ? `${t.cpus},sockets=${t.cpus},cores=1,threads=1` : String(t.cpus);
 }
 
 /**

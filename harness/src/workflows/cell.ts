@@ -22,7 +22,7 @@ import { buildModulesCpio, type ModulesArchive } from '../image/modules.ts';
 import { buildExtrasCpio } from '../image/extras.ts';
 import { chooseAccel, qemuVersion } from '../vm/accel.ts';
 import { validateTopology, topologyHash } from '../vm/topology.ts';
-import { kernelCmdline } from '../vm/qemu-args.ts';
+import { kernelCmdline, watchdogsFor } from '../vm/qemu-args.ts';
 import { GuestLostError } from '../vm/guest.ts';
 import { portIsFree } from '../vm/ports.ts';
 import { ConsoleStream } from '../vm/console.ts';
@@ -230,7 +230,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     image: { recipe: p.image.recipe, key: p.image.key },
     topology: p.topology,
     topologyHash: topologyHash(p.topology),
-    kernelCmdline: kernelCmdline({ topology: p.topology, cmdlineExtra: [...(p.image.cmdline ?? []), ...p.cmdlineExtra] }),
+    kernelCmdline: kernelCmdline({ topology: p.topology, accel: p.accel.used, cmdlineExtra: [...(p.image.cmdline ?? []), ...p.cmdlineExtra] }),
+    watchdogs: watchdogsFor(p.accel.used),
     qemuArgv: [],
     bootMs: null,
     kernelInitMs: null,
@@ -283,8 +284,9 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   let session: Session | null = null;
   let watch: ConsoleWatch | null = null;
   // Where a run-ending report goes: the boot's stop while booting, then the pass's.
-  const sink = { fatal: (_why: string) => {} };
+  const sink: Sink = { fatal: () => {}, stall: () => {} };
   const allCrashes: CrashReport[] = [];
+  const enders: CrashReport[] = [];
   let ended: { status: RunRecord['status']; reason: string } | null = null;
   try {
     for (let pass = 1; pass <= repeat && !stop.signal.aborted; pass++) {
@@ -305,6 +307,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       const passWatch: ConsoleWatch = watch!;
       const passStop = new AbortController();
       sink.fatal = (why) => passStop.abort(new Error(why));
+      const live = session;
       const onStop = () => passStop.abort(stop.signal.reason);
       stop.signal.addEventListener('abort', onStop, { once: true });
       const m = session.machine;
@@ -313,7 +316,19 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
         guestGone = true;
         if (!x.requested) passStop.abort(new GuestLostError(`QEMU exited unexpectedly (${x.signal ?? `exit ${x.exitCode}`})`));
       });
-      const ctx = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env);
+      const { ctx, cutTest } = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env);
+      // A stall fails the test it lands in. If the guest still answers, that
+      // test is cut short and the suite goes on; if it does not, the pass ends.
+      sink.stall = (r) => {
+        void guestAnswers(live, p.accel.used === 'tcg' ? 60000 : 30000).then((alive) => {
+          if (passStop.signal.aborted) return;
+          if (alive) cutTest(new Error(`kernel report: ${r.title} (the guest still answers: this test ends, the suite goes on)`));
+          else {
+            passWatch.markFatal(r);
+            passStop.abort(new Error(`kernel report: ${r.title}; the guest no longer answers`));
+          }
+        });
+      };
       record.phase = 'test';
       await save();
       const before = record.tests.length;
@@ -328,6 +343,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
         await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
       if (stop.signal.aborted) break;
       const fatal = passWatch.fatal();
+      if (fatal) enders.push(fatal);
       if (passStop.signal.aborted || guestGone) {
         if (!fatal) {
           ended = { status: 'infra-error', reason: String((passStop.signal.reason as Error)?.message ?? 'the guest was lost') };
@@ -361,7 +377,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       applyKnown(r, 'boot', p.known, p.kernel);
       record.tests.push(r);
     }
-    if (!ended && record.status === 'running') ended = runEnding(record);
+    if (!ended && record.status === 'running') ended = runEnding(record, enders);
     if (p.kernel.vmlinux && record.crashes.length) await symbolizeCrashes(record, p.kernel, env.progress);
     if (session) await session.close();
     await rm(cacheDir('work', id), { recursive: true, force: true });
@@ -376,9 +392,9 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
 }
 
 /** How a run that got through its passes ends: its verdicts, with the report that ended a guest named first. */
-function runEnding(record: RunRecord): { status: RunRecord['status']; reason: string } {
+function runEnding(record: RunRecord, enders: CrashReport[]): { status: RunRecord['status']; reason: string } {
   const v = verdictOfRun(record);
-  const fatal = record.crashes.find((c) => endsRun(c));
+  const fatal = enders[0];
   if (v.status === 'fail' && fatal) return { status: 'fail', reason: `kernel report ended the run: ${fatal.title}; ${v.reason}` };
   return v;
 }
@@ -420,7 +436,22 @@ interface BootOutcome {
  * on the 'boot' step; a guest that never comes up without one is an
  * infrastructure error naming the phase it stopped after.
  */
-async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: RunRecord, n: number, signal: AbortSignal, sink: { fatal: (why: string) => void }): Promise<BootOutcome> {
+interface Sink {
+  fatal: (why: string) => void;
+  stall: (r: CrashReport) => void;
+}
+
+/** Whether the guest runs a command within the grace period (a stall it survived, or a wedged guest). */
+async function guestAnswers(s: Session, graceMs: number): Promise<boolean> {
+  try {
+    const r = await s.guest.exec(['true'], { timeoutMs: graceMs });
+    return r.exitCode === 0;
+  } catch {
+    return false;
+  }
+}
+
+async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: RunRecord, n: number, signal: AbortSignal, sink: Sink): Promise<BootOutcome> {
   const consoleFile = n === 0 ? 'console.log' : `console.${n}.log`;
   const result = blankResult('boot', n ? { boot: String(n + 1) } : {}, consoleFile);
   const stream = new ConsoleStream();
@@ -430,7 +461,14 @@ async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: R
   const onOuter = () => bootStop.abort(signal.reason);
   signal.addEventListener('abort', onOuter, { once: true });
   sink.fatal = (why) => bootStop.abort(new Error(why));
-  const watch = watchConsole(stream, exited, (why) => sink.fatal(why));
+  // A stall while booting is recorded on the boot step; the boot timeout decides whether it came up.
+  sink.stall = () => {};
+  const watch = watchConsole(
+    stream,
+    exited,
+    (why) => sink.fatal(why),
+    (r) => sink.stall(r),
+  );
   record.phase = 'boot';
   await saveRun(runDir, record);
   env.progress('boot', `starting QEMU (${p.accel.used}, ${p.topology.nvdimms.length} NVDIMM, ${p.topology.memmap.length} memmap)${n ? `, boot ${n + 1}` : ''}`);
@@ -502,8 +540,30 @@ function judgeBoot(result: TestResult, crashes: CrashReport[]): void {
 
 export { describePhase };
 
-function suiteContext(p: PreparedCell, session: Session, runDir: string, signal: AbortSignal, watch: ConsoleWatch, pass: number, repeat: number, env: CellEnv): SuiteContext {
+/**
+ * The suite's view of one pass. Its `signal` is the pass's, except that a
+ * stall the guest survived cuts the command running now: that command's
+ * signal fires, and later commands get a fresh one.
+ */
+function suiteContext(
+  p: PreparedCell,
+  session: Session,
+  runDir: string,
+  passSignal: AbortSignal,
+  watch: ConsoleWatch,
+  pass: number,
+  repeat: number,
+  env: CellEnv,
+): { ctx: SuiteContext; cutTest: (why: Error) => void } {
   const m = session.machine;
+  let current = new AbortController();
+  passSignal.addEventListener('abort', () => current.abort(passSignal.reason), { once: true });
+  const cutTest = (why: Error) => {
+    const old = current;
+    current = new AbortController();
+    if (passSignal.aborted) current.abort(passSignal.reason);
+    old.abort(why);
+  };
   const ctx: SuiteContext = {
     guest: session.guest,
     kernel: p.kernel,
@@ -511,7 +571,9 @@ function suiteContext(p: PreparedCell, session: Session, runDir: string, signal:
     runDir,
     logPrefix: repeat > 1 ? `pass${pass}` : undefined,
     timeScale: p.accel.used === 'tcg' ? 3 : 1,
-    signal,
+    get signal() {
+      return current.signal;
+    },
     seed: p.plan.seed ?? 1,
     seconds: p.plan.seconds ?? 0,
     progress: (msg) => env.progress('test', repeat > 1 ? `[pass ${pass}/${repeat}] ${msg}` : msg),
@@ -521,7 +583,7 @@ function suiteContext(p: PreparedCell, session: Session, runDir: string, signal:
     },
     afterUnmount: p.plan.census === false ? undefined : (log, target) => censusAfterUnmount(ctx, log, target, { log: (msg) => env.progress('prepare', msg) }),
   };
-  return ctx;
+  return { ctx, cutTest };
 }
 
 /**

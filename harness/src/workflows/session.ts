@@ -187,6 +187,8 @@ export async function startSession(o: SessionOptions): Promise<Session> {
         hostKeyBlob: o.image.hostKeyBlob,
         deadlineMs: o.bootTimeoutMs,
         signal: died.signal,
+        // A TCG guest that stalls (or is starved by its host) can be silent for minutes and recover.
+        silenceMs: o.accel === 'tcg' ? 120000 : 30000,
       });
     } catch (e) {
       off();

@@ -1,26 +1,33 @@
 // The live hook between a guest's console and the crash oracle: every line
 // goes through the oracle's detector as it arrives; a fatal report stops the
 // run at once instead of waiting for a test timeout.
-import { ReportDetector } from '../oracle/index.ts';
+import { ReportDetector, STALL_TYPES } from '../oracle/index.ts';
 import type { ConsoleStream } from '../vm/console.ts';
 import type { CrashReport } from '../results/records.ts';
 
-// A guest that reports itself stuck (lockups, stalls, a hung task) is as good
-// as dead for the test running in it: waiting out that test's timeout only
-// delays the verdict, so these end the run like a panic does.
-const HANG_TYPES = new Set(['soft lockup', 'hard lockup', 'RCU stall', 'hung task', 'workqueue lockup']);
+/**
+ * Whether a report says the guest is stuck (rather than dead or merely
+ * warning). A stuck guest may be wedged, or may have survived a slow moment
+ * (emulation) or a stuck task: the caller decides, by asking the guest,
+ * whether it ends the test or the run.
+ */
+export function isStall(r: CrashReport): boolean {
+  return STALL_TYPES.has(r.type);
+}
 
-/** Whether a report stops the run (not only fails the test it lands in). */
+/** Whether a report ends the guest by itself (panic, oops with oops=panic). */
 export function endsRun(r: CrashReport): boolean {
-  return r.fatal || HANG_TYPES.has(r.type);
+  return r.fatal;
 }
 
 export interface ConsoleWatch {
   /** Reports since the last take(): attributed to the test that just ran. */
   take(): CrashReport[];
   all(): CrashReport[];
-  /** The first report that ended the run (fatal, or the guest reporting itself hung). */
+  /** The first report that ended the run (fatal, or a stall the guest did not survive). */
   fatal(): CrashReport | null;
+  /** Record a report as the one that ended the run (a stall after which the guest stopped answering). */
+  markFatal(r: CrashReport): void;
   /** Flush what is pending and detach. */
   stop(): void;
   /** When each report was recorded (ms since epoch), for latency figures. */
@@ -32,7 +39,13 @@ export interface ConsoleWatch {
  * every line from the first byte goes through the oracle (a kernel that dies
  * probing nd_pmem at boot is a titled crash, not a guest that never came up).
  */
-export function watchConsole(console: ConsoleStream, exited: Promise<unknown>, onFatal: (why: string) => void): ConsoleWatch {
+export function watchConsole(
+  console: ConsoleStream,
+  exited: Promise<unknown>,
+  onFatal: (why: string) => void,
+  /** Called for a stall report; without it a stall ends the run like a panic. */
+  onStall?: (r: CrashReport) => void,
+): ConsoleWatch {
   const all: CrashReport[] = [];
   let pending: CrashReport[] = [];
   let fatal: CrashReport | null = null;
@@ -48,7 +61,8 @@ export function watchConsole(console: ConsoleStream, exited: Promise<unknown>, o
       all.push(r);
       pending.push(r);
       when.set(r, Date.now());
-      if (endsRun(r) && !fatal) {
+      if (isStall(r) && onStall) onStall(r);
+      else if ((endsRun(r) || isStall(r)) && !fatal) {
         fatal = r;
         onFatal(`kernel report: ${r.title}`);
       }
@@ -66,6 +80,9 @@ export function watchConsole(console: ConsoleStream, exited: Promise<unknown>, o
     },
     all: () => [...all],
     fatal: () => fatal,
+    markFatal: (r) => {
+      fatal ??= r;
+    },
     stop() {
       off();
       det.flush();
