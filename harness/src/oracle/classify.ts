@@ -130,9 +130,14 @@ export function classify(inp: ClassifyInput): Classified | null {
   }
 
   let reason = inp.assertion ?? '';
-  const rc = body.find((l) => l.startsWith('refcount_t: '));
+  let rc: string | undefined;
+  let lc: string | undefined;
+  for (const l of body) {
+    const c = l.charCodeAt(0);
+    if (c === 114 && rc === undefined && l.startsWith('refcount_t: ')) rc = l;
+    else if (c === 108 && lc === undefined && /^list_(?:add|del) corruption/.test(l)) lc = l;
+  }
   if (rc) reason = /^refcount_t: ([^.]*)/.exec(rc)?.[1] ?? reason;
-  const lc = body.find((l) => /^list_(?:add|del) corruption/.test(l));
   if (lc) reason = scrub(lc.replace(/0x[0-9a-f]+|[0-9a-f]{8,}/g, '')).replace(/\(\s*\)|\(\w+=\s*\)/g, '').replace(/\s+/g, ' ').trim();
 
   let { type } = inp;

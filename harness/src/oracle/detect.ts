@@ -73,6 +73,9 @@ interface Current {
   sawEndSection: boolean;
 }
 
+const LEAK_BODY_RE = /^(?:$|unreferenced object 0x|comm "|hex dump|(?:[0-9a-f]{2} ){4}|backtrace|\[<[0-9a-f]+>\] |[A-Za-z_][\w.]*\+0x)/;
+// First letters of DEATH_RE's lines.
+const DEATH_FIRST = new Set(['O', 'i', 'd', 'g', 's', 'P', 'k', 'K', 'I', 'B']);
 const BACKTRACE_RE = /(?:^|\S )backtrace(?: \(crc [0-9a-f]+\))?:/;
 const PRINTK_TS_RE = /^\s*(?:<\d+>)?\[ *\d+\.\d+\]/;
 const SANITIZERS: ReadonlySet<ReportType> = new Set<ReportType>(['KASAN', 'KFENCE', 'UBSAN', 'KMSAN', 'KCSAN']);
@@ -124,35 +127,35 @@ export class Grouper {
   }
 
   push(raw: string): void {
+    // Pieces of a line a mail client joined keep that line's number.
+    const no = this.no++;
     if (raw.length >= 160 && mayBeJoined(raw)) {
       const parts = splitJoined(raw);
       if (parts.length > 1) {
-        for (const p of parts) this.push(p);
+        for (const p of parts) this.pushLine(p, no);
         return;
       }
     }
+    this.pushLine(raw, no);
+  }
+
+  private pushLine(raw: string, no: number): void {
     // The refcount census dumps the pages it finds with dump_page(): findings
     // of ours, not kernel reports, and never the page dump of a report that
     // happens to follow them.
     if (this.censusDump) {
       if (CENSUS_END_RE.test(raw)) {
         this.censusDump = false;
-        this.no++;
         return;
       }
       const t = normaliseLine(raw).text.trimStart();
-      if (isPageDumpLine(t) || CENSUS_RE.test(t)) {
-        this.no++;
-        return;
-      }
+      if (isPageDumpLine(t) || CENSUS_RE.test(t)) return;
       this.censusDump = false;
     }
-    if (this.state === 'idle' && CENSUS_START_RE.test(raw)) {
+    if (this.state === 'idle' && raw.includes('dax_census: dump') && CENSUS_START_RE.test(raw)) {
       this.censusDump = true;
-      this.no++;
       return;
     }
-    const no = this.no++;
     if (!this.sawKernel && PRINTK_TS_RE.test(raw)) this.sawKernel = true;
     if (this.state === 'idle' && this.pre.length === 0 && !QUICK_RE.test(raw)) return;
     const cl = normaliseLine(raw) as NumberedLine;
@@ -248,12 +251,12 @@ export class Grouper {
     // Another task's or CPU's output interleaved by printk: not ours, and no reason to stop.
     if (cur.caller !== null && cl.caller !== null && cl.caller !== cur.caller && !(cur.nmi && cl.caller[0] === 'C') && !type) return;
     cur.sinceStart++;
-    if (END_TRACE_RE.test(t) || END_PANIC_RE.test(t)) {
+    if (t.startsWith('---[ end') && (END_TRACE_RE.test(t) || END_PANIC_RE.test(t))) {
       this.append(cl);
       return this.endWithMarker();
     }
     if (type && (type !== 'reboot' || this.sawKernel)) {
-      if (this.continues(cur, type, t)) {
+      if (this.continues(cur, type, t, cl.ts !== null)) {
         this.append(cl);
         if (type === 'panic' || DEATH_RE.test(t)) {
           cur.g.died = true;
@@ -265,11 +268,13 @@ export class Grouper {
       this.endCurrent();
       return this.start(cl, type);
     }
-    if (KASAN_END_RE.test(t) && cur.sinceStart > 3 && (SANITIZERS.has(cur.g.type) || cur.sawEndSection)) {
+    if (t.charCodeAt(0) === 61 && KASAN_END_RE.test(t) && cur.sinceStart > 3 && (SANITIZERS.has(cur.g.type) || cur.sawEndSection)) {
       this.append(cl);
       return this.endWithMarker();
     }
-    if (isBodyLine(t, indented)) {
+    // kmemleak's objects are indented like any program's output (they are often read
+    // from debugfs by a test), so only their own shapes belong to a leak report.
+    if (cur.g.type === 'memory leak' ? LEAK_BODY_RE.test(t) : isBodyLine(t, indented)) {
       cur.foreign = 0;
       if (t.startsWith('Call Trace:') || t.startsWith('Call trace:') || t.startsWith('Showing all locks') || (t.includes('backtrace') && BACKTRACE_RE.test(t))) {
         cur.sawTrace = true;
@@ -281,7 +286,7 @@ export class Grouper {
         cur.traceClosed = false;
       }
       if (t.startsWith('Sending NMI') || t.startsWith('NMI backtrace')) cur.nmi = true;
-      if (DEATH_RE.test(t)) cur.g.died = true;
+      if (!cur.g.died && DEATH_FIRST.has(t[0]!) && DEATH_RE.test(t)) cur.g.died = true;
       this.append(cl);
       return;
     }
@@ -293,9 +298,10 @@ export class Grouper {
     }
   }
 
-  private continues(cur: Current, type: ReportType, t: string): boolean {
-    // A panic ends whatever it follows.
-    if (/^Kernel panic - not syncing/.test(t)) return true;
+  private continues(cur: Current, type: ReportType, t: string, hasTs: boolean): boolean {
+    // A panic ends whatever it follows, unless that went quiet long ago or was
+    // printed by a program (kmemleak's file read by a test) and not the kernel.
+    if (/^Kernel panic - not syncing/.test(t)) return (cur.hasTs || !hasTs) && this.no - 1 - cur.g.lines[cur.g.lines.length - 1]!.no <= FOREIGN_USER;
     const head = cur.g.type;
     // kmemleak lists every leaked object under one report.
     if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;

@@ -8,7 +8,7 @@ const SUFFIX_RE = /(?:\.(?:isra|constprop|part|llvm|lto_priv|cold|localalias)(?:
 
 /** Function name without compiler clone suffixes (`.isra.0`, `.constprop.3`, `.part.1`, `.cold`, `.llvm.123`). */
 export function normaliseFn(fn: string): string {
-  return fn.replace(SUFFIX_RE, '');
+  return fn.includes('.') ? fn.replace(SUFFIX_RE, '') : fn;
 }
 
 /** Parse one frame line (leading blanks allowed); null when the line is not a frame. */
@@ -110,7 +110,7 @@ export function parseFramesIndexed(lines: readonly string[]): IndexedFrames {
         }
       }
     }
-    if (hdr || !MAYBE_FRAME_RE.test(t)) continue;
+    if (hdr || !(t.includes('+0x') || (t.includes(':') && MAYBE_FRAME_RE.test(t)))) continue;
     if (t.startsWith('RIP: ') || t.startsWith('Code: ')) continue;
     // Lockdep prints "#0: ffff (&lock){+.+.}-{3:3}, at: fn+0x1/0x2"; those are lock sites, not frames.
     if (t.includes(', at: ')) continue;

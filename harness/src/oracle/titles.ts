@@ -572,8 +572,9 @@ const CALL_TRACE = /Call (?:T|t)race:|Backtrace:/;
 // A trace ends where the next one begins.
 // Lines come with their indentation removed, so kmemleak's "  backtrace:" may start a line ("stack backtrace:" is lockdep's dump_stack and no new trace).
 const TRACE_START = /Call (?:T|t)race|Allocated:|Allocated by task [0-9]+:|Freed:|Freed by task [0-9]+:|(?:^|[^k] )backtrace(?: \(crc [0-9a-f]*\))?:|Backtrace:|Uninit was stored to memory at/;
-const MAYBE_TRACE_START = /race|ocated|reed|Uninit was stored/;
-const isTraceStart = (l: string) => MAYBE_TRACE_START.test(l) && TRACE_START.test(l);
+// Lines arrive trimmed, so a trace header is at the start: C(all Trace), A(llocated), F(reed), b/B(acktrace), U(ninit).
+const TRACE_FIRST = new Set(['C', 'A', 'F', 'b', 'B', 'U']);
+const isTraceStart = (l: string) => TRACE_FIRST.has(l[0]!) && TRACE_START.test(l);
 /** Which lines start a stack trace (computed once per report: several walks ask). */
 const traceStarts = (lines: readonly string[]) => lines.map(isTraceStart);
 // Fault-injection stacks get mixed into reports.
@@ -656,8 +657,18 @@ function walk(lines: readonly string[], starts: readonly boolean[], start: numbe
   return { keys, ok };
 }
 
+// Templates split once into text and argument numbers: "KASAN: $1 $3 in $4" → ['KASAN: ', 1, ' ', 3, ' in ', 4].
+const templates = new Map<string, Array<string | number>>();
+
 function fill(fmt: string, args: readonly string[]): string {
-  return fmt.replace(/\$(\d+)/g, (_, n: string) => args[Number(n) - 1] ?? '');
+  let parts = templates.get(fmt);
+  if (!parts) {
+    parts = fmt.split(/\$(\d+)/).map((p, i) => (i % 2 === 1 ? Number(p) - 1 : p));
+    templates.set(fmt, parts);
+  }
+  let out = '';
+  for (const p of parts) out += typeof p === 'number' ? (args[p] ?? '') : p;
+  return out;
 }
 
 // Numbers, addresses and line numbers differ between runs of one bug; syzbot's
