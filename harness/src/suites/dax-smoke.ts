@@ -15,15 +15,24 @@ export async function setupFsdax(ctx: SuiteContext, log: TestLog): Promise<strin
   const labelled = ctx.topology.nvdimms.length > 0 && ctx.topology.nvdimms[0].labelSizeMiB > 0;
   if (labelled) {
     // Labelled regions come up with uninitialised labels (no namespace yet).
-    await step(ctx, log, 'disable region0', ['ndctl', 'disable-region', 'region0'], 30000);
-    await step(ctx, log, 'init labels', ['ndctl', 'init-labels', '-f', 'nmem0'], 30000);
-    await step(ctx, log, 'enable region0', ['ndctl', 'enable-region', 'region0'], 30000);
-    const out = await step(ctx, log, 'create fsdax namespace', ['ndctl', 'create-namespace', '-r', 'region0', '-m', 'fsdax'], 60000);
+    // The NVDIMM's region is not region0 when memmap= pmem is there too.
+    const region = firstRegion(await step(ctx, log, 'list NVDIMM regions', ['ndctl', 'list', '-R', '-b', 'ACPI.NFIT'], 30000));
+    await step(ctx, log, `disable ${region}`, ['ndctl', 'disable-region', region], 30000);
+    await step(ctx, log, 'init labels', ['ndctl', 'init-labels', '-f', '-b', 'ACPI.NFIT', 'all'], 30000);
+    await step(ctx, log, `enable ${region}`, ['ndctl', 'enable-region', region], 30000);
+    const out = await step(ctx, log, 'create fsdax namespace', ['ndctl', 'create-namespace', '-r', region, '-m', 'fsdax'], 60000);
     return blockdevOf(out);
   }
   // Label-less regions come up as a raw namespace with DAX off: reconfigure it.
   const out = await step(ctx, log, 'reconfigure namespace0.0 to fsdax', ['ndctl', 'create-namespace', '-f', '-e', 'namespace0.0', '-m', 'fsdax'], 60000);
   return blockdevOf(out);
+}
+
+/** The first region `ndctl list -R` prints (an object or an array of them). */
+export function firstRegion(ndctlJson: string): string {
+  const m = /"dev"\s*:\s*"(region\d+)"/.exec(ndctlJson);
+  if (!m) throw new StepFailed('fail', `ndctl lists no NVDIMM (ACPI.NFIT) region: ${ndctlJson.slice(0, 200) || 'nothing'}`);
+  return m[1];
 }
 
 function blockdevOf(ndctlJson: string): string {
