@@ -1,0 +1,283 @@
+// What a crash report says that helps reproduce it: the crash itself (title,
+// keys, page dump, kernel, taint, Comm), the tests it names, the functions on
+// its stack and the filesystem and mode they belong to. Pure.
+import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts';
+import { neverGuilty, aliasFrame } from '../../oracle/index.ts';
+import type { SyzbotInfo } from '../../oracle/intake.ts';
+import type { FoundCrash, ReportInput } from './report.ts';
+import { NDCTL_TESTS, NDCTL_PROGRAMS, NDCTL_TARGET } from './paths.ts';
+import { knownNames, type Manifest } from '../../suites/stressor-manifest.ts';
+import { InputError } from '../../host/errors.ts';
+import { matchCrash } from './match.ts';
+
+export type Fs = 'ext4' | 'xfs';
+export type Mode = 'fsdax' | 'devdax';
+export type FaultSize = 'pte' | 'pmd' | 'pud';
+
+export interface KernelVersion {
+  major: number;
+  minor: number;
+  patch: number | null;
+  rc: number | null;
+  /** The release as printed ("6.6.0+", "6.1.0-28-amd64"). */
+  release: string;
+}
+
+/** A test the report mentions, and where. */
+export interface MentionedTest {
+  name: string;
+  suite: 'ndctl' | 'stressors' | 'smoke';
+  /** 'text': named in the mail or log; 'comm': the crashing process is its program. */
+  how: 'text' | 'comm';
+}
+
+export interface ReportFacts {
+  crash: FoundCrash;
+  title: string;
+  /** syzbot-style alternative titles, when the oracle gives them. */
+  altTitles: string[];
+  type: string;
+  matchKey: string;
+  dedupKey: string;
+  file: string | null;
+  reason: string;
+  pageDump: PageDump | null;
+  kernelVersion: KernelVersion | null;
+  taint: TaintInfo | null;
+  comm: string | null;
+  tests: MentionedTest[];
+  /** Function names on the crash's stack (RIP first, then the main trace), suffixes removed, in order, no repeats. */
+  functions: string[];
+  /** The same, without reporting/trap/refcount-helper frames: the ones that say where the bug is. */
+  significant: string[];
+  fs: Fs | null;
+  mode: Mode | null;
+  reflink: boolean;
+  faultSize: FaultSize | null;
+  /** Why fs/mode/reflink/faultSize were inferred, one line each. */
+  evidence: string[];
+  syzbot: SyzbotInfo | null;
+  /** Other distinct crashes in the input (not quoted copies of this one). */
+  others: FoundCrash[];
+}
+
+/** Stressor names the report may mention (test and test.target) and each program's tests. */
+export interface StressorIndex {
+  names: readonly string[];
+  programs: Readonly<Record<string, readonly string[]>>;
+}
+
+export function stressorIndex(m: Manifest): StressorIndex {
+  const programs: Record<string, string[]> = {};
+  for (const t of m.tests) (programs[t.binary ?? t.name] ??= []).push(t.name);
+  return { names: knownNames(m), programs };
+}
+
+/** The report cannot be used as it is (no crash in it, a crash number it does not have): bad input. */
+export class ReportError extends InputError {}
+
+/** Parse a kernel release string; null when it does not start with a version. */
+export function parseKernelVersion(release: string): KernelVersion | null {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?/.exec(release.trim());
+  if (!m) return null;
+  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] !== undefined ? Number(m[3]) : null, rc: m[4] !== undefined ? Number(m[4]) : null, release: release.trim() };
+}
+
+/** Frames of the crash's own stack: RIP first, then the reliable frames of the main trace. */
+export function stackFunctions(r: CrashReport): string[] {
+  const out: string[] = [];
+  const add = (fn: string) => {
+    if (!out.includes(fn)) out.push(fn);
+  };
+  if (r.rip) add(r.rip.norm);
+  for (const f of r.frames ?? []) if (f.reliable && (f.section === 'stack' || f.section === 'rip')) add(f.norm);
+  return out;
+}
+
+// Scheduler, wait and syscall-entry plumbing: on every stack, never where a bug is.
+const PLUMBING_RE = /^(?:__?schedule\w*|schedule\w*|io_schedule\w*|_{0,3}wait_\w+|wait_for_completion\w*|do_syscall_\w+|x64_sys_call|entry_SYSCALL\w*|syscall_exit\w*|ret_from_fork\w*|handle_mm_fault|__handle_mm_fault)$/;
+
+/** Frames that say where the bug is: no reporting, trap, refcount-helper or entry frames; names as printed. */
+export function significantFunctions(r: CrashReport): string[] {
+  return stackFunctions(r).filter((f) => !neverGuilty(f) && !PLUMBING_RE.test(f));
+}
+
+/**
+ * The crash a report is about: the one picked by number (1-based, in the
+ * order parse-log prints them), else the first one its sender pasted (not
+ * quoted), else the first.
+ */
+export function primaryCrash(input: ReportInput, pick?: number): FoundCrash {
+  const all = input.crashes;
+  if (all.length === 0) throw new ReportError('no kernel crash found in it: give the console log or the mail that holds the crash (BUG, WARNING, Oops, KASAN, hung task...)');
+  if (pick !== undefined) {
+    if (!Number.isInteger(pick) || pick < 1 || pick > all.length) throw new ReportError(`--crash ${pick} is not one of its ${all.length} crash(es): pick 1-${all.length} (dax-harness parse-log shows them)`);
+    return all[pick - 1]!;
+  }
+  return all.find((c) => c.source.depth === 0) ?? all[0]!;
+}
+
+const WORD = (name: string) => new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
+
+/** Tests named in the text or implied by the crashing process. */
+export function mentionedTests(text: string, comm: string | null, stressors: StressorIndex): MentionedTest[] {
+  const out: MentionedTest[] = [];
+  const add = (t: MentionedTest) => {
+    if (!out.some((o) => o.name === t.name)) out.push(t);
+  };
+  // Longest names first, so "pipe_pin_unmapped" is not also read as "pipe_pin".
+  const byLength = (a: string, b: string) => b.length - a.length;
+  let rest = text;
+  for (const n of [...stressors.names].sort(byLength)) {
+    const re = WORD(n);
+    if (re.test(rest)) {
+      add({ name: n, suite: 'stressors', how: 'text' });
+      rest = rest.replace(new RegExp(re.source, 'g'), ' ');
+    }
+  }
+  for (const n of [...NDCTL_TESTS].sort(byLength)) if (WORD(n).test(text)) add({ name: n, suite: 'ndctl', how: 'text' });
+  // Older ndctl ran both filesystems from one dax.sh.
+  if (WORD('dax.sh').test(text)) for (const n of NDCTL_PROGRAMS['dax.sh']!) add({ name: n, suite: 'ndctl', how: 'text' });
+  for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) add({ name: m[1] ? `smoke.${m[1]}` : 'smoke', suite: 'smoke', how: 'text' });
+  if (comm) {
+    // TASK_COMM_LEN cuts names to 15 characters ("odirect_into_da").
+    const prog = (p: string) => p === comm || (comm.length === 15 && p.startsWith(comm));
+    for (const [p, names] of Object.entries(stressors.programs)) if (prog(p)) for (const name of names) add({ name, suite: 'stressors', how: 'comm' });
+    for (const [p, names] of Object.entries(NDCTL_PROGRAMS)) if (prog(p)) for (const n of names) add({ name: n, suite: 'ndctl', how: 'comm' });
+    if (prog('dax_smoke')) add({ name: 'smoke', suite: 'smoke', how: 'comm' });
+  }
+  return out;
+}
+
+const FS_OF_FN: Array<[RegExp, Fs]> = [
+  [/^_*ext4_/, 'ext4'],
+  [/^_*xfs_/, 'xfs'],
+];
+const DEVDAX_FN_RE = /^_*(?:dev_dax_|kill_dev_dax|unregister_dev_dax|dax_pmem_)/;
+const REFLINK_FN_RE = /^_*(?:xfs_reflink_|dax_folio_make_shared|dax_page_share_|dax_unshare_iter|dax_file_unshare|dax_dedupe_file_range_compare|dax_remap_file_range_prep|dax_iomap_copy_around)/;
+const PMD_FN_RE = /^_*(?:dax_iomap_pmd_fault|dev_dax_pmd_fault|vmf_insert_folio_pmd|vmf_insert_pfn_pmd|dax_insert_pfn_pmd|dax_pmd_load_hole|do_huge_pmd\w*|zap_huge_pmd|copy_huge_pmd|move_huge_pmd|__split_huge_pmd\w*|gup_fast_pmd_leaf|gup_huge_pmd)$/;
+const PTE_FN_RE = /^_*(?:dax_iomap_pte_fault|dev_dax_pte_fault|vmf_insert_page_mkwrite|vmf_insert_mixed\w*|dax_load_hole|gup_fast_pte_range|gup_pte_range)$/;
+const PUD_FN_RE = /^_*(?:dev_dax_pud_fault|vmf_insert_folio_pud|vmf_insert_pfn_pud)$/;
+
+/** Filesystem, mode, reflink and fault size from the page dump, the stack and the text around the crash. */
+export function inferTarget(r: CrashReport, functions: readonly string[], text: string, tests: readonly MentionedTest[]): Pick<ReportFacts, 'fs' | 'mode' | 'reflink' | 'faultSize' | 'evidence'> {
+  const evidence: string[] = [];
+  let fs: Fs | null = null;
+  let mode: Mode | null = null;
+  const aops = r.pageDump?.aops ?? null;
+  if (aops) {
+    const m = /^(ext4|xfs)_/.exec(aops);
+    if (m) {
+      fs = m[1] as Fs;
+      evidence.push(`${fs}: the dumped page belongs to ${aops}`);
+    }
+  }
+  if (!fs) {
+    for (const f of functions) {
+      const hit = FS_OF_FN.find(([re]) => re.test(f));
+      if (hit) {
+        fs = hit[1];
+        evidence.push(`${fs}: ${f} is on the stack`);
+        break;
+      }
+    }
+  }
+  const devdaxFn = functions.find((f) => DEVDAX_FN_RE.test(f));
+  if (devdaxFn && !fs) {
+    mode = 'devdax';
+    evidence.push(`device-dax: ${devdaxFn} is on the stack`);
+  }
+  if (!fs && !mode) {
+    const mounted = /EXT4-fs \(pmem\d+\w*\): mounted|XFS \(pmem\d+\w*\): (?:Mounting|Ending clean mount)/.exec(text);
+    if (mounted) {
+      fs = mounted[0].startsWith('EXT4') ? 'ext4' : 'xfs';
+      evidence.push(`${fs}: the log mounts it on pmem ("${mounted[0]}")`);
+    }
+  }
+  if (!fs && !mode) {
+    for (const t of tests) {
+      const tgt = t.suite === 'ndctl' ? NDCTL_TARGET[t.name] : null;
+      const st = t.suite === 'stressors' ? /\.(ext4|xfs)(?:-reflink)?$/.exec(t.name) : null;
+      if (tgt?.fs || st) {
+        fs = (tgt?.fs ?? st![1]) as Fs;
+        evidence.push(`${fs}: the report names ${t.name}`);
+        break;
+      }
+      if (tgt?.mode === 'devdax' || (t.suite === 'stressors' && /\.devdax-/.test(t.name))) {
+        mode = 'devdax';
+        evidence.push(`device-dax: the report names ${t.name}`);
+        break;
+      }
+    }
+  }
+  if (fs) mode = 'fsdax';
+  const reflinkFn = functions.find((f) => REFLINK_FN_RE.test(f));
+  const reflink = !!reflinkFn;
+  if (reflinkFn) evidence.push(`reflink: ${reflinkFn} is on the stack`);
+  let faultSize: FaultSize | null = null;
+  const size = (re: RegExp, s: FaultSize) => {
+    const f = functions.find((x) => re.test(x));
+    if (f && !faultSize) {
+      faultSize = s;
+      evidence.push(`${s.toUpperCase()} mappings: ${f} is on the stack`);
+    }
+  };
+  size(PUD_FN_RE, 'pud');
+  size(PMD_FN_RE, 'pmd');
+  size(PTE_FN_RE, 'pte');
+  const order = r.pageDump?.order;
+  if (!faultSize && order != null && order > 0) {
+    faultSize = order >= 18 ? 'pud' : order >= 9 ? 'pmd' : 'pte';
+    evidence.push(`${(faultSize as string).toUpperCase()} mappings: the dumped folio has order ${order}`);
+  }
+  return { fs, mode, reflink, faultSize, evidence };
+}
+
+/** Everything a repro plan needs from the report. */
+export function reportFacts(input: ReportInput, stressors: StressorIndex, pick?: number): ReportFacts {
+  const crash = primaryCrash(input, pick);
+  const r = crash.report;
+  const text = input.texts[crash.source.message] ?? '';
+  const h = r.header;
+  const comm = h?.comm ?? null;
+  const tests = mentionedTests(text, comm, stressors);
+  const functions = stackFunctions(r);
+  const target = inferTarget(r, functions, text, tests);
+  // A reply quoting part of the crash parses as a crash too: that is the same one, not another.
+  const others: FoundCrash[] = [];
+  for (const c of input.crashes) {
+    if (c === crash || matchCrash(r, c.report).verdict === 'same') continue;
+    if (others.some((o) => o.report.dedupKey === c.report.dedupKey)) continue;
+    others.push(c);
+  }
+  return {
+    crash,
+    title: r.title,
+    altTitles: r.altTitles ?? [],
+    type: r.type,
+    matchKey: r.matchKey,
+    dedupKey: r.dedupKey,
+    file: r.file ?? null,
+    reason: r.reason ?? '',
+    pageDump: r.pageDump ?? null,
+    kernelVersion: h?.kernelVersion ? parseKernelVersion(h.kernelVersion) : null,
+    taint: h?.tainted ?? null,
+    comm,
+    tests,
+    functions,
+    significant: significantFunctions(r),
+    ...target,
+    syzbot: input.messages[crash.source.message]?.syzbot ?? null,
+    others,
+  };
+}
+
+/** Functions with aliases applied, for comparing stacks across series revisions. */
+export function aliased(fns: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of fns) {
+    const a = aliasFrame(f);
+    if (!out.includes(a)) out.push(a);
+  }
+  return out;
+}
