@@ -85,7 +85,7 @@ t.test('mentioned tests', async (t) => {
 t.test('ranking: named test first, the filesystem counts, ndctl needs a tree', async (t) => {
   const f = reportFacts(await readReport(intake('indented-2-timestamps.txt')), idx);
   const r = rankCandidates(f, { manifest, ndctl: false });
-  t.equal(r[0]!.id, 'dax-ext4.sh');
+  t.equal(r[0]!.id, 'ndctl:dax-ext4.sh');
   t.match(r[0]!.blocked, /needs --ndctl PATH/);
   const runnable = r.filter((c) => !c.blocked);
   t.equal(runnable[0]!.fs, 'ext4', `best runnable on ext4: ${runnable[0]!.id}`);
@@ -104,7 +104,7 @@ t.test('the path tables name real tests', async (t) => {
   const names = new Set(manifest.tests.map((x) => x.binary ?? x.name));
   for (const s of Object.keys(STRESSOR_PATHS)) t.ok(names.has(s), `${s} is a stressor program of the manifest`);
   for (const n of Object.keys(NDCTL_PATHS)) t.match(n, /^[\w.-]+$/);
-  t.ok(candidateIds(manifest).includes('pmd_pte_mix.ext4') && candidateIds(manifest).includes('smoke.xfs') && candidateIds(manifest).includes('dax-ext4.sh'));
+  t.ok(candidateIds(manifest).includes('pmd_pte_mix.ext4') && candidateIds(manifest).includes('smoke:xfs') && candidateIds(manifest).includes('ndctl:dax-ext4.sh'));
 });
 
 t.test('closest Debian kernel', async (t) => {
@@ -143,7 +143,7 @@ t.test('plan and commands', async (t) => {
   const p = planRepro(input, { manifest, ndctl: null, kernelArgv: null, debianKernels: DEBIAN });
   t.same(p.kernel.argv, ['--kernel-package', 'linux-image-6.1.0-47-amd64']);
   t.match(p.kernel.why, /5 releases older/);
-  t.ok(p.blocked.some((c) => c.id === 'dax-ext4.sh'));
+  t.ok(p.blocked.some((c) => c.id === 'ndctl:dax-ext4.sh'));
   t.ok(p.candidates.length > 0 && p.candidates.every((c) => c.blocked === null));
   const given = planRepro(input, { manifest, ndctl: null, kernelArgv: ['--source', 'debian:6.12', '--series', 'v9.mbox'], debianKernels: DEBIAN });
   t.same(given.kernel.argv, ['--source', 'debian:6.12', '--series', 'v9.mbox']);
@@ -152,5 +152,5 @@ t.test('plan and commands', async (t) => {
   t.same(c.once.slice(0, 2), ['dax-harness', 'run']);
   t.ok(c.once.includes('--series'));
   t.equal(shellQuote(c.loop).endsWith("'crash mail.txt'"), true, 'quoted for a shell');
-  t.same(reproCommands({ report: 'r', kernelArgv: [], candidate: { id: 'smoke.xfs', suite: 'smoke', test: null, fs: 'xfs', score: 1, reasons: [], blocked: null }, ndctl: null }).once, ['dax-harness', 'run', '--suite', 'smoke', '--fs', 'xfs']);
+  t.same(reproCommands({ report: 'r', kernelArgv: [], candidate: { id: 'smoke:xfs', suite: 'smoke', test: null, fs: 'xfs', score: 1, reasons: [], blocked: null }, ndctl: null }).once, ['dax-harness', 'run', '--suite', 'smoke', '--fs', 'xfs']);
 });

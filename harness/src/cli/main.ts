@@ -11,6 +11,7 @@ commands:
   merge       combine the shards of one night
   results     list, show, diff and report nights and runs; a test's history
   bisect      find the patch (or commit) that made a flaky DAX crash appear, or the one that fixed it
+  repro       reproduce a crash from the report as mailed: rank tests from it and run them until it recurs
   cache       list the cache's kernels, images and build trees with sizes and ages; prune them
 
 Run 'dax-harness <command> --help' for a command's manual.`;
@@ -33,6 +34,8 @@ async function load(name: string): Promise<Command | null> {
       return (await import('./results.ts')).resultsCommand;
     case 'bisect':
       return (await import('./bisect.ts')).bisectCommand;
+    case 'repro':
+      return (await import('./repro.ts')).reproCommand;
     case 'cache':
       return (await import('./cache.ts')).cacheCommand;
     default:

@@ -11,7 +11,7 @@ export type Suite = 'stressors' | 'ndctl' | 'smoke';
 
 /** One test to try: what `dax-harness run` calls it, and why it is on the list. */
 export interface Candidate {
-  /** Unique name: `stressor.target`, an ndctl test name, or `smoke.<fs>`. */
+  /** Unique name, as bisect's --test takes it too: `stressor.target`, `ndctl:NAME`, `smoke:FS`. */
   id: string;
   suite: Suite;
   /** The --test name run takes (none for the smoke, which takes --fs). */
@@ -42,8 +42,8 @@ const SMOKE_BASE = 4;
 export function allCandidates(m: Manifest): Candidate[] {
   const cases: StressorCase[] = expandMatrix(m, { tests: m.tests.map((t) => t.name), release: '0.0', cpuFlags: new Set() });
   const out: Candidate[] = cases.map((c) => ({ id: c.id, suite: 'stressors', test: c.id, fs: c.target.fs ?? null, score: 0, reasons: [], blocked: null }));
-  for (const n of Object.keys(NDCTL_PATHS)) out.push({ id: n, suite: 'ndctl', test: n, fs: NDCTL_TARGET[n]?.fs ?? null, score: 0, reasons: [], blocked: null });
-  for (const fs of ['ext4', 'xfs'] as const) out.push({ id: `smoke.${fs}`, suite: 'smoke', test: null, fs, score: 0, reasons: [], blocked: null });
+  for (const n of Object.keys(NDCTL_PATHS)) out.push({ id: `ndctl:${n}`, suite: 'ndctl', test: n, fs: NDCTL_TARGET[n]?.fs ?? null, score: 0, reasons: [], blocked: null });
+  for (const fs of ['ext4', 'xfs'] as const) out.push({ id: `smoke:${fs}`, suite: 'smoke', test: null, fs, score: 0, reasons: [], blocked: null });
   return out;
 }
 
@@ -54,7 +54,7 @@ export function candidateIds(m: Manifest): string[] {
 
 function pathsOf(c: Candidate, m: Manifest): readonly string[] {
   if (c.suite === 'smoke') return SMOKE_PATHS;
-  if (c.suite === 'ndctl') return NDCTL_PATHS[c.id] ?? [];
+  if (c.suite === 'ndctl') return NDCTL_PATHS[c.test!] ?? [];
   const name = c.id.split('.')[0]!;
   const t = m.tests.find((x) => x.name === name);
   return stressorPaths(name, t?.binary ?? name);
@@ -70,7 +70,7 @@ function targetAgrees(c: Candidate, f: ReportFacts, m: Manifest): { agrees: bool
     mode = target.mode;
     fs = target.fs ?? null;
     reflink = target.reflink === '1';
-  } else if (c.suite === 'ndctl') mode = NDCTL_TARGET[c.id]?.mode ?? 'both';
+  } else if (c.suite === 'ndctl') mode = NDCTL_TARGET[c.test!]?.mode ?? 'both';
   else mode = 'fsdax';
   if (f.mode === 'devdax') {
     if (mode === 'fsdax') return { agrees: false, what: 'runs on fsdax, the crash is on device-dax' };
@@ -101,11 +101,13 @@ export function rankCandidates(f: ReportFacts, o: CandidateOptions): Candidate[]
   for (const c of all) {
     const base = c.id.split('.')[0]!;
     for (const t of f.tests) {
-      const hit = t.name === c.id || (c.suite === 'stressors' && t.name === base) || (c.suite === 'smoke' && (t.name === 'smoke' || t.name === c.id));
+      const hit =
+        t.suite === c.suite &&
+        (c.suite === 'stressors' ? t.name === c.id || t.name === base : c.suite === 'ndctl' ? t.name === c.test : t.name === 'smoke' || t.name === c.id);
       if (!hit) continue;
       if (t.how === 'text') {
         // "pmd_pte_mix.xfs" says more than "pmd_pte_mix".
-        c.score += t.name === c.id ? NAMED : NAMED * 0.8;
+        c.score += t.name === c.id || c.suite === 'ndctl' ? NAMED : NAMED * 0.8;
         c.reasons.push(`the report names ${t.name}`);
       } else {
         c.score += PROGRAM;

@@ -138,7 +138,7 @@ export function mentionedTests(text: string, comm: string | null, stressors: Str
   for (const n of [...NDCTL_TESTS].sort(byLength)) if (WORD(n).test(text)) add({ name: n, suite: 'ndctl', how: 'text' });
   // Older ndctl ran both filesystems from one dax.sh.
   if (WORD('dax.sh').test(text)) for (const n of NDCTL_PROGRAMS['dax.sh']!) add({ name: n, suite: 'ndctl', how: 'text' });
-  for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) add({ name: m[1] ? `smoke.${m[1]}` : 'smoke', suite: 'smoke', how: 'text' });
+  for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) add({ name: m[1] ? `smoke:${m[1]}` : 'smoke', suite: 'smoke', how: 'text' });
   if (comm) {
     // TASK_COMM_LEN cuts names to 15 characters ("odirect_into_da").
     const prog = (p: string) => p === comm || (comm.length === 15 && p.startsWith(comm));

@@ -74,7 +74,7 @@ export function closestKernel(v: KernelVersion, available: readonly DebianKernel
   const hi = Math.max(want, releaseIndex(p.major, p.minor));
   for (const b of DAX_BOUNDARIES) {
     const at = releaseIndex(b.major, b.minor);
-    if (lo < at && at <= hi) notes.push(`${b.what} lies between them`);
+    if (lo < at && at <= hi) notes.push(`between the two lies ${b.what}`);
   }
   return { kernel: best.k, distance: best.d, closeness, notes };
 }

@@ -46,11 +46,11 @@ export interface ReproPlan {
 export function chooseKernel(f: ReportFacts, o: Pick<PlanOptions, 'kernelArgv' | 'debianKernels'>): KernelChoiceText {
   if (o.kernelArgv) return { argv: [...o.kernelArgv], given: true, pick: null, why: 'as given' };
   const v = f.kernelVersion;
-  if (!v) return { argv: [], given: false, pick: null, why: "the report does not say its kernel version: Debian's stock kernel" };
-  if (!o.debianKernels || o.debianKernels.length === 0) return { argv: [], given: false, pick: null, why: `no list of Debian kernels to match ${v.release} against: Debian's stock kernel` };
+  if (!v) return { argv: [], given: false, pick: null, why: 'the report does not say its kernel version' };
+  if (!o.debianKernels || o.debianKernels.length === 0) return { argv: [], given: false, pick: null, why: `no list of Debian kernels to match the report's ${v.release} against` };
   const pick = closestKernel(v, o.debianKernels);
-  if (!pick) return { argv: [], given: false, pick: null, why: `no Debian kernel version could be read: Debian's stock kernel` };
-  return { argv: [...pick.kernel.argv], given: false, pick, why: `${pick.kernel.label}: ${pick.closeness} to the report's ${v.release}` };
+  if (!pick) return { argv: [], given: false, pick: null, why: 'no Debian kernel version could be read' };
+  return { argv: [...pick.kernel.argv], given: false, pick, why: `${pick.kernel.label}: ${pick.closeness}` };
 }
 
 export function planRepro(input: ReportInput, o: PlanOptions): ReproPlan {

@@ -1,0 +1,341 @@
+// `dax-harness repro REPORT|-`: argument parsing, input checks (all before a
+// guest or a download), the plan, progress and the outcome. The work is in
+// workflows/repro; the guest the loop runs in is injected (deps.openGuest).
+import { parseArgs } from 'node:util';
+import { resolve, join } from 'node:path';
+import { readFile, stat, access, constants } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { InputError } from '../host/errors.ts';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { loadManifest } from '../suites/stressor-manifest.ts';
+import { checkKernelInputs } from '../kernel/index.ts';
+import type { KernelChoice } from '../workflows/cell.ts';
+import type { Accel } from '../results/records.ts';
+import { readReport, WHOLE_INPUT_LIMIT } from '../workflows/repro/report.ts';
+import { planRepro, summarise, type ReproPlan } from '../workflows/repro/plan.ts';
+import { candidateIds, type Candidate } from '../workflows/repro/candidates.ts';
+import { reproLoop, type ReproGuest } from '../workflows/repro/loop.ts';
+import type { DebianKernel } from '../workflows/repro/kernels.ts';
+import { formatPlan, formatSummary } from '../workflows/repro/text.ts';
+
+export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
+
+Reproduces a reported kernel crash. REPORT is the text as it reached you (a
+file, or - for standard input): a console log, a dmesg or journal dump, an
+e-mail (MIME, quoted-printable, attachments), a log pasted indented, quoted or
+wrapped by a mail client, a lore.kernel.org mbox thread, a syzbot report.
+
+The crash is found with the oracle (dax-harness parse-log shows what it
+sees); the tests to try are ranked from what the report says: the tests it
+names (dax-ext4.sh, pmd_pte_mix.xfs...), the program that crashed (Comm:),
+the functions on its stack and the filesystem they belong to. They then run
+in turns, weighted by rank, in one booted guest (a fresh boot after a crash)
+until the same crash comes back or the budget ends. "The same crash" survives
+kernel and series revisions: offsets, line numbers, .isra/.constprop clones,
+inlining and the function renames of dax-test-spec §4 do not matter. Any other
+crash met on the way is recorded and reported, and the search goes on.
+
+what to reproduce:
+  --crash N              which crash of REPORT (default: the first one its sender
+                         pasted, not quoted); numbered as dax-harness parse-log prints them
+  --test NAME            try only this test (repeatable): stressor.target (pmd_pte_mix.ext4),
+                         a stressor (all its targets), ndctl:NAME (needs --ndctl), smoke:ext4|xfs
+  --ndctl PATH           your ndctl git tree: lets ndctl's dax tests be tried (dax-ext4.sh...)
+  --any-crash            stop at any crash, not only the reported one
+
+how long:
+  --budget DURATION      time for the whole search, boots and builds included:
+                         90s, 30m, 2h, 1h30m (default 30m)
+  --confirm N            after the first reproduction, run that test N more times
+                         to measure how often it crashes (default 4; 0: stop at once)
+  --seconds N            how long each stressor loops per run (default: the manifest's)
+
+kernel (as for run; default: the Debian kernel closest to the report's version,
+and the output says how close):
+  --kernel PATH [--modules DIR]   your bzImage (and its modules tree)
+  --kernel-package NAME  a Debian kernel package
+  --source debian:X.Y|PATH [--ref REF] [--series MBOX|DIR|A..B] [--config LIST]
+  [--config-base tinyconfig|defconfig] [--allow-dropped]
+                         build it with the kernel pipeline (as dax-harness build)
+
+other:
+  --accel kvm|tcg        skip the KVM probe
+  --seed N               pattern seed for the tests (default 1)
+  --results DIR          where run directories go (default: results/)
+  --dry-run              print the plan (the crash, the tests ranked with their
+                         reasons, the kernel) and stop: no guest, no download
+  --json                 print the outcome (or with --dry-run the plan) as JSON
+
+Output: reproduced or not; the crash met beside the reported one, field by
+field (title, assertion, page-dump fields, frames that agree and differ); the
+rate over the reproducing test's runs with its 95% interval; time to the
+first reproduction; every other crash met; what was tried; and the exact
+dax-harness commands that reproduce it.
+
+Exit codes: 0 reproduced (with --any-crash: a crash was met), 1 not reproduced
+within the budget, 2 bad input, 3 infrastructure error (no test could run,
+QEMU or the guest broke), 130/143 interrupted.`;
+
+/** What the guest side gets to boot and run the loop's tests. */
+export interface ReproGuestPlan {
+  kernel: KernelChoice;
+  /** The tests the loop may ask for (their suites: smoke, stressors, ndctl). */
+  candidates: Candidate[];
+  ndctl: string | null;
+  /** Stressor seconds (0: the manifest's); pattern seed. */
+  seconds: number;
+  seed: number;
+  accel?: Accel;
+  resultsRoot: string;
+  progress: (line: string) => void;
+}
+
+export interface ReproDeps {
+  /** Debian's kernels (apt), for choosing one when the user names none. */
+  debianKernels?: () => Promise<DebianKernel[]>;
+  /** Boot the guest the loop runs in. */
+  openGuest?: (plan: ReproGuestPlan) => Promise<ReproGuest>;
+  stdin?: Readable;
+  now?: () => number;
+}
+
+const ERR = 'dax-harness repro:';
+
+/** "90s", "30m", "2h", "1h30m", or plain seconds → ms. */
+export function parseDuration(v: string, name: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(v);
+  if (!m || v === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new InputError(`${name} "${v}" is not a duration: write it as 90s, 30m, 2h or 1h30m`);
+  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+  if (ms <= 0) throw new InputError(`${name} "${v}" is no time at all: give at least a few minutes (e.g. 30m)`);
+  return ms;
+}
+
+function whole(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new InputError(`${name} "${v}" is not a whole number`);
+  return Number(v);
+}
+
+/** --test names → candidate ids: `stressors:X` and `X` are one, a bare stressor names all its targets. */
+export function resolveTestNames(given: readonly string[], ids: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const g of given) {
+    const name = g.replace(/^stressors:/, '').replace(/^smoke\.(ext4|xfs)$/, 'smoke:$1');
+    const hits = ids.includes(name) ? [name] : ids.filter((id) => id.startsWith(`${name}.`) || (name === 'smoke' && id.startsWith('smoke:')));
+    if (hits.length === 0) {
+      const base = name.replace(/^(?:ndctl|smoke):/, '').split('.')[0]!;
+      const near = base ? ids.filter((id) => id.includes(base)).slice(0, 4) : [];
+      throw new InputError(`--test "${g}" is not a test repro knows${near.length ? `: did you mean ${near.join(', ')}?` : ': see stressor.target names in suites/stressors/manifest.json, ndctl:NAME, smoke:ext4|xfs'}`);
+    }
+    for (const h of hits) if (!out.includes(h)) out.push(h);
+  }
+  return out;
+}
+
+async function readInput(file: string, stdin: Readable): Promise<string> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of stdin) {
+      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+      size += b.length;
+      if (size > WHOLE_INPUT_LIMIT) throw new InputError(`standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`);
+      chunks.push(b);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  let st;
+  try {
+    st = await stat(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read REPORT ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+  if (st.isDirectory()) throw new InputError(`REPORT ${file} is a directory: give the file with the crash (a log or a mail)`);
+  if (st.size > WHOLE_INPUT_LIMIT) throw new InputError(`REPORT ${file} is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`);
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new InputError(`cannot read REPORT ${file}: ${(e as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+  }
+}
+
+interface KernelArgs {
+  kernel?: string;
+  modules?: string;
+  'kernel-package'?: string;
+  source?: string;
+  ref?: string;
+  series?: string;
+  config?: string;
+  'config-base'?: string;
+  'allow-dropped'?: boolean;
+}
+
+/** The kernel options as given: the choice for the guest and the argv that repeats it. Null when none was given. */
+export async function kernelFromArgs(a: KernelArgs): Promise<{ choice: KernelChoice; argv: string[] } | null> {
+  const build = Boolean(a.source || a.series || a.config || a.ref || a['config-base'] || a['allow-dropped']);
+  if (a.kernel && a['kernel-package']) throw new InputError('--kernel and --kernel-package both given: choose one');
+  if (a.modules && !a.kernel) throw new InputError('--modules goes with --kernel');
+  if (build && (a.kernel || a['kernel-package'])) throw new InputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
+  const base = a['config-base'];
+  if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new InputError(`--config-base "${base}" is not tinyconfig or defconfig`);
+  if (a.kernel) {
+    const bz = resolve(a.kernel);
+    await access(bz, constants.R_OK).catch(() => {
+      throw new InputError(`--kernel ${a.kernel}: no readable file there (give the bzImage, e.g. arch/x86/boot/bzImage)`);
+    });
+    const modules = a.modules ? resolve(a.modules) : null;
+    return { choice: { kind: 'path', bzImage: bz, modules }, argv: ['--kernel', bz, ...(modules ? ['--modules', modules] : [])] };
+  }
+  if (a['kernel-package']) return { choice: { kind: 'stock', pkg: a['kernel-package'] }, argv: ['--kernel-package', a['kernel-package']] };
+  if (!build) return null;
+  const opts = {
+    source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
+    ref: a.ref,
+    series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
+    config: a.config ? a.config.split(',').filter(Boolean) : undefined,
+    configBase: base as 'tinyconfig' | 'defconfig' | undefined,
+    allowDropped: a['allow-dropped'],
+  };
+  // A mistyped fragment, a missing series or a bad ref is found now, before anything is fetched.
+  await checkKernelInputs(opts);
+  const argv: string[] = [];
+  for (const [k, v] of [['--source', opts.source], ['--ref', opts.ref], ['--series', opts.series], ['--config', a.config], ['--config-base', base]] as const) if (v) argv.push(k, v);
+  if (opts.allowDropped) argv.push('--allow-dropped');
+  return { choice: { kind: 'build', opts }, argv };
+}
+
+/** The kernel choice for argv picked from Debian's list (or the stock default). */
+function choiceFromArgv(argv: readonly string[]): KernelChoice {
+  const i = argv.indexOf('--kernel-package');
+  if (i >= 0) return { kind: 'stock', pkg: argv[i + 1] };
+  const s = argv.indexOf('--source');
+  if (s >= 0) return { kind: 'build', opts: { source: argv[s + 1] } };
+  return { kind: 'stock' };
+}
+
+export async function reproCommand(argv: string[], deps: ReproDeps = {}): Promise<number> {
+  const fail = (msg: string) => {
+    process.stderr.write(`${ERR} ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
+    return 2;
+  };
+  let a;
+  let positionals: string[];
+  try {
+    ({ values: a, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        crash: { type: 'string' },
+        test: { type: 'string', multiple: true },
+        ndctl: { type: 'string' },
+        'any-crash': { type: 'boolean', default: false },
+        budget: { type: 'string' },
+        confirm: { type: 'string' },
+        seconds: { type: 'string' },
+        kernel: { type: 'string' },
+        modules: { type: 'string' },
+        'kernel-package': { type: 'string' },
+        source: { type: 'string' },
+        ref: { type: 'string' },
+        series: { type: 'string' },
+        config: { type: 'string' },
+        'config-base': { type: 'string' },
+        'allow-dropped': { type: 'boolean', default: false },
+        accel: { type: 'string' },
+        seed: { type: 'string' },
+        results: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness repro --help)`);
+  }
+  if (a.help) {
+    process.stdout.write(REPRO_HELP + '\n');
+    return 0;
+  }
+  const budgetText = a.budget ?? '30m';
+  let plan: ReproPlan;
+  let kernel: KernelChoice;
+  let budgetMs: number;
+  let confirm: number;
+  let report: string;
+  try {
+    if (positionals.length === 0) throw new InputError('REPORT is missing: give the file with the crash (a console log or the mail), or - to read it from standard input');
+    if (positionals.length > 1) throw new InputError(`one REPORT at most, got ${positionals.length}: ${positionals.join(' ')}`);
+    report = positionals[0]!;
+    budgetMs = parseDuration(budgetText, '--budget');
+    confirm = whole(a.confirm, '--confirm', 4);
+    const crash = a.crash !== undefined ? whole(a.crash, '--crash', 1) : undefined;
+    whole(a.seconds, '--seconds', 0);
+    whole(a.seed, '--seed', 1);
+    if (a.accel !== undefined && a.accel !== 'kvm' && a.accel !== 'tcg') throw new InputError(`--accel "${a.accel}" is not kvm or tcg`);
+    const manifest = await loadManifest();
+    const only = a.test ? resolveTestNames(a.test, candidateIds(manifest)) : undefined;
+    const ndctl = a.ndctl ? resolve(a.ndctl) : null;
+    if (ndctl) {
+      await access(join(ndctl, 'meson.build')).catch(() => {
+        throw new InputError(`--ndctl ${a.ndctl} has no meson.build: give the top of an ndctl git tree`);
+      });
+    }
+    if (only?.some((id) => id.startsWith('ndctl:')) && !ndctl) throw new InputError(`--test ${only.find((id) => id.startsWith('ndctl:'))} needs --ndctl PATH (your ndctl git tree)`);
+    const given = await kernelFromArgs(a);
+    const text = await readInput(report, deps.stdin ?? process.stdin);
+    const input = await readReport(text);
+    const debianKernels = given ? null : deps.debianKernels ? await deps.debianKernels() : null;
+    plan = planRepro(input, { manifest, ndctl, only, crash, kernelArgv: given?.argv ?? null, debianKernels });
+    kernel = given?.choice ?? choiceFromArgv(plan.kernel.argv);
+    if (plan.kernel.pick?.kernel.kind === 'source') await checkKernelInputs({ source: plan.kernel.pick.kernel.argv[1] });
+    if (!a['dry-run'] && plan.candidates.length === 0)
+      throw new InputError(`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : ': name one with --test'}`);
+  } catch (e) {
+    if (e instanceof InputError) return fail(e.message);
+    throw e;
+  }
+
+  if (a['dry-run']) {
+    if (a.json) process.stdout.write(JSON.stringify({ plan: { ...plan, facts: { ...plan.facts, crash: { source: plan.facts.crash.source, report: plan.facts.crash.report } } } }, null, 2) + '\n');
+    else process.stdout.write(formatPlan(plan));
+    return 0;
+  }
+  process.stderr.write(formatPlan(plan));
+  if (!deps.openGuest) {
+    process.stderr.write(`${ERR} this build cannot boot a guest for repro yet (--dry-run shows the plan)\n`);
+    return 3;
+  }
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
+  const guest = await deps.openGuest({
+    kernel,
+    candidates: plan.candidates,
+    ndctl: a.ndctl ? resolve(a.ndctl) : null,
+    seconds: whole(a.seconds, '--seconds', 0),
+    seed: whole(a.seed, '--seed', 1),
+    accel: a.accel as Accel | undefined,
+    resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
+    progress,
+  });
+  const loop = await reproLoop(guest, {
+    want: plan.facts.crash.report,
+    candidates: plan.candidates,
+    budgetMs,
+    anyCrash: a['any-crash'],
+    confirm,
+    now,
+    onPass: (p) =>
+      progress(
+        `pass ${p.index + 1} ${p.test}: ${p.infraError ? `guest broke: ${p.infraError}` : p.status}${p.crashes.length ? ` — ${p.crashes.map((c) => `${c.title} (${c.verdict})`).join('; ')}` : ''}`,
+      ),
+  });
+  const summary = summarise(plan, loop, { report, ndctl: a.ndctl ? resolve(a.ndctl) : null, budget: a.budget, anyCrash: a['any-crash'] });
+  if (a.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  else process.stdout.write(formatSummary(summary, { budget: budgetText }));
+  if (summary.found) return 0;
+  return loop.stop === 'no-tests' ? 3 : 1;
+}
