@@ -18,14 +18,6 @@ interface Expected {
   crashes: Array<{ message: number; depth: number; title: string } & Record<string, unknown>>;
 }
 
-function subset(actual: unknown, expected: unknown): unknown {
-  if (expected === null || typeof expected !== 'object' || Array.isArray(expected)) return actual;
-  const out: Record<string, unknown> = {};
-  const a = (actual ?? {}) as Record<string, unknown>;
-  for (const k of Object.keys(expected)) out[k] = subset(a[k], (expected as Record<string, unknown>)[k]);
-  return out;
-}
-
 const inputs = readdirSync(dir).filter((f) => !f.endsWith('.expected.json')).sort();
 t.ok(inputs.length >= 14, `corpus has ${inputs.length} inputs`);
 
@@ -44,11 +36,11 @@ for (const f of inputs) {
       const { message, depth, source, ...fields } = e as typeof e & { source?: Record<string, unknown> };
       t.equal(c.source.message, message, `crash ${i} from message ${message}`);
       t.equal(c.source.depth, depth, `crash ${i} quote depth ${depth}`);
-      if (source) t.same(subset(c.source, source), source, `crash ${i} source`);
-      t.same(subset(c.report, fields), fields, `crash ${i}: ${e.title}`);
+      if (source) t.has(c.source, source, `crash ${i} source`);
+      t.has(c.report, fields, `crash ${i}: ${e.title}`);
       t.ok(c.report.startLine <= c.report.endLine, 'line range ordered');
     });
-    if (exp.syzbot) t.same(subset(got.messages[0]?.syzbot, exp.syzbot), exp.syzbot, 'syzbot facts');
+    if (exp.syzbot) t.has(got.messages[0]?.syzbot, exp.syzbot, 'syzbot facts');
   });
 }
 
