@@ -4,6 +4,7 @@
 // ended on exit, error, timeout and signals.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InputError } from './errors.ts';
 import { execa, type Options, type ResultPromise } from 'execa';
 
 type Child = ResultPromise<Options>;
@@ -100,6 +101,8 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
   let cmd = file;
   let argv = [...args];
   const exe = whichSync(file, opts.env?.PATH ?? process.env.PATH, opts.cwd);
+  // A host tool that is not there is the host's setup, said in one line before anything starts.
+  if (!exe) throw new MissingToolError(file);
   if (opts.dieWithParent) {
     // PR_SET_PDEATHSIG covers the one case no JS handler can: the harness
     // being SIGKILLed. setpriv execs the real program, so the pid stays the
@@ -170,6 +173,12 @@ export async function run(file: string, args: readonly string[], opts: RunOption
   const r = await spawn(file, args, opts).done;
   if (r.failed && opts.reject !== false) throw new ProcError(r);
   return r;
+}
+
+export class MissingToolError extends InputError {
+  constructor(readonly tool: string) {
+    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it (as root, dax-harness installs what it needs) or fix PATH`);
+  }
 }
 
 export class ProcError extends Error {
