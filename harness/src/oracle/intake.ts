@@ -223,7 +223,7 @@ export function intakeMessage(m: Pick<RawMessage, 'meta'>, index: number, body: 
 
 // ------------------------------------------------------------ the lines ---
 
-export function normaliseNewlines(s: string): string {
+function normaliseNewlines(s: string): string {
   return s.replace(/\r\n?/g, '\n');
 }
 

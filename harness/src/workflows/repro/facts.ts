@@ -2,7 +2,7 @@
 // keys, page dump, kernel, taint, Comm), the tests it names, the functions on
 // its stack and the filesystem and mode they belong to. Pure.
 import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts';
-import { neverGuilty, aliasFrame } from '../../oracle/index.ts';
+import { neverGuilty } from '../../oracle/index.ts';
 import type { SyzbotInfo } from '../../oracle/intake.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
 import { NDCTL_TESTS, NDCTL_PROGRAMS, NDCTL_TARGET } from './paths.ts';
@@ -270,14 +270,4 @@ export function reportFacts(input: ReportInput, stressors: StressorIndex, pick?:
     syzbot: input.messages[crash.source.message]?.syzbot ?? null,
     others,
   };
-}
-
-/** Functions with aliases applied, for comparing stacks across series revisions. */
-export function aliased(fns: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const f of fns) {
-    const a = aliasFrame(f);
-    if (!out.includes(a)) out.push(a);
-  }
-  return out;
 }

@@ -104,7 +104,7 @@ export async function readReport(text: string): Promise<ReportInput> {
 }
 
 /** The crashes of a report, with their source attached to each record (for parse-log's output). */
-export function withSources(input: ReportInput): CrashReport[] {
+function withSources(input: ReportInput): CrashReport[] {
   const many = input.form !== 'console';
   return input.crashes.map((c) => (many ? { ...c.report, source: c.source } : c.report));
 }
