@@ -2,12 +2,13 @@
 // each one over as a group of lines. It never looks at more than the current line
 // plus its own small state, so the same code serves batch parsing and the live
 // console, and memory stays flat on a 1 GB log.
-import { normaliseLine, splitJoined, type ConsoleLine } from './lines.js';
+import { kernelTextOffset, normaliseLine, splitJoined, type ConsoleLine } from './lines.js';
 import {
   matchStart,
   isPageDumpLine,
   isBodyLine,
   CUT_HERE_RE,
+  MARK_AT_RE,
   END_TRACE_RE,
   END_PANIC_RE,
   KASAN_END_RE,
@@ -33,11 +34,21 @@ export interface LineGroup {
   died: boolean;
 }
 
-// Every interesting line contains one of these; anything else is skipped
-// without normalisation while nothing is pending. Lower-case variants are not
-// needed: the kernel prints all of these exactly so.
-const QUICK_RE =
-  /BUG|WARN|Oops|protection fault|opcode|panic|PANIC|UBSAN|refcount_t|corruption|INFO: |lockup|LOCKUP|Memory failure|page|head:|aops:|flags: 0x|raw: |memcg:|cut here|Internal error|Unable to handle|Unhandled fault|Alignment trap|divide|int3: |stack segment|unreferenced object|unregister_netdevice|VFS: |Booting the kernel/;
+/**
+ * Whether an idle line can begin anything (see MARK_AT_RE). Most console lines
+ * are answered without being normalised; wrapped ones (journal, kmsg, quoting,
+ * text glued before a timestamp) go through normaliseLine first.
+ */
+function mayMatter(raw: string): boolean {
+  let at = kernelTextOffset(raw);
+  let s = raw;
+  if (at < 0) {
+    s = normaliseLine(raw).text;
+    at = 0;
+  }
+  MARK_AT_RE.lastIndex = at;
+  return MARK_AT_RE.test(s);
+}
 
 /** How many lines a page dump / cut-here block waits for its report line. */
 const PRE_KEEP = 12;
@@ -85,16 +96,17 @@ const CENSUS_END_RE = /dax_census: dump end/;
 const CENSUS_RE = /^dax_census: /;
 
 /**
- * Whether a long line can hold several kernel lines a mail client joined: each
- * of those carries a colon, a frame offset or a <TASK> mark, so a long "Code:"
- * line or page_owner line (one colon at most) is let through untouched.
+ * Whether a long line can hold several kernel lines a mail client joined: at
+ * least two of the tokens such lines carry, so that long ordinary lines (audit
+ * records, a fuzzer's programs, "Code:" bytes) skip the splitting regex.
  */
+const JOIN_HINTS = ['+0x', 'BUG', 'WARNING: ', 'RIP: ', 'Code: ', 'Call Trace', 'CPU: ', 'page:', 'flags: 0x', 'raw: ', 'TASK>', '---[ end', 'Hardware name', 'cut here', 'Modules linked', 'Oops', 'Kernel panic'];
 function mayBeJoined(s: string): boolean {
   let marks = 0;
-  for (let i = s.indexOf(':'); i >= 0 && marks < 2; i = s.indexOf(':', i + 1)) marks++;
-  if (marks < 2 && s.includes('+0x')) marks++;
-  if (marks < 2 && s.includes('TASK>')) marks++;
-  return marks >= 2;
+  for (const m of JOIN_HINTS) {
+    if (s.includes(m) && ++marks >= 2) return true;
+  }
+  return false;
 }
 
 export class Grouper {
@@ -157,7 +169,7 @@ export class Grouper {
       return;
     }
     if (!this.sawKernel && PRINTK_TS_RE.test(raw)) this.sawKernel = true;
-    if (this.state === 'idle' && this.pre.length === 0 && !QUICK_RE.test(raw)) return;
+    if (this.state === 'idle' && this.pre.length === 0 && !mayMatter(raw)) return;
     const cl = normaliseLine(raw) as NumberedLine;
     cl.no = no;
     this.step(cl);

@@ -139,6 +139,34 @@ export function normaliseLine(raw: string): ConsoleLine {
 
 const GLUED_TS_RE = /^\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ?/;
 
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Where the kernel's text starts in a line that is bare or carries only a plain
+ * printk timestamp (with or without a caller id), without building anything:
+ * the cheap question asked of every idle console line. -1 when the line has
+ * another wrapping (journal, syslog, kmsg, quoting, a timestamp mid-line); ask
+ * normaliseLine() then.
+ */
+export function kernelTextOffset(raw: string): number {
+  const c0 = raw.charCodeAt(0);
+  if (c0 !== 91) {
+    // Bare text, unless it could be another wrapping or has a printk timestamp glued mid-line.
+    return FIRST_PREFIX_CHARS.has(raw[0]!) || c0 === 27 || raw.includes('[') ? -1 : 0;
+  }
+  let i = 1;
+  while (raw.charCodeAt(i) === 32) i++;
+  const from = i;
+  while (isDigit(raw.charCodeAt(i))) i++;
+  if (i === from || raw.charCodeAt(i) !== 46) return -1;
+  const frac = ++i;
+  while (isDigit(raw.charCodeAt(i))) i++;
+  if (i === frac || raw.charCodeAt(i) !== 93) return -1;
+  i++;
+  if (raw.charCodeAt(i) === 91 || (raw.charCodeAt(i) === 32 && raw.charCodeAt(i + 1) === 91)) return -1;
+  return raw.charCodeAt(i) === 32 ? i + 1 : i;
+}
+
 function trimEnd(s: string): string {
   const n = s.length;
   if (n === 0) return s;

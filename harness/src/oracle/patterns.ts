@@ -106,9 +106,12 @@ const START_RULES: Array<[RegExp, ReportType]> = [
 const NOT_A_START_RE =
   /^(?:WARNING: (?:\/etc\/ssh\/moduli does not exist|workqueue cpumask: online intersect > possible intersect|[Tt]he mand mount option|Unsupported flag value|Unprivileged eBPF is enabled|fbcon: Driver|See https|kernel not compiled with CPU_SRSO)|INFO: (?:task .* is blocked on |lockdep is turned off|Stall ended before state dump start|NMI handler|recovery required on readonly filesystem|sys_.* is not present in \/proc\/kallsyms|no syscalls can create resource)|INFO: .*(?:handler|interrupt).*took too long|BUG: no syscalls can create resource|(?:Oops: )?general protection fault .* error:\d+ in )|[Ww][Aa][Rr][Nn][Ii][Nn][Gg]: .* uses (?:deprecated v2 capabilities|wireless extensions)/;
 
+/** printk never prints a line longer than this (LOG_LINE_MAX); anything longer is not one kernel line. */
+export const PRINTK_LINE_MAX = 1024;
+
 /** The report type a line starts, or null. `t` is kernel text with leading blanks removed. */
 export function matchStart(t: string): ReportType | null {
-  if (!START_ANY_RE.test(t) || NOT_A_START_RE.test(t)) return null;
+  if (t.length > PRINTK_LINE_MAX || !START_ANY_RE.test(t) || NOT_A_START_RE.test(t)) return null;
   for (const [re, type] of START_RULES) if (re.test(t)) return type;
   return null;
 }
@@ -129,6 +132,16 @@ export function isPageDumpLine(t: string): boolean {
 }
 
 export const CUT_HERE_RE = /^-{12}\[ cut here \]-{12}/;
+
+/**
+ * Everything an idle line can begin with that matters (a report start, a page
+ * dump line, a cut-here, the census), tested where the kernel text starts
+ * (sticky): a console line either begins with one of these or is of no interest.
+ */
+export const MARK_AT_RE = new RegExp(
+  `[ \t]*(?:${[START_ANY_RE, DUMP_ANY_RE, CUT_HERE_RE].map((r) => r.source.replace(/^\^/, '')).join('|')}|dax_census: dump )`,
+  'y',
+);
 export const END_TRACE_RE = /^---\[ end trace/;
 export const END_PANIC_RE = /^---\[ end Kernel panic/;
 export const KASAN_END_RE = /^={40,}$/;

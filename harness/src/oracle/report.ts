@@ -5,15 +5,15 @@ import type { LineGroup } from './detect.js';
 import { classify } from './classify.js';
 import { dedupKey, matchKey } from './keys.js';
 import { parsePageDump } from './pagedump.js';
-import { parseFramesIndexed, parseHeader, parseRegisters, parseRip, type IndexedFrames } from './stack.js';
+import { parseFrames, parseHeader, parseRegisters, parseRip } from './stack.js';
 
 const TRACE_START_RE = /^(?:Call [Tt]race:|stack backtrace:)/;
 const TRACE_STOP_RE = /^(?:Call [Tt]race:|---\[ end|Kernel panic|NMI backtrace|Sending NMI|Allocated by task|Freed by task|page last|The buggy address|Showing all locks|Modules linked in|RIP: |CPU: \d)/;
 
-/** Frames of the first stack trace printed after the report's first line. */
-export function mainTrace(body: readonly string[], parsed: IndexedFrames = parseFramesIndexed(body)): Frame[] {
+/** Lines [start, end) of the first stack trace after the report's first line, or null. */
+function mainTraceRange(body: readonly string[]): [number, number] | null {
   const start = body.findIndex((l) => TRACE_START_RE.test(l.trimStart()));
-  if (start < 0) return parsed.frames.filter((f) => f.section === 'stack' || f.section === 'nmi');
+  if (start < 0) return null;
   let end = start + 1;
   let depth = 0;
   for (; end < body.length; end++) {
@@ -25,7 +25,36 @@ export function mainTrace(body: readonly string[], parsed: IndexedFrames = parse
       break;
     }
   }
-  return parsed.frames.filter((_, i) => parsed.at[i]! > start && parsed.at[i]! < end);
+  return [start, end];
+}
+
+/** Frames of the first stack trace printed after the report's first line. */
+export function mainTrace(body: readonly string[]): Frame[] {
+  const range = mainTraceRange(body);
+  // The range starts at its "Call Trace:" line, so its frames get the section they have in the whole report.
+  if (range) return parseFrames(body.slice(range[0], range[1]));
+  return parseFrames(body).filter((f) => f.section === 'stack' || f.section === 'nmi');
+}
+
+/**
+ * Give `obj` a property computed on first read (and then kept): the details a
+ * report carries for people and tools (every frame, registers, the header) cost
+ * as much to parse as finding and titling the report, and most readers of a
+ * long log (the live watch, "is this crash new") never look at them. JSON,
+ * spreading and structuredClone read them like any other property.
+ */
+function lazy<T extends object, K extends string>(obj: T, key: K, compute: () => unknown): void {
+  const settle = (value: unknown) => Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  Object.defineProperty(obj, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const v = compute();
+      settle(v);
+      return v;
+    },
+    set: settle,
+  });
 }
 
 // A frame the unwinder was not sure of ("? f+0x1/0x2", powerpc's "(unreliable)") never names a report.
@@ -42,8 +71,7 @@ export function buildReport(g: LineGroup): CrashReport | null {
   for (let i = g.primary; i < text.length; i++) body.push(text[i]!.trimStart());
   if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l))) return null;
   const rip = parseRip(body);
-  const parsed = parseFramesIndexed(body);
-  const main = mainTrace(body, parsed);
+  const main = mainTrace(body);
   const pageDump = parsePageDump(text);
   const c = classify({
     type: g.type,
@@ -56,7 +84,7 @@ export function buildReport(g: LineGroup): CrashReport | null {
   });
   if (!c) return null;
   const keyIn = { type: c.type, title: c.title, altTitles: c.altTitles, reason: c.reason, file: c.file, frames: c.frames };
-  return {
+  const r: CrashReport = {
     type: c.type,
     title: c.title,
     altTitles: c.altTitles,
@@ -73,10 +101,11 @@ export function buildReport(g: LineGroup): CrashReport | null {
     sourceLine: c.sourceLine,
     reason: c.reason,
     complete: g.complete,
-    frames: parsed.frames,
     rip,
-    registers: parseRegisters(body),
-    header: parseHeader(body),
     pageDump,
   };
+  lazy(r, 'frames', () => parseFrames(body));
+  lazy(r, 'registers', () => parseRegisters(body));
+  lazy(r, 'header', () => parseHeader(body));
+  return r;
 }

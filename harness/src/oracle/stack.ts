@@ -82,23 +82,16 @@ const SECTION_FIRST = new Set(['C', 's', 'A', 'p', 'F', 'L', 'S', '-', 'N']);
 // Every frame parseFrame accepts has an offset or a source line in it.
 const MAYBE_FRAME_RE = /\+0x|\.[chS]:\d/;
 
-/** Frames with the index of the line each came from. */
-export interface IndexedFrames {
-  frames: Frame[];
-  at: number[];
-}
-
 /**
  * All frames in the report, each tagged with the section it came from. Frames
  * before the first section header (e.g. KASAN's "Allocated by" lists or
  * page_owner stacks) get the header's section; stray frames get 'stack'.
  */
-export function parseFramesIndexed(lines: readonly string[]): IndexedFrames {
-  const frames: Frame[] = [];
-  const at: number[] = [];
+export function parseFrames(lines: readonly string[]): Frame[] {
+  const out: Frame[] = [];
   let section = 'stack';
-  for (let i = 0; i < lines.length; i++) {
-    const t = lines[i]!.trimStart();
+  for (const l of lines) {
+    const t = l.trimStart();
     if (t.length === 0) continue;
     let hdr = false;
     if (SECTION_FIRST.has(t[0]!)) {
@@ -115,16 +108,9 @@ export function parseFramesIndexed(lines: readonly string[]): IndexedFrames {
     // Lockdep prints "#0: ffff (&lock){+.+.}-{3:3}, at: fn+0x1/0x2"; those are lock sites, not frames.
     if (t.includes(', at: ')) continue;
     const f = parseFrame(t, section);
-    if (f) {
-      frames.push(f);
-      at.push(i);
-    }
+    if (f) out.push(f);
   }
-  return { frames, at };
-}
-
-export function parseFrames(lines: readonly string[]): Frame[] {
-  return parseFramesIndexed(lines).frames;
+  return out;
 }
 
 // x86 register lines hold several "NAME: value" pairs; FS/GS print "FS:  0000(0000) GS:ffff(0000)".

@@ -5,7 +5,7 @@
 // match across kinds (a soft lockup and an RCU stall in the same syscall are
 // both "stall in f"); a report that was cut short or interleaved is marked
 // corrupted instead of being titled from the wrong frame.
-import type { ReportType } from './patterns.js';
+import { PRINTK_LINE_MAX, type ReportType } from './patterns.js';
 import { canonicalFrame, hangFrame, neverGuilty, stallFrame, SYSCALL_PREFIXES } from './guilty.js';
 
 /** Where a key frame comes from: the RIP/pc line, the "Call Trace:" line, the frames that follow, or a line pattern (capture 1 is a frame). */
@@ -786,7 +786,9 @@ function stackTroubles(lines: readonly string[], starts: readonly boolean[], fro
  * frames and other CPUs' interleaved lines already left out), `from` the first
  * line that may be the oops line.
  */
-export function titleReport(lines: readonly string[], from = 0): Titled | null {
+export function titleReport(all: readonly string[], from = 0): Titled | null {
+  // Longer than printk can print is not kernel text; cut it so that no pattern crawls over it.
+  const lines = all.some((l) => l.length > PRINTK_LINE_MAX) ? all.map((l) => l.slice(0, PRINTK_LINE_MAX)) : all;
   const found = findOopsLine(lines, from);
   if (!found) return null;
   const { i, family } = found;
