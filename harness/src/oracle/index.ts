@@ -18,10 +18,10 @@ export { neverGuilty, canonicalFrame } from './guilty.js';
 export { buildReport, mainTrace } from './report.js';
 export { symbolizeReport, type Symbolizer } from './symbolizer.js';
 
-/** Every kernel report in a console log, in order. */
 /** Report kinds in which the kernel says it is stuck (a CPU, a task, RCU) rather than dead or warning. */
 export const STALL_TYPES: ReadonlySet<string> = new Set(['soft lockup', 'hard lockup', 'RCU stall', 'hung task', 'workqueue lockup']);
 
+/** Every kernel report in a console log, in order. */
 export function parseLog(text: string): CrashReport[] {
   const out: CrashReport[] = [];
   const g = new Grouper((grp) => {
