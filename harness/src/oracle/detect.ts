@@ -303,7 +303,10 @@ export class Grouper {
       return;
     }
     cur.foreign++;
-    const limit = cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : VERBOSE.has(cur.g.type) ? FOREIGN_VERBOSE : FOREIGN_KERNEL;
+    // Other CPUs' output lands between a report's first line and its stack more
+    // often than inside the stack: more slack until the stack has begun.
+    const limit =
+      cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : VERBOSE.has(cur.g.type) || !cur.sawTrace ? FOREIGN_VERBOSE : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
       this.endCurrent();
       this.inIdle(cl, t);

@@ -94,7 +94,9 @@ const START_RULES: Array<[RegExp, ReportType]> = [
   [/^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?/, 'RCU stall'],
   [/^INFO: /, 'INFO'],
   [/^watchdog: Watchdog detected hard LOCKUP/, 'hard lockup'],
-  [/^Memory failure: 0x[0-9a-f]+: .*\b(?:Failed|Ignored)\b/, 'memory failure'],
+  // Ours: a DAX page the kernel could not recover. Other pages' failures are what
+  // hwpoison injection (and fuzzers) provoke on purpose, not kernel bugs.
+  [/^Memory failure: 0x[0-9a-f]+: recovery action for dax page: (?:Failed|Ignored)\b/, 'memory failure'],
   [/^(?:kmemleak: )?unreferenced object 0x[0-9a-f]+ \(size \d+\):/, 'memory leak'],
   [/^unregister_netdevice: waiting for \S+ to become free/, 'netdev refcount'],
   [/^VFS: (?:Busy inodes after unmount|Close: file count is 0)/, 'VFS'],
