@@ -2,7 +2,7 @@
 // each one over as a group of lines. It never looks at more than the current line
 // plus its own small state, so the same code serves batch parsing and the live
 // console, and memory stays flat on a 1 GB log.
-import { kernelTextOffset, normaliseLine, splitJoined, type ConsoleLine } from './lines.js';
+import { kernelTextOffset, mergedLineAt, normaliseLine, splitJoined, type ConsoleLine } from './lines.js';
 import {
   matchStart,
   isPageDumpLine,
@@ -146,6 +146,22 @@ export class Grouper {
       if (parts.length > 1) {
         for (const p of parts) this.pushLine(p, no);
         return;
+      }
+    }
+    // Two console lines merged into one: when the second begins a report and the
+    // first does not, each is a line of its own (otherwise the first, whole, is
+    // the line, and a report line holding another's timestamp is marked corrupted).
+    const at = kernelTextOffset(raw);
+    const merged = at > 0 ? mergedLineAt(raw, at) : null;
+    if (merged) {
+      MARK_AT_RE.lastIndex = merged.text;
+      if (MARK_AT_RE.test(raw)) {
+        MARK_AT_RE.lastIndex = at;
+        if (!MARK_AT_RE.test(raw)) {
+          this.pushLine(raw.slice(0, merged.at), no);
+          this.pushLine(raw.slice(merged.at), no);
+          return;
+        }
       }
     }
     this.pushLine(raw, no);

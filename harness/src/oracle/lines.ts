@@ -139,6 +139,19 @@ export function normaliseLine(raw: string): ConsoleLine {
 
 const GLUED_TS_RE = /^\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ?/;
 
+/**
+ * Where a second kernel line begins inside `s` (two console lines merged, the
+ * second one's "[ 12.345678] " in the middle), searching from `from`: the
+ * offset of that timestamp and of the text after it, or null.
+ */
+export function mergedLineAt(s: string, from: number): { at: number; text: number } | null {
+  for (let open = s.indexOf('[', from); open > 0; open = s.indexOf('[', open + 1)) {
+    const m = GLUED_TS_RE.exec(s.slice(open, open + 40));
+    if (m) return { at: open, text: open + m[0].length };
+  }
+  return null;
+}
+
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /**
