@@ -53,6 +53,9 @@ const warnStack = (skip?: RegExp): Stack => ({
   skip,
 });
 
+// KFENCE names the function on its first line; the stack follows without a header.
+const KFENCE_STACK: Stack = { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] };
+
 const BUG_RULES: Rule[] = [
   {
     type: 'KASAN',
@@ -97,7 +100,7 @@ const BUG_RULES: Rule[] = [
   {
     type: 'KFENCE',
     head: re(String.raw`BUG: KFENCE: (use-after-free|out-of-bounds) (read|write) in ${FN}`),
-    stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
+    stack: KFENCE_STACK,
     title: 'KFENCE: $1 $2 in $4',
     alt: ['bad-access in $4'],
     // Ours: KFENCE prints its stacks without a "Call Trace:" header; that is no sign of a cut report.
@@ -106,7 +109,7 @@ const BUG_RULES: Rule[] = [
   {
     type: 'KFENCE',
     head: re(String.raw`BUG: KFENCE: invalid free in ${FN}`),
-    stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
+    stack: KFENCE_STACK,
     title: 'KFENCE: invalid free in $2',
     alt: ['invalid-free in $2'],
     noStack: true,
@@ -114,7 +117,7 @@ const BUG_RULES: Rule[] = [
   {
     type: 'KFENCE',
     head: re(String.raw`BUG: KFENCE: invalid (read|write) in ${FN}`),
-    stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
+    stack: KFENCE_STACK,
     title: 'KFENCE: invalid $1 in $3',
     alt: ['bad-access in $3'],
     noStack: true,
@@ -122,7 +125,7 @@ const BUG_RULES: Rule[] = [
   {
     type: 'KFENCE',
     head: re(String.raw`BUG: KFENCE: memory corruption in ${FN}`),
-    stack: { parts: [re(String.raw`BUG: KFENCE: [a-z -]+ in ${FN}`), 'trace'] },
+    stack: KFENCE_STACK,
     title: 'KFENCE: memory corruption in $2',
     noStack: true,
   },
