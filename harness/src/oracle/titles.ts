@@ -46,9 +46,13 @@ const at = re(String.raw`at: (?:${PC} +)?${FN}`);
 const RIP_STACK: Stack = { parts: ['rip', 'calltrace', 'trace'] };
 const TRACE_STACK: Stack = { parts: ['calltrace', 'trace'] };
 const traceSkipping = (skip: RegExp, pick?: Pick): Stack => ({ parts: ['calltrace', 'trace'], skip, pick });
-// A WARNING names its RIP function unless that is a helper, then the first caller in the trace.
+// The line that names where the CPU was (x86 RIP/old IP, arm pc, "PC is at"); a user-space
+// or unknown address ends the search without naming anything.
+const RIP_LINE = re(String.raw`(?:IP|pc |PC is at):? (?:[0-9]+:)?(?:(?:${PC} +){0,2}${FN}|0x[0-9a-f]+|${PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))`);
+// A WARNING names its RIP function unless that is a helper, then the first caller in the trace
+// (powerpc marks the trap as "--- interrupt: 700 at f").
 const warnStack = (skip?: RegExp): Stack => ({
-  parts: [re(String.raw`(?:(?:IP|pc |PC is at):? (?:[0-9]+:)?(?:${PC} +){0,2}${FN}|--- interrupt: [0-9]+ at ${FN})`), 'trace'],
+  parts: [re(`${RIP_LINE.source}|--- interrupt: [0-9]+ at ${FN}`), 'trace'],
   fallback: [['calltrace', 'trace']],
   skip,
 });
@@ -570,7 +574,6 @@ const ANY_KEY = new RegExp([...FAMILIES, ...OUR_FAMILIES].map((f) => f.key.repla
 const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+0x[0-9a-f]+\/0x[0-9a-f]+/;
 const ARM_FRAME_LINE = /^\s*\[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_.]+)\) from \[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_]+)[.+]/;
 const frameLine = (l: string) => (l.includes('+0x') ? FRAME_LINE.exec(l) : null) ?? (l.includes(') from [') ? ARM_FRAME_LINE.exec(l) : null);
-const RIP_LINE = re(String.raw`(?:IP|pc |PC is at):? (?:[0-9]+:)?(?:(?:${PC} +){0,2}${FN}|0x[0-9a-f]+|${PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))`);
 const CALL_TRACE = /Call (?:T|t)race:|Backtrace:/;
 // A trace ends where the next one begins.
 // Lines come with their indentation removed, so kmemleak's "  backtrace:" may start a line ("stack backtrace:" is lockdep's dump_stack and no new trace).
