@@ -23,10 +23,11 @@ case " $(cat /proc/cmdline) " in
   ;;
 esac
 
-# The harness's own tests make kernels that break at boot on demand:
-# daxh.fault=ACTION loads our fault module (appended to the initrd as
-# /daxh/daxh_fault.ko) with that action before sshd; daxh.stall=1 stops init
-# here, a guest that never comes up without any kernel report.
+# The harness's own tests make guests that break on demand: daxh.fault=ACTION
+# loads our fault module (appended to the initrd as /daxh/daxh_fault.ko) with
+# that action before sshd; daxh.stall=1 stops init here, a guest that never
+# comes up without any kernel report; daxh.panic_after=S panics the kernel S
+# seconds after sshd starts (mid-test), daxh.sshd_kill_after=S kills sshd.
 fault=$(sed -n 's/.*daxh\.fault=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$fault" ]; then
   echo "daxh: loading the fault module with action=$fault"
@@ -72,6 +73,10 @@ echo /sbin/modprobe > /proc/sys/kernel/modprobe
 # -s: keys only; -E: log to stderr (the console); -F: stay in the foreground.
 dropbear -r /etc/dropbear/host_key -p 22 -s -E -F -P /run/dropbear.pid &
 echo "daxh: sshd started at $(up)"
+after=$(sed -n 's/.*daxh\.panic_after=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$after" ] && (sleep "$after"; echo "daxh: panicking as asked"; echo c > /proc/sysrq-trigger) &
+after=$(sed -n 's/.*daxh\.sshd_kill_after=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$after" ] && (sleep "$after"; echo "daxh: killing sshd as asked"; killall dropbear) &
 modprobe -q virtio_pci 2>/dev/null
 modprobe -q virtio_rng 2>/dev/null
 modprobe -q virtio_net 2>/dev/null

@@ -228,6 +228,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof InputError) return fail(e.message);
+    // The results disk filled up: the machine's problem, said in one line (atomic writes left nothing half-written).
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      console.error(`dax-harness run: no space left on the device holding the results (${(e as NodeJS.ErrnoException).path ?? 'results'}): free some space or choose --results elsewhere`);
+      return 3;
+    }
     // A download or an image build that failed: the machine's problem, said in one line.
     if (e instanceof FetchError || e instanceof ImageBuildError) {
       console.error(`dax-harness run: ${e.message}`);

@@ -101,7 +101,11 @@ export class StepFailed extends Error {
 /** Run a command whose failure fails the test with a reason naming the step. */
 export async function step(ctx: SuiteContext, log: TestLog, what: string, argv: string[], timeoutMs: number): Promise<string> {
   const r = await log.exec(ctx, argv, timeoutMs);
-  if (ctx.signal.aborted) throw new StepFailed('crash', `${what}: stopped (${String(ctx.signal.reason ?? 'aborted')})`);
+  if (ctx.signal.aborted) {
+    // Stopped by a kernel report (the test crashed) or from outside (^C, a lost guest: not the kernel's doing).
+    const why = String((ctx.signal.reason as Error)?.message ?? ctx.signal.reason ?? 'aborted');
+    throw new StepFailed(/^kernel report/.test(why) ? 'crash' : 'infra-error', `${what}: stopped (${why})`);
+  }
   if (r.timedOut) throw new StepFailed('timeout', `${what}: timed out after ${r.durationMs} ms`);
   if (r.exitCode !== 0) {
     const tail = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' | ');

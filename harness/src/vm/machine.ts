@@ -2,6 +2,7 @@
 // make sure it is gone when we are done (or when anything goes wrong).
 import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
 import { ConsoleStream } from './console.ts';
+import { InputError } from '../host/errors.ts';
 import { QmpClient } from './qmp.ts';
 import { qemuArgv, type MachineSpec } from './qemu-args.ts';
 
@@ -15,9 +16,8 @@ export interface MachineExit {
   stderr: string;
 }
 
-export class PortInUseError extends Error {
-  override name = 'PortInUseError';
-}
+/** The ssh port was taken between the check and QEMU binding it. */
+export class PortInUseError extends InputError {}
 export class QemuStartError extends Error {
   override name = 'QemuStartError';
 }

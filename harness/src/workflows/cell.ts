@@ -288,6 +288,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   const allCrashes: CrashReport[] = [];
   const enders: CrashReport[] = [];
   let ended: { status: RunRecord['status']; reason: string } | null = null;
+  let inputError: InputError | null = null;
   try {
     for (let pass = 1; pass <= repeat && !stop.signal.aborted; pass++) {
       if (pass > 1 && env.budgetMs !== undefined && Date.now() - started > env.budgetMs) break;
@@ -362,6 +363,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     }
   } catch (e) {
     ended = { status: 'infra-error', reason: e instanceof Error ? e.message : String(e) };
+    if (e instanceof InputError) inputError = e;
   } finally {
     record.phase = 'teardown';
     if (watch) allCrashes.push(...closeWatch(watch));
@@ -388,6 +390,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     else if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');
     else await save();
   }
+  // Recorded as what it did to the run, and still the user's input to fix.
+  if (inputError) throw inputError;
   return { record, runDir };
 }
 
@@ -508,6 +512,8 @@ async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: R
     exitedResolve();
     result.durationMs = Date.now() - t0;
     watch.stop();
+    // The user's input (a port they chose, taken since it was checked): exit 2, not an infrastructure error.
+    if (e instanceof InputError) throw e;
     const crashes = watch.take();
     if (crashes.length) {
       judgeBoot(result, crashes);

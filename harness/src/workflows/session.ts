@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { run } from '../host/proc.ts';
 import { buildCached, sha256 } from '../host/fsutil.ts';
-import { Machine } from '../vm/machine.ts';
+import { Machine, PortInUseError } from '../vm/machine.ts';
 import { pvhKernel } from '../kernel/pvh.ts';
 import { Guest } from '../vm/guest.ts';
 import { freePort, portIsFree } from '../vm/ports.ts';
@@ -96,7 +96,10 @@ export interface Session {
 
 /** The image's cpio followed by the kernel's module cpio: the kernel unpacks both. */
 export async function assembleInitrd(image: ImageArtifact, modules: ModulesArchive | null, extras: string[] = []): Promise<string> {
-  const key = sha256('initrd-v1', image.key, modules?.key ?? 'none', ...extras).slice(0, 24);
+  // The image's recipe key alone is not enough: an image rebuilt from the same
+  // recipe (a damaged cache entry) has new ssh keys, and an initrd assembled
+  // from the old one would boot a guest whose host key no longer matches.
+  const key = sha256('initrd-v2', image.key, image.hostKeyBlob, image.builtAt, modules?.key ?? 'none', ...extras).slice(0, 24);
   const dir = cacheDir('initrd', key);
   // Private: the initrd holds the guest's ssh host key.
   await buildCached(dir, async (tmp) => {
@@ -119,7 +122,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   const cleanupWork = () => rm(o.workDir, { recursive: true, force: true });
   try {
     if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
-      throw new SessionError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
+      throw new PortInUseError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
     const initrd = await assembleInitrd(o.image, o.modules, o.extraInitrd);
     // Fresh, sparse backing files per run: no NVDIMM state leaks between runs.
     const nvdimmFiles: string[] = [];
@@ -168,11 +171,19 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     });
     const gaveUp = (why: string) => new SessionError(`guest did not become ready: stopped after ${describePhase(phase)}: ${why}`, phase, stream.lastLines(12));
     let machine: Machine;
-    try {
-      machine = await Machine.start(spec, o.lifetimeMs, stream);
-    } catch (e) {
-      off();
-      throw e;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        machine = await Machine.start(spec, o.lifetimeMs, stream);
+        break;
+      } catch (e) {
+        // A port we chose ourselves that something else took meanwhile: choose again.
+        if (e instanceof PortInUseError && o.sshPort === undefined && attempt < 4) {
+          spec.sshPort = await freePort();
+          continue;
+        }
+        off();
+        throw e;
+      }
     }
     const died = new AbortController();
     void machine.exited.then((x) => died.abort(new Error(`QEMU exited during boot (${x.signal ?? `exit ${x.exitCode}`})`)));

@@ -1,0 +1,508 @@
+// The fault matrix: the real CLI, run as a user runs it (its own process
+// group, as a terminal starts it), with one fault each, and what must hold
+// afterwards: the exit code, a result that says what happened, the console
+// kept, no process the harness started left running, no half-written result
+// file. Shared by test/integration/fault-matrix.test.ts (the quick cases),
+// test-long/fault-matrix.test.ts (the rest) and bench/faults.ts (the table).
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot, cacheRoot } from '../../harness/src/host/paths.ts';
+import { loadRun } from '../../harness/src/results/store.ts';
+import { freePort } from '../../harness/src/vm/ports.ts';
+import type { RunRecord } from '../../harness/src/results/records.ts';
+
+const BIN = join(repoRoot, 'harness', 'bin', 'dax-harness.js');
+
+export interface Observed {
+  exit: number | null;
+  signal: string | null;
+  stderr: string;
+  /** The run's record as a later reader sees it (aborted for a dead harness), if a run directory was made. */
+  record: RunRecord | null;
+  runDirs: string[];
+  consoleBytes: number;
+  /** Processes the harness started (its descendants while it ran) still alive afterwards, as "pid comm". */
+  leftovers: string[];
+  /** Result files left half-written (temp files, JSON that does not parse). */
+  halfWritten: string[];
+  ms: number;
+}
+
+export interface FaultCase {
+  name: string;
+  /** What should happen, in words, for the table. */
+  expected: string;
+  quick: boolean;
+  /** The CLI words after `run --results DIR` (a function: computed after before()). */
+  args: string[] | (() => string[]);
+  env?: Record<string, string>;
+  /** Results go here (default: a fresh temp dir). */
+  results?: () => string;
+  /** Before the run (corrupt the cache...); may return a cleanup. */
+  before?: () => Promise<(() => void) | void> | (() => void) | void;
+  /** Called with each stderr line; may inject the fault. */
+  onLine?: (line: string, h: Handle) => void;
+  check: (o: Observed) => string[];
+}
+
+export interface Handle {
+  pid: number;
+  resultsDir: string;
+  /** Signal the harness's whole process group, as a terminal's ^C does. */
+  signalGroup(sig: NodeJS.Signals): void;
+  signal(sig: NodeJS.Signals): void;
+  once(key: string, fn: () => void): void;
+}
+
+// ------------------------------------------------------------------ processes
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  start: string;
+  comm: string;
+}
+
+function readProcs(): Proc[] {
+  const out: Proc[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' ');
+      out.push({ pid: Number(d), ppid: Number(f[1]), start: f[19], comm });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Everything descending from root while it runs, remembered by pid and start time (pids get reused). */
+class Tracker {
+  private seen = new Map<string, Proc>();
+  private timer: NodeJS.Timeout;
+  constructor(private readonly root: number) {
+    this.timer = setInterval(() => this.sample(), 150);
+  }
+  sample(): void {
+    const procs = readProcs();
+    const kids = new Map<number, Proc[]>();
+    for (const p of procs) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p]);
+    const stack = [this.root];
+    while (stack.length) {
+      for (const c of kids.get(stack.pop()!) ?? []) {
+        this.seen.set(`${c.pid}:${c.start}`, c);
+        stack.push(c.pid);
+      }
+    }
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  alive(): string[] {
+    const now = new Set(readProcs().map((p) => `${p.pid}:${p.start}`));
+    return [...this.seen.entries()].filter(([k]) => now.has(k)).map(([, p]) => `${p.pid} ${p.comm}`);
+  }
+}
+
+function qemuMentioning(text: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', 'qemu-system'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes(text));
+  } catch {
+    return [];
+  }
+}
+
+function halfWritten(dir: string): string[] {
+  const bad: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.tmp$|\.tmp\.|\.\d+-[0-9a-f]+\.tmp/.test(e.name)) bad.push(p);
+      else if (e.name.endsWith('.json')) {
+        try {
+          JSON.parse(readFileSync(p, 'utf8'));
+        } catch {
+          bad.push(`${p} (does not parse)`);
+        }
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return bad;
+}
+
+// --------------------------------------------------------------------- runner
+
+export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observed> {
+  const undo = await c.before?.();
+  const resultsDir = c.results ? c.results() : mkdtempSync(join(tmpdir(), 'daxh-fault-'));
+  const t0 = Date.now();
+  const args = typeof c.args === 'function' ? c.args() : c.args;
+  const child = spawn(process.execPath, [BIN, 'run', '--results', resultsDir, ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...c.env },
+  });
+  const tracker = new Tracker(child.pid!);
+  let stderr = '';
+  let partial = '';
+  const done = new Set<string>();
+  const h: Handle = {
+    pid: child.pid!,
+    resultsDir,
+    signalGroup: (sig) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* gone */
+      }
+    },
+    signal: (sig) => {
+      try {
+        process.kill(child.pid!, sig);
+      } catch {
+        /* gone */
+      }
+    },
+    once: (key, fn) => {
+      if (done.has(key)) return;
+      done.add(key);
+      fn();
+    },
+  };
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) c.onLine?.(line, h);
+  });
+  child.stdout.resume();
+  const killer = setTimeout(() => h.signalGroup('SIGKILL'), timeoutMs);
+  const [exit, signal] = await new Promise<[number | null, string | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
+  clearTimeout(killer);
+  // Give anything the harness left a moment to show itself, then look.
+  tracker.sample();
+  await new Promise((r) => setTimeout(r, 1500));
+  tracker.stop();
+  if (typeof undo === 'function') undo();
+  const runDirs = existsSync(resultsDir) ? readdirSync(resultsDir).filter((d) => existsSync(join(resultsDir, d, 'run.json'))) : [];
+  const half = halfWritten(resultsDir);
+  const record = runDirs.length ? await loadRun(join(resultsDir, runDirs[0])).catch(() => null) : null;
+  const con = runDirs.length ? join(resultsDir, runDirs[0], 'console.log') : '';
+  const leftovers = [...tracker.alive(), ...runDirs.flatMap((d) => qemuMentioning(d))];
+  return {
+    exit,
+    signal,
+    stderr,
+    record,
+    runDirs,
+    consoleBytes: con && existsSync(con) ? statSync(con).size : 0,
+    leftovers,
+    halfWritten: half,
+    ms: Date.now() - t0,
+  };
+}
+
+/** The checks every case shares: nothing left running, nothing half-written. */
+export function common(o: Observed): string[] {
+  const bad: string[] = [];
+  if (o.leftovers.length) bad.push(`processes left: ${o.leftovers.join(', ')}`);
+  if (o.halfWritten.length) bad.push(`half-written files: ${o.halfWritten.join(', ')}`);
+  if (o.record && o.record.status === 'running') bad.push('run.json still says running');
+  return bad;
+}
+
+function expect(o: Observed, exit: number | null, status: RunRecord['status'] | null, reason?: RegExp, console = true): string[] {
+  const bad = common(o);
+  if (o.exit !== exit) bad.push(`exit ${o.exit ?? o.signal}, wanted ${exit} (stderr: ${o.stderr.trim().split('\n').slice(-2).join(' | ')})`);
+  if (status === null) {
+    if (o.record) bad.push(`a run record exists (${o.record.status})`);
+  } else {
+    if (!o.record) bad.push('no run record');
+    else if (o.record.status !== status) bad.push(`status ${o.record.status}, wanted ${status}: ${o.record.reason}`);
+    if (reason && o.record && !reason.test(o.record.reason)) bad.push(`reason "${o.record.reason}" does not match ${reason}`);
+    if (console && o.consoleBytes < 200) bad.push(`console.log kept? ${o.consoleBytes} bytes`);
+  }
+  return bad;
+}
+
+const FAST = ['--fs', 'ext4', '--accel', 'tcg'];
+const afterLine = (re: RegExp, key: string, act: (h: Handle) => void) => (line: string, h: Handle) => {
+  if (re.test(line)) h.once(key, () => act(h));
+};
+
+let portServer: Server | null = null;
+
+export const CASES: FaultCase[] = [
+  {
+    name: 'crash at boot',
+    expected: 'exit 1, fail: kernel BUG titled on the boot step',
+    quick: true,
+    args: [...FAST, '--append', 'daxh.fault=bug'],
+    check: (o) => [
+      ...expect(o, 1, 'fail', /kernel report during boot: kernel BUG in daxh_fault_bug/),
+      ...(o.record?.tests[0]?.name === 'boot' && o.record.tests[0].status === 'crash' ? [] : ['the boot step does not hold the crash']),
+    ],
+  },
+  {
+    name: 'WARNING at boot',
+    expected: 'exit 1, fail: boot step crash, tests still ran',
+    quick: true,
+    args: [...FAST, '--append', 'daxh.fault=warn'],
+    check: (o) => [
+      ...expect(o, 1, 'fail'),
+      ...(o.record?.tests.some((x) => x.name === 'dax-smoke' && x.status === 'pass') ? [] : ['the tests did not run after the boot WARNING']),
+    ],
+  },
+  {
+    name: 'guest hang, no output',
+    expected: 'exit 3, infra-error naming the phase, console tail',
+    quick: true,
+    args: [...FAST, '--append', 'daxh.stall=1', '--boot-timeout', '20'],
+    check: (o) => expect(o, 3, 'infra-error', /stopped after init ran, before sshd started.*console ends/),
+  },
+  {
+    name: 'guest panic mid-test',
+    expected: 'exit 1, fail: the panic ended the run, titled',
+    quick: true,
+    args: ['--accel', 'tcg', '--suite', 'stressors', '--test', 'pmd_pte_mix.ext4', '--seconds', '60', '--append', 'daxh.panic_after=15'],
+    check: (o) => expect(o, 1, 'fail', /kernel report ended the run: kernel panic: sysrq triggered crash/),
+  },
+  {
+    name: 'QEMU killed',
+    expected: 'exit 3, infra-error: QEMU exited unexpectedly',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[test\] setup\.fsdax|\[test\] dax-smoke/, 'kill', (h) => {
+      for (const l of qemuMentioning(h.resultsDir)) process.kill(Number(l.split(' ')[0]), 'SIGKILL');
+    }),
+    check: (o) => expect(o, 3, 'infra-error', /QEMU exited unexpectedly \(SIGKILL\)/),
+  },
+  {
+    name: 'ssh dropped mid-command',
+    expected: 'exit 3, infra-error: the guest stopped answering ssh',
+    quick: true,
+    args: ['--accel', 'tcg', '--suite', 'stressors', '--test', 'pmd_pte_mix.ext4', '--seconds', '60', '--append', 'daxh.sshd_kill_after=15'],
+    check: (o) => expect(o, 3, 'infra-error', /ssh/),
+  },
+  {
+    name: 'host disk full while writing results',
+    expected: 'exit 3, one line naming the full disk, nothing half-written',
+    quick: true,
+    args: [...FAST],
+    results: () => FULL.dir,
+    before: () => {
+      FULL.dir = mkdtempSync(join(tmpdir(), 'daxh-full-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'daxh-full', FULL.dir]);
+      return () => execFileSync('umount', ['-l', FULL.dir]);
+    },
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 3) bad.push(`exit ${o.exit}, wanted 3`);
+      if (!/no space left/i.test(o.stderr) || /internal error|at .*\.ts:\d+/.test(o.stderr)) bad.push(`stderr is not one clear line: ${o.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      return bad;
+    },
+  },
+  {
+    name: 'Ctrl-C during prepare',
+    expected: 'exit 130, no run left behind',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[prepare\]/, 'int', (h) => h.signalGroup('SIGINT')),
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 130) bad.push(`exit ${o.exit ?? o.signal}, wanted 130`);
+      if (o.record && o.record.status !== 'interrupted') bad.push(`run ${o.record.status}`);
+      return bad;
+    },
+  },
+  {
+    name: 'Ctrl-C during boot',
+    expected: 'exit 130, interrupted, console kept',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[boot\] kernel started/, 'int', (h) => h.signalGroup('SIGINT')),
+    check: (o) => expect(o, 130, 'interrupted', /SIGINT/),
+  },
+  {
+    name: 'Ctrl-C during test',
+    expected: 'exit 130, interrupted, finished tests kept',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[test\] dax-smoke\.ext4 \.\.\./, 'int', (h) => h.signalGroup('SIGINT')),
+    check: (o) => [...expect(o, 130, 'interrupted', /SIGINT/), ...(o.record?.tests.some((x) => x.name === 'setup.fsdax') ? [] : ['the finished setup step was lost'])],
+  },
+  {
+    name: 'SIGTERM during test',
+    expected: 'exit 143, interrupted',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[test\] setup\.fsdax|\[test\] dax-smoke/, 'term', (h) => h.signal('SIGTERM')),
+    check: (o) => expect(o, 143, 'interrupted', /SIGTERM/),
+  },
+  {
+    name: 'SIGKILL of the harness',
+    expected: 'killed; QEMU goes with it; readers see the run aborted',
+    quick: true,
+    args: [...FAST],
+    onLine: afterLine(/\[test\] setup\.fsdax|\[test\] dax-smoke/, 'kill', (h) => h.signal('SIGKILL')),
+    check: (o) => {
+      const bad = common(o);
+      if (o.signal !== 'SIGKILL') bad.push(`ended by ${o.signal ?? `exit ${o.exit}`}`);
+      if (o.record?.status !== 'aborted') bad.push(`a reader sees ${o.record?.status}, wanted aborted`);
+      if (o.consoleBytes < 200) bad.push('console not kept');
+      return bad;
+    },
+  },
+  {
+    name: 'corrupt image cache entry',
+    expected: 'exit 0: the damaged image is detected and rebuilt',
+    quick: true,
+    args: [...FAST],
+    before: () => {
+      for (const d of readdirSync(join(cacheRoot(), 'images')).filter((x) => x.startsWith('initramfs-'))) {
+        const f = join(cacheRoot(), 'images', d, 'image.cpio');
+        if (existsSync(f)) truncateSync(f, 1000);
+      }
+    },
+    check: (o) => expect(o, 0, 'pass'),
+  },
+  {
+    name: 'corrupt kernel cache entry',
+    expected: 'exit 0: the damaged kernel is detected and fetched again',
+    quick: true,
+    args: [...FAST],
+    before: () => {
+      const root = join(cacheRoot(), 'kernels', 'debian');
+      for (const d of existsSync(root) ? readdirSync(root) : []) {
+        const boot = join(root, d, 'root', 'boot');
+        for (const f of existsSync(boot) ? readdirSync(boot).filter((x) => x.startsWith('vmlinuz')) : []) writeFileSync(join(boot, f), 'not a kernel');
+      }
+    },
+    check: (o) => expect(o, 0, 'pass'),
+  },
+  {
+    name: 'two runs at once on a cold cache',
+    expected: 'both exit 0; each artifact built once',
+    quick: false,
+    args: [...FAST],
+    check: (o) => expect(o, 0, 'pass'),
+  },
+  {
+    name: 'bad config fragment',
+    expected: 'exit 2, one line, before any download',
+    quick: true,
+    args: ['--source', 'debian:6.1', '--config', 'dax,no-such-fragment'],
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 2) bad.push(`exit ${o.exit}`);
+      if (!/no-such-fragment/.test(o.stderr) || /\[prepare\]/.test(o.stderr)) bad.push(`not a one-line error before any work: ${o.stderr.trim()}`);
+      return bad;
+    },
+  },
+  {
+    name: 'missing host tool',
+    expected: 'exit 2, one line naming the tool',
+    quick: true,
+    args: [...FAST],
+    env: { PATH: '/nonexistent' },
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 2) bad.push(`exit ${o.exit}`);
+      if (!/host tool "[^"]+" is not installed or not on PATH/.test(o.stderr)) bad.push(`stderr: ${o.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      return bad;
+    },
+  },
+  {
+    name: 'port taken between check and use',
+    expected: 'exit 2: the chosen --ssh-port is named as taken',
+    quick: true,
+    args: () => [...FAST, '--ssh-port', String(CASES_PORT.value)],
+    before: async () => {
+      const port = await freePort();
+      CASES_PORT.value = port;
+      return () => {
+        portServer?.close();
+        portServer = null;
+      };
+    },
+    onLine: afterLine(/\[prepare\]/, 'take', () => {
+      portServer = createServer().listen(CASES_PORT.value, '127.0.0.1');
+    }),
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 2) bad.push(`exit ${o.exit}: ${o.stderr.trim().split('\n').slice(-1)}`);
+      if (!new RegExp(`${CASES_PORT.value}.*taken`).test(o.stderr)) bad.push('the port is not named as taken');
+      return bad;
+    },
+  },
+  {
+    name: 'stale ndctl log',
+    expected: 'exit 1: a meson that dies before writing gives no verdict, not the last run\'s',
+    quick: false,
+    args: ['--accel', 'tcg', '--suite', 'ndctl', '--ndctl', join(repoRoot, 'suites', 'fake-ndctl'), '--test', 'meson-dies.sh', '--append', 'daxh.fake.kill_meson=1'],
+    before: async () => {
+      // The same test passes in a first run on the same tree, leaving its log behind (it used to).
+      const first = await runCase({ ...CASES.find((x) => x.name === 'stale ndctl log')!, args: ['--accel', 'tcg', '--suite', 'ndctl', '--ndctl', join(repoRoot, 'suites', 'fake-ndctl'), '--test', 'meson-dies.sh'], before: undefined, check: () => [] });
+      if (first.exit !== 0) throw new Error(`the first ndctl run did not pass: ${first.stderr.slice(-300)}`);
+    },
+    check: (o) => [...expect(o, 1, 'fail'), ...(/without a result/.test(o.record?.tests.find((x) => x.name === 'meson-dies.sh')?.reason ?? '') ? [] : ['meson-dies.sh was not failed for its missing log'])],
+  },
+  {
+    name: 'non-applying patch',
+    expected: 'exit 1 before any build: the patch and why',
+    quick: false,
+    args: ['--accel', 'tcg', '--source', 'debian:6.1', '--series', join(repoRoot, 'patches', 'fixtures', 'does-not-apply.mbox')],
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 1 && o.exit !== 2) bad.push(`exit ${o.exit}`);
+      if (!/does not apply|failed to apply|patch/i.test(o.stderr)) bad.push(`stderr: ${o.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      return bad;
+    },
+  },
+  {
+    name: 'build failure',
+    expected: 'exit 1: the compiler error named, no compiler left',
+    quick: false,
+    args: ['--accel', 'tcg', '--source', 'debian:6.1', '--series', join(repoRoot, 'patches', 'fixtures', 'breaks-build.patch')],
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 1) bad.push(`exit ${o.exit}: ${o.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      if (!/error/i.test(o.stderr)) bad.push('the build error is not shown');
+      return bad;
+    },
+  },
+  {
+    name: 'Ctrl-C during a kernel build',
+    expected: 'exit 130, no make or compiler left',
+    quick: false,
+    // A profile nothing else builds, so make really runs when the ^C comes.
+    args: ['--accel', 'tcg', '--source', 'debian:6.1', '--config', 'dax,lockdep'],
+    onLine: afterLine(/\[prepare\].*(make|build|compil)/i, 'int', (h) => setTimeout(() => h.signalGroup('SIGINT'), 15000)),
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 130) bad.push(`exit ${o.exit ?? o.signal}`);
+      return bad;
+    },
+  },
+];
+
+const CASES_PORT = { value: 0 };
+const FULL = { dir: '' };
+
+/** Two harnesses at once on one cold cache: run both, judge both. */
+export async function runTwoAtOnce(): Promise<Observed[]> {
+  const cache = mkdtempSync(join(tmpdir(), 'daxh-coldcache-'));
+  const c = CASES.find((x) => x.name === 'two runs at once on a cold cache')!;
+  return Promise.all([runCase({ ...c, env: { DAX_HARNESS_CACHE: cache } }), runCase({ ...c, env: { DAX_HARNESS_CACHE: cache } })]);
+}
