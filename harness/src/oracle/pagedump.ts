@@ -7,6 +7,8 @@ import { isPageDumpLine } from './patterns.js';
 
 const TOKEN_RE = /([A-Za-z_]+):("[^"]*"|\([^)]*\)|[^\s()]*(?:\([^)]*\))?)/g;
 
+const DUMP_FIRST = new Set(['p', 'h', 'r', 'a', 'm', 'f', 'k']);
+
 function num(s: string | undefined): number | null {
   if (s === undefined || s === '') return null;
   const n = s.startsWith('0x') ? parseInt(s, 16) : Number(s);
@@ -135,8 +137,12 @@ function wraps(s: string): boolean {
  * stripped). Returns null when there is none.
  */
 export function parsePageDump(lines: readonly string[]): PageDump | null {
-  // Most reports carry no dump: do not build one for them.
-  if (!lines.some((l) => isPageDumpLine(l.trimStart()))) return null;
+  // Most reports carry no dump: do not build one for them. Dump lines begin with
+  // one of these letters (page:, head:, raw:, aops:, mapping->, flags:, anon/ksm flags:, memcg:, failed to read).
+  if (!lines.some((l) => {
+    const t = l.trimStart();
+    return DUMP_FIRST.has(t[0]!) && isPageDumpLine(t);
+  })) return null;
   const d = emptyDump();
   let seen = false;
   let sawPageLine = false;

@@ -641,6 +641,9 @@ function walk(lines: readonly string[], starts: readonly boolean[], start: numbe
     }
     traces++;
     const next = parts[p + 1];
+    // The last trace of a walk that takes its first frame needs no more frames once
+    // it has one; the rest of it is only checked for injected-fault frames.
+    const enough = next === undefined && pick === 'first';
     while (i < lines.length) {
       const isStart = starts[i]!;
       const l = lines[i++]!;
@@ -657,7 +660,7 @@ function walk(lines: readonly string[], starts: readonly boolean[], start: numbe
           break;
         }
       }
-      take(frameLine(l));
+      if (!(enough && raw.length > 0)) take(frameLine(l));
     }
   }
   return { keys, ok };
