@@ -2,7 +2,7 @@
 // built; with an injected (simulated) environment the command writes
 // bisect.json, summary.txt and a state.json that --resume continues from.
 import t from 'tap';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,39 @@ t.test('a git range: commits as steps, ancestry checked, --reverse swaps the end
   const rev = await cli(['--good', 'HEAD~6', '--bad', 'HEAD', '--source', repo, '--reverse', '--test', 'pmd_pte_mix', '--results', results]);
   t.equal(rev.code, 2);
   t.match(rev.err, /with --reverse the older end is --bad/);
+});
+
+t.test('SIGINT mid-bisection: bisect.json and summary say interrupted, state.json resumes, exit 130', async (t) => {
+  const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
+  const script = join(work, 'slow-bisect.mts');
+  // The simulated environment, slowed so the signal lands while a step runs.
+  writeFileSync(
+    script,
+    [
+      `import { bisectCommand } from ${JSON.stringify(join(import.meta.dirname, '../../harness/src/cli/bisect.ts'))};`,
+      `import { SimEnv, rng } from ${JSON.stringify(join(import.meta.dirname, '../../harness/src/workflows/bisect/simulate.ts'))};`,
+      `const sc = ${JSON.stringify(scenario(8, 5))};`,
+      'const slow = (env) => ({ build: async (s) => (await new Promise((r) => setTimeout(r, 300)), env.build(s)), test: async (s, n, stop) => (await new Promise((r) => setTimeout(r, 300)), env.test(s, n, stop)) });',
+      `process.exitCode = await bisectCommand(['--series', ${JSON.stringify(series)}, '--test', 'smoke:ext4', '--results', ${JSON.stringify(results)}], { makeEnv: () => slow(new SimEnv(sc, rng(1))) });`,
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  // Interrupt once two actions are saved.
+  for (let i = 0; i < 200 && (err.match(/^\s*[\d.]+s \[/gm) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  t.equal(code, 130, err);
+  const [dir] = readdirSync(results);
+  const rec = JSON.parse(readFileSync(join(results, dir!, 'bisect.json'), 'utf8')) as BisectRecord;
+  t.equal(rec.status, 'interrupted');
+  t.match(rec.reason, new RegExp(`interrupted by SIGINT; continue with dax-harness bisect --resume ${join(results, dir!)}`));
+  t.ok(rec.used.builds >= 1, 'what was learnt is in it');
+  t.match(readFileSync(join(results, dir!, 'summary.txt'), 'utf8'), /no patch named \(interrupted\)/);
+  const again = await cli(['--resume', join(results, dir!)], simEnv(5, 3));
+  t.equal(again.code, 0, again.err);
+  t.match(again.out, /^first bad: patch 5\/8/);
 });
 
 t.test('registered in the dax-harness command', async (t) => {
