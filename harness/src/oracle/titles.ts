@@ -735,12 +735,8 @@ export interface Titled {
   title: string;
   altTitles: string[];
   corrupted: boolean;
-  /** Why it is corrupted, for people. */
-  corruptedReason: string;
   /** The key frame the title names (canonical spelling), if any. */
   frame: string | null;
-  /** Index of the oops line in the lines given. */
-  oopsLine: number;
   /** No format of its family matched: free text after "BUG:"/"WARNING:"/"INFO:" (a report only if a stack follows). */
   freeText: boolean;
 }
@@ -750,7 +746,7 @@ export interface Titled {
  * family. Our own kinds count only when the report has no line syzbot would
  * take, so that both name the same line.
  */
-export function findOopsLine(lines: readonly string[], from = 0): { i: number; family: Family; at: number } | null {
+function findOopsLine(lines: readonly string[], from = 0): { i: number; family: Family; at: number } | null {
   for (let i = from; i < lines.length; i++) {
     const l = lines[i]!;
     if (!ANY_KEY.test(l)) continue;
@@ -769,12 +765,16 @@ export function findOopsLine(lines: readonly string[], from = 0): { i: number; f
   return null;
 }
 
-/** Whether the report has the stack traces its kind prints (a cut or interleaved one lacks them). */
-function stackTroubles(lines: readonly string[], starts: readonly boolean[], from: number): string {
+/**
+ * Whether the report lacks the stack traces its kind prints: none at all, a
+ * trace header at the very end, or one with no frame in the lines after it (a
+ * cut or interleaved report looks like that).
+ */
+function stackMissing(lines: readonly string[], starts: readonly boolean[], from: number): boolean {
   let sawTrace = false;
   for (let i = from; i < lines.length; i++) {
     if (!starts[i]) continue;
-    if (lines.length - i < 4) return 'call trace is missed';
+    if (lines.length - i < 4) return true;
     let found = false;
     for (let j = i + 1; j < lines.length && j <= i + 15; j++) {
       const l = lines[j]!;
@@ -784,10 +784,10 @@ function stackTroubles(lines: readonly string[], starts: readonly boolean[], fro
         break;
       }
     }
-    if (!found) return 'no frames in a stack trace';
+    if (!found) return true;
     sawTrace = true;
   }
-  return sawTrace ? '' : 'no stack trace in report';
+  return !sawTrace;
 }
 
 /**
@@ -822,7 +822,7 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
     }
     if (!ok) continue;
     let keys: Key[] = [];
-    let corrupted = '';
+    let corrupted = false;
     if (rule.stack) {
       const pick = rule.stack.pick ?? 'first';
       starts ??= traceStarts(lines);
@@ -832,7 +832,7 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
         w = walk(lines, starts, i, f, rule.stack.skip, pick);
       }
       keys = w.keys;
-      if (!w.ok) corrupted = 'extracted no frames';
+      corrupted = !w.ok;
     }
     const args = [...caps, ...keys.map((k) => k.canon)];
     const rawTitle = fill(rule.title, args);
@@ -852,31 +852,25 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
       for (const x of rule.alt ?? []) alts.push(fill(x, a));
     }
     const altTitles = [...new Set(alts.map(normaliseTitle))].filter((a) => a !== title);
-    if (!corrupted && rule.corrupted) corrupted = 'report format is marked as corrupted';
-    if (!corrupted && MERGED_TS.test(rawTitle)) corrupted = 'title holds the timestamp of a merged line';
-    if (!corrupted && !rule.noStack) corrupted = stackTroubles(lines, (starts ??= traceStarts(lines)), i);
+    corrupted ||= !!rule.corrupted || MERGED_TS.test(rawTitle) || (!rule.noStack && stackMissing(lines, (starts ??= traceStarts(lines)), i));
     return {
       type: rule.type,
       title,
       altTitles,
-      corrupted: corrupted !== '',
-      corruptedReason: corrupted,
+      corrupted,
       frame: keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
-      oopsLine: i,
       freeText: false,
     };
   }
-  // A line of a known family that no format titles: its own text is the title.
+  // A line of a known family that no format titles: its own text is the title. When a
+  // format knew the line but not the rest of the report, the rest is missing.
   const text = line.slice(found.at);
-  const why = matched ? 'matched title but not report regexp' : MERGED_TS.test(text) ? 'title holds the timestamp of a merged line' : '';
   return {
     type: family.type,
     title: normaliseTitle(text),
     altTitles: [],
-    corrupted: why !== '',
-    corruptedReason: why,
+    corrupted: matched || MERGED_TS.test(text),
     frame: null,
-    oopsLine: i,
     freeText: !matched,
   };
 }
