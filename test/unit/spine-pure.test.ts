@@ -122,11 +122,14 @@ t.test('run ids sort by time; the table shows every test and the verdict', async
   t.match(s, /run r1: FAIL — 1 of 2 tests did not pass \(1 pass, 1 fail\)/);
 });
 
-t.test('which reports end the run: deaths and a guest that says it is stuck', async (t) => {
-  const { endsRun } = await import('../../harness/src/workflows/watch.ts');
+t.test('which reports end the run (deaths), which say the guest is stuck (stalls: the guest is asked)', async (t) => {
+  const { endsRun, isStall } = await import('../../harness/src/workflows/watch.ts');
   const r = (type: string, fatal: boolean) => ({ type, title: type, fatal, dedupKey: '', matchKey: '', startLine: 0, endLine: 0, lines: [] });
   t.ok(endsRun(r('BUG', true)));
   t.ok(endsRun(r('panic', true)));
-  for (const hang of ['soft lockup', 'RCU stall', 'hung task', 'hard lockup', 'workqueue lockup']) t.ok(endsRun(r(hang, false)), hang);
-  for (const soft of ['WARNING', 'lockdep', 'KASAN', 'bad page state', 'refcount_t']) t.notOk(endsRun(r(soft, false)), soft);
+  for (const hang of ['soft lockup', 'RCU stall', 'hung task', 'hard lockup', 'workqueue lockup']) {
+    t.notOk(endsRun(r(hang, false)), `${hang} does not end the run by itself`);
+    t.ok(isStall(r(hang, false)), `${hang} is a stall`);
+  }
+  for (const soft of ['WARNING', 'lockdep', 'KASAN', 'bad page state', 'refcount_t']) t.notOk(endsRun(r(soft, false)) || isStall(r(soft, false)), soft);
 });
