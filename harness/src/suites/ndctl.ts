@@ -281,6 +281,8 @@ async function buildNdctl(src: string, build: string, log: (m: string) => void):
  */
 const WRITABLE_BUILD = [
   'set -e',
+  // Set up once per boot: a later pass in the same guest reuses it.
+  'if mountpoint -q "$2"; then echo "build dir: already set up"; exit 0; fi',
   'lower=/run/daxh/ndctl-lower; rw=/run/daxh/ndctl-rw',
   'mkdir -p "$lower" "$rw" "$2"',
   'mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$lower"',
@@ -306,7 +308,7 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
   const setupLog = new TestLog(ctx, 'setup.ndctl');
   await setupLog.ready;
   for (const s of nb.shares) {
-    const argv = s.tag === 'daxh_build' ? ['sh', '-c', WRITABLE_BUILD, 'daxh', s.tag, s.hostPath] : ['sh', '-c', 'mkdir -p "$2" && mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"', 'daxh', s.tag, s.hostPath];
+    const argv = s.tag === 'daxh_build' ? ['sh', '-c', WRITABLE_BUILD, 'daxh', s.tag, s.hostPath] : ['sh', '-c', 'mkdir -p "$2" && { mountpoint -q "$2" || mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$2"; }', 'daxh', s.tag, s.hostPath];
     const mount = await setupLog.exec(ctx, argv, 120000);
     if (mount.exitCode !== 0) {
       await setupLog.close();
