@@ -163,6 +163,26 @@ export interface CrashReport {
   registers?: Record<string, string>;
   header?: CrashHeader;
   pageDump?: PageDump | null;
+  /**
+   * Other CPUs' backtraces printed inside the report (NMI backtraces of a stall, all-CPU
+   * backtraces after a lockup or hung task), in printed order; absent when there are none.
+   */
+  cpus?: CpuBacktrace[];
+}
+
+/** What one CPU was doing when a stall report asked every CPU for its backtrace. */
+export interface CpuBacktrace {
+  cpu: number;
+  comm: string | null;
+  pid: number | null;
+  /** Where the CPU was: the interrupted kernel RIP/pc, or the idle function it halted in; null in user space. */
+  rip: Frame | null;
+  /** Its kernel stack, the NMI that printed it left out. */
+  frames: Frame[];
+  /** Halted in the idle loop ("skipped: idling at", or an idle function at its RIP). */
+  idle: boolean;
+  /** The CPU the title blames: the stalled CPU was waiting for it (an IPI it did not answer). */
+  culprit?: boolean;
 }
 
 export interface CommandResult {
