@@ -90,6 +90,21 @@ export interface CellEnv {
   budgetMs?: number;
   /** Install the ^C/SIGTERM handler that marks the record interrupted (default true; a nightly handles signals itself). */
   handleSignals?: boolean;
+  /**
+   * What a pass does in place of the suite's tests (repro: the tests its loop
+   * asks for next; shell: a person at a pty; run --keep: the suite, then the
+   * guest kept up). Resolving false ends the run before this pass counts.
+   */
+  pass?: (o: PassHook) => Promise<boolean | void>;
+}
+
+export interface PassHook {
+  ctx: SuiteContext;
+  session: Session;
+  pass: number;
+  onResult: (r: TestResult) => Promise<void>;
+  /** The suite's own tests for this pass. */
+  runSuite: () => Promise<void>;
 }
 
 export class RunInputError extends InputError {}
@@ -333,11 +348,14 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       record.phase = 'test';
       await save();
       const before = record.tests.length;
+      let ran: boolean | void = true;
       try {
-        await p.prepared.run(ctx, onResult);
+        const runSuite = () => p.prepared.run(ctx, onResult);
+        ran = env.pass ? await env.pass({ ctx, session: live, pass, onResult, runSuite }) : await runSuite();
       } finally {
         stop.signal.removeEventListener('abort', onStop);
       }
+      if (ran === false) break;
       // A lost ssh channel is usually the symptom; QEMU having died is the
       // cause worth reporting. Give its exit a moment to be noticed.
       if (record.tests.slice(before).some((x) => x.status === 'infra-error') && !passStop.signal.aborted)
