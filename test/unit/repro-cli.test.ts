@@ -2,7 +2,8 @@
 // plan needs no guest, and a loop over a fake guest prints the verdict, the
 // rate, the two crashes side by side and the commands.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
@@ -18,6 +19,9 @@ const report = join(intake, 'indented-2-timestamps.txt');
 const merged = parseLog(readFileSync(join(corpus, 'dump-6.12-merged.log'), 'utf8'))[0]!;
 const warn = parseLog(readFileSync(join(corpus, 'warning-old.log'), 'utf8'))[0]!;
 
+const results = mkdtempSync(join(tmpdir(), 'daxh-repro-cli-'));
+t.teardown(() => rmSync(results, { recursive: true, force: true }));
+
 const debian: ReproDeps['debianKernels'] = async () => [
   { version: '6.1.192', kind: 'stock', argv: ['--kernel-package', 'linux-image-6.1.0-47-amd64'], label: 'linux-image-6.1.0-47-amd64 6.1.192-3' },
   { version: '6.12', kind: 'source', argv: ['--source', 'debian:6.12'], label: 'linux-source-6.12' },
@@ -31,7 +35,7 @@ async function run(argv: string[], deps: ReproDeps = {}): Promise<{ code: number
   process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
   process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
   try {
-    const code = await reproCommand(argv, { debianKernels: debian, ...deps });
+    const code = await reproCommand(argv.length && !argv.includes('--help') ? ['--results', results, ...argv] : argv, { debianKernels: debian, ...deps });
     return { code, out, err };
   } finally {
     process.stdout.write = ow;
@@ -151,10 +155,48 @@ t.test('not reproduced within the budget: exit 1 and what was tried', async (t) 
   t.notMatch(r.out, /reproduce it:/);
 });
 
-t.test('without a guest side: exit 3 after the plan', async (t) => {
-  const r = await run([report], {});
+t.test('the repro directory: repro.json after every pass, the report kept, summary.txt, runs/', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'daxh-repro-dir-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  let runsRoot = '';
+  const f = fake((id, n) => (n === 2 ? merged : null), { t: 0 });
+  const deps: ReproDeps = { ...f.deps, openGuest: async (p) => ((runsRoot = p.resultsRoot), f.deps.openGuest!(p)) };
+  const text = readFileSync(report);
+  const r = await run(['--results', root, '--test', 'pmd_pte_mix.ext4', '--seconds', '1', '--confirm', '1', '-'], { ...deps, stdin: Readable.from([text]) });
+  t.equal(r.code, 0, r.err);
+  const [id] = readdirSync(root);
+  t.match(id, /^repro-\d{8}-\d{6}-[0-9a-f]{4}$/);
+  const dir = join(root, id!);
+  t.equal(runsRoot, join(dir, 'runs'), "the guests' run directories go under runs/");
+  const rec = JSON.parse(readFileSync(join(dir, 'repro.json'), 'utf8'));
+  t.equal(rec.status, 'reproduced');
+  t.equal(rec.passes.length, 3, 'every pass is in repro.json');
+  t.equal(rec.summary.found.test, 'pmd_pte_mix.ext4');
+  t.equal(rec.plan.reported.title, 'kernel BUG in dax_insert_pfn_pmd');
+  t.equal(readFileSync(join(dir, 'report.txt'), 'utf8'), text.toString('utf8'), 'the report from stdin is kept');
+  const summary = readFileSync(join(dir, 'summary.txt'), 'utf8');
+  t.match(summary, /REPRODUCED in pmd_pte_mix\.ext4/);
+  t.match(summary, new RegExp(`dax-harness repro .*--test pmd_pte_mix\\.ext4 --seconds 1 .*${join(dir, 'report.txt').replace(/[.]/g, '\\.')}`), 'the command reads the kept copy, with --seconds');
+  t.match(summary, /one run: dax-harness run .*--suite stressors --test pmd_pte_mix\.ext4 --seconds 1/);
+});
+
+t.test('a guest side that fails: infra-error in repro.json, exit 3', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'daxh-repro-dir-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const broken: ReproDeps = {
+    openGuest: async () => ({
+      runOnce: async () => {
+        throw new Error('QEMU failed to start: no KVM');
+      },
+      close: async () => {},
+    }),
+  };
+  const r = await run(['--results', root, '--test', 'pmd_pte_mix.ext4', report], broken);
   t.equal(r.code, 3);
-  t.match(r.err, /cannot boot a guest for repro yet/);
+  t.match(r.err, /could not run the tests: QEMU failed to start: no KVM/);
+  const rec = JSON.parse(readFileSync(join(root, readdirSync(root)[0]!, 'repro.json'), 'utf8'));
+  t.equal(rec.status, 'infra-error');
+  t.match(rec.reason, /no KVM/);
 });
 
 t.test('durations and test names', async (t) => {

@@ -6,6 +6,9 @@ import { resolve, join } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { InputError } from '../host/errors.ts';
+import { setInterruptHandler } from '../host/proc.ts';
+import { FetchError, KernelPipelineError } from '../kernel/index.ts';
+import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { loadManifest } from '../suites/stressor-manifest.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
@@ -86,8 +89,11 @@ export interface ReproGuestPlan {
   seconds: number;
   seed: number;
   accel?: Accel;
+  /** Where the guests' run directories go. */
   resultsRoot: string;
   progress: (line: string) => void;
+  /** Aborted on ^C/SIGTERM: the guest stops the cell in flight. */
+  signal?: AbortSignal;
 }
 
 export interface ReproDeps {
@@ -215,7 +221,11 @@ function choiceFromArgv(argv: readonly string[]): KernelChoice {
   return { kind: 'stock' };
 }
 
-export async function reproCommand(argv: string[], deps: ReproDeps = {}): Promise<number> {
+const REAL: ReproDeps = {
+  debianKernels: async () => (await import('../workflows/repro/debian.ts')).debianKernels(),
+};
+
+export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Promise<number> {
   const fail = (msg: string) => {
     process.stderr.write(`${ERR} ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
     return 2;
@@ -265,6 +275,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = {}): Promis
   let budgetMs: number;
   let confirm: number;
   let report: string;
+  let reportText: string | null = null;
   try {
     if (positionals.length === 0) throw new InputError('REPORT is missing: give the file with the crash (a console log or the mail), or - to read it from standard input');
     if (positionals.length > 1) throw new InputError(`one REPORT at most, got ${positionals.length}: ${positionals.join(' ')}`);
@@ -286,6 +297,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = {}): Promis
     if (only?.some((id) => id.startsWith('ndctl:')) && !ndctl) throw new InputError(`--test ${only.find((id) => id.startsWith('ndctl:'))} needs --ndctl PATH (your ndctl git tree)`);
     const given = await kernelFromArgs(a);
     const text = await readInput(report, deps.stdin ?? process.stdin);
+    reportText = text;
     const input = await readReport(text);
     const debianKernels = given ? null : deps.debianKernels ? await deps.debianKernels() : null;
     plan = planRepro(input, { manifest, ndctl, only, crash, kernelArgv: given?.argv ?? null, debianKernels });
@@ -304,38 +316,58 @@ export async function reproCommand(argv: string[], deps: ReproDeps = {}): Promis
     return 0;
   }
   process.stderr.write(formatPlan(plan));
-  if (!deps.openGuest) {
-    process.stderr.write(`${ERR} this build cannot boot a guest for repro yet (--dry-run shows the plan)\n`);
-    return 3;
-  }
   const now = deps.now ?? Date.now;
   const started = now();
   const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
-  const guest = await deps.openGuest({
-    kernel,
-    candidates: plan.candidates,
-    ndctl: a.ndctl ? resolve(a.ndctl) : null,
-    seconds: whole(a.seconds, '--seconds', 0),
-    seed: whole(a.seed, '--seed', 1),
-    accel: a.accel as Accel | undefined,
-    resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
-    progress,
+  const seconds = whole(a.seconds, '--seconds', 0);
+  const ndctl = a.ndctl ? resolve(a.ndctl) : null;
+  const dir = await ReproDir.create(a.results ? resolve(a.results) : defaultResultsRoot(), { argv: ['dax-harness', 'repro', ...argv], given: report, text: reportText ?? '', plan });
+  progress(`repro in ${dir.dir}`);
+  // From standard input, the commands that reproduce it point at the copy kept with the results.
+  const reportPath = report === '-' ? dir.record.report.copy : report;
+  const stop = new AbortController();
+  setInterruptHandler(async (sig) => {
+    stop.abort(new Error(`interrupted by ${sig}`));
+    await dir.finish('interrupted', `interrupted by ${sig}`, null).catch(() => {});
   });
-  const loop = await reproLoop(guest, {
-    want: plan.facts.crash.report,
-    candidates: plan.candidates,
-    budgetMs,
-    anyCrash: a['any-crash'],
-    confirm,
-    now,
-    onPass: (p) =>
-      progress(
-        `pass ${p.index + 1} ${p.test}: ${p.infraError ? `guest broke: ${p.infraError}` : p.status}${p.crashes.length ? ` — ${p.crashes.map((c) => `${c.title} (${c.verdict})`).join('; ')}` : ''}`,
-      ),
-  });
-  const summary = summarise(plan, loop, { report, ndctl: a.ndctl ? resolve(a.ndctl) : null, budget: a.budget, anyCrash: a['any-crash'] });
+  let loop;
+  try {
+    const guest = await (deps.openGuest ?? openCellGuest)({ kernel, candidates: plan.candidates, ndctl, seconds, seed: whole(a.seed, '--seed', 1), accel: a.accel as Accel | undefined, resultsRoot: dir.runsRoot, progress, signal: stop.signal });
+    // Preparing the guest (a kernel build included) is part of the budget.
+    loop = await reproLoop(guest, {
+      want: plan.facts.crash.report,
+      candidates: plan.candidates,
+      budgetMs: budgetMs - (now() - started),
+      anyCrash: a['any-crash'],
+      confirm,
+      now,
+      onPass: (p) => {
+        progress(
+          `pass ${p.index + 1} ${p.test}: ${p.infraError ? `guest broke: ${p.infraError}` : p.status}${p.crashes.length ? ` — ${p.crashes.map((c) => `${c.title} (${c.verdict})`).join('; ')}` : ''}`,
+        );
+        void dir.pass(p).catch(() => {});
+      },
+    });
+  } catch (e) {
+    if (stop.signal.aborted) return /SIGTERM/.test(String((stop.signal.reason as Error)?.message)) ? 143 : 130;
+    const msg = e instanceof Error ? e.message : String(e);
+    await dir.finish('infra-error', msg, null);
+    if (e instanceof InputError) return fail(msg);
+    process.stderr.write(`${ERR} ${e instanceof KernelPipelineError || e instanceof FetchError ? '' : 'could not run the tests: '}${msg.split('\n')[0]}\n`);
+    return 3;
+  }
+  const summary = summarise(plan, loop, { report: reportPath, ndctl, budget: a.budget, anyCrash: a['any-crash'], seconds });
+  const human = formatSummary(summary, { budget: budgetText });
+  const status = summary.reproduced ? 'reproduced' : summary.found ? 'other-crash' : loop.stop === 'no-tests' ? 'infra-error' : 'not-reproduced';
+  await dir.finish(status, summary.found ? summary.found.title : loop.stop, summary, human + `\nresults: ${dir.dir}\n`);
   if (a.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-  else process.stdout.write(formatSummary(summary, { budget: budgetText }));
+  else process.stdout.write(human + `results: ${dir.dir}\n`);
   if (summary.found) return 0;
   return loop.stop === 'no-tests' ? 3 : 1;
+}
+
+/** The real guest side: the run primitive (workflows/repro/guest.ts). */
+async function openCellGuest(p: ReproGuestPlan): Promise<ReproGuest> {
+  const { CellReproGuest } = await import('../workflows/repro/guest.ts');
+  return new CellReproGuest({ kernel: p.kernel, ndctl: p.ndctl, seconds: p.seconds, seed: p.seed, accel: p.accel, runsRoot: p.resultsRoot, progress: p.progress, signal: p.signal });
 }

@@ -3,11 +3,11 @@
 // display only and is never executed. Pure.
 import type { Candidate } from './candidates.ts';
 
-/** `dax-harness run` options that run one candidate once. */
-export function runTestArgv(c: Candidate, ndctl: string | null): string[] {
+/** `dax-harness run` options that run one candidate once (seconds: how long a stressor loops, when not the manifest's). */
+export function runTestArgv(c: Candidate, ndctl: string | null, seconds = 0): string[] {
   if (c.suite === 'smoke') return ['--suite', 'smoke', '--fs', c.fs ?? 'ext4'];
   if (c.suite === 'ndctl') return ['--suite', 'ndctl', '--ndctl', ndctl ?? 'NDCTL_TREE', '--test', c.test!];
-  return ['--suite', 'stressors', '--test', c.test!];
+  return ['--suite', 'stressors', '--test', c.test!, ...(seconds ? ['--seconds', String(seconds)] : [])];
 }
 
 export interface ReproCommands {
@@ -18,9 +18,10 @@ export interface ReproCommands {
 }
 
 /** The commands for a test that reproduced a crash, on the kernel chosen by `kernelArgv`. */
-export function reproCommands(o: { report: string; kernelArgv: readonly string[]; candidate: Candidate; ndctl: string | null; budget?: string; anyCrash?: boolean }): ReproCommands {
-  const once = ['dax-harness', 'run', ...o.kernelArgv, ...runTestArgv(o.candidate, o.ndctl)];
+export function reproCommands(o: { report: string; kernelArgv: readonly string[]; candidate: Candidate; ndctl: string | null; budget?: string; anyCrash?: boolean; seconds?: number }): ReproCommands {
+  const once = ['dax-harness', 'run', ...o.kernelArgv, ...runTestArgv(o.candidate, o.ndctl, o.seconds)];
   const loop = ['dax-harness', 'repro', ...o.kernelArgv, '--test', o.candidate.id];
+  if (o.seconds && o.candidate.suite === 'stressors') loop.push('--seconds', String(o.seconds));
   if (o.candidate.suite === 'ndctl') loop.push('--ndctl', o.ndctl ?? 'NDCTL_TREE');
   if (o.budget) loop.push('--budget', o.budget);
   if (o.anyCrash) loop.push('--any-crash');

@@ -50,14 +50,20 @@ const DAX_BOUNDARIES: Array<{ major: number; minor: number; what: string }> = [{
  */
 export function closestKernel(v: KernelVersion, available: readonly DebianKernel[]): KernelPick | null {
   const want = releaseIndex(v.major, v.minor);
-  let best: { k: DebianKernel; d: number; signed: number } | null = null;
+  let best: { k: DebianKernel; d: number; signed: number; patch: number } | null = null;
   for (const k of available) {
     const p = parse(k.version);
     if (!p) continue;
     const signed = releaseIndex(p.major, p.minor) - want;
     const d = Math.abs(signed);
-    const better = !best || d < best.d || (d === best.d && ((k.kind === 'stock' && best.k.kind !== 'stock') || (k.kind === best.k.kind && signed > best.signed)));
-    if (better) best = { k, d, signed };
+    // Within one release, the stable update nearest the report's (the newest when it gives none).
+    const patch = v.patch !== null && p.patch !== null ? Math.abs(p.patch - v.patch) : -(p.patch ?? 0);
+    const better =
+      !best ||
+      d < best.d ||
+      (d === best.d &&
+        ((k.kind === 'stock' && best.k.kind !== 'stock') || (k.kind === best.k.kind && (signed > best.signed || (signed === best.signed && patch < best.patch)))));
+    if (better) best = { k, d, signed, patch };
   }
   if (!best) return null;
   const p = parse(best.k.version)!;

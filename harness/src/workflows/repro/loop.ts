@@ -29,6 +29,8 @@ export interface Pass {
   bootMs: number | null;
   /** The guest or QEMU broke without a kernel report: the pass says nothing about the bug. */
   infraError: string | null;
+  /** The run directory that holds the pass's console and logs, when there is one. */
+  runDir?: string;
 }
 
 /**
@@ -74,6 +76,7 @@ export interface PassRecord {
   infraError: string | null;
   /** Loop time when the pass ended. */
   elapsedMs: number;
+  runDir: string | null;
 }
 
 /** A crash met that is not the reported one. */
@@ -106,7 +109,7 @@ export interface LoopResult {
   reproduced: boolean;
   stop: StopReason;
   /** The first run that showed the crash looked for. */
-  first: { report: CrashReport; test: string; pass: number; match: CrashMatch } | null;
+  first: { report: CrashReport; test: string; pass: number; match: CrashMatch; runDir: string | null } | null;
   /** Loop start to the end of that run (boots and earlier tests included). */
   timeToFirstMs: number | null;
   /** Rate of the test that reproduced it, over all its runs. */
@@ -165,7 +168,7 @@ export async function reproLoop(guest: ReproGuest, o: LoopOptions): Promise<Loop
       const pass = await guest.runOnce([c], { deadline });
       const index = passes.length;
       const run = pass.runs.find((r) => r.id === c.id);
-      const rec: PassRecord = { index, test: c.id, status: run?.status ?? (pass.infraError ? 'infra-error' : 'not-run'), durationMs: run?.durationMs ?? 0, bootMs: pass.bootMs, matched: false, crashes: [], infraError: pass.infraError, elapsedMs: 0 };
+      const rec: PassRecord = { index, test: c.id, status: run?.status ?? (pass.infraError ? 'infra-error' : 'not-run'), durationMs: run?.durationMs ?? 0, bootMs: pass.bootMs, matched: false, crashes: [], infraError: pass.infraError, elapsedMs: 0, runDir: pass.runDir ?? null };
       const seen: Array<{ r: CrashReport; test: string | null }> = [...(run?.crashes ?? []).map((r) => ({ r, test: c.id })), ...pass.crashes.map((r) => ({ r, test: null }))];
       let hit: { r: CrashReport; m: CrashMatch } | null = null;
       let other = false;
@@ -202,7 +205,7 @@ export async function reproLoop(guest: ReproGuest, o: LoopOptions): Promise<Loop
       o.onPass?.(rec);
       if (first) confirmLeft--;
       else if (hit) {
-        first = { report: hit.r, test: c.id, pass: index, match: hit.m };
+        first = { report: hit.r, test: c.id, pass: index, match: hit.m, runDir: rec.runDir };
         timeToFirstMs = rec.elapsedMs;
         confirmLeft = o.confirm ?? 0;
       }

@@ -71,7 +71,7 @@ export interface ReproSummary {
   stop: LoopResult['stop'];
   reported: { title: string; matchKey: string; kernel: string | null; message: number; subject: string | null };
   /** The reproduced (or, with --any-crash, the first) crash and the test it came from. */
-  found: { title: string; test: string; pass: number; why: string[] } | null;
+  found: { title: string; test: string; pass: number; why: string[]; runDir: string | null } | null;
   comparison: CrashComparison | null;
   /** The reproducing test's rate over its runs, with its 95% interval. */
   rate: LoopResult['rate'];
@@ -85,7 +85,7 @@ export interface ReproSummary {
   commands: ReproCommands | null;
 }
 
-export function summarise(plan: ReproPlan, loop: LoopResult, o: { report: string; ndctl: string | null; budget?: string; anyCrash?: boolean }): ReproSummary {
+export function summarise(plan: ReproPlan, loop: LoopResult, o: { report: string; ndctl: string | null; budget?: string; anyCrash?: boolean; seconds?: number }): ReproSummary {
   const want = plan.facts.crash.report;
   const first = loop.first;
   const cand = first ? plan.candidates.find((c) => c.id === first.test) ?? null : null;
@@ -95,7 +95,7 @@ export function summarise(plan: ReproPlan, loop: LoopResult, o: { report: string
     otherCrashStopped: loop.stop === 'any-crash',
     stop: loop.stop,
     reported: { title: want.title, matchKey: want.matchKey, kernel: want.header?.kernelVersion ?? null, message: plan.facts.crash.source.message, subject: plan.facts.crash.source.subject },
-    found: first ? { title: first.report.title, test: first.test, pass: first.pass, why: first.match.why } : null,
+    found: first ? { title: first.report.title, test: first.test, pass: first.pass, why: first.match.why, runDir: first.runDir } : null,
     comparison: first ? compareCrashes(want, first.report) : null,
     rate: loop.rate,
     timeToFirstMs: loop.timeToFirstMs,
@@ -105,6 +105,6 @@ export function summarise(plan: ReproPlan, loop: LoopResult, o: { report: string
     tried: loop.tests.map((t) => ({ id: t.id, runs: t.runs, hits: t.hits, otherCrashes: t.otherCrashes, dropped: t.dropped, reasons: byId.get(t.id)?.reasons ?? [] })),
     notTried: plan.blocked.map((c) => ({ id: c.id, why: c.blocked! })),
     met: loop.met.map((m) => ({ title: m.report.title, verdict: m.verdict, test: m.test, count: m.count, why: m.why })),
-    commands: cand ? reproCommands({ report: o.report, kernelArgv: plan.kernel.argv, candidate: cand, ndctl: o.ndctl, budget: o.budget, anyCrash: o.anyCrash }) : null,
+    commands: cand ? reproCommands({ report: o.report, kernelArgv: plan.kernel.argv, candidate: cand, ndctl: o.ndctl, budget: o.budget, anyCrash: o.anyCrash, seconds: o.seconds }) : null,
   };
 }

@@ -60,6 +60,7 @@ export function formatSummary(s: ReproSummary, o: { budget: string }): string {
   }
   if (s.rate && s.found) out.push(`  rate:    ${formatRate(s.rate)} of ${s.found.test}'s runs`);
   if (s.found) out.push(`  why the same: ${s.found.why.join('; ')}`);
+  if (s.found?.runDir) out.push(`  console: ${s.found.runDir}/console.log`);
   if (s.comparison) {
     const c = s.comparison;
     const w = Math.max(9, ...c.rows.map((r) => (r.reported ?? '-').length));
