@@ -276,20 +276,21 @@ async function buildNdctl(src: string, build: string, log: (m: string) => void):
 
 /**
  * The build directory in the guest: the read-only share as the lower layer of
- * an overlay whose upper layer is guest tmpfs, so meson can write its logs
- * and the host's copy stays untouched. Without overlayfs, a tmpfs copy.
+ * an overlay whose upper layer is on the guest's own root disk (a per-run
+ * qcow2 overlay), so meson can write its logs and the host's copy stays
+ * untouched. The upper layer must take O_DIRECT: ndctl's tests open files in
+ * their working directory (the build dir) with it, and tmpfs refuses
+ * (device-dax's "failed dax direct-i/o"). Without overlayfs, a copy there.
  */
 const WRITABLE_BUILD = [
   'set -e',
   // Set up once per boot: a later pass in the same guest reuses it.
   'if mountpoint -q "$2"; then echo "build dir: already set up"; exit 0; fi',
-  'lower=/run/daxh/ndctl-lower; rw=/run/daxh/ndctl-rw',
-  'mkdir -p "$lower" "$rw" "$2"',
+  'lower=/run/daxh/ndctl-lower; rw=/var/tmp/daxh-ndctl-rw',
+  'rm -rf "$rw"; mkdir -p "$lower" "$rw/upper" "$rw/work" "$2"',
   'mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000 "$1" "$lower"',
-  'mount -t tmpfs daxh-ndctl-rw "$rw"',
-  'mkdir -p "$rw/upper" "$rw/work"',
   'if mount -t overlay daxh-ndctl -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$2" 2>/dev/null; then echo "build dir: overlay over the read-only share"',
-  'else mount -t tmpfs daxh-ndctl-copy "$2" && cp -a "$lower/." "$2/" && echo "build dir: tmpfs copy of the read-only share"; fi',
+  'else cp -a "$lower/." "$rw/upper/" && mount --bind "$rw/upper" "$2" && echo "build dir: a copy of the read-only share"; fi',
 ].join('\n');
 
 export interface NdctlSuiteOptions {

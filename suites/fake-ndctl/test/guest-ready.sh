@@ -51,6 +51,10 @@ fi
 modinfo kmem >/dev/null 2>&1 && ok "kmem module" || no "kmem module"
 modinfo dax_hmem >/dev/null 2>&1 && ok "dax_hmem module" || no "dax_hmem module"
 
+# device-dax's direct-i/o test opens a file with O_DIRECT in its working directory (the build dir).
+if dd if=/dev/zero of=daxh-odirect.tmp bs=4096 count=1 oflag=direct 2>/tmp/odirect.err; then ok "O_DIRECT in the build directory"; else no "O_DIRECT in the build directory ($(pwd)): $(tail -1 /tmp/odirect.err)"; fi
+rm -f daxh-odirect.tmp
+
 for t in jq fio trace-cmd dmsetup journalctl mkfs.ext4 mkfs.xfs; do
 	command -v "$t" >/dev/null && ok "$t" || no "$t"
 done
