@@ -8,7 +8,7 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir, repoRoot } from '../host/paths.ts';
-import { buildCached, readJson, sha256, writeJsonAtomic } from '../host/fsutil.ts';
+import { buildCached, openCached, readJson, sha256, writeJsonAtomic } from '../host/fsutil.ts';
 import { moduleBuildTree, HeadersError } from '../kernel/headers.ts';
 import { parsePageDump, normaliseLine } from '../oracle/index.ts';
 import type { KernelArtifact, PageDump } from '../results/records.ts';
@@ -317,6 +317,14 @@ export function buildCensusTools(kernel: KernelArtifact, log: (m: string) => voi
 }
 
 async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Promise<CensusTools> {
+  // Modules built for a pipeline kernel stay right for it after its shared
+  // build tree moved on to another kernel (a bisection's next step): the
+  // cache is looked up before the tree is required.
+  const builtIn = kernel.build?.buildDir;
+  if (builtIn) {
+    const key = sha256('dax-census-v1', kernel.key, builtIn, await censusSourceHash()).slice(0, 24);
+    if (await openCached(cacheDir('census', key))) return toolsIn(key, log, false);
+  }
   const tree = await moduleBuildTree(kernel, log);
   const key = sha256('dax-census-v1', kernel.key, tree.kdir, await censusSourceHash()).slice(0, 24);
   const dir = cacheDir('census', key);
@@ -339,6 +347,11 @@ async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Pro
     if (h.exitCode !== 0) throw new Error(`building dax_census_hold failed: ${h.stderr.trim().split('\n')[0] ?? ''}`);
     await writeJsonAtomic(join(tmp, 'census.json'), { key, release: tree.release, from: tree.from, kdir: tree.kdir, kernel: kernel.key });
   });
+  return toolsIn(key, log, built);
+}
+
+async function toolsIn(key: string, log: (m: string) => void, built: boolean): Promise<CensusTools> {
+  const dir = cacheDir('census', key);
   const meta = await readJson<{ release: string; from: string }>(join(dir, 'census.json'));
   log(`census module for ${meta.release} (${meta.from})${built ? ' built' : ' cached'}`);
   return {
