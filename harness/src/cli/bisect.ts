@@ -35,7 +35,8 @@ What to bisect:
   --reverse             find the fix: the base (with --good/--bad: --bad, the
                         older end) shows the bug, the full series (--good, the
                         newer end) does not
-  --config LIST         config fragments, as in dax-harness build (default dax)
+  --config LIST         config fragments, as in dax-harness build (default dax;
+                        dax,ndctl for ndctl tests), the same for every step
   --config-base BASE    tinyconfig (default) or defconfig
 
 What to run at each step (one booted guest, the test repeated in it; a

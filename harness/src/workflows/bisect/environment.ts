@@ -19,6 +19,7 @@ import { stepKey } from './engine.ts';
 import type { BisectPlan } from './workflow.ts';
 import type { BisectEnv, BuildOutcome, RunOutcome, StepSpec, StopRule, TestBatch } from './types.ts';
 import type { BootPhase } from '../session.ts';
+import { suiteByName } from '../../suites/index.ts';
 
 /** The environment could not do its job (not the kernel's fault): the bisection stops, resumable. */
 export class BisectEnvironmentError extends Error {
@@ -146,7 +147,8 @@ export class GuestEnvironment implements BisectEnv {
       source: p.source,
       ...stepKernelInputs(p, step),
       // One fixed profile for every step: a config change is a near-full rebuild.
-      config: p.config ?? undefined,
+      // Without --config, what the suite's kernels need (ndctl: its guest's fragments).
+      config: p.config ?? suiteByName(p.tests.suite).needs({}).kernelFragments ?? undefined,
       configBase: p.configBase ?? undefined,
       jobs: this.o.jobs ?? 2,
       log: (m) => this.o.log(`  [kernel] ${m}`),
