@@ -187,9 +187,13 @@ export class GuestEnvironment implements BisectEnv {
     const a = await this.artifact(step);
     const have = this.prepared.get(a.key);
     if (have) return have;
-    const p = await prepareCell(cellPlanFor(this.plan, a, this.o.seed ?? 1), { progress: (ph, m) => this.o.log(`  [${ph}] ${m}`) });
-    this.prepared.set(a.key, p);
-    return p;
+    try {
+      const p = await prepareCell(cellPlanFor(this.plan, a, this.o.seed ?? 1), { progress: (ph, m) => this.o.log(`  [${ph}] ${m}`) });
+      this.prepared.set(a.key, p);
+      return p;
+    } catch (e) {
+      throw asEnvironmentError(e);
+    }
   }
 
   /**
