@@ -15,9 +15,11 @@ interface Expected {
   reports: Array<Record<string, unknown>>;
 }
 
-// Expected objects list only the fields that matter; compare those, recursively.
+// Expected objects list only the fields that matter; compare those, recursively
+// (in arrays element by element, so a missing or extra element still differs).
 function subset(actual: unknown, expected: unknown): unknown {
-  if (expected === null || typeof expected !== 'object' || Array.isArray(expected)) return actual;
+  if (Array.isArray(expected)) return Array.isArray(actual) ? actual.map((a, i) => (i < expected.length ? subset(a, expected[i]) : a)) : actual;
+  if (expected === null || typeof expected !== 'object') return actual;
   const out: Record<string, unknown> = {};
   const a = (actual ?? {}) as Record<string, unknown>;
   for (const k of Object.keys(expected)) out[k] = subset(a[k], (expected as Record<string, unknown>)[k]);
@@ -37,6 +39,8 @@ for (const f of logs) {
       for (const k of ['title', 'altTitles', 'type', 'corrupted']) t.ok(k in e, `report ${i} states ${k}`);
       const r = got[i];
       if (!r) return;
+      // The CPUs a stall report carries are part of what it says.
+      if (r.cpus) t.ok('cpus' in e, `report ${i} states the ${r.cpus.length} CPU backtraces it carries`);
       const { linesExclude, ...fields } = e as { linesExclude?: string[] } & Record<string, unknown>;
       t.same(subset(r, fields), fields, `report ${i}: ${String(e.title)}`);
       for (const x of linesExclude ?? []) t.notOk(r.lines.some((l) => l.includes(x)), `report ${i} leaves out "${x}"`);

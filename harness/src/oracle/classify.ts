@@ -8,6 +8,7 @@ import { FATAL_TYPES } from './patterns.js';
 import { NEVER_GUILTY, neverGuilty } from './guilty.js';
 import { normaliseFn } from './stack.js';
 import { titleReport } from './titles.js';
+import type { CpuInfo } from './cpus.js';
 
 const LAST_RESORT_RE = /^(?:handle_mm_fault|__handle_mm_fault|do_syscall_64|do_syscall_x64|x64_sys_call|entry_SYSCALL_64\w*|ret_from_fork\w*|kthread|worker_thread|process_one_work\w*)$/;
 
@@ -79,6 +80,8 @@ export interface Classified {
   file: string | null;
   sourceLine: number | null;
   reason: string;
+  /** The other CPU the title blames (see cpus.ts), if any. */
+  culprit: CpuInfo | null;
 }
 
 export interface ClassifyInput {
@@ -93,6 +96,8 @@ export interface ClassifyInput {
   main: readonly Frame[];
   /** Canonical page-dump assertion, if a dump is attached. */
   assertion: string | null;
+  /** Other CPUs' backtraces printed in the report. */
+  cpus: readonly CpuInfo[];
 }
 
 const HUNG_SKIP = /^(?:__?schedule\w*|schedule\w*|io_schedule\w*|context_switch|__switch_to\w*|preempt_schedule\w*|\w*wait_for_completion\w*|_{0,3}wait_(?:var_)?event\w*|__?wait_on_\w+|wait_on_\w+|folio_wait_\w+|wait_page_idle\w*|bit_wait\w*|rwsem_down_\w+|__?down\w*|down_\w+|__?percpu_(?:down|rwsem)\w*|do_nanosleep|schedule_hrtimeout\w*|wait_woken|prepare_to_wait\w*|__rwsem_\w+|__synchronize_\w+|synchronize_\w+|wait_rcu_gp)$/;
@@ -145,7 +150,7 @@ export function classify(inp: ClassifyInput): Classified | null {
   let altTitles: string[] = [];
   let corrupted = false;
   let fn: string | null = null;
-  const t = type === 'page dump' || type === 'memory failure' ? null : titleReport(inp.titleLines);
+  const t = type === 'page dump' || type === 'memory failure' ? null : titleReport(inp.titleLines, 0, inp.cpus);
   if (t) {
     if (t.freeText && !hasStack(inp.main)) return null;
     type = t.type;
@@ -163,9 +168,11 @@ export function classify(inp: ClassifyInput): Classified | null {
   // The dedup key's frames: the stack a hung task sleeps in, or that a stall
   // interrupted, starts with scheduler or interrupt plumbing.
   const extra = type === 'hung task' ? HUNG_SKIP : type === 'RCU stall' || type === 'soft lockup' || type === 'hard lockup' ? IRQ_SKIP : undefined;
+  const culprit = t?.culprit ?? null;
   const rip = type === 'hung task' || type === 'lockdep' ? null : inp.rip;
-  const g = chooseGuilty(rip, inp.main, extra);
+  // A stall named after the CPU it waited for is keyed by that CPU's stack too.
+  const g = culprit ? chooseGuilty(culprit.bt.rip, culprit.bt.frames, extra) : chooseGuilty(rip, inp.main, extra);
   // The grouper saw every line of the report and already knows whether the kernel died.
   const fatal = FATAL_TYPES.has(type) || inp.died;
-  return { type, title, altTitles, corrupted, fatal, guilty: fn ?? g.fn, frames: g.frames, file, sourceLine, reason };
+  return { type, title, altTitles, corrupted, fatal, guilty: fn ?? g.fn, frames: g.frames, file, sourceLine, reason, culprit };
 }

@@ -75,6 +75,8 @@ interface Current {
   caller: string | null;
   /** After "Sending NMI"/"NMI backtrace", other CPUs' lines are part of the report. */
   nmi: boolean;
+  /** CPUs a "Sending NMI from CPU x to CPUs y:" line asked for whose backtraces have not begun yet. */
+  nmiPending: number;
   foreign: number;
   sawTrace: boolean;
   traceClosed: boolean;
@@ -82,6 +84,20 @@ interface Current {
   sinceStart: number;
   emitted: boolean;
   sawEndSection: boolean;
+}
+
+const NMI_TARGETS_RE = /to CPUs ([\d,-]+):/;
+
+/** How many CPUs "Sending NMI from CPU 0 to CPUs 1-3,5:" names (the kernel's %*pbl list). */
+function nmiTargets(t: string): number {
+  const m = NMI_TARGETS_RE.exec(t);
+  if (!m) return 0;
+  let n = 0;
+  for (const r of m[1]!.split(',')) {
+    const [a, b] = r.split('-').map(Number);
+    if (a !== undefined && !Number.isNaN(a)) n += b === undefined || Number.isNaN(b) ? 1 : Math.max(1, b - a + 1);
+  }
+  return n;
 }
 
 const LEAK_BODY_RE = /^(?:$|unreferenced object 0x|comm "|hex dump|(?:[0-9a-f]{2} ){4}|backtrace|\[<[0-9a-f]+>\] |[A-Za-z_][\w.]*\+0x)/;
@@ -133,9 +149,9 @@ export class Grouper {
     return this.state !== 'idle' || this.pre.length > 0;
   }
 
-  /** True when the buffered report has not yet shown a stack or an end. */
+  /** True when the buffered report has not yet shown a stack or an end, or awaits CPUs' backtraces it asked for. */
   get looksIncomplete(): boolean {
-    return this.state === 'report' && this.cur !== null && !this.cur.sawTrace;
+    return this.state === 'report' && this.cur !== null && (!this.cur.sawTrace || this.cur.nmiPending > 0);
   }
 
   push(raw: string): void {
@@ -262,6 +278,7 @@ export class Grouper {
       g: { type, lines, primary, complete: false, died: FATAL_TYPES.has(type) || DEATH_RE.test(cl.text.trimStart()) },
       caller: cl.caller,
       nmi: false,
+      nmiPending: 0,
       foreign: 0,
       sawTrace: false,
       traceClosed: false,
@@ -313,7 +330,13 @@ export class Grouper {
       } else if (cur.traceClosed && /^(?:\? )?[A-Za-z_.$][\w.$]*\+0x/.test(t)) {
         cur.traceClosed = false;
       }
-      if (t.startsWith('Sending NMI') || t.startsWith('NMI backtrace')) cur.nmi = true;
+      if (t.startsWith('Sending NMI')) {
+        cur.nmi = true;
+        cur.nmiPending += nmiTargets(t);
+      } else if (t.startsWith('NMI backtrace')) {
+        cur.nmi = true;
+        if (cur.nmiPending > 0) cur.nmiPending--;
+      }
       if (!cur.g.died && DEATH_FIRST.has(t[0]!) && DEATH_RE.test(t)) cur.g.died = true;
       this.append(cl);
       return;
@@ -322,7 +345,13 @@ export class Grouper {
     // Other CPUs' output lands between a report's first line and its stack more
     // often than inside the stack: more slack until the stack has begun.
     const limit =
-      cur.hasTs && cl.ts === null ? FOREIGN_USER : cur.traceClosed ? 1 : VERBOSE.has(cur.g.type) || !cur.sawTrace ? FOREIGN_VERBOSE : FOREIGN_KERNEL;
+      cur.hasTs && cl.ts === null
+        ? FOREIGN_USER
+        : cur.traceClosed && cur.nmiPending === 0
+          ? 1
+          : VERBOSE.has(cur.g.type) || !cur.sawTrace
+            ? FOREIGN_VERBOSE
+            : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
       this.endCurrent();
       this.inIdle(cl, t);

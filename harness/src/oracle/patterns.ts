@@ -208,6 +208,8 @@ const BODY_RE = new RegExp(
       String.raw`-{20,}`,
       String.raw`rcu: `,
       String.raw`Task dump for CPU`,
+      // A soft lockup's CPU utilisation (6.10+): "CPU#0 Utilization every 4s during lockup:".
+      String.raw`CPU#\d+ (?:Utilization|Detect)`,
       String.raw`(?:Allocated|Freed) by task`,
       String.raw`Last potentially related`,
       String.raw`Second to last`,

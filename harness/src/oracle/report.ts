@@ -6,6 +6,7 @@ import { classify } from './classify.js';
 import { dedupKey, matchKey } from './keys.js';
 import { parsePageDump } from './pagedump.js';
 import { parseFrames, parseHeader, parseRegisters, parseRip } from './stack.js';
+import { parseCpus, type CpuInfo } from './cpus.js';
 
 const TRACE_START_RE = /^(?:Call [Tt]race:|stack backtrace:)/;
 const TRACE_STOP_RE = /^(?:Call [Tt]race:|---\[ end|Kernel panic|NMI backtrace|Sending NMI|Allocated by task|Freed by task|page last|The buggy address|Showing all locks|Modules linked in|RIP: |CPU: \d)/;
@@ -63,6 +64,16 @@ const questionable = (t: string) => (t[0] === '?' || t[0] === '[') && QUESTIONAB
 // dump_page() calls that report a page some operation could not handle, not a kernel bug.
 const BENIGN_DUMP_RE = /^page dumped because: (?:isolation failed|migration failure|unmovable page|gup_test failure|dump_pages\(\) test)/;
 
+/** Index of the first line of the other CPUs' backtraces in a report, or -1. */
+function cpusStart(body: readonly string[]): number {
+  for (let i = 0; i < body.length; i++) {
+    const l = body[i]!;
+    const c = l[0];
+    if ((c === 'N' || c === 'S' || c === 'T') && (l.startsWith('NMI backtrace for cpu') || l.startsWith('Sending NMI from') || l.startsWith('Task dump for CPU'))) return i;
+  }
+  return -1;
+}
+
 /** The CrashReport for a group, or null when the group turns out not to be a kernel report. */
 export function buildReport(g: LineGroup): CrashReport | null {
   const text = g.lines.map((l) => l.text);
@@ -70,8 +81,13 @@ export function buildReport(g: LineGroup): CrashReport | null {
   const body: string[] = [];
   for (let i = g.primary; i < text.length; i++) body.push(text[i]!.trimStart());
   if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l))) return null;
-  const rip = parseRip(body);
-  const main = mainTrace(body);
+  // The report's own RIP, stack and header come before the other CPUs' backtraces,
+  // unless it has no stack of its own there (an RCU stall shows the stalled CPU only in its backtrace).
+  const at = cpusStart(body);
+  const cpus: CpuInfo[] = at < 0 ? [] : parseCpus(body.slice(at));
+  const own = at < 0 || !body.slice(0, at).some((l) => TRACE_START_RE.test(l)) ? body : body.slice(0, at);
+  const rip = parseRip(own);
+  const main = mainTrace(own);
   const pageDump = parsePageDump(text);
   const c = classify({
     type: g.type,
@@ -81,6 +97,7 @@ export function buildReport(g: LineGroup): CrashReport | null {
     rip,
     main,
     assertion: pageDump?.assertion ?? null,
+    cpus,
   });
   if (!c) return null;
   const keyIn = { type: c.type, title: c.title, altTitles: c.altTitles, reason: c.reason, file: c.file, frames: c.frames };
@@ -104,8 +121,12 @@ export function buildReport(g: LineGroup): CrashReport | null {
     rip,
     pageDump,
   };
+  if (cpus.length > 0) {
+    if (c.culprit) c.culprit.bt.culprit = true;
+    r.cpus = cpus.map((x) => x.bt);
+  }
   lazy(r, 'frames', () => parseFrames(body));
   lazy(r, 'registers', () => parseRegisters(body));
-  lazy(r, 'header', () => parseHeader(body));
+  lazy(r, 'header', () => parseHeader(own));
   return r;
 }

@@ -159,11 +159,13 @@ export function parseRegisters(lines: readonly string[]): Record<string, string>
 }
 
 // dump_stack()/show_regs() header. Since 6.10 "UID:" sits between CPU and PID.
-const CPU_HDR_RE = /^CPU: (\d+) (?:UID: (\d+) )?PID: (\d+) Comm: (.*?) (Not tainted|Tainted: [A-Z ]*?[A-Z])\s+(\d\S*)(.*)$/;
+export const CPU_HDR_RE = /^CPU: (\d+) (?:UID: (\d+) )?PID: (\d+) Comm: (.*?) (Not tainted|Tainted: [A-Z ]*?[A-Z])\s+(\d\S*)(.*)$/;
 // New-style WARNING line: "WARNING: fs/dax.c:12 at fn+0x1/0x2, CPU#1: comm/123"
 const CPU_HASH_RE = /, CPU#(\d+): (.*)\/(\d+)$/;
 // Old-style WARNING line: "WARNING: CPU: 1 PID: 123 at ..."
 const OLD_WARN_CPU_RE = /^WARNING: CPU: (\d+) PID: (\d+) at /;
+// "INFO: task kworker/0:1:123 blocked for more than 120 seconds." (a comm may hold colons).
+const HUNG_TASK_RE = /^INFO: task (.+):(\d+) (?:blocked|can't die)/;
 // Hung task / lockdep identity line: "      Not tainted 6.1.0 #1" / "6.1.0 #1 Tainted: G W"
 const KIDENT_RE = /^(?:(Not tainted|Tainted: [A-Z ]*?[A-Z])\s+(\d+\.\d+\S*)|(\d+\.\d+\S*) .*?(Not tainted|Tainted: [A-Z ]*?[A-Z])\s*$)/;
 
@@ -187,6 +189,15 @@ export function parseHeader(lines: readonly string[]): CrashHeader {
     }
     if (h.hardware === null && t.startsWith('Hardware name: ')) {
       h.hardware = t.slice('Hardware name: '.length).trim();
+      continue;
+    }
+    if (h.comm === null && t.startsWith('INFO: task ')) {
+      // A hung task's report names the task; no CPU prints it.
+      const m = HUNG_TASK_RE.exec(t);
+      if (m) {
+        h.comm = m[1]!;
+        h.pid = Number(m[2]);
+      }
       continue;
     }
     if (t.startsWith('WARNING: ')) {

@@ -7,6 +7,7 @@
 // corrupted instead of being titled from the wrong frame.
 import { PRINTK_LINE_MAX, type ReportType } from './patterns.js';
 import { canonicalFrame, hangFrame, neverGuilty, stallFrame, SYSCALL_PREFIXES } from './guilty.js';
+import { busyInKernel, cpuStack, culpritCpu, rcuStalledCpus, type CpuInfo } from './cpus.js';
 
 /** Where a key frame comes from: the RIP/pc line, the "Call Trace:" line, the frames that follow, or a line pattern (capture 1 is a frame). */
 type Part = 'rip' | 'calltrace' | 'trace' | RegExp;
@@ -35,6 +36,8 @@ interface Rule {
   noStack?: boolean;
   /** The oops line alone shows the report lost its beginning or end. */
   corrupted?: boolean;
+  /** A stall: the other CPUs' backtraces may name the CPU that holds the stalled one up (see cpus.ts). */
+  cpus?: boolean;
 }
 
 const FN = String.raw`([A-Za-z0-9_]+)[.+]`;
@@ -161,6 +164,7 @@ const BUG_RULES: Rule[] = [
     stack: { ...RIP_STACK, pick: 'stall' },
     title: 'BUG: soft lockup in $1',
     alt: ['stall in $1'],
+    cpus: true,
   },
   { type: 'lockdep', head: /BUG: .*still has locks held!/, then: [re(`${PC} +${FN}`)], title: 'BUG: still has locks held in $1' },
   { type: 'scheduling while atomic', head: /BUG: scheduling while atomic/, stack: traceSkipping(/schedule/), title: 'BUG: scheduling while atomic in $1' },
@@ -360,16 +364,13 @@ const INFO_RULES: Rule[] = [
     // not the interrupt plumbing that printed the report.
     stack: {
       parts: [/apic_timer_interrupt/, 'rip', 'trace'],
-      // Ours: a CPU stall seen by another CPU shows the stalled CPU only through its NMI backtrace.
-      fallback: [
-        [/apic_timer_interrupt|Exception stack|el1h_64_irq/, 'trace'],
-        [/NMI backtrace for cpu/, 'rip', 'calltrace', 'trace'],
-      ],
+      fallback: [[/apic_timer_interrupt|Exception stack|el1h_64_irq/, 'trace']],
       skip: /apic_timer_interrupt|rcu/,
       pick: 'stall',
     },
     title: 'INFO: rcu detected stall in $1',
     alt: ['stall in $1'],
+    cpus: true,
   },
   {
     type: 'lockdep',
@@ -541,7 +542,7 @@ const FAMILIES: Family[] = [
 const OUR_FAMILIES: Family[] = [
   {
     key: 'Watchdog detected hard LOCKUP',
-    rules: [{ type: 'hard lockup', head: /Watchdog detected hard LOCKUP/, stack: { ...RIP_STACK, pick: 'stall' }, title: 'watchdog: hard LOCKUP in $1', alt: ['stall in $1'] }],
+    rules: [{ type: 'hard lockup', head: /Watchdog detected hard LOCKUP/, stack: { ...RIP_STACK, pick: 'stall' }, title: 'watchdog: hard LOCKUP in $1', alt: ['stall in $1'], cpus: true }],
     type: 'hard lockup',
   },
   {
@@ -605,6 +606,46 @@ function pickKey(raw: string[], pick: Pick): Key | null {
   if (pick === 'first') return { canon: canonicalFrame(raw[0]!), raw: raw[0]! };
   const k = (pick === 'stall' ? stallFrame : hangFrame)(raw.map(canonicalFrame));
   return k ? { canon: k.fn, raw: raw[k.i]! } : null;
+}
+
+/**
+ * The key frame of one CPU's backtrace by the stall rule. Ours: a stack with no
+ * dispatcher in it (an interrupt handler that took user space) is named by its
+ * first frame rather than not at all.
+ */
+function cpuKey(c: CpuInfo, skip: RegExp | undefined): Key | null {
+  const raw: string[] = [];
+  for (const f of cpuStack(c.bt)) {
+    const dot = f.fn.indexOf('.');
+    const fn = dot > 0 ? f.fn.slice(0, dot) : f.fn;
+    if (!neverGuilty(fn, skip)) raw.push(fn);
+  }
+  return pickKey(raw, 'stall') ?? pickKey(raw, 'first');
+}
+
+/**
+ * Ours: where the other CPUs' backtraces change a stall's key frame. An RCU
+ * stall seen by another CPU shows the stalled CPU only through its backtrace;
+ * and a CPU stuck waiting for an IPI (syzbot's "stall in smp_call_function")
+ * is named by the CPU it waits for when exactly one is busy in the kernel.
+ */
+function stallKeys(rule: Rule, lines: readonly string[], cpus: readonly CpuInfo[], keys: Key[], ok: boolean): { keys: Key[]; ok: boolean; culprit: CpuInfo | null } {
+  const skip = rule.stack?.skip;
+  if (!ok && rule.type === 'RCU stall') {
+    const stalled = rcuStalledCpus(lines);
+    const c = cpus.find((x) => (stalled.size === 0 || stalled.has(x.bt.cpu)) && busyInKernel(x));
+    const k = c ? cpuKey(c, skip) : null;
+    if (k) {
+      keys = [k];
+      ok = true;
+    }
+  }
+  if (keys[0]?.canon === 'smp_call_function') {
+    const c = culpritCpu(cpus);
+    const k = c ? cpuKey(c, skip) : null;
+    if (k) return { keys: [k], ok, culprit: c };
+  }
+  return { keys, ok, culprit: null };
 }
 
 /** Walk `lines` from `start` through `parts`; one key frame per trace (or for the whole walk when it has none). */
@@ -739,6 +780,8 @@ export interface Titled {
   frame: string | null;
   /** No format of its family matched: free text after "BUG:"/"WARNING:"/"INFO:" (a report only if a stack follows). */
   freeText: boolean;
+  /** The other CPU whose stack names the stall (the one the stalled CPU waited for), if any. */
+  culprit: CpuInfo | null;
 }
 
 /**
@@ -793,9 +836,9 @@ function stackMissing(lines: readonly string[], starts: readonly boolean[], from
 /**
  * Title a report. `lines` are its kernel lines (prefixes removed, questionable
  * frames and other CPUs' interleaved lines already left out), `from` the first
- * line that may be the oops line.
+ * line that may be the oops line, `cpus` the CPU backtraces printed in it.
  */
-export function titleReport(all: readonly string[], from = 0): Titled | null {
+export function titleReport(all: readonly string[], from = 0, cpus: readonly CpuInfo[] = []): Titled | null {
   // Longer than printk can print is not kernel text; cut it so that no pattern crawls over it.
   const lines = all.some((l) => l.length > PRINTK_LINE_MAX) ? all.map((l) => l.slice(0, PRINTK_LINE_MAX)) : all;
   const found = findOopsLine(lines, from);
@@ -834,6 +877,13 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
       keys = w.keys;
       corrupted = !w.ok;
     }
+    let culprit: CpuInfo | null = null;
+    if (rule.cpus && cpus.length > 0) {
+      const s = stallKeys(rule, lines, cpus, keys, !corrupted);
+      keys = s.keys;
+      corrupted = !s.ok;
+      culprit = s.culprit;
+    }
     const args = [...caps, ...keys.map((k) => k.canon)];
     const rawTitle = fill(rule.title, args);
     const title = normaliseTitle(rawTitle);
@@ -860,6 +910,7 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
       corrupted,
       frame: keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
       freeText: false,
+      culprit,
     };
   }
   // A line of a known family that no format titles: its own text is the title. When a
@@ -872,5 +923,6 @@ export function titleReport(all: readonly string[], from = 0): Titled | null {
     corrupted: matched || MERGED_TS.test(text),
     frame: null,
     freeText: !matched,
+    culprit: null,
   };
 }
