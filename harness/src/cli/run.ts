@@ -2,15 +2,14 @@
 // work happens in workflows/run.ts.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { runWorkflow, RunInputError, type KernelChoice } from '../workflows/run.ts';
-import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
+import { runWorkflow, RunInputError } from '../workflows/run.ts';
 import { InputError } from '../host/errors.ts';
 import { ImageBuildError } from '../image/initramfs.ts';
-import { checkKernelInputs, FetchError, KernelPipelineError } from '../kernel/index.ts';
+import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
-import type { Accel, Topology } from '../results/records.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
+import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, whole as int } from './run-options.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
@@ -20,33 +19,12 @@ checks). With no options: Debian's stock kernel (fetched with apt-get download
 into the cache, never installed), the 'initramfs' image, one 2050M NVDIMM with a
 2M label area, 2G of RAM, 2 vCPUs, KVM if a probe boot works, else TCG.
 
-kernel:
-  --kernel PATH          boot this bzImage instead of Debian's stock kernel
-  --modules DIR          its modules: a tree holding lib/modules/<release>/ (INSTALL_MOD_PATH)
-  --kernel-package NAME  a specific Debian kernel package (default: what linux-image-amd64 depends on)
-  --source debian:X.Y|PATH  build the kernel from Debian's linux-source-X.Y or your git tree
-                         (as in dax-harness build; any of --source/--series/--config builds)
-  --ref REF              commit in --source PATH (default HEAD or the series' base-commit)
-  --series MBOX|DIR|A..B patch series applied with git am before building
-  --config LIST          config fragments from kernels/configs (default dax)
-  --config-base BASE     tinyconfig (default) or defconfig
-  --allow-dropped        go on when Kconfig drops options a fragment asked for
-  --append WORDS         extra kernel command-line words
+${KERNEL_HELP}
 
 guest (with none of the topology options, --suite ndctl gets the guest ndctl's tests need:
 a 6 GiB labelled NVDIMM, memmap=3G!6G and 1G!9G legacy pmem, 1 GiB soft-reserved RAM for dax_hmem,
 12 GiB RAM in 2 NUMA nodes, and nfit_test's modules preferred over the kernel's own nvdimm drivers):
-  --image NAME           image recipe under images/: initramfs (default) or rootfs (default for --suite ndctl)
-  --nvdimms N            number of NVDIMMs (default 1; 0 with --memmap only)
-  --nvdimm-size SIZE     backing file size per NVDIMM, label area included (default 2050M)
-  --label-size SIZE      label area per NVDIMM, 0 for none (default 2M)
-  --memmap SIZE!START    legacy e820 pmem (memmap= on the kernel command line); repeatable
-  --mem SIZE             guest RAM (default 2G)
-  --cpus N               vCPUs (default 2)
-  --numa N               NUMA nodes (default 1); nodes past the first take 1 GiB of RAM each
-  --accel kvm|tcg        skip the KVM probe and use this accelerator
-  --ssh-port N           host port (on 127.0.0.1) for the guest's sshd (default: a free one)
-  --boot-timeout SEC     how long to wait for the guest's sshd (default 180)
+${GUEST_HELP}
 
 tests:
   --suite NAME           smoke (default): the DAX smoke on ext4 and xfs;
@@ -83,12 +61,6 @@ function fail(msg: string): number {
   return 2;
 }
 
-function int(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new RunInputError(`${name} "${v}" is not a whole number`);
-  return Number(v);
-}
-
 export async function runCommand(argv: string[]): Promise<number> {
   let a;
   try {
@@ -97,31 +69,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       strict: true,
       allowPositionals: false,
       options: {
-        kernel: { type: 'string' },
-        modules: { type: 'string' },
-        'kernel-package': { type: 'string' },
-        append: { type: 'string' },
-        source: { type: 'string' },
-        ref: { type: 'string' },
-        series: { type: 'string' },
-        config: { type: 'string' },
-        'config-base': { type: 'string' },
-        'allow-dropped': { type: 'boolean', default: false },
-        image: { type: 'string' },
+        ...GUEST_OPTIONS,
         suite: { type: 'string', default: 'smoke' },
         test: { type: 'string', multiple: true },
         ndctl: { type: 'string' },
         'hang-timeout': { type: 'string' },
-        nvdimms: { type: 'string' },
-        'nvdimm-size': { type: 'string' },
-        'label-size': { type: 'string' },
-        memmap: { type: 'string', multiple: true },
-        mem: { type: 'string' },
-        numa: { type: 'string' },
-        cpus: { type: 'string' },
-        accel: { type: 'string' },
-        'ssh-port': { type: 'string' },
-        'boot-timeout': { type: 'string' },
         fs: { type: 'string', default: 'ext4,xfs' },
         seconds: { type: 'string' },
         seed: { type: 'string' },
@@ -141,55 +93,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    const accel = a.accel as Accel | undefined;
-    if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') throw new RunInputError(`--accel "${accel}" is not kvm or tcg`);
     const suite = a.suite!;
     if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') throw new RunInputError(`--suite "${suite}" is not smoke, stressors or ndctl`);
     if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
     const fsList = a.fs!.split(',').filter(Boolean);
     for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
-    if (a['kernel-package'] && a.kernel) throw new RunInputError('--kernel and --kernel-package both given: choose one');
-    if (a.modules && !a.kernel) throw new RunInputError('--modules goes with --kernel');
-    const nvdimms = int(a.nvdimms, '--nvdimms', defaultTopology.nvdimms.length);
-    const size = a['nvdimm-size'] ? parseSizeMiB(a['nvdimm-size'], '--nvdimm-size') : defaultTopology.nvdimms[0].sizeMiB;
-    const label = a['label-size'] !== undefined ? parseSizeMiB(a['label-size'], '--label-size') : defaultTopology.nvdimms[0].labelSizeMiB;
-    const topology: Topology = {
-      nvdimms: Array.from({ length: nvdimms }, () => ({ sizeMiB: size, labelSizeMiB: label })),
-      memmap: (a.memmap ?? []).map(parseMemmap),
-      memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
-      cpus: int(a.cpus, '--cpus', defaultTopology.cpus),
-      numaNodes: int(a.numa, '--numa', 1),
-    };
-    // Without topology options each suite gets the guest it needs (ndctl's is larger).
-    const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus, a.numa].some((v) => v !== undefined);
-    const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
-    if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
-    const base = a['config-base'];
-    if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new RunInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
-    const kernel: KernelChoice = a.kernel
-      ? { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null }
-      : wantsBuild
-        ? {
-            kind: 'build',
-            opts: {
-              source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
-              ref: a.ref,
-              series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
-              config: a.config ? a.config.split(',').filter(Boolean) : undefined,
-              configBase: base as 'tinyconfig' | 'defconfig' | undefined,
-              allowDropped: a['allow-dropped'],
-            },
-          }
-        : { kind: 'stock', pkg: a['kernel-package'] };
-    const sshPort = a['ssh-port'] !== undefined ? int(a['ssh-port'], '--ssh-port', 0) : undefined;
-    const append = a.append ? a.append.split(/\s+/).filter(Boolean) : [];
-    // Bad input is found here, before apt, a download or an unpack.
-    if (topologyGiven) validateTopology(topology, { cmdline: append });
-    if (kernel.kind === 'build') await checkKernelInputs(kernel.opts);
+    const guest = await guestFromArgs(a);
     const started = Date.now();
     const { record, runDir } = await runWorkflow({
-      kernel,
-      image: a.image ?? (suite === 'ndctl' ? 'rootfs' : 'initramfs'),
+      ...guest,
       suite,
       census: !a['no-census'],
       repeat: int(a.repeat, '--repeat', 1),
@@ -197,15 +109,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       tests: a.test,
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,
-      topology: topologyGiven || suite !== 'ndctl' ? topology : undefined,
-      accel,
-      sshPort,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
       filesystems: fsList as SmokeFs[],
       seconds: int(a.seconds, '--seconds', 0),
       seed: int(a.seed, '--seed', 1),
-      bootTimeoutMs: int(a['boot-timeout'], '--boot-timeout', 180) * 1000,
-      cmdlineExtra: append,
       progress: (phase, msg) => {
         const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
         process.stderr.write(`${t}s [${phase}] ${msg}\n`);
