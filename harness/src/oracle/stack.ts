@@ -47,9 +47,9 @@ export function parseFrame(line: string, section = 'stack'): Frame | null {
   return null;
 }
 
-// "RIP: 0010:dax_insert_pfn_pmd+0x41c/0x430", old "RIP: 0010:[<ffffffff8100>]  fn+0x1/0x2",
+// "RIP: 0010:dax_insert_pfn_pmd+0x41c/0x430", old "RIP: 0010:[<ffffffff8100>]  [<ffffffff8100>] fn+0x1/0x2",
 // arm64 "pc : fn+0x1/0x2".
-const RIP_RE = /^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+)?|pc : |PC is at |NIP \[[0-9a-f]+\] |epc : )([A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?)/;
+const RIP_RE = /^(?:RIP: [0-9a-f]{4}:(?:\[<[0-9a-f]+>\]\s+){0,2}|pc : |PC is at |NIP \[[0-9a-f]+\] |epc : )([A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?)/;
 
 /** The function the CPU was in (RIP/pc line), or null (user-space RIP, no registers). */
 const RIP_FIRST = new Set(['R', 'p', 'P', 'N', 'e']);
