@@ -23,7 +23,7 @@ function result(name: string, status: TestResult['status'], reason = '', params:
 t.test('parse: fields, kinds, ranges, regex, why', async (t) => {
   const e = parseKnown(LIST, 'list.txt');
   t.equal(e.length, 4);
-  t.same(e[0], { test: 'ndctl:daxctl-create.sh', kernel: [], kind: 'debian-stock', statuses: ['skip'], match: 'victim region', why: 'no cxl_test on Debian kernels', source: 'list.txt:3' });
+  t.same(e[0], { test: 'ndctl:daxctl-create.sh', kernel: [], kind: 'debian-stock', accel: null, statuses: ['skip'], match: 'victim region', why: 'no cxl_test on Debian kernels', source: 'list.txt:3' });
   t.same(e[1].statuses, ['crash', 'fail']);
   t.same(e[2].kernel, ['>=6.1', '<6.2']);
   t.equal(e[3].match, 'topology_sane');
@@ -46,6 +46,14 @@ t.test('lookup: kernel ranges, provenance, families, last line wins', async (t) 
   t.same(lookupKnown(e, 'stressors:vma_ops.ext4', stock)?.statuses, ['pass'], 'the later, narrower line wins');
   t.equal(lookupKnown(e, 'stressors:vma_ops.xfs', built612), null, 'out of range');
   t.equal(lookupKnown(e, 'stressors:vma_ops.xfs', { release: 'mykernel', kind: 'path' }), null, 'a release that is no version matches no range');
+});
+
+t.test('lookup: an accelerator condition (a timing check emulation trips)', async (t) => {
+  const e = parseKnown('ndctl:device-dax  @tcg  fail|pass  /took too long/  timing check under TCG\n', 'l');
+  t.equal(lookupKnown(e, 'ndctl:device-dax', { ...stock, accel: 'tcg' })?.why, 'timing check under TCG');
+  t.equal(lookupKnown(e, 'ndctl:device-dax', { ...stock, accel: 'kvm' }), null, 'not under KVM');
+  t.equal(verdictOf({ status: 'fail', reason: 'FAIL (exit 250): dax1.0: verify loop took too long usecs: 32957' }, lookupKnown(e, 'ndctl:device-dax', { ...stock, accel: 'tcg' })), 'xfail');
+  t.equal(verdictOf({ status: 'fail', reason: 'FAIL (exit 255): namespace1.0: failed dax direct-i/o' }, lookupKnown(e, 'ndctl:device-dax', { ...stock, accel: 'tcg' })), 'fail', 'any other failure of the test still fails');
 });
 
 t.test('verdicts', async (t) => {

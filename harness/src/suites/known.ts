@@ -9,7 +9,8 @@
 //
 // kernel: `*`, or comparisons joined by commas (`>=6.1,<6.5`, `=6.1` for the
 // 6.1 series), optionally with `@stock` / `@built` / `@path` for the kernel's
-// provenance. The test may end in `*` to cover a family (`stressors:vma_ops.*`).
+// provenance and `@tcg` / `@kvm` for the accelerator (a test's timing check
+// that emulation trips). The test may end in `*` to cover a family (`stressors:vma_ops.*`).
 // Later lines win over earlier ones, and a user's files come after ours.
 // Pure: no I/O but reading the files named.
 import { readFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../host/paths.ts';
 import { inRange } from './stressor-manifest.ts';
 import { InputError } from '../host/errors.ts';
-import type { ExpectedOutcome, KernelArtifact, TestResult, TestStatus, Verdict } from '../results/records.ts';
+import type { Accel, ExpectedOutcome, KernelArtifact, TestResult, TestStatus, Verdict } from '../results/records.ts';
 
 export const BUILTIN_KNOWN = join(repoRoot, 'suites', 'known-outcomes.txt');
 
@@ -30,6 +31,7 @@ export interface KnownEntry {
   /** Comparisons (all must hold), or empty for every kernel. */
   kernel: string[];
   kind: KernelArtifact['kind'] | null;
+  accel: Accel | null;
   statuses: TestStatus[];
   match: string | null;
   why: string;
@@ -50,13 +52,15 @@ export function parseKnown(text: string, where: string): KnownEntry[] {
     const statuses = statusField.split('|') as TestStatus[];
     for (const s of statuses) if (!STATUSES.includes(s)) throw new KnownOutcomesError(`${at}: status "${s}" is not one of ${STATUSES.join(', ')}`);
     let kind: KnownEntry['kind'] = null;
+    let accel: Accel | null = null;
     const parts: string[] = [];
     for (const p of kernelField.split(',')) {
       if (p === '*') continue;
       const k = /^@(stock|built|path)$/.exec(p);
       if (k) kind = k[1] === 'stock' ? 'debian-stock' : (k[1] as 'built' | 'path');
+      else if (p === '@tcg' || p === '@kvm') accel = p.slice(1) as Accel;
       else if (/^(<=|>=|<|>|=)?\d+\.\d+(\.\d+)?$/.test(p)) parts.push(p);
-      else throw new KnownOutcomesError(`${at}: kernel "${p}" is not *, a comparison like >=6.5 or <6.15, or @stock/@built/@path`);
+      else throw new KnownOutcomesError(`${at}: kernel "${p}" is not *, a comparison like >=6.5 or <6.15, or @stock/@built/@path/@tcg/@kvm`);
     }
     if (match !== undefined) {
       try {
@@ -66,7 +70,7 @@ export function parseKnown(text: string, where: string): KnownEntry[] {
       }
     }
     if (!why.trim()) throw new KnownOutcomesError(`${at}: say why the outcome is expected (the rest of the line)`);
-    out.push({ test, kernel: parts, kind, statuses, match: match ?? null, why: why.trim(), source: at });
+    out.push({ test, kernel: parts, kind, accel, statuses, match: match ?? null, why: why.trim(), source: at });
   }
   return out;
 }
@@ -97,11 +101,17 @@ function nameMatches(pattern: string, name: string): boolean {
 }
 
 /** The last entry that covers this test on this kernel, as an ExpectedOutcome. */
-export function lookupKnown(entries: KnownEntry[], name: string, kernel: Pick<KernelArtifact, 'release' | 'kind'>): ExpectedOutcome | null {
+/** What a known outcome can depend on: the kernel's version and provenance, and the accelerator. */
+export interface KnownContext extends Pick<KernelArtifact, 'release' | 'kind'> {
+  accel?: Accel;
+}
+
+export function lookupKnown(entries: KnownEntry[], name: string, kernel: KnownContext): ExpectedOutcome | null {
   let hit: KnownEntry | null = null;
   for (const e of entries) {
     if (!nameMatches(e.test, name)) continue;
     if (e.kind && e.kind !== kernel.kind) continue;
+    if (e.accel && e.accel !== kernel.accel) continue;
     if (e.kernel.length && !safeInRange(kernel.release, e.kernel.join(' '))) continue;
     hit = e;
   }
@@ -130,7 +140,7 @@ export function verdictOf(r: Pick<TestResult, 'status' | 'reason'>, expected: Ex
 }
 
 /** Set `expected` (from the lists, unless the suite set one) and `verdict` on a result. */
-export function applyKnown(r: TestResult, suite: string, entries: KnownEntry[], kernel: Pick<KernelArtifact, 'release' | 'kind'>): TestResult {
+export function applyKnown(r: TestResult, suite: string, entries: KnownEntry[], kernel: KnownContext): TestResult {
   const listed = lookupKnown(entries, knownName(suite, r), kernel);
   // A user's list speaks last: it overrides what the suite's own manifest says.
   if (listed) r.expected = listed;

@@ -287,7 +287,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   let currentPass = 0;
   const onResult = async (r: TestResult) => {
     if (currentPass) r.params.pass = String(currentPass);
-    applyKnown(r, r.name === 'boot' ? 'boot' : p.suite.name, p.known, p.kernel);
+    applyKnown(r, r.name === 'boot' ? 'boot' : p.suite.name, p.known, { ...p.kernel, accel: p.accel.used });
     record.tests.push(r);
     env.progress('test', `${label(r)}: ${verdictWord(r)} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason}` : ''}`);
     await save();
@@ -394,7 +394,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       r.status = 'crash';
       r.crashes = loose;
       r.reason = `kernel report outside any test: ${loose.map((c) => c.title).join('; ')}`;
-      applyKnown(r, 'boot', p.known, p.kernel);
+      applyKnown(r, 'boot', p.known, { ...p.kernel, accel: p.accel.used });
       record.tests.push(r);
     }
     if (!ended && record.status === 'running') ended = runEnding(record, enders);
