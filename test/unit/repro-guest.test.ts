@@ -111,7 +111,8 @@ t.test("Debian's kernels from apt", async (t) => {
     'Package: linux-source-6.1\nVersion: 6.1.192-3',
     'Package: linux-image-6.1.0-57-amd64\nVersion: 6.1.192-3',
   ].join('\n\n');
-  const ks = parseAptShow(show);
+  const kbuild = new Set(['6.1.192-3', '6.1.170-3', '6.12.117-1~deb12u1']);
+  const ks = parseAptShow(show, kbuild);
   t.same(
     ks.map((k) => [k.kind, k.version, k.argv.join(' ')]),
     [
@@ -123,9 +124,19 @@ t.test("Debian's kernels from apt", async (t) => {
     ],
     'stock images newest first, then the sources; a package listed twice once',
   );
+  t.same(
+    parseAptShow(show, new Set(['6.1.192-3'])).filter((k) => k.kind === 'stock').map((k) => k.release),
+    ['6.1.0-57-amd64'],
+    'an image whose linux-kbuild apt no longer has is left out: no module of ours could be built for it',
+  );
   const v = (s: string) => parseKernelVersion(s)!;
   t.equal(closestKernel(v('6.1.172'), ks)!.kernel.label, 'linux-image-6.1.0-47-amd64 6.1.170-3', 'within a release, the nearest stable update');
   t.equal(closestKernel(v('6.1.192+'), ks)!.kernel.label, 'linux-image-6.1.0-57-amd64 6.1.192-3');
+  const own = closestKernel(v('6.1.0-57-amd64'), ks)!;
+  t.equal(own.kernel.label, 'linux-image-6.1.0-57-amd64 6.1.192-3', "a Debian kernel's own release names its package");
+  t.match(own.closeness, /the report's own kernel/);
+  t.equal(closestKernel(v('6.1.0-49-amd64'), ks)!.kernel.version, '6.1.192', 'an ABI apt cannot serve: the newest of its release');
   t.equal(closestKernel(v('6.1'), ks)!.kernel.version, '6.1.192', 'no patch level given: the newest of the release');
+  t.equal(closestKernel(v('6.6.0+'), ks)!.kernel.version, '6.1.192', 'another release: its newest update, whatever the patch numbers');
   t.equal(closestKernel(v('6.13.2'), ks)!.kernel.argv.join(' '), '--kernel-package linux-image-6.12.117+deb12-amd64', 'the stock 6.12 before a 6.12 build');
 });

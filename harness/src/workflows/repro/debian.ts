@@ -33,14 +33,28 @@ function cmpVersion(a: string, b: string): number {
   return 0;
 }
 
-/** `apt-cache show` stanzas → the kernels, stock ones newest first, then the sources. */
-export function parseAptShow(text: string): DebianKernel[] {
-  const out: DebianKernel[] = [];
+function stanzas(text: string): Array<{ pkg: string; ver: string }> {
+  const out: Array<{ pkg: string; ver: string }> = [];
   for (const stanza of text.split(/\n\s*\n/)) {
     const pkg = /^Package:\s*(\S+)/m.exec(stanza)?.[1];
     const ver = /^Version:\s*(\S+)/m.exec(stanza)?.[1];
-    if (!pkg || !ver) continue;
-    if (IMAGE.test(pkg)) out.push({ version: upstream(ver), kind: 'stock', argv: ['--kernel-package', pkg], label: `${pkg} ${ver}` });
+    if (pkg && ver) out.push({ pkg, ver });
+  }
+  return out;
+}
+
+/**
+ * `apt-cache show` stanzas → the kernels, stock ones newest first, then the
+ * sources. A stock image counts only when linux-kbuild exists at its version
+ * (`kbuild`, from every version apt knows): without it no module of ours can
+ * be built for it, and apt keeps only the newest kbuild of a release.
+ */
+export function parseAptShow(text: string, kbuild: ReadonlySet<string>): DebianKernel[] {
+  const out: DebianKernel[] = [];
+  for (const { pkg, ver } of stanzas(text)) {
+    if (IMAGE.test(pkg)) {
+      if (kbuild.has(ver)) out.push({ version: upstream(ver), kind: 'stock', argv: ['--kernel-package', pkg], label: `${pkg} ${ver}`, release: pkg.slice('linux-image-'.length) });
+    }
     else if (SOURCE.test(pkg)) out.push({ version: upstream(ver), kind: 'source', argv: ['--source', `debian:${SOURCE.exec(pkg)![1]}`], label: `${pkg} ${ver}` });
   }
   const seen = new Set<string>();
@@ -57,15 +71,18 @@ async function aptCache(args: string[]): Promise<string> {
 /** Debian's kernels as the host's apt lists have them (empty when apt knows none). */
 export async function debianKernels(): Promise<DebianKernel[]> {
   const lists = await stat(LISTS).catch(() => null);
-  const file = cacheDir('repro', 'debian-kernels.json');
+  const file = cacheDir('repro', 'debian-kernels-v2.json');
   const stamp = lists ? String(lists.mtimeMs) : 'none';
   const cached = await readFile(file, 'utf8')
     .then((t) => JSON.parse(t) as { stamp: string; kernels: DebianKernel[] })
     .catch(() => null);
   if (cached?.stamp === stamp) return cached.kernels;
-  const names = kernelPackageNames((await aptCache(['pkgnames', 'linux-'])).split('\n').map((l) => l.trim()));
+  const all = (await aptCache(['pkgnames', 'linux-'])).split('\n').map((l) => l.trim());
+  const names = kernelPackageNames(all);
+  const kbuildNames = all.filter((n) => n.startsWith('linux-kbuild-'));
+  const kbuild = new Set(kbuildNames.length ? stanzas(await aptCache(['show', ...kbuildNames])).map((x) => x.ver) : []);
   // One call for every package; a name without a candidate is skipped by apt.
-  const kernels = names.length ? parseAptShow(await aptCache(['show', '--no-all-versions', ...names])) : [];
+  const kernels = names.length ? parseAptShow(await aptCache(['show', '--no-all-versions', ...names]), kbuild) : [];
   await mkdir(cacheDir('repro'), { recursive: true });
   await writeJsonAtomic(file, { stamp, kernels }).catch(() => {});
   return kernels;

@@ -80,7 +80,9 @@ export class ReportError extends InputError {}
 export function parseKernelVersion(release: string): KernelVersion | null {
   const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?/.exec(release.trim());
   if (!m) return null;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] !== undefined ? Number(m[3]) : null, rc: m[4] !== undefined ? Number(m[4]) : null, release: release.trim() };
+  // Debian's "6.1.0-57-amd64": the .0 and the ABI number say nothing of the stable update.
+  const debianAbi = /^\d+\.\d+\.0-\d+-/.test(release.trim());
+  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] !== undefined && !debianAbi ? Number(m[3]) : null, rc: m[4] !== undefined ? Number(m[4]) : null, release: release.trim() };
 }
 
 /** Frames of the crash's own stack: RIP first, then the reliable frames of the main trace. */

@@ -99,8 +99,10 @@ interface Ask {
 class LiveCell {
   readonly stop = new AbortController();
   done: Promise<void>;
+  /** No further pass will run in this cell (it is ending, or has ended). */
   ended = false;
   passes = 0;
+  private runDir: string | undefined;
   private seen = 0;
   private reported = new Set<CrashReport>();
   private waiting: ((a: Ask | null) => void) | null = null;
@@ -117,9 +119,13 @@ class LiveCell {
       { ...first, plan },
       {
         resultsRoot: o.runsRoot,
-        progress: (ph, m) => o.progress(`[${ph}] ${m}`),
+        // The cell counts passes out of its repeat; here the loop decides how many.
+        progress: (ph, m) => o.progress(`[${ph}] ${m.replace(/^\[pass (\d+)\/\d+\]/, '[pass $1]')}`),
         handleSignals: false,
         signal: this.stop.signal,
+        onReady: (_s, runDir) => {
+          this.runDir = runDir;
+        },
         pass: async ({ ctx, onResult }) => {
           const a = await this.next();
           if (!a) return false;
@@ -132,12 +138,14 @@ class LiveCell {
           this.settle(pass);
           this.passes++;
           const crashed = pass.crashes.length > 0 || pass.runs.some((r) => r.crashes.length > 0);
-          return crashed || (o.maxPassesPerBoot !== undefined && this.passes >= o.maxPassesPerBoot);
+          if (crashed || (o.maxPassesPerBoot !== undefined && this.passes >= o.maxPassesPerBoot)) this.ended = true;
+          return this.ended;
         },
       },
     ).then(
       (out: RunOutcome) => {
         this.ended = true;
+        this.runDir = out.runDir;
         const r = out.record;
         const infra = r.status === 'infra-error' || r.status === 'interrupted' ? r.reason : null;
         if (this.pending) this.settle(this.collect(r, infra));
@@ -176,7 +184,7 @@ class LiveCell {
     const loose = r.crashes.filter((c) => !inTests.has(c) && !this.reported.has(c));
     for (const t of results) for (const c of t.crashes) this.reported.add(c);
     for (const c of loose) this.reported.add(c);
-    return passFromResults(this.pending?.id ?? '', results, loose, infra);
+    return { ...passFromResults(this.pending?.id ?? '', results, loose, infra), ...(this.runDir ? { runDir: this.runDir } : {}) };
   }
 
   private settle(p: Pass): void {
@@ -200,10 +208,10 @@ class LiveCell {
   }
 
   async end(): Promise<void> {
-    if (!this.ended) {
-      if (this.waiting) this.give(null);
-      else this.stop.abort(new Error('repro ended'));
-    }
+    // Between passes (the hook waiting, or about to wait): no next pass. In
+    // the middle of one (the loop gave up on it): stop it.
+    if (this.pending) this.stop.abort(new Error('repro ended'));
+    else this.give(null);
     await this.done;
   }
 }

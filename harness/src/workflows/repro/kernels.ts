@@ -12,6 +12,8 @@ export interface DebianKernel {
   argv: string[];
   /** For people: the package and its version. */
   label: string;
+  /** A stock image's `uname -r` (6.1.0-57-amd64): a report from that very kernel names it. */
+  release?: string;
 }
 
 export interface KernelPick {
@@ -49,6 +51,8 @@ const DAX_BOUNDARIES: Array<{ major: number; minor: number; what: string }> = [{
  * often still there later than already there before).
  */
 export function closestKernel(v: KernelVersion, available: readonly DebianKernel[]): KernelPick | null {
+  const own = available.find((k) => k.release !== undefined && k.release === v.release);
+  if (own) return { kernel: own, distance: 0, closeness: `the report's own kernel (${own.release})`, notes: [] };
   const want = releaseIndex(v.major, v.minor);
   let best: { k: DebianKernel; d: number; signed: number; patch: number } | null = null;
   for (const k of available) {
@@ -56,8 +60,8 @@ export function closestKernel(v: KernelVersion, available: readonly DebianKernel
     if (!p) continue;
     const signed = releaseIndex(p.major, p.minor) - want;
     const d = Math.abs(signed);
-    // Within one release, the stable update nearest the report's (the newest when it gives none).
-    const patch = v.patch !== null && p.patch !== null ? Math.abs(p.patch - v.patch) : -(p.patch ?? 0);
+    // In the report's own release, the stable update nearest its own; otherwise (or when it gives none) the newest.
+    const patch = signed === 0 && v.patch !== null && p.patch !== null ? Math.abs(p.patch - v.patch) : -(p.patch ?? 0);
     const better =
       !best ||
       d < best.d ||
