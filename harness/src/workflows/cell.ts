@@ -101,6 +101,8 @@ export interface CellEnv {
 export interface PassHook {
   ctx: SuiteContext;
   session: Session;
+  /** What the guest was booted from (its image carries the ssh keys). */
+  prepared: PreparedCell;
   pass: number;
   onResult: (r: TestResult) => Promise<void>;
   /** The suite's own tests for this pass. */
@@ -351,7 +353,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       let ran: boolean | void = true;
       try {
         const runSuite = () => p.prepared.run(ctx, onResult);
-        ran = env.pass ? await env.pass({ ctx, session: live, pass, onResult, runSuite }) : await runSuite();
+        ran = env.pass ? await env.pass({ ctx, session: live, prepared: p, pass, onResult, runSuite }) : await runSuite();
       } finally {
         stop.signal.removeEventListener('abort', onStop);
       }
