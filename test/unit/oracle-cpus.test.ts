@@ -172,7 +172,7 @@ t.test('a soft lockup in an IPI wait: titled by the partner only when the partne
   const partner = nmiBlock(1, 'native_queued_spin_lock_slowpath', '00000046', ['_raw_spin_lock_irq', 'grab_mapping_entry', 'dax_iomap_pte_fault', 'ext4_dax_huge_fault', '__do_fault', 'do_fault']);
   const idle = ['NMI backtrace for cpu 1 skipped: idling at native_safe_halt+0xb/0x10'];
   const title = (lines: string[]) => {
-    const r = titleReport(lines, 0, parseCpus(lines.slice(lines.findIndex((l) => l.startsWith('Sending NMI')))));
+    const r = titleReport(lines, 0, () => parseCpus(lines.slice(lines.findIndex((l) => l.startsWith('Sending NMI')))));
     return [r?.title, r?.culprit?.bt.cpu ?? null];
   };
   t.same(title(head), ['BUG: soft lockup in smp_call_function', null], 'no backtraces: as syzbot titles it');

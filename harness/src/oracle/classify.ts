@@ -96,8 +96,8 @@ export interface ClassifyInput {
   main: readonly Frame[];
   /** Canonical page-dump assertion, if a dump is attached. */
   assertion: string | null;
-  /** Other CPUs' backtraces printed in the report. */
-  cpus: readonly CpuInfo[];
+  /** Other CPUs' backtraces printed in the report, parsed when first asked for. */
+  cpus: () => readonly CpuInfo[];
 }
 
 const HUNG_SKIP = /^(?:__?schedule\w*|schedule\w*|io_schedule\w*|context_switch|__switch_to\w*|preempt_schedule\w*|\w*wait_for_completion\w*|_{0,3}wait_(?:var_)?event\w*|__?wait_on_\w+|wait_on_\w+|folio_wait_\w+|wait_page_idle\w*|bit_wait\w*|rwsem_down_\w+|__?down\w*|down_\w+|__?percpu_(?:down|rwsem)\w*|do_nanosleep|schedule_hrtimeout\w*|wait_woken|prepare_to_wait\w*|__rwsem_\w+|__synchronize_\w+|synchronize_\w+|wait_rcu_gp)$/;

@@ -64,14 +64,18 @@ const questionable = (t: string) => (t[0] === '?' || t[0] === '[') && QUESTIONAB
 // dump_page() calls that report a page some operation could not handle, not a kernel bug.
 const BENIGN_DUMP_RE = /^page dumped because: (?:isolation failed|migration failure|unmovable page|gup_test failure|dump_pages\(\) test)/;
 
-/** Index of the first line of the other CPUs' backtraces in a report, or -1. */
-function cpusStart(body: readonly string[]): number {
+/** Where the other CPUs' backtraces begin in a report (their first line, their first block), -1 when absent. */
+function cpusStart(body: readonly string[]): { at: number; block: number } {
+  let at = -1;
   for (let i = 0; i < body.length; i++) {
     const l = body[i]!;
     const c = l[0];
-    if ((c === 'N' || c === 'S' || c === 'T') && (l.startsWith('NMI backtrace for cpu') || l.startsWith('Sending NMI from') || l.startsWith('Task dump for CPU'))) return i;
+    if (c !== 'N' && c !== 'S' && c !== 'T') continue;
+    const block = l.startsWith('NMI backtrace for cpu') || l.startsWith('Task dump for CPU');
+    if (at < 0 && (block || l.startsWith('Sending NMI from'))) at = i;
+    if (block) return { at, block: i };
   }
-  return -1;
+  return { at, block: -1 };
 }
 
 /** The CrashReport for a group, or null when the group turns out not to be a kernel report. */
@@ -83,9 +87,13 @@ export function buildReport(g: LineGroup): CrashReport | null {
   if (g.type === 'page dump' && body.some((l) => BENIGN_DUMP_RE.test(l))) return null;
   // The report's own RIP, stack and header come before the other CPUs' backtraces,
   // unless it has no stack of its own there (an RCU stall shows the stalled CPU only in its backtrace).
-  const at = cpusStart(body);
-  const cpus: CpuInfo[] = at < 0 ? [] : parseCpus(body.slice(at));
-  const own = at < 0 || !body.slice(0, at).some((l) => TRACE_START_RE.test(l)) ? body : body.slice(0, at);
+  const { at, block } = cpusStart(body);
+  let ownTrace = false;
+  for (let i = 0; i < at && !ownTrace; i++) ownTrace = TRACE_START_RE.test(body[i]!);
+  const own = ownTrace ? body.slice(0, at) : body;
+  // The CPU blocks are read when the title asks for them (a stall waiting on another CPU) or the record is read.
+  let cpus: CpuInfo[] | null = null;
+  const cpusOf = () => (cpus ??= block < 0 ? [] : parseCpus(body.slice(block)));
   const rip = parseRip(own);
   const main = mainTrace(own);
   const pageDump = parsePageDump(text);
@@ -97,7 +105,7 @@ export function buildReport(g: LineGroup): CrashReport | null {
     rip,
     main,
     assertion: pageDump?.assertion ?? null,
-    cpus,
+    cpus: cpusOf,
   });
   if (!c) return null;
   const keyIn = { type: c.type, title: c.title, altTitles: c.altTitles, reason: c.reason, file: c.file, frames: c.frames };
@@ -121,10 +129,8 @@ export function buildReport(g: LineGroup): CrashReport | null {
     rip,
     pageDump,
   };
-  if (cpus.length > 0) {
-    if (c.culprit) c.culprit.bt.culprit = true;
-    r.cpus = cpus.map((x) => x.bt);
-  }
+  if (c.culprit) c.culprit.bt.culprit = true;
+  if (block >= 0) lazy(r, 'cpus', () => cpusOf().map((x) => x.bt));
   lazy(r, 'frames', () => parseFrames(body));
   lazy(r, 'registers', () => parseRegisters(body));
   lazy(r, 'header', () => parseHeader(own));

@@ -836,9 +836,9 @@ function stackMissing(lines: readonly string[], starts: readonly boolean[], from
 /**
  * Title a report. `lines` are its kernel lines (prefixes removed, questionable
  * frames and other CPUs' interleaved lines already left out), `from` the first
- * line that may be the oops line, `cpus` the CPU backtraces printed in it.
+ * line that may be the oops line, `cpus` the CPU backtraces printed in it (asked for only by stalls).
  */
-export function titleReport(all: readonly string[], from = 0, cpus: readonly CpuInfo[] = []): Titled | null {
+export function titleReport(all: readonly string[], from = 0, cpus: () => readonly CpuInfo[] = () => []): Titled | null {
   // Longer than printk can print is not kernel text; cut it so that no pattern crawls over it.
   const lines = all.some((l) => l.length > PRINTK_LINE_MAX) ? all.map((l) => l.slice(0, PRINTK_LINE_MAX)) : all;
   const found = findOopsLine(lines, from);
@@ -878,8 +878,8 @@ export function titleReport(all: readonly string[], from = 0, cpus: readonly Cpu
       corrupted = !w.ok;
     }
     let culprit: CpuInfo | null = null;
-    if (rule.cpus && cpus.length > 0) {
-      const s = stallKeys(rule, lines, cpus, keys, !corrupted);
+    if (rule.cpus && (corrupted || keys[0]?.canon === 'smp_call_function')) {
+      const s = stallKeys(rule, lines, cpus(), keys, !corrupted);
       keys = s.keys;
       corrupted = !s.ok;
       culprit = s.culprit;
