@@ -6,6 +6,9 @@ import { resolve, join } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { InputError } from '../host/errors.ts';
+import { parseDuration } from './run-options.ts';
+
+export { parseDuration };
 import { setInterruptHandler } from '../host/proc.ts';
 import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { ReproDir } from '../workflows/repro/record.ts';
@@ -106,15 +109,6 @@ export interface ReproDeps {
 }
 
 const ERR = 'dax-harness repro:';
-
-/** "90s", "30m", "2h", "1h30m", or plain seconds → ms. */
-export function parseDuration(v: string, name: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(v);
-  if (!m || v === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new InputError(`${name} "${v}" is not a duration: write it as 90s, 30m, 2h or 1h30m`);
-  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
-  if (ms <= 0) throw new InputError(`${name} "${v}" is no time at all: give at least a few minutes (e.g. 30m)`);
-  return ms;
-}
 
 function whole(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;

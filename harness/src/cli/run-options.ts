@@ -92,6 +92,15 @@ export interface GuestChoice {
   cmdlineExtra: string[];
 }
 
+/** "90s", "30m", "2h", "1h30m", or plain seconds → ms. */
+export function parseDuration(v: string, name: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(v);
+  if (!m || v === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new RunInputError(`${name} "${v}" is not a duration: write it as 90s, 30m, 2h or 1h30m`);
+  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+  if (ms <= 0) throw new RunInputError(`${name} "${v}" is no time at all: give at least a few minutes (e.g. 30m)`);
+  return ms;
+}
+
 export function whole(v: string | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (!/^\d+$/.test(v)) throw new RunInputError(`${name} "${v}" is not a whole number`);

@@ -263,6 +263,7 @@ export class CellReproGuest implements ReproGuest {
       merged.crashes.push(...p.crashes);
       if (p.bootMs !== null) merged.bootMs = (merged.bootMs ?? 0) + p.bootMs;
       merged.infraError ??= p.infraError;
+      if (p.runDir) merged.runDir ??= p.runDir;
     }
     return merged;
   }

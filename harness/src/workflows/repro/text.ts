@@ -82,7 +82,8 @@ export function formatSummary(s: ReproSummary, o: { budget: string }): string {
   out.push('');
   out.push('tried:');
   for (const t of s.tried.filter((x) => x.runs > 0 || x.dropped)) {
-    out.push(`  ${t.id.padEnd(28)} ${String(t.runs).padStart(3)} run${t.runs === 1 ? ' ' : 's'}${t.hits ? `, ${t.hits} reproduced` : ''}${t.otherCrashes ? `, ${t.otherCrashes} with another crash` : ''}${t.dropped ? ` — given up: ${t.dropped}` : ''}`);
+    const notes = `${t.hits ? `, ${t.hits} reproduced` : ''}${t.otherCrashes ? `, ${t.otherCrashes} with another crash` : ''}${t.dropped ? ` — given up: ${t.dropped}` : ''}`;
+    out.push(`  ${t.id.padEnd(28)} ${String(t.runs).padStart(3)} run${t.runs === 1 ? '' : 's'}${notes}`);
     if (t.reasons.length) out.push(`  ${''.padEnd(28)}     (${t.reasons.join('; ')})`);
   }
   const untried = s.tried.filter((x) => x.runs === 0 && !x.dropped).length;
