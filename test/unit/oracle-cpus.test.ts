@@ -208,3 +208,23 @@ t.test('a backtrace announced but late still lands in the live report', async (t
   t.match(got[0]!.cpus, [{ cpu: 1, idle: true }]);
   d.close();
 });
+
+t.test('other CPUs\' backtraces do not make a report corrupted', async (t) => {
+  const lockup = [
+    'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
+    'RIP: 0010:delay_tsc+0x33/0xa0',
+    'Call Trace:',
+    '<TASK>',
+    'daxh_fault_spin+0x60/0x91 [daxh_fault]',
+    'vfs_write+0xc7/0x3f0',
+    'ksys_write+0x6b/0xf0',
+    'do_syscall_64+0x5d/0xb0',
+    '</TASK>',
+  ];
+  // Without NMIs the kernel shows a remote CPU's task by sched_show_task(): an unreliable stack.
+  const taskDump = ['Task dump for CPU 1:', 'task:kworker/1:1     state:R  running task     stack:0     pid:31    ppid:2      flags:0x00004008', 'Call Trace:', '<TASK>', '? process_one_work+0x179/0x390', '? worker_thread+0x27e/0x3a0', '</TASK>'];
+  const r = titleReport([...lockup, ...taskDump]);
+  t.equal(r?.title, 'BUG: soft lockup in daxh_fault_spin');
+  t.equal(r?.corrupted, false);
+  t.equal(titleReport(lockup.slice(0, 4))?.corrupted, true, 'its own stack cut short still is');
+});

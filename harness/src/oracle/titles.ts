@@ -808,6 +808,8 @@ function findOopsLine(lines: readonly string[], from = 0): { i: number; family: 
   return null;
 }
 
+const isCpuBlockStart = (l: string) => (l[0] === 'N' || l[0] === 'S' || l[0] === 'T') && (l.startsWith('NMI backtrace for cpu') || l.startsWith('Sending NMI from') || l.startsWith('Task dump for CPU'));
+
 /**
  * Whether the report lacks the stack traces its kind prints: none at all, a
  * trace header at the very end, or one with no frame in the lines after it (a
@@ -816,7 +818,12 @@ function findOopsLine(lines: readonly string[], from = 0): { i: number; family: 
 function stackMissing(lines: readonly string[], starts: readonly boolean[], from: number): boolean {
   let sawTrace = false;
   for (let i = from; i < lines.length; i++) {
-    if (!starts[i]) continue;
+    if (!starts[i]) {
+      // Ours: once the report has shown a stack, other CPUs' backtraces (a task dump is often
+      // all "? " frames) say nothing about whether it was cut short.
+      if (sawTrace && isCpuBlockStart(lines[i]!)) return false;
+      continue;
+    }
     if (lines.length - i < 4) return true;
     let found = false;
     for (let j = i + 1; j < lines.length && j <= i + 15; j++) {
