@@ -5,7 +5,7 @@
 import t from 'tap';
 import { busyInKernel, culpritCpu, parseCpus, rcuStalledCpus, waitsForOthers, type CpuInfo } from '../../harness/src/oracle/cpus.js';
 import { titleReport } from '../../harness/src/oracle/titles.js';
-import { ReportDetector } from '../../harness/src/oracle/index.js';
+import { ReportDetector, parseLog } from '../../harness/src/oracle/index.js';
 import type { CrashReport } from '../../harness/src/results/records.js';
 
 const names = (c: CpuInfo) => c.bt.frames.filter((f) => f.reliable).map((f) => f.norm);
@@ -227,4 +227,27 @@ t.test('other CPUs\' backtraces do not make a report corrupted', async (t) => {
   t.equal(r?.title, 'BUG: soft lockup in daxh_fault_spin');
   t.equal(r?.corrupted, false);
   t.equal(titleReport(lockup.slice(0, 4))?.corrupted, true, 'its own stack cut short still is');
+});
+
+t.test('other output between "Sending NMI" and the backtraces it asked for does not cut them off', async (t) => {
+  const ts = (l: string) => `[   96.400000] ${l}`;
+  const log = [
+    'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
+    'RIP: 0010:delay_tsc+0x33/0xa0',
+    'Call Trace:',
+    '<TASK>',
+    'daxh_fault_spin+0x60/0x91 [daxh_fault]',
+    'vfs_write+0xc7/0x3f0',
+    'do_syscall_64+0x5d/0xb0',
+    '</TASK>',
+    'Sending NMI from CPU 0 to CPUs 1:',
+  ].map(ts);
+  const late = ['hrtimer: interrupt took 98168290 ns', 'NMI backtrace for cpu 1 skipped: idling at native_safe_halt+0xb/0x10', 'virtio_net virtio0 eth0: link up'].map(ts);
+  const [r, ...rest] = parseLog([...log, ...late].join('\n'));
+  t.equal(rest.length, 0);
+  t.match(r!.cpus, [{ cpu: 1, idle: true }]);
+  t.notOk(r!.lines.some((l) => l.includes('hrtimer') || l.includes('virtio_net')), 'the other lines are not the report\'s');
+  // Once every CPU asked has answered, the report ends at the next unrelated line as before.
+  const [s] = parseLog([...log, late[1]!, late[0]!, ts('NMI backtrace for cpu 2 skipped: idling at native_safe_halt+0xb/0x10')].join('\n'));
+  t.equal(s!.cpus?.length, 1, 'a block after the report has ended is not pulled back in');
 });
