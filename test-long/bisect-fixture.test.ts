@@ -9,7 +9,8 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bisectCommand } from '../harness/src/cli/bisect.ts';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { repoRoot } from '../harness/src/host/paths.ts';
 import { parseLog } from '../harness/src/oracle/index.ts';
 import type { BisectRecord } from '../harness/src/results/records.ts';
@@ -18,26 +19,16 @@ const fixtures = join(repoRoot, 'patches', 'fixtures');
 
 t.test('the fixture series: patch 7 named, verified both ways, 4 skipped, 6 recognised as no change', async (t) => {
   const results = mkdtempSync(join(tmpdir(), 'daxh-bisect-long-'));
+  const bin = join(repoRoot, 'harness', 'bin', 'dax-harness.js');
+  const args = ['bisect', '--series', join(fixtures, 'dax-refcount.mbox'), '--config', 'dax,debug-vm', '--test', 'stressors:pmd_pte_mix.ext4', '--seconds', '1', '--results', results, '--json'];
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const progress = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
-  // Progress lines go to the TAP stream as comments, so a slow run shows where it is.
-  process.stderr.write = ((s: string) => (s.split('\n').filter((l) => l && !/^\s+\[(boot|run|prepare)\]/.test(l)).forEach((l) => t.comment(l)), true)) as typeof process.stderr.write;
-  let code: number;
-  try {
-    code = await bisectCommand([
-      '--series', join(fixtures, 'dax-refcount.mbox'),
-      '--config', 'dax,debug-vm',
-      '--test', 'stressors:pmd_pte_mix.ext4',
-      '--seconds', '1',
-      '--results', results,
-      '--json',
-    ]);
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = progress;
-  }
+  child.stdout.on('data', (d) => (out += d));
+  // The bisection's own progress lines become TAP comments, so a slow run shows where it is.
+  createInterface({ input: child.stderr }).on('line', (l) => {
+    if (!/\s\[(boot|run|prepare|kernel|test)\] /.test(l)) t.comment(l);
+  });
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   const r = JSON.parse(out) as BisectRecord;
   t.equal(code, 0, `exit 0: ${r.reason}`);
   t.equal(r.status, 'culprit');
