@@ -12,6 +12,9 @@ commands:
   results     list, show, diff and report nights and runs; a test's history
   bisect      find the patch (or commit) that made a flaky DAX crash appear, or the one that fixed it
   repro       reproduce a crash from the report as mailed: rank tests from it and run them until it recurs
+  shell       run's guest with a shell in it (or one command: shell -- CMD), the oracle watching
+  attach      another shell in a guest that is up (run --keep, or a shell session's)
+  stop        end a guest left up by run --keep (or a shell session's)
   cache       list the cache's kernels, images and build trees with sizes and ages; prune them
 
 Run 'dax-harness <command> --help' for a command's manual.`;
@@ -38,6 +41,12 @@ async function load(name: string): Promise<Command | null> {
       return (await import('./repro.ts')).reproCommand;
     case 'cache':
       return (await import('./cache.ts')).cacheCommand;
+    case 'shell':
+      return (await import('./shell.ts')).shellCommand;
+    case 'attach':
+      return (await import('./attach.ts')).attachCommand;
+    case 'stop':
+      return (await import('./attach.ts')).stopCommand;
     default:
       return null;
   }

@@ -10,6 +10,7 @@ import { loadNightReport } from '../results/report.ts';
 import { formatNightSummary } from '../results/reporters/text.ts';
 import { renderReport, REPORT_FILES, type ReportFormat } from '../results/reporters/index.ts';
 import type { Verdict } from '../results/records.ts';
+import { listGuests } from '../workflows/kept.ts';
 
 export const RESULTS_HELP = `usage: dax-harness results [COMMAND] [options]
 
@@ -102,6 +103,11 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         if (runs.length) {
           console.log('');
           console.log(table([['run', 'status', 'started', 'reason'], ...runs.map((r) => [r.id, r.status, r.started_at, r.reason])]));
+        }
+        const guests = await listGuests(root);
+        if (guests.length) {
+          console.log('');
+          console.log(table([['guest of run', 'mode', 'ssh', 'since', 'state'], ...guests.map((g) => [g.info.run, g.info.mode, `127.0.0.1:${g.info.ssh.port}`, g.info.startedAt, g.state.up ? 'up (dax-harness attach / stop)' : `gone: ${g.state.why} (dax-harness stop cleans up)`])]));
         }
         return 0;
       }

@@ -10,6 +10,8 @@ import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, whole as int } from './run-options.ts';
+import { KEEP_HELP, runKept } from './run-keep.ts';
+import type { KeeperStart } from '../workflows/keeper.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
@@ -45,6 +47,7 @@ tests:
 output:
   --results DIR          where run directories go (default: results/ in the repo)
   --json                 print run.json instead of the table
+${KEEP_HELP}
 
 Every console line from QEMU's start goes through the crash oracle: a kernel report while the
 guest boots is a crash on the 'boot' step (exit 1), a guest that never comes up without one is an
@@ -80,6 +83,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         results: { type: 'string' },
         json: { type: 'boolean', default: false },
         'no-census': { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        'keep-idle': { type: 'string' },
         repeat: { type: 'string' },
         known: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
@@ -99,8 +104,13 @@ export async function runCommand(argv: string[]): Promise<number> {
     const fsList = a.fs!.split(',').filter(Boolean);
     for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
     const guest = await guestFromArgs(a);
+    if (a['keep-idle'] !== undefined && !a.keep) throw new RunInputError('--keep-idle goes with --keep');
     const started = Date.now();
-    const { record, runDir } = await runWorkflow({
+    const progress = (phase: string, msg: string) => {
+      const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+      process.stderr.write(`${t}s [${phase}] ${msg}\n`);
+    };
+    const options: KeeperStart['options'] = {
       ...guest,
       suite,
       census: !a['no-census'],
@@ -113,16 +123,16 @@ export async function runCommand(argv: string[]): Promise<number> {
       filesystems: fsList as SmokeFs[],
       seconds: int(a.seconds, '--seconds', 0),
       seed: int(a.seed, '--seed', 1),
-      progress: (phase, msg) => {
-        const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
-        process.stderr.write(`${t}s [${phase}] ${msg}\n`);
-      },
-    });
+    };
+    const { record, runDir, after } = a.keep
+      ? await runKept(options, a['keep-idle'], progress)
+      : { ...(await runWorkflow({ ...options, progress })), after: [] };
     if (a.json) console.log(JSON.stringify(record, null, 2));
     else {
       console.log(formatTable(record));
       console.log(`details: ${runDir}`);
     }
+    for (const l of after) console.log(l);
     switch (record.status) {
       case 'pass':
         return 0;

@@ -4,7 +4,7 @@
 import type { Accel, Topology } from '../results/records.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
 import type { Session } from './session.ts';
-import { runCell, type KernelChoice, type RunOutcome } from './cell.ts';
+import { runCell, type CellEnv, type KernelChoice, type RunOutcome } from './cell.ts';
 import type { SuiteName } from '../suites/index.ts';
 
 export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell.ts';
@@ -40,6 +40,10 @@ export interface RunOptions {
   known?: string[];
   /** Test hook: runs once the guest is ready, before the tests. */
   onReady?: (s: Session, runDir: string) => void | Promise<void>;
+  /** What each pass does in place of the suite's tests (see CellEnv.pass: run --keep keeps the guest after them). */
+  pass?: CellEnv['pass'];
+  /** Stops the run from outside. */
+  signal?: AbortSignal;
 }
 
 export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
@@ -63,6 +67,6 @@ export async function runWorkflow(o: RunOptions): Promise<RunOutcome> {
       sshPort: o.sshPort,
       bootTimeoutMs: o.bootTimeoutMs,
     },
-    { resultsRoot: o.resultsRoot, progress: o.progress, onReady: o.onReady },
+    { resultsRoot: o.resultsRoot, progress: o.progress, onReady: o.onReady, pass: o.pass, signal: o.signal },
   );
 }

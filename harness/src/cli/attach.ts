@@ -1,0 +1,159 @@
+// `dax-harness attach RUN` and `dax-harness stop RUN`: another shell in a
+// guest that is up (kept by run --keep, or a shell session's), and ending one.
+import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { pidAlive } from '../host/pid.ts';
+import { loadRun } from '../results/store.ts';
+import { Guest } from '../vm/guest.ts';
+import { interactiveShell } from '../vm/pty.ts';
+import { connectHost, crashNotice, guestState, readGuest, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
+
+export const ATTACH_HELP = `usage: dax-harness attach [--results DIR] RUN [-- COMMAND [ARG...]]
+
+Opens another shell (ssh with a pty) in the guest of RUN while it is up: one
+left by 'dax-harness run --keep', or the guest of a 'dax-harness shell' session.
+RUN is the run id (under --results) or its directory. Kernel reports the
+guest's console shows meanwhile are printed here as they happen (the run
+records them). Plain ssh works too: ssh -F RUN/ssh/config ID.
+With -- COMMAND the command runs instead and its exit status is attach's.
+
+Exit codes: the shell's (or the command's) exit status; 1 the guest went down
+meanwhile; 2 bad input (no such run, or its guest is not up).`;
+
+export const STOP_HELP = `usage: dax-harness stop [--results DIR] RUN
+
+Ends the guest of RUN cleanly (left up by 'dax-harness run --keep', or a
+'dax-harness shell' session's): its owner shuts QEMU down, run.json gets its
+final state, and the attach files go. A guest whose owner is gone already
+(host rebooted, owner killed) is only cleaned up after.
+
+Exit codes: 0 the guest is down; 2 bad input; 3 its owner did not end it.`;
+
+const opts = { results: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } as const;
+
+/** RUN (an id under the results root, or a directory) → its directory and guest.json. */
+async function locate(run: string, results: string | undefined): Promise<{ dir: string; info: GuestInfo | null }> {
+  const asDir = resolve(run);
+  const dir = (await stat(join(asDir, 'run.json')).catch(() => null)) ? asDir : join(results ? resolve(results) : defaultResultsRoot(), run);
+  if (!(await stat(join(dir, 'run.json')).catch(() => null))) throw new Error(`no run ${run} ${results ? `in ${resolve(results)}` : 'under results/'}: give the run id 'dax-harness results' lists, or its directory`);
+  return { dir, info: await readGuest(dir) };
+}
+
+function parse(cmd: string, argv: string[]): { a: { results?: string; help?: boolean }; rest: string[]; command: string[] | null } | string {
+  const dash = argv.indexOf('--');
+  try {
+    const p = parseArgs({ args: dash >= 0 ? argv.slice(0, dash) : argv, strict: true, allowPositionals: true, options: opts });
+    return { a: p.values, rest: p.positionals, command: dash >= 0 ? argv.slice(dash + 1) : null };
+  } catch (e) {
+    return `${(e as Error).message.split('\n')[0]} (see dax-harness ${cmd} --help)`;
+  }
+}
+
+export async function attachCommand(argv: string[]): Promise<number> {
+  const bad = (m: string) => (process.stderr.write(`dax-harness attach: ${m}\n`), 2);
+  const p = parse('attach', argv);
+  if (typeof p === 'string') return bad(p);
+  if (p.a.help) return (process.stdout.write(ATTACH_HELP + '\n'), 0);
+  if (p.rest.length !== 1) return bad('give one RUN (the run id or its directory)');
+  if (p.command !== null && !p.command.length) return bad('nothing after --: give the command to run in the guest');
+  let info: GuestInfo | null;
+  try {
+    ({ info } = await locate(p.rest[0]!, p.a.results));
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  if (!info) return bad(`run ${p.rest[0]} has no guest up (keep one with dax-harness run --keep, or open one with dax-harness shell)`);
+  const state = guestState(info);
+  if (!state.up) return bad(`the guest of ${info.run} is not up: ${state.why}`);
+  const tty = p.command === null && Boolean(process.stdin.isTTY);
+  const say = (l: string) => process.stderr.write(`${l}${tty ? '\r\n' : '\n'}`);
+  let down = false;
+  const end = new AbortController();
+  const host = await connectHost(info, (ev) => {
+    if (ev.event === 'crash') for (const l of crashNotice(ev, info!.runDir)) say(l);
+    else if (ev.event === 'stopping') {
+      down = true;
+      say(`[dax-harness] the guest is going down: ${ev.why}`);
+      end.abort();
+    }
+  }).catch(() => null);
+  if (!host) return bad(`cannot reach the owner of ${info.run} (${info.socket}); its guest may be going down`);
+  host.send({ cmd: 'hello', pid: process.pid });
+  const privateKey = await readFile(info.ssh.identity, 'utf8');
+  try {
+    if (p.command) {
+      const g = await Guest.connect({ port: info.ssh.port, privateKey, hostKeyBlob: info.ssh.hostKey, deadlineMs: 30000, signal: end.signal });
+      try {
+        const r = await g.exec(p.command, {
+          timeoutMs: 6 * 3600 * 1000,
+          signal: end.signal,
+          onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
+        });
+        return r.exitCode ?? 1;
+      } finally {
+        g.close();
+      }
+    }
+    say(`attached to ${info.run} (${info.mode === 'kept' ? 'kept by run --keep' : 'a shell session'}); exit or Ctrl-D to leave, dax-harness stop ${info.run} ends it`);
+    const status = await interactiveShell({ port: info.ssh.port, privateKey, hostKeyBlob: info.ssh.hostKey }, { stdin: process.stdin, stdout: process.stdout }, end.signal);
+    return status ?? (down ? 1 : 0);
+  } catch (e) {
+    say(`dax-harness attach: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    host.close();
+  }
+}
+
+export async function stopCommand(argv: string[]): Promise<number> {
+  const bad = (m: string) => (process.stderr.write(`dax-harness stop: ${m}\n`), 2);
+  const p = parse('stop', argv);
+  if (typeof p === 'string') return bad(p);
+  if (p.a.help) return (process.stdout.write(STOP_HELP + '\n'), 0);
+  if (p.rest.length !== 1 || p.command !== null) return bad('give one RUN (the run id or its directory)');
+  let dir: string;
+  let info: GuestInfo | null;
+  try {
+    ({ dir, info } = await locate(p.rest[0]!, p.a.results));
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  if (!info) return bad(`run ${p.rest[0]} has no guest up: nothing to stop`);
+  const state = guestState(info);
+  if (!state.up) {
+    // Its owner is gone and QEMU with it (pdeathsig): only the files are left.
+    await Promise.all([rm(join(dir, GUEST_FILE), { force: true }), rm(join(dir, 'ssh'), { recursive: true, force: true }), rm(info.socket, { force: true })]);
+    process.stdout.write(`${info.run}: the guest was not up (${state.why}); cleaned up after it\n`);
+    return 0;
+  }
+  const owner = info.owner.pid;
+  const host = await connectHost(info, () => {}).catch(() => null);
+  if (host) host.send({ cmd: 'stop', pid: process.pid });
+  else process.kill(owner, 'SIGTERM');
+  const gone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (pidAlive(owner) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    return !pidAlive(owner);
+  };
+  // A shell session's owner goes on (it prints its verdict) once its guest is down: wait for the files to go.
+  const down = async (ms: number) => {
+    const until = Date.now() + ms;
+    while ((await readGuest(dir)) && pidAlive(owner) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    return !(await readGuest(dir)) || !pidAlive(owner);
+  };
+  let ok = info.mode === 'kept' ? await gone(60000) : await down(60000);
+  if (!ok) {
+    process.kill(owner, 'SIGTERM');
+    ok = await gone(15000);
+  }
+  host?.close();
+  if (!ok) {
+    process.stderr.write(`dax-harness stop: the owner of ${info.run} (pid ${owner}) did not end the guest\n`);
+    return 3;
+  }
+  const run = await loadRun(dir).catch(() => null);
+  process.stdout.write(`${info.run}: guest stopped${run ? `; run ${run.status}${run.reason ? ` — ${run.reason}` : ''}` : ''}\n`);
+  return 0;
+}

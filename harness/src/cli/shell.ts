@@ -1,0 +1,123 @@
+// `dax-harness shell`: run's guest for a person (or one command). Parsing,
+// the terminal and exit codes here; the work is in workflows/shell.ts.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { InputError } from '../host/errors.ts';
+import { defaultResultsRoot } from '../host/paths.ts';
+import { RunInputError } from '../workflows/run.ts';
+import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workflows/shell.ts';
+import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
+import type { SmokeFs } from '../suites/dax-smoke.ts';
+
+export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
+
+Boots the guest 'dax-harness run' would boot (the same kernel, image and topology
+options), prepares the namespace and filesystem as a suite would, and opens a
+shell in it over ssh with a pty: the window size follows your terminal, and
+Ctrl-C, Ctrl-Z and the like reach the guest's programs, not the harness. The
+live oracle watches the console meanwhile: a kernel report is printed on the
+terminal as it happens and recorded in the run directory (run.json, console.log),
+as for any run. Others can join with 'dax-harness attach RUN' while it is up.
+
+With -- COMMAND the command runs in the guest instead (no pty, its output on
+yours) and its exit status is the harness's, so that
+  git bisect run dax-harness shell --source ~/linux -- /mnt/dax/mytest
+works: see the exit codes below.
+
+${KERNEL_HELP}
+
+guest (as for run; with none of the topology options, the guest of --suite):
+${GUEST_HELP}
+  --suite NAME           whose guest to boot: smoke (default) or stressors, the initramfs guest;
+                         ndctl, the rootfs guest with nfit_test (needs --ndctl PATH)
+  --ndctl PATH           your ndctl git tree (built on the host and shared into the guest)
+
+setup:
+  --setup MODE           fsdax (default): an fsdax namespace with --fs made on it and
+                         mounted -o dax on /mnt/dax (DAX checked on);
+                         devdax: a devdax namespace (/dev/daxX.Y); none: nothing
+  --fs ext4|xfs          the filesystem for --setup fsdax (default ext4)
+  --results DIR          where the run directory goes (default: results/ in the repo)
+
+Exit codes, interactive: the login shell's exit status; 1 if a kernel report ended
+the guest; 2 bad input; 3 the guest never came up (or QEMU broke).
+With -- COMMAND: the command's exit status; when it could not run or finish, 1 if
+the kernel reported (the kernel is bad), 125 if nothing is known (the guest never
+came up or the setup failed, with no kernel report: git bisect run skips that
+commit); 2 bad input; 130/143 interrupted.`;
+
+function fail(msg: string): number {
+  process.stderr.write(`dax-harness shell: ${msg}\n`);
+  return 2;
+}
+
+export async function shellCommand(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  const mine = dash >= 0 ? argv.slice(0, dash) : argv;
+  const command = dash >= 0 ? argv.slice(dash + 1) : null;
+  let a;
+  try {
+    a = parseArgs({
+      args: mine,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...GUEST_OPTIONS,
+        suite: { type: 'string', default: 'smoke' },
+        ndctl: { type: 'string' },
+        setup: { type: 'string', default: 'fsdax' },
+        fs: { type: 'string', default: 'ext4' },
+        results: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness shell --help; a command goes after --)`);
+  }
+  if (a.help) {
+    process.stdout.write(SHELL_HELP + '\n');
+    return 0;
+  }
+  const interactive = command === null;
+  const tty = interactive && Boolean(process.stdin.isTTY);
+  // In raw mode the terminal does not turn \n into a new line.
+  const say = (line: string) => process.stderr.write(`${line}${tty ? '\r\n' : '\n'}`);
+  try {
+    if (command !== null && command.length === 0) throw new RunInputError('nothing after --: give the command to run in the guest');
+    const suite = a.suite!;
+    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') throw new RunInputError(`--suite "${suite}" is not smoke, stressors or ndctl`);
+    if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
+    if (!SHELL_SETUPS.includes(a.setup as ShellSetup)) throw new RunInputError(`--setup "${a.setup}" is not ${SHELL_SETUPS.join(', ')}`);
+    if (a.fs !== 'ext4' && a.fs !== 'xfs') throw new RunInputError(`--fs "${a.fs}" is not ext4 or xfs`);
+    const guest = await guestFromArgs(a);
+    const started = Date.now();
+    const out = await runShell({
+      plan: {
+        ...guest,
+        suite,
+        ...(a.ndctl ? { ndctl: resolve(a.ndctl) } : {}),
+        // Nothing is unmounted under the harness's eyes: the person decides.
+        census: false,
+      },
+      setup: a.setup as ShellSetup,
+      fs: a.fs as SmokeFs,
+      command,
+      resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
+      terminal: { stdin: process.stdin, stdout: process.stdout },
+      say,
+      progress: (phase, msg) => say(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s [${phase}] ${msg}`),
+    });
+    const code = shellExitCode(out);
+    say(`run ${out.record.status}${out.record.reason ? ` — ${out.record.reason}` : ''}; details: ${out.runDir}`);
+    if (interactive) {
+      if (out.record.status === 'interrupted') return code;
+      if (out.status === null) return out.record.crashes.some((c) => c.fatal) ? 1 : 3;
+      return out.status;
+    }
+    return code;
+  } catch (e) {
+    if (e instanceof InputError) return fail(e.message);
+    say(`dax-harness shell: ${(e as Error).message.split('\n')[0]}`);
+    return interactive ? 3 : 125;
+  }
+}
