@@ -10,7 +10,7 @@ import { GuestHost, crashNote, crashNotice, type GuestInfo } from './kept.ts';
 import { interactiveShell, type PtyTerminal } from '../vm/pty.ts';
 import { setupFsdax, mkfsArgv, daxMountState, type SmokeFs } from '../suites/dax-smoke.ts';
 import { TestLog, StepFailed, step, blankResult, judge, type SuiteContext } from '../suites/context.ts';
-import type { CrashReport, RunRecord, TestResult } from '../results/records.ts';
+import type { RunRecord, TestResult } from '../results/records.ts';
 
 export type ShellSetup = 'fsdax' | 'devdax' | 'none';
 export const SHELL_SETUPS: ShellSetup[] = ['fsdax', 'devdax', 'none'];
