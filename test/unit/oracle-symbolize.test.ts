@@ -1,9 +1,10 @@
 // The addr2line symbolizer, for real: against a tiny C program's own DWARF
 // (the stock kernel's -dbg vmlinux is the long proof in test-long/).
 import t from 'tap';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { Addr2lineSymbolizer, parseSystemMap, parseAddr2line, stripBuildPath } from '../../harness/src/kernel/symbolize.js';
 import { parseFrame, symbolizeReport, parseLog, type Symbolizer } from '../../harness/src/oracle/index.js';
@@ -65,4 +66,26 @@ t.test('tiny C program: file:line and inlined callees', async (t) => {
   t.equal(r!.inlined?.[0]?.inline, true);
   const [unknown] = await s.symbolize([parseFrame('no_such_fn+0x1/0x2')!]);
   t.equal(unknown!.file, null, 'unknown symbols pass through');
+});
+
+t.test('symbolizeReport fills the RIP, the stack and the other CPUs\' stacks, each in place', async (t) => {
+  const log = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus/soft-lockup-text-poke-partner.log'), 'utf8');
+  const [r] = parseLog(log);
+  let calls = 0;
+  // A stand-in that names each frame's file after its function, so a frame moved to another place shows.
+  const fake: Symbolizer = {
+    symbolize: async (frames) => {
+      calls++;
+      return frames.map((f) => ({ ...f, file: `${f.fn}.c`, line: 1 }));
+    },
+  };
+  const s = await symbolizeReport(r!, fake);
+  t.equal(calls, 1, 'one batch');
+  t.equal(s.rip?.file, 'smp_call_function_many_cond.c');
+  t.ok(s.frames!.length > 0 && s.frames!.every((f) => f.file === `${f.fn}.c`));
+  const [cpu] = s.cpus!;
+  t.equal(cpu!.rip?.file, 'native_queued_spin_lock_slowpath.c');
+  t.same(cpu!.frames.map((f) => f.file), r!.cpus![0]!.frames.map((f) => `${f.fn}.c`));
+  t.equal(cpu!.culprit, true, 'the rest of the CPU record is kept');
+  t.equal(r!.cpus![0]!.rip?.file, null, 'the report itself is not changed');
 });

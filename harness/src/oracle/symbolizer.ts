@@ -10,12 +10,24 @@ export interface Symbolizer {
   symbolize(frames: Frame[]): Promise<Frame[]>;
 }
 
-/** A copy of the report with its frames and RIP symbolized. */
+/** A copy of the report with its frames and RIP symbolized, and those of the other CPUs it carries. */
 export async function symbolizeReport(r: CrashReport, s: Symbolizer): Promise<CrashReport> {
   const frames = r.frames ?? [];
-  const all = r.rip ? [r.rip, ...frames] : [...frames];
+  const cpus = r.cpus ?? [];
+  // One batch for everything: the symbolizer may run one tool per call.
+  const all: Frame[] = r.rip ? [r.rip, ...frames] : [...frames];
+  for (const c of cpus) {
+    if (c.rip) all.push(c.rip);
+    all.push(...c.frames);
+  }
   if (all.length === 0) return r;
   const done = await s.symbolize(all);
   if (done.length !== all.length) throw new Error(`symbolizer returned ${done.length} frames for ${all.length}`);
-  return r.rip ? { ...r, rip: done[0]!, frames: done.slice(1) } : { ...r, frames: done };
+  let at = 0;
+  const take = (n: number) => done.slice(at, (at += n));
+  const out: CrashReport = { ...r };
+  if (r.rip) out.rip = take(1)[0]!;
+  out.frames = take(frames.length);
+  if (r.cpus) out.cpus = cpus.map((c) => ({ ...c, rip: c.rip ? take(1)[0]! : null, frames: take(c.frames.length) }));
+  return out;
 }
