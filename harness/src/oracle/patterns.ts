@@ -93,7 +93,8 @@ const START_RULES: Array<[RegExp, ReportType]> = [
   [/^INFO: task .* (?:blocked for more than|can't die for more than)/, 'hung task'],
   [/^(?:rcu: )?INFO: rcu_\w+ (?:self-)?detected (?:expedited )?stalls?/, 'RCU stall'],
   [/^INFO: /, 'INFO'],
-  [/^watchdog: Watchdog detected hard LOCKUP/, 'hard lockup'],
+  // Newer kernels name the detecting CPU first (the buddy detector reports another CPU): "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1".
+  [/^watchdog: (?:CPU\d+: )?Watchdog detected hard LOCKUP/, 'hard lockup'],
   // Ours: a DAX page the kernel could not recover. Other pages' failures are what
   // hwpoison injection (and fuzzers) provoke on purpose, not kernel bugs.
   [/^Memory failure: 0x[0-9a-f]+: recovery action for dax page: (?:Failed|Ignored)\b/, 'memory failure'],
