@@ -10,6 +10,19 @@ import type { CrashReport } from '../../harness/src/results/records.js';
 
 const names = (c: CpuInfo) => c.bt.frames.filter((f) => f.reliable).map((f) => f.norm);
 
+// A soft lockup of our fault module, spinning in a write to its trigger file.
+const SPIN_LOCKUP = [
+  'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
+  'RIP: 0010:delay_tsc+0x33/0xa0',
+  'Call Trace:',
+  '<TASK>',
+  'daxh_fault_spin+0x60/0x91 [daxh_fault]',
+  'vfs_write+0xc7/0x3f0',
+  'ksys_write+0x6b/0xf0',
+  'do_syscall_64+0x5d/0xb0',
+  '</TASK>',
+];
+
 // A CPU interrupted by the backtrace NMI: registers, then its stack under the NMI's own frames.
 const nmiBlock = (cpu: number, rip: string, eflags: string, frames: string[]) => [
   `NMI backtrace for cpu ${cpu}`,
@@ -185,20 +198,7 @@ t.test('a soft lockup in an IPI wait: titled by the partner only when the partne
 t.test('a backtrace announced but late still lands in the live report', async (t) => {
   const got: CrashReport[] = [];
   const d = new ReportDetector({ onReport: (r) => got.push(r), idleMs: 100 });
-  for (const l of [
-    'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
-    'CPU: 0 PID: 214 Comm: sh Not tainted 6.1.0 #1',
-    'RIP: 0010:delay_tsc+0x33/0xa0',
-    'Call Trace:',
-    '<TASK>',
-    'daxh_fault_spin+0x60/0x91 [daxh_fault]',
-    'vfs_write+0xc7/0x3f0',
-    'ksys_write+0x6b/0xf0',
-    'do_syscall_64+0x5d/0xb0',
-    '</TASK>',
-    'Sending NMI from CPU 0 to CPUs 1:',
-  ])
-    d.push(`[   96.376786] ${l}`);
+  for (const l of [...SPIN_LOCKUP, 'Sending NMI from CPU 0 to CPUs 1:']) d.push(`[   96.376786] ${l}`);
   // Slower than idleMs (a TCG vCPU answering late), faster than the detector's one longer grace period.
   await new Promise((r) => setTimeout(r, 180));
   t.equal(got.length, 0, 'still waiting for the CPU it asked');
@@ -210,38 +210,17 @@ t.test('a backtrace announced but late still lands in the live report', async (t
 });
 
 t.test('other CPUs\' backtraces do not make a report corrupted', async (t) => {
-  const lockup = [
-    'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
-    'RIP: 0010:delay_tsc+0x33/0xa0',
-    'Call Trace:',
-    '<TASK>',
-    'daxh_fault_spin+0x60/0x91 [daxh_fault]',
-    'vfs_write+0xc7/0x3f0',
-    'ksys_write+0x6b/0xf0',
-    'do_syscall_64+0x5d/0xb0',
-    '</TASK>',
-  ];
   // Without NMIs the kernel shows a remote CPU's task by sched_show_task(): an unreliable stack.
   const taskDump = ['Task dump for CPU 1:', 'task:kworker/1:1     state:R  running task     stack:0     pid:31    ppid:2      flags:0x00004008', 'Call Trace:', '<TASK>', '? process_one_work+0x179/0x390', '? worker_thread+0x27e/0x3a0', '</TASK>'];
-  const r = titleReport([...lockup, ...taskDump]);
+  const r = titleReport([...SPIN_LOCKUP, ...taskDump]);
   t.equal(r?.title, 'BUG: soft lockup in daxh_fault_spin');
   t.equal(r?.corrupted, false);
-  t.equal(titleReport(lockup.slice(0, 4))?.corrupted, true, 'its own stack cut short still is');
+  t.equal(titleReport(SPIN_LOCKUP.slice(0, 4))?.corrupted, true, 'its own stack cut short still is');
 });
 
 t.test('other output between "Sending NMI" and the backtraces it asked for does not cut them off', async (t) => {
   const ts = (l: string) => `[   96.400000] ${l}`;
-  const log = [
-    'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [sh:214]',
-    'RIP: 0010:delay_tsc+0x33/0xa0',
-    'Call Trace:',
-    '<TASK>',
-    'daxh_fault_spin+0x60/0x91 [daxh_fault]',
-    'vfs_write+0xc7/0x3f0',
-    'do_syscall_64+0x5d/0xb0',
-    '</TASK>',
-    'Sending NMI from CPU 0 to CPUs 1:',
-  ].map(ts);
+  const log = [...SPIN_LOCKUP, 'Sending NMI from CPU 0 to CPUs 1:'].map(ts);
   const late = ['hrtimer: interrupt took 98168290 ns', 'NMI backtrace for cpu 1 skipped: idling at native_safe_halt+0xb/0x10', 'virtio_net virtio0 eth0: link up'].map(ts);
   const [r, ...rest] = parseLog([...log, ...late].join('\n'));
   t.equal(rest.length, 0);
