@@ -6,7 +6,7 @@ import { resolve, join } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { InputError } from '../host/errors.ts';
-import { parseDuration } from './run-options.ts';
+import { parseDuration, kernelChoice, KERNEL_OPTIONS, type KernelArgs } from './run-options.ts';
 
 export { parseDuration };
 import { setInterruptHandler } from '../host/proc.ts';
@@ -160,50 +160,24 @@ async function readInput(file: string, stdin: Readable): Promise<string> {
   }
 }
 
-interface KernelArgs {
-  kernel?: string;
-  modules?: string;
-  'kernel-package'?: string;
-  source?: string;
-  ref?: string;
-  series?: string;
-  config?: string;
-  'config-base'?: string;
-  'allow-dropped'?: boolean;
-}
-
 /** The kernel options as given: the choice for the guest and the argv that repeats it. Null when none was given. */
 export async function kernelFromArgs(a: KernelArgs): Promise<{ choice: KernelChoice; argv: string[] } | null> {
-  const build = Boolean(a.source || a.series || a.config || a.ref || a['config-base'] || a['allow-dropped']);
-  if (a.kernel && a['kernel-package']) throw new InputError('--kernel and --kernel-package both given: choose one');
-  if (a.modules && !a.kernel) throw new InputError('--modules goes with --kernel');
-  if (build && (a.kernel || a['kernel-package'])) throw new InputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
-  const base = a['config-base'];
-  if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new InputError(`--config-base "${base}" is not tinyconfig or defconfig`);
-  if (a.kernel) {
-    const bz = resolve(a.kernel);
-    await access(bz, constants.R_OK).catch(() => {
+  const choice = kernelChoice(a);
+  if (choice.kind === 'path') {
+    await access(choice.bzImage, constants.R_OK).catch(() => {
       throw new InputError(`--kernel ${a.kernel}: no readable file there (give the bzImage, e.g. arch/x86/boot/bzImage)`);
     });
-    const modules = a.modules ? resolve(a.modules) : null;
-    return { choice: { kind: 'path', bzImage: bz, modules }, argv: ['--kernel', bz, ...(modules ? ['--modules', modules] : [])] };
+    return { choice, argv: ['--kernel', choice.bzImage, ...(choice.modules ? ['--modules', choice.modules] : [])] };
   }
-  if (a['kernel-package']) return { choice: { kind: 'stock', pkg: a['kernel-package'] }, argv: ['--kernel-package', a['kernel-package']] };
-  if (!build) return null;
-  const opts = {
-    source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
-    ref: a.ref,
-    series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
-    config: a.config ? a.config.split(',').filter(Boolean) : undefined,
-    configBase: base as 'tinyconfig' | 'defconfig' | undefined,
-    allowDropped: a['allow-dropped'],
-  };
+  if (choice.kind === 'stock') return choice.pkg ? { choice, argv: ['--kernel-package', choice.pkg] } : null;
+  if (choice.kind !== 'build') return null;
+  const o = choice.opts;
   // A mistyped fragment, a missing series or a bad ref is found now, before anything is fetched.
-  await checkKernelInputs(opts);
+  await checkKernelInputs(o);
   const argv: string[] = [];
-  for (const [k, v] of [['--source', opts.source], ['--ref', opts.ref], ['--series', opts.series], ['--config', a.config], ['--config-base', base]] as const) if (v) argv.push(k, v);
-  if (opts.allowDropped) argv.push('--allow-dropped');
-  return { choice: { kind: 'build', opts }, argv };
+  for (const [k, v] of [['--source', o.source], ['--ref', o.ref], ['--series', o.series], ['--config', a.config], ['--config-base', a['config-base']]] as const) if (typeof v === 'string' && v) argv.push(k, v);
+  if (o.allowDropped) argv.push('--allow-dropped');
+  return { choice, argv };
 }
 
 /** The kernel choice for argv picked from Debian's list (or the stock default). */
@@ -239,15 +213,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
         budget: { type: 'string' },
         confirm: { type: 'string' },
         seconds: { type: 'string' },
-        kernel: { type: 'string' },
-        modules: { type: 'string' },
-        'kernel-package': { type: 'string' },
-        source: { type: 'string' },
-        ref: { type: 'string' },
-        series: { type: 'string' },
-        config: { type: 'string' },
-        'config-base': { type: 'string' },
-        'allow-dropped': { type: 'boolean', default: false },
+        ...KERNEL_OPTIONS,
         accel: { type: 'string' },
         seed: { type: 'string' },
         results: { type: 'string' },

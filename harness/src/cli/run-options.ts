@@ -7,18 +7,23 @@ import { RunInputError, type KernelChoice } from '../workflows/run.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
 import type { Accel, Topology } from '../results/records.ts';
 
-/** parseArgs option specs for the kernel and the guest. */
-export const GUEST_OPTIONS = {
+/** parseArgs option specs that choose the kernel (run, shell, repro). */
+export const KERNEL_OPTIONS = {
   kernel: { type: 'string' },
   modules: { type: 'string' },
   'kernel-package': { type: 'string' },
-  append: { type: 'string' },
   source: { type: 'string' },
   ref: { type: 'string' },
   series: { type: 'string' },
   config: { type: 'string' },
   'config-base': { type: 'string' },
   'allow-dropped': { type: 'boolean', default: false },
+} as const;
+
+/** parseArgs option specs for the kernel and the guest. */
+export const GUEST_OPTIONS = {
+  ...KERNEL_OPTIONS,
+  append: { type: 'string' },
   image: { type: 'string' },
   nvdimms: { type: 'string' },
   'nvdimm-size': { type: 'string' },
@@ -57,17 +62,20 @@ export const GUEST_HELP = `  --image NAME           image recipe under images/: 
   --ssh-port N           host port (on 127.0.0.1) for the guest's sshd (default: a free one)
   --boot-timeout SEC     how long to wait for the guest's sshd (default 180)`;
 
-export interface GuestArgs {
+export interface KernelArgs {
   kernel?: string;
   modules?: string;
   'kernel-package'?: string;
-  append?: string;
   source?: string;
   ref?: string;
   series?: string;
   config?: string;
   'config-base'?: string;
   'allow-dropped'?: boolean;
+}
+
+export interface GuestArgs extends KernelArgs {
+  append?: string;
   image?: string;
   nvdimms?: string;
   'nvdimm-size'?: string;
@@ -107,12 +115,34 @@ export function whole(v: string | undefined, name: string, dflt: number): number
   return Number(v);
 }
 
+/** Kernel options → the kernel choice (Debian's stock kernel when none is given), with the checks that need no file or network. */
+export function kernelChoice(a: KernelArgs): KernelChoice {
+  if (a['kernel-package'] && a.kernel) throw new RunInputError('--kernel and --kernel-package both given: choose one');
+  if (a.modules && !a.kernel) throw new RunInputError('--modules goes with --kernel');
+  const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
+  if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
+  const base = a['config-base'];
+  if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new RunInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
+  if (a.kernel) return { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null };
+  if (!wantsBuild) return { kind: 'stock', pkg: a['kernel-package'] };
+  return {
+    kind: 'build',
+    opts: {
+      source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
+      ref: a.ref,
+      series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
+      config: a.config ? a.config.split(',').filter(Boolean) : undefined,
+      configBase: base as 'tinyconfig' | 'defconfig' | undefined,
+      allowDropped: a['allow-dropped'],
+    },
+  };
+}
+
 /** Kernel and guest options → the guest; bad input is found here, before apt, a download or an unpack. */
 export async function guestFromArgs(a: GuestArgs): Promise<GuestChoice> {
   const accel = a.accel as Accel | undefined;
   if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') throw new RunInputError(`--accel "${accel}" is not kvm or tcg`);
-  if (a['kernel-package'] && a.kernel) throw new RunInputError('--kernel and --kernel-package both given: choose one');
-  if (a.modules && !a.kernel) throw new RunInputError('--modules goes with --kernel');
+  const kernel = kernelChoice(a);
   const nvdimms = whole(a.nvdimms, '--nvdimms', defaultTopology.nvdimms.length);
   const size = a['nvdimm-size'] ? parseSizeMiB(a['nvdimm-size'], '--nvdimm-size') : defaultTopology.nvdimms[0].sizeMiB;
   const label = a['label-size'] !== undefined ? parseSizeMiB(a['label-size'], '--label-size') : defaultTopology.nvdimms[0].labelSizeMiB;
@@ -125,25 +155,6 @@ export async function guestFromArgs(a: GuestArgs): Promise<GuestChoice> {
   };
   // Without topology options each suite gets the guest it needs (ndctl's is larger).
   const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus, a.numa].some((v) => v !== undefined);
-  const wantsBuild = Boolean(a.source || a.series || a.config || a.ref || a['config-base']);
-  if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
-  const base = a['config-base'];
-  if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new RunInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
-  const kernel: KernelChoice = a.kernel
-    ? { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null }
-    : wantsBuild
-      ? {
-          kind: 'build',
-          opts: {
-            source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
-            ref: a.ref,
-            series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
-            config: a.config ? a.config.split(',').filter(Boolean) : undefined,
-            configBase: base as 'tinyconfig' | 'defconfig' | undefined,
-            allowDropped: a['allow-dropped'],
-          },
-        }
-      : { kind: 'stock', pkg: a['kernel-package'] };
   const sshPort = a['ssh-port'] !== undefined ? whole(a['ssh-port'], '--ssh-port', 0) : undefined;
   const append = a.append ? a.append.split(/\s+/).filter(Boolean) : [];
   if (topologyGiven) validateTopology(topology, { cmdline: append });

@@ -224,23 +224,9 @@ export class GuestHost {
   private accept(s: Socket): void {
     this.clients.add(s);
     this.idleSince = Date.now();
-    s.setEncoding('utf8');
-    let buf = '';
-    s.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let msg: { cmd?: string; pid?: number } = {};
-        try {
-          msg = JSON.parse(line) as typeof msg;
-        } catch {
-          continue;
-        }
-        if (msg.cmd === 'hello') send(s, { event: 'hello', run: this.info.run, mode: this.info.mode });
-        else if (msg.cmd === 'stop') this.stop(`stopped by dax-harness stop${msg.pid ? ` (pid ${msg.pid})` : ''}`);
-      }
+    onMessages<{ cmd?: string; pid?: number }>(s, (msg) => {
+      if (msg.cmd === 'hello') send(s, { event: 'hello', run: this.info.run, mode: this.info.mode });
+      else if (msg.cmd === 'stop') this.stop(`stopped by dax-harness stop${msg.pid ? ` (pid ${msg.pid})` : ''}`);
     });
     const gone = () => {
       this.clients.delete(s);
@@ -287,6 +273,27 @@ export class GuestHost {
   }
 }
 
+/** One JSON object a line; a line that does not parse (cut by the other side going away) is skipped. */
+function onMessages<T>(s: Socket, fn: (msg: T) => void): void {
+  s.setEncoding('utf8');
+  let buf = '';
+  s.on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let msg: T;
+      try {
+        msg = JSON.parse(line) as T;
+      } catch {
+        continue;
+      }
+      fn(msg);
+    }
+  });
+}
+
 function send(s: Socket, ev: HostEvent): void {
   if (!s.destroyed) s.write(`${JSON.stringify(ev)}\n`);
 }
@@ -315,21 +322,7 @@ export async function connectHost(info: GuestInfo, onEvent: (ev: HostEvent) => v
     s.once('connect', () => res());
     s.once('error', rej);
   });
-  s.setEncoding('utf8');
-  let buf = '';
-  s.on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        onEvent(JSON.parse(line) as HostEvent);
-      } catch {
-        /* a line cut by the owner going away */
-      }
-    }
-  });
+  onMessages<HostEvent>(s, onEvent);
   const closed = new Promise<void>((r) => {
     s.on('close', () => r());
     s.on('error', () => r());

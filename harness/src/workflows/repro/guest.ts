@@ -103,6 +103,7 @@ class LiveCell {
   ended = false;
   passes = 0;
   private runDir: string | undefined;
+  private suiteMs: number | undefined;
   private seen = 0;
   private reported = new Set<CrashReport>();
   private waiting: ((a: Ask | null) => void) | null = null;
@@ -131,7 +132,9 @@ class LiveCell {
           if (!a) return false;
           // Reports that arrived while the guest waited belong to no test.
           ctx.takeCrashes();
+          const t0 = Date.now();
           await a.prepared.prepared.run(ctx, onResult);
+          this.suiteMs = Date.now() - t0;
         },
         stopWhen: (view) => {
           const pass = this.collect(view, null);
@@ -184,7 +187,9 @@ class LiveCell {
     const loose = r.crashes.filter((c) => !inTests.has(c) && !this.reported.has(c));
     for (const t of results) for (const c of t.crashes) this.reported.add(c);
     for (const c of loose) this.reported.add(c);
-    return { ...passFromResults(this.pending?.id ?? '', results, loose, infra), ...(this.runDir ? { runDir: this.runDir } : {}) };
+    const suiteMs = this.suiteMs;
+    this.suiteMs = undefined;
+    return { ...passFromResults(this.pending?.id ?? '', results, loose, infra), ...(this.runDir ? { runDir: this.runDir } : {}), ...(suiteMs !== undefined ? { suiteMs } : {}) };
   }
 
   private settle(p: Pass): void {
@@ -264,6 +269,7 @@ export class CellReproGuest implements ReproGuest {
       if (p.bootMs !== null) merged.bootMs = (merged.bootMs ?? 0) + p.bootMs;
       merged.infraError ??= p.infraError;
       if (p.runDir) merged.runDir ??= p.runDir;
+      if (p.suiteMs !== undefined) merged.suiteMs = (merged.suiteMs ?? 0) + p.suiteMs;
     }
     return merged;
   }

@@ -31,6 +31,8 @@ export interface Pass {
   infraError: string | null;
   /** The run directory that holds the pass's console and logs, when there is one. */
   runDir?: string;
+  /** Time inside the suite's own steps (its setup included): the rest of the pass is the loop's. */
+  suiteMs?: number;
 }
 
 /**
