@@ -39,8 +39,9 @@ setup:
   --fs ext4|xfs          the filesystem for --setup fsdax (default ext4)
   --results DIR          where the run directory goes (default: results/ in the repo)
 
-Exit codes, interactive: the login shell's exit status; 1 if a kernel report ended
-the guest; 2 bad input; 3 the guest never came up (or QEMU broke).
+Exit codes, interactive: the login shell's exit status (0 when dax-harness stop ended
+it); 1 if a kernel report ended the guest; 2 bad input; 3 the guest never came up (or
+QEMU broke).
 With -- COMMAND: the command's exit status; when it could not run or finish, 1 if
 the kernel reported (the kernel is bad), 125 if nothing is known (the guest never
 came up or the setup failed, with no kernel report: git bisect run skips that
@@ -111,7 +112,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
     say(`run ${out.record.status}${out.record.reason ? ` — ${out.record.reason}` : ''}; details: ${out.runDir}`);
     if (interactive) {
       if (out.record.status === 'interrupted') return code;
-      if (out.status === null) return out.record.crashes.some((c) => c.fatal) ? 1 : 3;
+      if (out.status === null) return out.record.crashes.some((c) => c.fatal) ? 1 : out.ended && /dax-harness stop/.test(out.ended) ? 0 : 3;
       return out.status;
     }
     return code;

@@ -107,6 +107,8 @@ export interface ShellOutcome {
   /** The command's (or the login shell's) exit status; null when it did not finish. */
   status: number | null;
   setupOk: boolean;
+  /** Why the session was cut short from outside (dax-harness stop, the guest going down), or null. */
+  ended: string | null;
 }
 
 /** Boot run's guest, set it up, hand it to a person (or one command), record what the kernel said. */
@@ -114,6 +116,7 @@ export async function runShell(o: ShellOptions): Promise<ShellOutcome> {
   const prepared: PreparedCell = await prepareCell(o.plan, { progress: o.progress });
   let status: number | null = null;
   let setupOk = false;
+  let ended: string | null = null;
   const pass = async ({ ctx, session, onResult }: PassHook): Promise<void> => {
     const s = await setupGuest(ctx, o.setup, o.fs, onResult);
     setupOk = s.ok;
@@ -136,11 +139,20 @@ export async function runShell(o: ShellOptions): Promise<ShellOutcome> {
     const end = new AbortController();
     const onStop = () => end.abort();
     ctx.signal.addEventListener('abort', onStop, { once: true });
-    void host.stopped().then(onStop);
+    void host.stopped().then((why) => {
+      if (end.signal.aborted) return;
+      ended = why;
+      o.say(`[dax-harness] the session ends: ${why}`);
+      onStop();
+    });
     const res = blankResult('shell', o.command ? { command: o.command.join(' ') } : {}, 'console.log');
     const t0 = Date.now();
     try {
-      if (!s.ok && o.command) return;
+      if (!s.ok && o.command) {
+        res.status = 'skip';
+        res.reason = 'not run: the setup failed';
+        return;
+      }
       if (o.command) {
         const r = await session.guest.exec(o.command, {
           timeoutMs: COMMAND_LIMIT_MS,
@@ -166,11 +178,13 @@ export async function runShell(o: ShellOptions): Promise<ShellOutcome> {
       judge(res, ctx.takeCrashes());
       res.durationMs = Date.now() - t0;
       await onResult(res);
+      // The session is over: the host's own shutdown is no news to the person.
+      end.abort();
       await host.close();
     }
   };
   const { record, runDir } = await executeCell(prepared, { resultsRoot: o.resultsRoot, progress: o.progress, pass, signal: o.signal });
-  return { record, runDir, status, setupOk };
+  return { record, runDir, status, setupOk, ended };
 }
 
 /** The exit code of `shell -- CMD` (git bisect run reads it): see SHELL_HELP. */
