@@ -39,6 +39,7 @@ t.test('shell: bad input is exit 2 in one line, before any boot', async (t) => {
     [['--kernel', '/k', '--kernel-package', 'p'], /--kernel and --kernel-package both given/],
     [['--mem', 'lots'], /--mem/],
     [['--bogus'], /Unknown option '--bogus'.*a command goes after --/],
+    [['--put', '/nonexistent/mytest', '--', '/tmp/mytest'], /--put \/nonexistent\/mytest: no such file/],
   ];
   for (const [argv, re] of cases) {
     const r = await capture(() => shellCommand(argv));

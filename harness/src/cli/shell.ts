@@ -2,6 +2,7 @@
 // the terminal and exit codes here; the work is in workflows/shell.ts.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { InputError } from '../host/errors.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { RunInputError } from '../workflows/run.ts';
@@ -21,7 +22,7 @@ as for any run. Others can join with 'dax-harness attach RUN' while it is up.
 
 With -- COMMAND the command runs in the guest instead (no pty, its output on
 yours) and its exit status is the harness's, so that
-  git bisect run dax-harness shell --source ~/linux -- /mnt/dax/mytest
+  git bisect run dax-harness shell --source ~/linux --put ./mytest -- /tmp/mytest
 works: see the exit codes below.
 
 ${KERNEL_HELP}
@@ -37,6 +38,7 @@ setup:
                          mounted -o dax on /mnt/dax (DAX checked on);
                          devdax: a devdax namespace (/dev/daxX.Y); none: nothing
   --fs ext4|xfs          the filesystem for --setup fsdax (default ext4)
+  --put FILE             copy a host file to /tmp/ in the guest (executable) first; repeatable
   --results DIR          where the run directory goes (default: results/ in the repo)
 
 Exit codes, interactive: the login shell's exit status (0 when dax-harness stop ended
@@ -68,6 +70,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
         ndctl: { type: 'string' },
         setup: { type: 'string', default: 'fsdax' },
         fs: { type: 'string', default: 'ext4' },
+        put: { type: 'string', multiple: true },
         results: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -90,6 +93,10 @@ export async function shellCommand(argv: string[]): Promise<number> {
     if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
     if (!SHELL_SETUPS.includes(a.setup as ShellSetup)) throw new RunInputError(`--setup "${a.setup}" is not ${SHELL_SETUPS.join(', ')}`);
     if (a.fs !== 'ext4' && a.fs !== 'xfs') throw new RunInputError(`--fs "${a.fs}" is not ext4 or xfs`);
+    const put = (a.put ?? []).map((f) => resolve(f));
+    for (const f of put) {
+      if (!(await stat(f).catch(() => null))?.isFile()) throw new RunInputError(`--put ${f}: no such file (give a file on this host to copy into the guest)`);
+    }
     const guest = await guestFromArgs(a);
     const started = Date.now();
     const out = await runShell({
@@ -103,6 +110,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       setup: a.setup as ShellSetup,
       fs: a.fs as SmokeFs,
       command,
+      put,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
       terminal: { stdin: process.stdin, stdout: process.stdout },
       say,

@@ -91,6 +91,8 @@ export interface ShellOptions {
   fs: SmokeFs;
   /** Run this in the guest and end; null: an interactive shell. */
   command: string[] | null;
+  /** Host files copied to /tmp/ in the guest (executable) before the shell or the command. */
+  put?: string[];
   resultsRoot: string;
   terminal: PtyTerminal;
   /** Where the harness says things (stderr); with a pty in raw mode, lines end in \r\n. */
@@ -120,6 +122,10 @@ export async function runShell(o: ShellOptions): Promise<ShellOutcome> {
   const pass = async ({ ctx, session, onResult }: PassHook): Promise<void> => {
     const s = await setupGuest(ctx, o.setup, o.fs, onResult);
     setupOk = s.ok;
+    for (const f of o.put ?? []) {
+      await session.guest.putFile(f, `/tmp/${basename(f)}`, '0755');
+      o.say(`copied ${f} to /tmp/${basename(f)}`);
+    }
     o.say(`guest ready: ${s.where}`);
     const runDir = ctx.runDir;
     const record = crashRecorder(ctx, 'shell', onResult);
