@@ -76,7 +76,10 @@ Output: reproduced or not; the crash met beside the reported one, field by
 field (title, assertion, page-dump fields, frames that agree and differ); the
 rate over the reproducing test's runs with its 95% interval; time to the
 first reproduction; every other crash met; what was tried; and the exact
-dax-harness commands that reproduce it.
+dax-harness commands that reproduce it. All of it is kept in RESULTS/repro-ID/:
+repro.json (rewritten after every pass, so an interrupted search still says
+what it tried), summary.txt, the report as given, and runs/ with each guest's
+run directory (console.log, run.json, test logs).
 
 Exit codes: 0 reproduced (with --any-crash: a crash was met), 1 not reproduced
 within the budget, 2 bad input, 3 infrastructure error (no test could run,
