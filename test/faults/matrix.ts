@@ -196,8 +196,11 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
   tracker.stop();
   if (typeof undo === 'function') undo();
   const runDirs = existsSync(resultsDir) ? readdirSync(resultsDir).filter((d) => existsSync(join(resultsDir, d, 'run.json'))) : [];
-  const half = halfWritten(resultsDir);
+  // A writer killed mid-write (SIGKILL) leaves its temp file beside an intact
+  // run.json; the first reader of the run removes temps whose writer is dead.
+  // What must hold is what a reader finds: no temp left, every JSON whole.
   const record = runDirs.length ? await loadRun(join(resultsDir, runDirs[0])).catch(() => null) : null;
+  const half = halfWritten(resultsDir);
   const con = runDirs.length ? join(resultsDir, runDirs[0], 'console.log') : '';
   const leftovers = [...tracker.alive(), ...runDirs.flatMap((d) => qemuMentioning(d))];
   return {
