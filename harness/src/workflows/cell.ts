@@ -334,17 +334,47 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
         guestGone = true;
         if (!x.requested) passStop.abort(new GuestLostError(`QEMU exited unexpectedly (${x.signal ?? `exit ${x.exitCode}`})`));
       });
-      const { ctx, cutTest } = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env);
+      // Until the cut test's tasks have left the kernel, the suite waits:
+      // a umount stuck behind the stall still holds the device the next
+      // test formats.
+      let settling: Promise<void> | null = null;
+      const { ctx, cutTest } = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env, () => settling);
       // A stall fails the test it lands in. If the guest still answers, that
       // test is cut short and the suite goes on; if it does not, the pass ends.
       sink.stall = (r) => {
-        void guestAnswers(live, p.accel.used === 'tcg' ? 60000 : 30000).then((alive) => {
+        // A second detector on the same stall (an expedited RCU stall, then
+        // the soft lockup) belongs to the test already cut.
+        if (settling) return;
+        settling = (async () => {
+          const alive = await guestAnswers(live, p.accel.used === 'tcg' ? 60000 : 30000);
           if (passStop.signal.aborted) return;
-          if (alive) cutTest(new Error(`kernel report: ${r.title} (the guest still answers: this test ends, the suite goes on)`));
-          else {
+          if (!alive) {
             passWatch.markFatal(r);
             passStop.abort(new Error(`kernel report: ${r.title}; the guest no longer answers`));
+            return;
           }
+          // The cut test's result is the next one recorded.
+          const cutAt = record.tests.length;
+          cutTest(new Error(`kernel report: ${r.title} (the guest still answers: this test ends, the suite goes on)`));
+          const limitS = watchdogsFor(p.accel.used).hungTaskS;
+          const blocked = await blockedTasks(live, limitS, passStop.signal);
+          if (passStop.signal.aborted) return;
+          // Reports that came while its tasks drained are that test's too; if
+          // it has not ended yet, it takes them itself.
+          const cut = record.tests[cutAt];
+          const late = cut ? passWatch.take() : [];
+          if (cut && late.length) {
+            cut.crashes.push(...late);
+            cut.status = 'crash';
+            applyKnown(cut, p.suite.name, p.known, { ...p.kernel, accel: p.accel.used });
+            await save();
+          }
+          if (blocked) {
+            passWatch.markFatal(r);
+            passStop.abort(new Error(`kernel report: ${r.title}; tasks still blocked in the kernel ${limitS} s later (${blocked})`));
+          }
+        })().finally(() => {
+          settling = null;
         });
       };
       record.phase = 'test';
@@ -465,6 +495,35 @@ interface Sink {
   stall: (r: CrashReport) => void;
 }
 
+/**
+ * Waits until no user task of the guest sits in uninterruptible sleep (what a
+ * killed command stuck behind a stall looks like), for at most limitS
+ * seconds. Returns null once drained, else the blocked tasks (pid:comm).
+ */
+async function blockedTasks(s: Session, limitS: number, signal: AbortSignal): Promise<string | null> {
+  // Kernel threads (children of kthreadd, pid 2) sleep in D as a matter of course.
+  const script = [
+    'n=0',
+    'while :; do',
+    '  busy=',
+    '  for f in /proc/[0-9]*/stat; do',
+    '    read -r l < "$f" 2>/dev/null || continue',
+    '    c=${l#*(}; c=${c%)*}; r=${l##*) }; st=${r%% *}; r=${r#* }; pp=${r%% *}',
+    '    [ "$st" = D ] && [ "$pp" != 2 ] && [ "$pp" != 0 ] && busy="$busy ${f#/proc/}:$c"',
+    '  done',
+    '  [ -z "$busy" ] && exit 0',
+    '  n=$((n + 1)); [ "$n" -ge "$1" ] && { echo "$busy"; exit 1; }',
+    '  sleep 1',
+    'done',
+  ].join('\n');
+  try {
+    const r = await s.guest.exec(['sh', '-c', script, 'settle', String(limitS)], { timeoutMs: (limitS + 60) * 1000, signal });
+    return r.exitCode === 0 ? null : r.stdout.trim().replace(/\/stat/g, '') || `exit ${r.exitCode}`;
+  } catch (e) {
+    return signal.aborted ? null : `the guest did not say: ${(e as Error).message}`;
+  }
+}
+
 /** Whether the guest runs a command within the grace period (a stall it survived, or a wedged guest). */
 async function guestAnswers(s: Session, graceMs: number): Promise<boolean> {
   try {
@@ -580,8 +639,21 @@ function suiteContext(
   pass: number,
   repeat: number,
   env: CellEnv,
+  settling: () => Promise<void> | null,
 ): { ctx: SuiteContext; cutTest: (why: Error) => void } {
   const m = session.machine;
+  // Every call the suite makes into the guest waits while a cut test drains.
+  const guest = new Proxy(session.guest, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (typeof v !== 'function' || !['exec', 'check', 'putFile'].includes(String(prop))) return typeof v === 'function' ? v.bind(target) : v;
+      return async (...args: unknown[]) => {
+        const wait = settling();
+        if (wait) await wait;
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
   let current = new AbortController();
   passSignal.addEventListener('abort', () => current.abort(passSignal.reason), { once: true });
   const cutTest = (why: Error) => {
@@ -591,7 +663,7 @@ function suiteContext(
     old.abort(why);
   };
   const ctx: SuiteContext = {
-    guest: session.guest,
+    guest,
     kernel: p.kernel,
     topology: p.topology,
     runDir,
