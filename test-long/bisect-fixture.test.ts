@@ -58,7 +58,9 @@ t.test('the fixture series: patch 7 named, verified both ways, 4 skipped, 6 reco
   t.equal(r.bad.matchKey, mailed?.matchKey, 'bad = the mailed crash');
   t.equal(r.crashes.badEnd?.title, 'WARNING in dax_disassociate_entry');
   t.equal(r.crashes.culprit?.matchKey, r.crashes.badEnd?.matchKey, "the culprit's crash is the bad end's");
-  t.ok(r.rate.estimate >= 0.15 && r.rate.estimate <= 0.75, `reproduction rate ${r.rate.hits}/${r.rate.trials}`);
+  // The race needs a vCPU preempted inside a short window: 32/78 on a host
+  // busy with other guests, 8/79 on a quiet one. Intermittent, never absent.
+  t.ok(r.rate.estimate >= 0.04 && r.rate.estimate <= 0.75, `reproduction rate ${r.rate.hits}/${r.rate.trials}`);
   t.ok(r.used.builds <= 8, `${r.used.builds} builds`);
   t.comment(`used ${r.used.builds} builds, ${r.used.boots} boots, ${r.used.runs} runs; rate ${r.rate.hits}/${r.rate.trials}`);
 
