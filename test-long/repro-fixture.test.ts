@@ -2,28 +2,12 @@
 // reproduced on the fixture kernel, built here through the kernel pipeline
 // when the cache does not have it (incremental over the dax,debug-vm base).
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reproCommand } from '../harness/src/cli/repro.ts';
+import { repro } from '../test/repro-cli.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-async function repro(argv: string[]): Promise<{ code: number; out: string; dir: string }> {
-  const results = mkdtempSync(join(tmpdir(), 'daxh-repro-'));
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await reproCommand(['--results', results, ...argv]);
-  } finally {
-    process.stdout.write = ow;
-  }
-  const dir = join(results, readdirSync(results).find((d) => d.startsWith('repro-'))!);
-  return { code, out, dir };
-}
 
 const fixtureArgs = ['--source', 'debian:6.1', '--series', join(repo, 'patches/fixtures/dax-refcount.mbox'), '--config', 'dax,debug-vm'];
 

@@ -8,31 +8,16 @@
 // The bisect fixture's crash report on the fixture kernel (a kernel build) is
 // in test-long/repro-fixture.test.ts.
 import t from 'tap';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
-import { reproCommand } from '../../harness/src/cli/repro.ts';
+import { repro } from '../repro-cli.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { parseLog } from '../../harness/src/oracle/index.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function repro(argv: string[]): Promise<{ code: number; out: string; dir: string }> {
-  const results = mkdtempSync(join(tmpdir(), 'daxh-repro-'));
-  let out = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await reproCommand(['--results', results, ...argv]);
-  } finally {
-    process.stdout.write = ow;
-  }
-  const dir = join(results, readdirSync(results).find((d) => d.startsWith('repro-'))!);
-  return { code, out, dir };
-}
 
 /** A mail client's reply: the log quoted with "> ", wrapped at 78 columns, sent quoted-printable. */
 function replyMail(logLines: string[], kernel: string): { mail: string; body: string } {
