@@ -75,6 +75,8 @@ function readProcs(): Proc[] {
       const close = stat.lastIndexOf(')');
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const f = stat.slice(close + 2).split(' ');
+      // A zombie has ended; only its parent's wait is missing.
+      if (f[0] === 'Z') continue;
       out.push({ pid: Number(d), ppid: Number(f[1]), start: f[19], comm });
     } catch {
       // gone meanwhile
@@ -202,7 +204,14 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
   const record = runDirs.length ? await loadRun(join(resultsDir, runDirs[0])).catch(() => null) : null;
   const half = halfWritten(resultsDir);
   const con = runDirs.length ? join(resultsDir, runDirs[0], 'console.log') : '';
-  const leftovers = [...tracker.alive(), ...runDirs.flatMap((d) => qemuMentioning(d))];
+  // A killed QEMU takes a few seconds to release a guest's memory on a busy
+  // host: what is still there after 10 s was left behind.
+  const left = () => [...tracker.alive(), ...runDirs.flatMap((d) => qemuMentioning(d))];
+  let leftovers = left();
+  for (let waited = 0; leftovers.length && waited < 10000; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+    leftovers = left();
+  }
   return {
     exit,
     signal,
