@@ -12,8 +12,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtureArgs = ['--source', 'debian:6.1', '--series', join(repo, 'patches/fixtures/dax-refcount.mbox'), '--config', 'dax,debug-vm'];
 
 t.test("the bisect fixture's crash report on the fixture kernel", async (t) => {
-  const kernelArgs = fixtureArgs;
-  const r = await repro([...kernelArgs, '--seconds', '1', '--confirm', '5', '--budget', '20m', join(repo, 'patches/fixtures/dax-refcount-crash.eml')]);
+  const r = await repro([...fixtureArgs, '--seconds', '1', '--confirm', '5', '--budget', '20m', join(repo, 'patches/fixtures/dax-refcount-crash.eml')]);
   t.equal(r.code, 0, `reproduced:\n${r.out}`);
   const rec = JSON.parse(readFileSync(join(r.dir, 'repro.json'), 'utf8'));
   t.equal(rec.passes[0].test, 'pmd_pte_mix.ext4', 'the test the report names is tried first');

@@ -643,14 +643,15 @@ function suiteContext(
 ): { ctx: SuiteContext; cutTest: (why: Error) => void } {
   const m = session.machine;
   // Every call the suite makes into the guest waits while a cut test drains.
+  const gated = new Set<PropertyKey>(['exec', 'check', 'putFile']);
   const guest = new Proxy(session.guest, {
     get(target, prop) {
       const v = Reflect.get(target, prop, target) as unknown;
-      if (typeof v !== 'function' || !['exec', 'check', 'putFile'].includes(String(prop))) return typeof v === 'function' ? v.bind(target) : v;
+      if (typeof v !== 'function') return v;
+      if (!gated.has(prop)) return v.bind(target);
       return async (...args: unknown[]) => {
-        const wait = settling();
-        if (wait) await wait;
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
+        await settling();
+        return v.apply(target, args);
       };
     },
   });
