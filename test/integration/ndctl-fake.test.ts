@@ -109,7 +109,7 @@ t.test("the ndctl suite's own guest has everything the 13 real tests look for", 
   t.match(log, /ok: NUMA node 1/);
   t.match(log, /ok: O_DIRECT in the build directory/, "ndctl's device-dax opens its test file with O_DIRECT in the build dir");
   t.match(record.kernelCmdline, /memmap=3072M!6144M/);
-  // Tracepoints switched on and off across the kernel while DAX pages are
+  // DAX and mm tracepoints switched on and off while DAX pages are
   // mapped and poisoned: slow under TCG, and it must still reach its verdict.
   const traced = record.tests.find((x) => x.name === 'trace-hwpoison.sh');
   t.equal(traced?.status, 'pass', `trace-cmd + DAX mmap + hwpoison under ${record.accel?.used}: ${traced?.reason}`);
