@@ -13,7 +13,7 @@
 // image, modules, accelerator verdict), so the ratio compares guests, not
 // downloads.
 //   node --import tsx bench/nightly.ts --guests [--config nightly/example.yaml]
-import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, writeFile, rm, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -96,20 +96,29 @@ async function guestBench(): Promise<void> {
   const w0 = performance.now();
   for (const cell of await expandMatrix(config)) await prepareCell(cellPlan(cell, kernelChoice(cell.kernel), 1), { progress: () => {} });
   console.log(`guests: caches warmed in ${((performance.now() - w0) / 1000).toFixed(1)} s`);
-  const once = async (jobs: number) => {
+  const once = async (jobs: number, freshGuests = false) => {
+    const tag = `jobs ${jobs}${freshGuests ? ', fresh guests' : ''}`;
     const root = await mkdtemp(join(tmpdir(), `bench-nightly-j${jobs}-`));
     const t0 = performance.now();
-    const out = await runNight({ config, resultsRoot: root, jobs, shard: null, progress: (m) => process.stderr.write(`[jobs ${jobs}] ${m}\n`) }, deps);
+    const out = await runNight({ config, resultsRoot: root, jobs, shard: null, freshGuests, progress: (m) => process.stderr.write(`[${tag}] ${m}\n`) }, deps);
     const ms = performance.now() - t0;
+    // Boots paid: runs that did not start in a kept guest.
+    const runsDir = join(out.dir, 'runs');
+    const runs = await Promise.all((await readdir(runsDir)).map(async (id) => JSON.parse(await readFile(join(runsDir, id, 'run.json'), 'utf8')) as { guest?: unknown }));
     await rm(root, { recursive: true, force: true });
-    return { ms, cells: out.ran.length };
+    return { ms, cells: out.ran.length, boots: runs.filter((r) => !r.guest).length };
   };
+  const fresh = await once(1, true);
   const one = await once(1);
   const two = await once(2);
   const h = (x: { ms: number; cells: number }) => ((x.cells * 3600_000) / x.ms).toFixed(1);
+  const line = (label: string, x: { ms: number; cells: number; boots: number }) =>
+    console.log(`  ${label}: ${(x.ms / 1000).toFixed(1)} s (${h(x)} cells/hour, ${x.boots} boot${x.boots === 1 ? '' : 's'} for ${x.cells} cells)`);
   console.log(`guests: ${config.file}, ${one.cells} cells (${two.cells} at --jobs 2)`);
-  console.log(`  --jobs 1: ${(one.ms / 1000).toFixed(1)} s (${h(one)} cells/hour)`);
-  console.log(`  --jobs 2: ${(two.ms / 1000).toFixed(1)} s (${h(two)} cells/hour)`);
+  line('--jobs 1 --fresh-guests', fresh);
+  line('--jobs 1', one);
+  line('--jobs 2', two);
+  console.log(`  wall-time ratio kept guests/fresh guests at --jobs 1: ${(one.ms / fresh.ms).toFixed(2)}`);
   console.log(`  wall-time ratio jobs2/jobs1: ${(two.ms / one.ms).toFixed(2)} (goal ≤ 0.6 on 2 cores)`);
 }
 

@@ -41,6 +41,9 @@ options:
                          (default: the config's rerunFailures, else 4)
   --results DIR          results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
   --boot-timeout SEC     per guest (default 180)
+  --fresh-guests         boot every cell's guest; by default cells that would boot
+                         the same guest (kernel, image, topology, command line,
+                         shares) run one after another in it, if each left it clean
 
 The config's repeat runs a cell's tests that many times in one guest; a test
 that passed on the baseline and fails now is rerun in a fresh guest (a failing
@@ -78,6 +81,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
         'rerun-failures': { type: 'string' },
         results: { type: 'string' },
         'boot-timeout': { type: 'string' },
+        'fresh-guests': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -101,6 +105,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       nightId: v.night,
       baseline: v.baseline,
       rerunFailures: v['rerun-failures'] !== undefined ? count(v['rerun-failures'], '--rerun-failures', 0, 0) : undefined,
+      freshGuests: v['fresh-guests'],
     };
     const bootTimeoutMs = count(v['boot-timeout'], '--boot-timeout', 180) * 1000;
     const started = Date.now();

@@ -244,8 +244,14 @@ export interface RunRecord {
   /** The kernel's stall detectors as set for the accelerator (seconds). */
   watchdogs?: { softLockupS: number; rcuStallS: number; hungTaskS: number };
   qemuArgv: string[];
-  /** QEMU start → guest answering over ssh, wall clock. */
+  /** QEMU start → guest answering over ssh, wall clock (0: the run started in a guest kept up from an earlier cell). */
   bootMs: number | null;
+  /**
+   * Set when the run started in a guest that an earlier run booted and left
+   * clean: that run's console.log holds the boot (QEMU keeps writing it for
+   * the guest's whole life); this run's console.log starts where it took over.
+   */
+  guest?: { reusedFrom: string; reusedFromDir: string; cellsBefore: number };
   /** The kernel's own boot → init time, from its console timestamps. */
   kernelInitMs: number | null;
   tests: TestResult[];

@@ -12,6 +12,8 @@
 // runs; runCell() is both.
 import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { ensurePackages, harnessNeeds } from '../host/apt.ts';
 import { setInterruptHandler } from '../host/proc.ts';
@@ -35,11 +37,12 @@ import { startHeartbeat } from '../results/store.ts';
 import type { Accel, CrashReport, ImageArtifact, KernelArtifact, PlanSummary, RunRecord, TestResult, Topology } from '../results/records.ts';
 import { startSession, assembleInitrd, SessionError, describePhase, type Session } from './session.ts';
 import { watchConsole, endsRun, type ConsoleWatch } from './watch.ts';
+import { guestKey, handOver, shutdown, type GuestPool, type PooledGuest } from './guest-pool.ts';
 import { suiteByName, type PreparedSuite, type Suite, type SuiteInputs, type SuiteName } from '../suites/index.ts';
 import { blankResult, type SuiteContext } from '../suites/context.ts';
 import { censusAfterUnmount, buildCensusTools, type CensusTools } from '../suites/census.ts';
 import { BUILTIN_KNOWN, applyKnown, loadKnown, failingVerdict, type KnownEntry } from '../suites/known.ts';
-import { symbolizeReport } from '../oracle/index.ts';
+import { parseLog, symbolizeReport } from '../oracle/index.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
 
@@ -96,6 +99,12 @@ export interface CellEnv {
    * guest kept up). Resolving false ends the run before this pass counts.
    */
   pass?: (o: PassHook) => Promise<boolean | void>;
+  /**
+   * Guests kept up between cells (a nightly's): the run starts in an idle
+   * guest that would have been booted the same way, and hands its guest back
+   * if it leaves it clean.
+   */
+  guests?: GuestPool;
 }
 
 export interface PassHook {
@@ -300,6 +309,23 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   let boots = 0;
   let session: Session | null = null;
   let watch: ConsoleWatch | null = null;
+  const poolKey = env.guests ? guestKeyOf(p) : null;
+  // Who booted the guest the run is in now, and how many cells it has run.
+  let origin: Pick<PooledGuest, 'bootedBy' | 'cells' | 'workRoot'> = { bootedBy: { id, dir: runDir }, cells: 0, workRoot: cacheDir('work', id) };
+  let closeConsole: (() => Promise<void>) | null = null;
+  let keptOwnGuest = false;
+  // Back to the pool when clean and asked to keep it, else shut down.
+  const releaseGuest = async (keep: boolean) => {
+    const s = session!;
+    session = null;
+    await closeConsole?.();
+    closeConsole = null;
+    const g: PooledGuest = { key: poolKey ?? '', session: s, console: s.machine.console, bootedBy: origin.bootedBy, workRoot: origin.workRoot, cells: origin.cells + 1 };
+    if (keep && env.guests) {
+      keptOwnGuest = origin.bootedBy.id === id;
+      await env.guests.give(g);
+    } else await shutdown(g);
+  };
   // Where a run-ending report goes: the boot's stop while booting, then the pass's.
   const sink: Sink = { fatal: () => {}, stall: () => {} };
   const allCrashes: CrashReport[] = [];
@@ -311,7 +337,18 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       if (pass > 1 && env.budgetMs !== undefined && Date.now() - started > env.budgetMs) break;
       currentPass = repeat > 1 ? pass : 0;
       if (!session) {
-        const boot = await bootOnce(p, env, runDir, record, boots++, stop.signal, sink);
+        const pooled = boots === 0 && poolKey ? env.guests!.take(poolKey) : null;
+        const adopted = pooled ? await adoptGuest(pooled, p, env, runDir, record, stop.signal, sink) : null;
+        if (adopted) {
+          origin = { bootedBy: pooled!.bootedBy, cells: pooled!.cells, workRoot: pooled!.workRoot };
+          closeConsole = adopted.closeConsole;
+          allCrashes.push(...adopted.idleReports);
+          boots++;
+        } else {
+          origin = { bootedBy: { id, dir: runDir }, cells: 0, workRoot: cacheDir('work', id) };
+          await env.guests?.drain();
+        }
+        const boot = adopted?.boot ?? (await bootOnce(p, env, runDir, record, boots++, stop.signal, sink));
         watch = boot.watch;
         session = boot.session;
         await onResult(boot.result);
@@ -403,8 +440,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
         // The kernel ended this guest: a next pass boots a fresh one.
         allCrashes.push(...closeWatch(passWatch));
         watch = null;
-        await session.close();
-        session = null;
+        await releaseGuest(false);
       }
       if (env.stopWhen?.({ ...record, crashes: [...allCrashes, ...(watch ? watch.all() : [])] })) break;
     }
@@ -431,8 +467,14 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     }
     if (!ended && record.status === 'running') ended = runEnding(record, enders);
     if (p.kernel.vmlinux && record.crashes.length) await symbolizeCrashes(record, p.kernel, env.progress);
-    if (session) await session.close();
-    await rm(cacheDir('work', id), { recursive: true, force: true });
+    if (session) {
+      const live: Session = session;
+      const keep =
+        Boolean(env.guests) && !inputError && ended?.status === 'pass' && record.status === 'running' && !allCrashes.length && live.machine.running && (await guestIsClean(live));
+      await releaseGuest(keep);
+    }
+    // A guest this run booted and left in the pool still runs on its backing files.
+    if (!keptOwnGuest) await rm(cacheDir('work', id), { recursive: true, force: true });
     env.signal?.removeEventListener('abort', outside);
     await stopHeartbeat();
     record.phase = 'done';
@@ -532,6 +574,92 @@ async function guestAnswers(s: Session, graceMs: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Whether a guest may serve another cell: it answers and nothing is stuck in its kernel. */
+async function guestIsClean(s: Session): Promise<boolean> {
+  return (await guestAnswers(s, 15000)) && (await blockedTasks(s, 3, new AbortController().signal)) === null;
+}
+
+/** The pool key of the guest a prepared cell boots: everything QEMU and the kernel start with. */
+export function guestKeyOf(p: PreparedCell): string {
+  return guestKey({
+    kernel: { key: p.kernel.key, bzImage: p.kernel.bzImage, release: p.kernel.release },
+    image: { key: p.image.key, builtAt: p.image.builtAt },
+    modulesKey: p.modules?.key ?? null,
+    extras: p.extras,
+    topology: p.topology,
+    cmdline: p.cmdlineExtra,
+    accel: p.accel.used,
+    cpu: p.accel.cpu,
+    sshPort: p.plan.sshPort,
+    shares: p.prepared.shares ?? [],
+  });
+}
+
+/**
+ * Start a run in a guest an earlier cell left in the pool: no boot. The run's
+ * console.log is written from the hand-over on, beginning with what the guest
+ * printed while idle, and that goes through the oracle like a boot's console:
+ * a report there lands on this run's boot step. Null (the guest shut down)
+ * when it no longer answers cleanly; the caller then boots a fresh one.
+ */
+async function adoptGuest(
+  g: PooledGuest,
+  p: PreparedCell,
+  env: CellEnv,
+  runDir: string,
+  record: RunRecord,
+  signal: AbortSignal,
+  sink: Sink,
+): Promise<{ boot: BootOutcome; closeConsole: () => Promise<void>; idleReports: CrashReport[] } | null> {
+  const s = g.session;
+  const idle = handOver(g);
+  if (!s.machine.running || idle.overflow) {
+    env.progress('boot', `the guest kept from run ${g.bootedBy.id} ${idle.overflow ? 'printed too much while idle' : 'is gone'}: booting a fresh one`);
+    await shutdown(g);
+    return null;
+  }
+  // Subscribed in the same tick as the hand-over: no line is missed.
+  const out = createWriteStream(join(runDir, 'console.log'), { flags: 'a' });
+  for (const l of idle.lines) out.write(`${l}\n`);
+  const off = g.console.subscribe((l) => out.write(`${l}\n`));
+  const closeConsole = () => {
+    off();
+    return new Promise<void>((r) => out.end(r));
+  };
+  const watch = watchConsole(g.console, s.machine.exited, (why) => sink.fatal(why), (r) => sink.stall(r), idle.lines.length);
+  const idleReports = parseLog(idle.lines.join('\n'));
+  if (signal.aborted || !(await guestIsClean(s))) {
+    const late = [...idleReports, ...watch.take()];
+    watch.stop();
+    await closeConsole();
+    await shutdown(g);
+    if (!late.length) {
+      env.progress('boot', `the guest kept from run ${g.bootedBy.id} did not answer cleanly: booting a fresh one`);
+      await rm(join(runDir, 'console.log'), { force: true });
+      return null;
+    }
+    // What it printed is this run's first evidence: judged on its boot step, and the guest is not used.
+    const result = blankResult('boot', {}, 'console.log');
+    judgeBoot(result, late);
+    return {
+      boot: { session: null, watch, result, ended: { status: 'fail', reason: `kernel report in the guest kept from run ${g.bootedBy.id}: ${late[0].title}` } },
+      closeConsole: async () => {},
+      idleReports,
+    };
+  }
+  const result = blankResult('boot', {}, 'console.log');
+  result.metrics.reused_from = g.bootedBy.id;
+  result.metrics.cells_before = g.cells;
+  judgeBoot(result, [...idleReports, ...watch.take()]);
+  record.qemuArgv = s.machine.argv;
+  record.bootMs = 0;
+  record.kernelInitMs = s.kernelInitMs;
+  record.guest = { reusedFrom: g.bootedBy.id, reusedFromDir: g.bootedBy.dir, cellsBefore: g.cells };
+  env.progress('boot', `no boot: the guest run ${g.bootedBy.id} booted is kept up and clean (${g.cells} cell${g.cells === 1 ? '' : 's'} before this one)`);
+  if (env.onReady) await env.onReady(s, runDir);
+  return { boot: { session: s, watch, result, ended: null }, closeConsole, idleReports };
 }
 
 async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: RunRecord, n: number, signal: AbortSignal, sink: Sink): Promise<BootOutcome> {

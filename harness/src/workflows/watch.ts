@@ -45,6 +45,8 @@ export function watchConsole(
   onFatal: (why: string) => void,
   /** Called for a stall report; without it a stall ends the run like a panic. */
   onStall?: (r: CrashReport) => void,
+  /** console.log's line number of the next line (a reused guest's run writes its own file from here). */
+  lineBase?: number,
 ): ConsoleWatch {
   const all: CrashReport[] = [];
   let pending: CrashReport[] = [];
@@ -52,7 +54,7 @@ export function watchConsole(
   const when = new Map<CrashReport, number>();
   // The detector counts lines from when it was attached; reports should point
   // at console.log's own line numbers.
-  const offset = console.lines();
+  const offset = lineBase ?? console.lines();
   const det = new ReportDetector({
     idleMs: 300,
     onReport: (r) => {

@@ -13,6 +13,7 @@ import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard }
 import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
 import { loadSeries } from '../../kernel/series.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
+import { GuestPool } from '../guest-pool.ts';
 
 export class NightlyInputError extends Error {
   override name = 'NightlyInputError';
@@ -31,6 +32,8 @@ export interface NightlyOptions {
   rerunFailures?: number;
   /** Host cores shared by the guests (default: this machine's). */
   cores?: number;
+  /** Boot every cell's guest afresh instead of running cells that would boot the same guest in one. */
+  freshGuests?: boolean;
   progress: (msg: string) => void;
   signal?: AbortSignal;
   now?: () => Date;
@@ -172,6 +175,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     }
 
     const cpus = cpusPerGuest(o.cores ?? availableParallelism(), o.jobs);
+    // Cells that would boot the same guest run one after another in it (see guest-pool.ts).
+    const guests = o.freshGuests ? undefined : new GuestPool();
     const ran: string[] = [];
     let interrupted = false;
     const runOne = async (plan: MatrixCell) => {
@@ -193,12 +198,14 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
         resultsRoot: join(dir, 'runs'),
         progress: (phase: string, msg: string) => o.progress(`${plan.key} [${phase}] ${msg}`),
         signal: o.signal ?? new AbortController().signal,
+        guests,
       };
       // One guest; null when the night was interrupted (the cell is redone on resume).
-      const attempt = async (cell: MatrixCell): Promise<CellOutcome | null> => {
+      const attempt = async (cell: MatrixCell, fresh = false): Promise<CellOutcome | null> => {
         if (o.signal?.aborted) return null;
         try {
-          const out = await deps.runCell(cell, hooks);
+          // A rerun judges a failure: always a guest of its own.
+          const out = await deps.runCell(cell, fresh ? { ...hooks, guests: undefined } : hooks);
           return out.record.status === 'interrupted' ? null : out;
         } catch (e) {
           if (o.signal?.aborted) return null;
@@ -225,7 +232,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       if (rerun) {
         o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${rerunFailures} time(s)`);
         for (const cell of rerun.cells) {
-          const again = await attempt(cell).catch((e: unknown) => e as Error);
+          const again = await attempt(cell, true).catch((e: unknown) => e as Error);
           if (!again) {
             interrupted = true;
             return;
@@ -242,7 +249,11 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       ran.push(plan.key);
       o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
     };
-    await pool(todo, o.jobs, runOne, () => interrupted || Boolean(o.signal?.aborted));
+    try {
+      await pool(todo, o.jobs, runOne, () => interrupted || Boolean(o.signal?.aborted));
+    } finally {
+      await guests?.close();
+    }
 
     interrupted ||= Boolean(o.signal?.aborted);
     night.status = interrupted ? 'interrupted' : 'done';

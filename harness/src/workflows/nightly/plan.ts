@@ -4,6 +4,7 @@
 // and a PrepareKernel (the kernel pipeline), so its scheduling, resuming and
 // judging are tested without a guest.
 import type { KernelArtifact, RunRecord, Topology } from '../../results/records.ts';
+import type { GuestPool } from '../guest-pool.ts';
 
 /** How a cell's kernel is obtained. Series and config fragments only apply to built kernels. */
 export type KernelSpec =
@@ -52,6 +53,8 @@ export interface CellHooks {
   progress: (phase: string, msg: string) => void;
   /** Aborted on Ctrl-C: the run ends as 'interrupted'. */
   signal: AbortSignal;
+  /** The night's guests kept up between cells (closed when the night ends). */
+  guests?: GuestPool;
 }
 
 export interface CellOutcome {

@@ -60,6 +60,7 @@ export function primitiveRunCell(opts: RunCellOptions = {}): RunCell {
       progress: hooks.progress,
       signal: hooks.signal,
       handleSignals: false,
+      guests: hooks.guests,
       ...(onReady ? { onReady: (s: Session) => onReady(cell, s, prepared.kernel) } : {}),
     });
   };
