@@ -318,13 +318,20 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   const releaseGuest = async (keep: boolean) => {
     const s = session!;
     session = null;
-    await closeConsole?.();
+    const close = closeConsole;
     closeConsole = null;
     const g: PooledGuest = { key: poolKey ?? '', session: s, console: s.machine.console, bootedBy: origin.bootedBy, workRoot: origin.workRoot, cells: origin.cells + 1 };
     if (keep && env.guests) {
       keptOwnGuest = origin.bootedBy.id === id;
-      await env.guests.give(g);
-    } else await shutdown(g);
+      // give() starts collecting the console before its first await and this
+      // run's writer stops in the same tick: every line lands in one place.
+      const given = env.guests.give(g);
+      await close?.();
+      await given;
+    } else {
+      await shutdown(g);
+      await close?.();
+    }
   };
   // Where a run-ending report goes: the boot's stop while booting, then the pass's.
   const sink: Sink = { fatal: () => {}, stall: () => {} };
@@ -452,6 +459,10 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     if (e instanceof InputError) inputError = e;
   } finally {
     record.phase = 'teardown';
+    // Asked while the oracle still watches the console: what the check itself
+    // brings out is this run's.
+    const mayKeep =
+      Boolean(env.guests) && session !== null && !ended && !inputError && record.status === 'running' && !stop.signal.aborted && (session as Session).machine.running && (await guestIsClean(session as Session));
     if (watch) allCrashes.push(...closeWatch(watch));
     record.crashes = allCrashes;
     // Every report lands on a step: one that no test took (between tests, at
@@ -466,13 +477,9 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       record.tests.push(r);
     }
     if (!ended && record.status === 'running') ended = runEnding(record, enders);
+    // No await between closing the watch and handing a kept guest over: no console line goes unwatched.
+    if (session) await releaseGuest(mayKeep && ended?.status === 'pass' && record.status === 'running' && !allCrashes.length);
     if (p.kernel.vmlinux && record.crashes.length) await symbolizeCrashes(record, p.kernel, env.progress);
-    if (session) {
-      const live: Session = session;
-      const keep =
-        Boolean(env.guests) && !inputError && ended?.status === 'pass' && record.status === 'running' && !allCrashes.length && live.machine.running && (await guestIsClean(live));
-      await releaseGuest(keep);
-    }
     // A guest this run booted and left in the pool still runs on its backing files.
     if (!keptOwnGuest) await rm(cacheDir('work', id), { recursive: true, force: true });
     env.signal?.removeEventListener('abort', outside);
