@@ -98,8 +98,9 @@ t.test('a report printed while the guest is idle lands on the next cell; that gu
   t.ok(d.record.crashes.some((x) => x.title === 'WARNING in daxh_fault_warn'), 'and is one of the run crashes');
   t.equal(d.record.status, 'fail');
   const lines = readFileSync(join(d.runDir, 'console.log'), 'utf8').split('\n');
-  const at = boot?.crashes[0]?.startLine ?? -1;
-  t.match(lines[at] ?? '', /WARNING/, "the report's line number points into this run's console.log");
+  const r = boot?.crashes[0];
+  const span = r ? lines.slice(r.startLine, r.endLine + 1).join('\n') : '';
+  t.match(span, /WARNING: CPU: \d+ PID: \d+ at .*daxh_fault_warn/, "the report's line numbers point into this run's console.log");
   t.ok(d.record.tests.some((x) => x.name === 'dax-smoke' && x.status === 'pass'), 'a WARNING does not end the guest: the tests ran');
   t.equal(pool.idleCount(), 0, 'a guest that saw a report is shut down, not kept');
 });
