@@ -4,7 +4,6 @@
 // host's apt lists. apt-cache takes a second or two, so the answer is cached
 // until apt's lists change (an apt-get update rewrites their directory).
 import { stat, readFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { run } from '../../host/proc.ts';
 import { cacheDir } from '../../host/paths.ts';
 import { writeJsonAtomic } from '../../host/fsutil.ts';
