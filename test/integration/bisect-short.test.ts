@@ -4,9 +4,11 @@
 // The leak must be named and verified both ways: its parent (the
 // documentation patch) and the series without it are clean. The whole
 // fixture (unbuildable and no-op patches too) is test-long/bisect-fixture.
-// 9.7 min with its four kernels built (~40 s each, incremental) on a busy host,
-// 19.3 min from an empty cache on a quiet one (the race showed 8 times in 79
-// runs, so each clean verdict took ~50 runs).
+// 3 s of stressing per run: a run costs ~3 s of setup whatever its length, and
+// at 1 s the race showed in 5-10% of runs on a quiet host, so each clean
+// verdict took ~50 runs (bisect-short alone 18-22 min from an empty cache).
+// At 3 s it showed in 8 of 17 runs, clean verdicts took 10-12 runs, and the
+// test took 4.5 min with its four kernels cached.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +36,7 @@ function subset(dir: string): string {
 
 t.test('three patches: the leak named and verified both ways', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'daxh-bisect-short-'));
-  const args = ['bisect', '--series', subset(work), '--config', 'dax,debug-vm', '--test', 'stressors:pmd_pte_mix.ext4', '--seconds', '1', '--confidence', '0.8', '--results', work, '--json'];
+  const args = ['bisect', '--series', subset(work), '--config', 'dax,debug-vm', '--test', 'stressors:pmd_pte_mix.ext4', '--seconds', '3', '--confidence', '0.8', '--results', work, '--json'];
   const child = spawn(process.execPath, [join(repoRoot, 'harness', 'bin', 'dax-harness.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
