@@ -77,6 +77,18 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Stable JSON (sorted keys) so equal objects give equal keys whatever their key order. */
+export function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
 export function sha256(...parts: (string | Uint8Array)[]): string {
   const h = createHash('sha256');
   for (const p of parts) {

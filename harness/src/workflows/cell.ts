@@ -311,7 +311,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   let watch: ConsoleWatch | null = null;
   const poolKey = env.guests ? guestKeyOf(p) : null;
   // Who booted the guest the run is in now, and how many cells it has run.
-  let origin: Pick<PooledGuest, 'bootedBy' | 'cells' | 'workRoot'> = { bootedBy: { id, dir: runDir }, cells: 0, workRoot: cacheDir('work', id) };
+  const booted: Pick<PooledGuest, 'bootedBy' | 'cells' | 'workRoot'> = { bootedBy: { id, dir: runDir }, cells: 0, workRoot: cacheDir('work', id) };
+  let origin = booted;
   let closeConsole: (() => Promise<void>) | null = null;
   let keptOwnGuest = false;
   // Back to the pool when clean and asked to keep it, else shut down.
@@ -345,14 +346,14 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       currentPass = repeat > 1 ? pass : 0;
       if (!session) {
         const pooled = boots === 0 && poolKey ? env.guests!.take(poolKey) : null;
-        const adopted = pooled ? await adoptGuest(pooled, p, env, runDir, record, stop.signal, sink) : null;
+        const adopted = pooled ? await adoptGuest(pooled, env, runDir, record, stop.signal, sink) : null;
         if (adopted) {
           origin = { bootedBy: pooled!.bootedBy, cells: pooled!.cells, workRoot: pooled!.workRoot };
           closeConsole = adopted.closeConsole;
           allCrashes.push(...adopted.idleReports);
           boots++;
         } else {
-          origin = { bootedBy: { id, dir: runDir }, cells: 0, workRoot: cacheDir('work', id) };
+          origin = booted;
           await env.guests?.drain();
         }
         const boot = adopted?.boot ?? (await bootOnce(p, env, runDir, record, boots++, stop.signal, sink));
@@ -613,7 +614,6 @@ export function guestKeyOf(p: PreparedCell): string {
  */
 async function adoptGuest(
   g: PooledGuest,
-  p: PreparedCell,
   env: CellEnv,
   runDir: string,
   record: RunRecord,

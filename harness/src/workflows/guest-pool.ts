@@ -5,7 +5,7 @@
 // back: no kernel report, a passing verdict, nothing stuck in the kernel.
 // Anything else is shut down, so a cell never inherits a damaged guest.
 import { rm } from 'node:fs/promises';
-import { sha256 } from '../host/fsutil.ts';
+import { canonical, sha256 } from '../host/fsutil.ts';
 import type { ConsoleStream } from '../vm/console.ts';
 import type { Session } from './session.ts';
 import type { Topology } from '../results/records.ts';
@@ -26,20 +26,9 @@ export interface GuestIdentity {
 
 /** Two cells get the same key exactly when they would start the same guest. */
 export function guestKey(g: GuestIdentity): string {
-  const shares = [...g.shares].sort((a, b) => a.tag.localeCompare(b.tag)).map((s) => [s.tag, s.hostPath, Boolean(s.readonly)]);
-  return sha256('guest-v1', JSON.stringify({ ...g, shares, topology: canonical(g.topology) })).slice(0, 24);
-}
-
-// Key order must not make two equal topologies differ.
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  return v;
+  // Share order is the suite's listing order, not part of the guest.
+  const shares = [...g.shares].sort((a, b) => a.tag.localeCompare(b.tag)).map((s) => ({ ...s, readonly: Boolean(s.readonly) }));
+  return sha256('guest-v1', canonical({ ...g, shares })).slice(0, 24);
 }
 
 export interface PooledGuest {

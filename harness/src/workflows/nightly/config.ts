@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import { parseSizeMiB, parseMemmap, validateTopology, defaultTopology, TopologyError } from '../../vm/topology.ts';
 import { loadManifest } from '../../suites/stressor-manifest.ts';
 import { NDCTL_GUEST } from '../../suites/ndctl.ts';
-import { sha256 } from '../../host/fsutil.ts';
+import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
 import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
@@ -358,18 +358,6 @@ function matches(m: Override['match'], axes: MatrixCell['axes']): boolean {
 export function effectiveKernel(spec: KernelSpec, suite: SuiteName): KernelSpec {
   if (suite !== 'ndctl' || spec.kind === 'stock' || spec.config) return spec;
   return { ...spec, config: [...NDCTL_GUEST.kernelFragments] };
-}
-
-/** Stable JSON (sorted keys) so equal specs give equal keys. */
-export function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
 }
 
 export function kernelKey(spec: KernelSpec): string {
