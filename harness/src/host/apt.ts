@@ -15,6 +15,8 @@ export type PackageNeeds = Record<string, string[]>;
 export const harnessNeeds: PackageNeeds = {
   'qemu-system-x86': ['/usr/bin/qemu-system-x86_64'],
   'util-linux': ['/usr/bin/setpriv'],
+  // Every build of a series and every QEMU runs in a bubblewrap sandbox.
+  bubblewrap: ['/usr/bin/bwrap'],
   kmod: ['/usr/sbin/depmod'],
   gcc: ['/usr/bin/gcc'],
   'libc6-dev': ['/usr/lib/x86_64-linux-gnu/libc.a'],

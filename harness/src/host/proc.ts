@@ -6,6 +6,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from './errors.ts';
 import { execa, type Options, type ResultPromise } from 'execa';
+import { giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
 
 type Child = ResultPromise<Options>;
 /** Each live child and the process group it leads. */
@@ -29,6 +30,8 @@ export interface RunOptions {
   discardOutput?: boolean;
   /** Send stdout to this file (binary-safe) instead of memory. */
   stdoutFile?: string;
+  /** Run it in the sandbox: for anything that reads untrusted input (see sandbox.ts). */
+  sandbox?: SandboxSpec;
 }
 
 export interface ProcResult {
@@ -98,11 +101,26 @@ function isExecutable(p: string): boolean {
 /** Start a process; the returned promise settles when it exits. */
 export function spawn(file: string, args: readonly string[], opts: RunOptions): { child: Child; done: Promise<ProcResult> } {
   installHooks();
+  const shown = [file, ...args].join(' ');
   let cmd = file;
   let argv = [...args];
-  const exe = whichSync(file, opts.env?.PATH ?? process.env.PATH, opts.cwd);
+  let env = opts.env;
+  let exe = whichSync(file, opts.env?.PATH ?? process.env.PATH, opts.cwd);
   // A host tool that is not there is the host's setup, said in one line before anything starts.
   if (!exe) throw new MissingToolError(file);
+  if (opts.sandbox && sandboxEnabled()) {
+    const bwrap = whichSync('bwrap', opts.env?.PATH ?? process.env.PATH);
+    if (!bwrap) throw new MissingToolError('bwrap', 'bubblewrap');
+    const who = opts.sandbox.keepUid ? null : sandboxUser();
+    giveToSandboxUser(opts.sandbox.writable ?? [], who);
+    const w = sandboxCommand(exe.includes('/') ? exe : file, args, { cwd: opts.cwd, ...opts.sandbox }, who);
+    file = bwrap;
+    args = w.args;
+    cmd = file;
+    argv = [...args];
+    exe = bwrap;
+    env = { ...opts.env, ...w.env };
+  }
   if (opts.dieWithParent) {
     // PR_SET_PDEATHSIG covers the one case no JS handler can: the harness
     // being SIGKILLed. setpriv execs the real program, so the pid stays the
@@ -118,7 +136,7 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     detached: true,
     cleanup: false,
     cwd: opts.cwd,
-    env: opts.env,
+    env,
     extendEnv: true,
     input: opts.input,
     stdin: opts.input !== undefined ? undefined : (opts.stdin ?? 'ignore'),
@@ -152,7 +170,7 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     try {
       const r = await child;
       return {
-        command: [file, ...args].join(' '),
+        command: shown,
         exitCode: r.exitCode,
         signal: r.signal,
         timedOut,
@@ -176,8 +194,8 @@ export async function run(file: string, args: readonly string[], opts: RunOption
 }
 
 export class MissingToolError extends InputError {
-  constructor(readonly tool: string) {
-    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it (as root, dax-harness installs what it needs) or fix PATH`);
+  constructor(readonly tool: string, pkg?: string) {
+    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it${pkg ? ` (apt-get install ${pkg})` : ''} (as root, dax-harness installs what it needs) or fix PATH`);
   }
 }
 

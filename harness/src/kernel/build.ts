@@ -97,7 +97,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     const step = async (what: string, args: string[]) => {
       out(`\n### dax-harness: make ${args.join(' ')}\n`);
       const ts = Date.now();
-      const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput: out });
+      const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput: out, writable: [s.stageDir] });
       stepsMs[what] = Date.now() - ts;
       out(`### dax-harness: ${what}: ${(stepsMs[what]! / 1000).toFixed(1)} s\n`);
       if (r.exitCode !== 0 || writeError) {

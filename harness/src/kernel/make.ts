@@ -1,5 +1,9 @@
 // The one way the pipeline runs kbuild: out of tree (O=), niced (the machine
-// is shared with running guests), ARCH pinned so every call agrees on 64BIT.
+// is shared with running guests), ARCH pinned so every call agrees on 64BIT,
+// and sandboxed: a series' Makefiles and scripts are code from a mailing list.
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { cacheDir } from '../host/paths.ts';
 import { run, type ProcResult } from '../host/proc.js';
 
 export interface MakeOptions {
@@ -11,6 +15,8 @@ export interface MakeOptions {
   /** "ccache gcc" when ccache is on PATH; plain gcc otherwise. */
   cc?: string;
   onOutput?: (chunk: string) => void;
+  /** Further directories make writes (INSTALL_MOD_PATH), besides O=. */
+  writable?: string[];
 }
 
 export function makeArgv(o: MakeOptions): string[] {
@@ -30,7 +36,30 @@ export function kmake(o: MakeOptions): Promise<ProcResult> {
     dieWithParent: true,
     // A fixed build stamp: the same sources give the same bzImage, so a step
     // that changes nothing built (a documentation patch) is recognised by hash.
-    env: { LC_ALL: 'C', KBUILD_BUILD_USER: 'dax-harness', KBUILD_BUILD_HOST: 'dax-harness', KBUILD_BUILD_TIMESTAMP: '2000-01-01 00:00:00 UTC', KBUILD_BUILD_VERSION: '1' },
+    env: { LC_ALL: 'C', ...(o.cc?.startsWith('ccache') ? { CCACHE_DIR: ccacheDir() } : {}), KBUILD_BUILD_USER: 'dax-harness', KBUILD_BUILD_HOST: 'dax-harness', KBUILD_BUILD_TIMESTAMP: '2000-01-01 00:00:00 UTC', KBUILD_BUILD_VERSION: '1' },
     onOutput: o.onOutput ? (c) => o.onOutput!(c) : undefined,
+    // The source tree is only read: an O= build never writes it.
+    sandbox: { readable: [o.worktree], writable: [o.outDir, ...(o.writable ?? []), ...ccacheDirs(o.cc)] },
   });
+}
+
+/** ccache keeps its store across sandboxed builds in the harness's cache. */
+function ccacheDirs(cc: string | undefined): string[] {
+  return cc?.startsWith('ccache') ? [ccacheDir()] : [];
+}
+
+export function ccacheDir(): string {
+  return process.env.CCACHE_DIR || cacheDir('ccache');
+}
+
+/**
+ * What an external module build (`make -C KDIR M=...`) reads: the kbuild
+ * tree, its siblings (a Debian headers package includes its -common tree by
+ * path), and the source tree an O= directory points back to.
+ */
+export function kbuildReadable(kdir: string): string[] {
+  const out = [dirname(kdir)];
+  const source = join(kdir, 'source');
+  if (existsSync(source)) out.push(realpathSync(source));
+  return out;
 }

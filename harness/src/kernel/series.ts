@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { sha256 } from '../host/fsutil.js';
 import { cacheDir } from '../host/paths.js';
-import { git } from './source.js';
+import { git, gitSandbox } from './source.js';
 import { PatchApplyError, SeriesError } from './errors.js';
 
 /** One mail as read from the input, before selection. */
@@ -415,11 +415,12 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
       files.push(f);
     }
     const env = { GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
-    const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000 });
+    const sandbox = await gitSandbox(worktree, [dir]);
+    const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
     if (r.exitCode === 0) return;
     const out = `${r.stdout}\n${r.stderr}`;
     const f = parseAmFailure(out);
-    await git(worktree, ['am', '--abort'], { reject: false });
+    await git(worktree, ['am', '--abort'], { reject: false, sandbox });
     await git(worktree, ['reset', '-q', '--hard', base]);
     await git(worktree, ['clean', '-q', '-fd']);
     const p = series.patches[(f.index ?? 1) - 1] ?? series.patches[0]!;
@@ -442,10 +443,11 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
 export async function revertCommits(worktree: string, commits: string[]): Promise<void> {
   const base = (await git(worktree, ['rev-parse', 'HEAD'])).stdout.trim();
   const env = { GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
+  const sandbox = await gitSandbox(worktree);
   for (const [i, c] of commits.entries()) {
     // A merge on the first-parent line is reverted against its first parent.
     const parents = (await git(worktree, ['rev-list', '--parents', '-n', '1', c])).stdout.trim().split(' ').length - 1;
-    const r = await git(worktree, ['revert', '--no-edit', ...(parents > 1 ? ['-m', '1'] : []), c], { reject: false, env, timeoutMs: 600_000 });
+    const r = await git(worktree, ['revert', '--no-edit', ...(parents > 1 ? ['-m', '1'] : []), c], { reject: false, env, timeoutMs: 600_000, sandbox });
     if (r.exitCode === 0) continue;
     const out = `${r.stdout}\n${r.stderr}`;
     const subject = (await git(worktree, ['log', '-1', '--format=%s', c], { reject: false })).stdout.trim();

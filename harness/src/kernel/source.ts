@@ -1,6 +1,7 @@
 // Kernel sources: a user's git tree at a ref, or a Debian linux-source
 // package. Either way the pipeline works in a git worktree under the cache, so
 // the user's checkout is never touched and series apply with `git am`.
+import type { SandboxSpec } from '../host/sandbox.ts';
 import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
@@ -32,12 +33,23 @@ export type Log = (line: string) => void;
 
 const GIT_ID = ['-c', 'user.name=dax-harness', '-c', 'user.email=dax-harness@localhost'];
 
-export function git(repo: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; reject?: boolean } = {}) {
+export function git(repo: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; reject?: boolean; sandbox?: SandboxSpec } = {}) {
   return run('git', ['-C', repo, ...GIT_ID, ...args], {
     timeoutMs: opts.timeoutMs ?? 600_000,
     env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...opts.env },
     reject: opts.reject,
+    sandbox: opts.sandbox,
   });
+}
+
+/**
+ * The sandbox git works in when it takes in a series: the worktree and the
+ * repository's object store writable, nothing else, no network. It keeps the
+ * harness's uid (the repository is the harness's), without capabilities.
+ */
+export async function gitSandbox(worktree: string, readable: string[] = []): Promise<SandboxSpec> {
+  const common = (await git(worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
+  return { writable: [worktree, common], readable, keepUid: true };
 }
 
 /** "debian:6.1" (or just "6.1") names a package; anything else is a path to a git tree. */

@@ -4,6 +4,7 @@
 // is not the idle value, that still has ->mapping, or that is still compound.
 // Also here: the fixture that leaks a reference on purpose to prove it works
 // (the umount watchdog it pairs with lives in watchdog.ts).
+import { kbuildReadable } from '../kernel/make.ts';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
@@ -337,6 +338,7 @@ async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Pro
       reject: false,
       dieWithParent: true,
       env: { LC_ALL: 'C' },
+      sandbox: { readable: kbuildReadable(tree.kdir), writable: [src] },
     });
     if (r.exitCode !== 0) {
       const errs = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /error|Error \d|No such file/.test(l)).slice(0, 4);

@@ -1,6 +1,9 @@
 // One QEMU process: start it, stream its console, control it over QMP, and
 // make sure it is gone when we are done (or when anything goes wrong).
+import { closeSync, existsSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
+import type { SandboxSpec } from '../host/sandbox.ts';
 import { ConsoleStream } from './console.ts';
 import { InputError } from '../host/errors.ts';
 import { QmpClient } from './qmp.ts';
@@ -22,6 +25,20 @@ export class QemuStartError extends Error {
   override name = 'QemuStartError';
 }
 
+/**
+ * QEMU sees the host read-only apart from its own run files, runs as the
+ * sandbox user when the harness is root, and keeps the host's network
+ * namespace only because the forwarded ssh port listens there.
+ */
+export function machineSandbox(spec: MachineSpec): SandboxSpec {
+  // QEMU opens the log by name; made here so that only the file is bound.
+  if (!existsSync(spec.consoleLog)) closeSync(openSync(spec.consoleLog, 'a'));
+  const writable = [dirname(spec.qmpSocket), spec.consoleLog, ...spec.nvdimmFiles, ...(spec.drives ?? []).map((d) => d.file)];
+  for (const s of spec.shares ?? []) if (!s.readonly) writable.push(s.hostPath);
+  const readable = [spec.kernel, spec.initrd, ...(spec.drives ?? []).flatMap((d) => (d.backing ? [d.backing] : [])), ...(spec.shares ?? []).filter((s) => s.readonly).map((s) => s.hostPath)];
+  return { writable: [...new Set(writable)], readable, hostNetwork: true, devices: spec.accel === 'kvm' ? ['/dev/kvm'] : [] };
+}
+
 export class Machine {
   readonly console: ConsoleStream;
   readonly argv: string[];
@@ -40,6 +57,7 @@ export class Machine {
     this.console = console ?? new ConsoleStream();
     this.argv = qemuArgv(spec);
     const { child, done } = spawn(QEMU, this.argv, {
+      sandbox: machineSandbox(spec),
       timeoutMs: lifetimeMs,
       dieWithParent: true,
       stdin: 'pipe',

@@ -18,8 +18,8 @@ export interface MachineSpec {
   qmpSocket: string;
   /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
   sshPort: number;
-  /** virtio disks (the rootfs overlay). */
-  drives?: Array<{ file: string; format: 'qcow2' | 'raw' }>;
+  /** virtio disks (the rootfs overlay, and the image it is an overlay of). */
+  drives?: Array<{ file: string; format: 'qcow2' | 'raw'; backing?: string }>;
   /** Host directories shared over virtio-9p, mounted in the guest by tag. */
   shares?: Array<{ hostPath: string; tag: string; readonly?: boolean }>;
 }
@@ -93,6 +93,9 @@ export function qemuArgv(spec: MachineSpec): string[] {
     ...numa,
     '-nodefaults',
     '-display', 'none',
+    // The guest runs a kernel under test: should it break out into QEMU, the
+    // process may not gain privileges, start programs or change its limits.
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
     '-no-reboot',
     '-kernel', spec.kernel,
     '-initrd', spec.initrd,
@@ -102,7 +105,9 @@ export function qemuArgv(spec: MachineSpec): string[] {
     '-chardev', `stdio,id=con0,signal=off,logfile=${optValue(spec.consoleLog)}`,
     '-serial', 'chardev:con0',
     '-qmp', `unix:${optValue(spec.qmpSocket)},server=on,wait=off`,
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
+    // restrict=on: ssh is forwarded in and the guest reaches nothing out,
+    // neither the host's own services on 10.0.2.2 nor any other address.
+    '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=net0',
     // Entropy for the guest's crng: without it sshd blocks in getrandom() for
     // seconds of every TCG boot ("Waiting for kernel randomness").

@@ -137,7 +137,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       // Each run writes to its own overlay; the image's disk stays pristine.
       const overlay = join(o.workDir, 'root.qcow2');
       await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image.disk, overlay], { timeoutMs: 60000 });
-      drives.push({ file: overlay, format: 'qcow2' });
+      drives.push({ file: overlay, format: 'qcow2', backing: o.image.disk });
     }
     const spec: MachineSpec = {
       accel: o.accel,
