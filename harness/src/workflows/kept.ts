@@ -14,7 +14,7 @@
 // its idle limit, and no guest lives past the harness's 6 h lifetime cap.
 //
 // Only the user who started the guest, or root, may attach or stop it. The
-// kernel enforces that, not us: RUN/guest/ is 0700 (its socket 0600), so
+// kernel enforces most of that: RUN/guest/ is 0700 (its socket 0600), so
 // nobody else can connect, and every client checks that the directory is
 // still private and its own before it sends anything. Node cannot read a
 // unix socket's peer credentials (no SO_PEERCRED), and scanning /proc for
@@ -119,8 +119,16 @@ export function guestState(g: Pick<GuestInfo, 'owner'>, here = { hostname: hostn
   return { up: true };
 }
 
+function passwdText(): string {
+  try {
+    return readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** uid N as `uid N (name)` when /etc/passwd names it. */
-export function userLabel(uid: number, passwd = (() => { try { return readFileSync('/etc/passwd', 'utf8'); } catch { return ''; } })()): string {
+export function userLabel(uid: number, passwd = passwdText()): string {
   const name = passwd.split('\n').map((l) => l.split(':')).find((f) => f[2] === String(uid))?.[0];
   return name ? `uid ${uid} (${name})` : `uid ${uid}`;
 }
