@@ -23,11 +23,13 @@ const warning = parseLog(warningLog)[0]!;
 t.test('a guest.json describes a live guest only while its owner lives on this boot of this host', async (t) => {
   const here = { hostname: 'box', bootId: 'boot-1' };
   const g = (o: Partial<{ pid: number; hostname: string; bootId: string }> = {}) => ({ owner: { pid: 100, hostname: 'box', bootId: 'boot-1', ...o } });
-  t.same(guestState(g(), here, () => true), { up: true });
-  const rebooted = guestState(g({ bootId: 'boot-0' }), here, () => true);
+  t.same(guestState(g(), here, () => 'same'), { up: true });
+  const rebooted = guestState(g({ bootId: 'boot-0' }), here, () => 'same');
   t.match(rebooted, { up: false, why: /host rebooted/ }, 'a reused pid after a reboot is not taken for the owner');
-  t.match(guestState(g(), here, () => false), { up: false, why: /owner \(pid 100\) died/ });
-  t.match(guestState(g({ hostname: 'other' }), here, () => true), { up: false, why: /another host \(other\)/ });
+  t.match(guestState(g(), here, () => 'gone'), { up: false, why: /owner \(pid 100\) died/ });
+  t.match(guestState(g(), here, () => 'other'), { up: false, why: /owner \(pid 100\) died and the pid now belongs to another process/ }, 'a recycled pid is not taken for the owner');
+  t.same(guestState(g(), here, () => 'unknown'), { up: true }, 'an owner that cannot be verified (older guest.json) is still talked to');
+  t.match(guestState(g({ hostname: 'other' }), here, () => 'same'), { up: false, why: /another host \(other\)/ });
   t.same(guestState({ owner: { pid: process.pid, hostname: hostname(), bootId: bootId() } }), { up: true }, 'this process on this boot');
 });
 
@@ -114,18 +116,15 @@ t.test("the owner's socket: hello, reports as they happen, stop, and the files",
 
   const events: HostEvent[] = [];
   let gotEvent: () => void = () => {};
-  const client = await connectHost(info, (ev) => {
+  const client = await connectHost(runDir, (ev) => {
     events.push(ev);
     gotEvent();
   });
   const next = () => new Promise<void>((r) => (gotEvent = r));
-  let wait = next();
-  client.send({ cmd: 'hello', pid: 1 });
-  await wait;
-  t.same(events[0], { event: 'hello', run: 'r1', mode: 'kept' });
+  t.same(events[0], { event: 'hello', run: 'r1', mode: 'kept' }, 'connectHost says hello with the token and waits for the answer');
   t.equal(host.attached(), 1);
 
-  wait = next();
+  let wait = next();
   for (const l of warningLog.split('\n')) f.console.write(`${l}\n`);
   await wait;
   t.match(events[1], { event: 'crash', title: warning.title, fatal: false }, 'attached clients hear of a report as it happens');

@@ -2,13 +2,14 @@
 // guest that is up (kept by run --keep, or a shell session's), and ending one.
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { pidAlive } from '../host/pid.ts';
+import { checkProcess, pidAlive, signalRecorded } from '../host/pid.ts';
+import { removeInside } from '../host/private.ts';
 import { loadRun } from '../results/store.ts';
 import { Guest } from '../vm/guest.ts';
 import { interactiveShell } from '../vm/pty.ts';
-import { connectHost, crashNotice, guestState, readGuest, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
+import { connectHost, crashNotice, guestRefusal, guestState, readGuest, GuestRefusedError, GUEST_DIR, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
 
 export const ATTACH_HELP = `usage: dax-harness attach [--results DIR] RUN [-- COMMAND [ARG...]]
 
@@ -19,17 +20,22 @@ guest's console shows meanwhile are printed here as they happen (the run
 records them). Plain ssh works too: ssh -F RUN/ssh/config ID.
 With -- COMMAND the command runs instead and its exit status is attach's.
 
+Only the user who started the guest, or root, may attach to it.
+
 Exit codes: the shell's (or the command's) exit status; 1 the guest went down
-meanwhile; 2 bad input (no such run, or its guest is not up).`;
+meanwhile; 2 bad input (no such run, its guest is not up, or not yours).`;
 
 export const STOP_HELP = `usage: dax-harness stop [--results DIR] RUN
 
 Ends the guest of RUN cleanly (left up by 'dax-harness run --keep', or a
 'dax-harness shell' session's): its owner shuts QEMU down, run.json gets its
 final state, and the attach files go. A guest whose owner is gone already
-(host rebooted, owner killed) is only cleaned up after.
+(host rebooted, owner killed) is only cleaned up after. Only the user who
+started the guest, or root, may stop it; its owner is signalled only while
+its pid still names the process that started it.
 
-Exit codes: 0 the guest is down; 2 bad input; 3 its owner did not end it.`;
+Exit codes: 0 the guest is down; 2 bad input (or not your guest); 3 its owner
+did not end it.`;
 
 const opts = { results: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } as const;
 
@@ -58,30 +64,38 @@ export async function attachCommand(argv: string[]): Promise<number> {
   if (p.a.help) return (process.stdout.write(ATTACH_HELP + '\n'), 0);
   if (p.rest.length !== 1) return bad('give one RUN (the run id or its directory)');
   if (p.command !== null && !p.command.length) return bad('nothing after --: give the command to run in the guest');
+  let dir: string;
   let info: GuestInfo | null;
   try {
-    ({ info } = await locate(p.rest[0]!, p.a.results));
+    ({ dir, info } = await locate(p.rest[0]!, p.a.results));
   } catch (e) {
     return bad((e as Error).message);
   }
   if (!info) return bad(`run ${p.rest[0]} has no guest up (keep one with dax-harness run --keep, or open one with dax-harness shell)`);
+  const refused = await guestRefusal(dir, info.run, 'attach to');
+  if (refused) return bad(refused);
   const state = guestState(info);
   if (!state.up) return bad(`the guest of ${info.run} is not up: ${state.why}`);
   const tty = p.command === null && Boolean(process.stdin.isTTY);
   const say = (l: string) => process.stderr.write(`${l}${tty ? '\r\n' : '\n'}`);
   let down = false;
   const end = new AbortController();
-  const host = await connectHost(info, (ev) => {
-    if (ev.event === 'crash') for (const l of crashNotice(ev, info!.runDir)) say(l);
-    else if (ev.event === 'stopping') {
-      down = true;
-      say(`[dax-harness] the guest is going down: ${ev.why}`);
-      end.abort();
-    }
-  }).catch(() => null);
-  if (!host) return bad(`cannot reach the owner of ${info.run} (${info.socket}); its guest may be going down`);
-  host.send({ cmd: 'hello', pid: process.pid });
-  const privateKey = await readFile(info.ssh.identity, 'utf8');
+  const host = await connectHost(
+    dir,
+    (ev) => {
+      if (ev.event === 'crash') for (const l of crashNotice(ev, info!.runDir)) say(l);
+      else if (ev.event === 'stopping') {
+        down = true;
+        say(`[dax-harness] the guest is going down: ${ev.why}`);
+        end.abort();
+      }
+    },
+    { pid: process.pid },
+  ).catch((e: Error) => e);
+  if (host instanceof GuestRefusedError) return bad(host.message);
+  if (host instanceof Error) return bad(`cannot reach the owner of ${info.run} (${join(dir, GUEST_DIR, 'sock')}: ${host.message}); its guest may be going down`);
+  // The key where the owner put it, not wherever guest.json says.
+  const privateKey = await readFile(join(dir, 'ssh', 'key'), 'utf8');
   try {
     if (p.command) {
       const g = await Guest.connect({ port: info.ssh.port, privateKey, hostKeyBlob: info.ssh.hostKey, deadlineMs: 30000, signal: end.signal });
@@ -121,36 +135,43 @@ export async function stopCommand(argv: string[]): Promise<number> {
     return bad((e as Error).message);
   }
   if (!info) return bad(`run ${p.rest[0]} has no guest up: nothing to stop`);
+  const refused = await guestRefusal(dir, info.run, 'stop');
+  if (refused) return bad(refused);
   const state = guestState(info);
   if (!state.up) {
     // Its owner is gone and QEMU with it (pdeathsig): only the files are left.
-    await Promise.all([rm(join(dir, GUEST_FILE), { force: true }), rm(join(dir, 'ssh'), { recursive: true, force: true }), rm(info.socket, { force: true })]);
+    // Names of our own in RUN, never a path guest.json gives (guest.sock: an older harness's socket).
+    for (const name of [GUEST_FILE, 'ssh', GUEST_DIR, 'guest.sock']) await removeInside(dir, name);
     process.stdout.write(`${info.run}: the guest was not up (${state.why}); cleaned up after it\n`);
     return 0;
   }
-  const owner = info.owner.pid;
-  const host = await connectHost(info, () => {}).catch(() => null);
-  if (host) host.send({ cmd: 'stop', pid: process.pid });
-  else process.kill(owner, 'SIGTERM');
+  const owner = info.owner;
+  // Unverifiable (a guest.json without start time, or /proc hiding it): waited for, never signalled.
+  const alive = () => {
+    const c = checkProcess(owner);
+    return c === 'same' || (c === 'unknown' && pidAlive(owner.pid));
+  };
+  const host = await connectHost(dir, () => {}, { pid: process.pid }).catch((e: Error) => e);
+  if (host instanceof GuestRefusedError) return bad(host.message);
+  if (host instanceof Error) signalRecorded(owner, 'SIGTERM');
+  else host.send({ cmd: 'stop', pid: process.pid });
   const gone = async (ms: number) => {
     const until = Date.now() + ms;
-    while (pidAlive(owner) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    return !pidAlive(owner);
+    while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    return !alive();
   };
   // A shell session's owner goes on (it prints its verdict) once its guest is down: wait for the files to go.
   const down = async (ms: number) => {
     const until = Date.now() + ms;
-    while ((await readGuest(dir)) && pidAlive(owner) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    return !(await readGuest(dir)) || !pidAlive(owner);
+    while ((await readGuest(dir)) && alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    return !(await readGuest(dir)) || !alive();
   };
   let ok = info.mode === 'kept' ? await gone(60000) : await down(60000);
+  if (!ok && signalRecorded(owner, 'SIGTERM') === 'same') ok = await gone(15000);
+  if (!(host instanceof Error)) host.close();
   if (!ok) {
-    process.kill(owner, 'SIGTERM');
-    ok = await gone(15000);
-  }
-  host?.close();
-  if (!ok) {
-    process.stderr.write(`dax-harness stop: the owner of ${info.run} (pid ${owner}) did not end the guest\n`);
+    const unverified = checkProcess(owner) === 'unknown' ? ': its start time and command line were not recorded, so it was not signalled' : '';
+    process.stderr.write(`dax-harness stop: the owner of ${info.run} (pid ${owner.pid}) did not end the guest${unverified}\n`);
     return 3;
   }
   const run = await loadRun(dir).catch(() => null);

@@ -1,6 +1,7 @@
 // One QEMU process: start it, stream its console, control it over QMP, and
 // make sure it is gone when we are done (or when anything goes wrong).
 import { closeSync, existsSync, openSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
 import type { SandboxSpec } from '../host/sandbox.ts';
@@ -95,6 +96,11 @@ export class Machine {
     });
     try {
       m.qmp = await Promise.race([QmpClient.connect(spec.qmpSocket, 15000), early]);
+      // QEMU bound it with the umask's mode (0755 under the usual 022); its
+      // directory keeps others out, and the socket itself is made 0600 too.
+      // Not ours to change when QEMU runs as a user of its own (EPERM): then
+      // the directory is what guards it.
+      await chmod(spec.qmpSocket, 0o600).catch(() => {});
     } catch (e) {
       m.kill();
       await m.exited;

@@ -4,7 +4,7 @@
 // 6 h cap on any guest. The keeper leads its own session (a Ctrl-C or a
 // closed terminal does not reach it) and talks to its starter over an IPC
 // channel until the starter goes; afterwards, only through the run directory
-// (guest.json, guest.sock: see kept.ts) and its keeper.log.
+// (guest.json, guest/sock: see kept.ts) and its keeper.log.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RunOptions } from './run.ts';

@@ -4,6 +4,7 @@
 import { readFile, writeFile, truncate, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
+import { privateDir } from '../host/private.ts';
 import { run } from '../host/proc.ts';
 import { buildCached, sha256 } from '../host/fsutil.ts';
 import { Machine, PortInUseError } from '../vm/machine.ts';
@@ -150,7 +151,8 @@ export async function startSession(o: SessionOptions): Promise<Session> {
       drives,
       shares: o.shares,
       consoleLog: join(o.runDir, o.consoleFile ?? 'console.log'),
-      qmpSocket: join(o.workDir, 'qmp.sock'),
+      // QEMU binds it with the umask's mode: a 0700 directory of its own keeps it ours alone.
+      qmpSocket: join(await privateDir(join(o.workDir, 'qmp')), 'qmp.sock'),
       sshPort: o.sshPort ?? (await freePort()),
     };
     const t0 = Date.now();
