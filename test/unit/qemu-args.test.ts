@@ -50,9 +50,13 @@ t.test('memmap only: no nvdimm machine option, memmap= on the command line', asy
   t.notOk(a.some((x) => x.startsWith('memory-backend-file')));
 });
 
-t.test('ssh is forwarded on loopback only', async (t) => {
+t.test('ssh is forwarded on loopback only, and the guest dials nothing out', async (t) => {
   const a = qemuArgv(spec());
-  t.same(after(a, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22']);
+  t.same(after(a, '-netdev'), ['user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22']);
+});
+
+t.test('QEMU confines itself: no privilege gain, no spawn, no resource control', async (t) => {
+  t.same(after(qemuArgv(spec()), '-sandbox'), ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
 });
 
 t.test('console: file written by QEMU plus stdio stream; QMP on a unix socket', async (t) => {
