@@ -1,7 +1,7 @@
 // The one way the pipeline runs kbuild: out of tree (O=), niced (the machine
 // is shared with running guests), ARCH pinned so every call agrees on 64BIT,
 // and sandboxed: a series' Makefiles and scripts are code from a mailing list.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { run, type ProcResult } from '../host/proc.js';
@@ -58,8 +58,25 @@ export function ccacheDir(): string {
  * path), and the source tree an O= directory points back to.
  */
 export function kbuildReadable(kdir: string): string[] {
-  const out = [dirname(kdir)];
-  const source = join(kdir, 'source');
-  if (existsSync(source)) out.push(realpathSync(source));
-  return out;
+  const top = dirname(kdir);
+  const out = new Set([top]);
+  // Links out of the tree: O='s `source`, a headers package's `scripts` and
+  // `tools` into linux-kbuild. Two levels cover both layouts.
+  const follow = (dir: string, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) {
+        if (existsSync(p)) out.add(realpathSync(p));
+      } else if (st?.isDirectory() && depth > 0) follow(p, depth - 1);
+    }
+  };
+  follow(top, 1);
+  return [...out];
 }
