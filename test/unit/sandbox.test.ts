@@ -26,7 +26,7 @@ t.test('the bwrap command: private ancestors hidden, binds rebuilt, network off 
   const a = w.args;
   t.ok(a.includes('--unshare-net'), 'no network');
   // /tmp is covered anyway, and the mkdtemp directory lies under it.
-  t.ok(a.join(' ').includes('--perms 0755 --tmpfs /tmp'));
+  t.ok(a.join(' ').includes('--perms 1777 --tmpfs /tmp'), 'a /tmp of its own that the user can write');
   t.ok(a.join(' ').includes(`--dir ${priv}`), 'the way to the bound path is rebuilt enterable');
   t.ok(a.join(' ').includes(`--bind ${join(priv, 'cache', 'out')} ${join(priv, 'cache', 'out')}`));
   t.match(a.join(' '), /setpriv --reuid=4242 --regid=4242 --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \/usr\/bin\/make -C x$/);
@@ -103,6 +103,8 @@ t.test('kmake: a hostile Makefile builds under a non-root uid, in O= only, offli
     [
       'all:',
       `\t@grep '^Uid:' /proc/self/status > $(O)/uid`,
+      // Compilers put their temporaries in /tmp.
+      `\t@(mktemp /tmp/cc.XXXXXX >/dev/null && echo yes || echo no) > $(O)/tmp-ok 2>/dev/null`,
       `\t@(touch ${victim}/pwned && echo yes || echo no) > $(O)/wrote-victim 2>/dev/null`,
       `\t@(touch ${tree}/in-source && echo yes || echo no) > $(O)/wrote-source 2>/dev/null`,
       `\t@(python3 -c 'import socket; socket.create_connection(("127.0.0.1", ${port}), 2)' && echo yes || echo no) > $(O)/dialed 2>/dev/null`,
@@ -118,6 +120,7 @@ t.test('kmake: a hostile Makefile builds under a non-root uid, in O= only, offli
   t.equal(read('wrote-victim'), 'no');
   t.equal(read('wrote-source'), 'no', 'an O= build never needs to write its source tree');
   t.equal(read('dialed'), 'no');
+  t.equal(read('tmp-ok'), 'yes', 'the build can make temporaries');
   const uid = Number(/Uid:\s+(\d+)/.exec(read('uid'))?.[1]);
   if (root) {
     t.not(uid, 0, 'make runs as the sandbox user');

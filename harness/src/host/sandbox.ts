@@ -169,7 +169,9 @@ export function sandboxCommand(file: string, args: readonly string[], spec: Sand
     }
   }
   tmpfs.sort((a, b) => a.length - b.length);
-  for (const t of tmpfs) argv.push('--perms', '0755', '--tmpfs', t);
+  // /tmp stays a place anyone may write to (gcc's temporaries); a tmpfs that
+  // only hides a private directory is root's.
+  for (const t of tmpfs) argv.push('--perms', t === '/tmp' ? '1777' : '0755', '--tmpfs', t);
   const made = new Set<string>();
   const bind = (p: string, flag: string) => {
     const t = tmpfs.filter((x) => within(p, x)).sort((a, b) => b.length - a.length)[0];
