@@ -2,6 +2,7 @@
 // userspace ndctl's tests call, as a raw ext4 disk that each run boots through
 // a qcow2 overlay (so runs never change it). The stressor initramfs boots it:
 // its /init mounts the disk, hands over the kernel's modules and switches root.
+import { InputError } from '../host/errors.ts';
 import { readFile, writeFile, mkdir, symlink, chmod, rm, copyFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
@@ -49,6 +50,9 @@ export async function hostMirror(): Promise<string> {
   return 'http://deb.debian.org/debian';
 }
 
+/** The rootfs image needs a root build once; the message is the command. */
+export class RootfsNeedsRootError extends InputError {}
+
 export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void): Promise<ImageArtifact> {
   await ensurePackages(
     {
@@ -69,6 +73,12 @@ export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void
   const key = sha256(...parts).slice(0, 24);
   const out = cacheDir('images', `${recipe.name}-${key}`);
   const built = await buildCached(out, async (tmp) => {
+    // debootstrap makes root-owned files and device nodes: an ordinary user
+    // cannot, and is told so before minutes of downloading.
+    if (process.geteuid?.() !== 0)
+      throw new RootfsNeedsRootError(
+        `image ${recipe.name} is not built yet, and building it (debootstrap) needs root: run this command as root, or pick --image initramfs where the suite allows`,
+      );
     const t0 = Date.now();
     const root = join(tmp, 'root');
     log(`debootstrap ${recipe.suite} (${recipe.variant}, ${recipe.include.length} packages) from ${mirror}: takes a few minutes once`);
