@@ -31,7 +31,7 @@ export async function ensureFreeSpace(dir: string, need: number, what: string, m
 }
 
 /** Bytes a run holds back for its last record (run.json with every test and report, capped). */
-export const RESERVE_BYTES = 1024 * 1024;
+export const RESERVE_BYTES = 4 * 1024 * 1024;
 export const RESERVE_FILE = '.space-reserve';
 
 /**
