@@ -1,6 +1,7 @@
 // The slow half of the fault matrix: kernel builds (a patch that does not
 // apply, one that does not compile, ^C in the middle of make), the ndctl
-// runner's stale-log case in the rootfs guest, two harnesses on a cold cache.
+// runner's stale-log case in the rootfs guest, two harnesses on a cold cache,
+// a guest that floods its console or prints a report that does not end.
 import t from 'tap';
 import { CASES, runCase, runTwoAtOnce, common } from '../test/faults/matrix.ts';
 

@@ -62,6 +62,20 @@ if [ -n "$root" ]; then
   echo "daxh: cannot mount root $root; staying in the initramfs"
 fi
 
+# daxh.endless=N: the report is printed here, before sshd, while the console
+# is quiet (a kernel line in the middle would end it), and the boot waits for it.
+endless=$(sed -n 's/.*daxh\.endless=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "$endless" ]; then
+  i=0
+  while [ $i -lt 2000 ]; do echo "[   99.$((100000 + i))]  daxh_recurse+0x$((16 + i % 7))/0x80"; i=$((i + 1)); done > /tmp/frames
+  printf '%s\n' '[   98.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008' '[   98.000001] #PF: supervisor write access in kernel mode' \
+    '[   98.000002] Oops: 0002 [#1] PREEMPT SMP NOPTI' '[   98.000003] CPU: 0 PID: 1 Comm: init Not tainted' '[   98.000004] RIP: 0010:daxh_recurse+0x10/0x80' \
+    '[   98.000005] Call Trace:' '[   98.000006]  <TASK>' > /dev/console
+  while cat /tmp/frames; do :; done | head -c "$endless" > /dev/console
+  echo > /dev/console
+  echo "daxh: endless report done" > /dev/console
+fi
+
 # Kernel modules come from a second cpio archive built for the kernel under
 # test. The NIC's come first so sshd is reachable; the rest load in parallel in
 # the background (TCG gives each vCPU its own host thread) and announce
@@ -77,6 +91,12 @@ after=$(sed -n 's/.*daxh\.panic_after=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$after" ] && (sleep "$after"; echo "daxh: panicking as asked"; echo c > /proc/sysrq-trigger) &
 after=$(sed -n 's/.*daxh\.sshd_kill_after=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$after" ] && (sleep "$after"; echo "daxh: killing sshd as asked"; killall dropbear) &
+# A hostile guest for the harness's own bounds: daxh.flood=N writes N bytes
+# to the console without a newline (kernel lines printed meanwhile split it);
+# daxh.endless=N (above) prints a report whose stack goes on for N bytes. Both
+# are console text, no kernel fault; the emulated UART carries ~50 KB/s.
+flood=$(sed -n 's/.*daxh\.flood=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$flood" ] && (head -c "$flood" /dev/zero | tr '\0' A > /dev/console; echo > /dev/console; echo "daxh: flood done" > /dev/console) &
 modprobe -q virtio_pci 2>/dev/null
 modprobe -q virtio_rng 2>/dev/null
 modprobe -q virtio_net 2>/dev/null

@@ -6,7 +6,7 @@
 // test-long/fault-matrix.test.ts (the rest) and bench/faults.ts (the table).
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, statfsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, cacheRoot } from '../../harness/src/host/paths.ts';
@@ -22,8 +22,11 @@ export interface Observed {
   stderr: string;
   /** The run's record as a later reader sees it (aborted for a dead harness), if a run directory was made. */
   record: RunRecord | null;
+  resultsDir: string;
   runDirs: string[];
   consoleBytes: number;
+  /** The harness's own peak resident memory (VmHWM), MB, as last sampled while it ran. */
+  peakRssMB: number;
   /** Processes the harness started (its descendants while it ran) still alive afterwards, as "pid comm". */
   leftovers: string[];
   /** Result files left half-written (temp files, JSON that does not parse). */
@@ -89,10 +92,17 @@ function readProcs(): Proc[] {
 class Tracker {
   private seen = new Map<string, Proc>();
   private timer: NodeJS.Timeout;
+  peakRssKB = 0;
   constructor(private readonly root: number) {
     this.timer = setInterval(() => this.sample(), 150);
   }
   sample(): void {
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.root}/status`, 'utf8'));
+      if (hwm) this.peakRssKB = Math.max(this.peakRssKB, Number(hwm[1]));
+    } catch {
+      // exited
+    }
     const procs = readProcs();
     const kids = new Map<number, Proc[]>();
     for (const p of procs) kids.set(p.ppid, [...(kids.get(p.ppid) ?? []), p]);
@@ -196,7 +206,6 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
   tracker.sample();
   await new Promise((r) => setTimeout(r, 1500));
   tracker.stop();
-  if (typeof undo === 'function') undo();
   const runDirs = existsSync(resultsDir) ? readdirSync(resultsDir).filter((d) => existsSync(join(resultsDir, d, 'run.json'))) : [];
   // A writer killed mid-write (SIGKILL) leaves its temp file beside an intact
   // run.json; the first reader of the run removes temps whose writer is dead.
@@ -212,13 +221,18 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
     await new Promise((r) => setTimeout(r, 250));
     leftovers = left();
   }
+  const consoleBytes = con && existsSync(con) ? statSync(con).size : 0;
+  // Undone after looking: a results directory the case mounted is read first.
+  if (typeof undo === 'function') undo();
   return {
     exit,
     signal,
     stderr,
     record,
+    resultsDir,
     runDirs,
-    consoleBytes: con && existsSync(con) ? statSync(con).size : 0,
+    consoleBytes,
+    peakRssMB: tracker.peakRssKB / 1024,
     leftovers,
     halfWritten: half,
     ms: Date.now() - t0,
@@ -324,6 +338,60 @@ export const CASES: FaultCase[] = [
       if (!/no space left/i.test(o.stderr) || /internal error|at .*\.ts:\d+/.test(o.stderr)) bad.push(`stderr is not one clear line: ${o.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       return bad;
     },
+  },
+  {
+    name: 'results disk fills up during boot',
+    expected: 'exit 3, infra-error naming the full disk, run.json and console.log kept',
+    quick: true,
+    args: [...FAST],
+    results: () => FILLED.dir,
+    before: () => {
+      FILLED.dir = mkdtempSync(join(tmpdir(), 'daxh-filled-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'daxh-filled', FILLED.dir]);
+      return () => execFileSync('umount', ['-l', FILLED.dir]);
+    },
+    // Once the kernel prints, something else takes every free block.
+    onLine: afterLine(/\[boot\] kernel started/, 'fill', (h) => fillDisk(join(h.resultsDir, 'filler.bin'))),
+    check: (o) => [...expect(o, 3, 'infra-error', /no space left on the device holding .*console\.log/), ...(existsSync(join(FILLED.dir, o.runDirs[0] ?? '-', '.space-reserve')) ? ['the space reserve was left behind'] : [])],
+  },
+  // The guest's emulated UART carries ~50 KB/s under TCG: a megabyte is what
+  // a guest prints in a test's time. bench:hostile feeds the harness 50 MB.
+  {
+    name: 'console flood without a newline (1 MB)',
+    expected: 'exit 0: lines capped at 4 KiB and counted, the harness under 300 MB',
+    quick: false,
+    args: [...FAST, '--append', 'daxh.flood=1000000'],
+    check: (o) => [...expect(o, 0, 'pass'), ...hostileConsole(o, true)],
+  },
+  {
+    name: 'endless report (1 MB of stack)',
+    expected: 'exit 1: one report, titled, capped and marked truncated; the harness under 300 MB',
+    quick: false,
+    args: [...FAST, '--append', 'daxh.endless=1000000'],
+    check: (o) => {
+      const bad = [...expect(o, 1, 'fail', /daxh_recurse/), ...hostileConsole(o)];
+      const r = o.record?.crashes.find((c) => /daxh_recurse/.test(c.title));
+      if (!r) bad.push('no report titled in daxh_recurse');
+      else if (!r.truncated || r.lines.length > 2000) bad.push(`report not capped: ${r.lines.length} lines, truncated ${JSON.stringify(r.truncated)}`);
+      return bad;
+    },
+  },
+  {
+    name: 'NVDIMMs larger than the free disk',
+    expected: 'exit 3 before boot: infra-error naming the directory and the sizes',
+    quick: true,
+    // More than the cache's disk has free, in NVDIMMs of the largest size allowed
+    // (data a multiple of 16 MiB, ndctl's region alignment, plus the 2 MiB label).
+    args: () => {
+      mkdirSync(cacheRoot(), { recursive: true });
+      const s = statfsSync(cacheRoot());
+      const n = Math.ceil(((s.bavail * s.bsize) / 2 ** 20 + 1024) / 65520);
+      return [...FAST, '--nvdimms', String(n), '--nvdimm-size', '65522M'];
+    },
+    check: (o) => [
+      ...expect(o, 3, 'infra-error', /not enough free space in \S+ for the \d+ NVDIMM backing files?: they may grow to \d+ MiB and 256 MiB more is kept free, but \d+ MiB is free/, false),
+      ...(o.record?.bootMs === null && !o.record?.qemuArgv.length ? [] : ['QEMU was started']),
+    ],
   },
   {
     name: 'Ctrl-C during prepare',
@@ -511,6 +579,36 @@ export const CASES: FaultCase[] = [
 
 const CASES_PORT = { value: 0 };
 const FULL = { dir: '' };
+const FILLED = { dir: '' };
+
+/** A guest that printed without end: the harness stayed small; with `lines`, every console line is capped and the flood was counted. */
+function hostileConsole(o: Observed, lines = false): string[] {
+  const bad: string[] = [];
+  if (o.peakRssMB > 300) bad.push(`the harness peaked at ${o.peakRssMB.toFixed(0)} MB`);
+  if (lines) {
+    const con = o.runDirs.length ? readFileSync(join(o.resultsDir, o.runDirs[0]!, 'console.log'), 'utf8') : '';
+    const long = con.split('\n').filter((l) => l.length > 4096 && !/^.{4096} \[… \d+ bytes dropped\]$/.test(l));
+    if (long.length) bad.push(`${long.length} console lines over 4 KiB not capped`);
+    const dropped = [...con.matchAll(/\[… (\d+) bytes dropped\]/g)].reduce((n, m) => n + Number(m[1]), 0);
+    if (dropped < 500_000) bad.push(`${dropped} bytes counted as dropped: the flood did not get through`);
+  }
+  return bad;
+}
+
+/** Write `file` until its filesystem has no block left. */
+function fillDisk(file: string): void {
+  const fd = openSync(file, 'w');
+  // Large blocks until one no longer fits, then smaller ones: full to the last block.
+  for (const size of [1 << 20, 4096, 512]) {
+    const buf = Buffer.alloc(size, 0x55);
+    try {
+      for (;;) writeSync(fd, buf);
+    } catch {
+      // ENOSPC at this size
+    }
+  }
+  closeSync(fd);
+}
 
 /** Two harnesses at once on one cold cache: run both, judge both. */
 export async function runTwoAtOnce(): Promise<Observed[]> {

@@ -112,6 +112,11 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
     const progress = (m: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`);
     return await withNightSignals(async (signal) => {
       const out = await runNight({ ...opts, progress, signal }, { runCell: primitiveRunCell({ bootTimeoutMs }), prepareKernel: prepareKernelOnce, checkCell: checkCellInputs, kernelFault });
+      // No reports: they would not fit either.
+      if (out.diskFull) {
+        console.error(`dax-harness nightly: ${out.diskFull}: night ${out.nightId} stopped unfinished; free some space and run the same command again to resume it`);
+        return 3;
+      }
       const index = await ResultsIndex.open(resultsRoot);
       try {
         const report = await writeNightReports(index, out.nightId, out.dir);
@@ -128,6 +133,10 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof NightlyInputError) return fail(e.message);
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
+      console.error(`dax-harness nightly: no space left on the device holding the results (${(e as NodeJS.ErrnoException).path ?? 'results'}): free some space and run the same command again to resume`);
+      return 3;
+    }
     console.error(`dax-harness nightly: internal error: ${(e as Error).stack ?? String(e)}`);
     return 3;
   }

@@ -32,7 +32,19 @@ export interface LineGroup {
   complete: boolean;
   /** Whether a panic or die() line was seen in or right after the report. */
   died: boolean;
+  /** Set when the report outgrew its caps: what was not kept of it (its head, which names it, always is). */
+  truncated?: { lines: number; bytes: number };
 }
+
+/**
+ * A report keeps at most this many lines and characters: the guest decides
+ * how long a report is (an endless stack, a lockdep chain that never closes,
+ * kmemleak listing every object), and the title comes from its head.
+ */
+export const MAX_REPORT_LINES = 2000;
+export const MAX_REPORT_BYTES = 256 * 1024;
+/** Page-dump and cut-here lines waiting for their report: a dump is ~10 lines. */
+const PRE_MAX = 64;
 
 /**
  * Whether an idle line can begin anything (see MARK_AT_RE). Most console lines
@@ -84,9 +96,13 @@ interface Current {
   sinceStart: number;
   emitted: boolean;
   sawEndSection: boolean;
+  /** Characters of text kept in g.lines. */
+  bytes: number;
 }
 
 const NMI_TARGETS_RE = /to CPUs ([\d,-]+):/;
+// An indented stack frame after a printk time, and nothing else on the line.
+const PLAIN_FRAME_RE = / +(?:\? )?[A-Za-z_][\w.]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?$/y;
 
 /** How many CPUs "Sending NMI from CPU 0 to CPUs 1-3,5:" names (the kernel's %*pbl list). */
 function nmiTargets(t: string): number {
@@ -155,6 +171,7 @@ export class Grouper {
   }
 
   push(raw: string): void {
+    if (this.state === 'report' && this.cur!.g.truncated && !this.censusDump && this.skipFrame(raw)) return;
     // Pieces of a line a mail client joined keep that line's number.
     const no = this.no++;
     if (raw.length >= 160 && mayBeJoined(raw)) {
@@ -181,6 +198,28 @@ export class Grouper {
       }
     }
     this.pushLine(raw, no);
+  }
+
+  /**
+   * A report past its caps that goes on printing plain stack frames (an
+   * endless recursion) needs no more than counting: a frame line can neither
+   * start a report nor end one, and it is not kept. Everything else takes
+   * the full path.
+   */
+  private skipFrame(raw: string): boolean {
+    if (raw.length > 240) return false;
+    const at = kernelTextOffset(raw);
+    if (at <= 0) return false;
+    PLAIN_FRAME_RE.lastIndex = at;
+    if (!PLAIN_FRAME_RE.test(raw)) return false;
+    const cur = this.cur!;
+    this.no++;
+    cur.sinceStart++;
+    cur.foreign = 0;
+    cur.traceClosed = false;
+    cur.g.truncated!.lines++;
+    cur.g.truncated!.bytes += raw.length - at;
+    return true;
   }
 
   private pushLine(raw: string, no: number): void {
@@ -227,22 +266,28 @@ export class Grouper {
     if (isPageDumpLine(t)) {
       // A second dump right after a complete one belongs to a different page.
       if (/^page: ?(?:[0-9a-f]|refcount)/.test(t) && this.pre.some((p) => p.text.includes('page dumped because:'))) this.expirePre();
-      this.pre.push(cl);
+      this.keepPre(cl);
       this.preLastDump = cl.no;
       return;
     }
     if (CUT_HERE_RE.test(t)) {
-      this.pre.push(cl);
+      this.keepPre(cl);
       this.preCutAt = cl.no;
       return;
     }
     if (this.pre.length === 0) return;
     if (this.preCutAt >= 0 && cl.no - this.preCutAt <= CUT_MSG_LINES) {
-      this.pre.push(cl);
+      this.keepPre(cl);
       return;
     }
     const last = Math.max(this.preLastDump, this.preCutAt);
     if (cl.no - last > PRE_KEEP) this.expirePre();
+  }
+
+  /** A flood of page-dump lines keeps only its newest PRE_MAX, which is what a report after it would take. */
+  private keepPre(cl: NumberedLine): void {
+    if (this.pre.length >= PRE_MAX) this.pre.shift();
+    this.pre.push(cl);
   }
 
   private expirePre(): void {
@@ -286,6 +331,7 @@ export class Grouper {
       sinceStart: 0,
       emitted: false,
       sawEndSection: false,
+      bytes: lines.reduce((n, l) => n + l.text.length, 0),
     };
     this.state = 'report';
   }
@@ -376,7 +422,17 @@ export class Grouper {
   }
 
   private append(cl: NumberedLine): void {
-    this.cur!.g.lines.push(cl);
+    const cur = this.cur!;
+    const g = cur.g;
+    if (g.truncated || g.lines.length >= MAX_REPORT_LINES || cur.bytes + cl.text.length > MAX_REPORT_BYTES) {
+      // Still part of the report (it goes on being recognised as one), only not kept.
+      g.truncated ??= { lines: 0, bytes: 0 };
+      g.truncated.lines++;
+      g.truncated.bytes += cl.text.length;
+      return;
+    }
+    cur.bytes += cl.text.length;
+    g.lines.push(cl);
   }
 
   private endWithMarker(): void {

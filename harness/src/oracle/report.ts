@@ -129,6 +129,7 @@ export function buildReport(g: LineGroup): CrashReport | null {
     rip,
     pageDump,
   };
+  if (g.truncated) r.truncated = g.truncated;
   if (c.culprit) c.culprit.bt.culprit = true;
   if (block >= 0) lazy(r, 'cpus', () => cpusOf().map((x) => x.bt));
   lazy(r, 'frames', () => parseFrames(body));

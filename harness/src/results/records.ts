@@ -149,6 +149,8 @@ export interface CrashReport {
   altTitles?: string[];
   /** The report was interleaved with other output or cut short, so its title may be wrong; still a crash. */
   corrupted?: boolean;
+  /** The report outgrew the oracle's caps (2,000 lines, 256 KiB): `lines` holds its head, this counts the rest. */
+  truncated?: { lines: number; bytes: number };
   /** The line that names the report (first oops-start line), without timestamp. */
   headline?: string;
   /** Guilty function chosen for the title, or null. */

@@ -1,8 +1,9 @@
 // What a suite gets to run its tests: the guest command channel, a place for
 // each test's output, and a signal that fires when the run must stop (a fatal
 // kernel report, the guest dying, the user pressing ^C).
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { CappedFile, logCaps } from '../host/capped-file.ts';
 import type { Guest, ExecOptions } from '../vm/guest.ts';
 import { STALL_TYPES } from '../oracle/index.ts';
 import type { CommandResult, CrashReport, KernelArtifact, TestResult, TestStatus, Topology } from '../results/records.ts';
@@ -24,6 +25,8 @@ export interface SuiteContext {
   progress: (msg: string) => void;
   /** Reports the crash oracle attributes to the test running now. */
   takeCrashes: () => CrashReport[];
+  /** A test's log could not be written (a full disk): the run ends as an infrastructure error. */
+  onWriteError?: (e: NodeJS.ErrnoException, path: string) => void;
   /**
    * After the guest channel broke: wait (briefly) for QEMU to finish, so a
    * panic that rebooted the guest before its report looked complete is in.
@@ -49,19 +52,23 @@ export function judge(res: TestResult, crashes: CrashReport[]): void {
   }
 }
 
-/** A test's output file plus helpers that run guest commands into it. */
+/**
+ * A test's output file plus helpers that run guest commands into it. What the
+ * guest prints is capped per log ($DAX_HARNESS_TEST_LOG_MIB, 64 MiB) with a
+ * marker line, and a write error goes to the context's onWriteError.
+ */
 export class TestLog {
-  private out: WriteStream;
+  private out: CappedFile;
   readonly rel: string;
 
-  constructor(where: string | Pick<SuiteContext, 'runDir' | 'logPrefix'>, name: string) {
+  constructor(where: string | Pick<SuiteContext, 'runDir' | 'logPrefix' | 'onWriteError'>, name: string) {
     const runDir = typeof where === 'string' ? where : where.runDir;
     const prefix = typeof where === 'string' ? '' : (where.logPrefix ?? '');
+    const onWriteError = typeof where === 'string' ? undefined : where.onWriteError;
     this.rel = join('tests', prefix, `${name}.log`);
     const path = join(runDir, this.rel);
-    // The directory must exist before the stream opens its file (next tick).
     mkdirSync(dirname(path), { recursive: true });
-    this.out = createWriteStream(path, { flags: 'a' });
+    this.out = new CappedFile(path, { capBytes: logCaps().testLogBytes, what: this.rel, onError: (e) => onWriteError?.(e, path) });
     this.ready = Promise.resolve();
   }
 
@@ -85,7 +92,8 @@ export class TestLog {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.out.end(resolve));
+    this.out.close();
+    return Promise.resolve();
   }
 }
 

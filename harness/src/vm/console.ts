@@ -1,38 +1,99 @@
-// The guest's serial console as a live stream of lines. QEMU writes the
-// console file itself; this is the in-process view that other parts (the
-// crash oracle, boot-time readers, progress) subscribe to as lines arrive.
+// The guest's serial console as a live stream of lines: the in-process view
+// that other parts (the crash oracle, boot-time readers, progress, the run's
+// console.log writer) subscribe to as lines arrive.
+//
+// The guest controls every byte here, so nothing grows with what it prints:
+// a line keeps its first maxLine characters and counts the rest, and a line
+// that never ends costs one pass over its bytes, never a re-concatenation of
+// a growing buffer (that was quadratic: 32 MiB without a newline blocked the
+// event loop for seconds).
 export type LineListener = (line: string, index: number, atMs: number) => void;
 
+/** Characters of one console line that are kept; the kernel's own lines are far shorter. */
+export const MAX_LINE_CHARS = 4096;
+
+/** What a capped line ends with: how much of it was not kept. */
+export function droppedMarker(bytes: number): string {
+  return ` [… ${bytes} bytes dropped]`;
+}
+
 export class ConsoleStream {
-  private partial = '';
+  // The line being received, as pieces (joined once when it ends) and their length.
+  private parts: string[] = [];
+  private partLen = 0;
+  private droppedBytes = 0;
   private count = 0;
+  private cappedLines = 0;
   private listeners = new Set<LineListener>();
+  // The last keepTail lines, as a ring: shifting an array per line was a tenth of a flood's cost.
   private tail: string[] = [];
+  private tailAt = 0;
   private ended = false;
 
-  constructor(private readonly keepTail = 400) {}
+  constructor(
+    private readonly keepTail = 400,
+    private readonly maxLine = MAX_LINE_CHARS,
+  ) {}
 
-  /** Feed raw bytes as they come from QEMU. */
+  /** Feed raw text as it comes from QEMU. */
   write(chunk: string): void {
-    const text = this.partial + chunk;
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? '';
     const now = Date.now();
-    for (const raw of parts) this.emitLine(raw.endsWith('\r') ? raw.slice(0, -1) : raw, now);
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf('\n', from);
+      if (nl < 0) {
+        this.take(chunk, from, chunk.length);
+        return;
+      }
+      this.take(chunk, from, nl);
+      this.finishLine(now);
+      from = nl + 1;
+    }
   }
 
   /** Flush a trailing partial line (QEMU exited mid-line). */
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.partial) this.emitLine(this.partial, Date.now());
-    this.partial = '';
+    if (this.partLen || this.droppedBytes) this.finishLine(Date.now());
+  }
+
+  /** Lines that were longer than the cap (their rest was counted, not kept). */
+  get capped(): number {
+    return this.cappedLines;
+  }
+
+  private take(chunk: string, from: number, to: number): void {
+    if (from >= to) return;
+    const room = this.maxLine - this.partLen;
+    if (room > 0) {
+      const n = Math.min(room, to - from);
+      this.parts.push(from === 0 && n === chunk.length ? chunk : chunk.slice(from, from + n));
+      this.partLen += n;
+      from += n;
+    }
+    if (from < to) this.droppedBytes += Buffer.byteLength(from === 0 && to === chunk.length ? chunk : chunk.slice(from, to));
+  }
+
+  private finishLine(now: number): void {
+    let line = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+    this.parts = [];
+    this.partLen = 0;
+    if (this.droppedBytes) {
+      line += droppedMarker(this.droppedBytes);
+      this.droppedBytes = 0;
+      this.cappedLines++;
+    } else if (line.endsWith('\r')) line = line.slice(0, -1);
+    this.emitLine(line, now);
   }
 
   private emitLine(line: string, now: number): void {
     const idx = this.count++;
-    this.tail.push(line);
-    if (this.tail.length > this.keepTail) this.tail.shift();
+    if (this.tail.length < this.keepTail) this.tail.push(line);
+    else if (this.keepTail > 0) {
+      this.tail[this.tailAt] = line;
+      this.tailAt = (this.tailAt + 1) % this.keepTail;
+    }
     for (const l of this.listeners) {
       try {
         l(line, idx, now);
@@ -76,6 +137,8 @@ export class ConsoleStream {
   }
 
   lastLines(n: number): string[] {
-    return this.tail.slice(-n);
+    if (n <= 0) return [];
+    const ordered = this.tailAt === 0 ? this.tail : [...this.tail.slice(this.tailAt), ...this.tail.slice(0, this.tailAt)];
+    return ordered.slice(-n);
   }
 }

@@ -1,6 +1,5 @@
 // One QEMU process: start it, stream its console, control it over QMP, and
 // make sure it is gone when we are done (or when anything goes wrong).
-import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
@@ -9,6 +8,7 @@ import { ConsoleStream } from './console.ts';
 import { InputError } from '../host/errors.ts';
 import { QmpClient } from './qmp.ts';
 import { qemuArgv, type MachineSpec } from './qemu-args.ts';
+import { CappedFile, logCaps } from '../host/capped-file.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 
@@ -32,12 +32,18 @@ export class QemuStartError extends Error {
  * namespace only because the forwarded ssh port listens there.
  */
 export function machineSandbox(spec: MachineSpec): SandboxSpec {
-  // QEMU opens the log by name; made here so that only the file is bound.
-  if (!existsSync(spec.consoleLog)) closeSync(openSync(spec.consoleLog, 'a'));
-  const writable = [dirname(spec.qmpSocket), spec.consoleLog, ...spec.nvdimmFiles, ...(spec.drives ?? []).map((d) => d.file)];
+  // console.log is the harness's to write (below), not QEMU's.
+  const writable = [dirname(spec.qmpSocket), ...spec.nvdimmFiles, ...(spec.drives ?? []).map((d) => d.file)];
   for (const s of spec.shares ?? []) if (!s.readonly) writable.push(s.hostPath);
   const readable = [spec.kernel, spec.initrd, ...(spec.drives ?? []).flatMap((d) => (d.backing ? [d.backing] : [])), ...(spec.shares ?? []).filter((s) => s.readonly).map((s) => s.hostPath)];
   return { writable: [...new Set(writable)], readable, hostNetwork: true, devices: spec.accel === 'kvm' ? ['/dev/kvm'] : [] };
+}
+
+export interface MachineOptions {
+  /** console.log's cap in bytes (default: logCaps()). */
+  consoleCapBytes?: number;
+  /** console.log could not be written (a full disk): the run should end; the guest is not stopped here. */
+  onLogError?: (e: NodeJS.ErrnoException, path: string) => void;
 }
 
 export class Machine {
@@ -53,10 +59,22 @@ export class Machine {
   private killFn: () => void;
   private dropCleanup: () => void;
 
-  private constructor(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream) {
+  private constructor(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream, opts: MachineOptions = {}) {
     // A caller that hands in the console has subscribed before QEMU prints its first byte.
     this.console = console ?? new ConsoleStream();
     this.argv = qemuArgv(spec);
+    // console.log is the console stream's lines, as the oracle saw them (line
+    // numbers agree), each line capped by the stream and the file by its cap.
+    // Written synchronously per chunk QEMU hands us, so it survives a killed
+    // harness as QEMU's own logfile did, and it lasts the guest's whole life
+    // (a guest kept for later cells goes on writing the run that booted it).
+    const log = new CappedFile(spec.consoleLog, {
+      capBytes: opts.consoleCapBytes ?? logCaps().consoleBytes,
+      what: 'console.log',
+      batch: true,
+      onError: (e) => opts.onLogError?.(e, spec.consoleLog),
+    });
+    const offLog = this.console.subscribe((line) => log.write(`${line}\n`));
     const { child, done } = spawn(QEMU, this.argv, {
       sandbox: machineSandbox(spec),
       timeoutMs: lifetimeMs,
@@ -74,6 +92,8 @@ export class Machine {
     this.exited = done.then((r: ProcResult) => {
       this.isUp = false;
       this.console.end();
+      offLog();
+      log.close();
       this.qmp?.close();
       this.dropCleanup();
       return {
@@ -86,8 +106,8 @@ export class Machine {
   }
 
   /** Start QEMU and wait until its QMP socket answers. */
-  static async start(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream): Promise<Machine> {
-    const m = new Machine(spec, lifetimeMs, console);
+  static async start(spec: MachineSpec, lifetimeMs: number, console?: ConsoleStream, opts?: MachineOptions): Promise<Machine> {
+    const m = new Machine(spec, lifetimeMs, console, opts);
     const early = m.exited.then((x) => {
       const msg = x.stderr || `QEMU exited with ${x.signal ?? x.exitCode} before it was up`;
       if (/Could not set up host forwarding rule|hostfwd.*(in use|failed)/i.test(msg))

@@ -14,6 +14,7 @@ export interface MachineSpec {
   cmdlineExtra: string[];
   /** Backing file path for each NVDIMM, same order as topology.nvdimms. */
   nvdimmFiles: string[];
+  /** Where the harness writes the console (not on QEMU's command line). */
   consoleLog: string;
   qmpSocket: string;
   /** Host port forwarded to the guest's sshd, bound to 127.0.0.1 only. */
@@ -100,9 +101,10 @@ export function qemuArgv(spec: MachineSpec): string[] {
     '-kernel', spec.kernel,
     '-initrd', spec.initrd,
     '-append', kernelCmdline(spec),
-    // The console goes to our stdout (live stream) and QEMU itself writes the
-    // log file, so the log survives whatever happens to the harness.
-    '-chardev', `stdio,id=con0,signal=off,logfile=${optValue(spec.consoleLog)}`,
+    // The console goes to our stdout only: the harness writes console.log from
+    // the stream it reads (vm/machine.ts), capped. QEMU's own logfile= has no
+    // size limit, and a guest can print until the disk is full.
+    '-chardev', 'stdio,id=con0,signal=off',
     '-serial', 'chardev:con0',
     '-qmp', `unix:${optValue(spec.qmpSocket)},server=on,wait=off`,
     // restrict=on: ssh is forwarded in and the guest reaches nothing out,

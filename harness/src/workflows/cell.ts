@@ -12,7 +12,6 @@
 // runs; runCell() is both.
 import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { ensurePackages, harnessNeeds } from '../host/apt.ts';
@@ -29,6 +28,8 @@ import { GuestLostError } from '../vm/guest.ts';
 import { portIsFree } from '../vm/ports.ts';
 import { ConsoleStream } from '../vm/console.ts';
 import { createRunDir, newRunId, saveRun } from '../results/store.ts';
+import { reserveSpace } from '../host/space.ts';
+import { CappedFile, describeWriteError, logCaps } from '../host/capped-file.ts';
 import { label } from '../results/table.ts';
 import { sha256 } from '../host/fsutil.ts';
 import { InputError } from '../host/errors.ts';
@@ -196,6 +197,8 @@ export async function checkCell(plan: CellPlan): Promise<{ suite: Suite; image: 
   if (plan.kernel.kind === 'path') await kernelFromPath(plan.kernel.bzImage, plan.kernel.modules);
   if (plan.kernel.kind === 'build') await checkKernelInputs(plan.kernel.opts);
   const known = await loadKnown([BUILTIN_KNOWN, ...(plan.known ?? [])]);
+  // A bad $DAX_HARNESS_*_LOG_MIB is the user's to fix, before anything is built.
+  logCaps();
   return { suite, image, topology, cmdlineExtra, known };
 }
 
@@ -266,6 +269,9 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
   };
   const save = () => saveRun(runDir, record);
   await save();
+  // Room held back for the last run.json, given up when the run ends: a disk
+  // the guest's output filled still gets the record that says so.
+  const releaseSpace = await reserveSpace(runDir);
   // A reader later tells a run whose harness died (SIGKILL, power loss) from a live one by this.
   const stopHeartbeat = startHeartbeat(runDir, record);
   env.progress('run', `results in ${runDir}`);
@@ -334,8 +340,17 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       await close?.();
     }
   };
+  // A file of the run could not be written (console.log, a test's log, run.json):
+  // the disk is full or failing, and the run ends as the machine's problem.
+  let writeFailure: string | null = null;
+  const writeError = (e: NodeJS.ErrnoException, path: string) => {
+    if (writeFailure) return;
+    writeFailure = describeWriteError(e, path);
+    env.progress('run', writeFailure);
+    stop.abort(new Error(writeFailure));
+  };
   // Where a run-ending report goes: the boot's stop while booting, then the pass's.
-  const sink: Sink = { fatal: () => {}, stall: () => {} };
+  const sink: Sink = { fatal: () => {}, stall: () => {}, writeError };
   const allCrashes: CrashReport[] = [];
   const enders: CrashReport[] = [];
   let ended: { status: RunRecord['status']; reason: string } | null = null;
@@ -383,7 +398,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       // a umount stuck behind the stall still holds the device the next
       // test formats.
       let settling: Promise<void> | null = null;
-      const { ctx, cutTest } = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env, () => settling);
+      const { ctx, cutTest } = suiteContext(p, session, runDir, passStop.signal, passWatch, pass, repeat, env, () => settling, sink.writeError);
       // A stall fails the test it lands in. If the guest still answers, that
       // test is cut short and the suite goes on; if it does not, the pass ends.
       sink.stall = (r) => {
@@ -456,6 +471,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
       if (stop.signal.aborted && record.status === 'running') ended = { status: 'infra-error', reason: String((stop.signal.reason as Error)?.message ?? stop.signal.reason) };
     }
   } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err?.code === 'ENOSPC' && !writeFailure) writeFailure = describeWriteError(err, err.path ?? runDir);
     ended = { status: 'infra-error', reason: e instanceof Error ? e.message : String(e) };
     if (e instanceof InputError) inputError = e;
   } finally {
@@ -486,6 +503,8 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     env.signal?.removeEventListener('abort', outside);
     await stopHeartbeat();
     record.phase = 'done';
+    if (writeFailure && record.status === 'running') ended = { status: 'infra-error', reason: writeFailure };
+    await releaseSpace();
     if (ended && record.status === 'running') await finish(ended.status, ended.reason);
     else if (record.status === 'running') await finish('infra-error', 'run ended without a verdict');
     else await save();
@@ -543,6 +562,8 @@ interface BootOutcome {
 interface Sink {
   fatal: (why: string) => void;
   stall: (r: CrashReport) => void;
+  /** A file of the run could not be written: the run ends as an infrastructure error. */
+  writeError: (e: NodeJS.ErrnoException, path: string) => void;
 }
 
 /**
@@ -628,12 +649,14 @@ async function adoptGuest(
     return null;
   }
   // Subscribed in the same tick as the hand-over: no line is missed.
-  const out = createWriteStream(join(runDir, 'console.log'), { flags: 'a' });
+  const logPath = join(runDir, 'console.log');
+  const out = new CappedFile(logPath, { capBytes: logCaps().consoleBytes, what: 'console.log', batch: true, onError: (e) => sink.writeError(e, logPath) });
   for (const l of idle.lines) out.write(`${l}\n`);
   const off = g.console.subscribe((l) => out.write(`${l}\n`));
   const closeConsole = () => {
     off();
-    return new Promise<void>((r) => out.end(r));
+    out.close();
+    return Promise.resolve();
   };
   const watch = watchConsole(g.console, s.machine.exited, (why) => sink.fatal(why), (r) => sink.stall(r), idle.lines.length);
   const idleReports = parseLog(idle.lines.join('\n'));
@@ -711,6 +734,7 @@ async function bootOnce(p: PreparedCell, env: CellEnv, runDir: string, record: R
       progress: (m) => env.progress('boot', m),
       signal: bootStop.signal,
       shares: p.prepared.shares,
+      onWriteError: sink.writeError,
     });
     void session.machine.exited.then(() => exitedResolve());
     if (!record.qemuArgv.length) record.qemuArgv = session.machine.argv;
@@ -775,6 +799,7 @@ function suiteContext(
   repeat: number,
   env: CellEnv,
   settling: () => Promise<void> | null,
+  writeError: Sink['writeError'],
 ): { ctx: SuiteContext; cutTest: (why: Error) => void } {
   const m = session.machine;
   // Every call the suite makes into the guest waits while a cut test drains.
@@ -812,6 +837,7 @@ function suiteContext(
     seconds: p.plan.seconds ?? 0,
     progress: (msg) => env.progress('test', repeat > 1 ? `[pass ${pass}/${repeat}] ${msg}` : msg),
     takeCrashes: () => watch.take(),
+    onWriteError: writeError,
     settle: async () => {
       await Promise.race([m.exited, new Promise((r) => setTimeout(r, 1500))]);
     },

@@ -15,6 +15,7 @@ import type { MachineSpec } from '../vm/qemu-args.ts';
 import type { Accel, ImageArtifact, KernelArtifact, Topology } from '../results/records.ts';
 import type { ModulesArchive } from '../image/modules.ts';
 import { ConsoleStream } from '../vm/console.ts';
+import { ensureFreeSpace } from '../host/space.ts';
 
 /** How far a boot got, in order: what a guest that never came up stopped after. */
 export type BootPhase = 'qemu' | 'kernel' | 'init' | 'sshd' | 'ssh' | 'setup' | 'ready';
@@ -82,6 +83,8 @@ export interface SessionOptions {
   consoleFile?: string;
   /** Extra cpio archives appended to the initrd (our modules for the boot-time fixture). */
   extraInitrd?: string[];
+  /** console.log could not be written (a full disk): the caller ends the run. */
+  onWriteError?: (e: NodeJS.ErrnoException, path: string) => void;
 }
 
 export interface Session {
@@ -125,6 +128,9 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
       throw new PortInUseError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
     const initrd = await assembleInitrd(o.image, o.modules, o.extraInitrd);
+    // The guest may fill every byte of its NVDIMMs: the disk must hold them whole.
+    const nvdimmBytes = o.topology.nvdimms.reduce((n, d) => n + d.sizeMiB * 1024 * 1024, 0);
+    if (nvdimmBytes > 0) await ensureFreeSpace(o.workDir, nvdimmBytes, `the ${o.topology.nvdimms.length} NVDIMM backing file${o.topology.nvdimms.length === 1 ? '' : 's'}`);
     // Fresh, sparse backing files per run: no NVDIMM state leaks between runs.
     const nvdimmFiles: string[] = [];
     for (const [i, d] of o.topology.nvdimms.entries()) {
@@ -175,7 +181,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     let machine: Machine;
     for (let attempt = 1; ; attempt++) {
       try {
-        machine = await Machine.start(spec, o.lifetimeMs, stream);
+        machine = await Machine.start(spec, o.lifetimeMs, stream, { onLogError: o.onWriteError });
         break;
       } catch (e) {
         // A port we chose ourselves that something else took meanwhile: choose again.

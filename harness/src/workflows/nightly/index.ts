@@ -14,6 +14,7 @@ import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, Run
 import { loadSeries } from '../../kernel/series.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 import { GuestPool } from '../guest-pool.ts';
+import { reserveSpace } from '../../host/space.ts';
 
 export class NightlyInputError extends Error {
   override name = 'NightlyInputError';
@@ -55,7 +56,12 @@ export interface NightOutcome {
   skipped: string[];
   ran: string[];
   interrupted: boolean;
+  /** The results disk filled up: the night stopped (unfinished, resumable) and says why. */
+  diskFull?: string;
 }
+
+// ENOSPC from a file write; SQLITE_FULL from the results index.
+const isDiskFull = (e: unknown) => ['ENOSPC', 'SQLITE_FULL'].includes(String((e as NodeJS.ErrnoException | null)?.code));
 
 /** vCPUs per guest so that `jobs` guests share the host's cores. */
 export function cpusPerGuest(cores: number, jobs: number): number {
@@ -143,6 +149,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       status: 'running',
     };
     await saveNight(dir, night);
+    // Room for the night's last record when its cells fill the disk.
+    const releaseSpace = await reserveSpace(dir);
     const write = serial();
     await write(() => index.indexNight(dir));
 
@@ -179,6 +187,19 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     const guests = o.freshGuests ? undefined : new GuestPool();
     const ran: string[] = [];
     let interrupted = false;
+    // A full results disk stops the night cleanly: cells running now finish
+    // (each run records it as its infrastructure error), no new one starts,
+    // and the night stays unfinished so the same command resumes it.
+    let diskFull: string | null = null;
+    const runOneOrStop = async (plan: MatrixCell) => {
+      try {
+        await runOne(plan);
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        diskFull ??= `no space left on the device holding ${(e as NodeJS.ErrnoException).path ?? dir}`;
+        o.progress(`${plan.key}: STOPPED — ${diskFull}`);
+      }
+    };
     const runOne = async (plan: MatrixCell) => {
       const startedAt = now().toISOString();
       const k = kernels.get(plan.kernelKey);
@@ -217,6 +238,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       try {
         main = await attempt(plan);
       } catch (e) {
+        // Not the cell's fault: it is run again when the night resumes.
+        if (isDiskFull(e)) throw e;
         // The cell's own preparation failed (its image, its suite's needs): it did not run tonight.
         const why = e instanceof Error ? e.message : String(e);
         o.progress(`${plan.key}: NOT RUN — ${why}`);
@@ -250,17 +273,18 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
     };
     try {
-      await pool(todo, o.jobs, runOne, () => interrupted || Boolean(o.signal?.aborted));
+      await pool(todo, o.jobs, runOneOrStop, () => interrupted || diskFull !== null || Boolean(o.signal?.aborted));
     } finally {
       await guests?.close();
     }
 
-    interrupted ||= Boolean(o.signal?.aborted);
+    interrupted ||= Boolean(o.signal?.aborted) || diskFull !== null;
+    await releaseSpace();
     night.status = interrupted ? 'interrupted' : 'done';
     night.endedAt = interrupted ? null : now().toISOString();
     await saveNight(dir, night);
     await write(() => index.indexNight(dir));
-    return { nightId: id, dir, skipped, ran, interrupted };
+    return { nightId: id, dir, skipped, ran, interrupted, ...(diskFull ? { diskFull } : {}) };
   } finally {
     index.close();
   }
