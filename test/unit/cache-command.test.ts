@@ -2,7 +2,7 @@
 // count per kind; never an entry being built or in use.
 import t from 'tap';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sealEntry } from '../../harness/src/host/fsutil.ts';
@@ -80,8 +80,11 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
   const builder = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
   const builderPid = builder.pid!;
   const gone = Promise.all([new Promise((r) => used.child.on('exit', r)), new Promise((r) => builder.on('exit', r))]);
+  // Its lease as a builder on this host writes it; the heartbeat is fresh, so only the pid decides once it dies.
   mkdirSync(join(root, 'kernel/artifacts/k1.lock'));
-  writeFileSync(join(root, 'kernel/artifacts/k1.lock/owner'), `${builderPid} ${(await import('node:os')).hostname()}\n`);
+  const ns = readlinkSync('/proc/self/ns/pid');
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeFileSync(join(root, 'kernel/artifacts/k1.lock/g000000000001'), JSON.stringify({ pid: builderPid, host: (await import('node:os')).hostname(), bootId: boot, pidNs: ns, since: new Date().toISOString() }));
   const dead = spawnSync('true').pid!;
   mkdirSync(join(root, `images/initramfs-zzz.tmp-${dead}-abcdef`));
   try {
