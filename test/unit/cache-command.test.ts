@@ -5,7 +5,7 @@ import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sealEntry } from '../../harness/src/host/fsutil.ts';
+import { LEASE_STALE_MS, sealEntry } from '../../harness/src/host/fsutil.ts';
 import { listCache, pruneCache, parseDuration, pruneCandidates } from '../../harness/src/host/cache.ts';
 import { cacheCommand } from '../../harness/src/cli/cache.ts';
 
@@ -105,6 +105,21 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
   await gone;
   const after = await pruneCache({ olderThanMs: 10 * DAY }, root);
   t.same(after.removed.map((e) => e.name).sort(), ['images/initramfs-aaa', 'kernel/artifacts/k1'], 'once the user and the builder are gone they can go (the stale lock is broken)');
+});
+
+t.test("another host's lease keeps its entry while it beats and expires when it stops", async (t) => {
+  const root = await cache();
+  const use = join(root, 'images/initramfs-aaa/.use');
+  mkdirSync(use);
+  writeFileSync(join(use, '4242@ci-runner-7'), '');
+  const old = new Date(Date.now() - 40 * DAY);
+  utimesSync(use, old, old);
+  const first = await pruneCache({ olderThanMs: 10 * DAY, dryRun: true }, root);
+  t.match(first.skipped.map((s) => [s.entry.name, s.why]), [['images/initramfs-aaa', 'in use (pid 4242)']], 'fresh heartbeat: in use');
+  const gone = new Date(Date.now() - LEASE_STALE_MS - 60_000);
+  utimesSync(join(use, '4242@ci-runner-7'), gone, gone);
+  const r = await pruneCache({ olderThanMs: 10 * DAY }, root);
+  t.ok(r.removed.some((e) => e.name === 'images/initramfs-aaa'), 'a lease that stopped beating no longer holds it');
 });
 
 async function cli(argv: string[]) {
