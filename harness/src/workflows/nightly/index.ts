@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { cp, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ResultsIndex } from '../../results/db.ts';
-import { listNightDirs, loadCells, loadNight, nightDir, nightsRoot, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
+import { listNightDirs, loadCells, loadNight, nightDir, nightOwnerLock, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
 import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
 import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
@@ -111,9 +111,6 @@ async function chooseNight(o: NightlyOptions, now: Date): Promise<{ id: string; 
   for (let i = 2; ids.includes(id); i++) id = `${base}.${i}`;
   return { id, existing: null };
 }
-
-/** Where the lease of the process running a night lives (beside the nights, never copied with one). */
-export const nightOwnerLock = (resultsRoot: string, id: string) => join(nightsRoot(resultsRoot), '.owners', `${id}.lock`);
 
 /**
  * The night to run, owned by this process: one live process per night, so two
