@@ -1,8 +1,8 @@
 // The lease lock under contention by real processes: no two holders, ever,
 // including when many waiters race to take over a lease whose holder died.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, utimesSync, readdirSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, utimesSync, readdirSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLocked, lockOwner, tryLock, withLock } from '../../harness/src/host/lock.ts';
@@ -59,12 +59,12 @@ t.test("another host's lease: waited for while it beats, taken once it stops", a
   mkdirSync(lockDir);
   const f = join(lockDir, 'g000000000001');
   writeFileSync(f, JSON.stringify({ pid: process.pid, host: 'elsewhere', bootId: 'b', pidNs: 'n', since: '2026-12-07T00:00:00Z' }));
-  const timing = { heartbeatMs: 100 };
+  const timing = { heartbeatMs: 300 };
+  const beat = statSync(f).mtimeMs;
   t.match(await lockOwner(lockDir, timing), { pid: process.pid, host: 'elsewhere' });
   t.match(await tryLock(lockDir, timing), { holder: { host: 'elsewhere' } }, 'fresh heartbeat: held');
-  const t0 = Date.now();
   await withLock(lockDir, async () => {
-    t.ok(Date.now() - t0 >= 500, 'taken only after six missed beats');
+    t.ok(Date.now() - beat > 1800, 'taken only after six missed beats');
     t.ok(await isLocked(lockDir, timing), 'now held by us');
     t.match(await lockOwner(lockDir, timing), { pid: process.pid }, 'by this process');
   }, { ...timing, pollMs: 20 });
@@ -76,14 +76,15 @@ t.test('a holder that stalls past its lease is told it lost the lock and leaves 
   const lockDir = join(dir, 'y.lock');
   const a = await tryLock(lockDir, { heartbeatMs: 50 });
   if ('holder' in a) throw new Error('expected the lock');
-  // As if a's process froze: its file stops being touched and ages.
+  // As if a were judged dead while it still runs (a frozen process whose lease expired): its
+  // record names a pid that is gone, so its own heartbeat cannot make it look alive.
   const f = join(lockDir, 'g000000000001');
-  writeFileSync(f, JSON.stringify({ pid: 1, host: 'elsewhere', bootId: 'b', pidNs: 'n', since: 'then' }));
-  utimesSync(f, new Date(0), new Date(0));
-  const b = await tryLock(lockDir, { heartbeatMs: 60_000, staleMs: 1000 });
+  const rec = JSON.parse(readFileSync(f, 'utf8'));
+  writeFileSync(f, JSON.stringify({ ...rec, pid: spawnSync('true').pid }));
+  const b = await tryLock(lockDir, { heartbeatMs: 60_000 });
   if ('holder' in b) throw new Error('expected a takeover');
   t.equal(b.gen, 2);
-  await new Promise((r) => setTimeout(r, 200));
+  for (let waited = 0; !a.signal.aborted && waited < 10_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
   t.ok(a.signal.aborted, "a's signal says it lost the lease");
   await a.release();
   t.same(readdirSync(lockDir), ['g000000000002'], "a's release left b's lease in place");
