@@ -52,7 +52,13 @@ export interface ClaimOptions {
 export async function claimRun(root: string, o: ClaimOptions = {}): Promise<{ id: string; dir: string; workDir: string | null }> {
   // The fault matrix forces a collision through the real CLI: its first draw is an id another run holds.
   let forced = o.makeId ? undefined : process.env.DAX_HARNESS_TEST_RUN_ID;
-  const makeId = o.makeId ?? (() => (forced ? [forced, (forced = undefined)][0]! : newRunId()));
+  const makeId =
+    o.makeId ??
+    (() => {
+      const id = forced ?? newRunId();
+      forced = undefined;
+      return id;
+    });
   await mkdir(root, { recursive: true });
   if (o.workRoot) await mkdir(o.workRoot, { recursive: true });
   for (let tries = 0; tries < 50; tries++) {
