@@ -58,3 +58,11 @@ t.test('fails after 50 tries rather than looping forever', async (t) => {
   await claimRun(base, { makeId: () => 'only' });
   await t.rejects(claimRun(base, { makeId: () => 'only' }), /no free run id|could not find a free run id/);
 });
+
+t.test('DAX_HARNESS_TEST_RUN_ID is the first draw only (the fault matrix forces collisions with it)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'daxh-runid-'));
+  process.env.DAX_HARNESS_TEST_RUN_ID = 'forced';
+  t.teardown(() => delete process.env.DAX_HARNESS_TEST_RUN_ID);
+  t.equal((await claimRun(base)).id, 'forced');
+  t.match((await claimRun(base)).id, /^\d{8}-\d{6}-[0-9a-f]{4}$/, 'taken: a fresh id');
+});
