@@ -6,11 +6,12 @@
 // test-long/fault-matrix.test.ts (the rest) and bench/faults.ts (the table).
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, existsSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, statfsSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync, statfsSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, cacheRoot } from '../../harness/src/host/paths.ts';
 import { loadRun } from '../../harness/src/results/store.ts';
+import { nightOwnerLock } from '../../harness/src/results/nights.ts';
 import { freePort } from '../../harness/src/vm/ports.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 
@@ -41,6 +42,8 @@ export interface FaultCase {
   quick: boolean;
   /** The CLI words after `run --results DIR` (a function: computed after before()). */
   args: string[] | (() => string[]);
+  /** The command and its positionals instead of `run` (e.g. nightly CONFIG). */
+  command?: () => string[];
   env?: Record<string, string>;
   /** Results go here (default: a fresh temp dir). */
   results?: () => string;
@@ -160,7 +163,7 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
   const resultsDir = c.results ? c.results() : mkdtempSync(join(tmpdir(), 'daxh-fault-'));
   const t0 = Date.now();
   const args = typeof c.args === 'function' ? c.args() : c.args;
-  const child = spawn(process.execPath, [BIN, 'run', '--results', resultsDir, ...args], {
+  const child = spawn(process.execPath, [BIN, ...(c.command?.() ?? ['run']), '--results', resultsDir, ...args], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...c.env },
@@ -576,6 +579,111 @@ export const CASES: FaultCase[] = [
     },
   },
 ];
+
+/** A sleeping process standing for a live harness on this host (it holds a night, or a run's directories). */
+function liveHolder(): { pid: number; stop: () => void } {
+  const p = spawn('sleep', ['600'], { stdio: 'ignore' });
+  return { pid: p.pid!, stop: () => p.kill('SIGKILL') };
+}
+
+/** A lease as host/lock.ts writes it, for `owner` (another host: its heartbeat alone decides). */
+function plantLease(lockDir: string, owner: { pid: number; host: string; bootId?: string; pidNs?: string }, ageMs: number): void {
+  mkdirSync(lockDir, { recursive: true });
+  const f = join(lockDir, 'g000000000001');
+  writeFileSync(f, JSON.stringify({ bootId: 'other-boot', pidNs: 'other-ns', since: new Date(Date.now() - ageMs).toISOString(), ...owner }));
+  const t = new Date(Date.now() - ageMs);
+  utimesSync(f, t, t);
+}
+
+const here = () => ({ host: hostname(), bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), pidNs: readlinkSync('/proc/self/ns/pid') });
+
+const SHARED = { dir: '', holder: null as ReturnType<typeof liveHolder> | null, entries: [] as string[] };
+
+/** Shared-host cases (issue 17): stale foreign locks, a night's one owner, run ids that collide. */
+CASES.push(
+  {
+    name: 'lock left by a dead host',
+    expected: 'exit 0: a CI runner\'s lock with no heartbeat for an hour is taken over, not waited on for 4 h',
+    quick: true,
+    args: [...FAST],
+    before: () => {
+      // The image must be rebuilt (its entry damaged), and its build lock is held by a runner that was killed.
+      SHARED.entries = [];
+      for (const d of readdirSync(join(cacheRoot(), 'images')).filter((x) => x.startsWith('initramfs-') && !x.includes('.'))) {
+        const f = join(cacheRoot(), 'images', d, 'image.cpio');
+        if (!existsSync(f)) continue;
+        truncateSync(f, 1000);
+        plantLease(join(cacheRoot(), 'images', `${d}.lock`), { pid: 4242, host: 'ci-runner-killed' }, 3600_000);
+        SHARED.entries.push(join(cacheRoot(), 'images', `${d}.lock`));
+      }
+    },
+    check: (o) => {
+      const bad = expect(o, 0, 'pass');
+      if (!SHARED.entries.length) bad.push('no image entry to plant a lock on (run the default run once first)');
+      const left = SHARED.entries.filter((l) => existsSync(l) && readdirSync(l).some((n) => n.startsWith('g')));
+      // Locks of images this run did not need stay as they were; the one it used was taken and released.
+      if (left.length === SHARED.entries.length) bad.push('every planted lock is still there: none was taken over');
+      if (o.ms > 600_000) bad.push(`took ${Math.round(o.ms / 1000)} s: it waited on the dead lock`);
+      return bad;
+    },
+  },
+  {
+    name: 'two nightlies of one config',
+    expected: 'exit 2 before any boot: one line naming the live owner (pid, host, since); the night untouched',
+    quick: true,
+    command: () => ['nightly', SHARED.dir + '/night.yaml'],
+    args: ['--night', 'owned'],
+    results: () => SHARED.dir,
+    before: () => {
+      SHARED.dir = mkdtempSync(join(tmpdir(), 'daxh-owned-'));
+      writeFileSync(join(SHARED.dir, 'night.yaml'), 'kernels:\n  - name: stock\n    stock: true\nsuites:\n  - name: smoke\n    modes: [ext4]\ntopologies:\n  - name: default\n');
+      SHARED.holder = liveHolder();
+      plantLease(nightOwnerLock(SHARED.dir, 'owned'), { pid: SHARED.holder.pid, ...here() }, 0);
+      return () => SHARED.holder?.stop();
+    },
+    check: (o) => {
+      const bad = common(o);
+      if (o.exit !== 2) bad.push(`exit ${o.exit ?? o.signal}, wanted 2`);
+      const lines = o.stderr.trim().split('\n');
+      if (lines.length !== 1 || !new RegExp(`night owned of \\S+ is being run by pid ${SHARED.holder?.pid} on \\S+ since \\d{4}-`).test(lines[0]!)) bad.push(`stderr is not one line naming the owner: ${o.stderr.trim()}`);
+      if (existsSync(join(SHARED.dir, 'nights', 'owned'))) bad.push('the refused nightly made the night directory');
+      if (!existsSync(join(nightOwnerLock(SHARED.dir, 'owned'), 'g000000000001'))) bad.push("the owner's lease was touched");
+      return bad;
+    },
+  },
+  {
+    name: 'run-id collision forced',
+    expected: 'exit 0 under another id; the live run holding the id keeps its run directory and NVDIMM files',
+    quick: true,
+    args: [...FAST],
+    env: { DAX_HARNESS_TEST_RUN_ID: 'collide-1' },
+    results: () => SHARED.dir,
+    before: () => {
+      // A run of another harness, alive, that drew the same id: its directories must survive ours.
+      SHARED.dir = mkdtempSync(join(tmpdir(), 'daxh-collide-'));
+      SHARED.holder = liveHolder();
+      mkdirSync(join(SHARED.dir, 'collide-1', 'tests'), { recursive: true });
+      writeFileSync(join(SHARED.dir, 'collide-1', 'marker'), 'first run');
+      const work = join(cacheRoot(), 'work', 'collide-1');
+      mkdirSync(join(work, '.use'), { recursive: true });
+      writeFileSync(join(work, '.use', `${SHARED.holder.pid}@${hostname()}`), '');
+      writeFileSync(join(work, 'nvdimm0.img'), 'first run');
+      return () => SHARED.holder?.stop();
+    },
+    check: (o) => {
+      const mine = o.runDirs.filter((d) => d !== 'collide-1');
+      const bad = common(o);
+      if (o.exit !== 0) bad.push(`exit ${o.exit ?? o.signal}: ${o.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      if (mine.length !== 1) bad.push(`run directories: ${o.runDirs.join(', ')}`);
+      if (readFileSync(join(SHARED.dir, 'collide-1', 'marker'), 'utf8') !== 'first run') bad.push("the first run's directory was touched");
+      if (existsSync(join(SHARED.dir, 'collide-1', 'run.json'))) bad.push("the second run wrote into the first run's directory");
+      const work = join(cacheRoot(), 'work', 'collide-1');
+      if (!existsSync(join(work, 'nvdimm0.img')) || readFileSync(join(work, 'nvdimm0.img'), 'utf8') !== 'first run') bad.push("the first run's NVDIMM file is gone or changed");
+      rmSync(work, { recursive: true, force: true });
+      return bad;
+    },
+  },
+);
 
 const CASES_PORT = { value: 0 };
 const FULL = { dir: '' };

@@ -2,11 +2,12 @@
 // count per kind; never an entry being built or in use.
 import t from 'tap';
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sealEntry } from '../../harness/src/host/fsutil.ts';
+import { LEASE_STALE_MS, sealEntry } from '../../harness/src/host/fsutil.ts';
 import { listCache, pruneCache, parseDuration, pruneCandidates } from '../../harness/src/host/cache.ts';
+import { claimRun } from '../../harness/src/results/store.ts';
 import { cacheCommand } from '../../harness/src/cli/cache.ts';
 
 const FSUTIL = join(import.meta.dirname, '..', '..', 'harness', 'src', 'host', 'fsutil.ts');
@@ -80,8 +81,11 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
   const builder = nodeSpawn('sleep', ['30'], { stdio: 'ignore' });
   const builderPid = builder.pid!;
   const gone = Promise.all([new Promise((r) => used.child.on('exit', r)), new Promise((r) => builder.on('exit', r))]);
+  // Its lease as a builder on this host writes it; the heartbeat is fresh, so only the pid decides once it dies.
   mkdirSync(join(root, 'kernel/artifacts/k1.lock'));
-  writeFileSync(join(root, 'kernel/artifacts/k1.lock/owner'), `${builderPid} ${(await import('node:os')).hostname()}\n`);
+  const ns = readlinkSync('/proc/self/ns/pid');
+  const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  writeFileSync(join(root, 'kernel/artifacts/k1.lock/g000000000001'), JSON.stringify({ pid: builderPid, host: (await import('node:os')).hostname(), bootId: boot, pidNs: ns, since: new Date().toISOString() }));
   const dead = spawnSync('true').pid!;
   mkdirSync(join(root, `images/initramfs-zzz.tmp-${dead}-abcdef`));
   try {
@@ -102,6 +106,21 @@ t.test('prune never removes an entry in use or being built; leftovers of dead bu
   await gone;
   const after = await pruneCache({ olderThanMs: 10 * DAY }, root);
   t.same(after.removed.map((e) => e.name).sort(), ['images/initramfs-aaa', 'kernel/artifacts/k1'], 'once the user and the builder are gone they can go (the stale lock is broken)');
+});
+
+t.test("another host's lease keeps its entry while it beats and expires when it stops", async (t) => {
+  const root = await cache();
+  const use = join(root, 'images/initramfs-aaa/.use');
+  mkdirSync(use);
+  writeFileSync(join(use, '4242@ci-runner-7'), '');
+  const old = new Date(Date.now() - 40 * DAY);
+  utimesSync(use, old, old);
+  const first = await pruneCache({ olderThanMs: 10 * DAY, dryRun: true }, root);
+  t.match(first.skipped.map((s) => [s.entry.name, s.why]), [['images/initramfs-aaa', 'in use (pid 4242)']], 'fresh heartbeat: in use');
+  const gone = new Date(Date.now() - LEASE_STALE_MS - 60_000);
+  utimesSync(join(use, '4242@ci-runner-7'), gone, gone);
+  const r = await pruneCache({ olderThanMs: 10 * DAY }, root);
+  t.ok(r.removed.some((e) => e.name === 'images/initramfs-aaa'), 'a lease that stopped beating no longer holds it');
 });
 
 async function cli(argv: string[]) {
@@ -137,4 +156,37 @@ t.test('the command: list, prune --keep-last --dry-run, usage errors', async (t)
   t.match((await cli(['prune', '--older-than', 'soon'])).err, /^dax-harness cache: "soon" is not a duration/);
   t.equal((await cli(['prune', '--keep-last', 'x'])).code, 2);
   t.equal((await cli(['frob'])).code, 2);
+});
+
+t.test("prune finds a killed run's work directory (NVDIMM files) and removes it; a live run's stays", async (t) => {
+  const root = await cache();
+  // A run that was SIGKILLed: it claimed and leased its work directory as cell.ts does, then died.
+  const victim = nodeSpawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
+    const { claimRun } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'harness', 'src', 'results', 'store.ts'))});
+    const { writeFileSync, truncateSync, mkdirSync } = await import('node:fs');
+    const c = await claimRun(${JSON.stringify(join(root, 'results'))}, { workRoot: ${JSON.stringify(join(root, 'work'))}, makeId: () => 'dead-run' });
+    mkdirSync(c.workDir + '/1');
+    writeFileSync(c.workDir + '/1/nvdimm0.img', Buffer.alloc(256 * 1024, 7));
+    truncateSync(c.workDir + '/1/nvdimm0.img', 2 ** 30);
+    console.log('claimed');
+    setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => victim.stdout.on('data', (d) => String(d).includes('claimed') && r()));
+  const live = await claimRun(join(root, 'results'), { workRoot: join(root, 'work'), makeId: () => 'live-run' });
+  // From before leases: judged by age.
+  mkdirSync(join(root, 'work/old-unleased/1'), { recursive: true });
+  const old = new Date(Date.now() - 8 * 3600_000);
+  utimesSync(join(root, 'work/old-unleased'), old, old);
+  mkdirSync(join(root, 'work/new-unleased'));
+  t.same((await pruneCache({ keepLast: 100, dryRun: true }, root)).orphans.map((o) => o.name), ['work/old-unleased'], 'the victim is not an orphan while it lives');
+  victim.kill('SIGKILL');
+  await new Promise((r) => victim.on('exit', r));
+  const dry = await cli(['prune', '--keep-last', '100', '--dry-run']);
+  t.match(dry.out, /would remove orphaned run work directory work\/dead-run \(2\d\dK\): its harness \(\d+@\S+\) is gone/);
+  t.ok(existsSync(join(root, 'work/dead-run/1/nvdimm0.img')), 'dry run removes nothing');
+  const real = await cli(['prune', '--keep-last', '100']);
+  t.match(real.out, /removed orphaned run work directory work\/dead-run \(2\d\dK\)/);
+  t.match(real.out, /removed orphaned run work directory work\/old-unleased \([\d.]+K\): unowned for 8 h/);
+  t.match(real.out, /removed 2 orphaned work directories, 2\d\dK/, 'the bytes on disk, not the sparse size');
+  t.same(readdirSync(join(root, 'work')).sort(), ['live-run', 'new-unleased'], "the live run's and a just-made one stay");
+  t.ok(existsSync(live.workDir!));
 });

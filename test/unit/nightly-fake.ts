@@ -5,7 +5,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRunDir, saveRun } from '../../harness/src/results/store.ts';
+import { claimRun, saveRun } from '../../harness/src/results/store.ts';
 import { parseNightConfig } from '../../harness/src/workflows/nightly/config.ts';
 import type { MatrixCell, PrepareKernel, RunCell } from '../../harness/src/workflows/nightly/plan.ts';
 import type { CrashReport, KernelArtifact, RunRecord, TestResult, TestStatus, Verdict } from '../../harness/src/results/records.ts';
@@ -78,8 +78,10 @@ export class FakeLab {
     if (this.failPrepare.has(plan.key)) throw new Error(`image recipe for ${plan.key} did not build`);
     // Ids from the night, cell, role and attempt (not the clock), so a sharded night names its runs as the unsharded one does.
     const nth = this.calls.filter((c) => c.cell === plan.key && c.role === role && c.night === this.night).length;
-    const id = `n${this.night}-${plan.key}-${role}${nth > 1 ? nth : ''}`.replace(/[^a-z0-9.-]/gi, '_');
-    const dir = await createRunDir(hooks.resultsRoot, id);
+    const want = `n${this.night}-${plan.key}-${role}${nth > 1 ? nth : ''}`.replace(/[^a-z0-9.-]/gi, '_');
+    // A resumed night's redone cell finds its interrupted run's id taken: it gets the next free one, as real runs do.
+    let tries = 0;
+    const { id, dir } = await claimRun(hooks.resultsRoot, { makeId: () => (tries++ ? `${want}.${tries}` : want) });
     const base = { schema: 1 as const, id, startedAt: this.now().toISOString(), host: { hostname: 'fake', qemuVersion: '0' }, accel: { used: 'tcg' as const, why: 'fake' }, kernel: hooks.kernel,
       image: { recipe: plan.image, key: 'img' }, topology: { nvdimms: [], memmap: [], memMiB: 2048, cpus: hooks.cpus }, topologyHash: 'x', kernelCmdline: '', qemuArgv: [], bootMs: 1000, kernelInitMs: 500 };
     await saveRun(dir, { ...base, status: 'running', reason: '', endedAt: null, tests: [], crashes: [] });

@@ -294,11 +294,28 @@ t.test('SIGINT to a night running two guests: one handler cancels both, exit 130
   const root = await tmp('nightly-sigint-');
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nightly-signal-child.ts'), root, 'hold'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  child.stdout.on('data', (d) => {
+  let second: unknown = null;
+  child.stdout.on('data', async (d) => {
     out += String(d);
-    if (out.includes('held 2')) child.kill('SIGINT');
+    if (!out.includes('held 2') || second) return;
+    // The same night started again while its owner lives: refused, naming the owner, nothing run twice.
+    const lab = new FakeLab(() => [{ name: 'a', status: 'pass' }]);
+    const again = (nightId?: string) =>
+      runNight({ config: fakeConfigSync!, resultsRoot: root, jobs: 2, shard: null, nightId, progress: () => {}, cores: 2 }, { runCell: lab.runCell, prepareKernel: lab.prepareKernel }).then(
+        () => 'ran',
+        (e: Error) => e,
+      );
+    second = [await again('sig'), await again(), lab.kernelCalls];
+    child.kill('SIGINT');
   });
+  const fakeConfigSync = await fakeConfig();
   const [code, sig] = (await once(child, 'exit')) as [number | null, string | null];
+  const [explicit, chosen, kernels] = second as [Error, Error, number];
+  for (const e of [explicit, chosen]) {
+    t.ok(e instanceof NightlyInputError, `a second owner is bad input (exit 2): ${e}`);
+    t.match(e.message, new RegExp(`^night sig of \\S+ is being run by pid ${child.pid} on \\S+ since \\d{4}-`), 'one line naming the holder');
+  }
+  t.equal(kernels, 0, 'the refused night prepared nothing');
   t.equal(code, 130, `exit 130 (signal ${sig}); child said: ${out}`);
   const dir = join(root, 'nights', 'sig');
   t.equal(JSON.parse(await readFile(join(dir, 'night.json'), 'utf8')).status, 'interrupted');
@@ -308,4 +325,22 @@ t.test('SIGINT to a night running two guests: one handler cancels both, exit 130
   t.equal(again.status, 0, again.stderr);
   t.match(again.stdout, /ran 2, skipped 0/);
   t.equal(JSON.parse(await readFile(join(dir, 'night.json'), 'utf8')).status, 'done');
+});
+
+t.test('a night whose owner was SIGKILLed is resumed at once by the next run', async (t) => {
+  const root = await tmp('nightly-kill-');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nightly-signal-child.ts'), root, 'hold'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+    if (out.includes('held 2')) child.kill('SIGKILL');
+  });
+  const [, sig] = (await once(child, 'exit')) as [number | null, string | null];
+  t.equal(sig, 'SIGKILL');
+  t.ok(await readdir(join(root, 'nights', '.owners')).then((l) => l.length === 1), 'its lease is left behind');
+  const again = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'nightly-signal-child.ts'), root, 'run'], { encoding: 'utf8' });
+  t.equal(again.status, 0, again.stderr);
+  t.match(again.stdout, /ran 2, skipped 0/);
+  t.equal(JSON.parse(await readFile(join(root, 'nights', 'sig', 'night.json'), 'utf8')).status, 'done');
+  t.same(await readdir(join(root, 'nights', '.owners')), [], 'and released by its new owner');
 });

@@ -1,7 +1,10 @@
 // The results index: rebuilt from the directories after loss or damage, and
 // left whole by a process killed in the middle of a write.
 import t from 'tap';
-import { rm, writeFile, readFile, truncate, stat } from 'node:fs/promises';
+import { rm, writeFile, readFile, truncate, stat, mkdir, readdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { tryLock } from '../../harness/src/host/lock.ts';
+import { nightOwnerLock } from '../../harness/src/results/nights.ts';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { runNight } from '../../harness/src/workflows/nightly/index.ts';
@@ -94,4 +97,53 @@ t.test('history of one test over many nights is one indexed query', async (t) =>
   idx.close();
   t.match(plan.map((p) => p.detail).join('\n'), /USING INDEX tests_history/);
   t.ok((await readFile(join(root, 'nights', 'night-3', 'night.json'), 'utf8')).includes('"status": "done"'));
+});
+
+t.test('reindex under a live connection: no file deleted or replaced under it, both see the new index', async (t) => {
+  const live = await ResultsIndex.open(root);
+  // Something in the WAL that the rebuild must not cut away from this connection.
+  live.db.prepare("INSERT OR REPLACE INTO meta VALUES ('probe', 'x')").run();
+  t.ok((await stat(indexPath(root) + '-wal')).size > 0, 'the live connection has a WAL');
+  const ino = async () => Promise.all(['', '-wal', '-shm'].map(async (s) => (await stat(indexPath(root) + s)).ino));
+  const inodes = await ino();
+  const rebuilt = await ResultsIndex.rebuild(root);
+  t.same(await ino(), inodes, 'index, -wal and -shm are the same files');
+  t.equal((live.db.prepare("SELECT count(*) AS c FROM meta WHERE key = 'probe'").get() as { c: number }).c, 0, 'the live connection reads the rebuilt index');
+  t.equal((live.db.pragma('integrity_check') as { integrity_check: string }[])[0]!.integrity_check, 'ok');
+  t.equal((rebuilt.db.prepare('SELECT count(*) AS c FROM runs').get() as { c: number }).c, 8);
+  live.close();
+  rebuilt.close();
+  t.same(await snapshot(), before);
+  t.notOk((await readdir(root)).some((n) => n.includes('.rebuild-')), 'no temp left');
+});
+
+t.test("a run or night whose harness died is listed as aborted, never running", async (t) => {
+  const r2 = await tmp('results-aborted-');
+  const dead = spawnSync('true').pid!;
+  const rec = (id: string, pid: number) => ({
+    schema: 1, id, status: 'running', reason: '', startedAt: new Date().toISOString(), endedAt: null, harness: { pid, hostname: hostname(), heartbeatAt: new Date().toISOString() },
+    host: { hostname: hostname(), qemuVersion: 'x' }, accel: null, kernel: null, image: null, topology: { nvdimms: [], memmap: [], memMiB: 2048, cpus: 2 },
+    topologyHash: 'h', kernelCmdline: '', qemuArgv: [], bootMs: null, kernelInitMs: null, tests: [], crashes: [],
+  });
+  for (const [id, pid] of [['r-dead', dead], ['r-live', process.pid]] as const) {
+    await mkdir(join(r2, id), { recursive: true });
+    await writeFile(join(r2, id, 'run.json'), JSON.stringify(rec(id, pid)));
+  }
+  const night = (id: string) => ({ schema: 1, id, configFile: 'c.yaml', configHash: 'h', origin: 'o', shard: null, matrix: [], cells: [], baseline: null, rerunFailures: 0, historyNights: 0, startedAt: new Date().toISOString(), endedAt: null, status: 'running' });
+  for (const id of ['n-dead', 'n-live']) {
+    await mkdir(join(r2, 'nights', id), { recursive: true });
+    await writeFile(join(r2, 'nights', id, 'night.json'), JSON.stringify(night(id)));
+  }
+  const owner = await tryLock(nightOwnerLock(r2, 'n-live'));
+  const idx = await ResultsIndex.open(r2);
+  t.same(Object.fromEntries(idx.runs(null).map((r) => [r.id, r.status])), { 'r-dead': 'aborted', 'r-live': 'running' });
+  t.match(idx.run('r-dead')!.reason, /died without finishing/);
+  t.same(Object.fromEntries(idx.nights().map((n) => [n.id, n.status])), { 'n-dead': 'aborted', 'n-live': 'running' });
+  idx.close();
+  if (!('holder' in owner)) await owner.release();
+  const list = spawnSync(process.execPath, ['--import', 'tsx', 'harness/bin/dax-harness.js', 'results', 'list', '--results', r2], { encoding: 'utf8' });
+  t.equal(list.status, 0, list.stderr);
+  t.match(list.stdout, /n-live\s+aborted/, 'once its owner let go, the night is aborted too');
+  t.match(list.stdout, /r-dead\s+aborted/);
+  t.match(list.stdout, /r-live\s+running/, 'this process still beats');
 });

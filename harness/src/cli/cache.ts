@@ -22,7 +22,9 @@ prune              remove entries; at least one of:
   --dry-run        say what would go, remove nothing
                    An entry being built or in use is never removed (it is
                    listed as skipped); temp directories of builds that died
-                   are removed on every prune.
+                   and work directories (NVDIMM files, overlays) of runs whose
+                   harness died (SIGKILL, host lost) are removed on every
+                   prune, --dry-run only lists them.
 
 Exit status: 0 done, 2 bad usage.`;
 
@@ -107,7 +109,9 @@ export async function cacheCommand(argv: string[]): Promise<number> {
     for (const e of r.removed) process.stdout.write(`${verb} ${e.name} (${human(e.bytes)})\n`);
     for (const s of r.skipped) process.stdout.write(`kept ${s.entry.name}: ${s.why}\n`);
     for (const g of r.garbage) process.stdout.write(`removed leftover ${g}\n`);
-    process.stdout.write(`${verb} ${r.removed.length} entries, ${human(r.removed.reduce((a, e) => a + e.bytes, 0))}; ${r.skipped.length} busy kept\n`);
+    for (const o of r.orphans) process.stdout.write(`${verb} orphaned run work directory ${o.name} (${human(o.bytes)}): ${o.why}\n`);
+    const orphans = r.orphans.length ? `; ${verb} ${r.orphans.length} orphaned work directories, ${human(r.orphans.reduce((a, o) => a + o.bytes, 0))}` : '';
+    process.stdout.write(`${verb} ${r.removed.length} entries, ${human(r.removed.reduce((a, e) => a + e.bytes, 0))}; ${r.skipped.length} busy kept${orphans}\n`);
     return 0;
   } catch (e) {
     if (e instanceof InputError) return usage(e.message);

@@ -107,6 +107,52 @@ export interface PruneResult {
   skipped: Array<{ entry: CacheEntry; why: string }>;
   /** Left-over temp dirs of dead builders and discarded entries nobody uses. */
   garbage: string[];
+  /** Work directories (NVDIMM files, overlays) of runs whose harness died, with their size on disk. */
+  orphans: Array<{ name: string; bytes: number; why: string }>;
+}
+
+/** No guest lives longer than 6 h; a work directory from before leases that is older is nobody's. */
+const UNLEASED_ORPHAN_MS = 7 * 3600_000;
+
+/**
+ * Why a run's work directory (cache/work/<run id>) is an orphan, or null while
+ * its run may be alive. Runs lease their work directory (results/store.ts
+ * claimRun): a directory whose every lease is dead was left by a killed
+ * harness. One without any lease is judged by age.
+ */
+export async function orphanWhy(dir: string, now = Date.now()): Promise<string | null> {
+  const leases = await readdir(join(dir, '.use')).catch(() => [] as string[]);
+  if (leases.length) {
+    if ((await liveLeases(dir, now)).length) return null;
+    return `its harness (${leases.join(', ')}) is gone`;
+  }
+  const st = await lstat(dir).catch(() => null);
+  if (!st || now - st.mtimeMs <= UNLEASED_ORPHAN_MS) return null;
+  return `unowned for ${Math.round((now - st.mtimeMs) / 3600_000)} h`;
+}
+
+async function pruneOrphans(root: string, o: PruneOptions): Promise<PruneResult['orphans']> {
+  const work = join(root, 'work');
+  const out: PruneResult['orphans'] = [];
+  for (const e of await readdir(work, { withFileTypes: true }).catch(() => [])) {
+    if (!e.isDirectory() || SIDE.test(e.name)) continue;
+    const dir = join(work, e.name);
+    const why = await orphanWhy(dir, o.now);
+    if (!why) continue;
+    const bytes = await diskUsage(dir, new Set());
+    if (!o.dryRun) {
+      // Moved aside, then checked again: a run claiming this id right now would have leased it (claimRun creates it exclusively).
+      const trash = `${dir}.trash-${process.pid}-${randomBytes(3).toString('hex')}`;
+      if (!(await rename(dir, trash).then(() => true, () => false))) continue;
+      if (await orphanWhy(trash, o.now)) await rm(trash, { recursive: true, force: true });
+      else {
+        await rename(trash, dir).catch(() => {});
+        continue;
+      }
+    }
+    out.push({ name: relative(root, dir), bytes, why });
+  }
+  return out;
 }
 
 /** What the criteria choose (both must hold when both are given). Pure. */
@@ -149,7 +195,7 @@ async function removeEntry(e: CacheEntry): Promise<string | null> {
 export async function pruneCache(o: PruneOptions, root = cacheRoot()): Promise<PruneResult> {
   const folders: string[] = [];
   const entries = await listCache(root, folders);
-  const result: PruneResult = { removed: [], skipped: [], garbage: [] };
+  const result: PruneResult = { removed: [], skipped: [], garbage: [], orphans: [] };
   for (const e of pruneCandidates(entries, o)) {
     if (e.busy) {
       result.skipped.push({ entry: e, why: e.busy });
@@ -163,6 +209,7 @@ export async function pruneCache(o: PruneOptions, root = cacheRoot()): Promise<P
     if (why) result.skipped.push({ entry: e, why });
     else result.removed.push(e);
   }
+  result.orphans = await pruneOrphans(root, o);
   if (!o.dryRun) {
     for (const f of folders) result.garbage.push(...(await removeGarbageIn(f)).map((n) => relative(root, join(f, n))));
   }

@@ -225,6 +225,11 @@ export async function leaseEntry(dir: string): Promise<void> {
   myLeases.add(f);
   if (!leaseHook) {
     leaseHook = true;
+    // Another host cannot see our pid, only this file's heartbeat.
+    setInterval(() => {
+      const now = new Date();
+      for (const l of myLeases) void utimes(l, now, now).catch(() => {});
+    }, LEASE_HEARTBEAT_MS).unref();
     process.on('exit', () => {
       for (const l of myLeases) {
         try {
@@ -243,12 +248,21 @@ async function dropLease(dir: string): Promise<void> {
   await rm(f, { force: true });
 }
 
-/** Leases of processes still alive (another host's count as alive). */
-export async function liveLeases(dir: string): Promise<string[]> {
+/** How often a process refreshes the leases it holds, and when another host's lease has expired. */
+export const LEASE_HEARTBEAT_MS = 60_000;
+export const LEASE_STALE_MS = 6 * LEASE_HEARTBEAT_MS;
+
+/** Leases of processes still alive: by pid on this host, by heartbeat for another host's. */
+export async function liveLeases(dir: string, now = Date.now()): Promise<string[]> {
   const out: string[] = [];
   for (const n of await readdir(join(dir, USE)).catch(() => [] as string[])) {
     const [pid, host] = n.split('@');
-    if (host !== hostname() || pidAlive(Number(pid))) out.push(n);
+    if (host === hostname()) {
+      if (pidAlive(Number(pid))) out.push(n);
+      continue;
+    }
+    const st = await stat(join(dir, USE, n)).catch(() => null);
+    if (st && now - st.mtimeMs <= LEASE_STALE_MS) out.push(n);
   }
   return out;
 }

@@ -4,9 +4,12 @@
 // and every write is one transaction, so a killed harness leaves the index as
 // it was before or after, never between.
 import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { listNightDirs, loadCells, loadKernels, loadNight, nightDir, nightsRoot, type NightCellRecord, type NightKernelRecord, type NightRecord } from './nights.ts';
+import { dirname, join, relative } from 'node:path';
+import { abandoned } from './store.ts';
+import { lockOwner } from '../host/lock.ts';
+import { listNightDirs, loadCells, loadKernels, loadNight, nightDir, nightOwnerLock, nightsRoot, type NightCellRecord, type NightKernelRecord, type NightRecord } from './nights.ts';
 import { testKey, verdictOf } from './classify.ts';
 import type { CrashReport, RunRecord, Verdict } from './records.ts';
 
@@ -152,10 +155,15 @@ interface LoadedNight {
 
 export const indexPath = (resultsRoot: string) => join(resultsRoot, 'index.sqlite');
 
+/** A run as it stands: 'running' only while its harness still beats (a dead one's run is 'aborted'). */
 async function readRun(dir: string): Promise<RunRecord | null> {
   try {
-    const r = JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunRecord;
-    return r && Array.isArray(r.tests) ? r : null;
+    const file = join(dir, 'run.json');
+    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    const r = JSON.parse(text) as RunRecord;
+    if (!r || !Array.isArray(r.tests)) return null;
+    const why = abandoned(r, st.mtimeMs);
+    return why ? { ...r, status: 'aborted', reason: why } : r;
   } catch {
     return null;
   }
@@ -163,8 +171,10 @@ async function readRun(dir: string): Promise<RunRecord | null> {
 
 /** Everything a night directory says, read before the write transaction starts. */
 async function loadNightDir(dir: string): Promise<LoadedNight | null> {
-  const night = await loadNight(dir);
+  let night = await loadNight(dir);
   if (!night) return null;
+  // A 'running' night nobody owns any more: its process died (a killed CI job); resuming it is up to the user.
+  if (night.status === 'running' && !(await lockOwner(nightOwnerLock(dirname(dirname(dir)), night.id)))) night = { ...night, status: 'aborted' as NightRecord['status'] };
   const cells = await loadCells(dir);
   const kernels = await loadKernels(dir);
   const runs: LoadedRun[] = [];
@@ -174,6 +184,27 @@ async function loadNightDir(dir: string): Promise<LoadedNight | null> {
       if (record) runs.push({ record, dir: join(dir, ref.dir), nightId: night.id, cellKey: c.key, role: ref.role, rerunTests: ref.tests ?? null });
     }
   return { night, dir, kernels, cells, runs };
+}
+
+/** Replace everything in `live` (schema included) by the database at `fresh`, in one write transaction. */
+function swapIn(live: Database.Database, fresh: string): void {
+  live.prepare('ATTACH DATABASE ? AS fresh').run(fresh);
+  try {
+    const objects = (schema: string) =>
+      live.prepare(`SELECT type, name, sql FROM ${schema}.sqlite_master WHERE name NOT LIKE 'sqlite_%' AND sql IS NOT NULL`).all() as { type: string; name: string; sql: string }[];
+    live
+      .transaction(() => {
+        for (const o of objects('main')) if (o.type === 'table') live.exec(`DROP TABLE main."${o.name}"`);
+        const next = objects('fresh');
+        for (const o of next) if (o.type === 'table') live.exec(o.sql);
+        for (const o of next) if (o.type === 'table') live.exec(`INSERT INTO main."${o.name}" SELECT * FROM fresh."${o.name}"`);
+        // Indexes after the rows: one sort each instead of a tree updated per row.
+        for (const o of next) if (o.type === 'index') live.exec(o.sql);
+      })
+      .immediate();
+  } finally {
+    live.exec('DETACH DATABASE fresh');
+  }
 }
 
 export class ResultsIndex {
@@ -222,28 +253,47 @@ export class ResultsIndex {
     return db;
   }
 
-  /** Builds a new index beside the old one and renames it into place: readers never see a half-built index. */
+  /**
+   * Builds a new index beside the live one, then copies it in with one
+   * transaction: readers on other connections see the old index or the new
+   * one, and no file under them (the index, its -wal and -shm) is replaced or
+   * deleted. Only an index that is not a database at all, or is corrupt, is
+   * moved aside (with its -wal and -shm, never deleted) for the new one.
+   */
   static async rebuild(resultsRoot: string): Promise<ResultsIndex> {
     const path = indexPath(resultsRoot);
-    const tmp = `${path}.rebuild-${process.pid}`;
-    for (const p of [tmp, `${tmp}-wal`, `${tmp}-shm`]) await rm(p, { force: true });
+    const tmp = `${path}.rebuild-${process.pid}-${randomBytes(3).toString('hex')}`;
     const db = new Database(tmp);
-    // A crash mid-rebuild leaves only the temp file, which is never opened: no journal, no fsync per night.
-    db.pragma('journal_mode = OFF');
-    db.pragma('synchronous = OFF');
-    db.exec(SCHEMA);
-    db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema', SCHEMA_VERSION);
-    const idx = new ResultsIndex(db, resultsRoot);
-    await idx.syncAll(true);
-    db.pragma('journal_mode = DELETE');
-    db.close();
-    // The renamed file must be on disk before it replaces the old index.
-    const fh = await open(tmp, 'r+');
-    await fh.sync();
-    await fh.close();
-    for (const p of [`${path}-wal`, `${path}-shm`]) await rm(p, { force: true });
-    await rename(tmp, path);
-    return new ResultsIndex(ResultsIndex.connect(path), resultsRoot);
+    try {
+      // A crash mid-rebuild leaves only the temp file, which is never opened: no journal, no fsync per night.
+      db.pragma('journal_mode = OFF');
+      db.pragma('synchronous = OFF');
+      db.exec(SCHEMA);
+      db.prepare('INSERT INTO meta VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      const idx = new ResultsIndex(db, resultsRoot);
+      await idx.syncAll(true);
+      db.close();
+      let live: Database.Database | null = null;
+      try {
+        live = ResultsIndex.connect(path);
+        swapIn(live, tmp);
+        return new ResultsIndex(live, resultsRoot);
+      } catch (e) {
+        live?.close();
+        if (!/^SQLITE_(NOTADB|CORRUPT)/.test((e as { code?: string }).code ?? '')) throw e;
+        // Nobody reads a damaged index usefully; its files are kept aside for a post-mortem.
+        const aside = `${path}.damaged-${Date.now()}`;
+        for (const s of ['', '-wal', '-shm']) await rename(path + s, aside + s).catch(() => {});
+        const fh = await open(tmp, 'r+');
+        await fh.sync();
+        await fh.close();
+        await rename(tmp, path);
+        return new ResultsIndex(ResultsIndex.connect(path), resultsRoot);
+      }
+    } finally {
+      if (db.open) db.close();
+      await rm(tmp, { force: true });
+    }
   }
 
   close(): void {

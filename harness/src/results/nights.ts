@@ -26,7 +26,8 @@ export interface NightRecord {
   historyNights: number;
   startedAt: string;
   endedAt: string | null;
-  status: 'running' | 'done' | 'interrupted';
+  /** 'aborted' only as the index shows a 'running' night whose process is gone; never written. */
+  status: 'running' | 'done' | 'interrupted' | 'aborted';
 }
 
 export interface NightRunRef {
@@ -70,6 +71,8 @@ export interface NightKernelRecord {
 
 export const nightsRoot = (resultsRoot: string) => join(resultsRoot, 'nights');
 export const nightDir = (resultsRoot: string, id: string) => join(nightsRoot(resultsRoot), id);
+/** Where the lease of the process running a night lives (beside the nights, never copied with one). */
+export const nightOwnerLock = (resultsRoot: string, id: string) => join(nightsRoot(resultsRoot), '.owners', `${id}.lock`);
 
 /** Cell keys are made of [a-z0-9_-.]; file names keep them as they are. */
 const cellFile = (dir: string, key: string) => join(dir, 'cells', `${key}.json`);

@@ -3,11 +3,11 @@
 // run lasts its harness beats a heartbeat into run.json; whoever reads the
 // results later sees a 'running' run whose harness is gone (SIGKILL, power
 // loss) as 'aborted', never as running forever.
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { removeDeadTemps, writeFileAtomic } from '../host/fsutil.ts';
+import { leaseEntry, removeDeadTemps, writeFileAtomic } from '../host/fsutil.ts';
 import { pidAlive } from '../host/pid.ts';
 import type { RunRecord } from './records.ts';
 
@@ -22,10 +22,71 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(2).toString('hex')}`;
 }
 
+/** Make the run directory `id` under root; it must not exist (EEXIST otherwise: another run has that id). */
 export async function createRunDir(root: string, id: string): Promise<string> {
+  await mkdir(root, { recursive: true });
   const dir = join(root, id);
-  await mkdir(join(dir, 'tests'), { recursive: true });
+  await mkdir(dir);
+  await mkdir(join(dir, 'tests'));
   return dir;
+}
+
+export interface ClaimOptions {
+  /** Makes a candidate id (default newRunId; tests force collisions with it). */
+  makeId?: () => string;
+  /** Where the run's scratch directory (NVDIMM files, sockets) goes: the id is claimed there too. */
+  workRoot?: string;
+  /** Folders made inside the run directory (default: tests). */
+  subdirs?: string[];
+}
+
+/**
+ * A run id nobody else has, by construction: its run directory and its work
+ * directory are both created exclusively (no `mkdir -p`), and an id taken in
+ * either is dropped for a new one. Ids are a second and 16 random bits, so two
+ * runs started together can draw the same one; they must never share
+ * directories (the second would delete the first's NVDIMM files at its end).
+ * The work directory is leased to this process, so `cache prune` can tell an
+ * orphan (its run's harness died) from a live one.
+ */
+export async function claimRun(root: string, o: ClaimOptions = {}): Promise<{ id: string; dir: string; workDir: string | null }> {
+  // The fault matrix forces a collision through the real CLI: its first draw is an id another run holds.
+  let forced = o.makeId ? undefined : process.env.DAX_HARNESS_TEST_RUN_ID;
+  const makeId =
+    o.makeId ??
+    (() => {
+      const id = forced ?? newRunId();
+      forced = undefined;
+      return id;
+    });
+  await mkdir(root, { recursive: true });
+  if (o.workRoot) await mkdir(o.workRoot, { recursive: true });
+  for (let tries = 0; tries < 50; tries++) {
+    const id = makeId();
+    const dir = join(root, id);
+    if (!(await mkdirExclusive(dir))) continue;
+    if (o.workRoot) {
+      const workDir = join(o.workRoot, id);
+      if (!(await mkdirExclusive(workDir))) {
+        await rmdir(dir); // made by this call a moment ago, still empty
+        continue;
+      }
+      await leaseEntry(workDir);
+    }
+    for (const d of o.subdirs ?? ['tests']) await mkdir(join(dir, d));
+    return { id, dir, workDir: o.workRoot ? join(o.workRoot, id) : null };
+  }
+  throw new Error(`could not find a free run id under ${root} in 50 tries`);
+}
+
+async function mkdirExclusive(dir: string): Promise<boolean> {
+  try {
+    await mkdir(dir);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
 }
 
 // One queue per run directory: a heartbeat serialised before the final state

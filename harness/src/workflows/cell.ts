@@ -27,7 +27,7 @@ import { kernelCmdline, watchdogsFor } from '../vm/qemu-args.ts';
 import { GuestLostError } from '../vm/guest.ts';
 import { portIsFree } from '../vm/ports.ts';
 import { ConsoleStream } from '../vm/console.ts';
-import { createRunDir, newRunId, saveRun } from '../results/store.ts';
+import { claimRun, saveRun } from '../results/store.ts';
 import { reserveSpace } from '../host/space.ts';
 import { CappedFile, describeWriteError, logCaps } from '../host/capped-file.ts';
 import { label } from '../results/table.ts';
@@ -241,8 +241,7 @@ export async function runCell(plan: CellPlan, env: CellEnv): Promise<RunOutcome>
 /** Boot the prepared guest, run the suite (repeatedly), judge and record. */
 export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOutcome> {
   const plan = p.plan;
-  const id = newRunId();
-  const runDir = await createRunDir(env.resultsRoot, id);
+  const { id, dir: runDir } = await claimRun(env.resultsRoot, { workRoot: cacheDir('work') });
   const record: RunRecord = {
     schema: 1,
     id,

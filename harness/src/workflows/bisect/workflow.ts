@@ -6,7 +6,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../host/fsutil.ts';
-import { createRunDir, newRunId } from '../../results/store.ts';
+import { claimRun, newRunId } from '../../results/store.ts';
 import type { BisectRecord } from '../../results/records.ts';
 import { setInterruptHandler } from '../../host/proc.ts';
 import { confidence, newBisection, type NewBisection } from './engine.ts';
@@ -114,8 +114,9 @@ export async function runBisectWorkflow(
     meta = resume.saved.meta;
     applySettings(state, o.settings);
   } else {
-    const id = `bisect-${newRunId()}`;
-    dir = await createRunDir(o.resultsRoot, id);
+    const claimed = await claimRun(o.resultsRoot, { makeId: () => `bisect-${newRunId()}` });
+    const id = claimed.id;
+    dir = claimed.dir;
     state = newBisection({ direction: plan.direction, steps: k, bad: plan.bad, matchKey: plan.matchKey, unit: plan.input.kind === 'range' ? 'commit' : 'patch', ...o.settings });
     meta = {
       id,

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { cp, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ResultsIndex } from '../../results/db.ts';
-import { listNightDirs, loadCells, loadNight, nightDir, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
+import { listNightDirs, loadCells, loadNight, nightDir, nightOwnerLock, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
 import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
 import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
@@ -15,6 +15,7 @@ import { loadSeries } from '../../kernel/series.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 import { GuestPool } from '../guest-pool.ts';
 import { reserveSpace } from '../../host/space.ts';
+import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
 
 export class NightlyInputError extends Error {
   override name = 'NightlyInputError';
@@ -117,6 +118,28 @@ async function chooseNight(o: NightlyOptions, now: Date): Promise<{ id: string; 
   return { id, existing: null };
 }
 
+/**
+ * The night to run, owned by this process: one live process per night, so two
+ * runs of one config never run its cells twice. A night whose owner died
+ * (its lease stopped beating) is taken over and resumed.
+ */
+async function ownNight(o: NightlyOptions, now: () => Date): Promise<{ id: string; existing: NightRecord | null; owner: HeldLock }> {
+  for (;;) {
+    const chosen = await chooseNight(o, now());
+    const r = await tryLock(nightOwnerLock(o.resultsRoot, chosen.id));
+    if ('holder' in r) {
+      throw new NightlyInputError(`night ${chosen.id} of ${o.config.file} is being run by ${describeOwner(r.holder)}: wait for it to end, or stop it and run this again to resume`);
+    }
+    // Chosen before it was ours: its owner may have finished it meanwhile.
+    const current = await loadNight(nightDir(o.resultsRoot, chosen.id));
+    if (!o.nightId && current?.status === 'done' && chosen.existing?.status !== 'done') {
+      await r.release();
+      continue;
+    }
+    return { id: chosen.id, existing: current ?? chosen.existing, owner: r };
+  }
+}
+
 export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<NightOutcome> {
   const now = o.now ?? (() => new Date());
   const matrix = await expandMatrix(o.config);
@@ -126,10 +149,14 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
   if (deps.checkCell) for (const c of cells) await deps.checkCell(c);
   await mkdir(o.resultsRoot, { recursive: true });
   const index = await ResultsIndex.open(o.resultsRoot);
+  let owner: HeldLock | null = null;
   try {
     if (o.baseline && !index.night(o.baseline))
       throw new NightlyInputError(`--baseline ${o.baseline} is not a night in ${o.resultsRoot}: choose one that 'dax-harness results' lists`);
-    const { id, existing } = await chooseNight(o, now());
+    const owned = await ownNight(o, now);
+    owner = owned.owner;
+    const { id, existing } = owned;
+    const lost = owner.signal;
     const dir = nightDir(o.resultsRoot, id);
     await mkdir(join(dir, 'runs'), { recursive: true });
     const night: NightRecord = {
@@ -273,10 +300,12 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
     };
     try {
-      await pool(todo, o.jobs, runOneOrStop, () => interrupted || diskFull !== null || Boolean(o.signal?.aborted));
+      await pool(todo, o.jobs, runOneOrStop, () => interrupted || diskFull !== null || Boolean(o.signal?.aborted) || lost.aborted);
     } finally {
       await guests?.close();
     }
+    // Another process took the night over (this one stalled past its lease): its record is theirs now.
+    if (lost.aborted) throw new Error(`night ${id}: ${(lost.reason as Error).message}`);
 
     interrupted ||= Boolean(o.signal?.aborted) || diskFull !== null;
     await releaseSpace();
@@ -286,6 +315,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     await write(() => index.indexNight(dir));
     return { nightId: id, dir, skipped, ran, interrupted, ...(diskFull ? { diskFull } : {}) };
   } finally {
+    await owner?.release();
     index.close();
   }
 }

@@ -2,9 +2,8 @@
 // every pass, so an interrupted search still says what it tried), the report
 // as it came in, summary.txt for people, and the run directories of the
 // guests it booted under runs/.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { newRunId } from '../../results/store.ts';
+import { claimRun, newRunId } from '../../results/store.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../../host/fsutil.ts';
 import type { ReproPlan, ReproSummary } from './plan.ts';
 import type { PassRecord } from './loop.ts';
@@ -39,9 +38,7 @@ export class ReproDir {
   ) {}
 
   static async create(root: string, o: { argv: string[]; given: string; text: string; plan: ReproPlan }): Promise<ReproDir> {
-    const id = `repro-${newRunId()}`;
-    const dir = join(root, id);
-    await mkdir(join(dir, 'runs'), { recursive: true });
+    const { id, dir } = await claimRun(root, { makeId: () => `repro-${newRunId()}`, subdirs: ['runs'] });
     const copy = join(dir, 'report.txt');
     await writeFileAtomic(copy, o.text);
     const p = o.plan;
