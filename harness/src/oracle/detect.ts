@@ -305,8 +305,10 @@ export class Grouper {
         this.append(cl);
         if (type === 'panic' || DEATH_RE.test(t)) {
           cur.g.died = true;
-          // A fatal verdict must not wait for the rest of the panic output.
-          if (/^Kernel panic - not syncing/.test(t)) this.emitEarly();
+          // A fatal verdict must not wait for the rest of the panic output, unless the
+          // report has no stack yet: then panic()'s own dump_stack is its stack (a
+          // WARNING with panic_on_warn on kernels that panic before show_regs).
+          if (/^Kernel panic - not syncing/.test(t) && cur.sawTrace) this.emitEarly();
         }
         return;
       }

@@ -55,8 +55,10 @@ const ANYWHERE = [
   'truncate_inode_pages_range',
   // MMIO accessors and port I/O.
   'readb$', 'readw$', 'readl$', 'readq$', 'writeb$', 'writew$', 'writel$', 'writeq$', 'logic_in', 'logic_out',
-  // Retpolines and arm64 fault entry.
+  // Retpolines, arm64 fault entry, and arm64's WARN/BUG trap (a BRK instruction), which panic()'s
+  // stack walks through when panic_on_warn panics before the registers are shown.
   '_indirect_thunk_', 'do_(?:kernel|translation)_fault', 'do_mem_abort', 'el1_abort', 'el1h_64_sync(?:_handler)?',
+  '^(?:bug|brk|early_brk64|reserved_fault)_handler$', '^call_(?:el1_)?break_hook$', '^do_debug_exception$', '^el1_(?:dbg|brk64)$',
 ];
 
 // Ours, for the DAX and page-refcount paths this harness exists for: the folio
