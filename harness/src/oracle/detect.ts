@@ -58,6 +58,15 @@ const CUT_MSG_LINES = 6;
 const FOREIGN_KERNEL = 3;
 const FOREIGN_USER = 20;
 const TAIL_MAX = 40;
+/**
+ * Lines held once a report's foreign-line budget is spent while its stack is
+ * still open (or not begun): a printk burst, test output or another CPU's
+ * messages can sit inside a Call Trace or between a header and its stack, and
+ * the frames that follow are still the report's. Only lines shaped like a
+ * stack resume it (RESUME_RE).
+ */
+const HOLD_MAX = 30;
+const RESUME_RE = /^(?:(?:\? )?[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+|\[<[0-9a-f]+>\] |<\/?(?:TASK|IRQ|NMI|SOFTIRQ)>|Call [Tt]race:|RIP: |task:\S+ +state:)/;
 // Kinds whose reports interleave prose with their stacks get more slack.
 const VERBOSE: ReadonlySet<ReportType> = new Set<ReportType>(['lockdep', 'KCSAN', 'KMSAN', 'memory leak', 'hung task', 'RCU stall', 'INFO']);
 const FOREIGN_VERBOSE = 6;
@@ -132,6 +141,8 @@ export class Grouper {
   private preLastDump = -1;
   private preCutAt = -1;
   private cur: Current | null = null;
+  /** Foreign lines after the report's budget ran out, replayed as idle lines if no stack line follows. */
+  private held: NumberedLine[] = [];
   private tailLeft = 0;
   private censusDump = false;
   /** Whether the kernel has printed anything yet: a decompressor banner after that is a reboot. */
@@ -209,8 +220,17 @@ export class Grouper {
 
   /** Emit whatever is buffered (end of input, or silence on a live console). */
   flush(): void {
+    if (this.held.length > 0) this.release();
     if (this.state === 'report' || this.state === 'tail') this.endCurrent();
     this.expirePre();
+  }
+
+  /** The held lines were not the report's: end it and give them to the idle state. */
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    this.endCurrent();
+    for (const h of held) this.inIdle(h, h.text.trimStart());
   }
 
   private step(cl: NumberedLine): void {
@@ -295,6 +315,18 @@ export class Grouper {
     const type = matchStart(t);
     // Another task's or CPU's output interleaved by printk: not ours, and no reason to stop.
     if (cur.caller !== null && cl.caller !== null && cl.caller !== cur.caller && !(cur.nmi && cl.caller[0] === 'C') && !type) return;
+    if (this.held.length > 0) {
+      if (type ? this.continues(cur, type, t, cl.ts !== null) : RESUME_RE.test(t) && (cl.ts !== null || !cur.hasTs)) {
+        this.held = [];
+        cur.foreign = 0;
+      } else if (type || this.held.length >= HOLD_MAX) {
+        this.release();
+        return this.step(cl);
+      } else {
+        this.held.push(cl);
+        return;
+      }
+    }
     cur.sinceStart++;
     if (t.startsWith('---[ end') && (END_TRACE_RE.test(t) || END_PANIC_RE.test(t))) {
       this.append(cl);
@@ -355,6 +387,10 @@ export class Grouper {
             ? FOREIGN_VERBOSE
             : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
+      if (!cur.traceClosed) {
+        this.held.push(cl);
+        return;
+      }
       this.endCurrent();
       this.inIdle(cl, t);
     }
