@@ -627,9 +627,16 @@ function cpuKey(c: CpuInfo, skip: RegExp | undefined): Key | null {
  * Ours: where the other CPUs' backtraces change a stall's key frame. An RCU
  * stall seen by another CPU shows the stalled CPU only through its backtrace;
  * and a CPU stuck waiting for an IPI (syzbot's "stall in smp_call_function")
- * is named by the CPU it waits for when exactly one is busy in the kernel.
+ * is also named, in `culpritKeys`, by the CPU it waits for when exactly one is
+ * busy in the kernel.
  */
-function stallKeys(rule: Rule, lines: readonly string[], cpus: readonly CpuInfo[], keys: Key[], ok: boolean): { keys: Key[]; ok: boolean; culprit: CpuInfo | null } {
+function stallKeys(
+  rule: Rule,
+  lines: readonly string[],
+  cpus: readonly CpuInfo[],
+  keys: Key[],
+  ok: boolean,
+): { keys: Key[]; ok: boolean; culprit: CpuInfo | null; culpritKeys: Key[] | null } {
   const skip = rule.stack?.skip;
   if (!ok && rule.type === 'RCU stall') {
     const stalled = rcuStalledCpus(lines);
@@ -643,9 +650,9 @@ function stallKeys(rule: Rule, lines: readonly string[], cpus: readonly CpuInfo[
   if (keys[0]?.canon === 'smp_call_function') {
     const c = culpritCpu(cpus);
     const k = c ? cpuKey(c, skip) : null;
-    if (k) return { keys: [k], ok, culprit: c };
+    if (k) return { keys, ok, culprit: c, culpritKeys: [k] };
   }
-  return { keys, ok, culprit: null };
+  return { keys, ok, culprit: null, culpritKeys: null };
 }
 
 /** Walk `lines` from `start` through `parts`; one key frame per trace (or for the whole walk when it has none). */
@@ -776,7 +783,7 @@ export interface Titled {
   title: string;
   altTitles: string[];
   corrupted: boolean;
-  /** The key frame the title names (canonical spelling), if any. */
+  /** The key frame the title names (canonical spelling), if any; for a stall waiting on another CPU, that CPU's. */
   frame: string | null;
   /** No format of its family matched: free text after "BUG:"/"WARNING:"/"INFO:" (a report only if a stack follows). */
   freeText: boolean;
@@ -885,23 +892,36 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
       corrupted = !w.ok;
     }
     let culprit: CpuInfo | null = null;
+    // Ours: the CPU a stalled one waits for in an IPI names the stall too, but only as an
+    // alternative title: syzbot's title is "... in smp_call_function", and so is ours.
+    let culpritKeys: Key[] | null = null;
     if (rule.cpus && (corrupted || keys[0]?.canon === 'smp_call_function')) {
       const s = stallKeys(rule, lines, cpus(), keys, !corrupted);
       keys = s.keys;
+      culpritKeys = s.culpritKeys;
       corrupted = !s.ok;
       culprit = s.culprit;
     }
     const args = [...caps, ...keys.map((k) => k.canon)];
     const rawTitle = fill(rule.title, args);
     const title = normaliseTitle(rawTitle);
-    const alts: string[] = (rule.alt ?? []).map((a) => fill(a, args));
+    const alts: string[] = [];
+    // First, so that the match key ("stall in f") follows the CPU that held the stall up.
+    if (culpritKeys) {
+      const c = [...caps, ...culpritKeys.map((k) => k.canon)];
+      alts.push(fill(rule.title, c), ...(rule.alt ?? []).map((a) => fill(a, c)));
+    }
+    alts.push(...(rule.alt ?? []).map((a) => fill(a, args)));
     // The frame as printed and with each syscall prefix removed, so that titles
     // made before and after a prefix was stripped still meet.
-    const variants: string[][] = [keys.map((k) => k.raw)];
-    const sys = keys.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
-    for (const p of sys ? SYSCALL_PREFIXES : []) {
-      if (!keys.some((k) => k.raw.startsWith(p))) continue;
-      variants.push(keys.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
+    const variants: string[][] = [];
+    for (const ks of culpritKeys ? [keys, culpritKeys] : [keys]) {
+      variants.push(ks.map((k) => k.raw));
+      const sys = ks.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
+      for (const p of sys ? SYSCALL_PREFIXES : []) {
+        if (!ks.some((k) => k.raw.startsWith(p))) continue;
+        variants.push(ks.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
+      }
     }
     for (const v of variants) {
       const a = [...caps, ...v];
@@ -915,7 +935,7 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
       title,
       altTitles,
       corrupted,
-      frame: keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
+      frame: culpritKeys ? culpritKeys[0]!.canon : keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
       freeText: false,
       culprit,
     };
