@@ -95,6 +95,7 @@ interface Current {
   sawEndSection: boolean;
 }
 
+const CONTINUATION_PANIC_RE = /^Kernel panic - not syncing: (?:Fatal exception|(?:\w+: )?panic_on_warn set|hung_task: blocked tasks)/;
 const NMI_TARGETS_RE = /to CPUs ([\d,-]+):/;
 
 /** How many CPUs "Sending NMI from CPU 0 to CPUs 1-3,5:" names (the kernel's %*pbl list). */
@@ -145,6 +146,8 @@ export class Grouper {
   private held: NumberedLine[] = [];
   private tailLeft = 0;
   private censusDump = false;
+  /** Line number after which the last report ended. */
+  private lastEnd = -Infinity;
   /** Whether the kernel has printed anything yet: a decompressor banner after that is a reboot. */
   private sawKernel = false;
 
@@ -243,6 +246,9 @@ export class Grouper {
 
   private inIdle(cl: NumberedLine, t: string): void {
     const type = matchStart(t);
+    // The panics a report ends in (die()'s, panic_on_warn's, the hung task detector's)
+    // are that report's end even when other output came between: not a report of their own.
+    if (type === 'panic' && cl.no - this.lastEnd <= FOREIGN_USER && CONTINUATION_PANIC_RE.test(t)) return;
     if (type && (type !== 'reboot' || this.sawKernel)) return this.start(cl, type);
     if (isPageDumpLine(t)) {
       // A second dump right after a complete one belongs to a different page.
@@ -405,7 +411,11 @@ export class Grouper {
     if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;
     // unregister_netdevice repeats its complaint every few seconds.
     if (head === 'netdev refcount' && type === 'netdev refcount') return true;
-    if (cur.sawTrace || cur.sinceStart > 15) return false;
+    if (cur.sawTrace) return false;
+    // arm64's die() line follows its fault line after the abort decoding and page-table
+    // walk, which grow with each kernel (and other CPUs' lines may sit among them).
+    if (head === 'Oops' && t.startsWith('Internal error: ')) return true;
+    if (cur.sinceStart > 15) return false;
     if (DIE_TYPES.has(type)) return DIE_CONTINUES_RE.test(t) || DIES_AFTER.has(head);
     if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
@@ -455,6 +465,7 @@ export class Grouper {
   private endCurrent(): void {
     const cur = this.cur;
     this.cur = null;
+    if (cur) this.lastEnd = this.no - 1;
     this.state = 'idle';
     if (cur && !cur.emitted) {
       cur.emitted = true;
