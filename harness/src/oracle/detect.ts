@@ -357,6 +357,11 @@ export class Grouper {
       this.append(cl);
       return this.endWithMarker();
     }
+    // A Rust panic prints its message on the line after "panicked at FILE:LINE:COL:".
+    if (cur.sinceStart === 1 && cur.g.type === 'BUG' && cur.g.lines[cur.g.primary]!.text.includes('rust_kernel: panicked at ')) {
+      this.append(cl);
+      return;
+    }
     // kmemleak's objects are indented like any program's output (they are often read
     // from debugfs by a test), so only their own shapes belong to a leak report.
     if (cur.g.type === 'memory leak' ? LEAK_BODY_RE.test(t) : isBodyLine(t, indented)) {
@@ -420,6 +425,8 @@ export class Grouper {
     if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'soft lockup' && type === 'hard lockup') return true;
+    // The Rust panic handler's BUG() (rust/helpers/bug.c, rust/helpers.c before 6.12).
+    if (head === 'BUG' && type === 'BUG' && t.startsWith('kernel BUG at rust/')) return true;
     return false;
   }
 

@@ -17,6 +17,8 @@ const ANYWHERE = [
   'walk_stack', 'dump_backtrace', 'warn_slowpath', 'warn_alloc', 'warn_bogus', '__warn', 'stack_trace_consume_entry',
   'arch_stack_walk', 'stack_trace_save', 'print_tainted', '^get_taint$', 'program_check_exception', 'program_check_common',
   '__might_fault', 'might_fault', 'might_sleep', '__might_resched', 'assertfail', '__fortify_report', 'seqprop_assert',
+  // Rust's panic machinery (core::panicking::* is caught by 'panic') and its BUG() helper.
+  'rust_begin_unwind', '^rust_helper_BUG$',
   // Page and slab allocation.
   'alloc_page', 'k?v?(?:m|z|c)alloc', 'krealloc', 'kmem_cache', 'allocate_slab', 'slab_', '__alloc_frozen_pages_noprof',
   'folio_(?:alloc|unlock)', 'filemap_alloc_folio', '__filemap_get_folio', 'find_or_create_page', 'do_read_cache_folio',

@@ -7,6 +7,7 @@
 // corrupted instead of being titled from the wrong frame.
 import { PRINTK_LINE_MAX, type ReportType } from './patterns.js';
 import { canonicalFrame, hangFrame, neverGuilty, stallFrame, SYSCALL_PREFIXES } from './guilty.js';
+import { demangle } from './demangle.js';
 import { busyInKernel, cpuStack, culpritCpu, rcuStalledCpus, type CpuInfo } from './cpus.js';
 
 /** Where a key frame comes from: the RIP/pc line, the "Call Trace:" line, the frames that follow, or a line pattern (capture 1 is a frame). */
@@ -532,6 +533,15 @@ const FAMILIES: Family[] = [
     rules: [{ type: 'VFS', head: /VFS: Busy inodes after unmount/, title: 'VFS: Busy inodes after unmount (use-after-free)', noStack: true }],
     type: 'VFS',
   },
+  {
+    key: 'rust_kernel: panicked',
+    rules: [
+      // Rust before 1.73 quoted the message on the panic line; later ones print it on the next line.
+      { type: 'BUG', head: /rust_kernel: panicked at '(.+)', \S+:\d+:\d+/, stack: TRACE_STACK, title: '$1 in $2' },
+      { type: 'BUG', head: /rust_kernel: panicked at /, then: [/^(.+)$/], stack: TRACE_STACK, title: '$1 in $2' },
+    ],
+    type: 'BUG',
+  },
   // arm64 reports some faults as "Internal error", arm as "Unhandled fault", x86 as a GPF or paging fault.
   { key: 'Internal error:', rules: [{ type: 'Oops', head: /Internal error:/, stack: RIP_STACK, title: 'Internal error in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
   { key: 'Unhandled fault:', rules: [{ type: 'Oops', head: /Unhandled fault:/, stack: RIP_STACK, title: 'Unhandled fault in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
@@ -663,7 +673,12 @@ function walk(lines: readonly string[], starts: readonly boolean[], start: numbe
   let ok = true;
   let traces = 0;
   const take = (m: RegExpExecArray | null) => {
-    for (const fn of m?.slice(1) ?? []) if (fn && !neverGuilty(fn, skip)) raw.push(fn);
+    for (const f of m?.slice(1) ?? []) {
+      if (!f) continue;
+      // Rust (and C++) frames are named by their demangled path, as syzbot names them.
+      const fn = f[0] === '_' ? demangle(f) : f;
+      if (!neverGuilty(fn, skip)) raw.push(fn);
+    }
   };
   for (let p = 0; ; p++) {
     if (p === parts.length || (parts[p] === 'trace' && traces > 0)) {
