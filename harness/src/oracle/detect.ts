@@ -358,7 +358,7 @@ export class Grouper {
       return this.endWithMarker();
     }
     // A Rust panic prints its message on the line after "panicked at FILE:LINE:COL:".
-    if (cur.sinceStart === 1 && cur.g.type === 'BUG' && cur.g.lines[cur.g.primary]!.text.includes('rust_kernel: panicked at ')) {
+    if (cur.sinceStart <= 3 && cur.g.type === 'BUG' && t !== '' && cur.g.lines[cur.g.primary]!.text.includes('rust_kernel: panicked at ') && cur.g.lines.every((l, i) => i <= cur.g.primary || l.text.trim() === '')) {
       this.append(cl);
       return;
     }
