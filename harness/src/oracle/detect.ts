@@ -214,7 +214,8 @@ export class Grouper {
       this.censusDump = true;
       return;
     }
-    if (!this.sawKernel && PRINTK_TS_RE.test(raw)) this.sawKernel = true;
+    // A kernel booted with printk.time=0 shows itself by its first line.
+    if (!this.sawKernel && (PRINTK_TS_RE.test(raw) || raw.includes('Linux version '))) this.sawKernel = true;
     if (this.state === 'idle' && this.pre.length === 0 && !mayMatter(raw)) return;
     const cl = normaliseLine(raw) as NumberedLine;
     cl.no = no;
