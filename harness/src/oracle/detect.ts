@@ -323,7 +323,10 @@ export class Grouper {
     // Another task's or CPU's output interleaved by printk: not ours, and no reason to stop.
     if (cur.caller !== null && cl.caller !== null && cl.caller !== cur.caller && !(cur.nmi && cl.caller[0] === 'C') && !type) return;
     if (this.held.length > 0) {
-      if (type ? this.continues(cur, type, t, cl.ts !== null) : RESUME_RE.test(t) && (cl.ts !== null || !cur.hasTs)) {
+      // A sanitizer's report goes on after its first stack (allocation and free stacks,
+      // the buggy address, the shadow) up to its end marker: any of its lines resumes it.
+      const resumes = RESUME_RE.test(t) || (SANITIZERS.has(cur.g.type) && isBodyLine(t, indented));
+      if (type ? this.continues(cur, type, t, cl.ts !== null) : resumes && (cl.ts !== null || !cur.hasTs)) {
         this.held = [];
         cur.foreign = 0;
       } else if (type || this.held.length >= HOLD_MAX) {
@@ -393,13 +396,13 @@ export class Grouper {
     const limit =
       cur.hasTs && cl.ts === null
         ? FOREIGN_USER
-        : cur.traceClosed && cur.nmiPending === 0
+        : cur.traceClosed && cur.nmiPending === 0 && !SANITIZERS.has(cur.g.type)
           ? 1
           : VERBOSE.has(cur.g.type) || !cur.sawTrace
             ? FOREIGN_VERBOSE
             : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
-      if (!cur.traceClosed) {
+      if (!cur.traceClosed || SANITIZERS.has(cur.g.type)) {
         this.held.push(cl);
         return;
       }
