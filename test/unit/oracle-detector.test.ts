@@ -167,3 +167,12 @@ t.test('a report whose stack is interrupted by other output: held, then resumed 
   t.equal(reports[0]!.corrupted, true, 'a stack with no frames after its header is corrupted');
   t.notOk(reports[0]!.lines.some((l) => l.includes('EXT4-fs')), 'no held line joined the report');
 });
+
+t.test('past its foreign-line budget a report is not continued by another of its kind', async (t) => {
+  const noise = Array.from({ length: 12 }, (_, i) => `r${i} = openat$dax(0xffffffffffffff9c, &(0x7f0000000000)='./file0\\x00', 0x42, 0x0)`);
+  for (const name of ['memleak-debugfs', 'netdev-unregister']) {
+    const one = lines(name);
+    const n = parseLog(one.join('\n')).length;
+    t.equal(parseLog([...one, ...noise, ...one].join('\n')).length, 2 * n, `${name} twice, a program's output between: two reports`);
+  }
+});

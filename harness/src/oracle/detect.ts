@@ -326,7 +326,10 @@ export class Grouper {
       // A sanitizer's report goes on after its first stack (allocation and free stacks,
       // the buggy address, the shadow) up to its end marker: any of its lines resumes it.
       const resumes = RESUME_RE.test(t) || (SANITIZERS.has(cur.g.type) && isBodyLine(t, indented));
-      if (type ? this.continues(cur, type, t, cl.ts !== null) : resumes && (cl.ts !== null || !cur.hasTs)) {
+      // Past the budget only the report's own death continues it: a report of the same
+      // kind (kmemleak's next object, unregister_netdevice's next complaint) is another one.
+      const dies = type === 'panic' || (type !== null && DIE_TYPES.has(type));
+      if (type ? dies && this.continues(cur, type, t, cl.ts !== null) : resumes && (cl.ts !== null || !cur.hasTs)) {
         this.held = [];
         cur.foreign = 0;
       } else if (type || this.held.length >= HOLD_MAX) {
