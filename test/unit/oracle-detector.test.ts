@@ -176,3 +176,12 @@ t.test('past its foreign-line budget a report is not continued by another of its
     t.equal(parseLog([...one, ...noise, ...one].join('\n')).length, 2 * n, `${name} twice, a program's output between: two reports`);
   }
 });
+
+t.test('a panic after other output ends the report before it only if it is how that report ends', async (t) => {
+  const other = ['[  900.000001] nd_pmem namespace0.0: unable to guarantee persistence of writes', '[  900.000002] pmem0: detected capacity change from 0 to 4194304'];
+  const titles = (...parts: string[][]) => parseLog(parts.flat().join('\n')).map((r) => r.title);
+  const fatal = lines('panic-fatal-exception-only');
+  t.same(titles(lines('gpf-kasan-null').filter((l) => !l.includes('Kernel panic') && !l.includes('end Kernel panic')), other, fatal), ['general protection fault in dax_lock_folio'], "die()'s panic after an oops is the oops's");
+  t.same(titles(lines('panic-after-unknown'), other, fatal).length, 2, 'a kernel that panicked does not panic again: a second panic is its own report');
+  t.same(titles(lines('warning-old'), other, fatal).length, 2, "die()'s panic after a WARNING is a lost oops's");
+});

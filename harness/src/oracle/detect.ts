@@ -93,9 +93,11 @@ interface Current {
   sinceStart: number;
   emitted: boolean;
   sawEndSection: boolean;
+  /** A "Kernel panic" line is in the report: a kernel panics once. */
+  panicked: boolean;
 }
 
-const CONTINUATION_PANIC_RE = /^Kernel panic - not syncing: (?:Fatal exception|(?:\w+: )?panic_on_warn set|hung_task: blocked tasks)/;
+const CONTINUATION_PANIC_RE = /^Kernel panic - not syncing: (?:(Fatal exception)|(?:\w+: )?panic_on_warn set|(hung_task: blocked tasks))/;
 const NMI_TARGETS_RE = /to CPUs ([\d,-]+):/;
 
 /** How many CPUs "Sending NMI from CPU 0 to CPUs 1-3,5:" names (the kernel's %*pbl list). */
@@ -146,8 +148,9 @@ export class Grouper {
   private held: NumberedLine[] = [];
   private tailLeft = 0;
   private censusDump = false;
-  /** Line number after which the last report ended. */
+  /** Line number after which the last report ended, and what it was. */
   private lastEnd = -Infinity;
+  private lastEnded: { type: ReportType; died: boolean; panicked: boolean } | null = null;
   /** Whether the kernel has printed anything yet: a decompressor banner after that is a reboot. */
   private sawKernel = false;
 
@@ -249,7 +252,7 @@ export class Grouper {
     const type = matchStart(t);
     // The panics a report ends in (die()'s, panic_on_warn's, the hung task detector's)
     // are that report's end even when other output came between: not a report of their own.
-    if (type === 'panic' && cl.no - this.lastEnd <= FOREIGN_USER && CONTINUATION_PANIC_RE.test(t)) return;
+    if (type === 'panic' && cl.no - this.lastEnd <= FOREIGN_USER && this.endsLast(t)) return;
     if (type && (type !== 'reboot' || this.sawKernel)) return this.start(cl, type);
     if (isPageDumpLine(t)) {
       // A second dump right after a complete one belongs to a different page.
@@ -270,6 +273,16 @@ export class Grouper {
     }
     const last = Math.max(this.preLastDump, this.preCutAt);
     if (cl.no - last > PRE_KEEP) this.expirePre();
+  }
+
+  /** Whether a panic line is how the report that ended last ends: die()'s after an oops, the hung task detector's after a hung task, panic_on_warn's after any report. */
+  private endsLast(t: string): boolean {
+    const last = this.lastEnded;
+    const m = CONTINUATION_PANIC_RE.exec(t);
+    if (!last || !m || last.panicked) return false;
+    if (m[1]) return last.died;
+    if (m[2]) return last.type === 'hung task';
+    return true;
   }
 
   private expirePre(): void {
@@ -313,6 +326,7 @@ export class Grouper {
       sinceStart: 0,
       emitted: false,
       sawEndSection: false,
+      panicked: type === 'panic',
     };
     this.state = 'report';
   }
@@ -350,6 +364,7 @@ export class Grouper {
         this.append(cl);
         if (type === 'panic' || DEATH_RE.test(t)) {
           cur.g.died = true;
+          if (type === 'panic') cur.panicked = true;
           // A fatal verdict must not wait for the rest of the panic output, unless the
           // report has no stack yet: then panic()'s own dump_stack is its stack (a
           // WARNING with panic_on_warn on kernels that panic before show_regs).
@@ -417,7 +432,7 @@ export class Grouper {
   private continues(cur: Current, type: ReportType, t: string, hasTs: boolean): boolean {
     // A panic ends whatever it follows, unless that went quiet long ago or was
     // printed by a program (kmemleak's file read by a test) and not the kernel.
-    if (/^Kernel panic - not syncing/.test(t)) return (cur.hasTs || !hasTs) && this.no - 1 - cur.g.lines[cur.g.lines.length - 1]!.no <= FOREIGN_USER;
+    if (/^Kernel panic - not syncing/.test(t)) return !cur.panicked && (cur.hasTs || !hasTs) && this.no - 1 - cur.g.lines[cur.g.lines.length - 1]!.no <= FOREIGN_USER;
     const head = cur.g.type;
     // kmemleak lists every leaked object under one report.
     if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;
@@ -468,6 +483,7 @@ export class Grouper {
       this.append(cl);
       if (isPanic) {
         cur.g.died = true;
+        cur.panicked = true;
         this.emitEarly();
       }
     }
@@ -479,7 +495,10 @@ export class Grouper {
   private endCurrent(): void {
     const cur = this.cur;
     this.cur = null;
-    if (cur) this.lastEnd = this.no - 1;
+    if (cur) {
+      this.lastEnd = this.no - 1;
+      this.lastEnded = { type: cur.g.type, died: cur.g.died, panicked: cur.panicked };
+    }
     this.state = 'idle';
     if (cur && !cur.emitted) {
       cur.emitted = true;
