@@ -582,9 +582,10 @@ const ANY_KEY = new RegExp([...FAMILIES, ...OUR_FAMILIES].map((f) => f.key.repla
 
 // Frames as %pS prints them (optionally behind one or two [<address>]), up to the clone suffix,
 // and 32-bit arm's "[<pc>] (f) from [<lr>] (g+0x1/0x2)", which names two.
-const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+// A frame cut short where the console line ended ("f+0xb8/0x", "f+") still names its function.
+const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+(?:0x[0-9a-f]+\/0x[0-9a-f]+|(?:0x[0-9a-f]*(?:\/(?:0x?[0-9a-f]*)?)?)?\s*$)/;
 const ARM_FRAME_LINE = /^\s*\[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_.]+)\) from \[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_]+)[.+]/;
-const frameLine = (l: string) => (l.includes('+0x') ? FRAME_LINE.exec(l) : null) ?? (l.includes(') from [') ? ARM_FRAME_LINE.exec(l) : null);
+const frameLine = (l: string) => (l.includes('+') ? FRAME_LINE.exec(l) : null) ?? (l.includes(') from [') ? ARM_FRAME_LINE.exec(l) : null);
 const CALL_TRACE = /Call (?:T|t)race:|Backtrace:/;
 // A trace ends where the next one begins.
 // Lines come with their indentation removed, so kmemleak's "  backtrace:" may start a line ("stack backtrace:" is lockdep's dump_stack and no new trace).
