@@ -98,7 +98,22 @@ function measure(runs: number, f: () => void): { cpu: number; wall: number } {
 
 const rate = (mb: number, ms: number) => `${(mb / (ms / 1000)).toFixed(1)} MB/s`;
 
+/** Corpus agreement as test/unit/oracle-corpus.test.ts counts it: every report's title, alternative titles and corrupted flag as expected. */
+function agreement(): void {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  let agree = 0;
+  for (const l of corpusLogs) {
+    const want = (JSON.parse(readFileSync(join(corpus, l.name.replace(/\.log$/, '.expected.json')), 'utf8')) as { reports: Array<Record<string, unknown>> }).reports;
+    const got = parseLog(l.text);
+    if (got.length === want.length && want.every((w, i) => same(got[i]!.title, w.title) && same(got[i]!.altTitles, w.altTitles) && same(got[i]!.corrupted, w.corrupted))) agree++;
+  }
+  const clean = corpusLogs.filter((l) => l.reports === 0);
+  const falseReports = clean.reduce((n, l) => n + parseLog(l.text).length, 0);
+  console.log(`corpus agreement: ${agree}/${corpusLogs.length} logs; ${falseReports} reports on ${clean.length} clean logs`);
+}
+
 async function throughput(): Promise<void> {
+  agreement();
   const { text, reports } = mixedLog(targetMB);
   const mb = text.length / 1e6;
   let found: CrashReport[] = [];

@@ -29,11 +29,23 @@ function subset(actual: unknown, expected: unknown): unknown {
 const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
 t.ok(logs.length >= 80, `corpus has ${logs.length} logs`);
 
+// Agreement as the yardstick counts it: a log agrees when it yields the expected
+// number of reports and each has the expected title, alternative titles and
+// corrupted flag. Printed so that the figure quoted anywhere can be checked here.
+let agree = 0;
+const disagree: string[] = [];
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
 for (const f of logs) {
   const name = f.replace(/\.log$/, '');
   t.test(name, async (t) => {
     const exp = JSON.parse(readFileSync(join(dir, `${name}.expected.json`), 'utf8')) as Expected;
     const got: CrashReport[] = parseLog(readFileSync(join(dir, f), 'utf8'));
+    const agrees =
+      got.length === exp.reports.length &&
+      exp.reports.every((e, i) => same(got[i]!.title, e.title) && same(got[i]!.altTitles, e.altTitles) && same(got[i]!.corrupted, e.corrupted));
+    if (agrees) agree++;
+    else disagree.push(name);
     t.equal(got.length, exp.reports.length, `${exp.description}: report count (got ${got.map((r) => r.title).join(' / ')})`);
     exp.reports.forEach((e, i) => {
       for (const k of ['title', 'altTitles', 'type', 'corrupted']) t.ok(k in e, `report ${i} states ${k}`);
@@ -49,3 +61,8 @@ for (const f of logs) {
     });
   });
 }
+
+t.test('corpus agreement', async (t) => {
+  t.comment(`corpus agreement: ${agree}/${logs.length} logs (title, alternative titles, corrupted flag)${disagree.length ? `; differ: ${disagree.join(', ')}` : ''}`);
+  t.equal(agree, logs.length, 'every corpus log agrees');
+});

@@ -168,7 +168,7 @@ t.test('RCU names its stalled CPUs', async (t) => {
   t.same([...rcuStalledCpus(['rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: { 1-.... 5-...D } 5440 jiffies s: 57 root: 0x2/.'])], [1, 5]);
 });
 
-t.test('a soft lockup in an IPI wait: titled by the partner only when the partner is busy', async (t) => {
+t.test('a soft lockup in an IPI wait: the partner is an alternative title only when it is busy', async (t) => {
   const head = [
     'watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [trace-cmd:667]',
     'RIP: 0010:smp_call_function_many_cond+0xf1/0x330',
@@ -188,9 +188,12 @@ t.test('a soft lockup in an IPI wait: titled by the partner only when the partne
     const r = titleReport(lines, 0, () => parseCpus(lines.slice(lines.findIndex((l) => l.startsWith('Sending NMI')))));
     return [r?.title, r?.culprit?.bt.cpu ?? null];
   };
+  const alts = (lines: string[]) => titleReport(lines, 0, () => parseCpus(lines.slice(lines.findIndex((l) => l.startsWith('Sending NMI')))))?.altTitles ?? [];
   t.same(title(head), ['BUG: soft lockup in smp_call_function', null], 'no backtraces: as syzbot titles it');
   t.same(title([...head, ...idle]), ['BUG: soft lockup in smp_call_function', null], 'the partner idles: emulation, not a bug of the partner');
-  t.same(title([...head, ...partner]), ['BUG: soft lockup in ext4_dax_huge_fault', 1], 'the partner spins in a DAX fault');
+  t.same(title([...head, ...partner]), ['BUG: soft lockup in smp_call_function', 1], 'the partner spins in a DAX fault: named, but syzbot\'s title stays');
+  t.ok(alts([...head, ...partner]).includes('BUG: soft lockup in ext4_dax_huge_fault'), 'the partner\'s frame is an alternative title');
+  t.notOk(alts([...head, ...idle]).includes('BUG: soft lockup in native_safe_halt'), 'an idle partner is no alternative');
   const notWaiting = head.map((l) => l.replace('smp_call_function_many_cond', 'copy_huge_pmd').replace('on_each_cpu_cond_mask', 'copy_page_range'));
   t.same(title([...notWaiting, ...partner]), ['BUG: soft lockup in text_poke_bp_batch', null], 'a stall of its own is not blamed on another CPU');
 });

@@ -144,3 +144,44 @@ t.test("the refcount census's own page dumps are not reports, nor glued to a rep
   t.equal(r[0]!.title, 'kernel BUG in vm_mixed_ok');
   t.notOk(r[0]!.pageDump, 'the census dump is not taken as the BUG\'s page dump');
 });
+
+t.test('a report whose stack is interrupted by other output: held, then resumed or given up', async (t) => {
+  // Resumed: the frames after a printk burst are the report's, on a live console too.
+  const got: CrashReport[] = [];
+  const d = new ReportDetector({ onReport: (r) => got.push(r), idleMs: 40 });
+  for (const l of lines('warning-interleaved-burst')) d.push(l);
+  await sleep(150);
+  t.equal(got.length, 1);
+  t.equal(got[0]!.title, 'WARNING in dax_delete_mapping_entry');
+  t.equal(got[0]!.corrupted, false, 'the frames after the burst are in it');
+  d.close();
+
+  // Given up: a stack cut short by the console, then only other output. The held lines
+  // go back to the idle state, where a page dump among them is still found.
+  const ls = lines('warning-interleaved-burst');
+  const cut = ls.findIndex((l) => l.includes('virtio_net'));
+  const other = Array.from({ length: 40 }, (_, i) => `[  814.${String(i).padStart(6, '0')}] EXT4-fs (pmem0): mounted filesystem ${i}`);
+  const dump = ['[  815.000000] page: refcount:3 mapcount:0 mapping:0000000000000000 index:0x0 pfn:0x17c000', '[  815.000001] flags: 0x4ffff800000000(node=0|zone=4|lastcpupid=0x1ffff)', '[  815.000002] page dumped because: test dump'];
+  const reports = parseLog([...ls.slice(0, cut), ...other.slice(0, 10), ...dump, ...other.slice(10)].join('\n'));
+  t.same(reports.map((r) => r.type), ['WARNING', 'page dump'], 'the report ends, the dump among the held lines is its own');
+  t.equal(reports[0]!.corrupted, true, 'a stack with no frames after its header is corrupted');
+  t.notOk(reports[0]!.lines.some((l) => l.includes('EXT4-fs')), 'no held line joined the report');
+});
+
+t.test('past its foreign-line budget a report is not continued by another of its kind', async (t) => {
+  const noise = Array.from({ length: 12 }, (_, i) => `r${i} = openat$dax(0xffffffffffffff9c, &(0x7f0000000000)='./file0\\x00', 0x42, 0x0)`);
+  for (const name of ['memleak-debugfs', 'netdev-unregister']) {
+    const one = lines(name);
+    const n = parseLog(one.join('\n')).length;
+    t.equal(parseLog([...one, ...noise, ...one].join('\n')).length, 2 * n, `${name} twice, a program's output between: two reports`);
+  }
+});
+
+t.test('a panic after other output ends the report before it only if it is how that report ends', async (t) => {
+  const other = ['[  900.000001] nd_pmem namespace0.0: unable to guarantee persistence of writes', '[  900.000002] pmem0: detected capacity change from 0 to 4194304'];
+  const titles = (...parts: string[][]) => parseLog(parts.flat().join('\n')).map((r) => r.title);
+  const fatal = lines('panic-fatal-exception-only');
+  t.same(titles(lines('gpf-kasan-null').filter((l) => !l.includes('Kernel panic') && !l.includes('end Kernel panic')), other, fatal), ['general protection fault in dax_lock_folio'], "die()'s panic after an oops is the oops's");
+  t.same(titles(lines('panic-after-unknown'), other, fatal).length, 2, 'a kernel that panicked does not panic again: a second panic is its own report');
+  t.same(titles(lines('warning-old'), other, fatal).length, 2, "die()'s panic after a WARNING is a lost oops's");
+});

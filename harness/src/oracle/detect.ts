@@ -70,6 +70,15 @@ const CUT_MSG_LINES = 6;
 const FOREIGN_KERNEL = 3;
 const FOREIGN_USER = 20;
 const TAIL_MAX = 40;
+/**
+ * Lines held once a report's foreign-line budget is spent while its stack is
+ * still open (or not begun): a printk burst, test output or another CPU's
+ * messages can sit inside a Call Trace or between a header and its stack, and
+ * the frames that follow are still the report's. Only lines shaped like a
+ * stack resume it (RESUME_RE).
+ */
+const HOLD_MAX = 30;
+const RESUME_RE = /^(?:(?:\? )?[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+|\[<[0-9a-f]+>\] |<\/?(?:TASK|IRQ|NMI|SOFTIRQ)>|Call [Tt]race:|RIP: |task:\S+ +state:)/;
 // Kinds whose reports interleave prose with their stacks get more slack.
 const VERBOSE: ReadonlySet<ReportType> = new Set<ReportType>(['lockdep', 'KCSAN', 'KMSAN', 'memory leak', 'hung task', 'RCU stall', 'INFO']);
 const FOREIGN_VERBOSE = 6;
@@ -98,8 +107,11 @@ interface Current {
   sawEndSection: boolean;
   /** Characters of text kept in g.lines. */
   bytes: number;
+  /** A "Kernel panic" line is in the report: a kernel panics once. */
+  panicked: boolean;
 }
 
+const CONTINUATION_PANIC_RE = /^Kernel panic - not syncing: (?:(Fatal exception)|(?:\w+: )?panic_on_warn set|(hung_task: blocked tasks))/;
 const NMI_TARGETS_RE = /to CPUs ([\d,-]+):/;
 // An indented stack frame after a printk time, and nothing else on the line.
 const PLAIN_FRAME_RE = / +(?:\? )?[A-Za-z_][\w.]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?$/y;
@@ -148,8 +160,13 @@ export class Grouper {
   private preLastDump = -1;
   private preCutAt = -1;
   private cur: Current | null = null;
+  /** Foreign lines after the report's budget ran out, replayed as idle lines if no stack line follows. */
+  private held: NumberedLine[] = [];
   private tailLeft = 0;
   private censusDump = false;
+  /** Line number after which the last report ended, and what it was. */
+  private lastEnd = -Infinity;
+  private lastEnded: { type: ReportType; died: boolean; panicked: boolean } | null = null;
   /** Whether the kernel has printed anything yet: a decompressor banner after that is a reboot. */
   private sawKernel = false;
 
@@ -239,7 +256,8 @@ export class Grouper {
       this.censusDump = true;
       return;
     }
-    if (!this.sawKernel && PRINTK_TS_RE.test(raw)) this.sawKernel = true;
+    // A kernel booted with printk.time=0 shows itself by its first line.
+    if (!this.sawKernel && (PRINTK_TS_RE.test(raw) || raw.includes('Linux version '))) this.sawKernel = true;
     if (this.state === 'idle' && this.pre.length === 0 && !mayMatter(raw)) return;
     const cl = normaliseLine(raw) as NumberedLine;
     cl.no = no;
@@ -248,8 +266,17 @@ export class Grouper {
 
   /** Emit whatever is buffered (end of input, or silence on a live console). */
   flush(): void {
+    if (this.held.length > 0) this.release();
     if (this.state === 'report' || this.state === 'tail') this.endCurrent();
     this.expirePre();
+  }
+
+  /** The held lines were not the report's: end it and give them to the idle state. */
+  private release(): void {
+    const held = this.held;
+    this.held = [];
+    this.endCurrent();
+    for (const h of held) this.inIdle(h, h.text.trimStart());
   }
 
   private step(cl: NumberedLine): void {
@@ -262,6 +289,9 @@ export class Grouper {
 
   private inIdle(cl: NumberedLine, t: string): void {
     const type = matchStart(t);
+    // The panics a report ends in (die()'s, panic_on_warn's, the hung task detector's)
+    // are that report's end even when other output came between: not a report of their own.
+    if (type === 'panic' && cl.no - this.lastEnd <= FOREIGN_USER && this.endsLast(t)) return;
     if (type && (type !== 'reboot' || this.sawKernel)) return this.start(cl, type);
     if (isPageDumpLine(t)) {
       // A second dump right after a complete one belongs to a different page.
@@ -288,6 +318,16 @@ export class Grouper {
   private keepPre(cl: NumberedLine): void {
     if (this.pre.length >= PRE_MAX) this.pre.shift();
     this.pre.push(cl);
+  }
+
+  /** Whether a panic line is how the report that ended last ends: die()'s after an oops, the hung task detector's after a hung task, panic_on_warn's after any report. */
+  private endsLast(t: string): boolean {
+    const last = this.lastEnded;
+    const m = CONTINUATION_PANIC_RE.exec(t);
+    if (!last || !m || last.panicked) return false;
+    if (m[1]) return last.died;
+    if (m[2]) return last.type === 'hung task';
+    return true;
   }
 
   private expirePre(): void {
@@ -332,6 +372,7 @@ export class Grouper {
       emitted: false,
       sawEndSection: false,
       bytes: lines.reduce((n, l) => n + l.text.length, 0),
+      panicked: type === 'panic',
     };
     this.state = 'report';
   }
@@ -341,6 +382,24 @@ export class Grouper {
     const type = matchStart(t);
     // Another task's or CPU's output interleaved by printk: not ours, and no reason to stop.
     if (cur.caller !== null && cl.caller !== null && cl.caller !== cur.caller && !(cur.nmi && cl.caller[0] === 'C') && !type) return;
+    if (this.held.length > 0) {
+      // A sanitizer's report goes on after its first stack (allocation and free stacks,
+      // the buggy address, the shadow) up to its end marker: any of its lines resumes it.
+      const resumes = RESUME_RE.test(t) || (SANITIZERS.has(cur.g.type) && isBodyLine(t, indented));
+      // Past the budget only the report's own death continues it: a report of the same
+      // kind (kmemleak's next object, unregister_netdevice's next complaint) is another one.
+      const dies = type === 'panic' || (type !== null && DIE_TYPES.has(type));
+      if (type ? dies && this.continues(cur, type, t, cl.ts !== null) : resumes && (cl.ts !== null || !cur.hasTs)) {
+        this.held = [];
+        cur.foreign = 0;
+      } else if (type || this.held.length >= HOLD_MAX) {
+        this.release();
+        return this.step(cl);
+      } else {
+        this.held.push(cl);
+        return;
+      }
+    }
     cur.sinceStart++;
     if (t.startsWith('---[ end') && (END_TRACE_RE.test(t) || END_PANIC_RE.test(t))) {
       this.append(cl);
@@ -351,8 +410,11 @@ export class Grouper {
         this.append(cl);
         if (type === 'panic' || DEATH_RE.test(t)) {
           cur.g.died = true;
-          // A fatal verdict must not wait for the rest of the panic output.
-          if (/^Kernel panic - not syncing/.test(t)) this.emitEarly();
+          if (type === 'panic') cur.panicked = true;
+          // A fatal verdict must not wait for the rest of the panic output, unless the
+          // report has no stack yet: then panic()'s own dump_stack is its stack (a
+          // WARNING with panic_on_warn on kernels that panic before show_regs).
+          if (/^Kernel panic - not syncing/.test(t) && cur.sawTrace) this.emitEarly();
         }
         return;
       }
@@ -362,6 +424,11 @@ export class Grouper {
     if (t.charCodeAt(0) === 61 && KASAN_END_RE.test(t) && cur.sinceStart > 3 && (SANITIZERS.has(cur.g.type) || cur.sawEndSection)) {
       this.append(cl);
       return this.endWithMarker();
+    }
+    // A Rust panic prints its message on the line after "panicked at FILE:LINE:COL:".
+    if (cur.sinceStart <= 3 && cur.g.type === 'BUG' && t !== '' && cur.g.lines[cur.g.primary]!.text.includes('rust_kernel: panicked at ') && cur.g.lines.every((l, i) => i <= cur.g.primary || l.text.trim() === '')) {
+      this.append(cl);
+      return;
     }
     // kmemleak's objects are indented like any program's output (they are often read
     // from debugfs by a test), so only their own shapes belong to a leak report.
@@ -393,12 +460,16 @@ export class Grouper {
     const limit =
       cur.hasTs && cl.ts === null
         ? FOREIGN_USER
-        : cur.traceClosed && cur.nmiPending === 0
+        : cur.traceClosed && cur.nmiPending === 0 && !SANITIZERS.has(cur.g.type)
           ? 1
           : VERBOSE.has(cur.g.type) || !cur.sawTrace
             ? FOREIGN_VERBOSE
             : FOREIGN_KERNEL;
     if (cur.foreign >= limit) {
+      if (!cur.traceClosed || SANITIZERS.has(cur.g.type)) {
+        this.held.push(cl);
+        return;
+      }
       this.endCurrent();
       this.inIdle(cl, t);
     }
@@ -407,17 +478,23 @@ export class Grouper {
   private continues(cur: Current, type: ReportType, t: string, hasTs: boolean): boolean {
     // A panic ends whatever it follows, unless that went quiet long ago or was
     // printed by a program (kmemleak's file read by a test) and not the kernel.
-    if (/^Kernel panic - not syncing/.test(t)) return (cur.hasTs || !hasTs) && this.no - 1 - cur.g.lines[cur.g.lines.length - 1]!.no <= FOREIGN_USER;
+    if (/^Kernel panic - not syncing/.test(t)) return !cur.panicked && (cur.hasTs || !hasTs) && this.no - 1 - cur.g.lines[cur.g.lines.length - 1]!.no <= FOREIGN_USER;
     const head = cur.g.type;
     // kmemleak lists every leaked object under one report.
     if (head === 'memory leak' && type === 'memory leak' && !t.startsWith('BUG:')) return true;
     // unregister_netdevice repeats its complaint every few seconds.
     if (head === 'netdev refcount' && type === 'netdev refcount') return true;
-    if (cur.sawTrace || cur.sinceStart > 15) return false;
+    if (cur.sawTrace) return false;
+    // arm64's die() line follows its fault line after the abort decoding and page-table
+    // walk, which grow with each kernel (and other CPUs' lines may sit among them).
+    if (head === 'Oops' && t.startsWith('Internal error: ')) return true;
+    if (cur.sinceStart > 15) return false;
     if (DIE_TYPES.has(type)) return DIE_CONTINUES_RE.test(t) || DIES_AFTER.has(head);
     if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'soft lockup' && type === 'hard lockup') return true;
+    // The Rust panic handler's BUG() (rust/helpers/bug.c, rust/helpers.c before 6.12).
+    if (head === 'BUG' && type === 'BUG' && t.startsWith('kernel BUG at rust/')) return true;
     return false;
   }
 
@@ -462,6 +539,7 @@ export class Grouper {
       this.append(cl);
       if (isPanic) {
         cur.g.died = true;
+        cur.panicked = true;
         this.emitEarly();
       }
     }
@@ -473,6 +551,10 @@ export class Grouper {
   private endCurrent(): void {
     const cur = this.cur;
     this.cur = null;
+    if (cur) {
+      this.lastEnd = this.no - 1;
+      this.lastEnded = { type: cur.g.type, died: cur.g.died, panicked: cur.panicked };
+    }
     this.state = 'idle';
     if (cur && !cur.emitted) {
       cur.emitted = true;

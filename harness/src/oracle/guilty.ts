@@ -17,6 +17,8 @@ const ANYWHERE = [
   'walk_stack', 'dump_backtrace', 'warn_slowpath', 'warn_alloc', 'warn_bogus', '__warn', 'stack_trace_consume_entry',
   'arch_stack_walk', 'stack_trace_save', 'print_tainted', '^get_taint$', 'program_check_exception', 'program_check_common',
   '__might_fault', 'might_fault', 'might_sleep', '__might_resched', 'assertfail', '__fortify_report', 'seqprop_assert',
+  // Rust's panic machinery (core::panicking::* is caught by 'panic') and its BUG() helper.
+  'rust_begin_unwind', '^rust_helper_BUG$',
   // Page and slab allocation.
   'alloc_page', 'k?v?(?:m|z|c)alloc', 'krealloc', 'kmem_cache', 'allocate_slab', 'slab_', '__alloc_frozen_pages_noprof',
   'folio_(?:alloc|unlock)', 'filemap_alloc_folio', '__filemap_get_folio', 'find_or_create_page', 'do_read_cache_folio',
@@ -55,8 +57,10 @@ const ANYWHERE = [
   'truncate_inode_pages_range',
   // MMIO accessors and port I/O.
   'readb$', 'readw$', 'readl$', 'readq$', 'writeb$', 'writew$', 'writel$', 'writeq$', 'logic_in', 'logic_out',
-  // Retpolines and arm64 fault entry.
+  // Retpolines, arm64 fault entry, and arm64's WARN/BUG trap (a BRK instruction), which panic()'s
+  // stack walks through when panic_on_warn panics before the registers are shown.
   '_indirect_thunk_', 'do_(?:kernel|translation)_fault', 'do_mem_abort', 'el1_abort', 'el1h_64_sync(?:_handler)?',
+  '^(?:bug|brk|early_brk64|reserved_fault)_handler$', '^call_(?:el1_)?break_hook$', '^do_debug_exception$', '^el1_(?:dbg|brk64)$',
 ];
 
 // Ours, for the DAX and page-refcount paths this harness exists for: the folio

@@ -231,6 +231,9 @@ interface Phys {
   no: number;
   /** Length of the physical line as the mail client saw it (trailing blanks included). */
   len: number;
+  /** Length in characters, and whether it holds tabs (then `len`, in columns, is wider). */
+  chars: number;
+  tabs: boolean;
   /** Whether the line ended in blanks (a wrapper that breaks at a blank may leave it there). */
   trailingBlank: boolean;
   depth: number;
@@ -242,6 +245,8 @@ interface Phys {
   k: string;
   /** The line carries a console prefix (printk time, syslog/journal, kmsg, dmesg -x...). */
   anchored: boolean;
+  /** The kernel text starts after a printk time glued mid-line. */
+  glued: boolean;
   syslog: boolean;
 }
 
@@ -277,7 +282,11 @@ function physical(raw: string, no: number): Phys {
   }
   const anchored = syslog || ANCHOR_RE.test(text);
   const k = anchored ? normaliseLine(text).text.trim() : text;
-  return { no, len: columns(full), trailingBlank: full.length > line.length, depth, indent, text, k, anchored, syslog };
+  // A kernel line glued to what the console held before it ("debian login: [  912.3] BUG: ...")
+  // is judged by its kernel text when it begins a line; as a continuation, it is the tail of
+  // two merged lines and stays as it is.
+  const glued = !anchored && text.includes('] ') && normaliseLine(text).ts !== null;
+  return { no, len: columns(full), chars: full.length, tabs: full.includes('\t'), trailingBlank: full.length > line.length, depth, indent, text, k, anchored, glued, syslog };
 }
 
 /** Display width with tabs at every 8 columns, as wrappers count it. */
@@ -296,6 +305,8 @@ const FRAME_FULL_RE = /^(?:\[<[0-9a-f]+>\] )?(?:\? )?[A-Za-z_.$][\w.$]*\+0x[0-9a
 const DECODED_FRAME_RE = /^(?:\? )?(?!(?:at|in|from|by|of) )[A-Za-z_][\w.$]* \(?[\w./-]+\.[chS]:\d+(?::\d+)?\)?(?: \[inline\])?$/;
 const FRAME_PARTIAL_RE = /^(?:\? )?[A-Za-z_.$][\w.$]*\+(?:0x[0-9a-f]*(?:\/(?:0x[0-9a-f]*)?)?)?$/;
 const FRAME_TAIL = String.raw`[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+\/0x[0-9a-f]+(?: \[[\w-]+\])?(?: \(?[\w./-]+\.[chS]:\d+(?::\d+)?\)?)?`;
+const PRINTK_TIME_RE = /\[ *\d+\.\d+\]/g;
+const BARE_NAME_RE = /^(?:\? )?[A-Za-z_.$][\w.$]*$/;
 const ENDS_WITH_FRAME_RE = new RegExp(`${FRAME_TAIL}$`);
 
 // x86-64 and arm64 register dump lines: the registers each line holds.
@@ -429,9 +440,15 @@ function gluedWhole(k1: string, k2: string): boolean {
  * the next word would not fit, so a line that left room for the next line's
  * first word was not wrapped; then the kinds of kernel line on both sides decide.
  */
-function joinsWith(cur: string, curAnchored: boolean, last: Phys, next: Phys, wrap: Wrap): '' | ' ' | null {
+function joinsWith(cur: string, curAnchored: boolean, curGlued: boolean, last: Phys, next: Phys, wrap: Wrap): '' | ' ' | null {
   if (next.k === '' || next.anchored || (last.k === '' && !last.anchored)) return null;
-  const k1 = curAnchored ? normaliseLine(cur).text.trim() : cur.trim();
+  let k1 = curAnchored || curGlued ? normaliseLine(cur).text.trim() : cur.trim();
+  // Two console lines merged into one ("...starting[  412.2] WARNING:"): the last one is the one cut.
+  if (k1.includes('[')) {
+    let end = -1;
+    for (const m of k1.matchAll(PRINTK_TIME_RE)) end = m.index + m[0].length;
+    if (end > 0) k1 = k1.slice(end).trim();
+  }
   const k2 = next.text.trim();
   const s1 = lineShape(k1);
   if (wrap.hard) {
@@ -449,12 +466,18 @@ function joinsWith(cur: string, curAnchored: boolean, last: Phys, next: Phys, wr
   if (last.len + gap + firstWord <= wrap.w) return null;
   // A word longer than the line is cut where it hits the edge, even by a wrapper that breaks at blanks.
   const sep = last.len >= wrap.w && !last.trailingBlank && next.indent === 0 && !/\s/.test(last.text) ? '' : ' ';
+  // A frame whose name (a mangled Rust one, say) was longer than the line: cut at the edge mid-name.
+  // (A paste indentation is on both halves.)
+  const cutAtEdge = last.len >= wrap.w && !last.trailingBlank && next.indent === last.indent && !/\s/.test(last.text);
+  if (cutAtEdge && BARE_NAME_RE.test(k1) && FRAME_HEAD_RE.test(k1 + k2)) return '';
   // Tails whose kind is certain: a frame's module or source line, a register
   // line's missing registers, the frame that a "... at"/"... in" line names.
   if ((FRAME_HEAD_RE.test(k1) && FRAME_FULL_RE.test(`${k1} ${k2}`)) || (DECODED_FRAME_RE.test(k1) && k2 === '[inline]')) return sep;
   if (registerTail(k1, k2)) return sep;
   if (FRAME_HEAD_RE.test(k2) && FRAME_OWNER_END_RE.test(k1)) return sep;
   if (/^RSP: /.test(k1) && /^ORIG_RAX: /.test(k2)) return sep;
+  // A report's first word with nothing after it: what it reports was wrapped.
+  if (/^(?:BUG|WARNING|INFO|KASAN|UBSAN):$/.test(k1)) return sep;
   // What is left of a time-stamped line that only kept its time (a frame, a separator...).
   if (k1 === '' && curAnchored) return sep;
   // Code: bytes go on with bytes only (user output can land between console lines).
@@ -492,7 +515,10 @@ export function intakeBody(body: string): IntakeBody {
     let w = 0;
     for (; j < ph.length && ph[j]!.depth === ph[i]!.depth; j++) {
       const p = ph[j]!;
-      if (p.len > w && /\S\s+\S+\s+\S/.test(p.text)) w = p.len;
+      // Wrappers differ on a tab's width (one column or up to eight): a line with tabs
+      // counts at its narrower reading, so that it cannot widen the run on its own.
+      const len = p.tabs ? p.chars : p.len;
+      if (len > w && /\S\s+\S+\s+\S/.test(p.text)) w = len;
     }
     // A soft wrapper leaves ragged lines; a hard one fills every cut line to the same column.
     let atW = 0;
@@ -528,7 +554,7 @@ export function intakeBody(body: string): IntakeBody {
       // shallower line between two lines of the previous depth belongs to them.
       const orphan = p.depth < prev.depth && (i + 1 >= ph.length || ph[i + 1]!.depth === prev.depth);
       if (p.depth === prev.depth || orphan) {
-        const sep = joinsWith(cur.text, cur.anchored, prev, p, wraps[i - 1]!);
+        const sep = joinsWith(cur.text, cur.anchored, cur.first.glued, prev, p, wraps[i - 1]!);
         if (sep !== null) {
           cur.text += sep + p.text.trim();
           stats.joined++;

@@ -44,7 +44,7 @@ export type ReportType =
 // One cheap anchored test decides whether a line can start a report at all;
 // most console lines fail it on the first character or two.
 const START_ANY_RE =
-  /^(?:\[ (?:BUG|INFO|WARNING): |[Kk]ernel BUG |BUG: |BUG [\w.:-]+ \(|WARNING: |Oops|general protection fault|invalid opcode:|divide(?: |_)error:|int3: |stack segment: |PANIC: double fault|Kernel panic - not syncing|UBSAN: |refcount_t: |list_(?:add|del) corruption|INFO: |rcu: INFO: |watchdog: |Memory failure: |Internal error: |Unable to handle kernel |Unhandled fault: |Alignment trap: |(?:kmemleak: )?unreferenced object 0x|unregister_netdevice: waiting for |VFS: (?:Busy inodes after unmount|Close: file count is 0)|Booting the kernel)/;
+  /^(?:\[ (?:BUG|INFO|WARNING): |[Kk]ernel BUG |BUG: |BUG [\w.:-]+ \(|WARNING: |Oops|general protection fault|invalid opcode:|divide(?: |_)error:|int3: |stack segment: |PANIC: double fault|Kernel panic - not syncing|UBSAN: |refcount_t: |list_(?:add|del) corruption|INFO: |rcu: INFO: |watchdog: |Memory failure: |Internal error: |Unable to handle kernel |Unhandled fault: |Alignment trap: |(?:kmemleak: )?unreferenced object 0x|unregister_netdevice: waiting for |VFS: (?:Busy inodes after unmount|Close: file count is 0)|Booting the kernel|rust_kernel: panicked)/;
 
 const START_RULES: Array<[RegExp, ReportType]> = [
   [/^[Kk]ernel BUG /, 'BUG'],
@@ -102,6 +102,8 @@ const START_RULES: Array<[RegExp, ReportType]> = [
   [/^unregister_netdevice: waiting for \S+ to become free/, 'netdev refcount'],
   [/^VFS: (?:Busy inodes after unmount|Close: file count is 0)/, 'VFS'],
   [/^Booting the kernel/, 'reboot'],
+  // A Rust panic (its handler calls BUG() next).
+  [/^rust_kernel: panicked/, 'BUG'],
 ];
 
 // Lines that look like report starts and are not: boot-time notices, filesystem

@@ -93,14 +93,15 @@ export function buildReport(g: LineGroup): CrashReport | null {
   const own = ownTrace ? body.slice(0, at) : body;
   // The CPU blocks are read when the title asks for them (a stall waiting on another CPU) or the record is read.
   let cpus: CpuInfo[] | null = null;
-  const cpusOf = () => (cpus ??= block < 0 ? [] : parseCpus(body.slice(block)));
+  const cpusOf = () => (cpus ??= block < 0 ? [] : parseCpus(body.slice(block).filter((l) => l !== '')));
   const rip = parseRip(own);
   const main = mainTrace(own);
   const pageDump = parsePageDump(text);
   const c = classify({
     type: g.type,
     body,
-    titleLines: body.filter((l) => !questionable(l)),
+    // Blank lines (a double-spaced console, a CR CR LF capture) say nothing about the title.
+    titleLines: body.filter((l) => l !== '' && !questionable(l)),
     died: g.died,
     rip,
     main,

@@ -7,6 +7,7 @@
 // corrupted instead of being titled from the wrong frame.
 import { PRINTK_LINE_MAX, type ReportType } from './patterns.js';
 import { canonicalFrame, hangFrame, neverGuilty, stallFrame, SYSCALL_PREFIXES } from './guilty.js';
+import { demangle } from './demangle.js';
 import { busyInKernel, cpuStack, culpritCpu, rcuStalledCpus, type CpuInfo } from './cpus.js';
 
 /** Where a key frame comes from: the RIP/pc line, the "Call Trace:" line, the frames that follow, or a line pattern (capture 1 is a frame). */
@@ -532,6 +533,15 @@ const FAMILIES: Family[] = [
     rules: [{ type: 'VFS', head: /VFS: Busy inodes after unmount/, title: 'VFS: Busy inodes after unmount (use-after-free)', noStack: true }],
     type: 'VFS',
   },
+  {
+    key: 'rust_kernel: panicked',
+    rules: [
+      // Rust before 1.73 quoted the message on the panic line; later ones print it on the next line.
+      { type: 'BUG', head: /rust_kernel: panicked at '(.+)', \S+:\d+:\d+/, stack: TRACE_STACK, title: '$1 in $2' },
+      { type: 'BUG', head: /rust_kernel: panicked at /, then: [/^(.+)$/], stack: TRACE_STACK, title: '$1 in $2' },
+    ],
+    type: 'BUG',
+  },
   // arm64 reports some faults as "Internal error", arm as "Unhandled fault", x86 as a GPF or paging fault.
   { key: 'Internal error:', rules: [{ type: 'Oops', head: /Internal error:/, stack: RIP_STACK, title: 'Internal error in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
   { key: 'Unhandled fault:', rules: [{ type: 'Oops', head: /Unhandled fault:/, stack: RIP_STACK, title: 'Unhandled fault in $1', alt: ['bad-access in $1'] }], type: 'Oops' },
@@ -572,9 +582,10 @@ const ANY_KEY = new RegExp([...FAMILIES, ...OUR_FAMILIES].map((f) => f.key.repla
 
 // Frames as %pS prints them (optionally behind one or two [<address>]), up to the clone suffix,
 // and 32-bit arm's "[<pc>] (f) from [<lr>] (g+0x1/0x2)", which names two.
-const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+0x[0-9a-f]+\/0x[0-9a-f]+/;
+// A frame cut short where the console line ended ("f+0xb8/0x", "f+") still names its function.
+const FRAME_LINE = /^\s*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s+){0,2}([A-Za-z0-9_]+)(?:\.[\w.]*)?\+(?:0x[0-9a-f]+\/0x[0-9a-f]+|(?:0x[0-9a-f]*(?:\/(?:0x?[0-9a-f]*)?)?)?\s*$)/;
 const ARM_FRAME_LINE = /^\s*\[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_.]+)\) from \[<?(?:0x)?[0-9a-f]+>?\] \(([A-Za-z0-9_]+)[.+]/;
-const frameLine = (l: string) => (l.includes('+0x') ? FRAME_LINE.exec(l) : null) ?? (l.includes(') from [') ? ARM_FRAME_LINE.exec(l) : null);
+const frameLine = (l: string) => (l.includes('+') ? FRAME_LINE.exec(l) : null) ?? (l.includes(') from [') ? ARM_FRAME_LINE.exec(l) : null);
 const CALL_TRACE = /Call (?:T|t)race:|Backtrace:/;
 // A trace ends where the next one begins.
 // Lines come with their indentation removed, so kmemleak's "  backtrace:" may start a line ("stack backtrace:" is lockdep's dump_stack and no new trace).
@@ -627,9 +638,16 @@ function cpuKey(c: CpuInfo, skip: RegExp | undefined): Key | null {
  * Ours: where the other CPUs' backtraces change a stall's key frame. An RCU
  * stall seen by another CPU shows the stalled CPU only through its backtrace;
  * and a CPU stuck waiting for an IPI (syzbot's "stall in smp_call_function")
- * is named by the CPU it waits for when exactly one is busy in the kernel.
+ * is also named, in `culpritKeys`, by the CPU it waits for when exactly one is
+ * busy in the kernel.
  */
-function stallKeys(rule: Rule, lines: readonly string[], cpus: readonly CpuInfo[], keys: Key[], ok: boolean): { keys: Key[]; ok: boolean; culprit: CpuInfo | null } {
+function stallKeys(
+  rule: Rule,
+  lines: readonly string[],
+  cpus: readonly CpuInfo[],
+  keys: Key[],
+  ok: boolean,
+): { keys: Key[]; ok: boolean; culprit: CpuInfo | null; culpritKeys: Key[] | null } {
   const skip = rule.stack?.skip;
   if (!ok && rule.type === 'RCU stall') {
     const stalled = rcuStalledCpus(lines);
@@ -643,9 +661,9 @@ function stallKeys(rule: Rule, lines: readonly string[], cpus: readonly CpuInfo[
   if (keys[0]?.canon === 'smp_call_function') {
     const c = culpritCpu(cpus);
     const k = c ? cpuKey(c, skip) : null;
-    if (k) return { keys: [k], ok, culprit: c };
+    if (k) return { keys, ok, culprit: c, culpritKeys: [k] };
   }
-  return { keys, ok, culprit: null };
+  return { keys, ok, culprit: null, culpritKeys: null };
 }
 
 /** Walk `lines` from `start` through `parts`; one key frame per trace (or for the whole walk when it has none). */
@@ -656,7 +674,12 @@ function walk(lines: readonly string[], starts: readonly boolean[], start: numbe
   let ok = true;
   let traces = 0;
   const take = (m: RegExpExecArray | null) => {
-    for (const fn of m?.slice(1) ?? []) if (fn && !neverGuilty(fn, skip)) raw.push(fn);
+    for (const f of m?.slice(1) ?? []) {
+      if (!f) continue;
+      // Rust (and C++) frames are named by their demangled path, as syzbot names them.
+      const fn = f[0] === '_' ? demangle(f) : f;
+      if (!neverGuilty(fn, skip)) raw.push(fn);
+    }
   };
   for (let p = 0; ; p++) {
     if (p === parts.length || (parts[p] === 'trace' && traces > 0)) {
@@ -776,7 +799,7 @@ export interface Titled {
   title: string;
   altTitles: string[];
   corrupted: boolean;
-  /** The key frame the title names (canonical spelling), if any. */
+  /** The key frame the title names (canonical spelling), if any; for a stall waiting on another CPU, that CPU's. */
   frame: string | null;
   /** No format of its family matched: free text after "BUG:"/"WARNING:"/"INFO:" (a report only if a stack follows). */
   freeText: boolean;
@@ -885,23 +908,36 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
       corrupted = !w.ok;
     }
     let culprit: CpuInfo | null = null;
+    // Ours: the CPU a stalled one waits for in an IPI names the stall too, but only as an
+    // alternative title: syzbot's title is "... in smp_call_function", and so is ours.
+    let culpritKeys: Key[] | null = null;
     if (rule.cpus && (corrupted || keys[0]?.canon === 'smp_call_function')) {
       const s = stallKeys(rule, lines, cpus(), keys, !corrupted);
       keys = s.keys;
+      culpritKeys = s.culpritKeys;
       corrupted = !s.ok;
       culprit = s.culprit;
     }
     const args = [...caps, ...keys.map((k) => k.canon)];
     const rawTitle = fill(rule.title, args);
     const title = normaliseTitle(rawTitle);
-    const alts: string[] = (rule.alt ?? []).map((a) => fill(a, args));
+    const alts: string[] = [];
+    // First, so that the match key ("stall in f") follows the CPU that held the stall up.
+    if (culpritKeys) {
+      const c = [...caps, ...culpritKeys.map((k) => k.canon)];
+      alts.push(fill(rule.title, c), ...(rule.alt ?? []).map((a) => fill(a, c)));
+    }
+    alts.push(...(rule.alt ?? []).map((a) => fill(a, args)));
     // The frame as printed and with each syscall prefix removed, so that titles
     // made before and after a prefix was stripped still meet.
-    const variants: string[][] = [keys.map((k) => k.raw)];
-    const sys = keys.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
-    for (const p of sys ? SYSCALL_PREFIXES : []) {
-      if (!keys.some((k) => k.raw.startsWith(p))) continue;
-      variants.push(keys.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
+    const variants: string[][] = [];
+    for (const ks of culpritKeys ? [keys, culpritKeys] : [keys]) {
+      variants.push(ks.map((k) => k.raw));
+      const sys = ks.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
+      for (const p of sys ? SYSCALL_PREFIXES : []) {
+        if (!ks.some((k) => k.raw.startsWith(p))) continue;
+        variants.push(ks.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
+      }
     }
     for (const v of variants) {
       const a = [...caps, ...v];
@@ -915,7 +951,7 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
       title,
       altTitles,
       corrupted,
-      frame: keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
+      frame: culpritKeys ? culpritKeys[0]!.canon : keys.length > 0 && keys[0]!.canon !== 'corrupted' ? keys[0]!.canon : null,
       freeText: false,
       culprit,
     };
