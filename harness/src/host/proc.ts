@@ -9,6 +9,14 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
 
 type Child = ResultPromise<Options>;
+
+// An ordinary user's PATH on Debian has no sbin directories, where depmod,
+// mkfs.ext4 and mkfs.xfs live (kbuild's modules_install calls depmod by
+// name too): they are tools anyone may run, so they are looked for there.
+for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) {
+  const path = process.env.PATH ?? '';
+  if (!path.split(':').includes(d)) process.env.PATH = path ? `${path}:${d}` : d;
+}
 /** Each live child and the process group it leads. */
 const live = new Map<Child, number>();
 let hooked = false;
