@@ -13,7 +13,7 @@
 // a run can only ever read what it wrote itself. Build directories are keyed
 // by the tree's content and built under a lock, so two runs on one tree share
 // a build only when the tree is the same.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
@@ -250,16 +250,20 @@ async function buildNdctl(src: string, build: string, log: (m: string) => void):
   const setupArgs = ['setup', build, src, '-Dtest=enabled', '-Ddestructive=enabled', '-Ddocs=disabled'];
   if (configured) setupArgs.push('--reconfigure');
   const t0 = Date.now();
-  const setup = await run('meson', setupArgs, { timeoutMs: 600000, reject: false });
+  // meson.build and the build scripts are code from the tree named on the
+  // command line: they run sandboxed, writing only the build directory.
+  await mkdir(build, { recursive: true });
+  const sandbox = { readable: [src], writable: [build] };
+  const setup = await run('meson', setupArgs, { timeoutMs: 600000, reject: false, sandbox });
   if (setup.exitCode !== 0)
     throw new NdctlInputError(`meson setup of ${src} failed: ${(setup.stdout + setup.stderr).trim().split('\n').slice(-2).join(' | ')}`);
-  const compile = await run('meson', ['compile', '-C', build], { timeoutMs: 1800000, reject: false });
+  const compile = await run('meson', ['compile', '-C', build], { timeoutMs: 1800000, reject: false, sandbox });
   if (compile.exitCode !== 0)
     throw new NdctlInputError(`building ${src} failed: ${(compile.stdout + compile.stderr).trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 2).join(' | ')}`);
-  const list = await run('meson', ['test', '-C', build, '--list', '--suite', NDCTL_SUITE], { timeoutMs: 120000, reject: false });
+  const list = await run('meson', ['test', '-C', build, '--list', '--suite', NDCTL_SUITE], { timeoutMs: 120000, reject: false, sandbox });
   const names = parseTestList(list.stdout, NDCTL_SUITE);
   if (!names.length) throw new NdctlInputError(`${src} has no tests in the ${NDCTL_SUITE} suite`);
-  const intro = await run('meson', ['introspect', '--tests', build], { timeoutMs: 120000 });
+  const intro = await run('meson', ['introspect', '--tests', build], { timeoutMs: 120000, sandbox });
   const timeouts = parseIntrospectTimeouts(intro.stdout, NDCTL_SUITE);
   const tests = names.map((name) => ({ name, timeoutS: timeouts.get(name) ?? 30 }));
   log(`ndctl built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${tests.length} tests in ${NDCTL_SUITE}`);
