@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { InputError } from '../host/errors.ts';
+import { LIMITS, wholeOption, type Range } from '../host/limits.ts';
 import { DEFAULTS } from '../workflows/bisect/engine.ts';
 import { BisectInputError, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
 import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEnv } from '../workflows/bisect/workflow.ts';
@@ -108,10 +109,10 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-function positive(v: string | undefined, name: string): number | undefined {
+function positive(v: string | undefined, name: string, range: Range = LIMITS.budgetCount): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new BisectInputError(`${name} "${v}" is not a positive whole number`);
-  return Number(v);
+  return wholeOption(v, name, range, 0);
 }
 
 export interface BisectCommandDeps {
@@ -174,8 +175,8 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       target = Number(a.confidence);
       if (!/^0?\.\d+$/.test(a.confidence) || !(target >= 0.5 && target < 1)) throw new BisectInputError(`--confidence "${a.confidence}" must be a number from 0.5 to below 1, e.g. 0.95`);
     }
-    const maxRuns = positive(a['max-runs'], '--max-runs');
-    if (maxRuns !== undefined && maxRuns < 10) throw new BisectInputError(`--max-runs ${maxRuns} is below the 10 clean runs any good verdict needs`);
+    const maxRuns = positive(a['max-runs'], '--max-runs', { min: 1, max: LIMITS.maxRunsPerStep.max });
+    if (maxRuns !== undefined && maxRuns < LIMITS.maxRunsPerStep.min) throw new BisectInputError(`--max-runs ${maxRuns} is below the ${LIMITS.maxRunsPerStep.min} clean runs any good verdict needs`);
     settings = {
       targetConfidence: target,
       maxRunsPerStep: maxRuns,
@@ -204,7 +205,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       if (a.match !== undefined && (a['any-crash'] || a['any-failure'])) throw new BisectInputError('--match names one crash; --any-crash/--any-failure widen it to all: give one of them');
       if (a['any-crash'] && a['any-failure']) throw new BisectInputError('--any-failure already includes every crash: drop --any-crash');
       const bad: BadMeaning = a['any-failure'] ? 'any-failure' : a['any-crash'] ? 'any-crash' : 'match';
-      const seconds = a.seconds === undefined ? 0 : positive(a.seconds, '--seconds')!;
+      const seconds = a.seconds === undefined ? 0 : positive(a.seconds, '--seconds', { min: 1, max: LIMITS.stressSeconds.max })!;
       const tests = await parseTests(a.test ?? [], a.ndctl);
       if (a.seconds !== undefined && tests.suite !== 'stressors') throw new BisectInputError('--seconds goes with stressor tests');
       const direction = a.reverse ? 'fix' : 'cause';
@@ -227,7 +228,9 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
   } catch (e) {
     // A series, source or ref the user got wrong is an InputError too.
     if (e instanceof InputError) return fail(e.message);
-    throw e;
+    // Never exit 1 here: that is "no culprit", and a script would believe it.
+    process.stderr.write(`dax-harness bisect: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 3;
   }
 
   const started = Date.now();

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { cacheRoot } from '../host/paths.js';
 import { InputError } from '../host/errors.js';
+import { LIMITS, wholeOption } from '../host/limits.js';
 import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
 
 export const BUILD_HELP = `usage: dax-harness build [options]
@@ -104,8 +105,12 @@ export async function buildCommand(argv: string[]): Promise<number> {
   };
   const base = values['config-base'] as string | undefined;
   if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') return usage(`--config-base must be tinyconfig or defconfig, not "${base}"`);
-  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
-  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) return usage(`--jobs needs a positive integer, not "${values.jobs}"`);
+  let jobs: number | undefined;
+  try {
+    jobs = values.jobs === undefined ? undefined : wholeOption(String(values.jobs), '--jobs', LIMITS.jobs, 1);
+  } catch (e) {
+    return usage((e as Error).message);
+  }
   const config = values.config === undefined ? undefined : String(values.config).split(',').map((s) => s.trim()).filter(Boolean);
   if (config && config.length === 0) return usage('--config needs at least one fragment name');
 

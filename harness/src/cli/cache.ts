@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { cacheRoot } from '../host/paths.ts';
 import { InputError } from '../host/errors.ts';
-import { listCache, parseDuration, pruneCache, type CacheEntry } from '../host/cache.ts';
+import { listCache, pruneCache, type CacheEntry } from '../host/cache.ts';
+import { LIMITS, durationOption, wholeOption } from '../host/limits.ts';
 
 export const CACHE_HELP = `usage: dax-harness cache [list] [--json]
        dax-harness cache prune [--older-than DUR] [--keep-last N] [--dry-run] [--json]
@@ -95,10 +96,9 @@ export async function cacheCommand(argv: string[]): Promise<number> {
       return 0;
     }
     if (sub !== 'prune') return usage(`unknown subcommand "${sub}": use list or prune`);
-    const olderThanMs = values['older-than'] !== undefined ? parseDuration(String(values['older-than'])) : undefined;
+    const olderThanMs = values['older-than'] !== undefined ? durationOption(String(values['older-than']), '--older-than', LIMITS.ageMs) : undefined;
     const keepText = values['keep-last'];
-    if (keepText !== undefined && !/^\d+$/.test(String(keepText))) return usage(`--keep-last needs a whole number, not "${keepText}"`);
-    const keepLast = keepText !== undefined ? Number(keepText) : undefined;
+    const keepLast = keepText !== undefined ? wholeOption(String(keepText), '--keep-last', LIMITS.keepLast, 0) : undefined;
     if (olderThanMs === undefined && keepLast === undefined) return usage('prune needs --older-than DUR or --keep-last N');
     const r = await pruneCache({ olderThanMs, keepLast, dryRun: Boolean(values['dry-run']), now });
     if (values.json) {

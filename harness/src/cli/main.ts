@@ -63,5 +63,11 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`dax-harness: unknown command "${cmd}": use run, parse-log, build, nightly, merge or results (dax-harness --help)`);
     return 2;
   }
-  return fn(rest);
+  try {
+    return await fn(rest);
+  } catch (e) {
+    // An escaped throw would exit 1, which bisect, repro and parse-log give a meaning to.
+    console.error(`dax-harness ${cmd}: internal error: ${(e as Error)?.stack ?? String(e)}`);
+    return 3;
+  }
 }

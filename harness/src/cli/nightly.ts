@@ -11,6 +11,8 @@ import { ResultsIndex } from '../results/db.ts';
 import { writeNightReports } from '../results/reporters/index.ts';
 import { formatNightSummary } from '../results/reporters/text.ts';
 import { nightExitCode } from '../results/report.ts';
+import { InputError } from '../host/errors.ts';
+import { LIMITS, secondsOption, wholeOption } from '../host/limits.ts';
 
 export const NIGHTLY_HELP = `usage: dax-harness nightly CONFIG [options]
 
@@ -60,12 +62,6 @@ function fail(msg: string): number {
   return 2;
 }
 
-function count(v: string | undefined, name: string, dflt: number, min = 1): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new NightlyInputError(`${name} "${v}" is not a whole number of at least ${min}`);
-  return Number(v);
-}
-
 export async function nightlyCommand(argv: string[]): Promise<number> {
   let a;
   try {
@@ -95,19 +91,22 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
   if (a.positionals.length !== 1) return fail('give one config file: dax-harness nightly CONFIG (see nightly/example.yaml)');
   const v = a.values;
   try {
+    // Numbers first: they need no file.
+    const jobs = wholeOption(v.jobs, '--jobs', LIMITS.jobs, 1);
+    const rerunFailures = v['rerun-failures'] !== undefined ? wholeOption(v['rerun-failures'], '--rerun-failures', LIMITS.rerunFailures, 0) : undefined;
+    const bootTimeoutMs = secondsOption(v['boot-timeout'], '--boot-timeout', LIMITS.bootTimeoutS, 180);
     const config = await loadNightConfig(a.positionals[0]);
     const resultsRoot = v.results ? resolve(v.results) : defaultResultsRoot();
     const opts = {
       config,
       resultsRoot,
-      jobs: count(v.jobs, '--jobs', 1),
+      jobs,
       shard: v.shard ? parseShard(v.shard) : null,
       nightId: v.night,
       baseline: v.baseline,
-      rerunFailures: v['rerun-failures'] !== undefined ? count(v['rerun-failures'], '--rerun-failures', 0, 0) : undefined,
+      rerunFailures,
       freshGuests: v['fresh-guests'],
     };
-    const bootTimeoutMs = count(v['boot-timeout'], '--boot-timeout', 180) * 1000;
     const started = Date.now();
     const progress = (m: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`);
     return await withNightSignals(async (signal) => {
@@ -132,7 +131,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       }
     });
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof NightlyInputError) return fail(e.message);
+    if (e instanceof ConfigError || e instanceof NightlyInputError || e instanceof InputError) return fail(e.message);
     if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
       console.error(`dax-harness nightly: no space left on the device holding the results (${(e as NodeJS.ErrnoException).path ?? 'results'}): free some space and run the same command again to resume`);
       return 3;

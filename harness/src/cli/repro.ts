@@ -6,7 +6,8 @@ import { resolve, join } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { InputError } from '../host/errors.ts';
-import { parseDuration, kernelChoice, KERNEL_OPTIONS, type KernelArgs } from './run-options.ts';
+import { parseDuration, kernelChoice, whole, KERNEL_OPTIONS, type KernelArgs } from './run-options.ts';
+import { LIMITS } from '../host/limits.ts';
 
 export { parseDuration };
 import { setInterruptHandler } from '../host/proc.ts';
@@ -112,12 +113,6 @@ export interface ReproDeps {
 }
 
 const ERR = 'dax-harness repro:';
-
-function whole(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new InputError(`${name} "${v}" is not a whole number`);
-  return Number(v);
-}
 
 /** --test names → candidate ids: `stressors:X` and `X` are one, a bare stressor names all its targets. */
 export function resolveTestNames(given: readonly string[], ids: readonly string[]): string[] {
@@ -244,10 +239,10 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
     if (positionals.length > 1) throw new InputError(`one REPORT at most, got ${positionals.length}: ${positionals.join(' ')}`);
     report = positionals[0]!;
     budgetMs = parseDuration(budgetText, '--budget');
-    confirm = whole(a.confirm, '--confirm', 4);
-    const crash = a.crash !== undefined ? whole(a.crash, '--crash', 1) : undefined;
-    whole(a.seconds, '--seconds', 0);
-    whole(a.seed, '--seed', 1);
+    confirm = whole(a.confirm, '--confirm', LIMITS.confirm, 4);
+    const crash = a.crash !== undefined ? whole(a.crash, '--crash', LIMITS.crashIndex, 1) : undefined;
+    whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
+    whole(a.seed, '--seed', LIMITS.seed, 1);
     if (a.accel !== undefined && a.accel !== 'kvm' && a.accel !== 'tcg') throw new InputError(`--accel "${a.accel}" is not kvm or tcg`);
     const manifest = await loadManifest();
     const only = a.test ? resolveTestNames(a.test, candidateIds(manifest)) : undefined;
@@ -270,7 +265,9 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
       throw new InputError(`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : ': name one with --test'}`);
   } catch (e) {
     if (e instanceof InputError) return fail(e.message);
-    throw e;
+    // Never exit 1 here: that is "not reproduced".
+    process.stderr.write(`${ERR} internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return 3;
   }
 
   if (a['dry-run']) {
@@ -282,7 +279,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   const now = deps.now ?? Date.now;
   const started = now();
   const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
-  const seconds = whole(a.seconds, '--seconds', 0);
+  const seconds = whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
   const ndctl = a.ndctl ? resolve(a.ndctl) : null;
   const dir = await ReproDir.create(a.results ? resolve(a.results) : defaultResultsRoot(), { argv: ['dax-harness', 'repro', ...argv], given: report, text: reportText ?? '', plan });
   progress(`repro in ${dir.dir}`);
@@ -295,7 +292,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   });
   let loop;
   try {
-    const guest = await (deps.openGuest ?? openCellGuest)({ kernel, candidates: plan.candidates, ndctl, seconds, seed: whole(a.seed, '--seed', 1), accel: a.accel as Accel | undefined, resultsRoot: dir.runsRoot, progress, signal: stop.signal });
+    const guest = await (deps.openGuest ?? openCellGuest)({ kernel, candidates: plan.candidates, ndctl, seconds, seed: whole(a.seed, '--seed', LIMITS.seed, 1), accel: a.accel as Accel | undefined, resultsRoot: dir.runsRoot, progress, signal: stop.signal });
     // Preparing the guest (a kernel build included) is part of the budget.
     loop = await reproLoop(guest, {
       want: plan.facts.crash.report,

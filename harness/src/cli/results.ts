@@ -11,6 +11,7 @@ import { formatNightSummary } from '../results/reporters/text.ts';
 import { renderReport, REPORT_FILES, type ReportFormat } from '../results/reporters/index.ts';
 import type { Verdict } from '../results/records.ts';
 import { listGuests } from '../workflows/kept.ts';
+import { LIMITS, wholeOption } from '../host/limits.ts';
 
 export const RESULTS_HELP = `usage: dax-harness results [COMMAND] [options]
 
@@ -73,6 +74,12 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     console.error(`dax-harness results: ${msg}`);
     return 2;
   };
+  let limit: number;
+  try {
+    limit = wholeOption(a.values.nights, '--nights', LIMITS.nights, 30);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
   const [cmd = 'list', ...args] = a.positionals;
   const root = a.values.results ? resolve(a.values.results) : defaultResultsRoot();
   const want = (n: number, usage: string) => (args.length === n ? null : bad(`${cmd} takes ${usage}`));
@@ -152,8 +159,6 @@ export async function resultsCommand(argv: string[]): Promise<number> {
       case 'history': {
         const e = want(1, 'one test name: history TEST');
         if (e !== null) return e;
-        const limit = a.values.nights ? Number(a.values.nights) : 30;
-        if (!Number.isInteger(limit) || limit < 1) return bad(`--nights "${a.values.nights}" is not a whole number of at least 1`);
         const cells = idx.testCells(args[0]).filter((c) => !a.values.cell || c.cell_key === a.values.cell);
         if (!cells.length) return bad(`no night ran a test "${args[0]}"${a.values.cell ? ` in cell ${a.values.cell}` : ''}: names are as 'results show NIGHT' prints them`);
         for (const c of cells) {

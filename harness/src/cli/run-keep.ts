@@ -3,6 +3,7 @@
 import { setInterruptHandler } from '../host/proc.ts';
 import { startKeeper, type KeeperStart } from '../workflows/keeper.ts';
 import { parseDuration } from './run-options.ts';
+import { LIMITS } from '../host/limits.ts';
 import type { RunRecord } from '../results/records.ts';
 
 export const KEEP_HELP = `  --keep                 leave the guest up after the tests (or a failure the guest survives),
@@ -16,7 +17,7 @@ export async function runKept(
   idle: string | undefined,
   progress: (phase: string, msg: string) => void,
 ): Promise<{ record: RunRecord; runDir: string; after: string[] }> {
-  const idleLimitMs = parseDuration(idle ?? '30m', '--keep-idle');
+  const idleLimitMs = parseDuration(idle ?? '30m', '--keep-idle', LIMITS.keepIdleMs);
   const stop = new AbortController();
   // ^C before the tests are done stops the keeper's run too; after, the guest is the keeper's.
   let settled = false;

@@ -6,6 +6,7 @@ import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '..
 import { RunInputError, type KernelChoice } from '../workflows/run.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
 import type { Accel, Topology } from '../results/records.ts';
+import { LIMITS, durationOption, portOption, secondsOption, wholeOption, type Range } from '../host/limits.ts';
 
 /** parseArgs option specs that choose the kernel (run, shell, repro). */
 export const KERNEL_OPTIONS = {
@@ -100,19 +101,14 @@ export interface GuestChoice {
   cmdlineExtra: string[];
 }
 
-/** "90s", "30m", "2h", "1h30m", or plain seconds → ms. */
-export function parseDuration(v: string, name: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(v);
-  if (!m || v === '' || (m[1] === undefined && m[2] === undefined && m[3] === undefined)) throw new RunInputError(`${name} "${v}" is not a duration: write it as 90s, 30m, 2h or 1h30m`);
-  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
-  if (ms <= 0) throw new RunInputError(`${name} "${v}" is no time at all: give at least a few minutes (e.g. 30m)`);
-  return ms;
+/** "90s", "30m", "2h", "1h30m", "2d" or plain seconds → ms, within `range` (ms; default: a search budget's). */
+export function parseDuration(v: string, name: string, range: Range = LIMITS.budgetMs): number {
+  return durationOption(v, name, range);
 }
 
-export function whole(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new RunInputError(`${name} "${v}" is not a whole number`);
-  return Number(v);
+/** A whole-number option within `range` (see host/limits.ts for the harness's ranges). */
+export function whole(v: string | undefined, name: string, range: Range, dflt: number): number {
+  return wholeOption(v, name, range, dflt);
 }
 
 /** Kernel options → the kernel choice (Debian's stock kernel when none is given), with the checks that need no file or network. */
@@ -143,19 +139,20 @@ export async function guestFromArgs(a: GuestArgs): Promise<GuestChoice> {
   const accel = a.accel as Accel | undefined;
   if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') throw new RunInputError(`--accel "${accel}" is not kvm or tcg`);
   const kernel = kernelChoice(a);
-  const nvdimms = whole(a.nvdimms, '--nvdimms', defaultTopology.nvdimms.length);
+  const nvdimms = whole(a.nvdimms, '--nvdimms', LIMITS.nvdimms, defaultTopology.nvdimms.length);
   const size = a['nvdimm-size'] ? parseSizeMiB(a['nvdimm-size'], '--nvdimm-size') : defaultTopology.nvdimms[0].sizeMiB;
   const label = a['label-size'] !== undefined ? parseSizeMiB(a['label-size'], '--label-size') : defaultTopology.nvdimms[0].labelSizeMiB;
   const topology: Topology = {
     nvdimms: Array.from({ length: nvdimms }, () => ({ sizeMiB: size, labelSizeMiB: label })),
     memmap: (a.memmap ?? []).map(parseMemmap),
     memMiB: a.mem ? parseSizeMiB(a.mem, '--mem') : defaultTopology.memMiB,
-    cpus: whole(a.cpus, '--cpus', defaultTopology.cpus),
-    numaNodes: whole(a.numa, '--numa', 1),
+    cpus: whole(a.cpus, '--cpus', LIMITS.cpus, defaultTopology.cpus),
+    numaNodes: whole(a.numa, '--numa', LIMITS.numaNodes, 1),
   };
   // Without topology options each suite gets the guest it needs (ndctl's is larger).
   const topologyGiven = [a.nvdimms, a['nvdimm-size'], a['label-size'], a.memmap, a.mem, a.cpus, a.numa].some((v) => v !== undefined);
-  const sshPort = a['ssh-port'] !== undefined ? whole(a['ssh-port'], '--ssh-port', 0) : undefined;
+  const sshPort = portOption(a['ssh-port'], '--ssh-port');
+  const bootTimeoutMs = secondsOption(a['boot-timeout'], '--boot-timeout', LIMITS.bootTimeoutS, 180);
   const append = a.append ? a.append.split(/\s+/).filter(Boolean) : [];
   if (topologyGiven) validateTopology(topology, { cmdline: append });
   if (kernel.kind === 'build') await checkKernelInputs(kernel.opts);
@@ -165,7 +162,7 @@ export async function guestFromArgs(a: GuestArgs): Promise<GuestChoice> {
     ...(topologyGiven ? { topology } : {}),
     ...(accel ? { accel } : {}),
     ...(sshPort !== undefined ? { sshPort } : {}),
-    bootTimeoutMs: whole(a['boot-timeout'], '--boot-timeout', 180) * 1000,
+    bootTimeoutMs,
     cmdlineExtra: append,
   };
 }

@@ -9,7 +9,8 @@ import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
-import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, whole as int } from './run-options.ts';
+import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, whole as int } from './run-options.ts';
+import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';
 import type { KeeperStart } from '../workflows/keeper.ts';
 
@@ -103,8 +104,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
     const fsList = a.fs!.split(',').filter(Boolean);
     for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
-    const guest = await guestFromArgs(a);
+    // Numbers first: they need no file, no git and no network.
+    const repeat = int(a.repeat, '--repeat', LIMITS.repeat, 1);
+    const hangMs = secondsOption(a['hang-timeout'], '--hang-timeout', LIMITS.hangTimeoutS, 1800);
+    const seconds = int(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
+    const seed = int(a.seed, '--seed', LIMITS.seed, 1);
     if (a['keep-idle'] !== undefined && !a.keep) throw new RunInputError('--keep-idle goes with --keep');
+    if (a['keep-idle'] !== undefined) parseDuration(a['keep-idle'], '--keep-idle', LIMITS.keepIdleMs);
+    const guest = await guestFromArgs(a);
     const started = Date.now();
     const progress = (phase: string, msg: string) => {
       const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
@@ -114,15 +121,15 @@ export async function runCommand(argv: string[]): Promise<number> {
       ...guest,
       suite,
       census: !a['no-census'],
-      repeat: int(a.repeat, '--repeat', 1),
+      repeat,
       known: (a.known ?? []).map((f) => resolve(f)),
       tests: a.test,
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
-      hangMs: int(a['hang-timeout'], '--hang-timeout', 1800) * 1000,
+      hangMs,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
       filesystems: fsList as SmokeFs[],
-      seconds: int(a.seconds, '--seconds', 0),
-      seed: int(a.seed, '--seed', 1),
+      seconds,
+      seed,
     };
     const { record, runDir, after } = a.keep
       ? await runKept(options, a['keep-idle'], progress)

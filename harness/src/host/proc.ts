@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { InputError } from './errors.ts';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
+import { timerDelay } from './limits.ts';
 
 type Child = ResultPromise<Options>;
 
@@ -160,7 +161,7 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
   const timer = setTimeout(() => {
     timedOut = true;
     if (pgid !== undefined) void terminateGroups([pgid], TERM_GRACE_MS);
-  }, opts.timeoutMs);
+  }, timerDelay(opts.timeoutMs));
   // The leader gone, whatever it left in its group goes too (a background
   // child would otherwise hold our pipes open and outlive the run).
   child.once('exit', () => {

@@ -4,7 +4,8 @@
 // order) is pure so it can be tested on mails written by hand.
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { simpleParser, type AddressObject } from 'mailparser';
+import type { AddressObject } from 'mailparser';
+import { MAIL_LIMITS, parseMail } from '../host/mail.js';
 import { sha256 } from '../host/fsutil.js';
 import { cacheDir } from '../host/paths.js';
 import { git, gitSandbox } from './source.js';
@@ -152,7 +153,12 @@ export async function parseMails(raws: { origin: string; text: string }[]): Prom
       out.push({ origin: r.origin, seq: seq++, subject: basename(r.origin).replace(/\.(patch|diff)$/, '').replace(/^\d+-/, ''), from: 'Unknown <unknown@localhost>', date: null, messageId: null, body: text });
       continue;
     }
-    const m = await simpleParser(text, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+    let m;
+    try {
+      m = await parseMail(text, r.origin);
+    } catch (e) {
+      throw new SeriesError((e as Error).message.split(' — ')[0]!, 'pass an mbox from `b4 am`/your mail client, a directory of .patch files, or a git range A..B');
+    }
     let body = normalizeNewlines(m.text ?? '');
     if (!hasDiff(body)) {
       // Patches sent as attachments (text/x-patch) land outside `text`.
@@ -309,10 +315,16 @@ export function isRange(spec: string): boolean {
   return !looksLikePath && spec.includes('..');
 }
 
+/** A series is at most this much text: more is not a patch series (and would be parsed whole). */
+export const SERIES_MAX_BYTES = 64 << 20;
+
 async function readInput(path: string): Promise<string> {
   try {
+    const st = await stat(path);
+    if (st.size > SERIES_MAX_BYTES) throw new SeriesError(`series ${path} is ${Math.round(st.size / 2 ** 20)} MiB, over the ${SERIES_MAX_BYTES >> 20} MiB a series may be`, 'give the mbox of the series alone (b4 am), not a whole archive');
     return await readFile(path, 'utf8');
   } catch (e) {
+    if (e instanceof SeriesError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? 'error';
     throw new SeriesError(`series ${path} cannot be read (${code})`, 'check the path and its permissions');
   }
@@ -345,6 +357,9 @@ export async function loadSeries(spec: string, repoDir?: string): Promise<Series
     const text = await readInput(spec);
     raws = splitMbox(text).map((t, i) => ({ origin: `${basename(spec)}#${i + 1}`, text: t }));
   }
+  const total = raws.reduce((n, r) => n + r.text.length, 0);
+  if (total > SERIES_MAX_BYTES) throw new SeriesError(`series ${spec} holds ${Math.round(total / 2 ** 20)} MiB of mail, over the ${SERIES_MAX_BYTES >> 20} MiB a series may be`, 'give the patches of the series alone');
+  if (raws.length > MAIL_LIMITS.messages) throw new SeriesError(`series ${spec} holds ${raws.length} mails, over the ${MAIL_LIMITS.messages} a series may have`, 'give the mbox of the series alone (b4 am), not a whole archive');
   return selectSeries(await parseMails(raws), spec);
 }
 

@@ -7,6 +7,7 @@
 // that never ends costs one pass over its bytes, never a re-concatenation of
 // a growing buffer (that was quadratic: 32 MiB without a newline blocked the
 // event loop for seconds).
+import { timerDelay } from '../host/limits.ts';
 export type LineListener = (line: string, index: number, atMs: number) => void;
 
 /** Characters of one console line that are kept; the kernel's own lines are far shorter. */
@@ -115,7 +116,7 @@ export class ConsoleStream {
       const timer = setTimeout(() => {
         off();
         reject(new Error(`console did not show ${re} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      }, timerDelay(timeoutMs));
       const onAbort = () => {
         clearTimeout(timer);
         off();

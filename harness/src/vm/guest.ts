@@ -19,6 +19,7 @@ type Client = InstanceType<typeof Client>;
 import pRetry, { AbortError } from 'p-retry';
 import { connect } from 'node:net';
 import type { CommandResult } from '../results/records.ts';
+import { timerDelay } from '../host/limits.ts';
 
 export class GuestUnreachableError extends Error {
   override name = 'GuestUnreachableError';
@@ -268,7 +269,7 @@ export class Guest {
       const timer = setTimeout(() => {
         timedOut = true;
         stop();
-      }, o.timeoutMs);
+      }, timerDelay(o.timeoutMs));
       let backstop: NodeJS.Timeout | undefined;
       // Aborted (fatal kernel report, QEMU gone, ^C): end now, without waiting
       // for a guest that may never answer again.
@@ -322,7 +323,7 @@ export class Guest {
       const timer = setTimeout(() => {
         ch.close();
         reject(new Error(`copying ${localPath} to the guest timed out after ${timeoutMs} ms`));
-      }, timeoutMs);
+      }, timerDelay(timeoutMs));
       const offLost = this.onClientLost(client, (why) => {
         clearTimeout(timer);
         reject(new GuestLostError(why));

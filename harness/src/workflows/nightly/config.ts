@@ -74,17 +74,38 @@ export async function loadNightConfig(path: string): Promise<NightConfig> {
   const file = resolve(path);
   let text: string;
   try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new ConfigError(`${path}: not a regular file: give the path of a YAML file (see nightly/example.yaml)`);
+    if (st.size > CONFIG_MAX_BYTES) throw new ConfigError(`${path}: ${st.size} bytes is over the ${CONFIG_MAX_BYTES >> 10} KiB a config may have: a matrix this large is a mistake (or not a config)`);
     text = await readFile(file, 'utf8');
-  } catch {
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(`${path}: cannot read the config file: give the path of a YAML file (see nightly/example.yaml)`);
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0];
-    const line = e.linePos?.[0].line;
-    throw new ConfigError(`${path}${line ? `:${line}` : ''}: not valid YAML (${e.message.split('\n')[0]}): fix the syntax`);
+  return parseNightConfig(parseConfigYaml(text, path), file, sha256(text), path);
+}
+
+/** A config is written by hand: far below this. The cap bounds the parser's time and memory. */
+export const CONFIG_MAX_BYTES = 1 << 20;
+/** Aliases a config may expand: enough for sharing a topology, far too few for a "billion laughs". */
+const CONFIG_MAX_ALIASES = 100;
+
+/** YAML text → plain data, every parser failure (syntax, alias bombs, runaway nesting) as a ConfigError. */
+export function parseConfigYaml(text: string, shown: string): unknown {
+  try {
+    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length) {
+      const e = doc.errors[0];
+      const line = e.linePos?.[0].line;
+      throw new ConfigError(`${shown}${line ? `:${line}` : ''}: not valid YAML (${e.message.split('\n')[0]}): fix the syntax`);
+    }
+    return doc.toJS({ maxAliasCount: CONFIG_MAX_ALIASES });
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    // yaml throws a ReferenceError when aliases expand past maxAliasCount, and a RangeError when nesting overflows the stack.
+    const why = /alias/i.test((e as Error).message) ? 'its aliases expand too far (an alias bomb?): write the values out or use fewer aliases' : `it cannot be read (${String((e as Error).message).split('\n')[0]}): simplify it`;
+    throw new ConfigError(`${shown}: not a usable config: ${why}`);
   }
-  return parseNightConfig(doc.toJS(), file, sha256(text), path);
 }
 
 /** Validates raw config data; `shown` is how errors name the file. */

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { cp, mkdir, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ResultsIndex } from '../../results/db.ts';
-import { listNightDirs, loadCells, loadNight, nightDir, nightOwnerLock, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
+import { listNightDirs, loadCells, loadNight, nightDir, nightOwnerLock, nightsRoot, saveCell, saveKernel, saveNight, type NightCellRecord, type NightKernelRecord, type NightRecord, type NightRunRef } from '../../results/nights.ts';
 import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
 import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
@@ -16,6 +16,7 @@ import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 import { GuestPool } from '../guest-pool.ts';
 import { reserveSpace } from '../../host/space.ts';
 import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
+import { childPath, isSafeId } from '../../host/limits.ts';
 
 export class NightlyInputError extends Error {
   override name = 'NightlyInputError';
@@ -404,6 +405,9 @@ export async function mergeNights(paths: string[], intoRoot: string, progress: (
     shards.push({ dir, night: (await loadNight(dir))! });
   }
   const first = shards[0].night;
+  // The id comes from a file anyone could have written: it names a directory only if it is one plain name.
+  if (!isSafeId(first.id) || !childPath(nightsRoot(resolve(intoRoot)), first.id))
+    throw new NightlyInputError(`${shards[0].dir}/night.json names night ${JSON.stringify(first.id)?.slice(0, 80)}, not a usable night id (letters, digits, . _ -): give the directory a shard's 'dax-harness nightly' wrote`);
   for (const s of shards) {
     if (s.night.id !== first.id) throw new NightlyInputError(`${s.dir} is night ${s.night.id}, ${shards[0].dir} is ${first.id}: merge the shards of one night (give every shard the same --night)`);
     if (s.night.configHash !== first.configHash) throw new NightlyInputError(`${s.dir} ran another config than ${shards[0].dir}: shards must run the same config file`);

@@ -12,6 +12,7 @@ import { executeCell, prepareCell, type CellPlan, type KernelChoice, type Prepar
 import type { Accel } from '../../results/records.ts';
 import type { Candidate } from './candidates.ts';
 import type { Pass, ReproGuest, TestRun } from './loop.ts';
+import { timerDelay } from '../../host/limits.ts';
 
 export interface CellGuestOptions {
   kernel: KernelChoice;
@@ -202,7 +203,7 @@ class LiveCell {
     return new Promise<Pass>((resolve, reject) => {
       // Time a test out rather than overrun the budget: the cell stops (its
       // record says so) and the pass reports it.
-      const timer = setTimeout(() => this.stop.abort(new Error('the repro budget ended during this pass')), Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(() => this.stop.abort(new Error('the repro budget ended during this pass')), timerDelay(deadline - Date.now()));
       const clear = <T>(f: (v: T) => void) => (v: T) => {
         clearTimeout(timer);
         f(v);

@@ -4,7 +4,8 @@
 // guests: the caller hands in the text or a stream.
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { simpleParser, type AddressObject } from 'mailparser';
+import type { AddressObject } from 'mailparser';
+import { parseMail } from '../../host/mail.ts';
 import type { CrashReport } from '../../results/records.ts';
 import { parseLog, parseLines } from '../../oracle/index.ts';
 import { splitMessages, intakeBody, intakeMessage, type IntakeForm, type IntakeMessage, type MailMeta, type RawMessage } from '../../oracle/intake.ts';
@@ -37,8 +38,8 @@ export interface ReportInput {
 }
 
 /** Decode one mail with mailparser: the text parts and text attachments, in order. */
-async function decodeMail(m: RawMessage): Promise<{ meta: MailMeta; body: string }> {
-  const p = await simpleParser(m.text, { skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true });
+async function decodeMail(m: RawMessage, index: number): Promise<{ meta: MailMeta; body: string }> {
+  const p = await parseMail(m.text, `message ${index + 1}${m.meta.subject ? ` (${m.meta.subject.slice(0, 60)})` : ''}`, { skipHtmlToText: false });
   const parts: string[] = [];
   if (p.text) parts.push(p.text);
   for (const a of p.attachments ?? []) {
@@ -90,7 +91,7 @@ export async function readReport(text: string): Promise<ReportInput> {
         texts.push(m.body);
         continue;
       }
-      const d = await decodeMail(m);
+      const d = await decodeMail(m, i);
       intaken.push(intakeMessage({ meta: d.meta }, i, d.body, null));
       texts.push(d.body);
     }
