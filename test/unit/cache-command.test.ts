@@ -153,7 +153,7 @@ t.test('the command: list, prune --keep-last --dry-run, usage errors', async (t)
   t.match(real.out, /removed 2 entries/);
   t.notOk(existsSync(join(root, 'images/initramfs-aaa')));
   t.equal((await cli(['prune'])).code, 2);
-  t.match((await cli(['prune', '--older-than', 'soon'])).err, /^dax-harness cache: "soon" is not a duration/);
+  t.match((await cli(['prune', '--older-than', 'soon'])).err, /^dax-harness cache: --older-than "soon" is not a duration/);
   t.equal((await cli(['prune', '--keep-last', 'x'])).code, 2);
   t.equal((await cli(['frob'])).code, 2);
 });

@@ -203,7 +203,8 @@ t.test('durations and test names', async (t) => {
   t.equal(parseDuration('90s', 'x'), 90_000);
   t.equal(parseDuration('1h30m', 'x'), 5_400_000);
   t.equal(parseDuration('45', 'x'), 45_000, 'plain seconds');
-  t.throws(() => parseDuration('1d', 'x'));
+  t.equal(parseDuration('1d', 'x'), 86_400_000, 'days, as cache prune takes them');
+  t.throws(() => parseDuration('8d', 'x'), /^x 8d is out of range: give 1s to 1w$/, 'past a week is no budget');
   const ids = ['pmd_pte_mix.ext4', 'pmd_pte_mix.xfs', 'ndctl:mmap.sh', 'smoke:ext4', 'smoke:xfs'];
   t.same(resolveTestNames(['pmd_pte_mix'], ids), ['pmd_pte_mix.ext4', 'pmd_pte_mix.xfs'], 'a stressor is all its targets');
   t.same(resolveTestNames(['stressors:pmd_pte_mix.xfs', 'smoke.ext4', 'smoke'], ids), ['pmd_pte_mix.xfs', 'smoke:ext4', 'smoke:xfs']);

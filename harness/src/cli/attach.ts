@@ -10,6 +10,7 @@ import { loadRun } from '../results/store.ts';
 import { Guest } from '../vm/guest.ts';
 import { interactiveShell } from '../vm/pty.ts';
 import { connectHost, crashNotice, guestRefusal, guestState, readGuest, GuestRefusedError, GUEST_DIR, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
+import { lineForTerminal } from '../host/terminal.ts';
 
 export const ATTACH_HELP = `usage: dax-harness attach [--results DIR] RUN [-- COMMAND [ARG...]]
 
@@ -58,7 +59,7 @@ function parse(cmd: string, argv: string[]): { a: { results?: string; help?: boo
 }
 
 export async function attachCommand(argv: string[]): Promise<number> {
-  const bad = (m: string) => (process.stderr.write(`dax-harness attach: ${m}\n`), 2);
+  const bad = (m: string) => (process.stderr.write(`dax-harness attach: ${lineForTerminal(m)}\n`), 2);
   const p = parse('attach', argv);
   if (typeof p === 'string') return bad(p);
   if (p.a.help) return (process.stdout.write(ATTACH_HELP + '\n'), 0);
@@ -77,7 +78,7 @@ export async function attachCommand(argv: string[]): Promise<number> {
   const state = guestState(info);
   if (!state.up) return bad(`the guest of ${info.run} is not up: ${state.why}`);
   const tty = p.command === null && Boolean(process.stdin.isTTY);
-  const say = (l: string) => process.stderr.write(`${l}${tty ? '\r\n' : '\n'}`);
+  const say = (l: string) => process.stderr.write(`${lineForTerminal(l)}${tty ? '\r\n' : '\n'}`);
   let down = false;
   const end = new AbortController();
   const host = await connectHost(
@@ -122,7 +123,7 @@ export async function attachCommand(argv: string[]): Promise<number> {
 }
 
 export async function stopCommand(argv: string[]): Promise<number> {
-  const bad = (m: string) => (process.stderr.write(`dax-harness stop: ${m}\n`), 2);
+  const bad = (m: string) => (process.stderr.write(`dax-harness stop: ${lineForTerminal(m)}\n`), 2);
   const p = parse('stop', argv);
   if (typeof p === 'string') return bad(p);
   if (p.a.help) return (process.stdout.write(STOP_HELP + '\n'), 0);
@@ -142,7 +143,7 @@ export async function stopCommand(argv: string[]): Promise<number> {
     // Its owner is gone and QEMU with it (pdeathsig): only the files are left.
     // Names of our own in RUN, never a path guest.json gives (guest.sock: an older harness's socket).
     for (const name of [GUEST_FILE, 'ssh', GUEST_DIR, 'guest.sock']) await removeInside(dir, name);
-    process.stdout.write(`${info.run}: the guest was not up (${state.why}); cleaned up after it\n`);
+    process.stdout.write(`${lineForTerminal(`${info.run}: the guest was not up (${state.why}); cleaned up after it`)}\n`);
     return 0;
   }
   const owner = info.owner;
@@ -175,6 +176,6 @@ export async function stopCommand(argv: string[]): Promise<number> {
     return 3;
   }
   const run = await loadRun(dir).catch(() => null);
-  process.stdout.write(`${info.run}: guest stopped${run ? `; run ${run.status}${run.reason ? ` — ${run.reason}` : ''}` : ''}\n`);
+  process.stdout.write(`${lineForTerminal(`${info.run}: guest stopped${run ? `; run ${run.status}${run.reason ? ` — ${run.reason}` : ''}` : ''}`)}\n`);
   return 0;
 }

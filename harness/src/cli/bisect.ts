@@ -13,6 +13,7 @@ import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEn
 import { summaryText } from '../workflows/bisect/report.ts';
 import type { BadMeaning } from '../workflows/bisect/types.ts';
 import { BisectEnvironmentError, GuestEnvironment } from '../workflows/bisect/environment.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
        dax-harness bisect --good REF --bad REF --source PATH --test TEST [options]
@@ -124,7 +125,7 @@ const guestEnvironment: MakeEnv = (plan, ctx) => new GuestEnvironment(plan, ctx)
 
 export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}): Promise<number> {
   const fail = (msg: string) => {
-    process.stderr.write(`dax-harness bisect: ${oneLine(msg)}\n`);
+    process.stderr.write(`dax-harness bisect: ${lineForTerminal(oneLine(msg))}\n`);
     return 2;
   };
   let a;
@@ -234,7 +235,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
   }
 
   const started = Date.now();
-  const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
+  const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${lineForTerminal(line)}\n`);
   try {
     const { record, dir } = await runBisectWorkflow(
       plan,
@@ -243,13 +244,13 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
     );
     if (a.json) process.stdout.write(JSON.stringify(record, null, 2) + '\n');
     else {
-      process.stdout.write(summaryText(record) + '\n');
+      process.stdout.write(forTerminal(summaryText(record)) + '\n');
       process.stdout.write(`details: ${dir}${record.status === 'budget' ? ` (continue: dax-harness bisect --resume ${dir} with a larger budget)` : ''}\n`);
     }
     return record.confident ? 0 : record.status === 'infra-error' ? 3 : 1;
   } catch (e) {
     if (e instanceof BisectEnvironmentError) {
-      process.stderr.write(`dax-harness bisect: ${e.message}\n`);
+      process.stderr.write(`dax-harness bisect: ${lineForTerminal(e.message)}\n`);
       return 3;
     }
     if (e instanceof InputError) return fail(e.message);

@@ -5,6 +5,7 @@ import { cacheRoot } from '../host/paths.js';
 import { InputError } from '../host/errors.js';
 import { LIMITS, wholeOption } from '../host/limits.js';
 import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
+import { lineForTerminal } from '../host/terminal.js';
 
 export const BUILD_HELP = `usage: dax-harness build [options]
 
@@ -126,7 +127,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     jobs,
     force: Boolean(values.force),
     // Progress is not prefixed like errors, so the one `dax-harness build:` line stays the verdict.
-    log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s [kernel] ${l}\n`),
+    log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s [kernel] ${lineForTerminal(l)}\n`),
     onBuildOutput: values.verbose ? (c) => process.stderr.write(c) : undefined,
   };
   try {
@@ -150,12 +151,12 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof KernelPipelineError || e instanceof KernelInputError) {
-      process.stderr.write(`dax-harness build: ${oneLine(e.what)} — ${oneLine(e.hint)}\n`);
+      process.stderr.write(`dax-harness build: ${lineForTerminal(`${oneLine(e.what)} — ${oneLine(e.hint)}`)}\n`);
       if (json) process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
       return e instanceof InputError ? 2 : 1;
     }
     if (e instanceof InputError) {
-      process.stderr.write(`dax-harness build: ${oneLine(e.message)}\n`);
+      process.stderr.write(`dax-harness build: ${lineForTerminal(oneLine(e.message))}\n`);
       return 2;
     }
     if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC') {

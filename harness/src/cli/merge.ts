@@ -7,6 +7,7 @@ import { ResultsIndex } from '../results/db.ts';
 import { writeNightReports } from '../results/reporters/index.ts';
 import { formatNightSummary } from '../results/reporters/text.ts';
 import { nightExitCode } from '../results/report.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const MERGE_HELP = `usage: dax-harness merge [--into RESULTS] DIR...
 
@@ -40,12 +41,12 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   }
   const into = a.values.into ? resolve(a.values.into) : defaultResultsRoot();
   try {
-    const out = await mergeNights(a.positionals, into, (m) => process.stderr.write(`${m}\n`));
+    const out = await mergeNights(a.positionals, into, (m) => process.stderr.write(`${lineForTerminal(m)}\n`));
     if (out.missing.length) console.error(`dax-harness merge: shard(s) ${out.missing.join(', ')} missing: the night is marked unfinished`);
     const index = await ResultsIndex.open(into);
     try {
       const report = await writeNightReports(index, out.nightId, out.dir);
-      process.stdout.write(formatNightSummary(report));
+      process.stdout.write(forTerminal(formatNightSummary(report)));
       console.log(`reports: ${out.dir}`);
       return nightExitCode(report);
     } finally {
@@ -53,7 +54,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof NightlyInputError) {
-      console.error(`dax-harness merge: ${e.message}`);
+      console.error(`dax-harness merge: ${lineForTerminal(e.message)}`);
       return 2;
     }
     console.error(`dax-harness merge: internal error: ${(e as Error).stack ?? String(e)}`);

@@ -13,6 +13,7 @@ import { formatNightSummary } from '../results/reporters/text.ts';
 import { nightExitCode } from '../results/report.ts';
 import { InputError } from '../host/errors.ts';
 import { LIMITS, secondsOption, wholeOption } from '../host/limits.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const NIGHTLY_HELP = `usage: dax-harness nightly CONFIG [options]
 
@@ -58,7 +59,7 @@ crash signature, 2 bad input, 3 the harness could not run or judge some cells,
 130 interrupted (run the same command again to resume).`;
 
 function fail(msg: string): number {
-  console.error(`dax-harness nightly: ${msg}`);
+  console.error(`dax-harness nightly: ${lineForTerminal(msg)}`);
   return 2;
 }
 
@@ -108,7 +109,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       freshGuests: v['fresh-guests'],
     };
     const started = Date.now();
-    const progress = (m: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${m}\n`);
+    const progress = (m: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${lineForTerminal(m)}\n`);
     return await withNightSignals(async (signal) => {
       const out = await runNight({ ...opts, progress, signal }, { runCell: primitiveRunCell({ bootTimeoutMs }), prepareKernel: prepareKernelOnce, checkCell: checkCellInputs, kernelFault });
       // No reports: they would not fit either.
@@ -119,7 +120,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       const index = await ResultsIndex.open(resultsRoot);
       try {
         const report = await writeNightReports(index, out.nightId, out.dir);
-        process.stdout.write(formatNightSummary(report));
+        process.stdout.write(forTerminal(formatNightSummary(report)));
         console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
         if (out.interrupted) {
           console.log(`night ${out.nightId} is unfinished: run the same command again to resume it`);

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type { CrashReport } from '../results/records.js';
 import { symbolizeReport } from '../oracle/index.js';
 import { reportsFromStream } from '../workflows/repro/report.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
 
@@ -102,7 +103,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
   try {
     reports = await reportsFromStream(input);
   } catch (e) {
-    console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
+    console.error(`${ERR} cannot read ${file}: ${lineForTerminal(reason(e))}`);
     return 2;
   }
   if (values.vmlinux) {
@@ -112,7 +113,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
     reports = await Promise.all(reports.map((r) => symbolizeReport(r, sym)));
   }
   if (values.json) process.stdout.write(JSON.stringify(reports, null, 2) + '\n');
-  else process.stdout.write(formatReports(reports));
+  else process.stdout.write(forTerminal(formatReports(reports)));
   return reports.length > 0 ? 1 : 0;
 }
 

@@ -24,6 +24,7 @@ import { candidateIds, type Candidate } from '../workflows/repro/candidates.ts';
 import { reproLoop, type ReproGuest } from '../workflows/repro/loop.ts';
 import type { DebianKernel } from '../workflows/repro/kernels.ts';
 import { formatPlan, formatSummary } from '../workflows/repro/text.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
 
@@ -193,7 +194,7 @@ const REAL: ReproDeps = {
 
 export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Promise<number> {
   const fail = (msg: string) => {
-    process.stderr.write(`${ERR} ${msg.replace(/\s*\n\s*/g, ' ')}\n`);
+    process.stderr.write(`${ERR} ${lineForTerminal(msg.replace(/\s*\n\s*/g, ' '))}\n`);
     return 2;
   };
   let a;
@@ -272,13 +273,13 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
 
   if (a['dry-run']) {
     if (a.json) process.stdout.write(JSON.stringify({ plan: { ...plan, facts: { ...plan.facts, crash: { source: plan.facts.crash.source, report: plan.facts.crash.report } } } }, null, 2) + '\n');
-    else process.stdout.write(formatPlan(plan));
+    else process.stdout.write(forTerminal(formatPlan(plan)));
     return 0;
   }
-  process.stderr.write(formatPlan(plan));
+  process.stderr.write(forTerminal(formatPlan(plan)));
   const now = deps.now ?? Date.now;
   const started = now();
-  const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${line}\n`);
+  const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${lineForTerminal(line)}\n`);
   const seconds = whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
   const ndctl = a.ndctl ? resolve(a.ndctl) : null;
   const dir = await ReproDir.create(a.results ? resolve(a.results) : defaultResultsRoot(), { argv: ['dax-harness', 'repro', ...argv], given: report, text: reportText ?? '', plan });
@@ -313,7 +314,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
     const msg = e instanceof Error ? e.message : String(e);
     await dir.finish('infra-error', msg, null);
     if (e instanceof InputError) return fail(msg);
-    process.stderr.write(`${ERR} ${e instanceof KernelPipelineError || e instanceof FetchError ? '' : 'could not run the tests: '}${msg.split('\n')[0]}\n`);
+    process.stderr.write(`${ERR} ${e instanceof KernelPipelineError || e instanceof FetchError ? '' : 'could not run the tests: '}${lineForTerminal(msg.split('\n')[0]!)}\n`);
     return 3;
   }
   const summary = summarise(plan, loop, { report: reportPath, ndctl, budget: a.budget, anyCrash: a['any-crash'], seconds });
@@ -321,7 +322,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   const status = summary.reproduced ? 'reproduced' : summary.found ? 'other-crash' : loop.stop === 'no-tests' ? 'infra-error' : 'not-reproduced';
   await dir.finish(status, summary.found ? summary.found.title : loop.stop, summary, human + `\nresults: ${dir.dir}\n`);
   if (a.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-  else process.stdout.write(human + `results: ${dir.dir}\n`);
+  else process.stdout.write(forTerminal(human) + `results: ${dir.dir}\n`);
   if (summary.found) return 0;
   return loop.stop === 'no-tests' ? 3 : 1;
 }

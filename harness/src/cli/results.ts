@@ -12,6 +12,7 @@ import { renderReport, REPORT_FILES, type ReportFormat } from '../results/report
 import type { Verdict } from '../results/records.ts';
 import { listGuests } from '../workflows/kept.ts';
 import { LIMITS, wholeOption } from '../host/limits.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const RESULTS_HELP = `usage: dax-harness results [COMMAND] [options]
 
@@ -30,6 +31,9 @@ options:
   --cell KEY            history: only this cell
   --nights N            history: the last N nights (default 30)
   --format F, -o FILE   report: format and output file (default stdout)`;
+
+/** Everything here prints what runs and guests wrote (reasons, titles, test names): cleaned for the terminal. */
+const out = (s: string) => console.log(forTerminal(s));
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -67,11 +71,11 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     return 2;
   }
   if (a.values.help) {
-    console.log(RESULTS_HELP);
+    out(RESULTS_HELP);
     return 0;
   }
   const bad = (msg: string) => {
-    console.error(`dax-harness results: ${msg}`);
+    console.error(`dax-harness results: ${lineForTerminal(msg)}`);
     return 2;
   };
   let limit: number;
@@ -85,7 +89,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
   const want = (n: number, usage: string) => (args.length === n ? null : bad(`${cmd} takes ${usage}`));
   if (!(await stat(root).catch(() => null))?.isDirectory()) {
     if (a.values.results) return bad(`${root} is not a results directory: give --results the directory 'dax-harness run' or 'nightly' wrote into`);
-    console.log(`no results yet in ${root}`);
+    out(`no results yet in ${root}`);
     return 0;
   }
 
@@ -95,7 +99,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     const runs = (idx.db.prepare('SELECT count(*) AS c FROM runs').get() as { c: number }).c;
     const tests = (idx.db.prepare('SELECT count(*) AS c FROM tests').get() as { c: number }).c;
     idx.close();
-    console.log(`reindexed ${root}: ${n} nights, ${runs} runs, ${tests} test results`);
+    out(`reindexed ${root}: ${n} nights, ${runs} runs, ${tests} test results`);
     return 0;
   }
   const idx = await ResultsIndex.open(root);
@@ -104,17 +108,17 @@ export async function resultsCommand(argv: string[]): Promise<number> {
       case 'list': {
         const nights = idx.nights();
         if (nights.length) {
-          console.log(table([['night', 'status', 'cells', 'started', 'baseline'], ...nights.map((n) => [n.id, n.status, String(n.cells), n.started_at, n.baseline ?? 'previous'])]));
-        } else console.log('no nights yet');
+          out(table([['night', 'status', 'cells', 'started', 'baseline'], ...nights.map((n) => [n.id, n.status, String(n.cells), n.started_at, n.baseline ?? 'previous'])]));
+        } else out('no nights yet');
         const runs = idx.runs(null);
         if (runs.length) {
-          console.log('');
-          console.log(table([['run', 'status', 'started', 'reason'], ...runs.map((r) => [r.id, r.status, r.started_at, r.reason])]));
+          out('');
+          out(table([['run', 'status', 'started', 'reason'], ...runs.map((r) => [r.id, r.status, r.started_at, r.reason])]));
         }
         const guests = await listGuests(root);
         if (guests.length) {
-          console.log('');
-          console.log(table([['guest of run', 'mode', 'ssh', 'since', 'state'], ...guests.map((g) => [g.info.run, g.info.mode, `127.0.0.1:${g.info.ssh.port}`, g.info.startedAt, g.state.up ? 'up (dax-harness attach / stop)' : `gone: ${g.state.why} (dax-harness stop cleans up)`])]));
+          out('');
+          out(table([['guest of run', 'mode', 'ssh', 'since', 'state'], ...guests.map((g) => [g.info.run, g.info.mode, `127.0.0.1:${g.info.ssh.port}`, g.info.startedAt, g.state.up ? 'up (dax-harness attach / stop)' : `gone: ${g.state.why} (dax-harness stop cleans up)`])]));
         }
         return 0;
       }
@@ -122,15 +126,15 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         const e = want(1, 'one night or run id');
         if (e !== null) return e;
         if (idx.night(args[0])) {
-          process.stdout.write(formatNightSummary(loadNightReport(idx, args[0])));
+          process.stdout.write(forTerminal(formatNightSummary(loadNightReport(idx, args[0]))));
           return 0;
         }
         const run = idx.run(args[0]);
         if (!run) return bad(`${args[0]} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
         const tests = idx.runTests(run.id);
-        console.log(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
-        if (tests.length) console.log(table([['test', 'verdict', 'status', 'time', 'reason'], ...tests.map((t) => [t.test_key, t.verdict, t.status, `${(t.duration_ms / 1000).toFixed(1)}s`, t.reason])]));
-        console.log(`details: ${resolve(root, run.dir)}`);
+        out(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
+        if (tests.length) out(table([['test', 'verdict', 'status', 'time', 'reason'], ...tests.map((t) => [t.test_key, t.verdict, t.status, `${(t.duration_ms / 1000).toFixed(1)}s`, t.reason])]));
+        out(`details: ${resolve(root, run.dir)}`);
         return 0;
       }
       case 'diff': {
@@ -152,8 +156,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         if (!ma || !mb) return bad(`${!ma ? A : B} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
         const keys = [...new Set([...ma.keys(), ...mb.keys()])].sort();
         const rows = keys.filter((k) => short(ma.get(k) ?? []) !== short(mb.get(k) ?? [])).map((k) => [k, short(ma.get(k) ?? []), short(mb.get(k) ?? [])]);
-        if (!rows.length) console.log(`${A} and ${B}: every test has the same outcome (${keys.length} tests)`);
-        else console.log(table([['test', A, B], ...rows]));
+        if (!rows.length) out(`${A} and ${B}: every test has the same outcome (${keys.length} tests)`);
+        else out(table([['test', A, B], ...rows]));
         return 0;
       }
       case 'history': {
@@ -164,9 +168,9 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         for (const c of cells) {
           const h = idx.history(c.cell_key, c.test_key, { limit });
           const failed = h.filter((x) => x.verdicts.includes('fail')).length;
-          console.log(`${c.cell_key}  ${c.test_key}: failed on ${failed} of ${h.length} nights`);
-          console.log(table([['night', 'verdicts', 'time'], ...h.map((x) => [x.night, short(x.verdicts), `${(x.durationsMs.reduce((s, d) => s + d, 0) / x.durationsMs.length / 1000).toFixed(1)}s`])]));
-          console.log('');
+          out(`${c.cell_key}  ${c.test_key}: failed on ${failed} of ${h.length} nights`);
+          out(table([['night', 'verdicts', 'time'], ...h.map((x) => [x.night, short(x.verdicts), `${(x.durationsMs.reduce((s, d) => s + d, 0) / x.durationsMs.length / 1000).toFixed(1)}s`])]));
+          out('');
         }
         return 0;
       }
@@ -179,7 +183,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         const out = a.values.output ? resolve(a.values.output) : null;
         const text = renderReport(loadNightReport(idx, args[0]), f, root, out ? dirname(out) : process.cwd());
         if (out) await writeFileAtomic(out, text);
-        else process.stdout.write(text);
+        // The machine formats go out as written; the text one is read on a terminal.
+        else process.stdout.write(f === 'text' ? forTerminal(text) : text);
         return 0;
       }
       default:

@@ -13,6 +13,7 @@ import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, w
 import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';
 import type { KeeperStart } from '../workflows/keeper.ts';
+import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
@@ -61,7 +62,7 @@ Exit codes: 0 no unexpected outcome, 1 a test failed unexpectedly or the kernel 
 2 bad input, 3 infrastructure error (guest or QEMU broke), 130/143 interrupted (SIGINT/SIGTERM).`;
 
 function fail(msg: string): number {
-  console.error(`dax-harness run: ${msg}`);
+  console.error(`dax-harness run: ${lineForTerminal(msg)}`);
   return 2;
 }
 
@@ -115,7 +116,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     const started = Date.now();
     const progress = (phase: string, msg: string) => {
       const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
-      process.stderr.write(`${t}s [${phase}] ${msg}\n`);
+      process.stderr.write(`${t}s [${phase}] ${lineForTerminal(msg)}\n`);
     };
     const options: KeeperStart['options'] = {
       ...guest,
@@ -136,7 +137,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       : { ...(await runWorkflow({ ...options, progress })), after: [] };
     if (a.json) console.log(JSON.stringify(record, null, 2));
     else {
-      console.log(formatTable(record));
+      console.log(forTerminal(formatTable(record)));
       console.log(`details: ${runDir}`);
     }
     for (const l of after) console.log(l);
@@ -159,12 +160,12 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     // A download or an image build that failed: the machine's problem, said in one line.
     if (e instanceof FetchError || e instanceof ImageBuildError) {
-      console.error(`dax-harness run: ${e.message}`);
+      console.error(`dax-harness run: ${lineForTerminal(e.message)}`);
       return 3;
     }
     // The kernel under test did not build: its failure, as a failed test would be.
     if (e instanceof KernelPipelineError) {
-      console.error(`dax-harness run: ${e.message}`);
+      console.error(`dax-harness run: ${lineForTerminal(e.message)}`);
       return 1;
     }
     console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);

@@ -9,6 +9,7 @@ import { RunInputError } from '../workflows/run.ts';
 import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workflows/shell.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
 import type { SmokeFs } from '../suites/dax-smoke.ts';
+import { lineForTerminal } from '../host/terminal.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
 
@@ -50,7 +51,7 @@ came up or the setup failed, with no kernel report: git bisect run skips that
 commit); 2 bad input; 130/143 interrupted.`;
 
 function fail(msg: string): number {
-  process.stderr.write(`dax-harness shell: ${msg}\n`);
+  process.stderr.write(`dax-harness shell: ${lineForTerminal(msg)}\n`);
   return 2;
 }
 
@@ -85,7 +86,8 @@ export async function shellCommand(argv: string[]): Promise<number> {
   const interactive = command === null;
   const tty = interactive && Boolean(process.stdin.isTTY);
   // In raw mode the terminal does not turn \n into a new line.
-  const say = (line: string) => process.stderr.write(`${line}${tty ? '\r\n' : '\n'}`);
+  // Guest text (crash titles, reasons) reaches these lines: cleaned, one line each.
+  const say = (line: string) => process.stderr.write(`${lineForTerminal(line)}${tty ? '\r\n' : '\n'}`);
   try {
     if (command !== null && command.length === 0) throw new RunInputError('nothing after --: give the command to run in the guest');
     const suite = a.suite!;

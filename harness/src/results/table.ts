@@ -1,5 +1,6 @@
 // The human summary printed at the end of a run.
 import type { RunRecord, TestResult } from './records.ts';
+import { lineForTerminal as clean } from '../host/terminal.ts';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
@@ -28,7 +29,8 @@ function rowReason(t: TestResult): string {
 }
 
 export function formatTable(run: RunRecord): string {
-  const rows = run.tests.map((t) => [label(t), statusWord(t), `${(t.durationMs / 1000).toFixed(1)}s`, rowReason(t)]);
+  // Names, reasons and titles carry the guest's words: one clean line per cell, so no cell can forge a row.
+  const rows = run.tests.map((t) => [clean(label(t)), statusWord(t), `${(t.durationMs / 1000).toFixed(1)}s`, clean(rowReason(t))]);
   const w0 = Math.max(4, ...rows.map((r) => r[0].length));
   const w1 = Math.max(6, ...rows.map((r) => r[1].length));
   const lines = [`${pad('test', w0)}  ${pad('status', w1)}  time    reason`];
@@ -40,7 +42,7 @@ export function formatTable(run: RunRecord): string {
   }
   const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ') || 'no tests ran';
   lines.push('');
-  lines.push(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''} (${summary})`);
-  if (run.crashes.length) for (const c of run.crashes) lines.push(`  crash: ${c.title}`);
+  lines.push(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${clean(run.reason)}` : ''} (${summary})`);
+  if (run.crashes.length) for (const c of run.crashes) lines.push(`  crash: ${clean(c.title)}`);
   return lines.join('\n');
 }
