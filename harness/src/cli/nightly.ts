@@ -12,7 +12,7 @@ import { writeNightReports } from '../results/reporters/index.ts';
 import { formatNightSummary } from '../results/reporters/text.ts';
 import { nightExitCode } from '../results/report.ts';
 import { InputError } from '../host/errors.ts';
-import { LIMITS, secondsOption, wholeOption } from '../host/limits.ts';
+import { LIMITS, isSafeId, secondsOption, wholeOption } from '../host/limits.ts';
 import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 
 export const NIGHTLY_HELP = `usage: dax-harness nightly CONFIG [options]
@@ -96,6 +96,8 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
     const jobs = wholeOption(v.jobs, '--jobs', LIMITS.jobs, 1);
     const rerunFailures = v['rerun-failures'] !== undefined ? wholeOption(v['rerun-failures'], '--rerun-failures', LIMITS.rerunFailures, 0) : undefined;
     const bootTimeoutMs = secondsOption(v['boot-timeout'], '--boot-timeout', LIMITS.bootTimeoutS, 180);
+    // The id names a directory: checked before the results root or its index is touched.
+    if (v.night !== undefined && !isSafeId(v.night)) return fail(`--night "${v.night}" is not a usable name: use letters, digits, . _ - (at most 128)`);
     const config = await loadNightConfig(a.positionals[0]);
     const resultsRoot = v.results ? resolve(v.results) : defaultResultsRoot();
     const opts = {

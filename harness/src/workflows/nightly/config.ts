@@ -90,8 +90,36 @@ export const CONFIG_MAX_BYTES = 1 << 20;
 /** Aliases a config may expand: enough for sharing a topology, far too few for a "billion laughs". */
 const CONFIG_MAX_ALIASES = 100;
 
+/** Flow collections ([ and {) a config may open in all: a hand-written one opens a few dozen. */
+const CONFIG_MAX_FLOW_OPENS = 1000;
+/** Columns of indentation and compact "- " nesting on one line. */
+const CONFIG_MAX_INDENT = 256;
+
+/**
+ * Nesting the parser should never see: yaml recurses per level (50000 "[" take
+ * it most of a second to overflow its stack) and a line of 100000 "- " makes
+ * V8 abort the process compiling a regular expression. Counted, not parsed,
+ * so no quoting can hide a level from it.
+ */
+function nestingProblem(text: string): string | null {
+  let opens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c === 0x5b || c === 0x7b) && ++opens > CONFIG_MAX_FLOW_OPENS) return `it opens over ${CONFIG_MAX_FLOW_OPENS} [ and { collections`;
+  }
+  const lead = /^[ \t?:-]*/;
+  let line = 0;
+  for (const l of text.split('\n')) {
+    line++;
+    if (lead.exec(l)![0].length > CONFIG_MAX_INDENT) return `line ${line} is indented or nested over ${CONFIG_MAX_INDENT} columns deep`;
+  }
+  return null;
+}
+
 /** YAML text → plain data, every parser failure (syntax, alias bombs, runaway nesting) as a ConfigError. */
 export function parseConfigYaml(text: string, shown: string): unknown {
+  const nesting = nestingProblem(text);
+  if (nesting) throw new ConfigError(`${shown}: not a usable config: ${nesting}: write it as nightly/example.yaml does`);
   try {
     const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length) {
