@@ -11,6 +11,11 @@
 //            (of CPU time: on a shared host the wall clock measures the neighbours too).
 //   stack    50 MB of one endless stack (a recursion that never ends) the
 //            same way, then the report's record as --json prints it. Same goals.
+//   input    every bad-input probe of bench/hostile-probes.ts (out-of-range
+//            numbers, ports and durations on every command, YAML and MIME
+//            bombs, over-large files, a night id that climbs out of the
+//            results) through the real CLI: exit code, stderr lines, time.
+//            Goal: all exit 2 with one line, within 1 s of start-up.
 // A section is a function from its options to rows of figures: add one to
 // SECTIONS (with its line in the list above) and it runs in its own child.
 import { spawnSync } from 'node:child_process';
@@ -24,6 +29,7 @@ import { ConsoleStream } from '../harness/src/vm/console.ts';
 import { ReportDetector } from '../harness/src/oracle/index.ts';
 import { CappedFile, logCaps } from '../harness/src/host/capped-file.ts';
 import type { CrashReport } from '../harness/src/results/records.ts';
+import { inputSection } from './hostile-probes.ts';
 
 export interface SectionOptions {
   /** MB (10^6 bytes) of hostile console. */
@@ -171,6 +177,9 @@ export const SECTIONS: Record<string, Section> = {
       },
     ];
   },
+
+  // The CLI's answers to bad input; --mb does not apply (the probes are what they are).
+  input: () => inputSection(),
 };
 
 // ------------------------------------------------------------------ driver
