@@ -3,7 +3,8 @@
 // merge's night id. Pure or on temp files; the CLI end to end is in
 // hostile-probes.test.ts.
 import t from 'tap';
-import { mkdtempSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../harness/src/host/errors.ts';
@@ -16,6 +17,7 @@ import { loadSeries } from '../../harness/src/kernel/series.ts';
 import { SeriesError } from '../../harness/src/kernel/errors.ts';
 import { formatTable } from '../../harness/src/results/table.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
+import { BIN } from '../../bench/hostile-probes.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'daxh-badinput-'));
 
@@ -170,4 +172,27 @@ t.test('merge: a night id from night.json is a name, never a path', async (t) =>
   }
   t.notOk(existsSync(escape), 'nothing written outside the results');
   t.same(readdirSync(into), [], 'nor inside');
+});
+
+t.test('results show and list, through the CLI: a hostile run.json reaches the terminal clean', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'daxh-results-esc-'));
+  const dir = join(root, 'r-esc');
+  mkdirSync(dir);
+  const now = new Date().toISOString();
+  const record = {
+    schema: 1, id: 'r-esc', status: 'fail', reason: 'guest said \x1b]0;owned\x07\x1b[2J\nr-forged  pass', startedAt: now, endedAt: now,
+    host: { hostname: 'h', qemuVersion: 'x' }, accel: null, kernel: null, image: null, topology: { nvdimms: [], memmap: [], memMiB: 2048, cpus: 2 }, topologyHash: 'h',
+    kernelCmdline: '', qemuArgv: [], bootMs: null, kernelInitMs: null, crashes: [],
+    tests: [{ name: 'smoke\x1b[8m', params: {}, status: 'fail', verdict: 'fail', durationMs: 1000, reason: 'oops\u009b2J\x1b]52;c;ZXZpbA==\x07\nsmoke  pass', startedAt: now, log: 'x' }],
+  };
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(record));
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, 'results', ...args, '--results', root], { encoding: 'utf8', timeout: 60_000 });
+  t.equal(cli('reindex').status, 0);
+  for (const args of [['show', 'r-esc'], ['list']]) {
+    const r = cli(...args);
+    t.equal(r.status, 0, r.stderr);
+    t.notMatch(r.stdout, /[\x1b\x07\x9b]/, `results ${args[0]}: no escape sequence`);
+    t.match(r.stdout, /r-esc/);
+    for (const l of r.stdout.split('\n')) t.notMatch(l, /^(r-forged|smoke {2}pass)/, `results ${args[0]}: no line forged by a newline in a reason`);
+  }
 });

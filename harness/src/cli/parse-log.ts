@@ -136,7 +136,8 @@ export function formatReports(reports: readonly CrashReport[]): string {
   reports.forEach((r, i) => {
     out.push(`[${i + 1}] ${r.title}`);
     const src = r.source as { message: number; subject: string | null; from: string | null; depth: number } | undefined;
-    if (src) out.push(`    from message ${src.message + 1}${src.subject ? `: ${src.subject}` : ''}${src.from ? ` (${src.from})` : ''}${src.depth > 0 ? `, quoted ${src.depth} deep` : ''}`);
+    // A decoded subject can hold a newline (an encoded word): kept on its line.
+    if (src) out.push(`    from message ${src.message + 1}${src.subject ? `: ${lineForTerminal(src.subject)}` : ''}${src.from ? ` (${lineForTerminal(src.from)})` : ''}${src.depth > 0 ? `, quoted ${src.depth} deep` : ''}`);
     out.push(`    type: ${r.type}${r.fatal ? ' (fatal)' : ''}   lines ${r.startLine + 1}-${r.endLine + 1}${r.complete === false ? '   (report cut short)' : ''}${r.corrupted ? '   (corrupted: interleaved or cut short, title may be off)' : ''}`);
     if (r.altTitles?.length) out.push(`    also titled: ${r.altTitles.join('  |  ')}`);
     if (r.file) out.push(`    at: ${r.file}${r.sourceLine ? `:${r.sourceLine}` : ''}`);

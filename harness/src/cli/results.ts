@@ -39,7 +39,9 @@ function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
-function table(rows: string[][]): string {
+function table(given: string[][]): string {
+  // One clean line per cell: a reason with a newline in it cannot forge a row.
+  const rows = given.map((r) => r.map((c) => lineForTerminal(c)));
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, w[i]))).join('  ').trimEnd()).join('\n');
 }
@@ -132,7 +134,7 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         const run = idx.run(args[0]);
         if (!run) return bad(`${args[0]} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
         const tests = idx.runTests(run.id);
-        out(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${run.reason}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
+        out(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${lineForTerminal(run.reason)}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
         if (tests.length) out(table([['test', 'verdict', 'status', 'time', 'reason'], ...tests.map((t) => [t.test_key, t.verdict, t.status, `${(t.duration_ms / 1000).toFixed(1)}s`, t.reason])]));
         out(`details: ${resolve(root, run.dir)}`);
         return 0;

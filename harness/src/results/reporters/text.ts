@@ -1,9 +1,11 @@
 // The terminal summary of a night: what needs a person first (regressions,
 // new failures and crashes), then flakes and the rest, then the counts.
 import type { NightReport, ReportTest } from '../report.ts';
+import { lineForTerminal as clean } from '../../host/terminal.ts';
 
 function line(t: ReportTest): string {
-  return `  ${t.cellKey}  ${t.key}: ${t.detail}${t.reason && t.attempts.failed ? ` — ${t.reason}` : ''}`;
+  // Test names, reasons and titles are the guest's words: one clean line each.
+  return `  ${t.cellKey}  ${clean(t.key)}: ${t.detail}${t.reason && t.attempts.failed ? ` — ${clean(t.reason)}` : ''}`;
 }
 
 export function formatNightSummary(r: NightReport): string {
@@ -19,7 +21,7 @@ export function formatNightSummary(r: NightReport): string {
   const newCrashes = r.crashes.filter((c) => c.isNew);
   if (newCrashes.length) {
     out.push('', `NEW CRASH SIGNATURES (${newCrashes.length}):`);
-    for (const c of newCrashes) out.push(`  ${c.title}  [${c.where.map((w) => w.cellKey).filter((v, i, a) => a.indexOf(v) === i).join(', ')}]`);
+    for (const c of newCrashes) out.push(`  ${clean(c.title)}  [${c.where.map((w) => w.cellKey).filter((v, i, a) => a.indexOf(v) === i).join(', ')}]`);
   }
   section('new tests failing', r.tests.filter((t) => t.cls === 'new' && t.attempts.failed));
   section('flaky', r.tests.filter((t) => t.cls === 'flaky'));
@@ -31,12 +33,12 @@ export function formatNightSummary(r: NightReport): string {
   const known = r.crashes.filter((c) => !c.isNew);
   if (known.length) {
     out.push('', `known crash signatures (${known.length}):`);
-    for (const c of known) out.push(`  ${c.title}  (seen ${c.count}× on ${c.nights} nights, first ${c.firstSeen}, last ${c.lastSeen})`);
+    for (const c of known) out.push(`  ${clean(c.title)}  (seen ${c.count}× on ${c.nights} nights, first ${c.firstSeen}, last ${c.lastSeen})`);
   }
   const broken = r.cells.filter((c) => c.status === 'not-run' || c.status === 'infra-error');
   if (broken.length) {
     out.push('', `cells the harness could not judge (${broken.length}):`);
-    for (const c of broken) out.push(`  ${c.key}: ${c.status} — ${c.reason}`);
+    for (const c of broken) out.push(`  ${c.key}: ${c.status} — ${clean(c.reason)}`);
   }
   const counts = Object.entries(r.counts)
     .filter(([, v]) => v)
