@@ -83,6 +83,7 @@ export function hostileProbes(dir: string): Probe[] {
     { name: 'cache age in the millennia', args: ['cache', 'prune', '--older-than', '99999999w'], says: range('--older-than') },
     // Counts.
     { name: 'eleven-digit NVDIMM count', args: ['run', '--nvdimms', '99999999999'], says: range('--nvdimms') },
+    { name: 'RAM of 10^30 GiB', args: ['run', '--mem', `1${'0'.repeat(30)}G`], says: /--mem "10+G" is not a size any guest could have/ },
     { name: 'no vCPU', args: ['run', '--cpus', '0'], says: range('--cpus') },
     { name: 'a million passes', args: ['run', '--repeat', '1000000'], says: range('--repeat') },
     { name: 'seed past 2^31', args: ['run', '--seed', '99999999999999999999'], says: range('--seed') },

@@ -80,10 +80,9 @@ export function wholeOption(text: string | undefined, name: string, range: Range
   return n;
 }
 
-/** A whole number a config file gave (already a number, or not): `key` names it. */
-export function wholeValue(v: unknown, key: string, range: Range): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) throw new InputError(`${key}: must be a whole number from ${rangeText(range)}`);
-  return v;
+/** A value read from a file (already a number, or not): a whole number within `range`. */
+export function inRange(v: unknown, range: Range): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= range.min && v <= range.max;
 }
 
 /** A TCP port the harness binds on the host (unprivileged: 1024-65535). */

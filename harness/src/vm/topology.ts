@@ -29,6 +29,8 @@ export function parseSizeMiB(text: string, what: string): number {
   const m = /^(\d+)([MmGg]?)(i?B)?$/.exec(text.trim());
   if (!m) throw new TopologyError(`${what} "${text}" is not a size: use e.g. 2050M or 4G`);
   const n = Number(m[1]);
+  // Past 2^40 MiB is no machine's size (and past 2^53 not even a whole number): said here, not as "InfinityM".
+  if (n > 2 ** 40) throw new TopologyError(`${what} "${text}" is not a size any guest could have: use e.g. 2050M or 4G`);
   return m[2].toLowerCase() === 'g' ? n * 1024 : n;
 }
 

@@ -11,6 +11,7 @@ import { NDCTL_GUEST } from '../../suites/ndctl.ts';
 import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
+import { LIMITS, inRange, type Range } from '../../host/limits.ts';
 import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
 
 export class ConfigError extends Error {
@@ -154,9 +155,10 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
     if (typeof v !== 'string' || !v.trim()) fail(key, 'must be a non-empty string');
     return (v as string).trim();
   };
-  const int = (v: unknown, key: string, min: number, max: number, dflt: number): number => {
+  // The ranges are the command line's (host/limits.ts): a config cannot ask for what an option may not.
+  const int = (v: unknown, key: string, r: Range, dflt: number): number => {
     if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(key, `must be a whole number from ${min} to ${max}`);
+    if (!inRange(v, r)) fail(key, `must be a whole number from ${r.min} to ${r.max}`);
     return v as number;
   };
   const list = (v: unknown, key: string): string[] => {
@@ -269,9 +271,9 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
       modes,
       ...(tests ? { tests } : {}),
       ...(suite === 'ndctl' ? { ndctl: await path(s.ndctl, `${key}.ndctl`, 'dir') } : {}),
-      ...(s.seconds !== undefined ? { seconds: int(s.seconds, `${key}.seconds`, 0, 86400, 0) } : {}),
+      ...(s.seconds !== undefined ? { seconds: int(s.seconds, `${key}.seconds`, LIMITS.stressSeconds, 0) } : {}),
       ...(s.image !== undefined ? { image: name(s.image, `${key}.image`) } : {}),
-      ...(s.repeat !== undefined ? { repeat: int(s.repeat, `${key}.repeat`, 1, 1000, 1) } : {}),
+      ...(s.repeat !== undefined ? { repeat: int(s.repeat, `${key}.repeat`, LIMITS.repeat, 1) } : {}),
     });
   }
   unique(suites, 'suites');
@@ -298,7 +300,7 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
         return fail(`${key}.${k}`, `"${v}" is not a size: write e.g. 2050M or 4G`);
       }
     };
-    const count = int(t.nvdimms, `${key}.nvdimms`, 0, 8, defaultTopology.nvdimms.length);
+    const count = int(t.nvdimms, `${key}.nvdimms`, LIMITS.nvdimms, defaultTopology.nvdimms.length);
     const dimm = { sizeMiB: size(t.nvdimmSize, 'nvdimmSize', defaultTopology.nvdimms[0].sizeMiB), labelSizeMiB: size(t.labelSize, 'labelSize', defaultTopology.nvdimms[0].labelSizeMiB) };
     const memmap = t.memmap === undefined ? [] : list(t.memmap, `${key}.memmap`).map((m, j) => {
       try {
@@ -311,8 +313,8 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
       nvdimms: Array.from({ length: count }, () => ({ ...dimm })),
       memmap,
       memMiB: size(t.mem, 'mem', defaultTopology.memMiB),
-      cpus: int(t.cpus, `${key}.cpus`, 1, 8, defaultTopology.cpus),
-      numaNodes: int(t.numa, `${key}.numa`, 1, 4, 1),
+      cpus: int(t.cpus, `${key}.cpus`, LIMITS.cpus, defaultTopology.cpus),
+      numaNodes: int(t.numa, `${key}.numa`, LIMITS.numaNodes, 1),
     };
     try {
       validateTopology(topology);
@@ -344,7 +346,7 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
     for (const [i, ov] of (top.overrides as unknown[]).entries()) {
       const o = obj(ov, `overrides[${i}]`);
       only(o, `overrides[${i}]`, ['match', 'repeat']);
-      overrides.push({ match: match(o.match, `overrides[${i}].match`), repeat: int(o.repeat, `overrides[${i}].repeat`, 1, 1000, 1) });
+      overrides.push({ match: match(o.match, `overrides[${i}].match`), repeat: int(o.repeat, `overrides[${i}].repeat`, LIMITS.repeat, 1) });
     }
   }
   const exclude: Override['match'][] = [];
@@ -366,11 +368,11 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
     file,
     hash,
     origin,
-    rerunFailures: int(top.rerunFailures, 'rerunFailures', 0, 100, 4),
-    historyNights: int(top.historyNights, 'historyNights', 1, 10000, 30),
-    repeat: int(top.repeat, 'repeat', 1, 1000, 1),
-    seed: int(top.seed, 'seed', 0, 2 ** 31, 1),
-    seconds: int(top.seconds, 'seconds', 0, 86400, 0),
+    rerunFailures: int(top.rerunFailures, 'rerunFailures', LIMITS.rerunFailures, 4),
+    historyNights: int(top.historyNights, 'historyNights', LIMITS.nights, 30),
+    repeat: int(top.repeat, 'repeat', LIMITS.repeat, 1),
+    seed: int(top.seed, 'seed', LIMITS.seed, 1),
+    seconds: int(top.seconds, 'seconds', LIMITS.stressSeconds, 0),
     ...(accel ? { accel: accel as 'kvm' | 'tcg' } : {}),
     append,
     known,
