@@ -60,6 +60,7 @@ function writeFixtures(dir: string): Record<string, string> {
     hugeRepeat: f('repeat.yaml', 'repeat: 100000000\nkernels:\n  - name: stock\n    stock: true\nsuites:\n  - name: smoke\n'),
     nestedMime: f('nested.mbox', nested + '--b5000\nContent-Type: text/plain\n\nhello\n'),
     manyParts: f('parts.mbox', parts),
+    bigKnown: f('known.txt', '# padding\n'.repeat(500_000)),
     report: f('report.txt', 'BUG: unable to handle page fault for address: ffff888000000000\n'),
     night,
   };
@@ -104,6 +105,7 @@ export function hostileProbes(dir: string): Probe[] {
     { name: 'night id that climbs out', args: ['nightly', x.hugeRepeat, '--night', '../../etc'], says: /--night "\.\.\/\.\.\/etc" is not a usable name/ },
     { name: 'YAML over 1 MiB', args: ['nightly', x.bigYaml], says: /big\.yaml: \d+ bytes is over/ },
     { name: 'config repeat of 10^8', args: ['nightly', x.hugeRepeat], says: /repeat: must be a whole number from 1 to 1000/ },
+    { name: 'known-outcome list of 5 MB', args: ['run', '--known', x.bigKnown], says: /known-outcome file .*known\.txt is over 4 MiB/ },
     // Mails.
     { name: 'MIME nested 5000 deep (bisect)', args: ['bisect', '--series', x.nestedMime, '--test', 'smoke:ext4'], says: /nested\.mbox#1 is not a mail .*multipart/ },
     { name: 'MIME with 100000 parts (bisect)', args: ['bisect', '--series', x.manyParts, '--test', 'smoke:ext4'], says: /parts\.mbox#1 is not a mail .*MIME parts/ },

@@ -13,7 +13,7 @@
 // that emulation trips). The test may end in `*` to cover a family (`stressors:vma_ops.*`).
 // Later lines win over earlier ones, and a user's files come after ours.
 // Pure: no I/O but reading the files named.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../host/paths.ts';
 import { inRange } from './stressor-manifest.ts';
@@ -75,13 +75,18 @@ export function parseKnown(text: string, where: string): KnownEntry[] {
   return out;
 }
 
+const KNOWN_MAX_BYTES = 4 << 20;
+
 export async function loadKnown(paths: string[]): Promise<KnownEntry[]> {
   const all: KnownEntry[] = [];
   for (const p of paths) {
     let text: string;
     try {
+      // A list people write by hand: anything this large is the wrong file, refused before it is read whole.
+      if ((await stat(p)).size > KNOWN_MAX_BYTES) throw new KnownOutcomesError(`known-outcome file ${p} is over ${KNOWN_MAX_BYTES >> 20} MiB: give the list of expected outcomes`);
       text = await readFile(p, 'utf8');
     } catch (e) {
+      if (e instanceof KnownOutcomesError) throw e;
       throw new KnownOutcomesError(`known-outcome file ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message}`);
     }
     all.push(...parseKnown(text, p));

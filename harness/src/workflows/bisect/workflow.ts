@@ -3,7 +3,7 @@
 // (rewritten after every action, what --resume reads), bisect.json and
 // summary.txt. The environment that builds kernels and boots guests is
 // supplied by the caller (makeEnv), so this file never touches a guest.
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../host/fsutil.ts';
 import { claimRun, newRunId } from '../../results/store.ts';
@@ -67,7 +67,12 @@ function savePlan(plan: BisectPlan): SavedPlan {
   return { ...plan, input };
 }
 
+const STATE_MAX_BYTES = 64 << 20;
+
 export async function readSaved(dir: string): Promise<SavedBisection> {
+  // A bisection's state is a few hundred KB; a file far past that is not one, and is not read whole.
+  const size = (await stat(join(dir, 'state.json')).catch(() => null))?.size ?? 0;
+  if (size > STATE_MAX_BYTES) throw new BisectInputError(`--resume ${dir}/state.json is over ${STATE_MAX_BYTES >> 20} MiB: it was not written by dax-harness bisect`);
   const text = await readFile(join(dir, 'state.json'), 'utf8').catch(() => null);
   if (text === null) throw new BisectInputError(`--resume ${dir} holds no state.json: give the directory a bisection wrote (results/bisect-<id>)`);
   let saved: SavedBisection;
