@@ -91,6 +91,7 @@ export function hostileProbes(dir: string): Probe[] {
     { name: 'stressor seconds in exponent form', args: ['run', '--seconds', '1e9'], says: range('--seconds') },
     { name: 'no nightly jobs', args: ['nightly', x.hugeRepeat, '--jobs', '0'], says: range('--jobs') },
     { name: 'a million nightly jobs', args: ['nightly', x.hugeRepeat, '--jobs', '1000000'], says: range('--jobs') },
+    { name: 'shard of 10^20 jobs', args: ['nightly', x.hugeRepeat, '--shard', '1/100000000000000000000'], says: /--shard 1\/1+0+: i must be from 1 to N, and N from 1 to 10000/ },
     { name: 'reruns by the thousand', args: ['nightly', x.hugeRepeat, '--rerun-failures', '1000'], says: range('--rerun-failures') },
     { name: 'bisect boots past the budget', args: ['bisect', '--series', x.report, '--test', 'smoke:ext4', '--max-boots', '99999999999'], says: range('--max-boots') },
     { name: 'bisect seconds past a day', args: ['bisect', '--series', x.report, '--test', 'stressors:vma_ops', '--seconds', '999999'], says: range('--seconds') },

@@ -98,13 +98,14 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
     const bootTimeoutMs = secondsOption(v['boot-timeout'], '--boot-timeout', LIMITS.bootTimeoutS, 180);
     // The id names a directory: checked before the results root or its index is touched.
     if (v.night !== undefined && !isSafeId(v.night)) return fail(`--night "${v.night}" is not a usable name: use letters, digits, . _ - (at most 128)`);
+    const shard = v.shard ? parseShard(v.shard) : null;
     const config = await loadNightConfig(a.positionals[0]);
     const resultsRoot = v.results ? resolve(v.results) : defaultResultsRoot();
     const opts = {
       config,
       resultsRoot,
       jobs,
-      shard: v.shard ? parseShard(v.shard) : null,
+      shard,
       nightId: v.night,
       baseline: v.baseline,
       rerunFailures,

@@ -464,13 +464,16 @@ export interface Shard {
   count: number;
 }
 
+/** More CI jobs than any matrix has cells. */
+const MAX_SHARDS = 10000;
+
 /** `i/N`, 1-based, as CI job matrices number their jobs. */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   if (!m) throw new ConfigError(`--shard "${text}" is not i/N: write e.g. --shard 1/4`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index < 1 || index > count) throw new ConfigError(`--shard ${text}: i must be from 1 to N (and N at least 1)`);
+  if (count < 1 || count > MAX_SHARDS || index < 1 || index > count) throw new ConfigError(`--shard ${text}: i must be from 1 to N, and N from 1 to ${MAX_SHARDS}`);
   return { index, count };
 }
 
