@@ -106,10 +106,8 @@ export function parseDuration(v: string, name: string, range: Range = LIMITS.bud
   return durationOption(v, name, range);
 }
 
-/** A whole-number option within `range` (see host/limits.ts for the harness's ranges). */
-export function whole(v: string | undefined, name: string, range: Range, dflt: number): number {
-  return wholeOption(v, name, range, dflt);
-}
+/** A whole-number option within a range of host/limits.ts. */
+export const whole = wholeOption;
 
 /** Kernel options → the kernel choice (Debian's stock kernel when none is given), with the checks that need no file or network. */
 export function kernelChoice(a: KernelArgs): KernelChoice {
