@@ -3,7 +3,7 @@
 // merge's night id. Pure or on temp files; the CLI end to end is in
 // hostile-probes.test.ts.
 import t from 'tap';
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readdirSync, truncateSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { SeriesError } from '../../harness/src/kernel/errors.ts';
 import { formatTable } from '../../harness/src/results/table.ts';
 import type { RunRecord } from '../../harness/src/results/records.ts';
 import { BIN } from '../../bench/hostile-probes.ts';
+import { readSaved } from '../../harness/src/workflows/bisect/workflow.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'daxh-badinput-'));
 
@@ -195,4 +196,12 @@ t.test('results show and list, through the CLI: a hostile run.json reaches the t
     t.match(r.stdout, /r-esc/);
     for (const l of r.stdout.split('\n')) t.notMatch(l, /^(r-forged|smoke {2}pass)/, `results ${args[0]}: no line forged by a newline in a reason`);
   }
+});
+
+t.test('bisect --resume: a state.json far past any bisection is refused unread', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxh-resume-'));
+  // Sparse: 65 MiB on paper, nothing on disk; read whole it would be 65 MiB of NULs in memory.
+  writeFileSync(join(dir, 'state.json'), '');
+  truncateSync(join(dir, 'state.json'), 65 << 20);
+  await t.rejects(readSaved(dir), { name: 'BisectInputError', message: /state\.json is over 64 MiB: it was not written by dax-harness bisect/ });
 });

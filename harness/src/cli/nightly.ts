@@ -43,7 +43,7 @@ options:
   --rerun-failures N     reruns of a test that passed on the baseline and fails now
                          (default: the config's rerunFailures, else 4)
   --results DIR          results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
-  --boot-timeout SEC     per guest (default 180)
+  --boot-timeout SEC     per guest (default 180, at most 86400)
   --fresh-guests         boot every cell's guest; by default cells that would boot
                          the same guest (kernel, image, topology, command line,
                          shares) run one after another in it, if each left it clean

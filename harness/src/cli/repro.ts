@@ -53,7 +53,7 @@ what to reproduce:
 
 how long:
   --budget DURATION      time for the whole search, boots and builds included:
-                         90s, 30m, 2h, 1h30m (default 30m)
+                         90s, 30m, 2h, 1h30m, 2d (default 30m, at most 1w)
   --confirm N            after the first reproduction, run that test N more times
                          to measure how often it crashes (default 4; 0: stop at once)
   --seconds N            how long each stressor loops per run (default: the manifest's)

@@ -60,8 +60,8 @@ export const GUEST_HELP = `  --image NAME           image recipe under images/: 
   --cpus N               vCPUs (default 2)
   --numa N               NUMA nodes (default 1); nodes past the first take 1 GiB of RAM each
   --accel kvm|tcg        skip the KVM probe and use this accelerator
-  --ssh-port N           host port (on 127.0.0.1) for the guest's sshd (default: a free one)
-  --boot-timeout SEC     how long to wait for the guest's sshd (default 180)`;
+  --ssh-port N           host port (on 127.0.0.1, 1024-65535) for the guest's sshd (default: a free one)
+  --boot-timeout SEC     how long to wait for the guest's sshd (default 180, at most 86400)`;
 
 export interface KernelArgs {
   kernel?: string;
