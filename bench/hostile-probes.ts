@@ -61,6 +61,7 @@ function writeFixtures(dir: string): Record<string, string> {
     nestedMime: f('nested.mbox', nested + '--b5000\nContent-Type: text/plain\n\nhello\n'),
     manyParts: f('parts.mbox', parts),
     bigKnown: f('known.txt', '# padding\n'.repeat(500_000)),
+    manyMails: f('archive.mbox', Array.from({ length: 20000 }, (_, i) => `From x Mon Jan  1 00:00:00 2024\nFrom: a@example.org\nSubject: s${i}\n\nhello\n\n`).join('')),
     report: f('report.txt', 'BUG: unable to handle page fault for address: ffff888000000000\n'),
     night,
   };
@@ -113,6 +114,7 @@ export function hostileProbes(dir: string): Probe[] {
     { name: 'MIME with 100000 parts (run)', args: ['run', '--series', x.manyParts], says: /parts\.mbox#1 is not a mail .*MIME parts/ },
     { name: 'MIME nested 5000 deep (parse-log)', args: ['parse-log', x.nestedMime], says: /is not a mail .*multipart/ },
     { name: 'MIME with 100000 parts (repro)', args: ['repro', '--dry-run', x.manyParts], says: /is not a mail .*MIME parts/ },
+    { name: 'an archive of 20000 mails (parse-log)', args: ['parse-log', x.manyMails], says: /holds 20000 mails, over the 10000/ },
     // A night id from night.json used as a path.
     { name: 'merge of a night named ../../..', args: ['merge', x.night], says: /not a usable night id/ },
   ];

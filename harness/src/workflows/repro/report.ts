@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { AddressObject } from 'mailparser';
-import { parseMail } from '../../host/mail.ts';
+import { MAIL_LIMITS, MailInputError, parseMail } from '../../host/mail.ts';
 import type { CrashReport } from '../../results/records.ts';
 import { parseLog, parseLines } from '../../oracle/index.ts';
 import { splitMessages, intakeBody, intakeMessage, type IntakeForm, type IntakeMessage, type MailMeta, type RawMessage } from '../../oracle/intake.ts';
@@ -79,6 +79,8 @@ function crashesOf(msg: IntakeMessage): FoundCrash[] {
 /** Everything in a report text: its form, its messages and the crashes in each. */
 export async function readReport(text: string): Promise<ReportInput> {
   const { form, messages } = splitMessages(text);
+  // Each mail may go through mailparser (about 0.1 ms each, and memory): a thread is hundreds, an archive is not a report.
+  if (messages.length > MAIL_LIMITS.messages) throw new MailInputError(`the input holds ${messages.length} mails, over the ${MAIL_LIMITS.messages} a report or thread may have — give the thread with the crash, or the console log`);
   const intaken: IntakeMessage[] = [];
   const texts: string[] = [];
   if (form === 'console') {
