@@ -70,3 +70,12 @@ t.test('splitLines handles LF, CRLF and lone CR', async (t) => {
   t.same(splitLines('a\r\nb\nc\rd\n'), ['a', 'b', 'c', 'd']);
   t.same(splitLines(''), []);
 });
+
+t.test('a timestamp whose "[" another writer pulled away still starts the kernel line', async (t) => {
+  const n = normaliseLine('d[axh: panicking    19.837121] Kernel panic - not syncing: sysrq triggered crash');
+  t.equal(n.text, 'Kernel panic - not syncing: sysrq triggered crash');
+  t.equal(n.ts, 19.837121);
+  // Text with brackets and numbers but no timestamp tail stays as it is.
+  t.equal(normaliseLine('took [12 runs] 3.5 s').text, 'took [12 runs] 3.5 s');
+  t.equal(normaliseLine('rate [ok]1.000000]x').ts, null, 'no space before the seconds: not a timestamp');
+});

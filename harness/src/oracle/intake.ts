@@ -490,8 +490,9 @@ function joinsWith(cur: string, curAnchored: boolean, curGlued: boolean, last: P
   if (startsLine(k2)) return null;
   if (s1 === 'incomplete' || loose || !balanced(k1)) return sep;
   if (/^Modules linked in:/.test(k1)) return MODULE_WORDS_RE.test(k2) ? sep : null;
-  // A console line of a kind we cannot judge: trust the prefix that marks kernel lines.
-  return curAnchored ? sep : null;
+  // A console line of a kind we cannot judge: trust the prefix that marks kernel
+  // lines, or the printk time found inside a line another writer garbled.
+  return curAnchored || curGlued ? sep : null;
 }
 
 /** Turn one (decoded) body into console lines: quotes, indentation, prefixes and wrapping undone. */

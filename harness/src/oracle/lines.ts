@@ -134,10 +134,22 @@ export function normaliseLine(raw: string): ConsoleLine {
       break;
     }
   }
+  // A process writing to the console at the same moment can land between
+  // the timestamp's "[" and its digits ("d[axh: panicking    19.837121]
+  // Kernel panic ..."): the kernel line starts after the timestamp's tail.
+  if (ts === null && s.includes('[')) {
+    const m = SPLIT_TS_RE.exec(s);
+    if (m && s.lastIndexOf('[', m.index) >= 0) {
+      ts = Number(m[1]);
+      s = s.slice(m.index + m[0].length);
+    }
+  }
   return { text: s, display, ts, caller, level };
 }
 
 const GLUED_TS_RE = /^\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ?/;
+// The tail of a printk timestamp whose "[" was pulled away: padding, then seconds.
+const SPLIT_TS_RE = /(?<= )(\d{1,6}\.\d{6})\] ?/;
 
 /**
  * Where a second kernel line begins inside `s` (two console lines merged, the
