@@ -313,9 +313,10 @@ export const CASES: FaultCase[] = [
     quick: true,
     args: [...FAST],
     onLine: afterLine(/\[test\] setup\.fsdax|\[test\] dax-smoke/, 'kill', (h) => {
-      for (const l of qemuMentioning(h.resultsDir)) process.kill(Number(l.split(' ')[0]), 'SIGKILL');
+      // QEMU's command line names the run's work directory (its id), not the results root.
+      for (const id of readdirSync(h.resultsDir)) for (const l of qemuMentioning(`/${id}/`)) process.kill(Number(l.split(' ')[0]), 'SIGKILL');
     }),
-    check: (o) => expect(o, 3, 'infra-error', /QEMU exited unexpectedly \(SIGKILL\)/),
+    check: (o) => expect(o, 3, 'infra-error', /QEMU exited unexpectedly \((?:SIGKILL|exit 137)\)/),
   },
   {
     name: 'ssh dropped mid-command',
