@@ -20,9 +20,15 @@ Source (where the kernel comes from):
                         package lists the harness keeps in its own cache. The
                         package is downloaded (never installed) and imported
                         once into a git repository.
-  --source PATH         your own Linux git tree. It is never modified: the
-                        build uses a git worktree under the cache.
-  --ref REF             commit, tag or branch in PATH (default HEAD, or the
+  --source PATH         your own Linux git tree, as it is: uncommitted edits
+                        of tracked files and staged new files are built too
+                        (never-added files are not); the progress line and
+                        build.json say so (describe-dirty, base commit, diff
+                        hash). The tree is never modified: the build uses a
+                        worktree under the cache. A tree another user owns is
+                        trusted for this command only (git safe.directory).
+  --ref REF             build exactly this commit, tag or branch of PATH,
+                        edits left out (default: the working tree, or the
                         series' base-commit: when it names a commit in PATH).
 
 Patch series (applied with git am on top of the source):
@@ -120,6 +126,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   const opts: PrepareKernelOptions = {
     source: values.source as string | undefined,
     ref: values.ref as string | undefined,
+    workingTree: typeof values.source === 'string' && !values.source.startsWith('debian:') && values.ref === undefined,
     series: values.series as string | undefined,
     config,
     configBase: base as PrepareKernelOptions['configBase'],

@@ -43,8 +43,10 @@ export const KERNEL_HELP = `kernel:
   --modules DIR          its modules: a tree holding lib/modules/<release>/ (INSTALL_MOD_PATH)
   --kernel-package NAME  a specific Debian kernel package (default: what linux-image-amd64 depends on)
   --source debian:X.Y|PATH  build the kernel from Debian's linux-source-X.Y or your git tree
-                         (as in dax-harness build; any of --source/--series/--config builds)
-  --ref REF              commit in --source PATH (default HEAD or the series' base-commit)
+                         (as in dax-harness build; any of --source/--series/--config builds);
+                         PATH is built as it is: uncommitted edits and staged new files included
+  --ref REF              build exactly this commit of --source PATH (default: the working tree,
+                         or the series' base-commit)
   --series MBOX|DIR|A..B patch series applied with git am before building
   --config LIST          config fragments from kernels/configs (default dax)
   --config-base BASE     tinyconfig (default) or defconfig
@@ -124,6 +126,8 @@ export function kernelChoice(a: KernelArgs): KernelChoice {
     opts: {
       source: a.source && !a.source.startsWith('debian:') ? resolve(a.source) : a.source,
       ref: a.ref,
+      // Your tree as it is, edits included; --ref asks for that commit exactly.
+      workingTree: Boolean(a.source && !a.source.startsWith('debian:') && !a.ref),
       series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
       config: a.config ? a.config.split(',').filter(Boolean) : undefined,
       configBase: base as 'tinyconfig' | 'defconfig' | undefined,

@@ -12,6 +12,7 @@ import { applySeries, isRange, loadSeries, revertCommits, type Series } from './
 import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
 import { buildKernel } from './build.js';
 import { withLock } from './lock.js';
+import { dirtyLabel, snapshotWorkingTree, type WorkingState } from './working-tree.js';
 import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
 import { whichSync } from '../host/proc.js';
 import { ensurePackages, type PackageNeeds } from '../host/apt.js';
@@ -28,6 +29,12 @@ export interface PrepareKernelOptions {
   source?: string | SourceSpec;
   /** Ref in a git tree (default HEAD, or the series' base-commit when present). */
   ref?: string;
+  /**
+   * Without a ref: build a git tree as it is, uncommitted edits and staged
+   * new files included (the CLI's --source PATH). Off by default: a bisection
+   * or a nightly builds commits exactly, whatever someone is editing.
+   */
+  workingTree?: boolean;
   /**
    * An mbox, a directory of .patch files, or a git range A..B in the source
    * tree; or a series already read (a bisection builds subsets of one).
@@ -67,6 +74,8 @@ export interface KernelPlan {
   buildDir: string;
   /** Resolved commits reverted after the series. */
   reverts: string[];
+  /** The tree's uncommitted state when that is what is built (baseCommit is then its snapshot commit). */
+  working: WorkingState | null;
   notes: string[];
 }
 
@@ -142,6 +151,9 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
   } else if (!opts.ref && series?.rangeBase) {
     baseCommit = series.rangeBase;
   }
+  // Only where HEAD would be built: a series' own base is a commit the user named.
+  const working = opts.workingTree && !opts.ref && baseCommit === source.commit ? await snapshotWorkingTree(source) : null;
+  if (working) baseCommit = working.commit;
 
   const profile = inputs.profile;
   const reverts: string[] = [];
@@ -157,6 +169,7 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
     worktree: worktreePath(source),
     buildDir: cacheDir('kernel', 'build', `${source.id}-${profile.hash.slice(0, 12)}`),
     reverts,
+    working,
     notes,
   };
 }
@@ -186,7 +199,8 @@ async function readArtifact(dir: string, log?: (m: string) => void): Promise<Ker
 
 function describe(plan: KernelPlan): string {
   const parts = [plan.source.label];
-  if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
+  if (plan.working) parts.push(`@${dirtyLabel(plan.working.describe, plan.working.files)}`);
+  else if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
   if (plan.series) parts.push(`+ ${plan.series.patches.length} patch(es) v${plan.series.version}`);
   if (plan.reverts.length) parts.push(`- revert ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
   parts.push(`[${plan.profile.fragments.map((f) => f.name).join(',')}]`);
@@ -232,7 +246,8 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
 
     let result: KernelArtifact | null = null;
     await buildCached(plan.artifactDir, async (tmp) => {
-      log(`worktree: ${plan.source.label} at ${plan.baseCommit.slice(0, 12)}`);
+      const w = plan.working;
+      log(`worktree: ${plan.source.label} at ${w ? `${dirtyLabel(w.describe, w.files)}, uncommitted edits of ${w.base.slice(0, 12)} (snapshot ${w.commit.slice(0, 12)})` : plan.baseCommit.slice(0, 12)}`);
       const wt = await ensureWorktree(plan.source, plan.baseCommit);
       if (plan.series) {
         log(`series: applying ${plan.series.patches.length} patch(es) from ${plan.series.source}`);
@@ -244,7 +259,9 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       }
       const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
 
-      log(`config: ${plan.profile.base} + ${plan.profile.fragments.map((f) => f.name).join(' + ')}`);
+      // The tree's own .config is not read yet; say so where one would be expected.
+      const ownConfig = plan.source.spec.kind === 'git' && (await exists(join(plan.source.repoDir, '.config')));
+      log(`config: ${plan.profile.base} + ${plan.profile.fragments.map((f) => f.name).join(' + ')}${ownConfig ? ` (fragments; ${plan.source.repoDir}/.config is not used)` : ''}`);
       const tc = Date.now();
       const cfg = await configureTree(wt, outDir, plan.profile, { allowDropped: opts.allowDropped });
       const configMs = Date.now() - tc;
@@ -256,8 +273,11 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
 
       const record: KernelBuildRecord = {
         source: plan.source.label,
-        baseCommit: plan.baseCommit,
+        baseCommit: plan.working?.base ?? plan.baseCommit,
         commit: head,
+        ...(plan.working
+          ? { dirty: true, workingTree: { snapshot: plan.working.commit, describe: dirtyLabel(plan.working.describe, plan.working.files), files: plan.working.files, diffHash: plan.working.diffHash } }
+          : {}),
         seriesHash: plan.series?.hash ?? null,
         series: (plan.series?.patches ?? []).map((p) => ({ number: p.number, total: p.total, title: p.title, messageId: p.messageId })),
         configFragments: plan.profile.fragments.map((f) => f.name),

@@ -2,8 +2,9 @@
 // package. Either way the pipeline works in a git worktree under the cache, so
 // the user's checkout is never touched and series apply with `git am`.
 import type { SandboxSpec } from '../host/sandbox.ts';
-import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { copyFile, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
 import { aptDownload } from '../host/apt.js';
 import { cacheDir } from '../host/paths.js';
@@ -27,14 +28,67 @@ export interface ResolvedSource {
   commit: string;
   /** The ref as the user gave it, or the package version. */
   ref: string;
+  /**
+   * The repository the cache's worktree belongs to, where `git am` and the
+   * working-state snapshot write their objects. A user's tree gets a bare
+   * repository of the harness's own that borrows the tree's objects
+   * (alternates), so nothing is ever written into the user's .git.
+   */
+  workRepo: string;
 }
 
 export type Log = (line: string) => void;
 
 const GIT_ID = ['-c', 'user.name=dax-harness', '-c', 'user.email=dax-harness@localhost'];
 
+/**
+ * Trees the user named that another user owns. git refuses those ("dubious
+ * ownership") unless told the exact path is safe; that is said per command,
+ * for that path only, never in any config file.
+ */
+const foreignTrees = new Set<string>();
+
+function within(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}
+
+/** `-c safe.directory=TOP` when repo lies in a tree another user owns. */
+export function safeDirectoryArgs(repo: string, trees: Iterable<string> = foreignTrees): string[] {
+  const r = resolve(repo);
+  for (const top of trees) if (within(r, top)) return ['-c', `safe.directory=${top}`];
+  return [];
+}
+
+/**
+ * The top of the git tree holding path (the directory with .git in it, or a
+ * bare repository itself), found without git: git's own discovery is what
+ * refuses a tree another user owns.
+ */
+export function treeTop(path: string): string | null {
+  for (let d = resolve(path); ; d = dirname(d)) {
+    const dotgit = statSync(join(d, '.git'), { throwIfNoEntry: false });
+    if (dotgit) return d;
+    const bare = ['HEAD', 'objects', 'refs'].every((f) => statSync(join(d, f), { throwIfNoEntry: false }));
+    if (bare) return d;
+    if (d === dirname(d)) return null;
+  }
+}
+
+/** Is repo inside a tree another user owns (one the user named)? */
+export function isForeignTree(repo: string): boolean {
+  return safeDirectoryArgs(repo).length > 0;
+}
+
+/** Remember a tree whose top or .git another user owns, so git() vouches for it. */
+function trustIfForeign(top: string): void {
+  const me = process.geteuid?.();
+  if (me === undefined) return;
+  const owners = [top, join(top, '.git')].map((p) => statSync(p, { throwIfNoEntry: false })?.uid).filter((u) => u !== undefined);
+  if (owners.some((u) => u !== me)) foreignTrees.add(top);
+}
+
 export function git(repo: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; reject?: boolean; sandbox?: SandboxSpec } = {}) {
-  return run('git', ['-C', repo, ...GIT_ID, ...args], {
+  return run('git', ['-C', repo, ...safeDirectoryArgs(repo), ...GIT_ID, ...args], {
     timeoutMs: opts.timeoutMs ?? 600_000,
     env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...opts.env },
     reject: opts.reject,
@@ -74,6 +128,8 @@ export async function resolveSource(spec: SourceSpec, ref: string | undefined, l
 
 async function resolveGitTree(path: string, ref: string): Promise<ResolvedSource> {
   if (!(await exists(path))) throw new SourceError(`${path} does not exist`, 'pass the path of a Linux git tree with --source');
+  const found = treeTop(path);
+  if (found) trustIfForeign(await realpath(found));
   const top = await git(path, ['rev-parse', '--show-toplevel'], { reject: false });
   const gitDir = await git(path, ['rev-parse', '--git-common-dir'], { reject: false });
   if (top.exitCode !== 0 && gitDir.exitCode !== 0) {
@@ -84,14 +140,38 @@ async function resolveGitTree(path: string, ref: string): Promise<ResolvedSource
   const commit = await resolveCommit(repoDir, ref);
   await assertKernelTree(repoDir, commit, path);
   const real = await realpath(repoDir);
+  const id = `git-${basename(real).replace(/[^A-Za-z0-9._-]/g, '_')}-${sha256(real).slice(0, 8)}`;
   return {
     spec: { kind: 'git', path: real },
     repoDir: real,
-    id: `git-${basename(real).replace(/[^A-Za-z0-9._-]/g, '_')}-${sha256(real).slice(0, 8)}`,
+    id,
     label: real,
     commit,
     ref,
+    workRepo: cacheDir('kernel', 'mirrors', id),
   };
+}
+
+/**
+ * The harness's own bare repository for a user's tree: it reads the tree's
+ * objects through alternates and keeps everything the harness writes (series
+ * commits, working-state snapshots, worktree bookkeeping), so a tree owned by
+ * someone else never gets a root-owned file in its .git.
+ */
+export async function ensureWorkRepo(src: ResolvedSource): Promise<string> {
+  if (src.workRepo === src.repoDir) return src.workRepo;
+  const objects = (await git(src.repoDir, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim() + '/objects';
+  const alternates = join(src.workRepo, 'objects', 'info', 'alternates');
+  if ((await readFile(alternates, 'utf8').catch(() => '')) === `${objects}\n`) return src.workRepo;
+  await withLock(cacheDir('kernel', 'locks', `mirror-${src.id}`), async () => {
+    if (!(await exists(join(src.workRepo, 'HEAD')))) {
+      await mkdir(src.workRepo, { recursive: true });
+      await run('git', ['init', '-q', '--bare', src.workRepo], { timeoutMs: 60_000, env: { LC_ALL: 'C' } });
+    }
+    await mkdir(dirname(alternates), { recursive: true });
+    await writeFile(alternates, `${objects}\n`);
+  });
+  return src.workRepo;
 }
 
 export async function resolveCommit(repoDir: string, ref: string): Promise<string> {
@@ -215,7 +295,7 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
     }),
   );
   const commit = await resolveCommit(repoDir, 'HEAD');
-  return { spec: { kind: 'debian', version }, repoDir, id, label: `${pkg} ${pkgVersion}`, commit, ref: pkgVersion };
+  return { spec: { kind: 'debian', version }, repoDir, id, label: `${pkg} ${pkgVersion}`, commit, ref: pkgVersion, workRepo: repoDir };
 }
 
 async function downloadDeb(pkg: string, version: string, own: boolean, log: Log): Promise<string> {
@@ -299,12 +379,19 @@ export function worktreePath(src: ResolvedSource): string {
 
 export async function ensureWorktree(src: ResolvedSource, commit: string): Promise<string> {
   const wt = worktreePath(src);
-  const ok = (await exists(join(wt, '.git'))) && (await git(wt, ['rev-parse', '--git-dir'], { reject: false })).exitCode === 0;
+  const repo = await ensureWorkRepo(src);
+  // A worktree made before the harness kept its own repository belongs to the
+  // user's; it is made again from ours (a one-time full rebuild).
+  const commonOf = async (dir: string) => {
+    const r = await git(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir'], { reject: false });
+    return r.exitCode === 0 ? resolve(r.stdout.trim()) : null;
+  };
+  const ok = (await exists(join(wt, '.git'))) && (await commonOf(wt)) === (await commonOf(repo));
   if (!ok) {
     await rm(wt, { recursive: true, force: true });
-    await git(src.repoDir, ['worktree', 'prune']);
+    await git(repo, ['worktree', 'prune']);
     await mkdir(cacheDir('kernel', 'worktrees'), { recursive: true });
-    await git(src.repoDir, ['worktree', 'add', '--detach', '-f', wt, commit], { timeoutMs: 1800_000 });
+    await git(repo, ['worktree', 'add', '--detach', '-f', wt, commit], { timeoutMs: 1800_000 });
   }
   // A failed or interrupted run may have left a `git am` session behind.
   await git(wt, ['am', '--abort'], { reject: false });

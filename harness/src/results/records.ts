@@ -53,8 +53,19 @@ export interface KernelBuildRecord {
   source: string;
   /** Commit the series was applied on. */
   baseCommit: string;
-  /** HEAD of the worktree after the series (equals baseCommit without a series). */
+  /** HEAD of the worktree after the series (equals baseCommit without a series and without uncommitted edits). */
   commit: string;
+  /** The tree's uncommitted edits were built (on baseCommit); absent for an exact commit. */
+  dirty?: boolean;
+  workingTree?: {
+    /** The commit the harness made of the working state (in its own repository, not the user's). */
+    snapshot: string;
+    /** As `git describe --dirty` would say it, with the count of changed files. */
+    describe: string;
+    files: number;
+    /** sha256 of the binary diff baseCommit → snapshot. */
+    diffHash: string;
+  };
   /** Content hash of the applied series; null without a series. */
   seriesHash: string | null;
   series: { number: number; total: number; title: string; messageId: string | null }[];

@@ -1,0 +1,99 @@
+// A user's tree as it is: the tracked files with their uncommitted edits and
+// the new files already staged, turned into a commit the cache's worktree can
+// check out. The user's working tree, index and refs are only read: the
+// snapshot is made with a copy of their index, and every object it writes
+// goes to the harness's own repository (source.ts ensureWorkRepo).
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { sha256, exists } from '../host/fsutil.js';
+import { ensureWorkRepo, git, isForeignTree, type ResolvedSource } from './source.js';
+
+export interface WorkingState {
+  /** The tree's HEAD: what the edits are on. */
+  base: string;
+  /** The snapshot commit (parent: base). Fixed identity and dates: the same edits give the same commit, so a rebuild is a cache hit. */
+  commit: string;
+  /** Files that differ from base. */
+  files: number;
+  /** sha256 of the binary diff base → snapshot: names the edits whatever the commit id. */
+  diffHash: string;
+  /** `git describe --tags --always` of base, e.g. "v6.1-rc1-12-gabc123def456". */
+  describe: string;
+}
+
+/** What the progress line and the artifact label say, as `git describe --dirty` would. */
+export function dirtyLabel(describe: string, files: number): string {
+  return `${describe}-dirty (${files} file${files === 1 ? '' : 's'} changed)`;
+}
+
+/**
+ * What git reads besides the working tree: the repository (a linked
+ * worktree's lives elsewhere) and the object stores it borrows from.
+ */
+async function objectDirs(tree: string): Promise<string[]> {
+  const common = (await git(tree, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
+  const out = [common];
+  let stores = [join(common, 'objects')];
+  // git follows alternates five deep; so do we.
+  for (let depth = 0; depth < 5 && stores.length; depth++) {
+    const next: string[] = [];
+    for (const o of stores) {
+      const text = await readFile(join(o, 'info', 'alternates'), 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        const alt = line.trim();
+        if (!alt || alt.startsWith('#')) continue;
+        const abs = resolve(o, alt);
+        if (!out.includes(abs)) {
+          out.push(abs);
+          next.push(abs);
+        }
+      }
+    }
+    stores = next;
+  }
+  return out;
+}
+
+const FIXED_DATES = { GIT_AUTHOR_DATE: '2000-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
+
+/**
+ * The working state of a user's git tree as a commit in the harness's
+ * repository, or null when it equals HEAD (or the tree is bare): then the
+ * build is of HEAD exactly, with the cache keys it always had. Untracked
+ * files that were never `git add`ed are left out, as `git stash` would.
+ */
+export async function snapshotWorkingTree(src: ResolvedSource): Promise<WorkingState | null> {
+  if (src.spec.kind !== 'git') return null;
+  const tree = src.repoDir;
+  if ((await git(tree, ['rev-parse', '--is-bare-repository'])).stdout.trim() === 'true') return null;
+  const base = src.commit;
+  const repo = await ensureWorkRepo(src);
+  const tmp = await mkdtemp(join(repo, 'snapshot-'));
+  try {
+    const index = join(tmp, 'index');
+    const userIndex = (await git(tree, ['rev-parse', '--path-format=absolute', '--git-path', 'index'])).stdout.trim();
+    // Objects land in our repository, which reads the tree's through alternates.
+    const env = { GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: join(repo, 'objects') };
+    // The tree's own config (clean filters) runs in here: no network, no
+    // capabilities, and only our repository writable, so git cannot write
+    // into the user's .git even by mistake. A tree another user owns is read
+    // as root with its capabilities (a 0700 home is closed to root without
+    // them): trusting it is what naming it with --source said.
+    const sandbox = isForeignTree(tree) ? undefined : { writable: [repo], readable: [tree, ...(await objectDirs(tree))], keepUid: true };
+    if (await exists(userIndex)) await copyFile(userIndex, index);
+    else await git(tree, ['read-tree', base], { env, sandbox });
+    await git(tree, ['-c', 'core.fsmonitor=false', 'add', '--update', '--', '.'], { env, sandbox, timeoutMs: 1800_000 });
+    const snapTree = (await git(tree, ['write-tree'], { env, sandbox })).stdout.trim();
+    const baseTree = (await git(repo, ['rev-parse', `${base}^{tree}`])).stdout.trim();
+    if (snapTree === baseTree) return null;
+    const msg = `dax-harness: uncommitted changes on ${base.slice(0, 12)}`;
+    const commit = (await git(repo, ['commit-tree', snapTree, '-p', base, '-m', msg], { env: FIXED_DATES })).stdout.trim();
+    // Diffs run in our repository: its config, not the tree's, decides their form.
+    const names = (await git(repo, ['diff-tree', '-r', '--no-renames', '--name-only', base, commit])).stdout.split('\n').filter(Boolean);
+    const diff = (await git(repo, ['diff-tree', '-r', '-p', '--binary', '--full-index', '--no-renames', base, commit])).stdout;
+    const describe = (await git(tree, ['describe', '--tags', '--always', '--abbrev=12', base])).stdout.trim();
+    return { base, commit, files: names.length, diffHash: sha256(diff), describe };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
