@@ -144,13 +144,19 @@ t.test("another user's tree: trusted for its path only, nothing of root's left i
   const dir = await kernelish();
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await edit(dir);
-  execFileSync('chown', ['-R', '65534:65534', dir]);
+  // A clean filter of the tree's own config tells whose rights it ran with.
+  const spy = await mkdtemp(join(tmpdir(), 'daxh-wt-spy-'));
+  t.teardown(() => rm(spy, { recursive: true, force: true }));
+  g(dir, ['config', 'filter.who.clean', `sh -c 'id -u > ${spy}/uid; cat'`]);
+  await writeFile(join(dir, '.git', 'info', 'attributes'), 'fs/dax.c filter=who\n');
+  execFileSync('chown', ['-R', '65534:65534', dir, spy]);
   // git itself refuses it: the ownership check the harness answers for this path.
   t.throws(() => execFileSync('git', ['-C', dir, 'rev-parse', 'HEAD'], { stdio: 'pipe' }), /dubious ownership|not a git repository/);
   const src = await resolveSource({ kind: 'git', path: join(dir, 'fs') }, undefined);
   t.equal(src.repoDir, dir);
   const s = await snapshotWorkingTree(src);
   t.equal(s?.files, 2);
+  t.equal((await readFile(join(spy, 'uid'), 'utf8')).trim(), '65534', "the tree's config ran as its owner, not as root");
   const plan = await planKernel({ source: dir, workingTree: true });
   t.equal(plan.working?.commit, s?.commit);
   await ensureWorktree(src, s!.commit);

@@ -3,8 +3,10 @@
 // check out. The user's working tree, index and refs are only read: the
 // snapshot is made with a copy of their index, and every object it writes
 // goes to the harness's own repository (source.ts ensureWorkRepo).
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { run } from '../host/proc.js';
 import { sha256, exists } from '../host/fsutil.js';
 import { ensureWorkRepo, git, isForeignTree, type ResolvedSource } from './source.js';
 
@@ -68,31 +70,78 @@ export async function snapshotWorkingTree(src: ResolvedSource): Promise<WorkingS
   if ((await git(tree, ['rev-parse', '--is-bare-repository'])).stdout.trim() === 'true') return null;
   const base = src.commit;
   const repo = await ensureWorkRepo(src);
+  const userIndex = (await git(tree, ['rev-parse', '--path-format=absolute', '--git-path', 'index'])).stdout.trim();
+  const owner = process.geteuid?.() === 0 && isForeignTree(tree) ? await stat(tree) : null;
+  const snapTree = owner ? await stageAsOwner(tree, base, userIndex, repo, owner) : await stageSandboxed(tree, base, userIndex, repo);
+  const baseTree = (await git(repo, ['rev-parse', `${base}^{tree}`])).stdout.trim();
+  if (snapTree === baseTree) return null;
+  const msg = `dax-harness: uncommitted changes on ${base.slice(0, 12)}`;
+  const commit = (await git(repo, ['commit-tree', snapTree, '-p', base, '-m', msg], { env: FIXED_DATES })).stdout.trim();
+  // Diffs run in our repository: its config, not the tree's, decides their form.
+  const names = (await git(repo, ['diff-tree', '-r', '--no-renames', '--name-only', base, commit])).stdout.split('\n').filter(Boolean);
+  const diff = (await git(repo, ['diff-tree', '-r', '-p', '--binary', '--full-index', '--no-renames', base, commit])).stdout;
+  const describe = (await git(tree, ['describe', '--tags', '--always', '--abbrev=12', base])).stdout.trim();
+  return { base, commit, files: names.length, diffHash: sha256(diff), describe };
+}
+
+/** The commands that read the working tree: a copy of the user's index brought up to date, then written as a tree. */
+function stagingCommands(base: string, haveIndex: boolean): string[][] {
+  return [
+    ...(haveIndex ? [] : [['read-tree', base]]),
+    // fsmonitor off: a hook of the tree's would answer for files we must read.
+    ['-c', 'core.fsmonitor=false', 'add', '--update', '--', '.'],
+    ['write-tree'],
+  ];
+}
+
+/**
+ * Our own or a readable tree: git runs sandboxed (no network, no
+ * capabilities), writing only our repository, so the tree's config (clean
+ * filters) cannot write into the user's .git nor anywhere else.
+ */
+async function stageSandboxed(tree: string, base: string, userIndex: string, repo: string): Promise<string> {
   const tmp = await mkdtemp(join(repo, 'snapshot-'));
   try {
     const index = join(tmp, 'index');
-    const userIndex = (await git(tree, ['rev-parse', '--path-format=absolute', '--git-path', 'index'])).stdout.trim();
+    const haveIndex = await exists(userIndex);
+    if (haveIndex) await copyFile(userIndex, index);
     // Objects land in our repository, which reads the tree's through alternates.
     const env = { GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: join(repo, 'objects') };
-    // The tree's own config (clean filters) runs in here: no network, no
-    // capabilities, and only our repository writable, so git cannot write
-    // into the user's .git even by mistake. A tree another user owns is read
-    // as root with its capabilities (a 0700 home is closed to root without
-    // them): trusting it is what naming it with --source said.
-    const sandbox = isForeignTree(tree) ? undefined : { writable: [repo], readable: [tree, ...(await objectDirs(tree))], keepUid: true };
-    if (await exists(userIndex)) await copyFile(userIndex, index);
-    else await git(tree, ['read-tree', base], { env, sandbox });
-    await git(tree, ['-c', 'core.fsmonitor=false', 'add', '--update', '--', '.'], { env, sandbox, timeoutMs: 1800_000 });
-    const snapTree = (await git(tree, ['write-tree'], { env, sandbox })).stdout.trim();
-    const baseTree = (await git(repo, ['rev-parse', `${base}^{tree}`])).stdout.trim();
-    if (snapTree === baseTree) return null;
-    const msg = `dax-harness: uncommitted changes on ${base.slice(0, 12)}`;
-    const commit = (await git(repo, ['commit-tree', snapTree, '-p', base, '-m', msg], { env: FIXED_DATES })).stdout.trim();
-    // Diffs run in our repository: its config, not the tree's, decides their form.
-    const names = (await git(repo, ['diff-tree', '-r', '--no-renames', '--name-only', base, commit])).stdout.split('\n').filter(Boolean);
-    const diff = (await git(repo, ['diff-tree', '-r', '-p', '--binary', '--full-index', '--no-renames', base, commit])).stdout;
-    const describe = (await git(tree, ['describe', '--tags', '--always', '--abbrev=12', base])).stdout.trim();
-    return { base, commit, files: names.length, diffHash: sha256(diff), describe };
+    const sandbox = { writable: [repo], readable: [tree, ...(await objectDirs(tree))], keepUid: true };
+    let out = '';
+    for (const args of stagingCommands(base, haveIndex)) out = (await git(tree, args, { env, sandbox, timeoutMs: 1800_000 })).stdout;
+    return out.trim();
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A tree another user owns, the harness as root: git reads it as that user,
+ * so the tree's config runs with its owner's rights, never root's, and a home
+ * closed to others is still readable. The new objects are written to a
+ * directory of that user's, then copied into our repository.
+ */
+async function stageAsOwner(tree: string, base: string, userIndex: string, repo: string, owner: { uid: number; gid: number }): Promise<string> {
+  const tmp = await mkdtemp(join(tmpdir(), 'daxh-snapshot-'));
+  try {
+    const index = join(tmp, 'index');
+    const objects = join(tmp, 'objects');
+    const haveIndex = await exists(userIndex);
+    if (haveIndex) await copyFile(userIndex, index);
+    await mkdir(join(objects, 'info'), { recursive: true });
+    const common = (await git(tree, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
+    await writeFile(join(objects, 'info', 'alternates'), `${join(common, 'objects')}\n`);
+    await run('chown', ['-R', `${owner.uid}:${owner.gid}`, tmp], { timeoutMs: 60_000 });
+    const env = { GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: objects, HOME: '/nonexistent', XDG_CONFIG_HOME: '/nonexistent', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+    let out = '';
+    for (const args of stagingCommands(base, haveIndex)) {
+      const argv = [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'git', '-C', tree, ...args];
+      out = (await run('setpriv', argv, { env, timeoutMs: 1800_000 })).stdout;
+    }
+    // Loose objects are named by their content: copying one that is there already changes nothing.
+    await cp(objects, join(repo, 'objects'), { recursive: true, force: false, filter: (from) => !from.includes(`${objects}/info`) });
+    return out.trim();
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
