@@ -165,3 +165,14 @@ t.test("another user's tree: trusted for its path only, nothing of root's left i
   t.throws(() => execFileSync('git', ['config', '--global', '--get-all', 'safe.directory'], { stdio: 'pipe', env: { ...process.env, HOME: process.env.HOME ?? '/root' } }), 'no global safe.directory written');
   await chown(dir, 0, 0);
 });
+
+t.test('who asks for the working state: the CLI without --ref, never a nightly', async (t) => {
+  const { kernelChoice: cliChoice } = await import('../../harness/src/cli/run-options.ts');
+  const { kernelChoice: nightChoice } = await import('../../harness/src/workflows/nightly/run-cell.ts');
+  const opts = (c: ReturnType<typeof cliChoice>) => (c.kind === 'build' ? c.opts : null);
+  t.equal(opts(cliChoice({ source: '/src/linux' }))?.workingTree, true, '--source PATH');
+  t.equal(opts(cliChoice({ source: '/src/linux', ref: 'v6.1' }))?.workingTree, false, '--ref REF is exact');
+  t.equal(opts(cliChoice({ source: 'debian:6.1' }))?.workingTree, false, 'a Debian package has no working tree');
+  const night = nightChoice({ kind: 'git', tree: '/src/linux' });
+  t.equal(night.kind === 'build' ? night.opts.workingTree : 'not a build', undefined, 'a nightly builds the commit');
+});

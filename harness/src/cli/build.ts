@@ -66,6 +66,7 @@ System.map, plus build.json and build.log beside them in the cache
 
 Examples:
   dax-harness build
+  dax-harness build --source ~/linux    # your tree, uncommitted edits included
   dax-harness build --config dax,debug-vm --series ./v3-dax-fix.mbox
   dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch
 
