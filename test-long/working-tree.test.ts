@@ -48,7 +48,7 @@ async function bootAndRead(say: (m: string) => void, label: string): Promise<{ v
   let value = '';
   // The kernel options exactly as `run --source PATH --config dax` makes them.
   const kernel = kernelChoice({ source: tree, config: 'dax' });
-  const { record, runDir } = await runWorkflow({
+  const { runDir } = await runWorkflow({
     kernel,
     image: 'initramfs',
     topology: defaultTopology,

@@ -2,7 +2,7 @@
 // package. Either way the pipeline works in a git worktree under the cache, so
 // the user's checkout is never touched and series apply with `git am`.
 import type { SandboxSpec } from '../host/sandbox.ts';
-import { copyFile, mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
