@@ -4,28 +4,33 @@
 // another user (the harness as root) with another edit. The tree is a
 // `git clone --shared` of the Debian 6.1 source the kernel-build test
 // imports, kept at a fixed path so its O= directory stays warm: the first
-// run of this file is a cold build (~10 min here), later ones incremental.
+// run of this file is a cold build (~7 min here), later ones incremental.
 import t from 'tap';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../harness/src/host/proc.ts';
-import { cacheDir } from '../harness/src/host/paths.ts';
 import { planKernel } from '../harness/src/kernel/index.ts';
 import { kernelChoice } from '../harness/src/cli/run-options.ts';
 import { runWorkflow } from '../harness/src/workflows/run.ts';
 import { defaultTopology } from '../harness/src/vm/topology.ts';
 import type { RunRecord } from '../harness/src/results/records.ts';
 
-const tree = cacheDir('test-trees', 'linux-working-tree');
+// Not under the cache: as root that is in root's 0700 home, where the other
+// user of the second test could not reach the tree they own. A fixed path
+// (in a root-owned directory) keeps the O= directory warm between runs.
+const parent = '/var/tmp/dax-harness-test-trees';
+const tree = join(parent, 'linux-working-tree');
 const git = async (args: string[]) => (await run('git', ['-C', tree, '-c', 'safe.directory=' + tree, ...args], { timeoutMs: 600_000 })).stdout.trim();
 
 /** A pristine clone at the Debian import commit: whatever a previous run left is reset. */
 async function freshTree(): Promise<string> {
   const debian = await planKernel({ source: 'debian:6.1' });
+  await mkdir(parent, { recursive: true, mode: 0o755 });
+  const st = await lstat(parent);
+  if (!st.isDirectory() || st.uid !== process.getuid!()) throw new Error(`${parent} is not a directory of ours: remove it and rerun`);
   if (!existsSync(join(tree, '.git'))) {
-    await run('mkdir', ['-p', cacheDir('test-trees')], { timeoutMs: 10_000 });
     await run('git', ['clone', '-q', '--shared', debian.source.repoDir, tree], { timeoutMs: 1800_000 });
   }
   await run('chown', ['-R', `${process.getuid!()}:${process.getgid!()}`, tree], { timeoutMs: 600_000 });

@@ -176,3 +176,18 @@ t.test('who asks for the working state: the CLI without --ref, never a nightly',
   const night = nightChoice({ kind: 'git', tree: '/src/linux' });
   t.equal(night.kind === 'build' ? night.opts.workingTree : 'not a build', undefined, 'a nightly builds the commit');
 });
+
+t.test("another user's tree its owner cannot reach: one line naming it, before any build", { skip: process.geteuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  const { SourceError } = await import('../../harness/src/kernel/errors.ts');
+  const closed = await mkdtemp(join(tmpdir(), 'daxh-wt-closed-'));
+  t.teardown(() => rm(closed, { recursive: true, force: true }));
+  const dir = await kernelish();
+  const inside = join(closed, 'linux');
+  execFileSync('mv', [dir, inside]);
+  await edit(inside);
+  execFileSync('chown', ['-R', '65534:65534', inside]);
+  const src = await resolveSource({ kind: 'git', path: inside }, undefined);
+  const err = await snapshotWorkingTree(src).then(() => null, (e: unknown) => e);
+  t.ok(err instanceof SourceError, 'an input error (exit 2)');
+  t.match((err as Error).message, /belongs to uid 65534, who cannot read it where it is/);
+});

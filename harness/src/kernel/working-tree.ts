@@ -7,6 +7,7 @@ import { copyFile, cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
+import { SourceError } from './errors.js';
 import { sha256, exists } from '../host/fsutil.js';
 import { ensureWorkRepo, git, isForeignTree, type ResolvedSource } from './source.js';
 
@@ -137,7 +138,12 @@ async function stageAsOwner(tree: string, base: string, userIndex: string, repo:
     let out = '';
     for (const args of stagingCommands(base, haveIndex)) {
       const argv = [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'git', '-C', tree, ...args];
-      out = (await run('setpriv', argv, { env, timeoutMs: 1800_000 })).stdout;
+      const r = await run('setpriv', argv, { env, timeoutMs: 1800_000, reject: false });
+      if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) {
+        throw new SourceError(`${tree} belongs to uid ${owner.uid}, who cannot read it where it is`, 'give the tree where its owner can reach it, or build a commit of it with --ref REF');
+      }
+      if (r.exitCode !== 0) throw new SourceError(`git ${args.join(' ')} as uid ${owner.uid} in ${tree} failed: ${r.stderr.trim().split('\n').pop()}`, 'check the tree with `git status` as its owner, or build a commit of it with --ref REF');
+      out = r.stdout;
     }
     // Loose objects are named by their content: copying one that is there already changes nothing.
     await cp(objects, join(repo, 'objects'), { recursive: true, force: false, filter: (from) => !from.includes(`${objects}/info`) });
