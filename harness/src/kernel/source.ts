@@ -103,7 +103,12 @@ export function git(repo: string, args: string[], opts: { timeoutMs?: number; en
  */
 export async function gitSandbox(worktree: string, readable: string[] = []): Promise<SandboxSpec> {
   const common = (await git(worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
-  return { writable: [worktree, common], readable, keepUid: true };
+  // A mirror of a user's tree borrows that tree's objects: git must read them.
+  const alternates = (await readFile(join(common, 'objects', 'info', 'alternates'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('/'));
+  return { writable: [worktree, common], readable: [...readable, ...alternates], keepUid: true };
 }
 
 /** "debian:6.1" (or just "6.1") names a package; anything else is a path to a git tree. */
