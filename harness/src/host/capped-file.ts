@@ -116,14 +116,18 @@ export class CappedFile {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // Nothing is buffered in this process: a failed close loses nothing.
-      }
-      this.fd = null;
+    this.closeFd();
+  }
+
+  /** Nothing is buffered in this process: a failed close loses nothing. */
+  private closeFd(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* already broken */
     }
+    this.fd = null;
   }
 
   private put(buf: Uint8Array): void {
@@ -160,14 +164,7 @@ export class CappedFile {
   private fail(e: NodeJS.ErrnoException): void {
     if (this.err) return;
     this.err = e;
-    if (this.fd !== null) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        /* already broken */
-      }
-      this.fd = null;
-    }
+    this.closeFd();
     const cb = this.o.onError;
     if (cb) queueMicrotask(() => cb(e));
   }

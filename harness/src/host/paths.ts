@@ -21,3 +21,8 @@ export function cacheDir(...parts: string[]): string {
 export function defaultResultsRoot(): string {
   return process.env.DAX_HARNESS_RESULTS ? resolve(process.env.DAX_HARNESS_RESULTS) : join(repoRoot, 'results');
 }
+
+/** Is p the directory dir or below it (both absolute and resolved)? */
+export function isWithin(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+}

@@ -9,7 +9,8 @@
 // what a patch or a guest controls.
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { isWithin } from './paths.ts';
 import { InputError } from './errors.ts';
 
 /** No unprivileged account to hand the work to; the message is the fix. */
@@ -120,10 +121,6 @@ function ancestors(p: string): string[] {
   return out;
 }
 
-function within(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-}
-
 /** Can `who` enter directory d (search permission), by its mode bits? */
 function traversable(d: string, who: SandboxUser | null): boolean {
   if (!who) return true;
@@ -160,11 +157,11 @@ export function sandboxCommand(file: string, args: readonly string[], spec: Sand
   argv.push('--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc');
   const tmpfs = ['/tmp'];
   for (const p of [...writable, ...readable]) {
-    if (tmpfs.some((t) => within(p, t))) continue;
+    if (tmpfs.some((t) => isWithin(p, t))) continue;
     const hidden = ancestors(p).find((a) => !traversable(a, drop));
-    if (hidden && !tmpfs.some((t) => within(hidden, t))) {
+    if (hidden && !tmpfs.some((t) => isWithin(hidden, t))) {
       // A covering tmpfs replaces any narrower one chosen before it.
-      for (let i = tmpfs.length - 1; i >= 0; i--) if (within(tmpfs[i], hidden)) tmpfs.splice(i, 1);
+      for (let i = tmpfs.length - 1; i >= 0; i--) if (isWithin(tmpfs[i], hidden)) tmpfs.splice(i, 1);
       tmpfs.push(hidden);
     }
   }
@@ -174,10 +171,10 @@ export function sandboxCommand(file: string, args: readonly string[], spec: Sand
   for (const t of tmpfs) argv.push('--perms', t === '/tmp' ? '1777' : '0755', '--tmpfs', t);
   const made = new Set<string>();
   const bind = (p: string, flag: string) => {
-    const t = tmpfs.filter((x) => within(p, x)).sort((a, b) => b.length - a.length)[0];
+    const t = tmpfs.filter((x) => isWithin(p, x)).sort((a, b) => b.length - a.length)[0];
     if (t) {
       for (const a of ancestors(p)) {
-        if (a.length <= t.length || !within(a, t) || made.has(a)) continue;
+        if (a.length <= t.length || !isWithin(a, t) || made.has(a)) continue;
         made.add(a);
         argv.push('--perms', '0755', '--dir', a);
       }

@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
 import { aptDownload } from '../host/apt.js';
-import { cacheDir } from '../host/paths.js';
+import { cacheDir, isWithin } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { FetchError, SourceError } from './errors.js';
 import { withLock } from './lock.js';
@@ -48,14 +48,10 @@ const GIT_ID = ['-c', 'user.name=dax-harness', '-c', 'user.email=dax-harness@loc
  */
 const foreignTrees = new Set<string>();
 
-function within(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
-}
-
 /** `-c safe.directory=TOP` when repo lies in a tree another user owns. */
 export function safeDirectoryArgs(repo: string, trees: Iterable<string> = foreignTrees): string[] {
   const r = resolve(repo);
-  for (const top of trees) if (within(r, top)) return ['-c', `safe.directory=${top}`];
+  for (const top of trees) if (isWithin(r, top)) return ['-c', `safe.directory=${top}`];
   return [];
 }
 
