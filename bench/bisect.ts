@@ -163,7 +163,7 @@ async function main() {
   row('followed an unrelated crash', pct(so.total - so.followedBug, so.total), pct(sl.total - sl.followedBug, sl.total), '-');
   console.log(`  statuses (ours): ${Object.entries(so.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
 
-  console.log('\ncost per bisection (mean)       builds   boots    runs');
+  console.log('cost per bisection (mean)       builds   boots    runs');
   const cost = (name: string, xs: { builds: number; boots: number; runs?: number }[]) =>
     console.log(`  ${name.padEnd(30)}${mean(xs.map((x) => x.builds)).toFixed(1).padStart(6)}  ${mean(xs.map((x) => x.boots)).toFixed(1).padStart(6)}  ${xs[0]?.runs === undefined ? '     -' : mean(xs.map((x) => x.runs!)).toFixed(0).padStart(6)}`);
   cost('ours (binary + verification)', ours);
@@ -377,6 +377,9 @@ async function realGuests(v: Record<string, string | boolean | undefined>): Prom
   console.log(`  rate        ${record.rate.hits}/${record.rate.trials} runs on the bad side crashed (≥ ${record.rate.lower.toFixed(2)} at 95%)`);
   console.log(`  used        ${record.used.builds} builds, ${record.used.boots} boots, ${record.used.runs} runs`);
   console.log(`  wall time   ${(wall / 60).toFixed(1)} min on ${(await import('node:os')).cpus().length} cores`);
+  // A build event is logged when its build ends, so its time is the gap since the event before it.
+  const times = record.log.map((e, i) => ({ e, s: (Date.parse(e.at) - (i ? Date.parse(record.log[i - 1]!.at) : t0)) / 1000 })).filter((x) => x.e.action === 'build' && x.e.seq > 1);
+  if (times.length) console.log(`  step builds ${times.map((x) => x.s.toFixed(0)).join(', ')} s (after the first, which builds the tree from scratch or the cache)`);
   console.log(`  its runs are in ${dir}/state.json: --record ${relative(process.cwd(), resultsRoot)} --out FILE adds them to a recording`);
 }
 
