@@ -436,24 +436,21 @@ export async function calibrationSweep(o: SweepOptions): Promise<CalibrationSwee
   const r = rng(o.seed);
   const engine: { stated: number; right: boolean }[] = [];
   const posterior: { stated: number; right: boolean }[] = [];
+  const cells = (o.rates ?? SWEEP.rates).flatMap((rate) =>
+    (o.targets ?? SWEEP.targets).flatMap((targetConfidence) =>
+      (o.maxRuns ?? SWEEP.maxRuns).flatMap((maxRunsPerStep) => (o.strategies ?? SWEEP.strategies).map((strategy) => ({ rate, opts: { targetConfidence, maxRunsPerStep, strategy } }))),
+    ),
+  );
   let bisections = 0;
-  let i = 0;
-  for (const rate of o.rates ?? SWEEP.rates) {
-    for (const targetConfidence of o.targets ?? SWEEP.targets) {
-      for (const maxRunsPerStep of o.maxRuns ?? SWEEP.maxRuns) {
-        for (const strategy of o.strategies ?? SWEEP.strategies) {
-        for (let j = 0; j < o.perCell; j++) {
-          const sc = randomScenario(r, { rate, minK: 8, maxK: 64 });
-          const x = await simulateOne(sc, o.seed * 10_000_000 + i++, { targetConfidence, maxRunsPerStep, strategy });
-          bisections++;
-          const named = x.outcome.culprit;
-          if (named === null) continue;
-          const right = named === x.truth;
-          engine.push({ stated: x.outcome.confidence, right });
-          posterior.push({ stated: culpritPosterior(x.state)[named] ?? 0, right });
-        }
-        }
-      }
+  for (const cell of cells) {
+    for (let j = 0; j < o.perCell; j++) {
+      const sc = randomScenario(r, { rate: cell.rate, minK: 8, maxK: 64 });
+      const x = await simulateOne(sc, o.seed * 10_000_000 + bisections++, cell.opts);
+      const named = x.outcome.culprit;
+      if (named === null) continue;
+      const right = named === x.truth;
+      engine.push({ stated: x.outcome.confidence, right });
+      posterior.push({ stated: culpritPosterior(x.state)[named] ?? 0, right });
     }
   }
   return { bisections, engine: reliability(engine), posterior: reliability(posterior) };
