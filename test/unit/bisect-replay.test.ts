@@ -2,7 +2,7 @@
 // the committed recordings in bench/recordings/: what `npm run bench:bisect`
 // prints about them is asserted here.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/src/host/paths.ts';
 import { newBisection } from '../../harness/src/workflows/bisect/engine.ts';
@@ -88,4 +88,21 @@ t.test('25 bisections replayed on independent runs: ours 25/25, git bisect with 
   const all = await replayBisections(rec, { method: 'engine', seed: 1, max: 1000 });
   t.ok(all.done.length < 40, `${all.done.length} bisections before the runs ran out (${all.stoppedBy})`);
   t.match(all.stoppedBy, /no more runs of kernel/);
+});
+
+t.test('every recording in bench/recordings: at least 20 replays each way, ours always right, git bisect less often', async (t) => {
+  const dir = join(repoRoot, 'bench', 'recordings');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  t.ok(files.includes('synthetic-dax-refcount.json'));
+  for (const f of files) {
+    const rec = checkRecording(JSON.parse(readFileSync(join(dir, f), 'utf8')), f);
+    t.not(rec.truth, null, `${f} says which patch is the one`);
+    const ours = await replayBisections(rec, { method: 'engine', seed: 1, max: 20 });
+    const git = await replayBisections(rec, { method: 'git-bisect-1', seed: 1, max: 20 });
+    t.equal(ours.done.length, 20, `${f}: ${ours.stoppedBy}`);
+    t.equal(git.done.length, 20, `${f}: ${git.stoppedBy}`);
+    t.equal(ours.right, 20, `${f}: ours ${ours.right}/20`);
+    t.ok(git.right! < 20, `${f}: git bisect with one run per step ${git.right}/20`);
+    t.comment(`${f}${rec.synthetic ? ' (synthetic)' : ''}: ours ${ours.right}/20, git bisect 1 run/step ${git.right}/20`);
+  }
 });
