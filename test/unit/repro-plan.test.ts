@@ -11,8 +11,9 @@ import { closestKernel, releaseIndex, type DebianKernel } from '../../harness/sr
 import { wilson, formatRate } from '../../harness/src/workflows/repro/stats.js';
 import { reproCommands, shellQuote } from '../../harness/src/workflows/repro/command.js';
 import { planRepro } from '../../harness/src/workflows/repro/plan.js';
-import { STRESSOR_PATHS, NDCTL_PATHS } from '../../harness/src/workflows/repro/paths.js';
-import { loadManifest } from '../../harness/src/suites/stressor-manifest.js';
+import { STRESSOR_PATHS } from '../../harness/src/suites/stressors/paths.js';
+import { NDCTL_PATHS } from '../../harness/src/suites/ndctl/paths.js';
+import { loadManifest } from '../../harness/src/suites/stressors/stressor-manifest.js';
 import { isInputError } from '../../harness/src/host/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

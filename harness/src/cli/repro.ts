@@ -14,7 +14,7 @@ import { setInterruptHandler } from '../host/proc.ts';
 import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { loadManifest } from '../suites/stressor-manifest.ts';
+import { loadManifest } from '../suites/stressors/stressor-manifest.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
 import type { KernelChoice } from '../workflows/cell.ts';
 import type { Accel } from '../results/records.ts';

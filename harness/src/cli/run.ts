@@ -8,7 +8,7 @@ import { ImageBuildError } from '../image/initramfs.ts';
 import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, whole as int } from './run-options.ts';
 import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';
@@ -128,7 +128,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
-      filesystems: fsList as SmokeFs[],
+      filesystems: fsList as DaxFs[],
       seconds,
       seed,
     };

@@ -8,7 +8,7 @@ import { defaultResultsRoot } from '../host/paths.ts';
 import { RunInputError } from '../workflows/run.ts';
 import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workflows/shell.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
@@ -110,7 +110,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
         census: false,
       },
       setup: a.setup as ShellSetup,
-      fs: a.fs as SmokeFs,
+      fs: a.fs as DaxFs,
       command,
       put,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),

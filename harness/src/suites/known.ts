@@ -16,7 +16,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../host/paths.ts';
-import { inRange } from './stressor-manifest.ts';
+import { inRange } from './stressors/stressor-manifest.ts';
 import { InputError } from '../host/errors.ts';
 import type { Accel, ExpectedOutcome, KernelArtifact, TestResult, TestStatus, Verdict } from '../results/records.ts';
 

@@ -45,7 +45,7 @@ import { censusAfterUnmount, buildCensusTools, type CensusTools } from '../suite
 import { BUILTIN_KNOWN, applyKnown, loadKnown, failingVerdict, type KnownEntry } from '../suites/known.ts';
 import { parseLog, symbolizeReport } from '../oracle/index.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 
 export type KernelChoice =
   | { kind: 'stock'; pkg?: string }
@@ -58,7 +58,7 @@ export interface CellPlan {
   kernel: KernelChoice;
   suite?: SuiteName;
   tests?: string[];
-  filesystems?: SmokeFs[];
+  filesystems?: DaxFs[];
   ndctl?: string;
   hangMs?: number;
   /** Image recipe; default: what the suite needs. */

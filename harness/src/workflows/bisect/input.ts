@@ -8,7 +8,7 @@ import { InputError } from '../../host/errors.ts';
 import { loadSeries } from '../../kernel/index.ts';
 import type { Series } from '../../kernel/series.ts';
 import { git, parseSourceSpec, resolveCommit, resolveSource } from '../../kernel/source.ts';
-import { checkStressorTestNames } from '../../suites/stressor-manifest.ts';
+import { checkStressorTestNames } from '../../suites/stressors/stressor-manifest.ts';
 import type { Direction } from './types.ts';
 
 export class BisectInputError extends InputError {}

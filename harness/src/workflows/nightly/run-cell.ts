@@ -7,9 +7,9 @@ import { checkCell, executeCell, prepareCell, resolveKernel, RunInputError, type
 import { BuildError, PatchApplyError, checkKernelInputs } from '../../kernel/index.ts';
 import { InputError } from '../../host/errors.ts';
 import { suiteByName, SuiteInputError } from '../../suites/index.ts';
-import { NdctlInputError } from '../../suites/ndctl.ts';
+import { NdctlInputError } from '../../suites/ndctl/ndctl.ts';
 import { KnownOutcomesError } from '../../suites/known.ts';
-import { ManifestError } from '../../suites/stressor-manifest.ts';
+import { ManifestError } from '../../suites/stressors/stressor-manifest.ts';
 import type { Session } from '../session.ts';
 import type { KernelArtifact } from '../../results/records.ts';
 import { NightlyInputError } from './index.ts';

@@ -2,10 +2,12 @@
 // was picked: the tests the report names, the program that crashed, the
 // functions on its stack (weighted by how few tests drive them) and the
 // filesystem or mode it ran on. Names are the ones `dax-harness run` takes.
-import { expandMatrix, type Manifest, type StressorCase } from '../../suites/stressor-manifest.ts';
+import { expandMatrix, type Manifest, type StressorCase } from '../../suites/stressors/stressor-manifest.ts';
 import { aliasFrame } from '../../oracle/index.ts';
 import type { ReportFacts } from './facts.ts';
-import { stressorPaths, NDCTL_PATHS, NDCTL_TARGET, SMOKE_PATHS } from './paths.ts';
+import { stressorPaths } from '../../suites/stressors/paths.ts';
+import { NDCTL_PATHS, NDCTL_TARGET } from '../../suites/ndctl/paths.ts';
+import { SMOKE_PATHS } from '../../suites/smoke/index.ts';
 
 export type Suite = 'stressors' | 'ndctl' | 'smoke';
 

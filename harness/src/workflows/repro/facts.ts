@@ -5,8 +5,8 @@ import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts'
 import { neverGuilty } from '../../oracle/index.ts';
 import type { SyzbotInfo } from '../../oracle/intake.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
-import { NDCTL_TESTS, NDCTL_PROGRAMS, NDCTL_TARGET } from './paths.ts';
-import { knownNames, type Manifest } from '../../suites/stressor-manifest.ts';
+import { NDCTL_TESTS, NDCTL_PROGRAMS, NDCTL_TARGET } from '../../suites/ndctl/paths.ts';
+import { knownNames, type Manifest } from '../../suites/stressors/stressor-manifest.ts';
 import { InputError } from '../../host/errors.ts';
 import { matchCrash } from './match.ts';
 

@@ -1,7 +1,7 @@
 // A repro from report to verdict, minus the guest: the plan (crash, tests to
 // try, kernel) before the loop, and the summary after it (verdict, rate, time
 // to first reproduction, the two crashes side by side, the commands). Pure.
-import type { Manifest } from '../../suites/stressor-manifest.ts';
+import type { Manifest } from '../../suites/stressors/stressor-manifest.ts';
 import type { ReportInput } from './report.ts';
 import { reportFacts, stressorIndex, type ReportFacts } from './facts.ts';
 import { rankCandidates, type Candidate } from './candidates.ts';
