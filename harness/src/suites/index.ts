@@ -6,6 +6,7 @@ import { smoke } from './smoke/index.ts';
 import { stressors } from './stressors/index.ts';
 import { ndctl } from './ndctl/index.ts';
 import { SuiteInputError, type Suite } from './suite.ts';
+import { DAX_FILESYSTEMS, isDaxFs } from './fsdax.ts';
 
 export * from './suite.ts';
 
@@ -85,7 +86,7 @@ export async function selectTests(words: readonly string[], flag = '--test'): Pr
     }
   }
   const suites = [...new Set(owned.map((o) => o.suite))];
-  if (suites.length > 1) throw new SuiteInputError(`${flag} names tests of ${suites.map((s) => s.name).join(' and ')}: one guest runs one suite; give tests of one of them`);
+  if (suites.length > 1) throw new SuiteInputError(`${flag} names tests of ${suites.map((s) => s.name).join(' and ')}: one guest runs tests of one suite; give tests of one of them`);
   const suite = suites[0]!;
   return { suite, ids: await suite.select(owned.map((o) => o.word)) };
 }
@@ -98,4 +99,17 @@ export async function listings(): Promise<string> {
 async function exampleIds(): Promise<string> {
   const firsts = await Promise.all(registered.slice(0, 2).map(async (s) => (await s.testIds())[0]));
   return firsts.filter(Boolean).map((i) => `--test ${i}`).join(' or ');
+}
+
+/**
+ * The suite options of run and shell checked against the registry: the suite
+ * exists, a tree option goes with a suite that builds from one, and every
+ * --fs is a DAX filesystem. Returns the suite's name.
+ */
+export function checkSuiteOptions(o: { suite: string; tree?: string; fs?: readonly string[] }): string {
+  const s = suiteByName(o.suite);
+  const treeSuites = registered.filter((x) => x.tree);
+  for (const t of treeSuites) if (o.tree && !s.tree) throw new SuiteInputError(`--${t.tree!.option} goes with --suite ${t.name}`);
+  for (const f of o.fs ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
+  return s.name;
 }

@@ -8,6 +8,8 @@ import { runCell, type CellEnv, type KernelChoice, type RunOutcome } from './cel
 import type { SuiteName } from '../suites/index.ts';
 
 export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell.ts';
+// What run and shell check of their suite options, from the suite registry.
+export { DEFAULT_SUITE, checkSuiteOptions } from '../suites/index.ts';
 
 export interface RunOptions {
   kernel: KernelChoice;
