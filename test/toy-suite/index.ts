@@ -30,7 +30,11 @@ export const toy = {
   cellTests: async (mode, tests) => (tests ?? TESTS).map((t) => `${t}.${mode}`),
   tree: null,
   takesSeconds: false,
-  kernelPaths: async () => ['toy_fault'],
+  repro: async () => ({
+    tests: IDS.map((id) => ({ id, family: id.split('.')[0]!, target: { fs: null, mode: 'both' as const, reflink: false }, paths: ['toy_fault'] })),
+    mentions: () => [],
+    base: null,
+  }),
   needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
   async check(i) {
     for (const w of i.tests ?? []) if (!IDS.includes(w)) throw new SuiteInputError(`--test ${w} is not a toy test`);

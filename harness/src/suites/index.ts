@@ -5,7 +5,7 @@
 import { smoke } from './smoke/index.ts';
 import { stressors } from './stressors/index.ts';
 import { ndctl } from './ndctl/index.ts';
-import { SuiteInputError, type Suite } from './suite.ts';
+import { SuiteInputError, type ReproFace, type Suite } from './suite.ts';
 import { DAX_FILESYSTEMS, isDaxFs } from './fsdax.ts';
 
 export * from './suite.ts';
@@ -112,4 +112,17 @@ export function checkSuiteOptions(o: { suite: string; tree?: string; fs?: readon
   for (const t of treeSuites) if (o.tree && !s.tree) throw new SuiteInputError(`--${t.tree!.option} goes with --suite ${t.name}`);
   for (const f of o.fs ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
   return s.name;
+}
+
+/** Each suite's repro face, loaded once for a pure ranking. */
+export type ReproCatalogue = ReadonlyArray<{ suite: Suite; face: ReproFace }>;
+
+/**
+ * Every registered suite as repro sees it. Suites with a base score (quick,
+ * broad ones) come after the specific ones, so on a tie the test that targets
+ * the crash is tried first.
+ */
+export async function reproCatalogue(): Promise<ReproCatalogue> {
+  const all = await Promise.all(registered.map(async (suite) => ({ suite, face: await suite.repro() })));
+  return [...all.filter((x) => !x.face.base), ...all.filter((x) => x.face.base)];
 }

@@ -50,6 +50,37 @@ export interface TestTarget {
   reflink: boolean;
 }
 
+/** One test repro may try: where it runs and the kernel functions it drives. */
+export interface ReproTest {
+  id: string;
+  /** The name a report may use for it and its siblings (a stressor without its target), or null. */
+  family: string | null;
+  target: TestTarget;
+  paths: readonly string[];
+}
+
+/** A test a crash report names in its text, or whose program is the crashing process. */
+export interface ReproMention {
+  /** A test id or a family. */
+  name: string;
+  how: 'text' | 'comm';
+  /** Where the named test runs, when the name says (for inferring the crash's filesystem or mode). */
+  target: TestTarget | null;
+  /** How a reason names it, when not by its bare name ("ndctl's mmap.sh"). */
+  label?: string;
+}
+
+/** What repro reads of a suite, synchronously once loaded: repro's ranking is pure. */
+export interface ReproFace {
+  tests: ReproTest[];
+  mentions(text: string, comm: string | null): ReproMention[];
+  /**
+   * A score and reason each of its tests gets whatever the report says (a
+   * quick, broad suite worth a try): such suites rank after the specific ones on a tie.
+   */
+  base: { score: number; why: string } | null;
+}
+
 export interface Suite {
   readonly name: string;
   /** Its tests, for error messages and help: ids, or families of them ("NAME[.TARGET]"). */
@@ -80,8 +111,8 @@ export interface Suite {
   readonly tree: { option: string; what: string; check(path: string): Promise<void> } | null;
   /** Whether --seconds (the stressors' loop time) means anything to it. */
   readonly takesSeconds: boolean;
-  /** Kernel functions a test drives (repro's stack matching). */
-  kernelPaths(id: string): Promise<readonly string[]>;
+  /** Its tests as repro ranks them against a crash report: targets, kernel functions, how reports name them. */
+  repro(): Promise<ReproFace>;
 
   needs(inputs: SuiteInputs): SuiteNeeds;
   /** Input checks that need no download and no build: bad input is exit 2 before any work. */
@@ -90,4 +121,14 @@ export interface Suite {
   prepareHost(inputs: SuiteInputs, log: (m: string) => void): Promise<unknown>;
   /** Kernel-dependent preparation (e.g. nfit_test for this kernel). */
   prepare(inputs: SuiteInputs, host: unknown, kernel: KernelArtifact, log: (m: string) => void): Promise<PreparedSuite>;
+}
+
+/** A name as a word of a report's text: not inside a longer name, dots and dashes included. */
+export function wordIn(name: string): RegExp {
+  return new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
+}
+
+/** A process name as a crash report prints it: TASK_COMM_LEN cuts it to 15 characters ("odirect_into_da"). */
+export function commIs(program: string, comm: string): boolean {
+  return program === comm || (comm.length === 15 && program.startsWith(comm));
 }

@@ -5,11 +5,16 @@
 import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NDCTL_GUEST, NdctlInputError, prepareNdctl, runNdctlSuite, type NdctlBuild } from './ndctl.ts';
-import { NDCTL_PATHS, NDCTL_TESTS } from './paths.ts';
-import type { Suite } from '../suite.ts';
+import { NDCTL_PATHS, NDCTL_PROGRAMS, NDCTL_TARGET, NDCTL_TESTS } from './paths.ts';
+import { commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
 import { withNfitTest } from '../../kernel/nfit-stock.ts';
 
 const NAME = 'ndctl';
+
+function targetOf(name: string): TestTarget {
+  const t = NDCTL_TARGET[name];
+  return { fs: t?.fs ?? null, mode: t?.mode ?? 'both', reflink: false };
+}
 
 export const ndctl = {
   name: NAME,
@@ -35,7 +40,20 @@ export const ndctl = {
     },
   },
   takesSeconds: false,
-  kernelPaths: async (id) => NDCTL_PATHS[id] ?? [],
+  repro: async () => ({
+    tests: NDCTL_TESTS.map((n) => ({ id: n, family: null, target: targetOf(n), paths: NDCTL_PATHS[n] ?? [] })),
+    mentions(text, comm) {
+      const out: ReproMention[] = [];
+      const add = (name: string, how: ReproMention['how']) => out.push({ name, how, target: targetOf(name), label: `${NAME}'s ${name}` });
+      // Longest names first, so a name inside a longer one is not read twice.
+      for (const n of [...NDCTL_TESTS].sort((a, b) => b.length - a.length)) if (wordIn(n).test(text)) add(n, 'text');
+      // Older ndctl ran both filesystems from one dax.sh.
+      if (wordIn('dax.sh').test(text)) for (const n of NDCTL_PROGRAMS['dax.sh']!) add(n, 'text');
+      if (comm) for (const [p, names] of Object.entries(NDCTL_PROGRAMS)) if (commIs(p, comm)) for (const n of names) add(n, 'comm');
+      return out;
+    },
+    base: null,
+  }),
 
   needs: () => ({
     image: 'rootfs',

@@ -4,7 +4,7 @@
 // suite name (both filesystems) are accepted too.
 import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../context.ts';
 import { DAX_FILESYSTEMS, isDaxFs, setupFsdax, type DaxFs } from '../fsdax.ts';
-import { SuiteInputError, type Suite } from '../suite.ts';
+import { SuiteInputError, commIs, type ReproMention, type Suite } from '../suite.ts';
 import { defaultTopology } from '../../vm/topology.ts';
 import type { TestResult } from '../../results/records.ts';
 import { runSmokeOn } from './dax-smoke.ts';
@@ -58,7 +58,17 @@ export const smoke = {
   cellTests: async (mode) => [idFor(mode as DaxFs)],
   tree: null,
   takesSeconds: false,
-  kernelPaths: async () => SMOKE_PATHS,
+  repro: async () => ({
+    tests: DAX_FILESYSTEMS.map((fs) => ({ id: idFor(fs), family: TEST, target: { fs, mode: 'fsdax' as const, reflink: false }, paths: SMOKE_PATHS })),
+    mentions(text, comm) {
+      const out: ReproMention[] = [];
+      // dax-smoke.xfs as run prints it, dax_smoke as the program is called.
+      for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) out.push({ name: m[1] ? idFor(m[1] as DaxFs) : TEST, how: 'text', target: null });
+      if (comm && commIs('dax_smoke', comm)) out.push({ name: TEST, how: 'comm', target: null });
+      return out;
+    },
+    base: { score: 4, why: 'the DAX smoke: PMD, PTE and MAP_SYNC faults with pattern checks, quick' },
+  }),
 
   needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
   async check(i) {

@@ -1,9 +1,9 @@
 // The stressors as a suite: the manifest's matrix (suites/stressors/manifest.json)
 // of C stressors × targets. Test ids are `stressor.target` as run prints them;
 // a bare stressor name stands for all its targets.
-import { checkStressorTestNames, expandMatrix, knownNames, loadManifest, type Manifest } from './stressor-manifest.ts';
+import { checkStressorTestNames, expandMatrix, knownNames, loadManifest, type Manifest, type ManifestTarget } from './stressor-manifest.ts';
 import { stressorPaths } from './paths.ts';
-import { SuiteInputError, type Suite } from '../suite.ts';
+import { SuiteInputError, commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
 import { defaultTopology } from '../../vm/topology.ts';
 
 const NAME = 'stressors';
@@ -59,11 +59,37 @@ export const stressors = {
   cellTests: async (mode, tests) => forTarget(await manifest(), mode, tests).map((n) => `${n}.${mode}`),
   tree: null,
   takesSeconds: true,
-  async kernelPaths(id) {
-    const name = id.split('.')[0]!;
-    const t = (await manifest()).tests.find((x) => x.name === name);
-    return stressorPaths(name, t?.binary ?? name);
+  async repro() {
+    const m = await manifest();
+    const targetOf = (t: ManifestTarget): TestTarget => ({ fs: t.fs ?? null, mode: t.mode, reflink: t.reflink === '1' });
+    const cases = expandMatrix(m, { tests: m.tests.map((t) => t.name), release: '0.0', cpuFlags: new Set() });
+    const names = knownNames(m);
+    const programs: Record<string, string[]> = {};
+    for (const t of m.tests) (programs[t.binary ?? t.name] ??= []).push(t.name);
+    const mentioned = (name: string): TestTarget | null => {
+      const k = name.split('.')[1];
+      return k && m.targets[k] ? targetOf(m.targets[k]) : null;
+    };
+    return {
+      tests: cases.map((c) => ({ id: c.id, family: c.test.name, target: targetOf(c.target), paths: stressorPaths(c.test.name, c.test.binary ?? c.test.name) })),
+      mentions(text: string, comm: string | null) {
+        const out: ReproMention[] = [];
+        // Longest names first, so "pipe_pin_unmapped" is not also read as "pipe_pin".
+        let rest = text;
+        for (const n of [...names].sort((a, b) => b.length - a.length)) {
+          const re = wordIn(n);
+          if (re.test(rest)) {
+            out.push({ name: n, how: 'text', target: mentioned(n) });
+            rest = rest.replace(new RegExp(re.source, 'g'), ' ');
+          }
+        }
+        if (comm) for (const [p, ns] of Object.entries(programs)) if (commIs(p, comm)) for (const n of ns) out.push({ name: n, how: 'comm', target: null });
+        return out;
+      },
+      base: null,
+    };
   },
+
 
   needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
   async check(i) {
