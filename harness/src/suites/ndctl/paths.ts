@@ -3,6 +3,7 @@
 // crash report's Comm:), so repro can point a crash at the tests worth trying.
 // Old and new names of the same step are listed side by side.
 import { STRESSOR_PATHS } from '../stressors/paths.ts';
+import type { DaxFs } from '../fsdax.ts';
 
 /** ndctl's dax suite: test → functions its programs drive. */
 export const NDCTL_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -22,7 +23,7 @@ export const NDCTL_PATHS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** ndctl's dax tests and the target each one runs on, for matching a report's filesystem or mode. */
-export const NDCTL_TARGET: Readonly<Record<string, { fs?: 'ext4' | 'xfs'; mode: 'fsdax' | 'devdax' | 'both' }>> = {
+export const NDCTL_TARGET: Readonly<Record<string, { fs?: DaxFs; mode: 'fsdax' | 'devdax' | 'both' }>> = {
   'dax-ext4.sh': { fs: 'ext4', mode: 'fsdax' },
   'dax-xfs.sh': { fs: 'xfs', mode: 'fsdax' },
   'mmap.sh': { mode: 'fsdax' },

@@ -12,6 +12,8 @@ import { runSmokeOn } from './dax-smoke.ts';
 const NAME = 'smoke';
 const TEST = 'dax-smoke';
 const idFor = (fs: DaxFs) => `${TEST}.${fs}`;
+/** The smoke in a report's text: dax-smoke[.FS] as run prints it, or dax_smoke, its program. */
+const MENTION = new RegExp(`(?<![\\w-])dax[-_]smoke(?:\\.(${DAX_FILESYSTEMS.join('|')}))?(?![\\w-])`, 'g');
 
 /** The DAX smoke: PMD and PTE faults, MAP_SYNC, pattern checks through pread. */
 export const SMOKE_PATHS: readonly string[] = ['dax_iomap_pmd_fault', 'dax_iomap_pte_fault', 'dax_fault_iter', 'dax_insert_entry', 'dax_associate_entry', 'vmf_insert_folio_pmd', 'dax_insert_pfn_pmd', 'dax_insert_pfn_mkwrite', 'dax_finish_sync_fault', 'dax_iomap_rw'];
@@ -63,7 +65,7 @@ export const smoke = {
     mentions(text, comm) {
       const out: ReproMention[] = [];
       // dax-smoke.xfs as run prints it, dax_smoke as the program is called.
-      for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) out.push({ name: m[1] ? idFor(m[1] as DaxFs) : TEST, how: 'text', target: null });
+      for (const m of text.matchAll(MENTION)) out.push({ name: m[1] ? idFor(m[1] as DaxFs) : TEST, how: 'text', target: null });
       if (comm && commIs('dax_smoke', comm)) out.push({ name: TEST, how: 'comm', target: null });
       return out;
     },

@@ -6,7 +6,7 @@ import { neverGuilty } from '../../oracle/index.ts';
 import type { SyzbotInfo } from '../../oracle/intake.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
 import type { ReproCatalogue, ReproMention } from '../../suites/index.ts';
-import type { DaxFs } from '../../suites/fsdax.ts';
+import { DAX_FILESYSTEMS, type DaxFs } from '../../suites/fsdax.ts';
 import { InputError } from '../../host/errors.ts';
 import { matchCrash } from './match.ts';
 
@@ -112,10 +112,8 @@ export function mentionedTests(text: string, comm: string | null, catalogue: Rep
   return out;
 }
 
-const FS_OF_FN: Array<[RegExp, Fs]> = [
-  [/^_*ext4_/, 'ext4'],
-  [/^_*xfs_/, 'xfs'],
-];
+// A filesystem's own functions and address-space operations start with its name.
+const FS_OF_FN: Array<[RegExp, Fs]> = DAX_FILESYSTEMS.map((fs) => [new RegExp(`^_*${fs}_`), fs]);
 const DEVDAX_FN_RE = /^_*(?:dev_dax_|kill_dev_dax|unregister_dev_dax|dax_pmem_)/;
 const REFLINK_FN_RE = /^_*(?:xfs_reflink_|dax_folio_make_shared|dax_page_share_|dax_unshare_iter|dax_file_unshare|dax_dedupe_file_range_compare|dax_remap_file_range_prep|dax_iomap_copy_around)/;
 const PMD_FN_RE = /^_*(?:dax_iomap_pmd_fault|dev_dax_pmd_fault|vmf_insert_folio_pmd|vmf_insert_pfn_pmd|dax_insert_pfn_pmd|dax_pmd_load_hole|do_huge_pmd\w*|zap_huge_pmd|copy_huge_pmd|move_huge_pmd|__split_huge_pmd\w*|gup_fast_pmd_leaf|gup_huge_pmd)$/;
@@ -129,9 +127,9 @@ export function inferTarget(r: CrashReport, functions: readonly string[], text: 
   let mode: Mode | null = null;
   const aops = r.pageDump?.aops ?? null;
   if (aops) {
-    const m = /^(ext4|xfs)_/.exec(aops);
+    const m = DAX_FILESYSTEMS.find((x) => aops.startsWith(`${x}_`));
     if (m) {
-      fs = m[1] as Fs;
+      fs = m;
       evidence.push(`${fs}: the dumped page belongs to ${aops}`);
     }
   }
