@@ -43,10 +43,10 @@ What to bisect:
 
 What to run at each step (one booted guest, the test repeated in it; a
 reboot only after a crash):
-  --test TEST           repeatable; all of one suite:
-                          smoke:ext4, smoke:xfs   the DAX smoke on one filesystem
-                          stressors:NAME or NAME  a stressor of suites/stressors/manifest.json
-                          ndctl:NAME              a test of ndctl's dax suite (needs --ndctl)
+  --test TEST           repeatable; all of one suite; the name run prints, or SUITE:NAME:
+                          dax-smoke.xfs, smoke:xfs       the DAX smoke on one filesystem
+                          NAME[.TARGET], stressors:NAME  a stressor of suites/stressors/manifest.json
+                          dax-ext4.sh, ndctl:NAME        a test of ndctl's dax suite (needs --ndctl)
   --ndctl PATH          your ndctl git tree, for ndctl:NAME tests
   --seconds N           how long each stressor loops per run (default 0: one pass)
 

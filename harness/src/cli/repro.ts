@@ -47,8 +47,9 @@ crash met on the way is recorded and reported, and the search goes on.
 what to reproduce:
   --crash N              which crash of REPORT (default: the first one its sender
                          pasted, not quoted); numbered as dax-harness parse-log prints them
-  --test NAME            try only this test (repeatable): stressor.target (pmd_pte_mix.ext4),
-                         a stressor (all its targets), ndctl:NAME (needs --ndctl), smoke:ext4|xfs
+  --test NAME            try only this test (repeatable), named as run prints it: pmd_pte_mix.ext4,
+                         dax-smoke.xfs, dax-ext4.sh (needs --ndctl); a stressor (all its targets);
+                         or SUITE:NAME (stressors:pmd_pte_mix, smoke:xfs, ndctl:mmap.sh)
   --ndctl PATH           your ndctl git tree: lets ndctl's dax tests be tried (dax-ext4.sh...)
   --any-crash            stop at any crash, not only the reported one
 
