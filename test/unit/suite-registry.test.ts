@@ -1,12 +1,14 @@
 // The suite registry: --test words → one suite's test ids (the ids run
 // prints, and the spellings accepted before), the suite checks of run and
 // shell, and a toy suite (test/toy-suite/) that becomes selectable by run's
-// options, bisect's --test and a nightly config from one registry line. No guest.
+// options, bisect's and repro's --test and a nightly config from one registry
+// line. No guest.
 import t from 'tap';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSuiteOptions, registerSuite, selectTests, suiteByName, suiteNames } from '../../harness/src/suites/index.ts';
+import { checkSuiteOptions, registerSuite, reproCatalogue, selectTests, suiteByName, suiteNames } from '../../harness/src/suites/index.ts';
+import { resolveTestNames } from '../../harness/src/workflows/repro/candidates.ts';
 import { parseTests } from '../../harness/src/workflows/bisect/input.ts';
 import { cellPlanFor } from '../../harness/src/workflows/bisect/environment.ts';
 import { expandMatrix, parseNightConfig } from '../../harness/src/workflows/nightly/config.ts';
@@ -77,6 +79,8 @@ t.test('a toy suite is one folder and one registry line', async (t) => {
   t.match(err, /toy: echo\.left, echo\.right/, 'unknown words list the toy suite too');
   const cells = await expandMatrix(await parse());
   t.same(cells.map((c) => [c.key, c.suite, c.tests, c.image]), [['stock.toy.right.default', 'toy', ['echo.right'], 'initramfs']], 'nightly config');
+  const catalogue = await reproCatalogue();
+  t.same(await resolveTestNames(['toy:echo.left', 'sleep.right'], catalogue), ['echo.left', 'sleep.right'], 'repro --test');
   const bad = { ...night, suites: [{ name: 'toy', modes: ['up'] }] };
   await t.rejects(parseNightConfig(bad, join(dir, 'n.yaml'), 'h', 'n.yaml'), /suites\[0\]\.modes\[0\]: "up" is not a toy mode/);
 
