@@ -52,6 +52,8 @@ t.test("bisect takes the name run prints, and its plan runs the smoke's filesyst
 });
 
 t.test('run and shell check --suite, the tree option and --fs against the registry', async (t) => {
+  await t.resolves(suiteByName('smoke').check({ tests: ['dax-smoke.xfs'] }), 'run --test dax-smoke.xfs');
+  await t.rejects(suiteByName('smoke').check({ tests: ['pmd_pte_mix'] }), /not a test of the smoke: .*or the --suite whose test it is/);
   t.equal(checkSuiteOptions({ suite: 'ndctl', tree: '/x', fs: ['xfs'] }), 'ndctl');
   t.throws(() => checkSuiteOptions({ suite: 'ltp' }), /--suite "ltp" is not smoke, stressors or ndctl/);
   t.throws(() => checkSuiteOptions({ suite: 'smoke', tree: '/x' }), /--ndctl goes with --suite ndctl/);

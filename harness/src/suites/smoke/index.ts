@@ -75,7 +75,7 @@ export const smoke = {
   needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
   async check(i) {
     // Its ids by --test, or filesystems by --fs.
-    for (const t of i.tests ?? []) if (!fsOf(t)) throw new SuiteInputError(`--test ${t} is not a test of the smoke: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')}, or --fs`);
+    for (const t of i.tests ?? []) if (!fsOf(t)) throw new SuiteInputError(`--test ${t} is not a test of the smoke: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')} (or --fs), or the --suite whose test it is`);
     for (const f of i.filesystems ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
   },
   prepareHost: async () => null,
