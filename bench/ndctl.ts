@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { prepareCell } from '../harness/src/workflows/cell.ts';
 import { startSession } from '../harness/src/workflows/session.ts';
 import { watchConsole } from '../harness/src/workflows/watch.ts';
-import { prepareNdctl, runNdctlSuite, NDCTL_SUITE } from '../harness/src/suites/ndctl.ts';
+import { prepareNdctl, runNdctlSuite, NDCTL_SUITE } from '../harness/src/suites/ndctl/ndctl.ts';
 import type { SuiteContext } from '../harness/src/suites/context.ts';
 import type { Guest, ExecOptions } from '../harness/src/vm/guest.ts';
 import type { TestResult } from '../harness/src/results/records.ts';

@@ -58,7 +58,7 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.l
 async function overhead(): Promise<void> {
   const passes = Number(a.passes);
   const [name, target] = a.test!.split('.');
-  const c: Candidate = { id: a.test!, suite: 'stressors', test: a.test!, fs: target === 'xfs' ? 'xfs' : 'ext4', score: 1, reasons: [], blocked: null };
+  const c: Candidate = { id: a.test!, suite: 'stressors', fs: target === 'xfs' ? 'xfs' : 'ext4', score: 1, reasons: [], blocked: null };
   // A crash Debian's 6.1 does not have: the loop never stops early.
   const want = parseLog(readFileSync(join(repo, 'harness/src/oracle/corpus/dump-6.12-merged.log'), 'utf8'))[0]!;
   const inner = new CellReproGuest({ kernel: { kind: 'stock' }, ndctl: null, seconds: Number(a.seconds), seed: 1, runsRoot: join(results, 'overhead'), progress: () => {} });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow } from '../harness/src/workflows/run.ts';
 import { defaultTopology } from '../harness/src/vm/topology.ts';
-import { loadManifest, expandMatrix, outcomeExpected } from '../harness/src/suites/stressor-manifest.ts';
+import { loadManifest, expandMatrix, outcomeExpected } from '../harness/src/suites/stressors/stressor-manifest.ts';
 import type { RunRecord } from '../harness/src/results/records.ts';
 
 export async function checkMatrix(t: Test, tests?: string[]): Promise<RunRecord> {

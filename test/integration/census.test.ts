@@ -13,7 +13,7 @@ import { watchConsole } from '../../harness/src/workflows/watch.ts';
 import { prepareStockKernel } from '../../harness/src/kernel/stock.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { bootDefault } from './boot-default.ts';
-import { setupFsdax, mkfsArgv } from '../../harness/src/suites/dax-smoke.ts';
+import { setupFsdax, mkfsArgv } from '../../harness/src/suites/fsdax.ts';
 import { TestLog, step, type SuiteContext } from '../../harness/src/suites/context.ts';
 import {
   runCensus,

@@ -11,7 +11,7 @@ import { executeCell, guestKeyOf, prepareCell, type CellEnv, type CellPlan } fro
 import { GuestPool } from '../../harness/src/workflows/guest-pool.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { loadFaults } from './faults.ts';
-import type { SmokeFs } from '../../harness/src/suites/dax-smoke.ts';
+import type { DaxFs } from '../../harness/src/suites/fsdax.ts';
 import type { Session } from '../../harness/src/workflows/session.ts';
 
 const quiet = () => {};
@@ -19,7 +19,7 @@ const results = mkdtempSync(join(tmpdir(), 'daxh-results-'));
 const pool = new GuestPool();
 t.teardown(() => pool.close());
 
-const plan = (fs: SmokeFs): CellPlan => ({
+const plan = (fs: DaxFs): CellPlan => ({
   kernel: { kind: 'stock' },
   suite: 'smoke',
   image: 'initramfs',
@@ -31,7 +31,7 @@ const plan = (fs: SmokeFs): CellPlan => ({
   cmdlineExtra: [],
 });
 
-async function cell(fs: SmokeFs, onReady?: (s: Session) => Promise<void>) {
+async function cell(fs: DaxFs, onReady?: (s: Session) => Promise<void>) {
   const prepared = await prepareCell(plan(fs), { progress: quiet });
   const env: CellEnv = { resultsRoot: results, progress: quiet, handleSignals: false, guests: pool, ...(onReady ? { onReady } : {}) };
   return { prepared, ...(await executeCell(prepared, env)) };

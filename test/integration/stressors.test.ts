@@ -11,7 +11,7 @@ import { runWorkflow } from '../../harness/src/workflows/run.ts';
 import { checkMatrix } from '../stressor-matrix.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { bootDefault } from './boot-default.ts';
-import { loadManifest, expandMatrix } from '../../harness/src/suites/stressor-manifest.ts';
+import { loadManifest, expandMatrix } from '../../harness/src/suites/stressors/stressor-manifest.ts';
 
 const quiet = () => {};
 

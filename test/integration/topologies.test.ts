@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorkflow } from '../../harness/src/workflows/run.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
-import { NDCTL_GUEST } from '../../harness/src/suites/ndctl.ts';
+import { NDCTL_GUEST } from '../../harness/src/suites/ndctl/ndctl.ts';
 import type { Topology } from '../../harness/src/results/records.ts';
 
 const cases: Array<[string, Topology, string[]]> = [

@@ -77,7 +77,7 @@ t.test('bad input: one line, exit 2, nothing written', async (t) => {
     ['too few runs', ['--series', series, '--test', 'smoke:ext4', '--max-runs', '5'], /below the 10 clean runs/],
     ['not a number', ['--series', series, '--test', 'smoke:ext4', '--max-boots', 'lots'], /--max-boots "lots" is not a positive whole number/],
     ['match and any-crash', ['--series', series, '--test', 'smoke:ext4', '--match', 'k', '--any-crash'], /give one of them/],
-    ['seconds on the smoke', ['--series', series, '--test', 'smoke:ext4', '--seconds', '5'], /--seconds goes with stressor tests/],
+    ['seconds on the smoke', ['--series', series, '--test', 'smoke:ext4', '--seconds', '5'], /--seconds goes with tests of stressors/],
     ['resume from nowhere', ['--resume', join(work, 'nope')], /holds no state\.json/],
     ['resume with inputs', ['--resume', work, '--series', series], /--resume takes what to bisect from its state\.json: drop --series/],
   ];

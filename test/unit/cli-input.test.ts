@@ -46,7 +46,7 @@ const cases: Array<[string, string[], RegExp]> = [
   ['ndctl suite without a tree', ['run', '--suite', 'ndctl'], /--suite ndctl needs --ndctl PATH/],
   ['not an ndctl tree', ['run', '--suite', 'ndctl', '--ndctl', '/tmp'], /--ndctl \/tmp has no meson.build/],
   ['unknown stressor', ['run', '--suite', 'stressors', '--test', 'nosuch'], /unknown stressor test "nosuch"/],
-  ['--test on the smoke', ['run', '--test', 'x'], /--test goes with --suite stressors or --suite ndctl/],
+  ['--test on the smoke', ['run', '--test', 'x'], /--test x is not a test of the smoke: give dax-smoke\.ext4 or dax-smoke\.xfs \(or --fs\), or the --suite whose test it is/],
   ['a kernel tree that is not git', ['run', '--source', '/tmp'], /\/tmp is not a git repository/],
   ['a typo in a config profile', ['run', '--config', 'daxx'], /no config fragment "daxx"/],
   ['a series that does not exist', ['run', '--series', '/nope.mbox'], /series \/nope\.mbox does not exist/],

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { NDCTL_GUEST } from '../../harness/src/suites/ndctl.ts';
+import { NDCTL_GUEST } from '../../harness/src/suites/ndctl/ndctl.ts';
 import { suiteKernelChoice } from '../../harness/src/workflows/cell.ts';
 import { suiteByName } from '../../harness/src/suites/index.ts';
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, explainSkip, failReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
+import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, explainSkip, failReason, outerLimitMs } from '../../harness/src/suites/ndctl/ndctl.ts';
 import { mirrorFromSources, subordinateRange } from '../../harness/src/image/rootfs.ts';
 
 t.test('meson results map onto ours; a TIMEOUT is never a pass', async (t) => {

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { treeState } from '../../harness/src/suites/ndctl.ts';
+import { treeState } from '../../harness/src/suites/ndctl/ndctl.ts';
 
 // The ndctl build directory is keyed by this: two runs share a build only
 // when the tree is the same, whatever else moves in the repository around it.

@@ -9,7 +9,7 @@ import { cellPlan, kernelChoice, checkCellInputs } from '../../harness/src/workf
 import { rerunSelection, NightlyInputError } from '../../harness/src/workflows/nightly/index.ts';
 import { parseNightConfig, expandMatrix } from '../../harness/src/workflows/nightly/config.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
-import { NDCTL_GUEST } from '../../harness/src/suites/ndctl.ts';
+import { NDCTL_GUEST } from '../../harness/src/suites/ndctl/ndctl.ts';
 import type { MatrixCell } from '../../harness/src/workflows/nightly/plan.ts';
 import type { TestStatus, Verdict } from '../../harness/src/results/records.ts';
 import { fakeArtifact } from './nightly-fake.ts';

@@ -8,6 +8,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { reproCommand, parseDuration, resolveTestNames, type ReproDeps } from '../../harness/src/cli/repro.js';
+import { reproCatalogue } from '../../harness/src/suites/index.js';
 import { parseLog } from '../../harness/src/oracle/index.js';
 import type { ReproGuest, Pass } from '../../harness/src/workflows/repro/loop.js';
 import type { CrashReport } from '../../harness/src/results/records.js';
@@ -111,7 +112,7 @@ t.test('--dry-run prints the plan and needs no guest', async (t) => {
   t.match(r.out, /reported: {2}kernel BUG in dax_insert_pfn_pmd/);
   t.match(r.out, /kernel: {4}--kernel-package linux-image-6\.1\.0-47-amd64 \(.*5 releases older/);
   t.match(r.out, /tests to try \(\d+, best first\):\n {2}\S+\.ext4|smoke:ext4/);
-  t.match(r.out, /ndctl:dax-ext4\.sh: needs --ndctl PATH/);
+  t.match(r.out, /dax-ext4\.sh: needs --ndctl PATH/);
   const j = await run(['--dry-run', '--json', report]);
   const plan = JSON.parse(j.out).plan;
   t.equal(plan.facts.title, 'kernel BUG in dax_insert_pfn_pmd');
@@ -125,7 +126,7 @@ t.test('--dry-run prints the plan and needs no guest', async (t) => {
 t.test('a reproduction: verdict, rate, comparison, other crashes, commands', async (t) => {
   const clock = { t: 0 };
   // pmd_pte_mix.ext4 crashes with the merged-series form of the bug every third run; xfs warns once.
-  const f = fake((id, n) => (id === 'pmd_pte_mix.ext4' && n % 3 === 0 ? merged : id === 'smoke:ext4' && n === 1 ? warn : null), clock);
+  const f = fake((id, n) => (id === 'pmd_pte_mix.ext4' && n % 3 === 0 ? merged : id === 'dax-smoke.ext4' && n === 1 ? warn : null), clock);
   const r = await run(['--test', 'smoke:ext4', '--test', 'pmd_pte_mix.ext4', '--confirm', '5', report], f.deps);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /REPRODUCED in pmd_pte_mix\.ext4 after/);
@@ -133,7 +134,7 @@ t.test('a reproduction: verdict, rate, comparison, other crashes, commands', asy
   t.match(r.out, /= title +kernel BUG in dax_insert_pfn_pmd +kernel BUG in dax_fault_iter/);
   t.match(r.out, /= order +9 +9/);
   t.match(r.out, /frames in both: +dax_insert_pfn_pmd ≈ dax_fault_iter/);
-  t.match(r.out, /other crashes met:\n {2}1× WARNING in dax_associate_entry \(related, in smoke:ext4\)/);
+  t.match(r.out, /other crashes met:\n {2}1× WARNING in dax_associate_entry \(related, in dax-smoke.ext4\)/);
   t.match(r.out, /dax-harness repro --kernel-package linux-image-6\.1\.0-47-amd64 --test pmd_pte_mix\.ext4 .*indented-2-timestamps\.txt/);
   t.match(r.out, /one run: dax-harness run --kernel-package linux-image-6\.1\.0-47-amd64 --suite stressors --test pmd_pte_mix\.ext4/);
   t.match(r.err, /pass 1 /, 'progress on stderr');
@@ -151,7 +152,7 @@ t.test('not reproduced within the budget: exit 1 and what was tried', async (t) 
   t.match(r.out, /NOT REPRODUCED within the 5m budget: 10 passes/);
   t.match(r.out, /tried:\n {2}\S+ +\d+ runs?/);
   t.ok(new Set(f.asked).size > 1, 'more than one test tried');
-  t.match(r.out, /ndctl:dax-ext4\.sh: not tried, needs --ndctl PATH/);
+  t.match(r.out, /dax-ext4\.sh: not tried, needs --ndctl PATH/);
   t.notMatch(r.out, /reproduce it:/);
 });
 
@@ -205,7 +206,10 @@ t.test('durations and test names', async (t) => {
   t.equal(parseDuration('45', 'x'), 45_000, 'plain seconds');
   t.equal(parseDuration('1d', 'x'), 86_400_000, 'days, as cache prune takes them');
   t.throws(() => parseDuration('8d', 'x'), /^x 8d is out of range: give 1s to 1w$/, 'past a week is no budget');
-  const ids = ['pmd_pte_mix.ext4', 'pmd_pte_mix.xfs', 'ndctl:mmap.sh', 'smoke:ext4', 'smoke:xfs'];
-  t.same(resolveTestNames(['pmd_pte_mix'], ids), ['pmd_pte_mix.ext4', 'pmd_pte_mix.xfs'], 'a stressor is all its targets');
-  t.same(resolveTestNames(['stressors:pmd_pte_mix.xfs', 'smoke.ext4', 'smoke'], ids), ['pmd_pte_mix.xfs', 'smoke:ext4', 'smoke:xfs']);
+  const cat = await reproCatalogue();
+  t.same(await resolveTestNames(['pmd_pte_mix'], cat), ['pmd_pte_mix.ext4', 'pmd_pte_mix.xfs', 'pmd_pte_mix.xfs-reflink'], 'a stressor is all its targets');
+  t.same(await resolveTestNames(['stressors:pmd_pte_mix.xfs', 'smoke.ext4', 'smoke'], cat), ['pmd_pte_mix.xfs', 'dax-smoke.ext4', 'dax-smoke.xfs'], 'the older spellings');
+  t.same(await resolveTestNames(['dax-smoke.xfs', 'ndctl:mmap.sh', 'mmap.sh', 'smoke:ext4'], cat), ['dax-smoke.xfs', 'mmap.sh', 'dax-smoke.ext4'], 'the ids run prints, and SUITE:NAME');
+  await t.rejects(resolveTestNames(['pmd_pte'], cat), /--test "pmd_pte" is not a test repro knows: did you mean pmd_pte_mix\.ext4/);
+  await t.rejects(resolveTestNames(['nosuch'], cat), /is not a test repro knows: smoke: dax-smoke\.ext4.*; stressors: .*; ndctl: /, 'every suite listed');
 });

@@ -61,10 +61,10 @@ t.test('a pass from the results the cell recorded', async (t) => {
 
 t.test('each candidate is a cell plan; cells that boot the same guest share it', async (t) => {
   const base = { kernel: { kind: 'stock' as const }, ndctl: '/src/ndctl', seconds: 1, seed: 7 };
-  const cand = (over: Partial<Candidate>): Candidate => ({ id: 'x', suite: 'stressors', test: 'x', fs: null, score: 1, reasons: [], blocked: null, ...over });
-  t.same(candidatePlan(cand({ id: 'pmd_pte_mix.ext4', test: 'pmd_pte_mix.ext4' }), base), { kernel: { kind: 'stock' }, suite: 'stressors', tests: ['pmd_pte_mix.ext4'], seconds: 1, seed: 7 });
-  t.same(candidatePlan(cand({ id: 'smoke:xfs', suite: 'smoke', test: null, fs: 'xfs' }), base).filesystems, ['xfs'], 'the smoke takes a filesystem, not a test');
-  const nd = candidatePlan(cand({ id: 'ndctl:mmap.sh', suite: 'ndctl', test: 'mmap.sh' }), { ...base, accel: 'tcg' });
+  const cand = (over: Partial<Candidate>): Candidate => ({ id: 'x', suite: 'stressors', fs: null, score: 1, reasons: [], blocked: null, ...over });
+  t.same(candidatePlan(cand({ id: 'pmd_pte_mix.ext4' }), base), { kernel: { kind: 'stock' }, suite: 'stressors', tests: ['pmd_pte_mix.ext4'], seconds: 1, seed: 7 });
+  t.same(candidatePlan(cand({ id: 'dax-smoke.xfs', suite: 'smoke', fs: 'xfs' }), base).filesystems, ['xfs'], 'the smoke takes a filesystem, not a test');
+  const nd = candidatePlan(cand({ id: 'mmap.sh', suite: 'ndctl' }), { ...base, accel: 'tcg' });
   t.equal(nd.ndctl, '/src/ndctl');
   t.equal(nd.accel, 'tcg');
 

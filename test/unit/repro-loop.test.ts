@@ -15,7 +15,7 @@ const reported = crash('dax-pmd-6.6-console');
 const sameOnMerged = crash('dump-6.12-merged');
 const unrelated = crash('hung-task');
 
-const cand = (id: string, score: number): Candidate => ({ id, suite: 'stressors', test: id, fs: 'ext4', score, reasons: [], blocked: null });
+const cand = (id: string, score: number): Candidate => ({ id, suite: 'stressors', fs: 'ext4', score, reasons: [], blocked: null });
 
 /** A guest whose outcomes come from a function of (test, run number); each pass takes `ms` of fake time, a crash adds a reboot. */
 function fakeGuest(outcome: (id: string, n: number) => { status?: TestStatus; crash?: CrashReport; infra?: string; skip?: string }, clock: { t: number }, ms = 10_000) {

@@ -5,21 +5,23 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readReport } from '../../harness/src/workflows/repro/report.js';
-import { reportFacts, stressorIndex, parseKernelVersion, mentionedTests, ReportError } from '../../harness/src/workflows/repro/facts.js';
+import { reportFacts, parseKernelVersion, mentionedTests, ReportError } from '../../harness/src/workflows/repro/facts.js';
 import { rankCandidates, candidateIds } from '../../harness/src/workflows/repro/candidates.js';
 import { closestKernel, releaseIndex, type DebianKernel } from '../../harness/src/workflows/repro/kernels.js';
 import { wilson, formatRate } from '../../harness/src/workflows/repro/stats.js';
 import { reproCommands, shellQuote } from '../../harness/src/workflows/repro/command.js';
 import { planRepro } from '../../harness/src/workflows/repro/plan.js';
-import { STRESSOR_PATHS, NDCTL_PATHS } from '../../harness/src/workflows/repro/paths.js';
-import { loadManifest } from '../../harness/src/suites/stressor-manifest.js';
+import { STRESSOR_PATHS } from '../../harness/src/suites/stressors/paths.js';
+import { NDCTL_PATHS } from '../../harness/src/suites/ndctl/paths.js';
+import { loadManifest } from '../../harness/src/suites/stressors/stressor-manifest.js';
+import { reproCatalogue } from '../../harness/src/suites/index.js';
 import { isInputError } from '../../harness/src/host/errors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const intake = (f: string) => readFileSync(join(here, '../../harness/src/oracle/corpus/intake', f), 'utf8');
 const corpus = (f: string) => readFileSync(join(here, '../../harness/src/oracle/corpus', f), 'utf8');
 const manifest = await loadManifest();
-const idx = stressorIndex(manifest);
+const idx = await reproCatalogue();
 
 const DEBIAN: DebianKernel[] = [
   { version: '6.1.192', kind: 'stock', argv: ['--kernel-package', 'linux-image-6.1.0-47-amd64'], label: 'linux-image-6.1.0-47-amd64 6.1.192-3' },
@@ -84,27 +86,27 @@ t.test('mentioned tests', async (t) => {
 
 t.test('ranking: named test first, the filesystem counts, ndctl needs a tree', async (t) => {
   const f = reportFacts(await readReport(intake('indented-2-timestamps.txt')), idx);
-  const r = rankCandidates(f, { manifest, ndctl: false });
-  t.equal(r[0]!.id, 'ndctl:dax-ext4.sh');
+  const r = rankCandidates(f, { catalogue: idx, tree: false });
+  t.equal(r[0]!.id, 'dax-ext4.sh');
   t.match(r[0]!.blocked, /needs --ndctl PATH/);
   const runnable = r.filter((c) => !c.blocked);
   t.equal(runnable[0]!.fs, 'ext4', `best runnable on ext4: ${runnable[0]!.id}`);
   t.ok(runnable.slice(0, 3).every((c) => c.fs === 'ext4'), 'ext4 before xfs');
   t.ok(runnable.every((c) => c.reasons.length > 0), 'every candidate says why');
-  const withTree = rankCandidates(f, { manifest, ndctl: true });
+  const withTree = rankCandidates(f, { catalogue: idx, tree: true });
   t.equal(withTree[0]!.blocked, null);
-  const only = rankCandidates(f, { manifest, ndctl: false, only: ['holes_zero.xfs'] });
+  const only = rankCandidates(f, { catalogue: idx, tree: false, only: ['holes_zero.xfs'] });
   t.same(only.map((c) => c.id), ['holes_zero.xfs']);
   t.match(only[0]!.reasons.join(), /asked for with --test/);
   const hung = reportFacts(await readReport(corpus('hung-task.log')), idx);
-  t.equal(rankCandidates(hung, { manifest, ndctl: false })[0]!.id, 'teardown.ext4', 'umount hang on ext4 → teardown on ext4');
+  t.equal(rankCandidates(hung, { catalogue: idx, tree: false })[0]!.id, 'teardown.ext4', 'umount hang on ext4 → teardown on ext4');
 });
 
 t.test('the path tables name real tests', async (t) => {
   const names = new Set(manifest.tests.map((x) => x.binary ?? x.name));
   for (const s of Object.keys(STRESSOR_PATHS)) t.ok(names.has(s), `${s} is a stressor program of the manifest`);
   for (const n of Object.keys(NDCTL_PATHS)) t.match(n, /^[\w.-]+$/);
-  t.ok(candidateIds(manifest).includes('pmd_pte_mix.ext4') && candidateIds(manifest).includes('smoke:xfs') && candidateIds(manifest).includes('ndctl:dax-ext4.sh'));
+  t.ok(candidateIds(idx).includes('pmd_pte_mix.ext4') && candidateIds(idx).includes('dax-smoke.xfs') && candidateIds(idx).includes('dax-ext4.sh'), 'ids as run prints them');
 });
 
 t.test('closest Debian kernel', async (t) => {
@@ -140,17 +142,17 @@ t.test('Wilson interval', async (t) => {
 
 t.test('plan and commands', async (t) => {
   const input = await readReport(intake('indented-2-timestamps.txt'));
-  const p = planRepro(input, { manifest, ndctl: null, kernelArgv: null, debianKernels: DEBIAN });
+  const p = planRepro(input, { catalogue: idx, ndctl: null, kernelArgv: null, debianKernels: DEBIAN });
   t.same(p.kernel.argv, ['--kernel-package', 'linux-image-6.1.0-47-amd64']);
   t.match(p.kernel.why, /5 releases older/);
-  t.ok(p.blocked.some((c) => c.id === 'ndctl:dax-ext4.sh'));
+  t.ok(p.blocked.some((c) => c.id === 'dax-ext4.sh'));
   t.ok(p.candidates.length > 0 && p.candidates.every((c) => c.blocked === null));
-  const given = planRepro(input, { manifest, ndctl: null, kernelArgv: ['--source', 'debian:6.12', '--series', 'v9.mbox'], debianKernels: DEBIAN });
+  const given = planRepro(input, { catalogue: idx, ndctl: null, kernelArgv: ['--source', 'debian:6.12', '--series', 'v9.mbox'], debianKernels: DEBIAN });
   t.same(given.kernel.argv, ['--source', 'debian:6.12', '--series', 'v9.mbox']);
   t.ok(given.kernel.given);
   const c = reproCommands({ report: 'crash mail.txt', kernelArgv: given.kernel.argv, candidate: p.candidates[0]!, ndctl: null, budget: '30m' });
   t.same(c.once.slice(0, 2), ['dax-harness', 'run']);
   t.ok(c.once.includes('--series'));
   t.equal(shellQuote(c.loop).endsWith("'crash mail.txt'"), true, 'quoted for a shell');
-  t.same(reproCommands({ report: 'r', kernelArgv: [], candidate: { id: 'smoke:xfs', suite: 'smoke', test: null, fs: 'xfs', score: 1, reasons: [], blocked: null }, ndctl: null }).once, ['dax-harness', 'run', '--suite', 'smoke', '--fs', 'xfs']);
+  t.same(reproCommands({ report: 'r', kernelArgv: [], candidate: { id: 'dax-smoke.xfs', suite: 'smoke', fs: 'xfs', score: 1, reasons: [], blocked: null }, ndctl: null }).once, ['dax-harness', 'run', '--suite', 'smoke', '--fs', 'xfs']);
 });

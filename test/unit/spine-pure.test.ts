@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { writeCpio } from '../../harness/src/image/cpio.ts';
 import { parseModuleIndex, resolveModules, moduleName } from '../../harness/src/image/modules.ts';
-import { daxMountState, mkfsArgv } from '../../harness/src/suites/dax-smoke.ts';
+import { daxMountState, mkfsArgv } from '../../harness/src/suites/fsdax.ts';
 import { parseKeyValues } from '../../harness/src/suites/context.ts';
 import { shellQuote } from '../../harness/src/vm/guest.ts';
 import { initTimeFromLine } from '../../harness/src/workflows/session.ts';

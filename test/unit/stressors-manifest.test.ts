@@ -18,7 +18,7 @@ import {
   caseParams,
   ManifestError,
   type Manifest,
-} from '../../harness/src/suites/stressor-manifest.ts';
+} from '../../harness/src/suites/stressors/stressor-manifest.ts';
 import { stressorDir } from '../../harness/src/image/initramfs.ts';
 
 const stock = '6.1.0-56-amd64';
@@ -156,7 +156,7 @@ t.test('an intermittent kernel answer is expected alongside the usual one, nothi
 });
 
 t.test('expectedOutcome: the manifest answer in the shape verdicts use', async (t) => {
-  const { expectedOutcome } = await import('../../harness/src/suites/stressor-manifest.ts');
+  const { expectedOutcome } = await import('../../harness/src/suites/stressors/stressor-manifest.ts');
   const base = { args: [], why: ['w1', 'w2'], verified: true, sometimes: [] };
   t.equal(expectedOutcome({ ...base, status: 'pass' }), null, 'a plain pass needs no expectation');
   t.same(expectedOutcome({ ...base, status: 'fail', match: 'bad pmd' }), { statuses: ['fail'], match: '(?:bad pmd)', why: 'w1; w2', source: 'suites/stressors/manifest.json' });

@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stressorOutcome, kernelLogFailure, mkfsFor, fsckFor } from '../../harness/src/suites/stressors.ts';
-import { loadManifest } from '../../harness/src/suites/stressor-manifest.ts';
+import { stressorOutcome, kernelLogFailure, mkfsFor, fsckFor } from '../../harness/src/suites/stressors/stressors.ts';
+import { loadManifest } from '../../harness/src/suites/stressors/stressor-manifest.ts';
 import { stressorDir } from '../../harness/src/image/initramfs.ts';
 
 const run = (exitCode: number | null, stdout: string, extra: Partial<{ signal: string | null; timedOut: boolean }> = {}) =>

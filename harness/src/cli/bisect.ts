@@ -8,7 +8,7 @@ import { defaultResultsRoot } from '../host/paths.ts';
 import { InputError } from '../host/errors.ts';
 import { LIMITS, wholeOption, type Range } from '../host/limits.ts';
 import { DEFAULTS } from '../workflows/bisect/engine.ts';
-import { BisectInputError, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
+import { BisectInputError, checkSecondsGoWith, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
 import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEnv } from '../workflows/bisect/workflow.ts';
 import { summaryText } from '../workflows/bisect/report.ts';
 import type { BadMeaning } from '../workflows/bisect/types.ts';
@@ -43,10 +43,10 @@ What to bisect:
 
 What to run at each step (one booted guest, the test repeated in it; a
 reboot only after a crash):
-  --test TEST           repeatable; all of one suite:
-                          smoke:ext4, smoke:xfs   the DAX smoke on one filesystem
-                          stressors:NAME or NAME  a stressor of suites/stressors/manifest.json
-                          ndctl:NAME              a test of ndctl's dax suite (needs --ndctl)
+  --test TEST           repeatable; all of one suite; the name run prints, or SUITE:NAME:
+                          dax-smoke.xfs, smoke:xfs       the DAX smoke on one filesystem
+                          NAME[.TARGET], stressors:NAME  a stressor of suites/stressors/manifest.json
+                          dax-ext4.sh, ndctl:NAME        a test of ndctl's dax suite (needs --ndctl)
   --ndctl PATH          your ndctl git tree, for ndctl:NAME tests
   --seconds N           how long each stressor loops per run (default 0: one pass)
 
@@ -208,7 +208,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       const bad: BadMeaning = a['any-failure'] ? 'any-failure' : a['any-crash'] ? 'any-crash' : 'match';
       const seconds = a.seconds === undefined ? 0 : positive(a.seconds, '--seconds', { min: 1, max: LIMITS.stressSeconds.max })!;
       const tests = await parseTests(a.test ?? [], a.ndctl);
-      if (a.seconds !== undefined && tests.suite !== 'stressors') throw new BisectInputError('--seconds goes with stressor tests');
+      if (a.seconds !== undefined) checkSecondsGoWith(tests);
       const direction = a.reverse ? 'fix' : 'cause';
       const input = range ? await loadRangeInput(a.source!, a.good!, a.bad!, direction) : await loadSeriesInput(a.series!);
       const source = a.source === undefined ? 'debian:6.1' : a.source.startsWith('debian:') ? a.source : resolve(a.source);

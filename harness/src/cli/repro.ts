@@ -14,13 +14,14 @@ import { setInterruptHandler } from '../host/proc.ts';
 import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { loadManifest } from '../suites/stressor-manifest.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
 import type { KernelChoice } from '../workflows/cell.ts';
 import type { Accel } from '../results/records.ts';
 import { readReport, WHOLE_INPUT_LIMIT } from '../workflows/repro/report.ts';
-import { planRepro, summarise, type ReproPlan } from '../workflows/repro/plan.ts';
-import { candidateIds, type Candidate } from '../workflows/repro/candidates.ts';
+import { planRepro, reproCatalogue, summarise, type ReproPlan } from '../workflows/repro/plan.ts';
+import { checkTreeGiven, resolveTestNames, type Candidate } from '../workflows/repro/candidates.ts';
+
+export { resolveTestNames };
 import { reproLoop, type ReproGuest } from '../workflows/repro/loop.ts';
 import type { DebianKernel } from '../workflows/repro/kernels.ts';
 import { formatPlan, formatSummary } from '../workflows/repro/text.ts';
@@ -46,8 +47,9 @@ crash met on the way is recorded and reported, and the search goes on.
 what to reproduce:
   --crash N              which crash of REPORT (default: the first one its sender
                          pasted, not quoted); numbered as dax-harness parse-log prints them
-  --test NAME            try only this test (repeatable): stressor.target (pmd_pte_mix.ext4),
-                         a stressor (all its targets), ndctl:NAME (needs --ndctl), smoke:ext4|xfs
+  --test NAME            try only this test (repeatable), named as run prints it: pmd_pte_mix.ext4,
+                         dax-smoke.xfs, dax-ext4.sh (needs --ndctl); a stressor (all its targets);
+                         or SUITE:NAME (stressors:pmd_pte_mix, smoke:xfs, ndctl:mmap.sh)
   --ndctl PATH           your ndctl git tree: lets ndctl's dax tests be tried (dax-ext4.sh...)
   --any-crash            stop at any crash, not only the reported one
 
@@ -114,22 +116,6 @@ export interface ReproDeps {
 }
 
 const ERR = 'dax-harness repro:';
-
-/** --test names → candidate ids: `stressors:X` and `X` are one, a bare stressor names all its targets. */
-export function resolveTestNames(given: readonly string[], ids: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const g of given) {
-    const name = g.replace(/^stressors:/, '').replace(/^smoke\.(ext4|xfs)$/, 'smoke:$1');
-    const hits = ids.includes(name) ? [name] : ids.filter((id) => id.startsWith(`${name}.`) || (name === 'smoke' && id.startsWith('smoke:')));
-    if (hits.length === 0) {
-      const base = name.replace(/^(?:ndctl|smoke):/, '').split('.')[0]!;
-      const near = base ? ids.filter((id) => id.includes(base)).slice(0, 4) : [];
-      throw new InputError(`--test "${g}" is not a test repro knows${near.length ? `: did you mean ${near.join(', ')}?` : ': see stressor.target names in suites/stressors/manifest.json, ndctl:NAME, smoke:ext4|xfs'}`);
-    }
-    for (const h of hits) if (!out.includes(h)) out.push(h);
-  }
-  return out;
-}
 
 async function readInput(file: string, stdin: Readable): Promise<string> {
   if (file === '-') {
@@ -245,21 +231,21 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
     whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
     whole(a.seed, '--seed', LIMITS.seed, 1);
     if (a.accel !== undefined && a.accel !== 'kvm' && a.accel !== 'tcg') throw new InputError(`--accel "${a.accel}" is not kvm or tcg`);
-    const manifest = await loadManifest();
-    const only = a.test ? resolveTestNames(a.test, candidateIds(manifest)) : undefined;
+    const catalogue = await reproCatalogue();
+    const only = a.test ? await resolveTestNames(a.test, catalogue) : undefined;
     const ndctl = a.ndctl ? resolve(a.ndctl) : null;
     if (ndctl) {
       await access(join(ndctl, 'meson.build')).catch(() => {
         throw new InputError(`--ndctl ${a.ndctl} has no meson.build: give the top of an ndctl git tree`);
       });
     }
-    if (only?.some((id) => id.startsWith('ndctl:')) && !ndctl) throw new InputError(`--test ${only.find((id) => id.startsWith('ndctl:'))} needs --ndctl PATH (your ndctl git tree)`);
+    if (!ndctl) checkTreeGiven(only ?? [], catalogue);
     const given = await kernelFromArgs(a);
     const text = await readInput(report, deps.stdin ?? process.stdin);
     reportText = text;
     const input = await readReport(text);
     const debianKernels = given ? null : deps.debianKernels ? await deps.debianKernels() : null;
-    plan = planRepro(input, { manifest, ndctl, only, crash, kernelArgv: given?.argv ?? null, debianKernels });
+    plan = planRepro(input, { catalogue, ndctl, only, crash, kernelArgv: given?.argv ?? null, debianKernels });
     kernel = given?.choice ?? choiceFromArgv(plan.kernel.argv);
     if (plan.kernel.pick?.kernel.kind === 'source') await checkKernelInputs({ source: plan.kernel.pick.kernel.argv[1] });
     if (!a['dry-run'] && plan.candidates.length === 0)

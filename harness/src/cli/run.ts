@@ -2,13 +2,13 @@
 // work happens in workflows/run.ts.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { runWorkflow, RunInputError } from '../workflows/run.ts';
+import { runWorkflow, RunInputError, DEFAULT_SUITE, checkSuiteOptions } from '../workflows/run.ts';
 import { InputError } from '../host/errors.ts';
 import { ImageBuildError } from '../image/initramfs.ts';
 import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, whole as int } from './run-options.ts';
 import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';
@@ -75,7 +75,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         ...GUEST_OPTIONS,
-        suite: { type: 'string', default: 'smoke' },
+        suite: { type: 'string', default: DEFAULT_SUITE },
         test: { type: 'string', multiple: true },
         ndctl: { type: 'string' },
         'hang-timeout': { type: 'string' },
@@ -101,10 +101,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   try {
     const suite = a.suite!;
-    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') throw new RunInputError(`--suite "${suite}" is not smoke, stressors or ndctl`);
-    if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
     const fsList = a.fs!.split(',').filter(Boolean);
-    for (const f of fsList) if (f !== 'ext4' && f !== 'xfs') throw new RunInputError(`--fs "${f}" is not ext4 or xfs`);
+    checkSuiteOptions({ suite, tree: a.ndctl, fs: fsList });
     // Numbers first: they need no file, no git and no network.
     const repeat = int(a.repeat, '--repeat', LIMITS.repeat, 1);
     const hangMs = secondsOption(a['hang-timeout'], '--hang-timeout', LIMITS.hangTimeoutS, 1800);
@@ -128,7 +126,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       ndctl: a.ndctl ? resolve(a.ndctl) : undefined,
       hangMs,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
-      filesystems: fsList as SmokeFs[],
+      filesystems: fsList as DaxFs[],
       seconds,
       seed,
     };

@@ -5,10 +5,10 @@ import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { InputError } from '../host/errors.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { RunInputError } from '../workflows/run.ts';
+import { RunInputError, DEFAULT_SUITE, checkSuiteOptions } from '../workflows/run.ts';
 import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workflows/shell.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
@@ -67,7 +67,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       allowPositionals: false,
       options: {
         ...GUEST_OPTIONS,
-        suite: { type: 'string', default: 'smoke' },
+        suite: { type: 'string', default: DEFAULT_SUITE },
         ndctl: { type: 'string' },
         setup: { type: 'string', default: 'fsdax' },
         fs: { type: 'string', default: 'ext4' },
@@ -91,10 +91,8 @@ export async function shellCommand(argv: string[]): Promise<number> {
   try {
     if (command !== null && command.length === 0) throw new RunInputError('nothing after --: give the command to run in the guest');
     const suite = a.suite!;
-    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') throw new RunInputError(`--suite "${suite}" is not smoke, stressors or ndctl`);
-    if (a.ndctl && suite !== 'ndctl') throw new RunInputError('--ndctl goes with --suite ndctl');
+    checkSuiteOptions({ suite, tree: a.ndctl, fs: [a.fs!] });
     if (!SHELL_SETUPS.includes(a.setup as ShellSetup)) throw new RunInputError(`--setup "${a.setup}" is not ${SHELL_SETUPS.join(', ')}`);
-    if (a.fs !== 'ext4' && a.fs !== 'xfs') throw new RunInputError(`--fs "${a.fs}" is not ext4 or xfs`);
     const put = (a.put ?? []).map((f) => resolve(f));
     for (const f of put) {
       if (!(await stat(f).catch(() => null))?.isFile()) throw new RunInputError(`--put ${f}: no such file (give a file on this host to copy into the guest)`);
@@ -110,7 +108,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
         census: false,
       },
       setup: a.setup as ShellSetup,
-      fs: a.fs as SmokeFs,
+      fs: a.fs as DaxFs,
       command,
       put,
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),

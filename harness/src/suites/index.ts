@@ -1,146 +1,128 @@
-// The suites as the run primitive sees them: each says what it needs (image,
-// topology, kernel words, modules, kernel fragments), checks its inputs
-// before anything is downloaded, prepares its host-side artifacts before the
-// guest boots, and then runs its tests against a SuiteContext. The run
-// primitive never names a suite.
-import { NDCTL_GUEST, NdctlInputError, prepareNdctl, runNdctlSuite, type NdctlBuild } from './ndctl.ts';
-import { checkStressorTestNames } from './stressor-manifest.ts';
-import { setupFsdax, runSmokeOn, smokeFilesystems, type SmokeFs } from './dax-smoke.ts';
-import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from './context.ts';
-import { withNfitTest } from '../kernel/nfit-stock.ts';
-import { defaultTopology } from '../vm/topology.ts';
-import type { KernelArtifact, TestResult, Topology } from '../results/records.ts';
-import type { MachineSpec } from '../vm/qemu-args.ts';
-import { InputError } from '../host/errors.ts';
+// The suite registry: the one list of suites. Workflows and commands ask it
+// for names, test ids and --test words; the run primitive asks it for a
+// suite by name and never names one. A new suite is a folder beside these
+// and one line in BUILTIN.
+import { smoke } from './smoke/index.ts';
+import { stressors } from './stressors/index.ts';
+import { ndctl } from './ndctl/index.ts';
+import { SuiteInputError, type ReproFace, type Suite } from './suite.ts';
+import { DAX_FILESYSTEMS, isDaxFs } from './fsdax.ts';
 
-export type SuiteName = 'smoke' | 'stressors' | 'ndctl';
-export const SUITES: SuiteName[] = ['smoke', 'stressors', 'ndctl'];
+export * from './suite.ts';
 
-/** What a plan says about its suite. */
-export interface SuiteInputs {
-  tests?: string[];
-  filesystems?: SmokeFs[];
-  /** The user's ndctl tree (ndctl). */
-  ndctl?: string;
-  /** Harness limit for an ndctl test whose meson timeout is disabled. */
-  hangMs?: number;
+const BUILTIN = [smoke, stressors, ndctl] as const;
+
+/** The name of a suite the harness ships. */
+export type SuiteName = (typeof BUILTIN)[number]['name'];
+
+const registered: Suite[] = [...BUILTIN];
+
+/** What a run takes without --suite: the first suite registered. */
+export const DEFAULT_SUITE: SuiteName = BUILTIN[0].name;
+
+/**
+ * Add a suite (tests register toy suites through this); returns the undo.
+ * Its name must be new and not contain ':' (it prefixes --test words).
+ */
+export function registerSuite(s: Suite): () => void {
+  if (!/^[a-z][\w-]*$/.test(s.name) || registered.some((r) => r.name === s.name)) throw new Error(`suite name "${s.name}" is taken or not a word`);
+  registered.push(s);
+  return () => {
+    const i = registered.indexOf(s);
+    if (i >= 0) registered.splice(i, 1);
+  };
 }
 
-export interface SuiteNeeds {
-  image: string;
-  topology: Topology;
-  /** Kernel command-line words. */
-  cmdline: string[];
-  /** Kernel modules the guest needs beyond the image's. */
-  modules: string[];
-  /** Config fragments for a kernel the pipeline builds for this suite (when the user chose none). */
-  kernelFragments: string[] | null;
+export function allSuites(): readonly Suite[] {
+  return registered;
 }
 
-export class SuiteInputError extends InputError {}
-
-/** A suite made ready for one kernel: what the guest must get at boot, and the test runner. */
-export interface PreparedSuite {
-  kernel: KernelArtifact;
-  shares?: MachineSpec['shares'];
-  run(ctx: SuiteContext, onResult: (r: TestResult) => Promise<void>): Promise<void>;
+export function suiteNames(): string[] {
+  return registered.map((s) => s.name);
 }
 
-export interface Suite {
-  name: SuiteName;
-  needs(inputs: SuiteInputs): SuiteNeeds;
-  /** Input checks that need no download and no build: bad input is exit 2 before any work. */
-  check(inputs: SuiteInputs): Promise<void>;
-  /** Host-side work that does not depend on the kernel (e.g. building ndctl); runs before the kernel is fetched. */
-  prepareHost(inputs: SuiteInputs, log: (m: string) => void): Promise<unknown>;
-  /** Kernel-dependent preparation (e.g. nfit_test for this kernel). */
-  prepare(inputs: SuiteInputs, host: unknown, kernel: KernelArtifact, log: (m: string) => void): Promise<PreparedSuite>;
+/** "a, b or c": the names as an error message lists them. */
+export function suiteChoices(): string {
+  const n = suiteNames();
+  return n.length > 1 ? `${n.slice(0, -1).join(', ')} or ${n.at(-1)}` : n.join('');
 }
 
-const smoke: Suite = {
-  name: 'smoke',
-  needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
-  async check(i) {
-    if (i.tests?.length) throw new SuiteInputError('--test goes with --suite stressors or --suite ndctl; the smoke takes --fs');
-    for (const f of i.filesystems ?? []) if (!smokeFilesystems.includes(f)) throw new SuiteInputError(`--fs "${f}" is not ext4 or xfs`);
-  },
-  prepareHost: async () => null,
-  async prepare(i, _host, kernel) {
-    return { kernel, run: (ctx, onResult) => runSmoke(ctx, i.filesystems?.length ? i.filesystems : smokeFilesystems, onResult) };
-  },
-};
-
-const stressors: Suite = {
-  name: 'stressors',
-  needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
-  async check(i) {
-    await checkStressorTestNames(i.tests);
-  },
-  prepareHost: async () => null,
-  async prepare(i, _host, kernel) {
-    const { runStressorSuite } = await import('./stressors.ts');
-    return { kernel, run: (ctx, onResult) => runStressorSuite(ctx, { tests: i.tests, onResult }) };
-  },
-};
-
-const ndctl: Suite = {
-  name: 'ndctl',
-  needs: () => ({
-    image: 'rootfs',
-    topology: NDCTL_GUEST.topology,
-    cmdline: NDCTL_GUEST.cmdline,
-    modules: NDCTL_GUEST.modules,
-    kernelFragments: [...NDCTL_GUEST.kernelFragments],
-  }),
-  async check(i) {
-    if (!i.ndctl) throw new NdctlInputError('--suite ndctl needs --ndctl PATH: the top of your ndctl git tree');
-  },
-  // The tree is built before anything boots (and before the kernel is
-  // fetched): a broken tree is the user's input error, found early.
-  async prepareHost(i, log) {
-    const nb = await prepareNdctl(i.ndctl!, log);
-    const names = nb.tests.map((t) => t.name);
-    for (const w of i.tests ?? []) if (!names.includes(w)) throw new NdctlInputError(`--test ${w} is not in ndctl's dax suite: choose from ${names.join(', ')}`);
-    return nb;
-  },
-  async prepare(i, host, kernel, log) {
-    const nb = host as NdctlBuild;
-    // nfit_test's wrapped drivers in place of the stock ones (a pipeline-built kernel carries them already).
-    const k = await withNfitTest(kernel, log);
-    return { kernel: k, shares: nb.shares, run: (ctx, onResult) => runNdctlSuite(ctx, nb, { tests: i.tests, onResult, hangMs: i.hangMs }) };
-  },
-};
+export function isSuiteName(name: string): boolean {
+  return registered.some((s) => s.name === name);
+}
 
 export function suiteByName(name: string): Suite {
-  const s = { smoke, stressors, ndctl }[name as SuiteName];
-  if (!s) throw new SuiteInputError(`--suite "${name}" is not ${SUITES.join(', ')}`);
+  const s = registered.find((x) => x.name === name);
+  if (!s) throw new SuiteInputError(`--suite "${name}" is not ${suiteChoices()}`);
   return s;
 }
 
-async function runSmoke(ctx: SuiteContext, filesystems: SmokeFs[], onResult: (r: TestResult) => Promise<void>): Promise<void> {
-  // The namespace setup is a test of its own: a kernel report while it runs
-  // belongs to it, not to the first filesystem test after it.
-  const setupLog = new TestLog(ctx, 'setup.fsdax');
-  await setupLog.ready;
-  const setup = blankResult('setup.fsdax', { mode: 'fsdax' }, setupLog.rel);
-  const t0 = Date.now();
-  let dev: string | null = null;
-  try {
-    dev = await setupFsdax(ctx, setupLog);
-  } catch (e) {
-    setup.status = e instanceof StepFailed ? e.status : 'infra-error';
-    setup.reason = e instanceof Error ? e.message : String(e);
-    if (!(e instanceof StepFailed)) await ctx.settle();
+/** The suite a test result belongs to, by its id, for plans named by id. */
+export interface Selection {
+  suite: Suite;
+  /** Test ids, as run prints them. */
+  ids: string[];
+}
+
+/**
+ * --test words → one suite's test ids. A word is a test id or alias a suite
+ * owns, `SUITE:WORD`, or a bare suite name (its default tests). Words of two
+ * suites are refused: one guest runs one suite. An unknown word is an input
+ * error that lists every suite's tests.
+ */
+export async function selectTests(words: readonly string[], flag = '--test'): Promise<Selection> {
+  if (!words.length) throw new SuiteInputError(`${flag} is required: name a test, e.g. ${await exampleIds()}`);
+  const owned: Array<{ suite: Suite; word: string }> = [];
+  for (const w of words) {
+    const m = /^([\w-]+):(.*)$/.exec(w);
+    const prefixed = m ? registered.find((s) => s.name === m[1]) : undefined;
+    if (m && !prefixed) throw new SuiteInputError(`${flag} "${w}": the suite before ':' must be ${suiteChoices()}`);
+    if (prefixed) owned.push({ suite: prefixed, word: m![2]! });
+    else if (isSuiteName(w)) owned.push({ suite: suiteByName(w), word: '' });
+    else {
+      const owner = (await Promise.all(registered.map(async (s) => ((await s.owns(w)) ? s : null)))).find((s) => s !== null);
+      if (!owner) throw new SuiteInputError(`${flag} "${w}" is not a test: ${await listings()}`);
+      owned.push({ suite: owner, word: w });
+    }
   }
-  judge(setup, ctx.takeCrashes());
-  setup.durationMs = Date.now() - t0;
-  await setupLog.close();
-  await onResult(setup);
-  if (!dev || setup.status === 'infra-error') return;
-  for (const fs of filesystems) {
-    if (ctx.signal.aborted) break;
-    const r = await runSmokeOn(ctx, fs, dev);
-    await onResult(r);
-    if (r.status === 'infra-error') break;
-  }
+  const suites = [...new Set(owned.map((o) => o.suite))];
+  if (suites.length > 1) throw new SuiteInputError(`${flag} names tests of ${suites.map((s) => s.name).join(' and ')}: one guest runs tests of one suite; give tests of one of them`);
+  const suite = suites[0]!;
+  return { suite, ids: await suite.select(owned.map((o) => o.word)) };
+}
+
+/** Every suite's tests, one `suite: tests` clause each. */
+export async function listings(): Promise<string> {
+  return (await Promise.all(registered.map(async (s) => `${s.name}: ${await s.listing()}`))).join('; ');
+}
+
+async function exampleIds(): Promise<string> {
+  const firsts = await Promise.all(registered.slice(0, 2).map(async (s) => (await s.testIds())[0]));
+  return firsts.filter(Boolean).map((i) => `--test ${i}`).join(' or ');
+}
+
+/**
+ * The suite options of run and shell checked against the registry: the suite
+ * exists, a tree option goes with a suite that builds from one, and every
+ * --fs is a DAX filesystem. Returns the suite's name.
+ */
+export function checkSuiteOptions(o: { suite: string; tree?: string; fs?: readonly string[] }): string {
+  const s = suiteByName(o.suite);
+  const treeSuites = registered.filter((x) => x.tree);
+  for (const t of treeSuites) if (o.tree && !s.tree) throw new SuiteInputError(`--${t.tree!.option} goes with --suite ${t.name}`);
+  for (const f of o.fs ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
+  return s.name;
+}
+
+/** Each suite's repro face, loaded once for a pure ranking. */
+export type ReproCatalogue = ReadonlyArray<{ suite: Suite; face: ReproFace }>;
+
+/**
+ * Every registered suite as repro sees it. Suites with a base score (quick,
+ * broad ones) come after the specific ones, so on a tie the test that targets
+ * the crash is tried first.
+ */
+export async function reproCatalogue(): Promise<ReproCatalogue> {
+  const all = await Promise.all(registered.map(async (suite) => ({ suite, face: await suite.repro() })));
+  return [...all.filter((x) => !x.face.base), ...all.filter((x) => x.face.base)];
 }

@@ -16,8 +16,12 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from '../host/paths.ts';
-import { inRange } from './stressor-manifest.ts';
+import { inRange } from './stressors/stressor-manifest.ts';
 import { InputError } from '../host/errors.ts';
+import { isSuiteName, suiteByName, suiteNames } from './index.ts';
+
+/** Outcomes of the guest's boot itself, listed as boot:NAME beside the suites' tests. */
+const BOOT = 'boot';
 import type { Accel, ExpectedOutcome, KernelArtifact, TestResult, TestStatus, Verdict } from '../results/records.ts';
 
 export const BUILTIN_KNOWN = join(repoRoot, 'suites', 'known-outcomes.txt');
@@ -48,7 +52,8 @@ export function parseKnown(text: string, where: string): KnownEntry[] {
     const m = /^\s*(\S+)\s+(\S+)\s+(\S+)\s*(?:\/((?:[^/\\]|\\.)*)\/)?\s*(.*)$/.exec(line);
     if (!m) throw new KnownOutcomesError(`${at}: expected "suite:test kernel status [/regex/] why"`);
     const [, test, kernelField, statusField, match, why] = m;
-    if (!/^(smoke|stressors|ndctl|boot):[\w.*+-]+$/.test(test)) throw new KnownOutcomesError(`${at}: "${test}" is not suite:test (suite smoke, stressors, ndctl or boot)`);
+    const prefix = /^([\w-]+):[\w.*+-]+$/.exec(test)?.[1];
+    if (!prefix || !(prefix === BOOT || isSuiteName(prefix))) throw new KnownOutcomesError(`${at}: "${test}" is not suite:test (suite ${suiteNames().join(', ')} or ${BOOT})`);
     const statuses = statusField.split('|') as TestStatus[];
     for (const s of statuses) if (!STATUSES.includes(s)) throw new KnownOutcomesError(`${at}: status "${s}" is not one of ${STATUSES.join(', ')}`);
     let kind: KnownEntry['kind'] = null;
@@ -94,10 +99,9 @@ export async function loadKnown(paths: string[]): Promise<KnownEntry[]> {
   return all;
 }
 
-/** The name a test has in known-outcome lists: suite:name, then the stressor target or the smoke's filesystem. */
+/** The name a test has in known-outcome lists: suite:id, the id as run prints it (the guest's boot: boot:NAME). */
 export function knownName(suite: string, r: Pick<TestResult, 'name' | 'params'>): string {
-  const target = r.params.target ?? r.params.fs;
-  return `${suite}:${r.name}${target ? `.${target}` : ''}`;
+  return `${suite}:${isSuiteName(suite) ? suiteByName(suite).idOf(r) : r.name}`;
 }
 
 function nameMatches(pattern: string, name: string): boolean {

@@ -39,13 +39,13 @@ import type { Accel, CrashReport, ImageArtifact, KernelArtifact, PlanSummary, Ru
 import { startSession, assembleInitrd, SessionError, describePhase, type Session } from './session.ts';
 import { watchConsole, endsRun, type ConsoleWatch } from './watch.ts';
 import { guestKey, handOver, shutdown, type GuestPool, type PooledGuest } from './guest-pool.ts';
-import { suiteByName, type PreparedSuite, type Suite, type SuiteInputs, type SuiteName } from '../suites/index.ts';
+import { DEFAULT_SUITE, suiteByName, type PreparedSuite, type Suite, type SuiteInputs, type SuiteName } from '../suites/index.ts';
 import { blankResult, type SuiteContext } from '../suites/context.ts';
 import { censusAfterUnmount, buildCensusTools, type CensusTools } from '../suites/census.ts';
 import { BUILTIN_KNOWN, applyKnown, loadKnown, failingVerdict, type KnownEntry } from '../suites/known.ts';
 import { parseLog, symbolizeReport } from '../oracle/index.ts';
 import { Addr2lineSymbolizer } from '../kernel/symbolize.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 
 export type KernelChoice =
   | { kind: 'stock'; pkg?: string }
@@ -58,7 +58,7 @@ export interface CellPlan {
   kernel: KernelChoice;
   suite?: SuiteName;
   tests?: string[];
-  filesystems?: SmokeFs[];
+  filesystems?: DaxFs[];
   ndctl?: string;
   hangMs?: number;
   /** Image recipe; default: what the suite needs. */
@@ -181,7 +181,7 @@ export function planSummary(plan: CellPlan, suiteName: string, image: string, to
 
 /** Everything that can be judged without downloading or building: bad input is exit 2 before any work. */
 export async function checkCell(plan: CellPlan): Promise<{ suite: Suite; image: string; topology: Topology; cmdlineExtra: string[]; known: KnownEntry[] }> {
-  const suite = suiteByName(plan.suite ?? 'smoke');
+  const suite = suiteByName(plan.suite ?? DEFAULT_SUITE);
   const needs = suite.needs(inputsOf(plan));
   const topology = plan.topology ?? needs.topology;
   const cmdlineExtra = [...needs.cmdline, ...(plan.cmdlineExtra ?? [])];

@@ -2,13 +2,14 @@
 // RunOptions is the run command's view of a plan; tests and benchmarks use it
 // too.
 import type { Accel, Topology } from '../results/records.ts';
-import type { SmokeFs } from '../suites/dax-smoke.ts';
+import type { DaxFs } from '../suites/fsdax.ts';
 import type { Session } from './session.ts';
 import { runCell, type CellEnv, type KernelChoice, type RunOutcome } from './cell.ts';
 import type { SuiteName } from '../suites/index.ts';
 
 export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell.ts';
-export { smokeFilesystems } from '../suites/dax-smoke.ts';
+// What run and shell check of their suite options, from the suite registry.
+export { DEFAULT_SUITE, checkSuiteOptions } from '../suites/index.ts';
 
 export interface RunOptions {
   kernel: KernelChoice;
@@ -26,7 +27,7 @@ export interface RunOptions {
   /** Only these tests of the suite (names as the suite lists them). */
   tests?: string[];
   /** Filesystems for the DAX smoke. */
-  filesystems: SmokeFs[];
+  filesystems: DaxFs[];
   seconds: number;
   seed: number;
   bootTimeoutMs: number;

@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { prepareCell, executeCell, type CellPlan, type CellEnv, type PassHook, type PreparedCell } from './cell.ts';
 import { GuestHost, crashNote, crashNotice, type GuestInfo } from './kept.ts';
 import { interactiveShell, type PtyTerminal } from '../vm/pty.ts';
-import { setupFsdax, mkfsArgv, daxMountState, type SmokeFs } from '../suites/dax-smoke.ts';
+import { setupFsdax, mkfsArgv, daxMountState, type DaxFs } from '../suites/fsdax.ts';
 import { TestLog, StepFailed, step, blankResult, judge, type SuiteContext } from '../suites/context.ts';
 import type { RunRecord, TestResult } from '../results/records.ts';
 
@@ -24,7 +24,7 @@ const COMMAND_LIMIT_MS = 6 * 3600 * 1000;
  * -o dax on /mnt/dax (DAX checked on), devdax with its character device, or
  * nothing. Returns one line saying where things are.
  */
-export async function setupGuest(ctx: SuiteContext, setup: ShellSetup, fs: SmokeFs, onResult: (r: TestResult) => Promise<void>): Promise<{ ok: boolean; where: string }> {
+export async function setupGuest(ctx: SuiteContext, setup: ShellSetup, fs: DaxFs, onResult: (r: TestResult) => Promise<void>): Promise<{ ok: boolean; where: string }> {
   if (setup === 'none') return { ok: true, where: 'nothing set up (--setup none)' };
   const log = new TestLog(ctx, `setup.${setup}`);
   const res = blankResult(`setup.${setup}`, { mode: setup, ...(setup === 'fsdax' ? { fs } : {}) }, log.rel);
@@ -88,7 +88,7 @@ function crashRecorder(ctx: SuiteContext, name: string, onResult: (r: TestResult
 export interface ShellOptions {
   plan: CellPlan;
   setup: ShellSetup;
-  fs: SmokeFs;
+  fs: DaxFs;
   /** Run this in the guest and end; null: an interactive shell. */
   command: string[] | null;
   /** Host files copied to /tmp/ in the guest (executable) before the shell or the command. */

@@ -121,11 +121,10 @@ export interface GuestEnvOptions {
 
 /** The cell plan a step's kernel is tested with: the plan's tests, the primitive's defaults for the rest. */
 export function cellPlanFor(plan: BisectPlan, artifact: KernelArtifact, seed: number): CellPlan {
-  const smoke = plan.tests.suite === 'smoke';
   return {
     kernel: { kind: 'artifact', artifact },
     suite: plan.tests.suite,
-    ...(smoke ? { filesystems: plan.tests.tests as CellPlan['filesystems'] } : { tests: plan.tests.tests }),
+    ...suiteByName(plan.tests.suite).planTests(plan.tests.tests),
     ...(plan.ndctl ? { ndctl: plan.ndctl } : {}),
     seconds: plan.seconds,
     seed,

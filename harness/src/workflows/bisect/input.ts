@@ -1,64 +1,60 @@
 // What a bisection walks over, read and checked before anything is built: a
 // patch series (steps = base + first k patches) or a git range (steps = its
 // first-parent commits), and the tests a step runs.
-import { access } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { BisectPatchRef } from '../../results/records.ts';
 import { InputError } from '../../host/errors.ts';
 import { loadSeries } from '../../kernel/index.ts';
 import type { Series } from '../../kernel/series.ts';
 import { git, parseSourceSpec, resolveCommit, resolveSource } from '../../kernel/source.ts';
-import { checkStressorTestNames } from '../../suites/stressor-manifest.ts';
+import { SuiteInputError, allSuites, selectTests, suiteByName, type SuiteName } from '../../suites/index.ts';
 import type { Direction } from './types.ts';
 
 export class BisectInputError extends InputError {}
 
-export type BisectSuite = 'smoke' | 'stressors' | 'ndctl';
-
 export interface BisectTests {
-  suite: BisectSuite;
-  /** Test names as the run workflow takes them (--test); for the smoke, the filesystems. */
+  /** A registered suite's name. */
+  suite: SuiteName;
+  /** Test ids as run prints them (a saved bisection may hold a smoke's bare filesystems). */
   tests: string[];
   /** As the user wrote them, for the record. */
   given: string[];
 }
 
 /**
- * TEST is SUITE:NAME (smoke:ext4, smoke:xfs, stressors:pmd_pte_mix,
- * ndctl:dax-ext4.sh) or a bare stressor name; all from one suite, because a
- * step boots one guest for all of them.
+ * TEST is a test id as run prints it (dax-smoke.xfs, pmd_pte_mix.ext4,
+ * dax-ext4.sh), SUITE:NAME (smoke:ext4, stressors:pmd_pte_mix,
+ * ndctl:dax-ext4.sh), a bare stressor name or a suite's name; all from one
+ * suite, because a step boots one guest for all of them.
  */
-export async function parseTests(given: string[], ndctl: string | undefined): Promise<BisectTests> {
-  if (!given.length) throw new BisectInputError('--test is required: name the test that shows the bug, e.g. --test smoke:ext4 or --test stressors:pmd_pte_mix');
-  const parsed = given.map((t) => {
-    const m = /^(smoke|stressors|ndctl):(.+)$/.exec(t);
-    if (m) return { suite: m[1] as BisectSuite, name: m[2]! };
-    if (t === 'smoke') return { suite: 'smoke' as const, name: '' };
-    if (t.includes(':')) throw new BisectInputError(`--test "${t}": the suite before ':' must be smoke, stressors or ndctl`);
-    return { suite: 'stressors' as const, name: t };
-  });
-  const suites = [...new Set(parsed.map((p) => p.suite))];
-  if (suites.length > 1) throw new BisectInputError(`--test names from ${suites.join(' and ')}: a bisection runs tests of one suite; give tests of one of them`);
-  const suite = suites[0]!;
-  const names = parsed.map((p) => p.name);
-  if (suite === 'smoke') {
-    const fs = names.length === 1 && names[0] === '' ? ['ext4', 'xfs'] : names;
-    for (const f of fs) if (f !== 'ext4' && f !== 'xfs') throw new BisectInputError(`--test smoke:${f}: the smoke runs on ext4 or xfs`);
-    return { suite, tests: fs, given };
+export async function parseTests(given: string[], tree: string | undefined): Promise<BisectTests> {
+  let sel;
+  try {
+    sel = await selectTests(given);
+  } catch (e) {
+    if (!(e instanceof SuiteInputError)) throw e;
+    throw new BisectInputError(e.message);
   }
-  if (suite === 'stressors') {
+  const { suite, ids } = sel;
+  if (suite.tree) {
+    if (!tree) throw new BisectInputError(`--test ${suite.name}:NAME needs --${suite.tree.option} PATH (${suite.tree.what})`);
     try {
-      await checkStressorTestNames(names);
+      await suite.tree.check(tree);
     } catch (e) {
-      throw new BisectInputError(`--test: ${(e as Error).message}`);
+      throw new BisectInputError((e as Error).message);
     }
+  } else if (tree) {
+    const owner = allSuites().find((s) => s.tree);
+    throw new BisectInputError(`--${owner?.tree?.option} goes with --test ${owner?.name}:NAME`);
   }
-  if (suite === 'ndctl') {
-    if (!ndctl) throw new BisectInputError('--test ndctl:NAME needs --ndctl PATH (your ndctl git tree)');
-    const ok = await access(join(resolve(ndctl), 'meson.build')).then(() => true, () => false);
-    if (!ok) throw new BisectInputError(`--ndctl ${ndctl} has no meson.build: give the top of an ndctl git tree`);
-  } else if (ndctl) throw new BisectInputError('--ndctl goes with --test ndctl:NAME');
-  return { suite, tests: names, given };
+  return { suite: suite.name as SuiteName, tests: ids, given };
+}
+
+/** --seconds (how long a stressor loops) means something only to a suite that takes it. */
+export function checkSecondsGoWith(t: BisectTests): void {
+  if (suiteByName(t.suite).takesSeconds) return;
+  const takers = allSuites().filter((s) => s.takesSeconds).map((s) => s.name);
+  throw new BisectInputError(`--seconds goes with tests of ${takers.join(' or ')}`);
 }
 
 export interface SeriesInput {

@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { parseSizeMiB, parseMemmap, validateTopology, defaultTopology, TopologyError } from '../../vm/topology.ts';
-import { loadManifest } from '../../suites/stressor-manifest.ts';
-import { NDCTL_GUEST } from '../../suites/ndctl.ts';
+import { allSuites, isSuiteName, suiteByName, suiteChoices } from '../../suites/index.ts';
+import { DAX_FILESYSTEMS } from '../../suites/fsdax.ts';
 import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
@@ -67,7 +67,6 @@ export interface NightConfig {
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const SMOKE_MODES = ['ext4', 'xfs'];
 const TOP_KEYS = ['origin', 'rerunFailures', 'historyNights', 'repeat', 'seed', 'seconds', 'accel', 'append', 'known', 'modes', 'kernels', 'suites', 'topologies', 'overrides', 'exclude'];
 
 /** Reads the config as plain data (YAML 1.2; JSON is YAML too), with the position-free errors a person can act on. */
@@ -192,7 +191,7 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
   if (!/^[a-z0-9_]+$/.test(origin)) fail('origin', `"${origin}" is not a KCIDB origin: use lower-case letters, digits and _`);
   const accel = top.accel === undefined ? undefined : str(top.accel, 'accel');
   if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') fail('accel', `"${accel}" is not kvm or tcg`);
-  const defaultModes = top.modes === undefined ? SMOKE_MODES : list(top.modes, 'modes');
+  const defaultModes = top.modes === undefined ? [...DAX_FILESYSTEMS] : list(top.modes, 'modes');
 
   // kernels
   if (!Array.isArray(top.kernels) || !top.kernels.length) fail('kernels', 'must list at least one kernel (e.g. "- name: stock\\n  stock: true")');
@@ -239,38 +238,28 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
   // suites
   if (!Array.isArray(top.suites) || !top.suites.length) fail('suites', 'must list at least one suite (e.g. "- name: smoke")');
   const suites: NamedSuite[] = [];
-  let manifestNames: StressorNames | null = null;
+  const treeKeys = allSuites().flatMap((x) => (x.tree ? [x.tree.option] : []));
   for (const [i, sv] of (top.suites as unknown[]).entries()) {
     const key = `suites[${i}]`;
     const s = obj(sv, key);
-    only(s, key, ['name', 'suite', 'modes', 'tests', 'ndctl', 'seconds', 'image', 'repeat']);
+    only(s, key, ['name', 'suite', 'modes', 'tests', ...treeKeys, 'seconds', 'image', 'repeat']);
     const n = name(s.name, `${key}.name`);
     const suite = (s.suite === undefined ? n : str(s.suite, `${key}.suite`)) as SuiteName;
-    if (suite !== 'smoke' && suite !== 'stressors' && suite !== 'ndctl') fail(`${key}.suite`, `"${suite}" is not smoke, stressors or ndctl`);
+    if (!isSuiteName(suite)) fail(`${key}.suite`, `"${suite}" is not ${suiteChoices()}`);
+    const plugin = suiteByName(suite);
     const tests = s.tests === undefined ? undefined : list(s.tests, `${key}.tests`);
-    if (suite === 'smoke' && tests) fail(`${key}.tests`, 'the smoke has no test list: choose filesystems with modes: [ext4, xfs]');
-    if (suite === 'ndctl' && s.ndctl === undefined) fail(`${key}.ndctl`, 'the ndctl suite needs ndctl: PATH, the top of your ndctl git tree');
-    if (suite !== 'ndctl' && s.ndctl !== undefined) fail(`${key}.ndctl`, 'ndctl: goes with suite: ndctl');
-    let modes: string[];
-    if (suite === 'ndctl') {
-      if (s.modes !== undefined) fail(`${key}.modes`, 'the ndctl suite has no modes: remove the key');
-      modes = ['all'];
-    } else modes = s.modes === undefined ? defaultModes : list(s.modes, `${key}.modes`);
-    if (suite === 'smoke')
-      modes.forEach((m, j) => SMOKE_MODES.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a smoke filesystem: use ext4 or xfs`));
-    if (suite === 'stressors') {
-      manifestNames ??= await stressorNames();
-      const names = manifestNames;
-      modes.forEach((m, j) => names.targets.includes(m) || fail(`${key}.modes[${j}]`, `"${m}" is not a stressor target: use ${names.targets.join(', ')}`));
-      tests?.forEach((t, j) => names.tests.has(t) || fail(`${key}.tests[${j}]`, `"${t}" is not a stressor: use names from suites/stressors/manifest.json`));
-      modes.forEach((m, j) => names.forTarget(m, tests).length || fail(`${key}.modes[${j}]`, `no listed stressor runs on target "${m}": drop the mode or add a stressor that has it`));
+    // A suite that builds its tests from the user's tree names it under its own key.
+    for (const k of treeKeys) {
+      if (plugin.tree?.option === k && s[k] === undefined) fail(`${key}.${k}`, `the ${suite} suite needs ${k}: PATH, ${plugin.tree.what}`);
+      if (plugin.tree?.option !== k && s[k] !== undefined) fail(`${key}.${k}`, `${k}: goes with suite: ${allSuites().find((x) => x.tree?.option === k)!.name}`);
     }
+    const modes = await plugin.nightly({ modes: s.modes === undefined ? undefined : list(s.modes, `${key}.modes`), tests }, defaultModes, (k, m) => fail(`${key}.${k}`, m));
     suites.push({
       name: n,
       suite,
       modes,
       ...(tests ? { tests } : {}),
-      ...(suite === 'ndctl' ? { ndctl: await path(s.ndctl, `${key}.ndctl`, 'dir') } : {}),
+      ...(plugin.tree ? { ndctl: await path(s[plugin.tree.option], `${key}.${plugin.tree.option}`, 'dir') } : {}),
       ...(s.seconds !== undefined ? { seconds: int(s.seconds, `${key}.seconds`, LIMITS.stressSeconds, 0) } : {}),
       ...(s.image !== undefined ? { image: name(s.image, `${key}.image`) } : {}),
       ...(s.repeat !== undefined ? { repeat: int(s.repeat, `${key}.repeat`, LIMITS.repeat, 1) } : {}),
@@ -384,31 +373,15 @@ export async function parseNightConfig(raw: unknown, file: string, hash: string,
   };
 }
 
-interface StressorNames {
-  tests: Set<string>;
-  targets: string[];
-  /** The stressors a cell of this target runs: the listed ones that have the target, or the defaults. */
-  forTarget: (target: string, listed: string[] | undefined) => string[];
-}
-
-async function stressorNames(): Promise<StressorNames> {
-  const m = await loadManifest();
-  return {
-    tests: new Set(m.tests.map((t) => t.name)),
-    targets: Object.keys(m.targets),
-    forTarget: (target, listed) =>
-      m.tests.filter((t) => t.targets.includes(target) && (listed ? listed.includes(t.name) : t.default !== false)).map((t) => t.name),
-  };
-}
-
 function matches(m: Override['match'], axes: MatrixCell['axes']): boolean {
   return Object.entries(m).every(([k, v]) => axes[k as keyof MatrixCell['axes']] === v);
 }
 
-/** The kernel a cell really needs: the ndctl suite builds with its own fragment unless the config names fragments. */
+/** The kernel a cell really needs: a suite with kernel fragments of its own builds with them unless the config names fragments. */
 export function effectiveKernel(spec: KernelSpec, suite: SuiteName): KernelSpec {
-  if (suite !== 'ndctl' || spec.kind === 'stock' || spec.config) return spec;
-  return { ...spec, config: [...NDCTL_GUEST.kernelFragments] };
+  const fragments = suiteByName(suite).needs({}).kernelFragments;
+  if (!fragments || spec.kind === 'stock' || spec.config) return spec;
+  return { ...spec, config: [...fragments] };
 }
 
 export function kernelKey(spec: KernelSpec): string {
@@ -421,8 +394,6 @@ export function kernelKey(spec: KernelSpec): string {
  */
 export async function expandMatrix(c: NightConfig): Promise<MatrixCell[]> {
   const cells: MatrixCell[] = [];
-  const needsTargets = c.suites.some((s) => s.suite === 'stressors');
-  const names = needsTargets ? await stressorNames() : null;
   for (const k of c.kernels)
     for (const s of c.suites)
       for (const mode of s.modes)
@@ -432,21 +403,20 @@ export async function expandMatrix(c: NightConfig): Promise<MatrixCell[]> {
           const spec = effectiveKernel(k.spec, s.suite);
           let repeat = s.repeat ?? c.repeat;
           for (const o of c.overrides) if (matches(o.match, axes)) repeat = o.repeat;
-          const tests =
-            s.suite === 'stressors'
-              ? names!.forTarget(mode, s.tests).map((n) => `${n}.${mode}`)
-              : s.tests;
+          const plugin = suiteByName(s.suite);
+          const ids = await plugin.cellTests(mode, s.tests);
+          const { tests, filesystems } = ids ? plugin.planTests(ids) : { tests: undefined, filesystems: undefined };
           cells.push({
             key: `${k.name}.${s.name}.${mode}.${t.name}`,
             axes,
             kernel: spec,
             kernelKey: kernelKey(spec),
-            image: s.image ?? (s.suite === 'ndctl' ? 'rootfs' : 'initramfs'),
+            image: s.image ?? plugin.needs({}).image,
             ...(t.topology ? { topology: structuredClone(t.topology) } : {}),
             cpusFixed: t.cpusFixed,
             suite: s.suite,
             ...(tests ? { tests } : {}),
-            fs: s.suite === 'smoke' ? [mode as 'ext4' | 'xfs'] : [],
+            fs: filesystems ?? [],
             ...(s.ndctl ? { ndctl: s.ndctl } : {}),
             seconds: s.seconds ?? c.seconds,
             seed: c.seed,

@@ -14,6 +14,7 @@ import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, Run
 import { loadSeries } from '../../kernel/series.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
 import { GuestPool } from '../guest-pool.ts';
+import { suiteByName } from '../../suites/index.ts';
 import { reserveSpace } from '../../host/space.ts';
 import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
 import { childPath, isSafeId } from '../../host/limits.ts';
@@ -371,8 +372,10 @@ export function rerunSelection(
   if (!picked.length) return null;
   const keys = picked.map(([k]) => k);
   const chosen = picked.filter(([, e]) => !GUEST_STEPS.has(e.name));
-  const names = [...new Set(chosen.map(([, e]) => (plan.suite === 'stressors' && e.params.target ? `${e.name}.${e.params.target}` : e.name)))];
-  const cell: MatrixCell = plan.suite === 'smoke' || !names.length ? { ...plan } : { ...plan, tests: names };
+  // The suite says how a test's id (as run printed it) reads and which plan fields run it.
+  const suite = suiteByName(plan.suite);
+  const names = [...new Set(chosen.map(([, e]) => suite.idOf(e)))];
+  const cell: MatrixCell = !names.length || !suite.planTests(names).tests ? { ...plan } : { ...plan, tests: suite.planTests(names).tests };
   if (chosen.length < picked.length) return { cells: Array.from({ length: times }, () => ({ ...cell, repeat: 1 })), keys };
   return { cells: [{ ...cell, repeat: times }], keys };
 }

@@ -5,6 +5,7 @@
 // judging are tested without a guest.
 import type { KernelArtifact, RunRecord, Topology } from '../../results/records.ts';
 import type { GuestPool } from '../guest-pool.ts';
+import type { DaxFs } from '../../suites/fsdax.ts';
 
 /** How a cell's kernel is obtained. Series and config fragments only apply to built kernels. */
 export type KernelSpec =
@@ -12,7 +13,8 @@ export type KernelSpec =
   | { kind: 'debian'; version: string; series?: string; config?: string[]; configBase?: 'tinyconfig' | 'defconfig' }
   | { kind: 'git'; tree: string; ref?: string; series?: string; config?: string[]; configBase?: 'tinyconfig' | 'defconfig' };
 
-export type SuiteName = 'smoke' | 'stressors' | 'ndctl';
+export type { SuiteName } from '../../suites/index.ts';
+import type { SuiteName } from '../../suites/index.ts';
 
 /** One cell of the night's matrix: one guest, mapped onto the run primitive's CellPlan by run-cell.ts. */
 export interface MatrixCell {
@@ -31,7 +33,7 @@ export interface MatrixCell {
   /** Only these tests (stressors: name.target; ndctl: meson names); undefined = the suite's defaults. */
   tests?: string[];
   /** Filesystems for the smoke. */
-  fs: ('ext4' | 'xfs')[];
+  fs: DaxFs[];
   ndctl?: string;
   seconds: number;
   seed: number;

@@ -3,13 +3,10 @@
 // prepareCell makes the rest (suite needs, image, modules, accelerator), and
 // executeCell boots one guest that runs the cell's passes. Signals are the
 // night's: a cell stops through hooks.signal and its run ends 'interrupted'.
-import { checkCell, executeCell, prepareCell, resolveKernel, RunInputError, type CellPlan, type KernelChoice } from '../cell.ts';
+import { checkCell, executeCell, prepareCell, resolveKernel, type CellPlan, type KernelChoice } from '../cell.ts';
 import { BuildError, PatchApplyError, checkKernelInputs } from '../../kernel/index.ts';
 import { InputError } from '../../host/errors.ts';
-import { suiteByName, SuiteInputError } from '../../suites/index.ts';
-import { NdctlInputError } from '../../suites/ndctl.ts';
-import { KnownOutcomesError } from '../../suites/known.ts';
-import { ManifestError } from '../../suites/stressor-manifest.ts';
+import { suiteByName } from '../../suites/index.ts';
 import type { Session } from '../session.ts';
 import type { KernelArtifact } from '../../results/records.ts';
 import { NightlyInputError } from './index.ts';
@@ -73,8 +70,8 @@ export const checkCellInputs: CheckCell = async (cell) => {
     if (choice.kind === 'build') await checkKernelInputs(choice.opts);
     await checkCell(cellPlan(cell, choice, 1));
   } catch (e) {
-    const input = [InputError, RunInputError, SuiteInputError, NdctlInputError, KnownOutcomesError, ManifestError].some((c) => e instanceof c);
-    if (input) throw new NightlyInputError(`cell ${cell.key}: ${(e as Error).message}`);
+    // Every input error (the run's, a suite's, a known-outcome list's) is an InputError.
+    if (e instanceof InputError) throw new NightlyInputError(`cell ${cell.key}: ${(e as Error).message}`);
     throw e;
   }
 };

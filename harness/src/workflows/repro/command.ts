@@ -2,12 +2,25 @@
 // for people to paste. Built as argument arrays; the shell form is for
 // display only and is never executed. Pure.
 import type { Candidate } from './candidates.ts';
+import { suiteByName } from '../../suites/index.ts';
 
 /** `dax-harness run` options that run one candidate once (seconds: how long a stressor loops, when not the manifest's). */
-export function runTestArgv(c: Candidate, ndctl: string | null, seconds = 0): string[] {
-  if (c.suite === 'smoke') return ['--suite', 'smoke', '--fs', c.fs ?? 'ext4'];
-  if (c.suite === 'ndctl') return ['--suite', 'ndctl', '--ndctl', ndctl ?? 'NDCTL_TREE', '--test', c.test!];
-  return ['--suite', 'stressors', '--test', c.test!, ...(seconds ? ['--seconds', String(seconds)] : [])];
+export function runTestArgv(c: Candidate, tree: string | null, seconds = 0): string[] {
+  const suite = suiteByName(c.suite);
+  const { tests, filesystems } = suite.planTests([c.id]);
+  return [
+    '--suite',
+    suite.name,
+    ...treeArgv(c, tree),
+    ...(filesystems ? ['--fs', filesystems.join(',')] : ['--test', ...(tests ?? [])]),
+    ...(seconds && suite.takesSeconds ? ['--seconds', String(seconds)] : []),
+  ];
+}
+
+/** The option naming the tree a candidate's suite builds its tests from (a placeholder when none was given). */
+function treeArgv(c: Candidate, tree: string | null): string[] {
+  const t = suiteByName(c.suite).tree;
+  return t ? [`--${t.option}`, tree ?? `${t.option.toUpperCase()}_TREE`] : [];
 }
 
 export interface ReproCommands {
@@ -21,8 +34,8 @@ export interface ReproCommands {
 export function reproCommands(o: { report: string; kernelArgv: readonly string[]; candidate: Candidate; ndctl: string | null; budget?: string; anyCrash?: boolean; seconds?: number }): ReproCommands {
   const once = ['dax-harness', 'run', ...o.kernelArgv, ...runTestArgv(o.candidate, o.ndctl, o.seconds)];
   const loop = ['dax-harness', 'repro', ...o.kernelArgv, '--test', o.candidate.id];
-  if (o.seconds && o.candidate.suite === 'stressors') loop.push('--seconds', String(o.seconds));
-  if (o.candidate.suite === 'ndctl') loop.push('--ndctl', o.ndctl ?? 'NDCTL_TREE');
+  if (o.seconds && suiteByName(o.candidate.suite).takesSeconds) loop.push('--seconds', String(o.seconds));
+  loop.push(...treeArgv(o.candidate, o.ndctl));
   if (o.budget) loop.push('--budget', o.budget);
   if (o.anyCrash) loop.push('--any-crash');
   loop.push(o.report);

@@ -5,12 +5,12 @@ import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts'
 import { neverGuilty } from '../../oracle/index.ts';
 import type { SyzbotInfo } from '../../oracle/intake.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
-import { NDCTL_TESTS, NDCTL_PROGRAMS, NDCTL_TARGET } from './paths.ts';
-import { knownNames, type Manifest } from '../../suites/stressor-manifest.ts';
+import type { ReproCatalogue, ReproMention } from '../../suites/index.ts';
+import { DAX_FILESYSTEMS, type DaxFs } from '../../suites/fsdax.ts';
 import { InputError } from '../../host/errors.ts';
 import { matchCrash } from './match.ts';
 
-export type Fs = 'ext4' | 'xfs';
+export type Fs = DaxFs;
 export type Mode = 'fsdax' | 'devdax';
 export type FaultSize = 'pte' | 'pmd' | 'pud';
 
@@ -23,12 +23,9 @@ export interface KernelVersion {
   release: string;
 }
 
-/** A test the report mentions, and where. */
-export interface MentionedTest {
-  name: string;
-  suite: 'ndctl' | 'stressors' | 'smoke';
-  /** 'text': named in the mail or log; 'comm': the crashing process is its program. */
-  how: 'text' | 'comm';
+/** A test the report mentions (a test id or a family of them), and where: 'text' named in the mail or log, 'comm' the crashing process is its program. */
+export interface MentionedTest extends ReproMention {
+  suite: string;
 }
 
 export interface ReportFacts {
@@ -59,18 +56,6 @@ export interface ReportFacts {
   syzbot: SyzbotInfo | null;
   /** Other distinct crashes in the input (not quoted copies of this one). */
   others: FoundCrash[];
-}
-
-/** Stressor names the report may mention (test and test.target) and each program's tests. */
-export interface StressorIndex {
-  names: readonly string[];
-  programs: Readonly<Record<string, readonly string[]>>;
-}
-
-export function stressorIndex(m: Manifest): StressorIndex {
-  const programs: Record<string, string[]> = {};
-  for (const t of m.tests) (programs[t.binary ?? t.name] ??= []).push(t.name);
-  return { names: knownNames(m), programs };
 }
 
 /** The report cannot be used as it is (no crash in it, a crash number it does not have): bad input. */
@@ -119,42 +104,16 @@ export function primaryCrash(input: ReportInput, pick?: number): FoundCrash {
   return all.find((c) => c.source.depth === 0) ?? all[0]!;
 }
 
-const WORD = (name: string) => new RegExp(`(?<![\\w.-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![\\w-])`);
-
-/** Tests named in the text or implied by the crashing process. */
-export function mentionedTests(text: string, comm: string | null, stressors: StressorIndex): MentionedTest[] {
+/** Tests named in the text or implied by the crashing process, each suite asked in turn; a name once. */
+export function mentionedTests(text: string, comm: string | null, catalogue: ReproCatalogue): MentionedTest[] {
   const out: MentionedTest[] = [];
-  const add = (t: MentionedTest) => {
-    if (!out.some((o) => o.name === t.name)) out.push(t);
-  };
-  // Longest names first, so "pipe_pin_unmapped" is not also read as "pipe_pin".
-  const byLength = (a: string, b: string) => b.length - a.length;
-  let rest = text;
-  for (const n of [...stressors.names].sort(byLength)) {
-    const re = WORD(n);
-    if (re.test(rest)) {
-      add({ name: n, suite: 'stressors', how: 'text' });
-      rest = rest.replace(new RegExp(re.source, 'g'), ' ');
-    }
-  }
-  for (const n of [...NDCTL_TESTS].sort(byLength)) if (WORD(n).test(text)) add({ name: n, suite: 'ndctl', how: 'text' });
-  // Older ndctl ran both filesystems from one dax.sh.
-  if (WORD('dax.sh').test(text)) for (const n of NDCTL_PROGRAMS['dax.sh']!) add({ name: n, suite: 'ndctl', how: 'text' });
-  for (const m of text.matchAll(/(?<![\w-])dax[-_]smoke(?:\.(ext4|xfs))?(?![\w-])/g)) add({ name: m[1] ? `smoke:${m[1]}` : 'smoke', suite: 'smoke', how: 'text' });
-  if (comm) {
-    // TASK_COMM_LEN cuts names to 15 characters ("odirect_into_da").
-    const prog = (p: string) => p === comm || (comm.length === 15 && p.startsWith(comm));
-    for (const [p, names] of Object.entries(stressors.programs)) if (prog(p)) for (const name of names) add({ name, suite: 'stressors', how: 'comm' });
-    for (const [p, names] of Object.entries(NDCTL_PROGRAMS)) if (prog(p)) for (const n of names) add({ name: n, suite: 'ndctl', how: 'comm' });
-    if (prog('dax_smoke')) add({ name: 'smoke', suite: 'smoke', how: 'comm' });
-  }
+  for (const { suite, face } of catalogue)
+    for (const m of face.mentions(text, comm)) if (!out.some((o) => o.name === m.name)) out.push({ ...m, suite: suite.name });
   return out;
 }
 
-const FS_OF_FN: Array<[RegExp, Fs]> = [
-  [/^_*ext4_/, 'ext4'],
-  [/^_*xfs_/, 'xfs'],
-];
+// A filesystem's own functions and address-space operations start with its name.
+const FS_OF_FN: Array<[RegExp, Fs]> = DAX_FILESYSTEMS.map((fs) => [new RegExp(`^_*${fs}_`), fs]);
 const DEVDAX_FN_RE = /^_*(?:dev_dax_|kill_dev_dax|unregister_dev_dax|dax_pmem_)/;
 const REFLINK_FN_RE = /^_*(?:xfs_reflink_|dax_folio_make_shared|dax_page_share_|dax_unshare_iter|dax_file_unshare|dax_dedupe_file_range_compare|dax_remap_file_range_prep|dax_iomap_copy_around)/;
 const PMD_FN_RE = /^_*(?:dax_iomap_pmd_fault|dev_dax_pmd_fault|vmf_insert_folio_pmd|vmf_insert_pfn_pmd|dax_insert_pfn_pmd|dax_pmd_load_hole|do_huge_pmd\w*|zap_huge_pmd|copy_huge_pmd|move_huge_pmd|__split_huge_pmd\w*|gup_fast_pmd_leaf|gup_huge_pmd)$/;
@@ -168,9 +127,9 @@ export function inferTarget(r: CrashReport, functions: readonly string[], text: 
   let mode: Mode | null = null;
   const aops = r.pageDump?.aops ?? null;
   if (aops) {
-    const m = /^(ext4|xfs)_/.exec(aops);
+    const m = DAX_FILESYSTEMS.find((x) => aops.startsWith(`${x}_`));
     if (m) {
-      fs = m[1] as Fs;
+      fs = m;
       evidence.push(`${fs}: the dumped page belongs to ${aops}`);
     }
   }
@@ -198,14 +157,12 @@ export function inferTarget(r: CrashReport, functions: readonly string[], text: 
   }
   if (!fs && !mode) {
     for (const t of tests) {
-      const tgt = t.suite === 'ndctl' ? NDCTL_TARGET[t.name] : null;
-      const st = t.suite === 'stressors' ? /\.(ext4|xfs)(?:-reflink)?$/.exec(t.name) : null;
-      if (tgt?.fs || st) {
-        fs = (tgt?.fs ?? st![1]) as Fs;
+      if (t.target?.fs) {
+        fs = t.target.fs;
         evidence.push(`${fs}: the report names ${t.name}`);
         break;
       }
-      if (tgt?.mode === 'devdax' || (t.suite === 'stressors' && /\.devdax-/.test(t.name))) {
+      if (t.target?.mode === 'devdax') {
         mode = 'devdax';
         evidence.push(`device-dax: the report names ${t.name}`);
         break;
@@ -236,13 +193,13 @@ export function inferTarget(r: CrashReport, functions: readonly string[], text: 
 }
 
 /** Everything a repro plan needs from the report. */
-export function reportFacts(input: ReportInput, stressors: StressorIndex, pick?: number): ReportFacts {
+export function reportFacts(input: ReportInput, catalogue: ReproCatalogue, pick?: number): ReportFacts {
   const crash = primaryCrash(input, pick);
   const r = crash.report;
   const text = input.texts[crash.source.message] ?? '';
   const h = r.header;
   const comm = h?.comm ?? null;
-  const tests = mentionedTests(text, comm, stressors);
+  const tests = mentionedTests(text, comm, catalogue);
   const functions = stackFunctions(r);
   const target = inferTarget(r, functions, text, tests);
   // A reply quoting part of the crash parses as a crash too: that is the same one, not another.

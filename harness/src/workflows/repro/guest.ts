@@ -11,6 +11,7 @@ import { sha256 } from '../../host/fsutil.ts';
 import { executeCell, prepareCell, type CellPlan, type KernelChoice, type PreparedCell, type RunOutcome } from '../cell.ts';
 import type { Accel } from '../../results/records.ts';
 import type { Candidate } from './candidates.ts';
+import { suiteByName } from '../../suites/index.ts';
 import type { Pass, ReproGuest, TestRun } from './loop.ts';
 import { timerDelay } from '../../host/limits.ts';
 
@@ -35,8 +36,8 @@ export function candidatePlan(c: Candidate, o: Pick<CellGuestOptions, 'kernel' |
   return {
     kernel: o.kernel,
     suite: c.suite,
-    ...(c.suite === 'smoke' ? { filesystems: [c.fs ?? 'ext4'] } : { tests: [c.test!] }),
-    ...(c.suite === 'ndctl' && o.ndctl ? { ndctl: o.ndctl } : {}),
+    ...suiteByName(c.suite).planTests([c.id]),
+    ...(suiteByName(c.suite).tree && o.ndctl ? { ndctl: o.ndctl } : {}),
     seconds: o.seconds,
     seed: o.seed,
     ...(o.accel ? { accel: o.accel } : {}),

@@ -1,9 +1,11 @@
 // A repro from report to verdict, minus the guest: the plan (crash, tests to
 // try, kernel) before the loop, and the summary after it (verdict, rate, time
 // to first reproduction, the two crashes side by side, the commands). Pure.
-import type { Manifest } from '../../suites/stressor-manifest.ts';
+import type { ReproCatalogue } from '../../suites/index.ts';
+
+export { reproCatalogue } from '../../suites/index.ts';
 import type { ReportInput } from './report.ts';
-import { reportFacts, stressorIndex, type ReportFacts } from './facts.ts';
+import { reportFacts, type ReportFacts } from './facts.ts';
 import { rankCandidates, type Candidate } from './candidates.ts';
 import { closestKernel, type DebianKernel, type KernelPick } from './kernels.ts';
 import { compareCrashes, type CrashComparison } from './match.ts';
@@ -11,7 +13,8 @@ import { reproCommands, type ReproCommands } from './command.ts';
 import type { LoopResult } from './loop.ts';
 
 export interface PlanOptions {
-  manifest: Manifest;
+  /** The registry's suites as repro ranks them (suites/index.ts reproCatalogue). */
+  catalogue: ReproCatalogue;
   /** The user's ndctl tree, when given (ndctl's tests need it). */
   ndctl: string | null;
   /** --test: only these candidate ids. */
@@ -54,8 +57,8 @@ export function chooseKernel(f: ReportFacts, o: Pick<PlanOptions, 'kernelArgv' |
 }
 
 export function planRepro(input: ReportInput, o: PlanOptions): ReproPlan {
-  const facts = reportFacts(input, stressorIndex(o.manifest), o.crash);
-  const ranked = rankCandidates(facts, { manifest: o.manifest, ndctl: o.ndctl !== null, only: o.only });
+  const facts = reportFacts(input, o.catalogue, o.crash);
+  const ranked = rankCandidates(facts, { catalogue: o.catalogue, tree: o.ndctl !== null, only: o.only });
   return {
     facts,
     candidates: ranked.filter((c) => c.blocked === null),

@@ -12,11 +12,11 @@
 // Device-dax hooks: revoke (daxctl disable-device under the stressor's live
 // mapping once it prints ready=1, enable-device after) and cycle-namespace
 // (fsdax/devdax with -M mem and dev, then back).
-import type { CommandResult, TestResult } from '../results/records.ts';
-import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from './context.ts';
-import { umountWithWatchdog } from './watchdog.ts';
-import { setupFsdax, daxMountState, mkfsArgv } from './dax-smoke.ts';
-import { newFailingTaint } from '../oracle/index.ts';
+import type { CommandResult, TestResult } from '../../results/records.ts';
+import { TestLog, StepFailed, step, blankResult, parseKeyValues, judge, type SuiteContext } from '../context.ts';
+import { umountWithWatchdog } from '../watchdog.ts';
+import { setupFsdax, daxMountState, mkfsArgv } from '../fsdax.ts';
+import { newFailingTaint } from '../../oracle/index.ts';
 import { loadManifest, expandMatrix, caseArgv, caseParams, outcomeExpected, expectedOutcome, ManifestError, type StressorCase, type ManifestTarget } from './stressor-manifest.ts';
 
 export interface StressorSuiteOptions {

@@ -8,15 +8,16 @@
 // "default": false run only when named.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stressorDir } from '../image/initramfs.ts';
-import type { ExpectedOutcome, TestStatus } from '../results/records.ts';
-import { InputError } from '../host/errors.ts';
+import { stressorDir } from '../../image/initramfs.ts';
+import type { ExpectedOutcome, TestStatus } from '../../results/records.ts';
+import { InputError } from '../../host/errors.ts';
+import type { DaxFs } from '../fsdax.ts';
 
 export type TargetMode = 'fsdax' | 'devdax';
 
 export interface ManifestTarget {
   mode: TargetMode;
-  fs?: 'ext4' | 'xfs';
+  fs?: DaxFs;
   reflink?: '0' | '1';
   align?: '4K' | '2M' | '1G';
   /** A /proc/cpuinfo flag the target needs (1 GiB device-dax needs pdpe1gb). */

@@ -15,15 +15,15 @@
 // a build only when the tree is the same.
 import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { run } from '../host/proc.ts';
-import { cacheDir } from '../host/paths.ts';
-import { exists, sha256 } from '../host/fsutil.ts';
-import { withLock } from '../host/lock.ts';
-import { InputError } from '../host/errors.ts';
-import { ensurePackages } from '../host/apt.ts';
-import type { TestResult, TestStatus, Topology } from '../results/records.ts';
-import { TestLog, blankResult, judge, type SuiteContext } from './context.ts';
-import { newFailingTaint } from '../oracle/index.ts';
+import { run } from '../../host/proc.ts';
+import { cacheDir } from '../../host/paths.ts';
+import { exists, sha256 } from '../../host/fsutil.ts';
+import { withLock } from '../../host/lock.ts';
+import { InputError } from '../../host/errors.ts';
+import { ensurePackages } from '../../host/apt.ts';
+import type { TestResult, TestStatus, Topology } from '../../results/records.ts';
+import { TestLog, blankResult, judge, type SuiteContext } from '../context.ts';
+import { newFailingTaint } from '../../oracle/index.ts';
 
 export const NDCTL_SUITE = 'ndctl:dax';
 
