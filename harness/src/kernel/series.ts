@@ -334,21 +334,22 @@ export async function loadSeries(spec: string, repoDir?: string): Promise<Series
   const st = await stat(spec).catch(() => null);
   if (!st) {
     if (isRange(spec) && repoDir) return loadRange(spec, repoDir);
-    throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files, or a git range A..B');
+    throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files (or b4 am -o output), - for standard input, or a git range A..B');
   }
   let raws: { origin: string; text: string }[] = [];
   if (st.isDirectory()) {
     const names = await readdir(spec).catch((e: NodeJS.ErrnoException) => {
       throw new SeriesError(`series directory ${spec} cannot be read (${e.code ?? 'error'})`, 'check the path and its permissions');
     });
-    const files = names.filter((f) => /\.(patch|diff|mbox|eml)$/.test(f)).sort();
+    // .mbx and .cover: what `b4 am -o DIR` writes (the series, its cover letter).
+    const files = names.filter((f) => /\.(patch|diff|mbox|mbx|cover|eml)$/.test(f)).sort();
     for (const f of files) {
       const text = await readInput(join(spec, f));
       const msgs = splitMbox(text);
       msgs.forEach((t, i) => raws.push({ origin: msgs.length > 1 ? `${f}#${i + 1}` : f, text: t }));
     }
     if (files.length === 0) {
-      throw new SeriesError(`${spec} holds no .patch, .diff or .mbox files`, 'point --series at the directory `git format-patch` wrote, or at an mbox');
+      throw new SeriesError(`${spec} holds no .patch, .diff, .mbox or .mbx files`, 'point --series at the directory `git format-patch` or `b4 am -o` wrote, or at an mbox');
     }
   } else if (!st.isFile()) {
     // A FIFO or a device would block or never end.
