@@ -26,7 +26,7 @@ import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, interruptedCode, reportError } from './exit.ts';
 import { progressPrinter } from './progress.ts';
-import { seriesArg } from './series-input.ts';
+import { readCapped, seriesArg } from './series-input.ts';
 
 export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
 
@@ -161,17 +161,7 @@ export function resolveTestNames(given: readonly string[], ids: readonly string[
 }
 
 async function readInput(file: string, stdin: Readable): Promise<string> {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of stdin) {
-      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
-      size += b.length;
-      if (size > WHOLE_INPUT_LIMIT) throw new InputError(`standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`);
-      chunks.push(b);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
+  if (file === '-') return (await readCapped(stdin, WHOLE_INPUT_LIMIT, `standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`)).toString('utf8');
   let st;
   try {
     st = await stat(file);
