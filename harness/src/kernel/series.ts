@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path';
 import type { AddressObject } from 'mailparser';
 import { MAIL_LIMITS, parseMail } from '../host/mail.js';
+import { mboxMessages, mboxStarts } from '../host/mbox.ts';
 import { sha256 } from '../host/fsutil.js';
 import { cacheDir } from '../host/paths.js';
 import { git, gitSandbox } from './source.js';
@@ -70,20 +71,11 @@ export interface Series {
 export function splitMbox(text: string): string[] {
   const t = normalizeNewlines(text);
   const lines = t.split('\n');
-  const starts: number[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (/^From \S+ /.test(lines[i]!) || lines[i] === 'From -') {
-      if (i === 0 || lines[i - 1] === '') starts.push(i);
-    }
-  }
+  const starts = mboxStarts(lines);
   if (starts.length === 0) return t.trim() ? [t] : [];
-  const out: string[] = [];
-  for (let k = 0; k < starts.length; k++) {
-    const chunk = lines.slice(starts[k]! + 1, k + 1 < starts.length ? starts[k + 1]! : lines.length);
-    // mboxrd escaping: ">From " in a body was "From " in the mail.
-    out.push(chunk.map((l) => (/^>+From /.test(l) ? l.slice(1) : l)).join('\n'));
-  }
-  return out.filter((m) => m.trim() !== '');
+  return mboxMessages(lines, starts)
+    .map((m) => m.lines.join('\n'))
+    .filter((m) => m.trim() !== '');
 }
 
 export function normalizeNewlines(s: string): string {
