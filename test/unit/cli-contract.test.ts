@@ -211,3 +211,15 @@ t.test('a series directory b4 wrote is accepted (its .mbx files)', async (t) => 
   t.match(r.err, /holds no patches/, 'read as a series (and found to hold no patch), not refused for its file names');
   t.notMatch(r.err, /holds no \.patch/);
 });
+
+t.test('the version run.json records: package.json and the checkout HEAD', async (t) => {
+  const { harnessVersion, versionText } = await import('../../harness/src/host/version.ts');
+  const { readFileSync } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const root = join(import.meta.dirname, '..', '..');
+  const v = await harnessVersion();
+  t.equal(v.version, JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+  t.equal(v.commit, execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim());
+  t.equal(versionText({ version: '1.2.3', commit: 'abcdef0123456789', dirty: true }), '1.2.3 (commit abcdef012345, with uncommitted edits)');
+  t.equal(versionText({ version: '1.2.3', commit: null, dirty: false }), '1.2.3', 'outside a checkout: the version alone');
+});

@@ -6,6 +6,7 @@ import { symbolizeReport } from '../oracle/index.js';
 import { reportsFromStream } from '../workflows/repro/report.ts';
 import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
+import { usageError } from './exit.ts';
 
 export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
 
@@ -50,19 +51,16 @@ export const PARSE_LOG_SPEC = defineCommand({
   exit: { 0: 'no kernel report found', 1: 'at least one kernel report found' },
 });
 
-const ERR = 'dax-harness parse-log:';
 
 export async function parseLogCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(PARSE_LOG_SPEC, argv);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    console.error(`${ERR} one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
-    return 2;
+    return usageError('parse-log', `one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
   }
   if (values['system-map'] && !values.vmlinux) {
-    console.error(`${ERR} --system-map goes with --vmlinux (see dax-harness parse-log --help)`);
-    return 2;
+    return usageError('parse-log', `--system-map goes with --vmlinux (see dax-harness parse-log --help)`);
   }
   for (const opt of ['vmlinux', 'system-map'] as const) {
     const p = values[opt];
@@ -70,8 +68,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
     try {
       await access(p, constants.R_OK);
     } catch (e) {
-      console.error(`${ERR} cannot read --${opt} ${p}: ${reason(e)}`);
-      return 2;
+      return usageError('parse-log', `cannot read --${opt} ${p}: ${reason(e)}`);
     }
   }
   const file = positionals[0] ?? '-';
@@ -83,23 +80,20 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
       const st = await fh.stat();
       if (st.isDirectory()) {
         await fh.close();
-        console.error(`${ERR} cannot read ${file}: is a directory`);
-        return 2;
+        return usageError('parse-log', `cannot read ${file}: is a directory`);
       }
       // The stream owns the FileHandle (a bare fd would be closed twice: by the
       // stream and by the handle's garbage collection).
       input = fh.createReadStream({ autoClose: true, highWaterMark: 1 << 20 });
     } catch (e) {
-      console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
-      return 2;
+      return usageError('parse-log', `cannot read ${file}: ${reason(e)}`);
     }
   }
   let reports: CrashReport[];
   try {
     reports = await reportsFromStream(input);
   } catch (e) {
-    console.error(`${ERR} cannot read ${file}: ${lineForTerminal(reason(e))}`);
-    return 2;
+    return usageError('parse-log', `cannot read ${file}: ${lineForTerminal(reason(e))}`);
   }
   if (values.vmlinux) {
     // Loaded only here: it brings the process runner, which a plain parse-log does not need at start-up.
