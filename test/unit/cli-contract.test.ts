@@ -177,7 +177,7 @@ t.test('one mapping from errors to exit codes', async (t) => {
     [new SeriesError('no such series', 'give one'), EXIT.input],
     [new NightConfigError('x'), EXIT.input],
     [new NightlyInputError('x'), EXIT.input],
-    // The kernel pipeline failing is the same 3 in run, build and repro.
+    // No verdict where the command's 1 answers another question (repro, bisect).
     [new BuildError('make failed', 'see the log'), EXIT.infra],
     [new FetchError('download failed', 'retry'), EXIT.infra],
     [new ImageBuildError('debootstrap failed'), EXIT.infra],
@@ -187,6 +187,8 @@ t.test('one mapping from errors to exit codes', async (t) => {
     [new TypeError('a harness bug'), EXIT.infra],
   ];
   for (const [e, code] of cases) t.equal(exitCodeOf(e), code, (e as Error).name);
+  // run and build: a kernel that does not compile is a verdict on it (1); a download that failed is not.
+  for (const [e, code] of cases) t.equal(exitCodeOf(e, { kernelVerdict: true }), e instanceof BuildError ? EXIT.verdict : code, `${(e as Error).name}, run/build`);
   t.ok(new BuildError('a', 'b') instanceof InfraError, 'kernel pipeline errors are infrastructure errors');
   t.match(errorText(enospc), /^no space left on the device holding \/r\/run\.json: free some space/);
   t.equal(errorText(new FetchError('download failed', 'retry\nlater')), 'download failed — retry later', 'one line');

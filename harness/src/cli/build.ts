@@ -93,7 +93,7 @@ export const BUILD_SPEC = defineCommand({
     ['b4 am -o - MSGID | dax-harness build --series -', 'the series b4 fetched, from standard input'],
     ['dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch', 'a branch of your tree, commit-exact'],
   ],
-  exit: { 0: 'built (or found in the cache)' },
+  exit: { 0: 'built (or found in the cache)', 1: 'the kernel did not compile (make, depmod or a module build failed)' },
 });
 
 export async function buildCommand(argv: string[]): Promise<number> {
@@ -156,6 +156,6 @@ export async function buildCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (json && (e instanceof KernelPipelineError || e instanceof KernelInputError))
       process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
-    return reportError('build', e);
+    return reportError('build', e, { kernelVerdict: true });
   }
 }

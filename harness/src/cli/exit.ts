@@ -5,19 +5,30 @@
 //   2    bad input (an InputError), said in one line naming the fix, found
 //        before anything is downloaded or booted where it can be;
 //   3    the command could not reach a verdict: the machine, a download, an
-//        image or kernel build, a guest or QEMU failed (an InfraError, a full
-//        disk), or a harness bug (its stack is printed);
+//        image build, a guest or QEMU failed (an InfraError, a full disk), or
+//        a harness bug (its stack is printed);
 //   130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
-// A thrown error never becomes 1: scripts (git bisect run, CI) read 1 as the
-// command's verdict, and a download that failed is no verdict on a kernel.
+// One error is a verdict where the command's 1 is one on the kernel under
+// test: a kernel that does not compile (BuildError) is 1 in run and build (as
+// a nightly cell it fails the cell), and 3 where 1 answers another question
+// (repro: not reproduced; bisect: no culprit). Nothing else thrown becomes 1:
+// scripts (git bisect run, CI) read 1 as the command's verdict.
 import { InfraError, InputError } from '../host/errors.ts';
+import { BuildError } from '../kernel/errors.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
 export const EXIT = { ok: 0, verdict: 1, input: 2, infra: 3, sigint: 130, sigterm: 143 } as const;
 
+export interface ExitOptions {
+  /** The command's 1 is a verdict on the kernel under test (run, build): a kernel that does not compile is one. */
+  kernelVerdict?: boolean;
+}
+
 /** The exit status for an error that ended a command. */
-export function exitCodeOf(e: unknown): number {
-  return e instanceof InputError ? EXIT.input : EXIT.infra;
+export function exitCodeOf(e: unknown, o: ExitOptions = {}): number {
+  if (e instanceof InputError) return EXIT.input;
+  if (o.kernelVerdict && e instanceof BuildError) return EXIT.verdict;
+  return EXIT.infra;
 }
 
 /** 130 for SIGINT, 143 for SIGTERM, from the reason an interrupted run recorded. */
@@ -40,9 +51,9 @@ export function errorText(e: unknown): string {
 }
 
 /** Print `dax-harness CMD: <error>` (`dax-harness:` without a command) on stderr and return the exit status for it. */
-export function reportError(cmd: string, e: unknown): number {
+export function reportError(cmd: string, e: unknown, o: ExitOptions = {}): number {
   process.stderr.write(`dax-harness${cmd ? ` ${cmd}` : ''}: ${errorText(e)}\n`);
-  return exitCodeOf(e);
+  return exitCodeOf(e, o);
 }
 
 /** A usage mistake found by the command itself: one line, exit 2. */
@@ -56,7 +67,7 @@ export function exitCodeHelp(own: { 0: string; 1?: string; [code: number]: strin
     ['0', own[0]],
     ...(own[1] ? [['1', own[1]] as [string, string]] : []),
     ['2', 'bad input (usage, a file or tree given, host setup): one line naming the fix'],
-    ['3', 'no verdict: the machine, a download, a kernel or image build, QEMU or the guest failed'],
+    ['3', 'no verdict: the machine, a download, an image build, QEMU or the guest failed'],
     ...Object.entries(own)
       .filter(([k]) => Number(k) > 3)
       .map(([k, v]) => [k, v ?? ''] as [string, string]),

@@ -88,7 +88,7 @@ export const RUN_SPEC = defineCommand({
     ['dax-harness run --suite ndctl --ndctl ~/ndctl', "ndctl's dax tests in the rootfs guest"],
     ['dax-harness run --keep --keep-idle 1h', 'keep the guest up afterwards for dax-harness attach'],
   ],
-  exit: { 0: 'no unexpected outcome', 1: 'a test failed unexpectedly or the kernel reported' },
+  exit: { 0: 'no unexpected outcome', 1: 'a test failed unexpectedly, the kernel reported, or it did not compile' },
 });
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -145,6 +145,6 @@ export async function runCommand(argv: string[]): Promise<number> {
         return EXIT.infra;
     }
   } catch (e) {
-    return reportError('run', e);
+    return reportError('run', e, { kernelVerdict: true });
   }
 }
