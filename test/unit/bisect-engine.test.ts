@@ -15,7 +15,6 @@ import {
   type NewBisection,
 } from '../../harness/src/workflows/bisect/engine.ts';
 import { runBisection, formatEvent } from '../../harness/src/workflows/bisect/driver.ts';
-import { rateLowerBound, runsNeeded } from '../../harness/src/workflows/bisect/stats.ts';
 import { buildRecord, summaryText } from '../../harness/src/workflows/bisect/report.ts';
 import type { BisectEnv, BisectState, BuildOutcome, RunOutcome, StepSpec, StopRule, TestBatch } from '../../harness/src/workflows/bisect/types.ts';
 
@@ -98,16 +97,37 @@ t.test('a flaky bug in 8 patches: named, verified both ways, clean verdicts with
   t.ok(outcome.confident);
   t.ok(outcome.confidence >= 0.95, `confidence ${outcome.confidence}`);
   t.match(outcome.verification, { culprit: { step: 'p5', verdict: 'bug', ok: true }, parent: { step: 'p4', verdict: 'clean', ok: true }, leaveOut: { step: 'w5', verdict: 'clean', ok: true }, agrees: true });
-  // Bad end: crashes on runs 0,2,4,...: 6 crashes in 11 runs.
-  const lower = rateLowerBound(6, 11, 0.95);
-  t.ok(Math.abs(context(state).rate.lower - lower) < 1e-9 || context(state).rate.trials > 11, 'rate bound comes from the pooled crashing kernels');
-  const need = Math.max(MIN_CLEAN_RUNS, runsNeeded(context(state).rate.lower, stepMissFor(8, 0.95)));
-  t.equal(context(state).needClean, need);
-  const p4 = state.evidence[state.builds['p4']!.imageHash!]!;
-  t.ok(p4.passes >= need, `parent has ${p4.passes} clean runs, needs ${need}`);
+  // Every kernel with patch 5 crashes on its runs 0, 2, 4, ...: the bad end stops at its 6th crash
+  // (6 in 11 runs), p6 and p5 at their 2nd (2 in 3 each), so the pooled rate is 10 crashes in 17 runs.
+  // The expected numbers below were worked out apart from the engine (an exact binomial sum in
+  // Python): the one-sided 95% Clopper-Pearson bound for 10/17 is 0.364009, the per-verdict miss for
+  // 8 patches is 1 - 0.95^(1/5) = 0.010206, so a clean verdict needs ceil(10.13) = 11 runs. While only
+  // the bad end was known (6/11, bound 0.271250) the first search step, p4, was given ceil(14.49) = 15.
+  const ctx = context(state);
+  t.same({ hits: ctx.rate.hits, trials: ctx.rate.trials }, { hits: 10, trials: 17 }, 'rate pooled over the crashing kernels');
+  t.ok(Math.abs(ctx.rate.lower - 0.364009) < 1e-6, `rate bound ${ctx.rate.lower}`);
+  t.equal(ctx.needClean, 11);
+  t.equal(state.evidence[state.builds['p4']!.imageHash!]!.passes, 15, 'parent: the runs asked for at the bad end\'s bound');
+  t.equal(state.evidence[state.builds['w5']!.imageHash!]!.passes, 11, 'leave-out: the runs asked for at the pooled bound');
+  // 1 - (1 - 0.364009)^15 times 1 - (1 - 0.364009)^11
+  t.ok(Math.abs(outcome.confidence - 0.991995) < 1e-6, `confidence ${outcome.confidence}`);
   t.equal(env.calls[0], 'build p8');
   t.equal(lines.length, state.log.length, 'one progress line per action');
   for (const l of lines) t.match(l, /confidence \d\.\d{3}/);
+});
+
+t.test('the per-verdict miss and the floor of clean runs, at known values', async (t) => {
+  // 8 patches: ceil(log2 8) + 2 = 5 clean verdicts share the 5% → 1 - 0.95^(1/5) each.
+  t.ok(Math.abs(stepMissFor(8, 0.95) - 0.0102062) < 1e-7);
+  t.equal(stepMissFor(1, 0.5), 0.05, 'never looser than 5% a verdict');
+  // A bug that crashed all 6 runs: bound 0.05^(1/6) = 0.6070, and ceil(ln 0.0102 / ln 0.393) = 5 runs
+  // would do, but a clean verdict never rests on fewer than syzkaller's 10.
+  const state = newBisection({ direction: 'cause', steps: 8 });
+  state.builds['p8'] = { ok: true, imageHash: 'h8', reason: 'built' };
+  state.evidence['h8'] = { runs: 6, passes: 0, crashes: { [BUG.kind === 'crash' ? BUG.matchKey : '']: { title: 't', count: 6 } }, failures: {}, bootFailures: {}, infra: 0, infraStreak: 0, boots: 6, batches: 1 };
+  t.ok(Math.abs(context(state).rate.lower - 0.607) < 1e-3);
+  t.equal(MIN_CLEAN_RUNS, 10);
+  t.equal(context(state).needClean, 10);
 });
 
 t.test('one matching crash is not enough for bad, and never lets the step be good', async (t) => {
@@ -203,7 +223,7 @@ t.test('infra errors are retried and never counted; too many in a row stop the b
   t.equal(outcome.culprit, 2);
   const end = state.evidence[state.builds['p4']!.imageHash!]!;
   t.equal(end.infra, 3);
-  t.equal(end.runs + end.infra, Object.values(end.crashes).reduce((a, c) => a + c.count, 0) + end.passes + end.infra, 'infra outcomes are outside runs');
+  t.equal(end.runs, Object.values(end.crashes).reduce((a, c) => a + c.count, 0) + end.passes, 'infra outcomes are outside runs');
   const dead = await bisect(4, { run: () => ({ kind: 'infra', reason: 'qemu died' }) });
   t.equal(dead.outcome.status, 'infra-error');
 });
@@ -242,8 +262,10 @@ t.test('a culprit at the last patch: leaving it out is its parent, which then ne
   t.equal(outcome.status, 'culprit');
   t.match(outcome.verification, { leaveOut: { verdict: 'same-as-parent', ok: true } });
   t.notOk(env.calls.some((c) => c.includes('w5')));
-  const p4 = state.evidence[state.builds['p4']!.imageHash!]!;
-  t.ok(p4.passes >= 2 * context(state).needClean, `${p4.passes} clean runs ≥ 2 × ${context(state).needClean}`);
+  // Bad end 6 crashes in 11 runs, nothing else crashed: bound 0.271250, miss 1 - 0.95^(1/5), so one
+  // clean verdict needs ceil(14.49) = 15 runs and the parent standing in for the leave-out 30.
+  t.equal(context(state).needClean, 15);
+  t.equal(state.evidence[state.builds['p4']!.imageHash!]!.passes, 30);
 });
 
 t.test('ends that do not differ', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { mesonStatus, parseTestlog, parseTestList, parseIntrospectTimeouts, skipReason, explainSkip, failReason, outerLimitMs } from '../../harness/src/suites/ndctl.ts';
-import { mirrorFromSources } from '../../harness/src/image/rootfs.ts';
+import { mirrorFromSources, subordinateRange } from '../../harness/src/image/rootfs.ts';
 
 t.test('meson results map onto ours; a TIMEOUT is never a pass', async (t) => {
   t.equal(mesonStatus('OK'), 'pass');
@@ -69,8 +69,20 @@ t.test('outer watchdog: meson timeout scaled plus room; the hang limit when meso
   t.equal(outerLimitMs(0, 3, 20000), 20000);
 });
 
-t.test('debootstrap mirror from the host apt sources', async (t) => {
+t.test('bootstrap mirror from the host apt sources', async (t) => {
   t.equal(mirrorFromSources('Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n'), 'http://deb.debian.org/debian');
   t.equal(mirrorFromSources('deb [arch=amd64] http://mirror.example/debian/ bookworm main\n'), 'http://mirror.example/debian');
   t.equal(mirrorFromSources('deb http://security.debian.org/debian-security bookworm-security main\n'), null);
+});
+
+t.test('subordinate ids: by name or uid, and only a whole 16-bit range', async (t) => {
+  const text = 'alice:100000:65536\n1001:165536:65536\nbob:231072:1000\n# comment\n';
+  t.same(subordinateRange(text, 'alice', 1000), { start: 100000, count: 65536 });
+  t.same(subordinateRange(text, 'carol', 1001), { start: 165536, count: 65536 });
+  // mmdebstrap maps 65536 ids: a smaller range cannot build the image.
+  t.equal(subordinateRange(text, 'bob', 1002), null);
+  t.equal(subordinateRange(text, 'dave', 1003), null);
+  t.equal(subordinateRange('', 'alice', 1000), null);
+  // A name that is a prefix of another's must not match it.
+  t.equal(subordinateRange('alicex:100000:65536\n', 'alice', 1000), null);
 });

@@ -54,7 +54,7 @@ export interface ProcResult {
 }
 
 // Every child leads a process group of its own (a session, in fact), so make
-// and its compilers, debootstrap and its dpkg, meson and ninja all end
+// and its compilers, mmdebstrap and its dpkg, meson and ninja all end
 // together: the harness kills the group, never just the pid it started.
 // The group is out of reach of the terminal's Ctrl-C on purpose: the harness
 // handles the signal and ends its groups itself (make gets SIGTERM first so it

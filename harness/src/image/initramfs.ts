@@ -27,7 +27,7 @@ export interface InitramfsRecipe {
 
 /** An image recipe that does not exist, or a host that cannot supply what it copies in. */
 export class ImageError extends InputError {}
-/** Building an image failed on good input (a stressor that does not compile, debootstrap). */
+/** Building an image failed on good input (a stressor that does not compile, mmdebstrap). */
 export class ImageBuildError extends InfraError {}
 
 export const stressorDir = join(repoRoot, 'suites', 'stressors');

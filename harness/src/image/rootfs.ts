@@ -1,9 +1,13 @@
-// The rootfs image: a debootstrap'd Debian with systemd/journald and the
+// The rootfs image: a Debian made by mmdebstrap, with systemd/journald and the
 // userspace ndctl's tests call, as a raw ext4 disk that each run boots through
 // a qcow2 overlay (so runs never change it). The stressor initramfs boots it:
 // its /init mounts the disk, hands over the kernel's modules and switches root.
+// mmdebstrap rather than debootstrap: in its unshare mode an ordinary user can
+// build the image (root inside a user namespace over the user's subordinate
+// ids), so no command of the harness needs root beyond installing packages.
 import { InputError } from '../host/errors.ts';
-import { readFile, writeFile, mkdir, symlink, chmod, rm, copyFile, readdir } from 'node:fs/promises';
+import { readFile, writeFile, mkdir, symlink, chmod, copyFile, readdir, lstat, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
@@ -30,7 +34,7 @@ export interface RootfsRecipe {
   slackMiB: number;
 }
 
-const FILES = ['daxh-setup', 'daxh-setup.service', 'daxh-sshd.service'];
+const FILES = ['daxh-setup', 'daxh-setup.service', 'daxh-sshd.service', 'daxh-finish'];
 
 /** The Debian archive URI in an apt sources file (deb822 or one-line), or null. */
 export function mirrorFromSources(text: string): string | null {
@@ -50,53 +54,117 @@ export async function hostMirror(): Promise<string> {
   return 'http://deb.debian.org/debian';
 }
 
-/** The rootfs image needs a root build once; the message is the command. */
+/** This host cannot build the rootfs image as this user; the message is the fix. */
 export class RootfsNeedsRootError extends InputError {}
 
+/** A unit name as systemd spells them: it reaches the finishing script's word list. */
+const UNIT_RE = /^[A-Za-z0-9@._:-]+$/;
+
+/** The subordinate id range /etc/subuid (or subgid) gives a user, or null. */
+export function subordinateRange(text: string, name: string, id: number): { start: number; count: number } | null {
+  for (const line of text.split('\n')) {
+    const [who, start, count] = line.trim().split(':');
+    if (who !== name && who !== String(id)) continue;
+    const s = Number(start);
+    const c = Number(count);
+    // mmdebstrap maps a whole 16-bit id space into the namespace.
+    if (Number.isInteger(s) && Number.isInteger(c) && c >= 65536) return { start: s, count: c };
+  }
+  return null;
+}
+
+/** Why this user cannot build in a user namespace, as the one line to fix it; null when it can. */
+async function unshareBlocker(recipe: string): Promise<string | null> {
+  const me = userInfo();
+  const fix = `run as root once: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${me.username} (or build it once as root)`;
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    const text = await readFile(f, 'utf8').catch(() => '');
+    if (!subordinateRange(text, me.username, me.uid))
+      return `image ${recipe} is not built yet, and building it without root needs subordinate ids for ${me.username} in ${f}: ${fix}`;
+  }
+  const r = await run('unshare', ['--user', '--map-root-user', 'true'], { timeoutMs: 30000, reject: false });
+  if (r.exitCode !== 0)
+    return `image ${recipe} is not built yet, and this host forbids unprivileged user namespaces (${r.stderr.trim().split('\n').pop() ?? ''}): allow them (sysctl kernel.unprivileged_userns_clone=1) or build it once as root`;
+  return null;
+}
+
 export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void): Promise<ImageArtifact> {
+  const asRoot = process.geteuid?.() === 0;
   await ensurePackages(
     {
-      debootstrap: ['/usr/sbin/debootstrap'],
+      mmdebstrap: ['/usr/bin/mmdebstrap'],
       e2fsprogs: ['/usr/sbin/mkfs.ext4'],
       'qemu-utils': ['/usr/bin/qemu-img'],
       'dropbear-bin': ['/usr/bin/dropbearkey'],
+      // newuidmap/newgidmap: how mmdebstrap maps the subordinate ids.
+      ...(asRoot ? {} : { uidmap: ['/usr/bin/newuidmap'] }),
     },
     log,
   );
+  for (const unit of recipe.mask)
+    if (!UNIT_RE.test(unit)) throw new ImageBuildError(`image ${recipe.name}: mask entry ${JSON.stringify(unit)} is not a systemd unit name: fix its recipe.json`);
   const dir = recipeDir(recipe.name);
   const mirror = await hostMirror();
   // Only what ends up on the disk keys it: boot options or the description
-  // changing must not cost a new debootstrap.
+  // changing must not cost a new bootstrap.
   const diskInputs = JSON.stringify([recipe.suite, recipe.variant, recipe.include, recipe.mask, recipe.modules, recipe.slackMiB]);
-  const parts: (string | Buffer)[] = ['rootfs-v1', diskInputs, mirror];
+  const parts: (string | Buffer)[] = ['rootfs-v2', diskInputs, mirror];
   for (const f of FILES) parts.push(f, await readFile(join(dir, f)));
   const key = sha256(...parts).slice(0, 24);
   const out = cacheDir('images', `${recipe.name}-${key}`);
   const built = await buildCached(out, async (tmp) => {
-    // debootstrap makes root-owned files and device nodes: an ordinary user
-    // cannot, and is told so before minutes of downloading.
-    if (process.geteuid?.() !== 0)
-      throw new RootfsNeedsRootError(
-        `image ${recipe.name} is not built yet, and building it (debootstrap) needs root: run this command as root, or pick --image initramfs where the suite allows`,
-      );
-    const t0 = Date.now();
-    const root = join(tmp, 'root');
-    log(`debootstrap ${recipe.suite} (${recipe.variant}, ${recipe.include.length} packages) from ${mirror}: takes a few minutes once`);
-    const r = await run(
-      'debootstrap',
-      [`--variant=${recipe.variant}`, `--include=${recipe.include.join(',')}`, recipe.suite, root, mirror],
-      { timeoutMs: 45 * 60000, reject: false },
-    );
-    if (r.exitCode !== 0) {
-      const tail = (r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ');
-      throw new ImageBuildError(`debootstrap of image ${recipe.name} failed (exit ${r.exitCode}): ${tail}`);
+    // Said before minutes of downloading, not after.
+    if (!asRoot) {
+      const blocker = await unshareBlocker(recipe.name);
+      if (blocker) throw new RootfsNeedsRootError(blocker);
     }
-    await configure(recipe, dir, root, tmp);
+    const t0 = Date.now();
+    const stage = join(tmp, 'stage');
+    await configure(recipe, dir, stage, tmp);
+    // Owned by root as the chroot sees it, whoever builds.
+    await run('tar', ['--owner=0', '--group=0', '--numeric-owner', '-C', stage, '-cf', join(tmp, 'stage.tar'), '.'], { timeoutMs: 120000 });
+    log(`mmdebstrap ${recipe.suite} (${recipe.variant}, ${recipe.include.length} packages${asRoot ? '' : ', in a user namespace'}) from ${mirror}: takes a few minutes once`);
+    const r = await run(
+      'mmdebstrap',
+      [
+        // As root, unshare mode keeps its own mount namespace and no user
+        // namespace: one way of building for everybody.
+        '--mode=unshare',
+        `--variant=${recipe.variant}`,
+        `--include=${recipe.include.join(',')}`,
+        '--format=null',
+        // Fixed strings: outside paths are relative to cwd (the build dir),
+        // and the hooks take nothing else from the caller but the environment.
+        '--customize-hook=tar-in stage.tar /',
+        '--customize-hook="$DAXH_FINISH" "$1"',
+        '--customize-hook=download /.daxh-build/disk.raw disk.raw',
+        recipe.suite,
+        '/dev/null',
+        mirror,
+      ],
+      {
+        cwd: tmp,
+        timeoutMs: 45 * 60000,
+        reject: false,
+        env: {
+          DAXH_FINISH: join(dir, 'daxh-finish'),
+          DAXH_SLACK_MIB: String(recipe.slackMiB),
+          DAXH_MASK: recipe.mask.join(' '),
+        },
+      },
+    );
     const disk = join(tmp, 'disk.raw');
-    const du = await run('du', ['-sm', root], { timeoutMs: 120000 });
-    const sizeMiB = Number(du.stdout.split(/\s+/)[0]) + recipe.slackMiB;
-    await run('mkfs.ext4', ['-F', '-q', '-L', 'daxroot', '-d', root, disk, `${sizeMiB}M`], { timeoutMs: 600000 });
-    await rm(root, { recursive: true, force: true });
+    if (r.exitCode !== 0 || !(await exists(disk))) {
+      // mmdebstrap's own last lines only say that it failed; the cause is the last error before them.
+      const lines = (r.stdout + '\n' + r.stderr).trim().split('\n').filter((l) => !/^I: /.test(l));
+      const tail = lines.slice(-4).join(' | ');
+      throw new ImageBuildError(`mmdebstrap of image ${recipe.name} failed (exit ${r.exitCode}): ${tail}`);
+    }
+    // download wrote every zero the sparse disk had.
+    await run('fallocate', ['--dig-holes', disk], { timeoutMs: 300000, reject: false });
+    await rm(stage, { recursive: true, force: true });
+    await rm(join(tmp, 'stage.tar'), { force: true });
+    const sizeMiB = Number(/daxh-finish: disk (\d+) MiB/.exec(r.stdout + r.stderr)?.[1] ?? 0);
     const art: ImageArtifact = {
       kind: 'rootfs',
       recipe: recipe.name,
@@ -118,37 +186,41 @@ export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void
   return { ...disk, cpio: boot.cpio, key: sha256(disk.key, boot.key).slice(0, 24) };
 }
 
-async function configure(recipe: RootfsRecipe, dir: string, root: string, tmp: string): Promise<void> {
-  const sys = join(root, 'etc/systemd/system');
+/**
+ * The files the harness lays over the bootstrap, as a tree of their own: the
+ * finishing hook copies it into the chroot (where, unprivileged, only the
+ * namespace can write). Modes are set here, whatever the user's umask.
+ */
+async function configure(recipe: RootfsRecipe, dir: string, stage: string, tmp: string): Promise<void> {
+  const sys = join(stage, 'etc/systemd/system');
   await mkdir(join(sys, 'multi-user.target.wants'), { recursive: true });
-  await copyFile(join(dir, 'daxh-setup'), join(root, 'usr/local/sbin/daxh-setup'));
-  await chmod(join(root, 'usr/local/sbin/daxh-setup'), 0o755);
+  await mkdir(join(stage, 'usr/local/sbin'), { recursive: true });
+  await copyFile(join(dir, 'daxh-setup'), join(stage, 'usr/local/sbin/daxh-setup'));
   for (const unit of ['daxh-setup.service', 'daxh-sshd.service']) {
     await copyFile(join(dir, unit), join(sys, unit));
     await symlink(`../${unit}`, join(sys, 'multi-user.target.wants', unit));
   }
-  for (const unit of recipe.mask) {
-    await rm(join(sys, unit), { force: true });
-    await symlink('/dev/null', join(sys, unit));
-  }
-  // Remove what the masks cannot: enablement links of timers and units we do not want.
-  for (const wants of ['timers.target.wants', 'multi-user.target.wants', 'sysinit.target.wants', 'getty.target.wants']) {
-    const d = join(sys, wants);
-    if (!(await exists(d))) continue;
-    for (const f of await readdir(d)) if (recipe.mask.includes(f)) await rm(join(d, f), { force: true });
-  }
-  await mkdir(join(root, 'etc/daxh'), { recursive: true });
-  await writeFile(join(root, 'etc/daxh/modules'), recipe.modules.join('\n') + '\n');
-  await writeFile(join(root, 'etc/daxh/image'), `${recipe.name}\n`);
-  await writeFile(join(root, 'etc/hostname'), 'daxh-guest\n');
-  await writeFile(join(root, 'etc/hosts'), '127.0.0.1 localhost daxh-guest\n');
+  for (const unit of recipe.mask) await symlink('/dev/null', join(sys, unit));
+  await mkdir(join(stage, 'etc/daxh'), { recursive: true });
+  await writeFile(join(stage, 'etc/daxh/modules'), recipe.modules.join('\n') + '\n');
+  await writeFile(join(stage, 'etc/daxh/image'), `${recipe.name}\n`);
+  await writeFile(join(stage, 'etc/hostname'), 'daxh-guest\n');
+  await writeFile(join(stage, 'etc/hosts'), '127.0.0.1 localhost daxh-guest\n');
   // A test VM's journal only needs to live as long as the VM.
-  await mkdir(join(root, 'etc/systemd/journald.conf.d'), { recursive: true });
-  await writeFile(join(root, 'etc/systemd/journald.conf.d/daxh.conf'), '[Journal]\nStorage=volatile\n');
-  await writeFile(join(root, 'etc/fstab'), '# root is mounted by the dax-harness initramfs\n');
-  for (const d of ['usr/share/doc', 'usr/share/man', 'usr/share/info', 'var/cache/apt/archives']) {
-    await rm(join(root, d), { recursive: true, force: true });
-    await mkdir(join(root, d), { recursive: true });
-  }
-  await writeKeys(join(tmp, 'keys.json'), await makeImageKeys(root, `dax-harness ${recipe.name}`));
+  await mkdir(join(stage, 'etc/systemd/journald.conf.d'), { recursive: true });
+  await writeFile(join(stage, 'etc/systemd/journald.conf.d/daxh.conf'), '[Journal]\nStorage=volatile\n');
+  await writeFile(join(stage, 'etc/fstab'), '# root is mounted by the dax-harness initramfs\n');
+  await normalizeModes(stage);
+  await chmod(join(stage, 'usr/local/sbin/daxh-setup'), 0o755);
+  // Last: makeImageKeys sets root's own 0700/0600 modes.
+  await writeKeys(join(tmp, 'keys.json'), await makeImageKeys(stage, `dax-harness ${recipe.name}`));
+}
+
+/** Directories 0755, files 0644: a 077 umask must not make the guest's /etc unreadable. */
+async function normalizeModes(path: string): Promise<void> {
+  const st = await lstat(path);
+  if (st.isSymbolicLink()) return;
+  if (!st.isDirectory()) return chmod(path, 0o644);
+  await chmod(path, 0o755);
+  for (const e of await readdir(path)) await normalizeModes(join(path, e));
 }

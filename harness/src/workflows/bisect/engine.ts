@@ -341,39 +341,51 @@ function bump(r: Record<string, number>, reason: string): void {
 }
 
 // ---------------------------------------------------------- decide ---
+//
+// decide() asks its rules in order; the first that has something to do wins:
+//   1. stalledByInfra     a kernel whose batches keep ending in host errors stops the bisection
+//   2. measureCrashingEnd build and run the crashing end until its rate is known, or give up on it
+//   3. checkEnds          the assumed-good end must not show the bug (a fix bisection tests it first)
+//   4. searchStep         the step between the last non-target and the first target verdict
+//   5. verifyCandidate    one step left: culprit and parent judged, then the leave-out check
+//   6. topUpConfidence    clean runs added to the weakest clean verdict until the target is met
+// and then the culprit is named.
 
-export function decide(state: BisectState): Action {
+/** What every rule sees: the state, what is derived from it, and the actions it may return. */
+interface Decider {
+  state: BisectState;
+  s: BisectSettings;
+  k: number;
+  cause: boolean;
+  ctx: Context;
+  unit: 'patch' | 'commit';
+  label: (step: StepSpec) => string;
+  finish: (status: BisectStatus, reason: string, extra?: Partial<BisectOutcome>) => Action;
+  /** Build a step, unless the build budget is spent. */
+  build: (step: StepSpec, why: string) => Action;
+  /** Test a step, within the boot and run budgets. */
+  test: (step: StepSpec, runs: number, stop: StopRule, why: string) => Action;
+  /** Build the step, or give it the runs its verdict still needs. */
+  work: (step: StepSpec, why: string) => Action;
+  /** Stop a batch once the step has the matching crashes a bad verdict needs. */
+  stopRule: (matchingSoFar: number) => StopRule;
+}
+
+function decider(state: BisectState): Decider {
   const s = state.settings;
   const k = s.steps;
-  const cause = s.direction === 'cause';
-  const E = crashingEnd(s);
-  const A = assumedEnd(s);
   const ctx = context(state);
-  const conf = () => confidence(state, ctx);
   const unit = s.unit ?? 'patch';
-  const label = (step: StepSpec) => stepLabel(step, k, unit);
-  const leaveName = unit === 'patch' ? 'the series without it' : 'the newest commit with it reverted';
-
-  const finish = (status: BisectStatus, reason: string, extra: Partial<BisectOutcome> = {}): Action => ({
+  const finish: Decider['finish'] = (status, reason, extra = {}) => ({
     kind: 'done',
-    outcome: { status, reason, culprit: null, candidates: [], confidence: conf(), confident: false, verification: null, ...extra },
+    outcome: { status, reason, culprit: null, candidates: [], confidence: confidence(state, ctx), confident: false, verification: null, ...extra },
   });
-
-  for (const [h, ev] of Object.entries(state.evidence)) {
-    if (ev.infraStreak >= s.maxInfraRetries) {
-      const step = Object.keys(state.builds).find((key) => state.builds[key]!.ok && hashOf(key, state.builds[key]!) === h) ?? h;
-      return finish('infra-error', `${ev.infraStreak} batches in a row on ${step} ended in infrastructure errors; fix the host and resume`);
-    }
-  }
-
   const stopRule = (m: number): StopRule => ({ matching: Math.max(1, 2 - m), matchKey: s.bad === 'match' ? ctx.key : null, failures: s.bad === 'any-failure' });
-
-  const build = (step: StepSpec, why: string): Action => {
+  const build: Decider['build'] = (step, why) => {
     if (s.budget.builds !== null && state.used.builds >= s.budget.builds) return finish('budget', `build budget (${s.budget.builds}) used up before ${stepKey(step)}; resume with a larger --max-builds`);
     return { kind: 'build', step, why };
   };
-
-  const test = (step: StepSpec, runs: number, stop: StopRule, why: string): Action => {
+  const test: Decider['test'] = (step, runs, stop, why) => {
     if (s.budget.boots !== null && state.used.boots >= s.budget.boots) return finish('budget', `boot budget (${s.budget.boots}) used up; resume with a larger --max-boots`);
     if (s.budget.runs !== null) {
       const left = s.budget.runs - state.used.runs;
@@ -382,9 +394,7 @@ export function decide(state: BisectState): Action {
     }
     return { kind: 'test', step, runs: Math.max(1, runs), stop, why };
   };
-
-  /** Build the step, or give it the runs its verdict still needs. */
-  const work = (step: StepSpec, why: string): Action => {
+  const work: Decider['work'] = (step, why) => {
     const key = stepKey(step);
     if (!state.builds[key]) return build(step, why);
     const ev = evidenceFor(state, key);
@@ -393,21 +403,41 @@ export function decide(state: BisectState): Action {
     const need = m === 0 ? ctx.needClean - passes : ctx.needClean;
     return test(step, Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(ev)), stopRule(m), why);
   };
+  return { state, s, k, cause: s.direction === 'cause', ctx, unit, label: (step) => stepLabel(step, k, unit), finish, build, test, work, stopRule };
+}
 
-  // 1. The crashing end: does it reproduce, and how often?
-  const endStep = prefix(E);
+/** The step key of a kernel's first build (evidence is kept per kernel, actions name steps). */
+function stepOfKernel(state: BisectState, hash: string): string | undefined {
+  return Object.keys(state.builds).find((key) => state.builds[key]!.ok && hashOf(key, state.builds[key]!) === hash);
+}
+
+/** 1. Batch after batch of infrastructure errors on one kernel: the host is broken, not the kernel. */
+function stalledByInfra(d: Decider): Action | null {
+  for (const [h, ev] of Object.entries(d.state.evidence)) {
+    if (ev.infraStreak >= d.s.maxInfraRetries) {
+      const step = stepOfKernel(d.state, h) ?? h;
+      return d.finish('infra-error', `${ev.infraStreak} batches in a row on ${step} ended in infrastructure errors; fix the host and resume`);
+    }
+  }
+  return null;
+}
+
+/** 2. The crashing end: does it reproduce, and how often? Rare enough bugs are refused, not guessed. */
+function measureCrashingEnd(d: Decider): Action | null {
+  const { s, state, ctx } = d;
+  const endStep = prefix(crashingEnd(s));
   const endKey = stepKey(endStep);
   const endBuild = state.builds[endKey];
-  if (!endBuild) return build(endStep, 'the bad end first, to measure how often the bug shows');
-  if (!endBuild.ok) return finish('end-untestable', `the bad end (${label(endStep)}) ${endBuild.failure === 'apply' ? 'does not apply' : 'does not build'}: ${endBuild.reason}`);
+  if (!endBuild) return d.build(endStep, 'the bad end first, to measure how often the bug shows');
+  if (!endBuild.ok) return d.finish('end-untestable', `the bad end (${d.label(endStep)}) ${endBuild.failure === 'apply' ? 'does not apply' : 'does not build'}: ${endBuild.reason}`);
   const endEv = evidenceFor(state, endKey);
   const mEnd = matching(endEv, s.bad, ctx.key);
   const endAttempts = attempts(endEv);
   if (endEv && endEv.runs === 0 && sum(endEv.bootFailures) >= 3) {
-    return finish('end-untestable', `the bad end does not boot: ${Object.keys(endEv.bootFailures).join('; ')}`);
+    return d.finish('end-untestable', `the bad end does not boot: ${Object.keys(endEv.bootFailures).join('; ')}`);
   }
   if (mEnd < s.endCrashes && endAttempts < s.maxRunsPerStep) {
-    return test(
+    return d.test(
       endStep,
       s.maxRunsPerStep - endAttempts,
       { matching: s.endCrashes - mEnd, matchKey: s.bad === 'match' ? ctx.key : null, failures: s.bad === 'any-failure' },
@@ -416,30 +446,37 @@ export function decide(state: BisectState): Action {
   }
   if (mEnd < 2) {
     const what = s.bad === 'match' && s.matchKey ? `the crash ${s.matchKey}` : 'the bug';
-    return finish('not-reproduced', `the bad end showed ${what} ${mEnd} time(s) in ${endAttempts} runs; a verdict needs at least 2`);
+    return d.finish('not-reproduced', `the bad end showed ${what} ${mEnd} time(s) in ${endAttempts} runs; a verdict needs at least 2`);
   }
   if (ctx.needClean > s.maxRunsPerStep) {
-    return finish(
+    return d.finish(
       'too-rare',
       `the bug shows in ${ctx.rate.hits} of ${ctx.rate.trials} runs (rate ≥ ${ctx.rate.lower.toFixed(3)}): a clean verdict needs ${ctx.needClean} runs, over --max-runs ${s.maxRunsPerStep}`,
     );
   }
+  return null;
+}
 
-  // 2. Search the interval between the last step without the change and the first with it.
+/** Where the change sits, from every prefix's verdict. */
+interface Transition {
+  /** Each prefix's own verdict. */
+  raw: StepVerdict[];
+  /** The verdicts the search uses: the assumed end counts as clean. */
+  eff: Verdict[];
+  /** The last step without the change and the first with it. */
+  lo: number;
+  hi: number;
+  /** Verdicts on the wrong side of lo or hi. */
+  conflicts: string[];
+}
+
+function transition(d: Decider): Transition {
+  const { k, cause } = d;
+  const A = assumedEnd(d.s);
   const isTarget = (v: Verdict) => (cause ? v === 'bug' : v === 'clean');
   const isNon = (v: Verdict) => (cause ? v === 'clean' : v === 'bug');
   const raw: StepVerdict[] = [];
-  for (let i = 0; i <= k; i++) raw.push(verdictOf(state, ctx, `p${i}`));
-  if (raw[A]!.verdict === 'bug') {
-    return finish(
-      'no-transition',
-      cause ? `the base already shows the bug (${raw[A]!.why}): it is older than the ${k} steps` : `the good end still shows the bug (${raw[A]!.why}): nothing in the range fixed it`,
-    );
-  }
-  // A fix bisection tests its good end up front: a crash present everywhere
-  // satisfies the leave-out check (which expects the bug) on its own, so only
-  // a clean good end tells "fixed" from "one missed run".
-  if (!cause && (raw[A]!.verdict === 'unbuilt' || raw[A]!.verdict === 'pending')) return work(prefix(A), 'the good end: the fix must leave it clean');
+  for (let i = 0; i <= k; i++) raw.push(verdictOf(d.state, d.ctx, `p${i}`));
   const eff = raw.map((v, i) => (i === A ? 'clean' : v.verdict));
   let lo = 0;
   for (let i = 0; i <= k; i++) if (isNon(eff[i]!)) lo = i;
@@ -453,106 +490,180 @@ export function decide(state: BisectState): Action {
   const conflicts: string[] = [];
   for (let i = 0; i < lo; i++) if (isTarget(eff[i]!)) conflicts.push(`p${i} is ${eff[i]} but p${lo} is ${eff[lo]}`);
   for (let i = hi + 1; i <= k; i++) if (isNon(eff[i]!)) conflicts.push(`p${i} is ${eff[i]} but p${hi} is ${eff[hi]}`);
+  return { raw, eff, lo, hi, conflicts };
+}
 
+/** 3. The assumed-good end showing the bug means there is no transition to find. */
+function checkEnds(d: Decider, t: Transition): Action | null {
+  const A = assumedEnd(d.s);
+  const end = t.raw[A]!;
+  if (end.verdict === 'bug') {
+    return d.finish(
+      'no-transition',
+      d.cause ? `the base already shows the bug (${end.why}): it is older than the ${d.k} steps` : `the good end still shows the bug (${end.why}): nothing in the range fixed it`,
+    );
+  }
+  // A fix bisection tests its good end up front: a crash present everywhere
+  // satisfies the leave-out check (which expects the bug) on its own, so only
+  // a clean good end tells "fixed" from "one missed run".
+  if (!d.cause && (end.verdict === 'unbuilt' || end.verdict === 'pending')) return d.work(prefix(A), 'the good end: the fix must leave it clean');
+  return null;
+}
+
+/** 4. The next step to judge between lo and hi, or the range that skipped steps leave. */
+function searchStep(d: Decider, t: Transition): Action | null {
+  const { lo, hi, eff, raw } = t;
   const cands: number[] = [];
   for (let i = lo + 1; i < hi; i++) if (eff[i] !== 'skip') cands.push(i);
   if (cands.length) {
     const mid = (lo + hi) / 2;
-    const pick = s.strategy === 'linear' ? cands[0]! : cands.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
-    return work(prefix(pick), `between ${label(prefix(lo))} (${eff[lo]}) and ${label(prefix(hi))} (${eff[hi]})`);
+    const pick = d.s.strategy === 'linear' ? cands[0]! : cands.reduce((a, b) => (Math.abs(b - mid) < Math.abs(a - mid) ? b : a));
+    return d.work(prefix(pick), `between ${d.label(prefix(lo))} (${eff[lo]}) and ${d.label(prefix(hi))} (${eff[hi]})`);
   }
   if (hi - lo > 1) {
     const candidates = Array.from({ length: hi - lo }, (_, j) => lo + 1 + j);
     const skipped = candidates.slice(0, -1).map((i) => `p${i}: ${raw[i]!.why}`);
-    return finish('range', `the first ${cause ? 'bad' : 'good'} step is one of ${candidates.join(', ')}; skipped: ${skipped.join('; ')}`, { candidates });
+    return d.finish('range', `the first ${d.cause ? 'bad' : 'good'} step is one of ${candidates.join(', ')}; skipped: ${skipped.join('; ')}`, { candidates });
+  }
+  return null;
+}
+
+/** The checks behind naming step r: each side of the transition judged as expected, and the leave-out. */
+class Checks {
+  constructor(
+    readonly d: Decider,
+    readonly t: Transition,
+    readonly r: number,
+  ) {}
+
+  /** What a check expects of a kernel with (target) or without the change. */
+  want(target: boolean): 'bug' | 'clean' {
+    return (this.d.cause ? target : !target) ? 'bug' : 'clean';
   }
 
-  // 3. One step left: verify it both ways before naming it.
-  const r = hi;
-  const culpritStep = prefix(r);
-  const parentStep = prefix(r - 1);
-  const check = (step: StepSpec | null, expected: 'bug' | 'clean', verdict: VerificationCheck['verdict']): VerificationCheck => ({
-    step: step ? stepKey(step) : null,
-    expected,
-    verdict,
-    ok: verdict === expected || verdict === 'same-as-parent',
-  });
-  const want = (target: boolean): 'bug' | 'clean' => ((cause ? target : !target) ? 'bug' : 'clean');
-  const verification = (leaveOut: VerificationCheck): Verification => {
-    const c = check(culpritStep, want(true), raw[r]!.verdict);
-    const p = check(parentStep, want(false), raw[r - 1]!.verdict);
-    return { culprit: c, parent: p, leaveOut, agrees: c.ok && p.ok && leaveOut.ok };
-  };
-  const unconfirmed = (reason: string, leaveOut: VerificationCheck) =>
-    finish('unconfirmed', reason, { culprit: r, candidates: [r], verification: verification(leaveOut) });
-  const pendingLeaveOut = check(null, want(false), 'unbuilt');
+  check(step: StepSpec | null, expected: 'bug' | 'clean', verdict: VerificationCheck['verdict']): VerificationCheck {
+    return { step: step ? stepKey(step) : null, expected, verdict, ok: verdict === expected || verdict === 'same-as-parent' };
+  }
 
+  verification(leaveOut: VerificationCheck): Verification {
+    const c = this.check(prefix(this.r), this.want(true), this.t.raw[this.r]!.verdict);
+    const p = this.check(prefix(this.r - 1), this.want(false), this.t.raw[this.r - 1]!.verdict);
+    return { culprit: c, parent: p, leaveOut, agrees: c.ok && p.ok && leaveOut.ok };
+  }
+
+  /** Named, but not confidently. */
+  unconfirmed(reason: string, leaveOut: VerificationCheck): Action {
+    return this.d.finish('unconfirmed', reason, { culprit: this.r, candidates: [this.r], verification: this.verification(leaveOut) });
+  }
+}
+
+/** 5a. The candidate and its parent each need a verdict of their own. */
+function judgeBothSides(c: Checks): Action | null {
+  const { d, r } = c;
   for (const [i, role] of [
-    [r, cause ? 'the culprit' : 'the fix'],
+    [r, d.cause ? 'the culprit' : 'the fix'],
     [r - 1, 'its parent'],
   ] as const) {
     const step = prefix(i);
-    const v = raw[i]!;
-    if (v.verdict === 'unbuilt' || v.verdict === 'pending') return work(step, `verifying ${role}`);
-    if (v.verdict === 'skip') return unconfirmed(`${unit} ${r} is the only candidate, but ${role} (${label(step)}) cannot be judged: ${v.why}`, pendingLeaveOut);
+    const v = c.t.raw[i]!;
+    if (v.verdict === 'unbuilt' || v.verdict === 'pending') return d.work(step, `verifying ${role}`);
+    if (v.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${role} (${d.label(step)}) cannot be judged: ${v.why}`, c.check(null, c.want(false), 'unbuilt'));
   }
+  return null;
+}
 
-  const leave = canonicalStep({ kind: 'without', patch: r }, k);
-  let leaveOut: VerificationCheck;
-  if (leave.kind === 'prefix') {
-    // Leaving out the last patch gives the parent back: no second, independent
-    // kernel to check. The clean side of the transition then carries both
-    // checks' worth of clean runs (twice the miss exponent).
-    const cleanSide = cause ? r - 1 : r;
-    const ev = evidenceFor(state, `p${cleanSide}`);
-    const twice = 2 * ctx.needClean;
-    if ((ev?.passes ?? 0) < twice && attempts(ev) < s.maxRunsPerStep) {
-      return test(prefix(cleanSide), Math.min(twice - (ev?.passes ?? 0), s.maxRunsPerStep - attempts(ev)), stopRule(0), `verifying: ${label(prefix(cleanSide))} stands in for the leave-out, so it needs ${twice} clean runs`);
-    }
-    leaveOut = check(null, want(false), (ev?.passes ?? 0) >= twice ? 'same-as-parent' : 'pending');
-    if (!leaveOut.ok) return unconfirmed(`${unit} ${r} is the last one: ${label(prefix(cleanSide))} needed ${twice} clean runs to stand in for the leave-out, more than --max-runs ${s.maxRunsPerStep}`, leaveOut);
-  } else {
-    const lk = stepKey(leave);
-    const lb = state.builds[lk];
-    if (!lb) return build(leave, `verifying: without ${unit} ${r}`);
-    if (!lb.ok) {
-      const how = lb.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
-      return unconfirmed(`${unit} ${r} is the only candidate, but ${leaveName} ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, check(leave, want(false), how));
-    }
-    const lv = verdictOf(state, ctx, lk);
-    if (lv.verdict === 'pending') return work(leave, `verifying: without ${unit} ${r}`);
-    leaveOut = check(leave, want(false), lv.verdict);
-    if (lv.verdict === 'skip') return unconfirmed(`${unit} ${r} is the only candidate, but ${leaveName} cannot be judged: ${lv.why}`, leaveOut);
-    if (!leaveOut.ok) {
-      return unconfirmed(
-        cause
-          ? `${unit} ${r} is the first bad step, but ${leaveName} still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
-          : `${unit} ${r} is the first good step, but ${leaveName} is clean too (${lv.why}): it is not the only fix`,
-        leaveOut,
-      );
-    }
+/**
+ * 5b. Leaving out the last patch gives the parent back: no second,
+ * independent kernel to check. The clean side of the transition then carries
+ * both checks' worth of clean runs (twice the miss exponent).
+ */
+function leaveOutByCleanSide(c: Checks): Action | VerificationCheck {
+  const { d, r } = c;
+  const { s, ctx } = d;
+  const cleanSide = d.cause ? r - 1 : r;
+  const ev = evidenceFor(d.state, `p${cleanSide}`);
+  const twice = 2 * ctx.needClean;
+  if ((ev?.passes ?? 0) < twice && attempts(ev) < s.maxRunsPerStep) {
+    return d.test(prefix(cleanSide), Math.min(twice - (ev?.passes ?? 0), s.maxRunsPerStep - attempts(ev)), d.stopRule(0), `verifying: ${d.label(prefix(cleanSide))} stands in for the leave-out, so it needs ${twice} clean runs`);
   }
-  if (conflicts.length) return unconfirmed(`contradictory evidence: ${conflicts.join('; ')}`, leaveOut);
-  if (!cause && raw[A]!.verdict === 'skip') return unconfirmed(`${unit} ${r} is the first good step, but the good end cannot be judged (${raw[A]!.why}): not verified`, leaveOut);
+  const leaveOut = c.check(null, c.want(false), (ev?.passes ?? 0) >= twice ? 'same-as-parent' : 'pending');
+  if (!leaveOut.ok) return c.unconfirmed(`${d.unit} ${r} is the last one: ${d.label(prefix(cleanSide))} needed ${twice} clean runs to stand in for the leave-out, more than --max-runs ${s.maxRunsPerStep}`, leaveOut);
+  return leaveOut;
+}
 
-  // 4. Enough clean runs overall? Top up the weakest clean verdict until the product reaches the target.
-  const c = conf();
-  if (c < s.targetConfidence) {
-    const kernels = cleanKernels(state, ctx).filter((ev) => attempts(ev) < s.maxRunsPerStep);
-    const nClean = cleanKernels(state, ctx).length;
-    if (kernels.length) {
-      const weakest = kernels.reduce((a, b) => (b.passes < a.passes ? b : a));
-      const h = Object.keys(state.evidence).find((x) => state.evidence[x] === weakest)!;
-      const key = Object.keys(state.builds).find((x) => state.builds[x]!.ok && hashOf(x, state.builds[x]!) === h)!;
-      const need = runsNeeded(ctx.rate.lower, 1 - Math.pow(s.targetConfidence, 1 / nClean)) - weakest.passes;
-      return test(parseStepKey(key), Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(weakest)), stopRule(0), `confidence ${c.toFixed(3)} is below ${s.targetConfidence}: more clean runs on ${key}`);
-    }
-    return unconfirmed(`${unit} ${r} verified both ways, but confidence ${c.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
+/** 5c. The whole range without the candidate must look like the side without the change. */
+function leaveOutBuilt(c: Checks, leave: StepSpec): Action | VerificationCheck {
+  const { d, r } = c;
+  const leaveName = d.unit === 'patch' ? 'the series without it' : 'the newest commit with it reverted';
+  const lk = stepKey(leave);
+  const lb = d.state.builds[lk];
+  if (!lb) return d.build(leave, `verifying: without ${d.unit} ${r}`);
+  if (!lb.ok) {
+    const how = lb.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
+    return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${leaveName} ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, c.check(leave, c.want(false), how));
   }
-  return finish('culprit', `${cause ? 'first bad' : 'first good'} ${unit} ${r}, verified both ways`, {
-    culprit: r,
-    candidates: [r],
-    confident: true,
-    verification: verification(leaveOut),
-  });
+  const lv = verdictOf(d.state, d.ctx, lk);
+  if (lv.verdict === 'pending') return d.work(leave, `verifying: without ${d.unit} ${r}`);
+  const leaveOut = c.check(leave, c.want(false), lv.verdict);
+  if (lv.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${leaveName} cannot be judged: ${lv.why}`, leaveOut);
+  if (!leaveOut.ok) {
+    return c.unconfirmed(
+      d.cause
+        ? `${d.unit} ${r} is the first bad step, but ${leaveName} still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
+        : `${d.unit} ${r} is the first good step, but ${leaveName} is clean too (${lv.why}): it is not the only fix`,
+      leaveOut,
+    );
+  }
+  return leaveOut;
+}
+
+/** 5. One step left: verify it both ways before naming it. Returns the leave-out check once it passed. */
+function verifyCandidate(c: Checks): Action | VerificationCheck {
+  const { d, t, r } = c;
+  const sides = judgeBothSides(c);
+  if (sides) return sides;
+  const leave = canonicalStep({ kind: 'without', patch: r }, d.k);
+  const leaveOut = leave.kind === 'prefix' ? leaveOutByCleanSide(c) : leaveOutBuilt(c, leave);
+  if ('kind' in leaveOut) return leaveOut;
+  if (t.conflicts.length) return c.unconfirmed(`contradictory evidence: ${t.conflicts.join('; ')}`, leaveOut);
+  const A = assumedEnd(d.s);
+  if (!d.cause && t.raw[A]!.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the first good step, but the good end cannot be judged (${t.raw[A]!.why}): not verified`, leaveOut);
+  return leaveOut;
+}
+
+/** 6. Enough clean runs overall? Top up the weakest clean verdict until the product reaches the target. */
+function topUpConfidence(c: Checks, leaveOut: VerificationCheck): Action | null {
+  const { d, r } = c;
+  const { s, state, ctx } = d;
+  const conf = confidence(state, ctx);
+  if (conf >= s.targetConfidence) return null;
+  const clean = cleanKernels(state, ctx);
+  const kernels = clean.filter((ev) => attempts(ev) < s.maxRunsPerStep);
+  if (!kernels.length) return c.unconfirmed(`${d.unit} ${r} verified both ways, but confidence ${conf.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
+  const weakest = kernels.reduce((a, b) => (b.passes < a.passes ? b : a));
+  const h = Object.keys(state.evidence).find((x) => state.evidence[x] === weakest)!;
+  const key = stepOfKernel(state, h)!;
+  const need = runsNeeded(ctx.rate.lower, 1 - Math.pow(s.targetConfidence, 1 / clean.length)) - weakest.passes;
+  return d.test(parseStepKey(key), Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(weakest)), d.stopRule(0), `confidence ${conf.toFixed(3)} is below ${s.targetConfidence}: more clean runs on ${key}`);
+}
+
+export function decide(state: BisectState): Action {
+  const d = decider(state);
+  const early = stalledByInfra(d) ?? measureCrashingEnd(d);
+  if (early) return early;
+  const t = transition(d);
+  const searching = checkEnds(d, t) ?? searchStep(d, t);
+  if (searching) return searching;
+  const c = new Checks(d, t, t.hi);
+  const leaveOut = verifyCandidate(c);
+  if ('kind' in leaveOut) return leaveOut;
+  return (
+    topUpConfidence(c, leaveOut) ??
+    d.finish('culprit', `${d.cause ? 'first bad' : 'first good'} ${d.unit} ${c.r}, verified both ways`, {
+      culprit: c.r,
+      candidates: [c.r],
+      confident: true,
+      verification: c.verification(leaveOut),
+    })
+  );
 }

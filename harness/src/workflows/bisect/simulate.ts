@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { newBisection, context, type NewBisection } from './engine.ts';
 import { runBisection } from './driver.ts';
+import { culpritPosterior } from './posterior.ts';
 import type { BisectEnv, BisectOutcome, BisectState, BuildOutcome, Direction, RunOutcome, StepSpec, StopRule, TestBatch } from './types.ts';
 
 /** mulberry32: small, fast, good enough for simulation, reproducible from a seed. */
@@ -316,7 +317,7 @@ export interface SimSummary {
   runs: number;
 }
 
-export const CONFIDENCE_BINS = [0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0000001];
+export const CONFIDENCE_BINS = [0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0000001];
 
 export function summarize(results: SimResult[]): SimSummary {
   const s: SimSummary = {
@@ -362,4 +363,95 @@ export function summarize(results: SimResult[]): SimSummary {
   }
   for (const b of s.calibration) if (b.named) b.meanConfidence /= b.named;
   return s;
+}
+
+// ------------------------------------------------------- calibration ---
+
+export interface ReliabilityRow {
+  from: number;
+  to: number;
+  /** Named patches whose stated figure fell in [from, to). */
+  n: number;
+  right: number;
+  meanStated: number;
+}
+
+export interface Reliability {
+  rows: ReliabilityRow[];
+  /** Mean of (stated - right)^2 over every named patch: 0 is perfect, 0.25 a coin. */
+  brier: number;
+  n: number;
+}
+
+function reliability(pairs: { stated: number; right: boolean }[]): Reliability {
+  const rows: ReliabilityRow[] = CONFIDENCE_BINS.slice(0, -1).map((from, i) => ({ from, to: CONFIDENCE_BINS[i + 1]!, n: 0, right: 0, meanStated: 0 }));
+  let brier = 0;
+  for (const p of pairs) {
+    const row = rows.find((b) => p.stated >= b.from && p.stated < b.to)!;
+    row.n++;
+    if (p.right) row.right++;
+    row.meanStated += p.stated;
+    brier += (p.stated - (p.right ? 1 : 0)) ** 2;
+  }
+  for (const r of rows) if (r.n) r.meanStated /= r.n;
+  return { rows, brier: pairs.length ? brier / pairs.length : 0, n: pairs.length };
+}
+
+export interface SweepOptions {
+  /** Bisections per (rate, target, runs-per-step) cell. */
+  perCell: number;
+  seed: number;
+  rates?: number[];
+  targets?: number[];
+  maxRuns?: number[];
+  strategies?: ('binary' | 'linear')[];
+}
+
+/** The grid the calibration figures are measured on: rates 0.05–0.9, and the budgets that move the stated confidence. */
+export const SWEEP = {
+  rates: [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9],
+  // A lower --confidence and a tighter --max-runs are what make the engine
+  // stop at stated confidences below 0.95; long series add clean verdicts.
+  targets: [0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
+  maxRuns: [15, 30, 300],
+  // A linear scan judges many more steps clean, and each clean verdict
+  // multiplies the stated confidence down: it fills the bins 0.5-0.7.
+  strategies: ['binary', 'linear'] as ('binary' | 'linear')[],
+};
+
+export interface CalibrationSweep {
+  bisections: number;
+  /** The engine's confidence of every named patch (confident or not) against the truth. */
+  engine: Reliability;
+  /** The posterior (posterior.ts) of the same named patches. */
+  posterior: Reliability;
+}
+
+/**
+ * Simulated cause bisections over the grid (series of 8–64 patches with every
+ * kind of trouble, the bug's rate fixed per cell), each named patch scored
+ * against the truth for the crash it followed.
+ */
+export async function calibrationSweep(o: SweepOptions): Promise<CalibrationSweep> {
+  const r = rng(o.seed);
+  const engine: { stated: number; right: boolean }[] = [];
+  const posterior: { stated: number; right: boolean }[] = [];
+  const cells = (o.rates ?? SWEEP.rates).flatMap((rate) =>
+    (o.targets ?? SWEEP.targets).flatMap((targetConfidence) =>
+      (o.maxRuns ?? SWEEP.maxRuns).flatMap((maxRunsPerStep) => (o.strategies ?? SWEEP.strategies).map((strategy) => ({ rate, opts: { targetConfidence, maxRunsPerStep, strategy } }))),
+    ),
+  );
+  let bisections = 0;
+  for (const cell of cells) {
+    for (let j = 0; j < o.perCell; j++) {
+      const sc = randomScenario(r, { rate: cell.rate, minK: 8, maxK: 64 });
+      const x = await simulateOne(sc, o.seed * 10_000_000 + bisections++, cell.opts);
+      const named = x.outcome.culprit;
+      if (named === null) continue;
+      const right = named === x.truth;
+      engine.push({ stated: x.outcome.confidence, right });
+      posterior.push({ stated: culpritPosterior(x.state)[named] ?? 0, right });
+    }
+  }
+  return { bisections, engine: reliability(engine), posterior: reliability(posterior) };
 }
