@@ -32,7 +32,9 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
 /** The --help text: the manual, the examples, the exit codes. */
 export function helpText(spec: CommandSpec): string {
   const width = Math.max(...spec.examples.map(([c]) => c.length));
-  const examples = spec.examples.map(([c, what]) => (c.length + 2 + what.length <= 100 ? `  ${c.padEnd(width)}  # ${what}` : `  ${c}\n      # ${what}`));
+  // All on one line each when they fit in 100 columns, else each what under its command: one layout per manual.
+  const inline = spec.examples.every(([, what]) => width + 6 + what.length <= 100);
+  const examples = spec.examples.map(([c, what]) => (inline ? `  ${c.padEnd(width)}  # ${what}` : `  ${c}\n      # ${what}`));
   return [spec.manual.trimEnd(), '', 'examples:', ...examples, '', exitCodeHelp(spec.exit)].join('\n');
 }
 
