@@ -11,7 +11,7 @@ import { InputError } from '../../harness/src/host/errors.ts';
 import { LIMITS, TIMER_MAX_MS, childPath, durationOption, isSafeId, portOption, secondsOption, timerDelay, wholeOption } from '../../harness/src/host/limits.ts';
 import { forTerminal, lineForTerminal } from '../../harness/src/host/terminal.ts';
 import { MAIL_LIMITS, MailInputError, mailLimitProblem, parseMail } from '../../harness/src/host/mail.ts';
-import { parseConfigYaml, loadNightConfig, ConfigError, CONFIG_MAX_BYTES } from '../../harness/src/workflows/nightly/config.ts';
+import { parseConfigYaml, loadNightConfig, NightConfigError, CONFIG_MAX_BYTES } from '../../harness/src/workflows/nightly/config.ts';
 import { mergeNights, NightlyInputError } from '../../harness/src/workflows/nightly/index.ts';
 import { loadSeries } from '../../harness/src/kernel/series.ts';
 import { SeriesError } from '../../harness/src/kernel/errors.ts';
@@ -32,7 +32,11 @@ t.test('whole numbers: in range, or one line naming the option and the range', a
   t.throws(() => wholeOption('99999999999999999999999', '--seed', LIMITS.seed, 1), /out of range/, 'digits past a double');
   t.throws(() => wholeOption('9', '--cpus', LIMITS.cpus, 2), InputError, 'an InputError: exit 2 in every command');
   t.equal(secondsOption('90', '--boot-timeout', LIMITS.bootTimeoutS, 180), 90_000);
-  t.throws(() => secondsOption('4000000', '--boot-timeout', LIMITS.bootTimeoutS, 180), { message: '--boot-timeout 4000000 is out of range: give 1 to 86400 seconds' });
+  t.throws(() => secondsOption('4000000', '--boot-timeout', LIMITS.bootTimeoutS, 180), { message: '--boot-timeout 4000000 is out of range: give 1s to 1d' });
+  t.equal(secondsOption('15m', '--boot-timeout', LIMITS.bootTimeoutS, 180), 900_000, 'timeouts take the duration grammar');
+  t.equal(secondsOption('1h30m', '--hang-timeout', LIMITS.hangTimeoutS, 1800), 5_400_000);
+  t.equal(secondsOption(undefined, '--boot-timeout', LIMITS.bootTimeoutS, 180), 180_000, 'absent: the default');
+  t.throws(() => secondsOption('soon', '--boot-timeout', LIMITS.bootTimeoutS, 180), /--boot-timeout "soon" is not a duration: write it as 90s/);
 });
 
 t.test('every range of seconds or ms stays below the timer limit', async (t) => {
@@ -149,7 +153,7 @@ t.test('a hostile series is a SeriesError (exit 2), not an escaped throw', async
 t.test('YAML: alias bombs, runaway nesting and huge files are ConfigErrors', async (t) => {
   const laughs = ['a: &a [x,x,x,x,x,x,x,x,x]'];
   for (let i = 1; i < 9; i++) laughs.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
-  t.throws(() => parseConfigYaml(laughs.join('\n'), 'bomb.yaml'), { name: 'ConfigError', message: /^bomb\.yaml: not a usable config: its aliases expand too far/ });
+  t.throws(() => parseConfigYaml(laughs.join('\n'), 'bomb.yaml'), { name: 'NightConfigError', message: /^bomb\.yaml: not a usable config: its aliases expand too far/ });
   t.throws(() => parseConfigYaml(`a: ${'['.repeat(5000)}${']'.repeat(5000)}`, 'deep.yaml'), { message: /^deep\.yaml: not a usable config: it opens over 1000 \[ and \{ collections/ });
   t.throws(() => parseConfigYaml(`a: "${'['.repeat(1001)}"`, 'q.yaml'), /opens over 1000/, 'quotes do not hide brackets from the count');
   const t0 = performance.now();
@@ -158,8 +162,8 @@ t.test('YAML: alias bombs, runaway nesting and huge files are ConfigErrors', asy
   t.same(parseConfigYaml('modes: &m [ext4, xfs]\nsuites: [{name: a, modes: *m}, {name: b, modes: *m}]\n', 'ok.yaml'), { modes: ['ext4', 'xfs'], suites: [{ name: 'a', modes: ['ext4', 'xfs'] }, { name: 'b', modes: ['ext4', 'xfs'] }] }, 'ordinary aliases still work');
   const big = join(tmp, 'big.yaml');
   writeFileSync(big, '#\n'.repeat(CONFIG_MAX_BYTES / 2 + 1));
-  await t.rejects(loadNightConfig(big), { name: 'ConfigError', message: /big\.yaml: \d+ bytes is over the 1024 KiB a config may have/ });
-  await t.rejects(loadNightConfig(tmp), ConfigError, 'a directory');
+  await t.rejects(loadNightConfig(big), { name: 'NightConfigError', message: /big\.yaml: \d+ bytes is over the 1024 KiB a config may have/ });
+  await t.rejects(loadNightConfig(tmp), NightConfigError, 'a directory');
 });
 
 t.test('merge: a night id from night.json is a name, never a path', async (t) => {

@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, writeFileSync, utimesSync, existsSync, readdirS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEASE_STALE_MS, sealEntry } from '../../harness/src/host/fsutil.ts';
-import { listCache, pruneCache, parseDuration, pruneCandidates } from '../../harness/src/host/cache.ts';
+import { listCache, pruneCache, pruneCandidates } from '../../harness/src/host/cache.ts';
+import { durationOption, LIMITS } from '../../harness/src/host/limits.ts';
 import { claimRun } from '../../harness/src/results/store.ts';
 import { cacheCommand } from '../../harness/src/cli/cache.ts';
 
@@ -66,8 +67,10 @@ t.test('the criteria: older-than, keep-last per kind, both', async (t) => {
   t.same(names({ olderThanMs: 25 * DAY }), ['images/initramfs-aaa', 'kernel/artifacts/k1', 'kernels/debian/linux-image-6.1_1']);
   t.same(names({ keepLast: 1 }), ['images/initramfs-aaa', 'images/initramfs-bbb']);
   t.same(names({ keepLast: 1, olderThanMs: 25 * DAY }), ['images/initramfs-aaa']);
-  t.equal(parseDuration('2w'), 14 * DAY);
-  t.throws(() => parseDuration('soon'), /not a duration/);
+  // --older-than takes the one duration grammar of every command.
+  t.equal(durationOption('2w', '--older-than', LIMITS.ageMs), 14 * DAY);
+  t.equal(durationOption('1h30m', '--older-than', LIMITS.ageMs), 90 * 60_000);
+  t.throws(() => durationOption('soon', '--older-than', LIMITS.ageMs), /--older-than "soon" is not a duration/);
 });
 
 t.test('prune never removes an entry in use or being built; leftovers of dead builds go', async (t) => {

@@ -33,7 +33,7 @@ const notMbox = join(tree, 'notes.mbox');
 writeFileSync(notMbox, 'just some words, no mail, no diff\n');
 
 const cases: Array<[string, string[], RegExp]> = [
-  ['unknown option', ['run', '--frobnicate'], /Unknown option '--frobnicate'/],
+  ['unknown option', ['run', '--frobnicate'], /unknown option '--frobnicate'/],
   ['kernel path that does not exist', ['run', '--kernel', '/no/such/bzImage'], /--kernel \/no\/such\/bzImage does not exist/],
   ['misaligned NVDIMM size', ['run', '--nvdimm-size', '2049M'], /use --nvdimm-size 2050M/],
   ['memmap outside RAM', ['run', '--memmap', '4G!8G'], /outside guest RAM/],

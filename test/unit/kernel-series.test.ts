@@ -195,3 +195,14 @@ t.test('fixture files are read as shipped', async (t) => {
   const text = await readFile(join(fixtures, 'dax-fixture.mbox'), 'utf8');
   t.equal(splitMbox(text).length, 3);
 });
+
+t.test('a b4 am -o directory: the .mbx series and its .cover letter', async (t) => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(join(tmpdir(), 'daxh-b4-'));
+  await writeFile(join(dir, 'v2_20250102_a_dax_fixes.cover'), mail({ subject: '[PATCH v2 0/2] dax fixes', id: 'cover@x', diff: false, body: 'Two fixes.' }));
+  await writeFile(join(dir, 'v2_20250102_a_dax_fixes.mbx'), mail({ subject: '[PATCH v2 1/2] dax: one', id: 'p1@x' }) + '\n' + mail({ subject: '[PATCH v2 2/2] dax: two', id: 'p2@x' }));
+  const s = await loadSeries(dir);
+  t.same(s.patches.map((p) => p.title), ['dax: one', 'dax: two'], 'the .mbx patches, in order');
+  t.equal(s.cover?.title, 'dax fixes', 'the .cover file is the cover letter');
+});

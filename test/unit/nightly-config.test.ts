@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNightConfig, parseNightConfig, expandMatrix, shardCells, parseShard, uniqueKernels, ConfigError } from '../../harness/src/workflows/nightly/config.ts';
+import { loadNightConfig, parseNightConfig, expandMatrix, shardCells, parseShard, uniqueKernels, NightConfigError } from '../../harness/src/workflows/nightly/config.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'nightly-config-'));
 await mkdir(join(dir, 'linux'));
@@ -64,8 +64,8 @@ t.test('shards: contiguous, disjoint, covering, deterministic', async (t) => {
     t.ok(Math.max(...sizes) - Math.min(...sizes) <= 1, `${n} shards are balanced`);
   }
   t.same(parseShard('2/4'), { index: 2, count: 4 });
-  t.throws(() => parseShard('0/4'), ConfigError);
-  t.throws(() => parseShard('5/4'), ConfigError);
+  t.throws(() => parseShard('0/4'), NightConfigError);
+  t.throws(() => parseShard('5/4'), NightConfigError);
   t.throws(() => parseShard('1-4'), /--shard "1-4" is not i\/N/);
 });
 
@@ -94,7 +94,7 @@ t.test('mistakes: one line naming file, key and fix', async (t) => {
   await writeFile(join(dir, 'bad-known.txt'), '# ours\nsmoke:dax-smoke.xfs  *  broke  reason\n');
   for (const [raw, re] of cases) {
     const e = await parse(raw).then(() => null, (x: Error) => x);
-    t.ok(e instanceof ConfigError, `${re} is a ConfigError`);
+    t.ok(e instanceof NightConfigError, `${re} is a NightConfigError`);
     t.match(e?.message ?? '', re);
     t.notMatch(e?.message ?? '', /\n/, 'one line');
   }

@@ -11,9 +11,11 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
   let out = '';
   let err = '';
   const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
   const log = console.log;
   const error = console.error;
   process.stdout.write = ((s: string | Uint8Array) => ((out += String(s)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
   console.log = (...a: unknown[]) => void (out += a.join(' ') + '\n');
   console.error = (...a: unknown[]) => void (err += a.join(' ') + '\n');
   try {
@@ -21,6 +23,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string; err
     return { code, out, err };
   } finally {
     process.stdout.write = ow;
+    process.stderr.write = ew;
     console.log = log;
     console.error = error;
   }

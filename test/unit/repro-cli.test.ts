@@ -93,7 +93,7 @@ t.test('bad input: one line naming it, exit 2, before any guest', async (t) => {
     [['--kernel', report, '--kernel-package', 'x', report], /both given/],
     [['--accel', 'hvf', report], /--accel "hvf" is not kvm or tcg/],
     [['--config', 'no-such-fragment', report], /no config fragment "no-such-fragment"/],
-    [['--frobnicate', report], /Unknown option '--frobnicate'/],
+    [['--frobnicate', report], /unknown option '--frobnicate'/],
     [[join(corpus, 'clean-boot.log')], /no kernel crash found in it/],
   ];
   for (const [argv, re] of cases) {

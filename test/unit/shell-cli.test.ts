@@ -38,7 +38,7 @@ t.test('shell: bad input is exit 2 in one line, before any boot', async (t) => {
     [['--accel', 'hvf'], /--accel "hvf" is not kvm or tcg/],
     [['--kernel', '/k', '--kernel-package', 'p'], /--kernel and --kernel-package both given/],
     [['--mem', 'lots'], /--mem/],
-    [['--bogus'], /Unknown option '--bogus'.*a command goes after --/],
+    [['--bogus'], /unknown option '--bogus'.*a command goes after --/],
     [['--put', '/nonexistent/mytest', '--', '/tmp/mytest'], /--put \/nonexistent\/mytest: no such file/],
   ];
   for (const [argv, re] of cases) {

@@ -1,6 +1,5 @@
 // `dax-harness attach RUN` and `dax-harness stop RUN`: another shell in a
 // guest that is up (kept by run --keep, or a shell session's), and ending one.
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { defaultResultsRoot } from '../host/paths.ts';
@@ -11,6 +10,8 @@ import { Guest } from '../vm/guest.ts';
 import { interactiveShell } from '../vm/pty.ts';
 import { connectHost, crashNotice, guestRefusal, guestState, readGuest, GuestRefusedError, GUEST_DIR, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
 import { lineForTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { usageError } from './exit.ts';
 
 export const ATTACH_HELP = `usage: dax-harness attach [--results DIR] RUN [-- COMMAND [ARG...]]
 
@@ -21,10 +22,8 @@ guest's console shows meanwhile are printed here as they happen (the run
 records them). Plain ssh works too: ssh -F RUN/ssh/config ID.
 With -- COMMAND the command runs instead and its exit status is attach's.
 
-Only the user who started the guest, or root, may attach to it.
-
-Exit codes: the shell's (or the command's) exit status; 1 the guest went down
-meanwhile; 2 bad input (no such run, its guest is not up, or not yours).`;
+Only the user who started the guest, or root, may attach to it. Bad input
+(exit 2) includes no such run, its guest not up, or not yours.`;
 
 export const STOP_HELP = `usage: dax-harness stop [--results DIR] RUN
 
@@ -33,12 +32,31 @@ Ends the guest of RUN cleanly (left up by 'dax-harness run --keep', or a
 final state, and the attach files go. A guest whose owner is gone already
 (host rebooted, owner killed) is only cleaned up after. Only the user who
 started the guest, or root, may stop it; its owner is signalled only while
-its pid still names the process that started it.
+its pid still names the process that started it. Not your guest is bad
+input (exit 2); an owner that did not end it, exit 3.`;
 
-Exit codes: 0 the guest is down; 2 bad input (or not your guest); 3 its owner
-did not end it.`;
+const options = { results: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } as const;
 
-const opts = { results: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } as const;
+export const ATTACH_SPEC = defineCommand({
+  name: 'attach',
+  options,
+  positionals: true,
+  manual: ATTACH_HELP,
+  examples: [
+    ['dax-harness attach 20261207-101500-ab12', 'a shell in the guest that run --keep left up'],
+    ['dax-harness attach 20261207-101500-ab12 -- dmesg', 'one command in it'],
+  ],
+  exit: { 0: "the shell's (or the command's) exit status", 1: 'the guest went down meanwhile' },
+});
+
+export const STOP_SPEC = defineCommand({
+  name: 'stop',
+  options,
+  positionals: true,
+  manual: STOP_HELP,
+  examples: [['dax-harness stop 20261207-101500-ab12', 'end the guest that run --keep left up']],
+  exit: { 0: 'the guest is down' },
+});
 
 /** RUN (an id under the results root, or a directory) → its directory and guest.json. */
 async function locate(run: string, results: string | undefined): Promise<{ dir: string; info: GuestInfo | null }> {
@@ -48,21 +66,17 @@ async function locate(run: string, results: string | undefined): Promise<{ dir: 
   return { dir, info: await readGuest(dir) };
 }
 
-function parse(cmd: string, argv: string[]): { a: { results?: string; help?: boolean }; rest: string[]; command: string[] | null } | string {
+function parse(spec: typeof ATTACH_SPEC, argv: string[]): { a: { results?: string; help?: boolean }; rest: string[]; command: string[] | null } | number {
   const dash = argv.indexOf('--');
-  try {
-    const p = parseArgs({ args: dash >= 0 ? argv.slice(0, dash) : argv, strict: true, allowPositionals: true, options: opts });
-    return { a: p.values, rest: p.positionals, command: dash >= 0 ? argv.slice(dash + 1) : null };
-  } catch (e) {
-    return `${(e as Error).message.split('\n')[0]} (see dax-harness ${cmd} --help)`;
-  }
+  const p = parseCommand(spec, dash >= 0 ? argv.slice(0, dash) : argv);
+  if (typeof p === 'number') return p;
+  return { a: p.values, rest: p.positionals, command: dash >= 0 ? argv.slice(dash + 1) : null };
 }
 
 export async function attachCommand(argv: string[]): Promise<number> {
-  const bad = (m: string) => (process.stderr.write(`dax-harness attach: ${lineForTerminal(m)}\n`), 2);
-  const p = parse('attach', argv);
-  if (typeof p === 'string') return bad(p);
-  if (p.a.help) return (process.stdout.write(ATTACH_HELP + '\n'), 0);
+  const bad = (m: string) => usageError('attach', m);
+  const p = parse(ATTACH_SPEC, argv);
+  if (typeof p === 'number') return p;
   if (p.rest.length !== 1) return bad('give one RUN (the run id or its directory)');
   if (p.command !== null && !p.command.length) return bad('nothing after --: give the command to run in the guest');
   let dir: string;
@@ -123,10 +137,9 @@ export async function attachCommand(argv: string[]): Promise<number> {
 }
 
 export async function stopCommand(argv: string[]): Promise<number> {
-  const bad = (m: string) => (process.stderr.write(`dax-harness stop: ${lineForTerminal(m)}\n`), 2);
-  const p = parse('stop', argv);
-  if (typeof p === 'string') return bad(p);
-  if (p.a.help) return (process.stdout.write(STOP_HELP + '\n'), 0);
+  const bad = (m: string) => usageError('stop', m);
+  const p = parse(STOP_SPEC, argv);
+  if (typeof p === 'number') return p;
   if (p.rest.length !== 1 || p.command !== null) return bad('give one RUN (the run id or its directory)');
   let dir: string;
   let info: GuestInfo | null;

@@ -2,18 +2,20 @@
 // is built), progress and the summary. The bisection is workflows/bisect; the
 // environment that builds kernels and boots guests is workflows/bisect's
 // GuestEnvironment unless a caller injects another (makeEnv: tests, benches).
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { InputError } from '../host/errors.ts';
 import { LIMITS, wholeOption, type Range } from '../host/limits.ts';
 import { DEFAULTS } from '../workflows/bisect/engine.ts';
 import { BisectInputError, checkSecondsGoWith, loadRangeInput, loadSeriesInput, parseTests } from '../workflows/bisect/input.ts';
 import { readSaved, restorePlan, runBisectWorkflow, type BisectPlan, type MakeEnv } from '../workflows/bisect/workflow.ts';
 import { summaryText } from '../workflows/bisect/report.ts';
 import type { BadMeaning } from '../workflows/bisect/types.ts';
-import { BisectEnvironmentError, GuestEnvironment } from '../workflows/bisect/environment.ts';
-import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { GuestEnvironment } from '../workflows/bisect/environment.ts';
+import { forTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { EXIT, reportError } from './exit.ts';
+import { progressPrinter } from './progress.ts';
+import { seriesArg } from './series-input.ts';
 
 export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
        dax-harness bisect --good REF --bad REF --source PATH --test TEST [options]
@@ -100,21 +102,50 @@ Writes bisect-<id>/state.json (after every action: what --resume reads),
 bisect.json (the culprit with number, subject, author and link, confidence,
 every step's builds, runs, crashes and rate, builds and boots used, the
 verification) and summary.txt; on SIGINT/SIGTERM both are written with
-what was learnt so far (status interrupted) before the exit.
+what was learnt so far (status interrupted) before the exit.`;
 
-Exit codes: 0 a culprit named with confidence, 1 no confident culprit (the
-summary says why; a budget stop says how to resume), 2 bad input,
-3 infrastructure error, 130/143 interrupted.`;
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
-}
-
+/** A budget: a whole number from 1 (0 would stop before the first step). */
 function positive(v: string | undefined, name: string, range: Range = LIMITS.budgetCount): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new BisectInputError(`${name} "${v}" is not a positive whole number`);
-  return wholeOption(v, name, range, 0);
+  return v === undefined ? undefined : wholeOption(v, name, range, 0);
 }
+
+export const BISECT_SPEC = defineCommand({
+  name: 'bisect',
+  options: {
+    series: { type: 'string' },
+    source: { type: 'string' },
+    ref: { type: 'string' },
+    good: { type: 'string' },
+    bad: { type: 'string' },
+    reverse: { type: 'boolean', default: false },
+    config: { type: 'string' },
+    'config-base': { type: 'string' },
+    test: { type: 'string', multiple: true },
+    ndctl: { type: 'string' },
+    seconds: { type: 'string' },
+    match: { type: 'string' },
+    'any-crash': { type: 'boolean', default: false },
+    'any-failure': { type: 'boolean', default: false },
+    confidence: { type: 'string' },
+    'max-runs': { type: 'string' },
+    'max-builds': { type: 'string' },
+    'max-boots': { type: 'string' },
+    'max-total-runs': { type: 'string' },
+    resume: { type: 'string' },
+    results: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  positionals: false,
+  manual: BISECT_HELP,
+  examples: [
+    ['dax-harness bisect --series v3-dax.mbox --test pmd_pte_mix.xfs', 'the patch of a series after which the stressor crashes'],
+    ['dax-harness bisect --source ~/linux --good v6.14 --bad v6.15 --test smoke:xfs', 'the commit of a range'],
+    ['dax-harness bisect --series fix.mbox --reverse --test smoke:ext4', 'the patch that fixed it'],
+    ['dax-harness bisect --resume results/bisect-ID --max-builds 40', 'go on with a larger budget'],
+  ],
+  exit: { 0: 'a culprit named with confidence', 1: 'no confident culprit (the summary says why; a budget stop says how to resume)' },
+});
 
 export interface BisectCommandDeps {
   /** The environment that builds and tests steps (default: kernel pipeline + run primitive). */
@@ -124,49 +155,9 @@ export interface BisectCommandDeps {
 const guestEnvironment: MakeEnv = (plan, ctx) => new GuestEnvironment(plan, ctx);
 
 export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}): Promise<number> {
-  const fail = (msg: string) => {
-    process.stderr.write(`dax-harness bisect: ${lineForTerminal(oneLine(msg))}\n`);
-    return 2;
-  };
-  let a;
-  try {
-    a = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        series: { type: 'string' },
-        source: { type: 'string' },
-        ref: { type: 'string' },
-        good: { type: 'string' },
-        bad: { type: 'string' },
-        reverse: { type: 'boolean', default: false },
-        config: { type: 'string' },
-        'config-base': { type: 'string' },
-        test: { type: 'string', multiple: true },
-        ndctl: { type: 'string' },
-        seconds: { type: 'string' },
-        match: { type: 'string' },
-        'any-crash': { type: 'boolean', default: false },
-        'any-failure': { type: 'boolean', default: false },
-        confidence: { type: 'string' },
-        'max-runs': { type: 'string' },
-        'max-builds': { type: 'string' },
-        'max-boots': { type: 'string' },
-        'max-total-runs': { type: 'string' },
-        resume: { type: 'string' },
-        results: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness bisect --help)`);
-  }
-  if (a.help) {
-    process.stdout.write(BISECT_HELP + '\n');
-    return 0;
-  }
+  const parsed = parseCommand(BISECT_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const a = parsed.values;
   let plan: BisectPlan;
   let settings;
   let resume;
@@ -210,7 +201,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       const tests = await parseTests(a.test ?? [], a.ndctl);
       if (a.seconds !== undefined) checkSecondsGoWith(tests);
       const direction = a.reverse ? 'fix' : 'cause';
-      const input = range ? await loadRangeInput(a.source!, a.good!, a.bad!, direction) : await loadSeriesInput(a.series!);
+      const input = range ? await loadRangeInput(a.source!, a.good!, a.bad!, direction) : await loadSeriesInput((await seriesArg(a.series))!);
       const source = a.source === undefined ? 'debian:6.1' : a.source.startsWith('debian:') ? a.source : resolve(a.source);
       plan = {
         direction,
@@ -227,15 +218,11 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       };
     }
   } catch (e) {
-    // A series, source or ref the user got wrong is an InputError too.
-    if (e instanceof InputError) return fail(e.message);
     // Never exit 1 here: that is "no culprit", and a script would believe it.
-    process.stderr.write(`dax-harness bisect: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 3;
+    return reportError('bisect', e);
   }
 
-  const started = Date.now();
-  const progress = (line: string) => process.stderr.write(`${((Date.now() - started) / 1000).toFixed(1).padStart(7)}s ${lineForTerminal(line)}\n`);
+  const progress = progressPrinter();
   try {
     const { record, dir } = await runBisectWorkflow(
       plan,
@@ -247,14 +234,8 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       process.stdout.write(forTerminal(summaryText(record)) + '\n');
       process.stdout.write(`details: ${dir}${record.status === 'budget' ? ` (continue: dax-harness bisect --resume ${dir} with a larger budget)` : ''}\n`);
     }
-    return record.confident ? 0 : record.status === 'infra-error' ? 3 : 1;
+    return record.confident ? EXIT.ok : record.status === 'infra-error' ? EXIT.infra : EXIT.verdict;
   } catch (e) {
-    if (e instanceof BisectEnvironmentError) {
-      process.stderr.write(`dax-harness bisect: ${lineForTerminal(e.message)}\n`);
-      return 3;
-    }
-    if (e instanceof InputError) return fail(e.message);
-    process.stderr.write(`dax-harness bisect: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 3;
+    return reportError('bisect', e);
   }
 }

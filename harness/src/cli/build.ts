@@ -1,11 +1,11 @@
 // `dax-harness build`: argument parsing and printing only; the work is
 // kernel/index.ts prepareKernel().
-import { parseArgs } from 'node:util';
-import { cacheRoot } from '../host/paths.js';
-import { InputError } from '../host/errors.js';
 import { LIMITS, wholeOption } from '../host/limits.js';
 import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
-import { lineForTerminal } from '../host/terminal.js';
+import { defineCommand, parseCommand } from './command.ts';
+import { reportError, usageError } from './exit.ts';
+import { progressPrinter } from './progress.ts';
+import { seriesArg } from './series-input.ts';
 
 export const BUILD_HELP = `usage: dax-harness build [options]
 
@@ -35,7 +35,9 @@ Patch series (applied with git am on top of the source):
   --series FILE.mbox    an mbox saved from a mail client or written by b4 am.
                         Cover letters and replies are skipped, [PATCH vN M/N]
                         ordered, the newest version kept, duplicates dropped.
-  --series DIR          a directory of .patch files (git format-patch output).
+  --series DIR          a directory of .patch files (git format-patch output),
+                        or of .mbx files and a cover letter (b4 am -o DIR).
+  --series -            the mbox on standard input (b4 am -o - MSGID | ...).
   --series A..B         the commits A..B of the --source tree.
   A patch that does not apply stops the build with its number, subject, file
   and hunk; the tree is left at the base commit.
@@ -64,78 +66,72 @@ Output: bzImage, modules staged under <modules>/lib/modules/<release>/
 System.map, plus build.json and build.log beside them in the cache
 (\${DAX_HARNESS_CACHE:-~/.cache/dax-harness}/kernel/artifacts/<key>/).
 
-Examples:
-  dax-harness build
-  dax-harness build --source ~/linux    # your tree, uncommitted edits included
-  dax-harness build --config dax,debug-vm --series ./v3-dax-fix.mbox
-  dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch
+Bad input (usage, source, ref, series, config fragment) is found before
+anything is downloaded where it can be.`;
 
-Exit status: 0 built (or cached), 1 the build or a download failed, 2 bad input
-(usage, source, ref, series, config fragment), found before anything is
-downloaded where it can be.`;
-
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
-}
+export const BUILD_SPEC = defineCommand({
+  name: 'build',
+  options: {
+    source: { type: 'string' },
+    ref: { type: 'string' },
+    series: { type: 'string' },
+    config: { type: 'string' },
+    'config-base': { type: 'string' },
+    'allow-dropped': { type: 'boolean' },
+    jobs: { type: 'string' },
+    force: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  positionals: false,
+  manual: BUILD_HELP,
+  examples: [
+    ['dax-harness build', "Debian's 6.1 source with the dax config"],
+    ['dax-harness build --source ~/linux --jobs 16', 'your tree, uncommitted edits included, make -j16'],
+    ['dax-harness build --config dax,debug-vm --series ./v3-dax-fix.mbox', 'a mailed series on top, with debug options'],
+    ['b4 am -o - MSGID | dax-harness build --series -', 'the series b4 fetched, from standard input'],
+    ['dax-harness build --source ~/linux --ref v6.15 --series v6.15..my-branch', 'a branch of your tree, commit-exact'],
+  ],
+  exit: { 0: 'built (or found in the cache)', 1: 'the kernel did not compile (make, depmod or a module build failed)' },
+});
 
 export async function buildCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        source: { type: 'string' },
-        ref: { type: 'string' },
-        series: { type: 'string' },
-        config: { type: 'string' },
-        'config-base': { type: 'string' },
-        'allow-dropped': { type: 'boolean' },
-        jobs: { type: 'string' },
-        force: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`dax-harness build: ${oneLine((e as Error).message)} — run 'dax-harness build --help'\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(BUILD_HELP + '\n');
-    return 0;
-  }
-  const usage = (what: string) => {
-    process.stderr.write(`dax-harness build: ${what} — run 'dax-harness build --help'\n`);
-    return 2;
-  };
+  const parsed = parseCommand(BUILD_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const values = parsed.values;
+  const usage = (what: string) => usageError('build', `${what} — run 'dax-harness build --help'`);
   const base = values['config-base'] as string | undefined;
   if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') return usage(`--config-base must be tinyconfig or defconfig, not "${base}"`);
   let jobs: number | undefined;
   try {
-    jobs = values.jobs === undefined ? undefined : wholeOption(String(values.jobs), '--jobs', LIMITS.jobs, 1);
+    jobs = values.jobs === undefined ? undefined : wholeOption(values.jobs, '--jobs', LIMITS.jobs, 1);
   } catch (e) {
-    return usage((e as Error).message);
+    return reportError('build', e);
   }
-  const config = values.config === undefined ? undefined : String(values.config).split(',').map((s) => s.trim()).filter(Boolean);
+  const config = values.config === undefined ? undefined : values.config.split(',').map((s) => s.trim()).filter(Boolean);
   if (config && config.length === 0) return usage('--config needs at least one fragment name');
 
   const json = Boolean(values.json);
-  const t0 = Date.now();
+  let series: string | undefined;
+  try {
+    series = await seriesArg(values.series);
+  } catch (e) {
+    return reportError('build', e);
+  }
+  const progress = progressPrinter();
   const opts: PrepareKernelOptions = {
     source: values.source as string | undefined,
     ref: values.ref as string | undefined,
     workingTree: typeof values.source === 'string' && !values.source.startsWith('debian:') && values.ref === undefined,
-    series: values.series as string | undefined,
+    series,
     config,
     configBase: base as PrepareKernelOptions['configBase'],
     allowDropped: Boolean(values['allow-dropped']),
     jobs,
     force: Boolean(values.force),
     // Progress is not prefixed like errors, so the one `dax-harness build:` line stays the verdict.
-    log: (l) => process.stderr.write(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s [kernel] ${lineForTerminal(l)}\n`),
+    log: (l) => progress(l, 'kernel'),
     onBuildOutput: values.verbose ? (c) => process.stderr.write(c) : undefined,
   };
   try {
@@ -158,21 +154,8 @@ export async function buildCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof KernelPipelineError || e instanceof KernelInputError) {
-      process.stderr.write(`dax-harness build: ${lineForTerminal(`${oneLine(e.what)} — ${oneLine(e.hint)}`)}\n`);
-      if (json) process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
-      return e instanceof InputError ? 2 : 1;
-    }
-    if (e instanceof InputError) {
-      process.stderr.write(`dax-harness build: ${lineForTerminal(oneLine(e.message))}\n`);
-      return 2;
-    }
-    if ((e as NodeJS.ErrnoException)?.code === 'ENOSPC') {
-      process.stderr.write(`dax-harness build: no space left on device — free space under ${cacheRoot()} and retry (nothing half-built was kept)\n`);
-      return 1;
-    }
-    const msg = oneLine((e as Error)?.message ?? String(e));
-    process.stderr.write(`dax-harness build: ${msg} — this is unexpected; rerun with --verbose and report it\n`);
-    return 1;
+    if (json && (e instanceof KernelPipelineError || e instanceof KernelInputError))
+      process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
+    return reportError('build', e, { kernelVerdict: true });
   }
 }

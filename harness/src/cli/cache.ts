@@ -1,10 +1,11 @@
 // `dax-harness cache`: what the cache holds and pruning it. The work is
 // host/cache.ts; this parses, prints and maps errors to exit codes.
-import { parseArgs } from 'node:util';
 import { cacheRoot } from '../host/paths.ts';
-import { InputError } from '../host/errors.ts';
 import { listCache, pruneCache, type CacheEntry } from '../host/cache.ts';
 import { LIMITS, durationOption, wholeOption } from '../host/limits.ts';
+import { formatColumns } from '../host/table.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { reportError, usageError } from './exit.ts';
 
 export const CACHE_HELP = `usage: dax-harness cache [list] [--json]
        dax-harness cache prune [--older-than DUR] [--keep-last N] [--dry-run] [--json]
@@ -17,7 +18,7 @@ list (default)     every entry with its size on disk, when it was last used,
                    and whether it is busy (being built, or in use by a running
                    harness)
 prune              remove entries; at least one of:
-  --older-than DUR   not used for DUR (e.g. 30d, 12h, 2w)
+  --older-than DUR   not used for DUR (e.g. 30d, 12h, 1h30m, 2w)
   --keep-last N      all but the N most recently used of each kind
                    (both given: an entry must meet both to go)
   --dry-run        say what would go, remove nothing
@@ -26,8 +27,26 @@ prune              remove entries; at least one of:
                    and work directories (NVDIMM files, overlays) of runs whose
                    harness died (SIGKILL, host lost) are removed on every
                    prune, --dry-run only lists them.
+  --json           print what it lists (or removes) as JSON`;
 
-Exit status: 0 done, 2 bad usage.`;
+export const CACHE_SPEC = defineCommand({
+  name: 'cache',
+  options: {
+    'older-than': { type: 'string' },
+    'keep-last': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  positionals: true,
+  manual: CACHE_HELP,
+  examples: [
+    ['dax-harness cache', 'what the cache holds, largest and oldest visible'],
+    ['dax-harness cache prune --older-than 30d --dry-run', 'what a month unused would remove'],
+    ['dax-harness cache prune --keep-last 2', 'all but the two newest of each kind'],
+  ],
+  exit: { 0: 'done' },
+});
 
 function human(bytes: number): string {
   const units = ['B', 'K', 'M', 'G', 'T'];
@@ -48,39 +67,15 @@ function age(ms: number): string {
 }
 
 function table(entries: CacheEntry[], now: number): string {
-  const rows = entries.map((e) => [human(e.bytes), age(now - e.lastUsedMs), e.name, e.busy ?? '']);
-  const w = [0, 1].map((c) => Math.max(c === 0 ? 4 : 9, ...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `${r[0]!.padStart(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]}${r[3] ? `  [${r[3]}]` : ''}`;
-  return [line(['SIZE', 'LAST USED', 'ENTRY', '']), ...rows.map(line)].join('\n');
+  const rows = entries.map((e) => [human(e.bytes), age(now - e.lastUsedMs), e.name, e.busy ? `[${e.busy}]` : '']);
+  return formatColumns([['SIZE', 'LAST USED', 'ENTRY', ''], ...rows], { right: [0, 1] });
 }
 
 export async function cacheCommand(argv: string[]): Promise<number> {
-  const usage = (msg: string) => {
-    process.stderr.write(`dax-harness cache: ${msg} — run 'dax-harness cache --help'\n`);
-    return 2;
-  };
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'older-than': { type: 'string' },
-        'keep-last': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    return usage((e as Error).message.split('\n')[0]!);
-  }
-  if (values.help) {
-    process.stdout.write(CACHE_HELP + '\n');
-    return 0;
-  }
+  const usage = (msg: string) => usageError('cache', `${msg} — run 'dax-harness cache --help'`);
+  const parsed = parseCommand(CACHE_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const [sub = 'list', ...extra] = positionals;
   if (extra.length) return usage(`unexpected "${extra.join(' ')}"`);
   const now = Date.now();
@@ -96,9 +91,9 @@ export async function cacheCommand(argv: string[]): Promise<number> {
       return 0;
     }
     if (sub !== 'prune') return usage(`unknown subcommand "${sub}": use list or prune`);
-    const olderThanMs = values['older-than'] !== undefined ? durationOption(String(values['older-than']), '--older-than', LIMITS.ageMs) : undefined;
+    const olderThanMs = values['older-than'] !== undefined ? durationOption(values['older-than'], '--older-than', LIMITS.ageMs) : undefined;
     const keepText = values['keep-last'];
-    const keepLast = keepText !== undefined ? wholeOption(String(keepText), '--keep-last', LIMITS.keepLast, 0) : undefined;
+    const keepLast = keepText !== undefined ? wholeOption(keepText, '--keep-last', LIMITS.keepLast, 0) : undefined;
     if (olderThanMs === undefined && keepLast === undefined) return usage('prune needs --older-than DUR or --keep-last N');
     const r = await pruneCache({ olderThanMs, keepLast, dryRun: Boolean(values['dry-run']), now });
     if (values.json) {
@@ -114,7 +109,6 @@ export async function cacheCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${verb} ${r.removed.length} entries, ${human(r.removed.reduce((a, e) => a + e.bytes, 0))}; ${r.skipped.length} busy kept${orphans}\n`);
     return 0;
   } catch (e) {
-    if (e instanceof InputError) return usage(e.message);
-    throw e;
+    return reportError('cache', e);
   }
 }

@@ -1,11 +1,12 @@
 // dax-harness parse-log: find kernel reports in a console log or a pasted crash mail.
-import { parseArgs } from 'node:util';
 import { open, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { CrashReport } from '../results/records.js';
 import { symbolizeReport } from '../oracle/index.js';
 import { reportsFromStream } from '../workflows/repro/report.ts';
 import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { usageError } from './exit.ts';
 
 export const PARSE_LOG_HELP = `usage: dax-harness parse-log [--json] [--vmlinux PATH [--system-map PATH]] [FILE | -]
 
@@ -29,45 +30,37 @@ options:
   --vmlinux PATH     symbolize stack frames (file:line, inlined callees) against this
                      vmlinux with debug info: the kernel that printed the log
   --system-map PATH  its System.map (default: read the symbols from the vmlinux)
-  -h, --help         show this help
+  -h, --help         show this help`;
 
-exit status:
-  0  no kernel report found
-  1  at least one kernel report found
-  2  bad usage, or FILE could not be read`;
+export const PARSE_LOG_SPEC = defineCommand({
+  name: 'parse-log',
+  options: {
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    vmlinux: { type: 'string' },
+    'system-map': { type: 'string' },
+  },
+  positionals: true,
+  manual: PARSE_LOG_HELP,
+  examples: [
+    ['dax-harness parse-log results/RUN/console.log', "the crashes of a run's console"],
+    ['dax-harness parse-log --json crash.mbox | jq .[0].dedupKey', 'the match key of a mailed crash (bisect --match)'],
+    ['dmesg | dax-harness parse-log', "this machine's kernel log"],
+    ['dax-harness parse-log --vmlinux vmlinux console.log', 'stack frames with file:line'],
+  ],
+  exit: { 0: 'no kernel report found', 1: 'at least one kernel report found' },
+});
 
-const ERR = 'dax-harness parse-log:';
 
 export async function parseLogCommand(argv: string[]): Promise<number> {
-  let values: { json?: boolean; help?: boolean; vmlinux?: string; 'system-map'?: string };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        vmlinux: { type: 'string' },
-        'system-map': { type: 'string' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${ERR} ${(e as Error).message.split('\n')[0]} (see dax-harness parse-log --help)`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(PARSE_LOG_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(PARSE_LOG_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length > 1) {
-    console.error(`${ERR} one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
-    return 2;
+    return usageError('parse-log', `one FILE at most, got ${positionals.length} (see dax-harness parse-log --help)`);
   }
   if (values['system-map'] && !values.vmlinux) {
-    console.error(`${ERR} --system-map goes with --vmlinux (see dax-harness parse-log --help)`);
-    return 2;
+    return usageError('parse-log', `--system-map goes with --vmlinux (see dax-harness parse-log --help)`);
   }
   for (const opt of ['vmlinux', 'system-map'] as const) {
     const p = values[opt];
@@ -75,8 +68,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
     try {
       await access(p, constants.R_OK);
     } catch (e) {
-      console.error(`${ERR} cannot read --${opt} ${p}: ${reason(e)}`);
-      return 2;
+      return usageError('parse-log', `cannot read --${opt} ${p}: ${reason(e)}`);
     }
   }
   const file = positionals[0] ?? '-';
@@ -88,23 +80,20 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
       const st = await fh.stat();
       if (st.isDirectory()) {
         await fh.close();
-        console.error(`${ERR} cannot read ${file}: is a directory`);
-        return 2;
+        return usageError('parse-log', `cannot read ${file}: is a directory`);
       }
       // The stream owns the FileHandle (a bare fd would be closed twice: by the
       // stream and by the handle's garbage collection).
       input = fh.createReadStream({ autoClose: true, highWaterMark: 1 << 20 });
     } catch (e) {
-      console.error(`${ERR} cannot read ${file}: ${reason(e)}`);
-      return 2;
+      return usageError('parse-log', `cannot read ${file}: ${reason(e)}`);
     }
   }
   let reports: CrashReport[];
   try {
     reports = await reportsFromStream(input);
   } catch (e) {
-    console.error(`${ERR} cannot read ${file}: ${lineForTerminal(reason(e))}`);
-    return 2;
+    return usageError('parse-log', `cannot read ${file}: ${lineForTerminal(reason(e))}`);
   }
   if (values.vmlinux) {
     // Loaded only here: it brings the process runner, which a plain parse-log does not need at start-up.

@@ -1,17 +1,15 @@
 // `dax-harness repro REPORT|-`: argument parsing, input checks (all before a
 // guest or a download), the plan, progress and the outcome. The work is in
 // workflows/repro; the guest the loop runs in is injected (deps.openGuest).
-import { parseArgs } from 'node:util';
 import { resolve, join } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { InputError } from '../host/errors.ts';
+import { InfraError, InputError } from '../host/errors.ts';
 import { parseDuration, kernelChoice, whole, KERNEL_OPTIONS, type KernelArgs } from './run-options.ts';
 import { LIMITS } from '../host/limits.ts';
 
 export { parseDuration };
 import { setInterruptHandler } from '../host/proc.ts';
-import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
@@ -25,7 +23,11 @@ export { resolveTestNames };
 import { reproLoop, type ReproGuest } from '../workflows/repro/loop.ts';
 import type { DebianKernel } from '../workflows/repro/kernels.ts';
 import { formatPlan, formatSummary } from '../workflows/repro/text.ts';
-import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { forTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { EXIT, interruptedCode, reportError } from './exit.ts';
+import { progressPrinter } from './progress.ts';
+import { readCapped, seriesArg } from './series-input.ts';
 
 export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
 
@@ -65,8 +67,9 @@ and the output says how close):
   --kernel PATH [--modules DIR]   your bzImage (and its modules tree)
   --kernel-package NAME  a Debian kernel package
   --source debian:X.Y|PATH [--ref REF] [--series MBOX|DIR|A..B] [--config LIST]
-  [--config-base tinyconfig|defconfig] [--allow-dropped]
-                         build it with the kernel pipeline (as dax-harness build)
+  [--config-base tinyconfig|defconfig] [--allow-dropped] [--jobs N]
+                         build it with the kernel pipeline (as dax-harness build;
+                         --jobs: make's parallel jobs, default 2)
 
 other:
   --accel kvm|tcg        skip the KVM probe
@@ -85,9 +88,36 @@ repro.json (rewritten after every pass, so an interrupted search still says
 what it tried), summary.txt, the report as given, and runs/ with each guest's
 run directory (console.log, run.json, test logs).
 
-Exit codes: 0 reproduced (with --any-crash: a crash was met), 1 not reproduced
-within the budget, 2 bad input, 3 infrastructure error (no test could run,
-QEMU or the guest broke), 130/143 interrupted.`;
+No test that could run is exit 3, as the guest or QEMU breaking is.`;
+
+export const REPRO_SPEC = defineCommand({
+  name: 'repro',
+  options: {
+    crash: { type: 'string' },
+    test: { type: 'string', multiple: true },
+    ndctl: { type: 'string' },
+    'any-crash': { type: 'boolean', default: false },
+    budget: { type: 'string' },
+    confirm: { type: 'string' },
+    seconds: { type: 'string' },
+    ...KERNEL_OPTIONS,
+    accel: { type: 'string' },
+    seed: { type: 'string' },
+    results: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  positionals: true,
+  manual: REPRO_HELP,
+  examples: [
+    ['dax-harness repro crash.mbox', 'the first crash of a saved mail, on the Debian kernel nearest its version'],
+    ['b4 mbox -o - MSGID | dax-harness repro -', 'a lore thread, from standard input'],
+    ['dax-harness repro --dry-run --json crash.txt', 'the plan only: the crash and the tests ranked, as JSON'],
+    ['dax-harness repro --source ~/linux --budget 2h crash.txt', 'on your tree, for up to two hours'],
+  ],
+  exit: { 0: 'reproduced (with --any-crash: a crash was met)', 1: 'not reproduced within the budget' },
+});
 
 /** What the guest side gets to boot and run the loop's tests. */
 export interface ReproGuestPlan {
@@ -115,20 +145,9 @@ export interface ReproDeps {
   now?: () => number;
 }
 
-const ERR = 'dax-harness repro:';
 
 async function readInput(file: string, stdin: Readable): Promise<string> {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of stdin) {
-      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
-      size += b.length;
-      if (size > WHOLE_INPUT_LIMIT) throw new InputError(`standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`);
-      chunks.push(b);
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
+  if (file === '-') return (await readCapped(stdin, WHOLE_INPUT_LIMIT, `standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`)).toString('utf8');
   let st;
   try {
     st = await stat(file);
@@ -146,7 +165,7 @@ async function readInput(file: string, stdin: Readable): Promise<string> {
 }
 
 /** The kernel options as given: the choice for the guest and the argv that repeats it. Null when none was given. */
-export async function kernelFromArgs(a: KernelArgs): Promise<{ choice: KernelChoice; argv: string[] } | null> {
+export async function kernelFromArgs(a: KernelArgs, stdin?: Readable): Promise<{ choice: KernelChoice; argv: string[] } | null> {
   const choice = kernelChoice(a);
   if (choice.kind === 'path') {
     await access(choice.bzImage, constants.R_OK).catch(() => {
@@ -157,6 +176,7 @@ export async function kernelFromArgs(a: KernelArgs): Promise<{ choice: KernelCho
   if (choice.kind === 'stock') return choice.pkg ? { choice, argv: ['--kernel-package', choice.pkg] } : null;
   if (choice.kind !== 'build') return null;
   const o = choice.opts;
+  if (o.series === '-') o.series = await seriesArg('-', stdin);
   // A mistyped fragment, a missing series or a bad ref is found now, before anything is fetched.
   await checkKernelInputs(o);
   const argv: string[] = [];
@@ -179,41 +199,9 @@ const REAL: ReproDeps = {
 };
 
 export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Promise<number> {
-  const fail = (msg: string) => {
-    process.stderr.write(`${ERR} ${lineForTerminal(msg.replace(/\s*\n\s*/g, ' '))}\n`);
-    return 2;
-  };
-  let a;
-  let positionals: string[];
-  try {
-    ({ values: a, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        crash: { type: 'string' },
-        test: { type: 'string', multiple: true },
-        ndctl: { type: 'string' },
-        'any-crash': { type: 'boolean', default: false },
-        budget: { type: 'string' },
-        confirm: { type: 'string' },
-        seconds: { type: 'string' },
-        ...KERNEL_OPTIONS,
-        accel: { type: 'string' },
-        seed: { type: 'string' },
-        results: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness repro --help)`);
-  }
-  if (a.help) {
-    process.stdout.write(REPRO_HELP + '\n');
-    return 0;
-  }
+  const parsed = parseCommand(REPRO_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const { values: a, positionals } = parsed;
   const budgetText = a.budget ?? '30m';
   let plan: ReproPlan;
   let kernel: KernelChoice;
@@ -240,7 +228,8 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
       });
     }
     if (!ndctl) checkTreeGiven(only ?? [], catalogue);
-    const given = await kernelFromArgs(a);
+    if (report === '-' && a.series === '-') throw new InputError('REPORT and --series both read standard input: save one of them to a file');
+    const given = await kernelFromArgs(a, deps.stdin ?? process.stdin);
     const text = await readInput(report, deps.stdin ?? process.stdin);
     reportText = text;
     const input = await readReport(text);
@@ -251,10 +240,8 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
     if (!a['dry-run'] && plan.candidates.length === 0)
       throw new InputError(`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : ': name one with --test'}`);
   } catch (e) {
-    if (e instanceof InputError) return fail(e.message);
     // Never exit 1 here: that is "not reproduced".
-    process.stderr.write(`${ERR} internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 3;
+    return reportError('repro', e);
   }
 
   if (a['dry-run']) {
@@ -265,7 +252,7 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   process.stderr.write(forTerminal(formatPlan(plan)));
   const now = deps.now ?? Date.now;
   const started = now();
-  const progress = (line: string) => process.stderr.write(`${((now() - started) / 1000).toFixed(1).padStart(7)}s ${lineForTerminal(line)}\n`);
+  const progress = progressPrinter({ now });
   const seconds = whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
   const ndctl = a.ndctl ? resolve(a.ndctl) : null;
   const dir = await ReproDir.create(a.results ? resolve(a.results) : defaultResultsRoot(), { argv: ['dax-harness', 'repro', ...argv], given: report, text: reportText ?? '', plan });
@@ -296,12 +283,11 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
       },
     });
   } catch (e) {
-    if (stop.signal.aborted) return /SIGTERM/.test(String((stop.signal.reason as Error)?.message)) ? 143 : 130;
+    if (stop.signal.aborted) return interruptedCode(String((stop.signal.reason as Error)?.message));
     const msg = e instanceof Error ? e.message : String(e);
     await dir.finish('infra-error', msg, null);
-    if (e instanceof InputError) return fail(msg);
-    process.stderr.write(`${ERR} ${e instanceof KernelPipelineError || e instanceof FetchError ? '' : 'could not run the tests: '}${lineForTerminal(msg.split('\n')[0]!)}\n`);
-    return 3;
+    const known = e instanceof InputError || e instanceof InfraError;
+    return reportError('repro', known ? e : new InfraError(`could not run the tests: ${msg.split('\n')[0]!}`));
   }
   const summary = summarise(plan, loop, { report: reportPath, ndctl, budget: a.budget, anyCrash: a['any-crash'], seconds });
   const human = formatSummary(summary, { budget: budgetText });
@@ -309,8 +295,8 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   await dir.finish(status, summary.found ? summary.found.title : loop.stop, summary, human + `\nresults: ${dir.dir}\n`);
   if (a.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   else process.stdout.write(forTerminal(human) + `results: ${dir.dir}\n`);
-  if (summary.found) return 0;
-  return loop.stop === 'no-tests' ? 3 : 1;
+  if (summary.found) return EXIT.ok;
+  return loop.stop === 'no-tests' ? EXIT.infra : EXIT.verdict;
 }
 
 /** The real guest side: the run primitive (workflows/repro/guest.ts). */

@@ -1,6 +1,5 @@
 // `dax-harness results`: the results store from the terminal — nights and
 // runs, one of them, two nights compared, a test's history, reports, reindex.
-import { parseArgs } from 'node:util';
 import { stat } from 'node:fs/promises';
 import { resolve, dirname } from 'node:path';
 import { writeFileAtomic } from '../host/fsutil.ts';
@@ -13,6 +12,9 @@ import type { Verdict } from '../results/records.ts';
 import { listGuests } from '../workflows/kept.ts';
 import { LIMITS, wholeOption } from '../host/limits.ts';
 import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { formatColumns } from '../host/table.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { reportError, usageError } from './exit.ts';
 
 export const RESULTS_HELP = `usage: dax-harness results [COMMAND] [options]
 
@@ -30,21 +32,37 @@ options:
   --results DIR         results root (default: results/ in the repo, or $DAX_HARNESS_RESULTS)
   --cell KEY            history: only this cell
   --nights N            history: the last N nights (default 30)
-  --format F, -o FILE   report: format and output file (default stdout)`;
+  --format F, -o/--output FILE  report: format and output file (default stdout)
+  --json                list, show, diff, history, reindex: print the data as JSON`;
+
+export const RESULTS_SPEC = defineCommand({
+  name: 'results',
+  options: {
+    results: { type: 'string' },
+    cell: { type: 'string' },
+    nights: { type: 'string' },
+    format: { type: 'string', default: 'text' },
+    output: { type: 'string', short: 'o' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  positionals: true,
+  manual: RESULTS_HELP,
+  examples: [
+    ['dax-harness results', 'nights and runs, newest first'],
+    ['dax-harness results show 2026-12-07', "a night's summary"],
+    ['dax-harness results diff 2026-12-06 2026-12-07', 'what changed between two nights'],
+    ["dax-harness results history 'pmd_pte_mix.xfs' --nights 60", "a test's last 60 nights"],
+    ['dax-harness results report 2026-12-07 --format junit -o junit.xml', 'one report for CI'],
+    ['dax-harness results list --json', 'the same list as JSON'],
+  ],
+  exit: { 0: 'done' },
+});
 
 /** Everything here prints what runs and guests wrote (reasons, titles, test names): cleaned for the terminal. */
 const out = (s: string) => console.log(forTerminal(s));
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
-function table(given: string[][]): string {
-  // One clean line per cell: a reason with a newline in it cannot forge a row.
-  const rows = given.map((r) => r.map((c) => lineForTerminal(c)));
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, w[i]))).join('  ').trimEnd()).join('\n');
-}
+const table = (rows: string[][]) => formatColumns(rows);
 
 const short = (vs: Verdict[]) => {
   const c = new Map<string, number>();
@@ -53,45 +71,26 @@ const short = (vs: Verdict[]) => {
 };
 
 export async function resultsCommand(argv: string[]): Promise<number> {
-  let a;
-  try {
-    a = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        results: { type: 'string' },
-        cell: { type: 'string' },
-        nights: { type: 'string' },
-        format: { type: 'string', default: 'text' },
-        output: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    console.error(`dax-harness results: ${(e as Error).message.split('\n')[0]} (see dax-harness results --help)`);
-    return 2;
-  }
-  if (a.values.help) {
-    out(RESULTS_HELP);
-    return 0;
-  }
-  const bad = (msg: string) => {
-    console.error(`dax-harness results: ${lineForTerminal(msg)}`);
-    return 2;
-  };
+  const a = parseCommand(RESULTS_SPEC, argv);
+  if (typeof a === 'number') return a;
+  const json = a.values.json;
+  /** --json: the data as it is; else the lines for people. */
+  const data = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+  const bad = (msg: string) => usageError('results', msg);
   let limit: number;
   try {
     limit = wholeOption(a.values.nights, '--nights', LIMITS.nights, 30);
   } catch (e) {
-    return bad((e as Error).message);
+    return reportError('results', e);
   }
+  if (json && a.positionals[0] === 'report') return bad('report writes the --format it is given (kcidb is JSON): drop --json');
   const [cmd = 'list', ...args] = a.positionals;
   const root = a.values.results ? resolve(a.values.results) : defaultResultsRoot();
   const want = (n: number, usage: string) => (args.length === n ? null : bad(`${cmd} takes ${usage}`));
   if (!(await stat(root).catch(() => null))?.isDirectory()) {
     if (a.values.results) return bad(`${root} is not a results directory: give --results the directory 'dax-harness run' or 'nightly' wrote into`);
-    out(`no results yet in ${root}`);
+    if (json) data({ root, nights: [], runs: [], guests: [] });
+    else out(`no results yet in ${root}`);
     return 0;
   }
 
@@ -101,7 +100,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     const runs = (idx.db.prepare('SELECT count(*) AS c FROM runs').get() as { c: number }).c;
     const tests = (idx.db.prepare('SELECT count(*) AS c FROM tests').get() as { c: number }).c;
     idx.close();
-    out(`reindexed ${root}: ${n} nights, ${runs} runs, ${tests} test results`);
+    if (json) data({ root, nights: n, runs, tests });
+    else out(`reindexed ${root}: ${n} nights, ${runs} runs, ${tests} test results`);
     return 0;
   }
   const idx = await ResultsIndex.open(root);
@@ -109,6 +109,10 @@ export async function resultsCommand(argv: string[]): Promise<number> {
     switch (cmd) {
       case 'list': {
         const nights = idx.nights();
+        if (json) {
+          data({ root, nights, runs: idx.runs(null), guests: (await listGuests(root)).map((g) => ({ ...g.info, state: g.state })) });
+          return 0;
+        }
         if (nights.length) {
           out(table([['night', 'status', 'cells', 'started', 'baseline'], ...nights.map((n) => [n.id, n.status, String(n.cells), n.started_at, n.baseline ?? 'previous'])]));
         } else out('no nights yet');
@@ -128,12 +132,18 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         const e = want(1, 'one night or run id');
         if (e !== null) return e;
         if (idx.night(args[0])) {
-          process.stdout.write(forTerminal(formatNightSummary(loadNightReport(idx, args[0]))));
+          const report = loadNightReport(idx, args[0]);
+          if (json) data(report);
+          else process.stdout.write(forTerminal(formatNightSummary(report)));
           return 0;
         }
         const run = idx.run(args[0]);
         if (!run) return bad(`${args[0]} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
         const tests = idx.runTests(run.id);
+        if (json) {
+          data({ run, tests, dir: resolve(root, run.dir) });
+          return 0;
+        }
         out(`run ${run.id}: ${run.status.toUpperCase()}${run.reason ? ` — ${lineForTerminal(run.reason)}` : ''}${run.cell_key ? ` (cell ${run.cell_key}, night ${run.night_id})` : ''}`);
         if (tests.length) out(table([['test', 'verdict', 'status', 'time', 'reason'], ...tests.map((t) => [t.test_key, t.verdict, t.status, `${(t.duration_ms / 1000).toFixed(1)}s`, t.reason])]));
         out(`details: ${resolve(root, run.dir)}`);
@@ -158,7 +168,8 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         if (!ma || !mb) return bad(`${!ma ? A : B} is neither a night nor a run in ${root}: see 'dax-harness results list'`);
         const keys = [...new Set([...ma.keys(), ...mb.keys()])].sort();
         const rows = keys.filter((k) => short(ma.get(k) ?? []) !== short(mb.get(k) ?? [])).map((k) => [k, short(ma.get(k) ?? []), short(mb.get(k) ?? [])]);
-        if (!rows.length) out(`${A} and ${B}: every test has the same outcome (${keys.length} tests)`);
+        if (json) data({ a: A, b: B, tests: keys.length, differ: rows.map(([test]) => ({ test, a: ma.get(test!) ?? [], b: mb.get(test!) ?? [] })) });
+        else if (!rows.length) out(`${A} and ${B}: every test has the same outcome (${keys.length} tests)`);
         else out(table([['test', A, B], ...rows]));
         return 0;
       }
@@ -167,6 +178,10 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         if (e !== null) return e;
         const cells = idx.testCells(args[0]).filter((c) => !a.values.cell || c.cell_key === a.values.cell);
         if (!cells.length) return bad(`no night ran a test "${args[0]}"${a.values.cell ? ` in cell ${a.values.cell}` : ''}: names are as 'results show NIGHT' prints them`);
+        if (json) {
+          data(cells.map((c) => ({ cell: c.cell_key, test: c.test_key, nights: idx.history(c.cell_key, c.test_key, { limit }) })));
+          return 0;
+        }
         for (const c of cells) {
           const h = idx.history(c.cell_key, c.test_key, { limit });
           const failed = h.filter((x) => x.verdicts.includes('fail')).length;

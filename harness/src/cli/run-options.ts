@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
 import { RunInputError, type KernelChoice } from '../workflows/run.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
+import { seriesArg } from './series-input.ts';
 import type { Accel, Topology } from '../results/records.ts';
 import { LIMITS, durationOption, portOption, secondsOption, wholeOption, type Range } from '../host/limits.ts';
 
@@ -19,6 +20,7 @@ export const KERNEL_OPTIONS = {
   config: { type: 'string' },
   'config-base': { type: 'string' },
   'allow-dropped': { type: 'boolean', default: false },
+  jobs: { type: 'string' },
 } as const;
 
 /** parseArgs option specs for the kernel and the guest. */
@@ -47,10 +49,12 @@ export const KERNEL_HELP = `kernel:
                          PATH is built as it is: uncommitted edits and staged new files included
   --ref REF              build exactly this commit of --source PATH (default: the working tree,
                          or the series' base-commit)
-  --series MBOX|DIR|A..B patch series applied with git am before building
+  --series MBOX|DIR|A..B|-  patch series applied with git am before building (DIR: .patch files
+                         or b4 am -o output; -: the mbox on standard input)
   --config LIST          config fragments from kernels/configs (default dax)
   --config-base BASE     tinyconfig (default) or defconfig
   --allow-dropped        go on when Kconfig drops options a fragment asked for
+  --jobs N               make's parallel jobs for that build (default 2)
   --append WORDS         extra kernel command-line words`;
 
 export const GUEST_HELP = `  --image NAME           image recipe under images/: initramfs (default) or rootfs (default for --suite ndctl)
@@ -75,6 +79,7 @@ export interface KernelArgs {
   config?: string;
   'config-base'?: string;
   'allow-dropped'?: boolean;
+  jobs?: string;
 }
 
 export interface GuestArgs extends KernelArgs {
@@ -119,6 +124,8 @@ export function kernelChoice(a: KernelArgs): KernelChoice {
   if (wantsBuild && (a.kernel || a['kernel-package'])) throw new RunInputError('--kernel/--kernel-package and --source/--series/--config both given: choose a kernel or a build');
   const base = a['config-base'];
   if (base !== undefined && base !== 'tinyconfig' && base !== 'defconfig') throw new RunInputError(`--config-base "${base}" is not tinyconfig or defconfig`);
+  const jobs = a.jobs === undefined ? undefined : whole(a.jobs, '--jobs', LIMITS.jobs, 2);
+  if (jobs !== undefined && !wantsBuild) throw new RunInputError('--jobs sets make\'s jobs for a kernel build: it goes with --source, --series or --config');
   if (a.kernel) return { kind: 'path', bzImage: resolve(a.kernel), modules: a.modules ? resolve(a.modules) : null };
   if (!wantsBuild) return { kind: 'stock', pkg: a['kernel-package'] };
   return {
@@ -128,10 +135,12 @@ export function kernelChoice(a: KernelArgs): KernelChoice {
       ref: a.ref,
       // Your tree as it is, edits included; --ref asks for that commit exactly.
       workingTree: Boolean(a.source && !a.source.startsWith('debian:') && !a.ref),
-      series: a.series && !a.series.includes('..') ? resolve(a.series) : a.series,
+      // `-` (standard input) is read later, after the checks that need nothing.
+      series: a.series && a.series !== '-' && !a.series.includes('..') ? resolve(a.series) : a.series,
       config: a.config ? a.config.split(',').filter(Boolean) : undefined,
       configBase: base as 'tinyconfig' | 'defconfig' | undefined,
       allowDropped: a['allow-dropped'],
+      ...(jobs !== undefined ? { jobs } : {}),
     },
   };
 }
@@ -157,7 +166,10 @@ export async function guestFromArgs(a: GuestArgs): Promise<GuestChoice> {
   const bootTimeoutMs = secondsOption(a['boot-timeout'], '--boot-timeout', LIMITS.bootTimeoutS, 180);
   const append = a.append ? a.append.split(/\s+/).filter(Boolean) : [];
   if (topologyGiven) validateTopology(topology, { cmdline: append });
-  if (kernel.kind === 'build') await checkKernelInputs(kernel.opts);
+  if (kernel.kind === 'build') {
+    if (kernel.opts.series === '-') kernel.opts.series = await seriesArg('-');
+    await checkKernelInputs(kernel.opts);
+  }
   return {
     kernel,
     ...(a.image ? { image: a.image } : {}),

@@ -1,11 +1,7 @@
 // `dax-harness run`: argument parsing, progress and the result table. All the
 // work happens in workflows/run.ts.
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { runWorkflow, RunInputError, DEFAULT_SUITE, checkSuiteOptions } from '../workflows/run.ts';
-import { InputError } from '../host/errors.ts';
-import { ImageBuildError } from '../image/initramfs.ts';
-import { FetchError, KernelPipelineError } from '../kernel/index.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
 import type { DaxFs } from '../suites/fsdax.ts';
@@ -13,7 +9,10 @@ import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, w
 import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';
 import type { KeeperStart } from '../workflows/keeper.ts';
-import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { forTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { EXIT, interruptedCode, reportError } from './exit.ts';
+import { progressPrinter } from './progress.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
@@ -57,48 +56,45 @@ infrastructure error naming the phase it stopped after. Verdicts: PASS, FAIL, SK
 outcome: manifest or known-outcome list, with its reason), XPASS (an expected failure that passed:
 shown, not failing the run), ERROR (the harness or the guest broke).
 
-Writes results/<run-id>/run.json, console.log and tests/<test>.log.
-Exit codes: 0 no unexpected outcome, 1 a test failed unexpectedly or the kernel reported,
-2 bad input, 3 infrastructure error (guest or QEMU broke), 130/143 interrupted (SIGINT/SIGTERM).`;
+Writes results/<run-id>/run.json (with the harness's version and commit), console.log
+and tests/<test>.log.`;
 
-function fail(msg: string): number {
-  console.error(`dax-harness run: ${lineForTerminal(msg)}`);
-  return 2;
-}
+export const RUN_SPEC = defineCommand({
+  name: 'run',
+  options: {
+    ...GUEST_OPTIONS,
+    suite: { type: 'string', default: DEFAULT_SUITE },
+    test: { type: 'string', multiple: true },
+    ndctl: { type: 'string' },
+    'hang-timeout': { type: 'string' },
+    fs: { type: 'string', default: 'ext4,xfs' },
+    seconds: { type: 'string' },
+    seed: { type: 'string' },
+    results: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'no-census': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    'keep-idle': { type: 'string' },
+    repeat: { type: 'string' },
+    known: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  positionals: false,
+  manual: RUN_HELP,
+  examples: [
+    ['dax-harness run', "the DAX smoke on Debian's stock kernel"],
+    ['dax-harness run --source ~/linux --jobs 16', 'your tree as it is, uncommitted edits included, built with make -j16'],
+    ['dax-harness run --suite stressors --test pmd_pte_mix --repeat 5', 'one stressor, five passes in one guest'],
+    ['dax-harness run --suite ndctl --ndctl ~/ndctl', "ndctl's dax tests in the rootfs guest"],
+    ['dax-harness run --keep --keep-idle 1h', 'keep the guest up afterwards for dax-harness attach'],
+  ],
+  exit: { 0: 'no unexpected outcome', 1: 'a test failed unexpectedly, the kernel reported, or it did not compile' },
+});
 
 export async function runCommand(argv: string[]): Promise<number> {
-  let a;
-  try {
-    a = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...GUEST_OPTIONS,
-        suite: { type: 'string', default: DEFAULT_SUITE },
-        test: { type: 'string', multiple: true },
-        ndctl: { type: 'string' },
-        'hang-timeout': { type: 'string' },
-        fs: { type: 'string', default: 'ext4,xfs' },
-        seconds: { type: 'string' },
-        seed: { type: 'string' },
-        results: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'no-census': { type: 'boolean', default: false },
-        keep: { type: 'boolean', default: false },
-        'keep-idle': { type: 'string' },
-        repeat: { type: 'string' },
-        known: { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness run --help)`);
-  }
-  if (a.help) {
-    console.log(RUN_HELP);
-    return 0;
-  }
+  const parsed = parseCommand(RUN_SPEC, argv);
+  if (typeof parsed === 'number') return parsed;
+  const a = parsed.values;
   try {
     const suite = a.suite!;
     const fsList = a.fs!.split(',').filter(Boolean);
@@ -111,11 +107,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (a['keep-idle'] !== undefined && !a.keep) throw new RunInputError('--keep-idle goes with --keep');
     if (a['keep-idle'] !== undefined) parseDuration(a['keep-idle'], '--keep-idle', LIMITS.keepIdleMs);
     const guest = await guestFromArgs(a);
-    const started = Date.now();
-    const progress = (phase: string, msg: string) => {
-      const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
-      process.stderr.write(`${t}s [${phase}] ${lineForTerminal(msg)}\n`);
-    };
+    const print = progressPrinter();
+    const progress = (phase: string, msg: string) => print(msg, phase);
     const options: KeeperStart['options'] = {
       ...guest,
       suite,
@@ -145,28 +138,11 @@ export async function runCommand(argv: string[]): Promise<number> {
       case 'fail':
         return 1;
       case 'interrupted':
-        return /SIGTERM/.test(record.reason) ? 143 : 130;
+        return interruptedCode(record.reason);
       default:
-        return 3;
+        return EXIT.infra;
     }
   } catch (e) {
-    if (e instanceof InputError) return fail(e.message);
-    // The results disk filled up: the machine's problem, said in one line (atomic writes left nothing half-written).
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') {
-      console.error(`dax-harness run: no space left on the device holding the results (${(e as NodeJS.ErrnoException).path ?? 'results'}): free some space or choose --results elsewhere`);
-      return 3;
-    }
-    // A download or an image build that failed: the machine's problem, said in one line.
-    if (e instanceof FetchError || e instanceof ImageBuildError) {
-      console.error(`dax-harness run: ${lineForTerminal(e.message)}`);
-      return 3;
-    }
-    // The kernel under test did not build: its failure, as a failed test would be.
-    if (e instanceof KernelPipelineError) {
-      console.error(`dax-harness run: ${lineForTerminal(e.message)}`);
-      return 1;
-    }
-    console.error(`dax-harness run: internal error: ${(e as Error).stack ?? String(e)}`);
-    return 3;
+    return reportError('run', e, { kernelVerdict: true });
   }
 }

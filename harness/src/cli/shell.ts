@@ -1,6 +1,5 @@
 // `dax-harness shell`: run's guest for a person (or one command). Parsing,
 // the terminal and exit codes here; the work is in workflows/shell.ts.
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { InputError } from '../host/errors.ts';
@@ -10,6 +9,9 @@ import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workf
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
 import type { DaxFs } from '../suites/fsdax.ts';
 import { lineForTerminal } from '../host/terminal.ts';
+import { defineCommand, parseCommand } from './command.ts';
+import { reportError } from './exit.ts';
+import { progressPrinter } from './progress.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
 
@@ -42,47 +44,44 @@ setup:
   --put FILE             copy a host file to /tmp/ in the guest (executable) first; repeatable
   --results DIR          where the run directory goes (default: results/ in the repo)
 
-Exit codes, interactive: the login shell's exit status (0 when dax-harness stop ended
-it); 1 if a kernel report ended the guest; 2 bad input; 3 the guest never came up (or
-QEMU broke).
-With -- COMMAND: the command's exit status; when it could not run or finish, 1 if
-the kernel reported (the kernel is bad), 125 if nothing is known (the guest never
-came up or the setup failed, with no kernel report: git bisect run skips that
-commit); 2 bad input; 130/143 interrupted.`;
+With -- COMMAND, when the command could not run or finish: 1 if the kernel
+reported (the kernel is bad), 125 if nothing is known (the guest never came up
+or the setup failed, with no kernel report: git bisect run skips that commit).`;
 
-function fail(msg: string): number {
-  process.stderr.write(`dax-harness shell: ${lineForTerminal(msg)}\n`);
-  return 2;
-}
+export const SHELL_SPEC = defineCommand({
+  name: 'shell',
+  options: {
+    ...GUEST_OPTIONS,
+    suite: { type: 'string', default: DEFAULT_SUITE },
+    ndctl: { type: 'string' },
+    setup: { type: 'string', default: 'fsdax' },
+    fs: { type: 'string', default: 'ext4' },
+    put: { type: 'string', multiple: true },
+    results: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+  positionals: false,
+  hint: 'a command goes after --',
+  manual: SHELL_HELP,
+  examples: [
+    ['dax-harness shell', 'a shell in the guest, ext4 mounted -o dax on /mnt/dax'],
+    ['dax-harness shell --source ~/linux --setup devdax', 'your tree, a devdax namespace'],
+    ['git bisect run dax-harness shell --source ~/linux --put ./mytest -- /tmp/mytest', 'bisect with your own test'],
+  ],
+  exit: {
+    0: "interactive: the login shell's exit status (0 when dax-harness stop ended it); with -- COMMAND: the command's",
+    1: 'a kernel report ended the guest',
+    125: 'with -- COMMAND: nothing known (the guest never came up, no kernel report)',
+  },
+});
 
 export async function shellCommand(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const mine = dash >= 0 ? argv.slice(0, dash) : argv;
   const command = dash >= 0 ? argv.slice(dash + 1) : null;
-  let a;
-  try {
-    a = parseArgs({
-      args: mine,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...GUEST_OPTIONS,
-        suite: { type: 'string', default: DEFAULT_SUITE },
-        ndctl: { type: 'string' },
-        setup: { type: 'string', default: 'fsdax' },
-        fs: { type: 'string', default: 'ext4' },
-        put: { type: 'string', multiple: true },
-        results: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message.split('\n')[0]} (see dax-harness shell --help; a command goes after --)`);
-  }
-  if (a.help) {
-    process.stdout.write(SHELL_HELP + '\n');
-    return 0;
-  }
+  const parsed = parseCommand(SHELL_SPEC, mine);
+  if (typeof parsed === 'number') return parsed;
+  const a = parsed.values;
   const interactive = command === null;
   const tty = interactive && Boolean(process.stdin.isTTY);
   // In raw mode the terminal does not turn \n into a new line.
@@ -98,7 +97,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       if (!(await stat(f).catch(() => null))?.isFile()) throw new RunInputError(`--put ${f}: no such file (give a file on this host to copy into the guest)`);
     }
     const guest = await guestFromArgs(a);
-    const started = Date.now();
+    const progress = progressPrinter({ write: say });
     const out = await runShell({
       plan: {
         ...guest,
@@ -114,7 +113,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
       terminal: { stdin: process.stdin, stdout: process.stdout },
       say,
-      progress: (phase, msg) => say(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s [${phase}] ${msg}`),
+      progress: (phase, msg) => progress(msg, phase),
     });
     const code = shellExitCode(out);
     say(`run ${out.record.status}${out.record.reason ? ` — ${out.record.reason}` : ''}; details: ${out.runDir}`);
@@ -125,8 +124,9 @@ export async function shellCommand(argv: string[]): Promise<number> {
     }
     return code;
   } catch (e) {
-    if (e instanceof InputError) return fail(e.message);
+    if (e instanceof InputError || interactive) return reportError('shell', e);
+    // git bisect run reads 125 as "this commit cannot be tested": it skips it.
     say(`dax-harness shell: ${(e as Error).message.split('\n')[0]}`);
-    return interactive ? 3 : 125;
+    return 125;
   }
 }

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { cacheDir, cacheRoot } from './paths.ts';
 import { lastUsed, liveLeases, removeGarbageIn } from './fsutil.ts';
 import { isLocked, lockOwner, withLock } from './lock.ts';
-import { InputError } from './errors.ts';
 
 export interface CacheEntry {
   path: string;
@@ -83,13 +82,6 @@ export async function listCache(root = cacheRoot(), folders: string[] = []): Pro
     });
   }
   return out.sort((a, b) => b.lastUsedMs - a.lastUsedMs);
-}
-
-/** `30d`, `12h`, `90m`, `2w`, `45s` → milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d+)([smhdw])$/.exec(text.trim());
-  if (!m) throw new InputError(`"${text}" is not a duration: use e.g. 30d, 12h, 90m or 2w`);
-  return Number(m[1]) * { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
 }
 
 export interface PruneOptions {

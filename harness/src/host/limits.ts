@@ -94,9 +94,13 @@ export function portOption(text: string | undefined, name: string): number | und
   return Number(t);
 }
 
-/** Whole seconds within `range`, in ms. */
+/**
+ * A timeout given in seconds (`range`, `dfltS`) → ms. It takes the one
+ * duration grammar (90s, 15m, 1h30m, 1d); a plain number is seconds, as before.
+ */
 export function secondsOption(text: string | undefined, name: string, range: Range, dfltS: number): number {
-  return wholeOption(text, name, range, dfltS, ' seconds') * 1000;
+  if (text === undefined) return dfltS * 1000;
+  return durationOption(text, name, { min: range.min * 1000, max: range.max * 1000 });
 }
 
 const UNIT_MS: Record<string, number> = { w: 7 * DAY_S * 1000, d: DAY_S * 1000, h: HOUR_S * 1000, m: 60_000, s: 1000 };

@@ -3,6 +3,7 @@
 // fills later, from inside the guest, as a write error in the middle of a
 // test (or a QEMU that dies of SIGBUS on its mapped file).
 import { rm, statfs, writeFile } from 'node:fs/promises';
+import { InfraError } from './errors.ts';
 import { join } from 'node:path';
 
 const MiB = 1024 * 1024;
@@ -11,9 +12,7 @@ const MiB = 1024 * 1024;
 export const SPACE_MARGIN_BYTES = 256 * MiB;
 
 /** The host's disk is too small for what the run needs: an infrastructure error (exit 3), not the user's input. */
-export class NoSpaceError extends Error {
-  override name = 'NoSpaceError';
-}
+export class NoSpaceError extends InfraError {}
 
 const mib = (n: number) => `${Math.round(n / MiB)} MiB`;
 

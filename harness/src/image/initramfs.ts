@@ -11,7 +11,7 @@ import { ensurePackages, type PackageNeeds } from '../host/apt.ts';
 import { writeCpio } from './cpio.ts';
 import { makeImageKeys, readKeys, writeKeys } from './keys.ts';
 import type { ImageArtifact } from '../results/records.ts';
-import { InputError } from '../host/errors.ts';
+import { InfraError, InputError } from '../host/errors.ts';
 
 export interface InitramfsRecipe {
   name: string;
@@ -28,9 +28,7 @@ export interface InitramfsRecipe {
 /** An image recipe that does not exist, or a host that cannot supply what it copies in. */
 export class ImageError extends InputError {}
 /** Building an image failed on good input (a stressor that does not compile, mmdebstrap). */
-export class ImageBuildError extends Error {
-  override name = 'ImageBuildError';
-}
+export class ImageBuildError extends InfraError {}
 
 export const stressorDir = join(repoRoot, 'suites', 'stressors');
 

@@ -4,11 +4,11 @@
 // config fragment the user gave) is an InputError, found before anything is
 // downloaded where it can be; a step that failed on good input (a download,
 // a compile) is a KernelPipelineError.
-import { InputError } from '../host/errors.ts';
+import { InfraError, InputError } from '../host/errors.ts';
 
 type Details = Record<string, unknown>;
 
-export class KernelPipelineError extends Error {
+export class KernelPipelineError extends InfraError {
   constructor(
     /** What went wrong, one clause, no trailing period. */
     readonly what: string,

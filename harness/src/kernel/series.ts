@@ -6,6 +6,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path';
 import type { AddressObject } from 'mailparser';
 import { MAIL_LIMITS, parseMail } from '../host/mail.js';
+import { mboxMessages, mboxStarts } from '../host/mbox.ts';
 import { sha256 } from '../host/fsutil.js';
 import { cacheDir } from '../host/paths.js';
 import { git, gitSandbox } from './source.js';
@@ -70,20 +71,11 @@ export interface Series {
 export function splitMbox(text: string): string[] {
   const t = normalizeNewlines(text);
   const lines = t.split('\n');
-  const starts: number[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (/^From \S+ /.test(lines[i]!) || lines[i] === 'From -') {
-      if (i === 0 || lines[i - 1] === '') starts.push(i);
-    }
-  }
+  const starts = mboxStarts(lines);
   if (starts.length === 0) return t.trim() ? [t] : [];
-  const out: string[] = [];
-  for (let k = 0; k < starts.length; k++) {
-    const chunk = lines.slice(starts[k]! + 1, k + 1 < starts.length ? starts[k + 1]! : lines.length);
-    // mboxrd escaping: ">From " in a body was "From " in the mail.
-    out.push(chunk.map((l) => (/^>+From /.test(l) ? l.slice(1) : l)).join('\n'));
-  }
-  return out.filter((m) => m.trim() !== '');
+  return mboxMessages(lines, starts)
+    .map((m) => m.lines.join('\n'))
+    .filter((m) => m.trim() !== '');
 }
 
 export function normalizeNewlines(s: string): string {
@@ -334,21 +326,22 @@ export async function loadSeries(spec: string, repoDir?: string): Promise<Series
   const st = await stat(spec).catch(() => null);
   if (!st) {
     if (isRange(spec) && repoDir) return loadRange(spec, repoDir);
-    throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files, or a git range A..B');
+    throw new SeriesError(`series ${spec} does not exist`, 'pass an mbox file, a directory of .patch files (or b4 am -o output), - for standard input, or a git range A..B');
   }
   let raws: { origin: string; text: string }[] = [];
   if (st.isDirectory()) {
     const names = await readdir(spec).catch((e: NodeJS.ErrnoException) => {
       throw new SeriesError(`series directory ${spec} cannot be read (${e.code ?? 'error'})`, 'check the path and its permissions');
     });
-    const files = names.filter((f) => /\.(patch|diff|mbox|eml)$/.test(f)).sort();
+    // .mbx and .cover: what `b4 am -o DIR` writes (the series, its cover letter).
+    const files = names.filter((f) => /\.(patch|diff|mbox|mbx|cover|eml)$/.test(f)).sort();
     for (const f of files) {
       const text = await readInput(join(spec, f));
       const msgs = splitMbox(text);
       msgs.forEach((t, i) => raws.push({ origin: msgs.length > 1 ? `${f}#${i + 1}` : f, text: t }));
     }
     if (files.length === 0) {
-      throw new SeriesError(`${spec} holds no .patch, .diff or .mbox files`, 'point --series at the directory `git format-patch` wrote, or at an mbox');
+      throw new SeriesError(`${spec} holds no .patch, .diff, .mbox or .mbx files`, 'point --series at the directory `git format-patch` or `b4 am -o` wrote, or at an mbox');
     }
   } else if (!st.isFile()) {
     // A FIFO or a device would block or never end.

@@ -5,6 +5,7 @@
 // lore threads. Everything here is pure and synchronous; decoding MIME
 // (quoted-printable, base64, multipart) is the caller's, who hands the decoded
 // bodies back to intakeBody().
+import { MBOX_FROM, mboxMessages, mboxStarts } from '../host/mbox.ts';
 import { matchStart, normaliseLine } from './index.js';
 
 export type IntakeForm = 'console' | 'mail' | 'mbox';
@@ -88,27 +89,15 @@ export interface IntakeResult {
 
 const MAIL_HEADER_NAMES = new Set(['from', 'to', 'cc', 'subject', 'date', 'message-id', 'in-reply-to', 'references', 'received', 'return-path', 'mime-version', 'content-type', 'delivered-to', 'reply-to', 'sender', 'list-id', 'user-agent']);
 const HEADER_RE = /^([A-Za-z][A-Za-z0-9_-]*):[ \t]?(.*)$/;
-const MBOX_FROM_RE = /^From (?:\S+ .*|-)$/;
 
 /** Split the input into mail messages: an mbox (From_ lines), one mail (headers first), or none (a log). */
 export function splitMessages(text: string): { form: IntakeForm; messages: RawMessage[] } {
   const lines = normaliseNewlines(text).split('\n');
   let first = 0;
   while (first < lines.length && lines[first]!.trim() === '') first++;
-  if (first < lines.length && MBOX_FROM_RE.test(lines[first]!) && headerBlockAt(lines, first + 1) > 0) {
-    const starts: number[] = [];
-    for (let i = first; i < lines.length; i++) {
-      if (!MBOX_FROM_RE.test(lines[i]!)) continue;
-      if (i > first && lines[i - 1] !== '') continue;
-      if (headerBlockAt(lines, i + 1) > 0) starts.push(i);
-    }
-    const messages = starts.map((s, k) => {
-      const end = k + 1 < starts.length ? starts[k + 1]! : lines.length;
-      // mboxrd escaping: ">From " in a body was "From " in the mail.
-      const body = lines.slice(s + 1, end).map((l) => (/^>+From /.test(l) ? l.slice(1) : l));
-      return rawMessage(body, s + 1);
-    });
-    return { form: 'mbox', messages };
+  if (first < lines.length && MBOX_FROM.test(lines[first]!) && headerBlockAt(lines, first + 1) > 0) {
+    const starts = mboxStarts(lines, { from: first, accept: (i) => headerBlockAt(lines, i + 1) > 0 });
+    return { form: 'mbox', messages: mboxMessages(lines, starts).map((m) => rawMessage(m.lines, m.start)) };
   }
   if (first < lines.length && headerBlockAt(lines, first) > 0) return { form: 'mail', messages: [rawMessage(lines.slice(first), first)] };
   return { form: 'console', messages: [] };

@@ -241,6 +241,8 @@ export interface RunRecord {
    * the run as 'aborted' (harness SIGKILLed, host lost power).
    */
   harness?: { pid: number; hostname: string; heartbeatAt: string };
+  /** The harness that made the run: package version and, in a git checkout, its commit. */
+  harnessVersion?: { version: string; commit: string | null; dirty: boolean };
   /** Where the run was when it ended (or is now): prepare, boot, test, teardown. */
   phase?: RunPhase;
   /** The plan this run executed (the run primitive's input), for reruns and history. */

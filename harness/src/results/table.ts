@@ -1,10 +1,7 @@
 // The human summary printed at the end of a run.
 import type { RunRecord, TestResult } from './records.ts';
 import { lineForTerminal as clean } from '../host/terminal.ts';
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
+import { formatColumns } from '../host/table.ts';
 
 /** `name [param/param]` as people read a test in progress lines and tables. */
 export function label(t: TestResult): string {
@@ -30,11 +27,8 @@ function rowReason(t: TestResult): string {
 
 export function formatTable(run: RunRecord): string {
   // Names, reasons and titles carry the guest's words: one clean line per cell, so no cell can forge a row.
-  const rows = run.tests.map((t) => [clean(label(t)), statusWord(t), `${(t.durationMs / 1000).toFixed(1)}s`, clean(rowReason(t))]);
-  const w0 = Math.max(4, ...rows.map((r) => r[0].length));
-  const w1 = Math.max(6, ...rows.map((r) => r[1].length));
-  const lines = [`${pad('test', w0)}  ${pad('status', w1)}  time    reason`];
-  for (const r of rows) lines.push(`${pad(r[0], w0)}  ${pad(r[1], w1)}  ${pad(r[2], 6)}  ${r[3]}`.trimEnd());
+  const rows = run.tests.map((t) => [label(t), statusWord(t), `${(t.durationMs / 1000).toFixed(1)}s`, rowReason(t)]);
+  const lines = [formatColumns([['test', 'status', 'time', 'reason'], ...rows], { minWidths: [4, 6, 6] })];
   const counts = new Map<string, number>();
   for (const t of run.tests) {
     const k = t.verdict === 'xfail' || t.verdict === 'xpass' ? t.verdict : t.status;

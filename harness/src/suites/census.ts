@@ -4,6 +4,7 @@
 // is not the idle value, that still has ->mapping, or that is still compound.
 // Also here: the fixture that leaks a reference on purpose to prove it works
 // (the umount watchdog it pairs with lives in watchdog.ts).
+import { versionTriple } from '../kernel/version.ts';
 import { kbuildReadable } from '../kernel/make.ts';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,8 +35,8 @@ const GUEST_DIR = '/tmp/dax_census';
 
 /** Major and minor of a `uname -r` string ("6.1.0-56-amd64", "6.15.0-rc3+", "6.1.192+"). */
 export function parseRelease(release: string): [number, number] | null {
-  const m = /^(\d+)\.(\d+)/.exec(release.trim());
-  return m ? [Number(m[1]), Number(m[2])] : null;
+  const v = versionTriple(release);
+  return v ? [v[0], v[1]] : null;
 }
 
 export interface IdleValue {

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
+import { harnessVersion } from '../host/version.ts';
 import { ensurePackages, harnessNeeds } from '../host/apt.ts';
 import { setInterruptHandler } from '../host/proc.ts';
 import { prepareStockKernel, kernelFromPath } from '../kernel/stock.ts';
@@ -248,6 +249,7 @@ export async function executeCell(p: PreparedCell, env: CellEnv): Promise<RunOut
     status: 'running',
     reason: '',
     harness: { pid: process.pid, hostname: hostname(), heartbeatAt: new Date().toISOString() },
+    harnessVersion: await harnessVersion(),
     phase: 'prepare',
     plan: p.summary,
     startedAt: new Date().toISOString(),

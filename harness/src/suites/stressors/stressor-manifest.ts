@@ -6,6 +6,7 @@
 // Test names: `stressor` selects every target the manifest lists for it;
 // `stressor.target` one (e.g. `reflink_share.xfs-reflink`). Tests marked
 // "default": false run only when named.
+import { compareVersionParts, versionTriple } from '../../kernel/version.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stressorDir } from '../../image/initramfs.ts';
@@ -149,9 +150,9 @@ function checkArgs(args: unknown, at: string, bad: (m: string) => never): void {
 
 /** Major, minor, patch of a kernel release ("6.1.0-28-amd64" → [6, 1, 0]). */
 export function kernelVersion(release: string): [number, number, number] {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release.trim());
-  if (!m) throw new ManifestError(`kernel release "${release}" does not start with a version number`);
-  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  const v = versionTriple(release);
+  if (!v) throw new ManifestError(`kernel release "${release}" does not start with a version number`);
+  return v;
 }
 
 type Cmp = { op: '<' | '<=' | '>' | '>=' | '='; v: [number, number, number] };
@@ -166,16 +167,11 @@ function parseRange(range: string, where: string): Cmp[] {
   });
 }
 
-function cmpVersion(a: number[], b: number[]): number {
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return 0;
-}
-
 /** Whether a kernel release falls in a range: space-separated comparisons, all must hold. */
 export function inRange(release: string, range: string): boolean {
   const v = kernelVersion(release);
   return parseRange(range, 'range').every(({ op, v: w }) => {
-    const c = cmpVersion(v, w);
+    const c = compareVersionParts(v, w);
     // "=6.1" means the 6.1 series when no patch level is given.
     if (op === '=') return v[0] === w[0] && v[1] === w[1] && (w[2] === 0 || v[2] === w[2]);
     return op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;

@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { BuildError, PatchApplyError, prepareKernel, type PrepareKernelOptions } from '../../kernel/index.ts';
 import type { Series } from '../../kernel/series.ts';
 import { sha256 } from '../../host/fsutil.ts';
-import { InputError } from '../../host/errors.ts';
+import { InfraError, InputError } from '../../host/errors.ts';
 import type { KernelArtifact, RunRecord, TestResult } from '../../results/records.ts';
 import { describePhase, executeCell, prepareCell, type CellPlan, type PreparedCell } from '../cell.ts';
 import { runOutcome } from './outcome.ts';
@@ -22,9 +22,7 @@ import type { BootPhase } from '../session.ts';
 import { suiteByName } from '../../suites/index.ts';
 
 /** The environment could not do its job (not the kernel's fault): the bisection stops, resumable. */
-export class BisectEnvironmentError extends Error {
-  override name = 'BisectEnvironmentError';
-}
+export class BisectEnvironmentError extends InfraError {}
 
 /** What the kernel pipeline gets for one step: a subset of the series, or a commit of the range (and a revert). */
 export function stepKernelInputs(plan: Pick<BisectPlan, 'input' | 'ref'>, step: StepSpec): Pick<PrepareKernelOptions, 'series' | 'ref' | 'revert'> {

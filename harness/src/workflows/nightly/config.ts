@@ -12,11 +12,11 @@ import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
 import { LIMITS, inRange, type Range } from '../../host/limits.ts';
+import { InputError } from '../../host/errors.ts';
 import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/** A nightly config (or --shard) the user must fix: an InputError, exit 2. */
+export class NightConfigError extends InputError {}
 
 export interface NamedKernel {
   name: string;
@@ -75,12 +75,12 @@ export async function loadNightConfig(path: string): Promise<NightConfig> {
   let text: string;
   try {
     const st = await stat(file);
-    if (!st.isFile()) throw new ConfigError(`${path}: not a regular file: give the path of a YAML file (see nightly/example.yaml)`);
-    if (st.size > CONFIG_MAX_BYTES) throw new ConfigError(`${path}: ${st.size} bytes is over the ${CONFIG_MAX_BYTES >> 10} KiB a config may have: a matrix this large is a mistake (or not a config)`);
+    if (!st.isFile()) throw new NightConfigError(`${path}: not a regular file: give the path of a YAML file (see nightly/example.yaml)`);
+    if (st.size > CONFIG_MAX_BYTES) throw new NightConfigError(`${path}: ${st.size} bytes is over the ${CONFIG_MAX_BYTES >> 10} KiB a config may have: a matrix this large is a mistake (or not a config)`);
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError(`${path}: cannot read the config file: give the path of a YAML file (see nightly/example.yaml)`);
+    if (e instanceof NightConfigError) throw e;
+    throw new NightConfigError(`${path}: cannot read the config file: give the path of a YAML file (see nightly/example.yaml)`);
   }
   return parseNightConfig(parseConfigYaml(text, path), file, sha256(text), path);
 }
@@ -116,30 +116,30 @@ function nestingProblem(text: string): string | null {
   return null;
 }
 
-/** YAML text → plain data, every parser failure (syntax, alias bombs, runaway nesting) as a ConfigError. */
+/** YAML text → plain data, every parser failure (syntax, alias bombs, runaway nesting) as a NightConfigError. */
 export function parseConfigYaml(text: string, shown: string): unknown {
   const nesting = nestingProblem(text);
-  if (nesting) throw new ConfigError(`${shown}: not a usable config: ${nesting}: write it as nightly/example.yaml does`);
+  if (nesting) throw new NightConfigError(`${shown}: not a usable config: ${nesting}: write it as nightly/example.yaml does`);
   try {
     const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length) {
       const e = doc.errors[0];
       const line = e.linePos?.[0].line;
-      throw new ConfigError(`${shown}${line ? `:${line}` : ''}: not valid YAML (${e.message.split('\n')[0]}): fix the syntax`);
+      throw new NightConfigError(`${shown}${line ? `:${line}` : ''}: not valid YAML (${e.message.split('\n')[0]}): fix the syntax`);
     }
     return doc.toJS({ maxAliasCount: CONFIG_MAX_ALIASES });
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
+    if (e instanceof NightConfigError) throw e;
     // yaml throws a ReferenceError when aliases expand past maxAliasCount, and a RangeError when nesting overflows the stack.
     const why = /alias/i.test((e as Error).message) ? 'its aliases expand too far (an alias bomb?): write the values out or use fewer aliases' : `it cannot be read (${String((e as Error).message).split('\n')[0]}): simplify it`;
-    throw new ConfigError(`${shown}: not a usable config: ${why}`);
+    throw new NightConfigError(`${shown}: not a usable config: ${why}`);
   }
 }
 
 /** Validates raw config data; `shown` is how errors name the file. */
 export async function parseNightConfig(raw: unknown, file: string, hash: string, shown = file): Promise<NightConfig> {
   const fail = (key: string, msg: string): never => {
-    throw new ConfigError(`${shown}: ${key}: ${msg}`);
+    throw new NightConfigError(`${shown}: ${key}: ${msg}`);
   };
   const base = dirname(file);
   const obj = (v: unknown, key: string): Record<string, unknown> => {
@@ -440,10 +440,10 @@ const MAX_SHARDS = 10000;
 /** `i/N`, 1-based, as CI job matrices number their jobs. */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!m) throw new ConfigError(`--shard "${text}" is not i/N: write e.g. --shard 1/4`);
+  if (!m) throw new NightConfigError(`--shard "${text}" is not i/N: write e.g. --shard 1/4`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || count > MAX_SHARDS || index < 1 || index > count) throw new ConfigError(`--shard ${text}: i must be from 1 to N, and N from 1 to ${MAX_SHARDS}`);
+  if (count < 1 || count > MAX_SHARDS || index < 1 || index > count) throw new NightConfigError(`--shard ${text}: i must be from 1 to N, and N from 1 to ${MAX_SHARDS}`);
   return { index, count };
 }
 

@@ -18,10 +18,9 @@ import { suiteByName } from '../../suites/index.ts';
 import { reserveSpace } from '../../host/space.ts';
 import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
 import { childPath, isSafeId } from '../../host/limits.ts';
+import { InputError } from '../../host/errors.ts';
 
-export class NightlyInputError extends Error {
-  override name = 'NightlyInputError';
-}
+export class NightlyInputError extends InputError {}
 
 export interface NightlyOptions {
   config: NightConfig;
@@ -423,7 +422,7 @@ export async function mergeNights(paths: string[], intoRoot: string, progress: (
   }
   const target = nightDir(resolve(intoRoot), first.id);
   if (await stat(join(target, 'night.json')).catch(() => null))
-    throw new NightlyInputError(`${target} already exists: merge into another --into, or remove that night first`);
+    throw new NightlyInputError(`${target} already exists: merge into another --results, or remove that night first`);
   for (const s of shards) {
     for (const sub of ['cells', 'kernels', 'runs']) {
       const from = join(s.dir, sub);

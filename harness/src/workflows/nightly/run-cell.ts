@@ -76,8 +76,15 @@ export const checkCellInputs: CheckCell = async (cell) => {
   }
 };
 
-/** The kernel pipeline for a cell's kernel: Debian's package, or a build of Debian's source or a git tree. */
-export const prepareKernelOnce: PrepareKernel = (spec, log) => resolveKernel(kernelChoice(spec), log);
+/** The kernel pipeline for a cell's kernel: Debian's package, or a build of Debian's source or a git tree (with `jobs` make jobs). */
+export function prepareKernelWith(o: { jobs?: number }): PrepareKernel {
+  return (spec, log) => {
+    const choice = kernelChoice(spec);
+    return resolveKernel(choice.kind === 'build' && o.jobs !== undefined ? { ...choice, opts: { ...choice.opts, jobs: o.jobs } } : choice, log);
+  };
+}
+
+export const prepareKernelOnce: PrepareKernel = prepareKernelWith({});
 
 /** A patch that does not apply or code that does not compile is the kernel's failure; anything else is the harness's. */
 export function kernelFault(e: unknown): 'fail' | 'error' {

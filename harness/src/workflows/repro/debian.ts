@@ -3,6 +3,7 @@
 // linux-source-X.Y packages (built by the kernel pipeline), read from the
 // host's apt lists. apt-cache takes a second or two, so the answer is cached
 // until apt's lists change (an apt-get update rewrites their directory).
+import { compareDebianVersions } from '../../kernel/version.ts';
 import { stat, readFile, mkdir } from 'node:fs/promises';
 import { run } from '../../host/proc.ts';
 import { cacheDir } from '../../host/paths.ts';
@@ -25,13 +26,6 @@ function upstream(debVersion: string): string {
   return /^(\d+\.\d+(?:\.\d+)?)/.exec(debVersion)?.[1] ?? debVersion;
 }
 
-function cmpVersion(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  return 0;
-}
-
 function stanzas(text: string): Array<{ pkg: string; ver: string }> {
   const out: Array<{ pkg: string; ver: string }> = [];
   for (const stanza of text.split(/\n\s*\n/)) {
@@ -49,17 +43,19 @@ function stanzas(text: string): Array<{ pkg: string; ver: string }> {
  * be built for it, and apt keeps only the newest kbuild of a release.
  */
 export function parseAptShow(text: string, kbuild: ReadonlySet<string>): DebianKernel[] {
-  const out: DebianKernel[] = [];
+  // Each with its package version: kernels are ordered by it, as dpkg orders them.
+  const out: Array<{ k: DebianKernel; ver: string }> = [];
   for (const { pkg, ver } of stanzas(text)) {
     if (IMAGE.test(pkg)) {
-      if (kbuild.has(ver)) out.push({ version: upstream(ver), kind: 'stock', argv: ['--kernel-package', pkg], label: `${pkg} ${ver}`, release: pkg.slice('linux-image-'.length) });
+      if (kbuild.has(ver)) out.push({ ver, k: { version: upstream(ver), kind: 'stock', argv: ['--kernel-package', pkg], label: `${pkg} ${ver}`, release: pkg.slice('linux-image-'.length) } });
     }
-    else if (SOURCE.test(pkg)) out.push({ version: upstream(ver), kind: 'source', argv: ['--source', `debian:${SOURCE.exec(pkg)![1]}`], label: `${pkg} ${ver}` });
+    else if (SOURCE.test(pkg)) out.push({ ver, k: { version: upstream(ver), kind: 'source', argv: ['--source', `debian:${SOURCE.exec(pkg)![1]}`], label: `${pkg} ${ver}` } });
   }
   const seen = new Set<string>();
   return out
-    .filter((k) => (seen.has(k.label) ? false : (seen.add(k.label), true)))
-    .sort((a, b) => (a.kind === b.kind ? cmpVersion(b.version, a.version) : a.kind === 'stock' ? -1 : 1));
+    .filter(({ k }) => (seen.has(k.label) ? false : (seen.add(k.label), true)))
+    .sort((a, b) => (a.k.kind === b.k.kind ? compareDebianVersions(b.ver, a.ver) : a.k.kind === 'stock' ? -1 : 1))
+    .map(({ k }) => k);
 }
 
 async function aptCache(args: string[]): Promise<string> {

@@ -1,6 +1,8 @@
 // What a crash report says that helps reproduce it: the crash itself (title,
 // keys, page dump, kernel, taint, Comm), the tests it names, the functions on
 // its stack and the filesystem and mode they belong to. Pure.
+import { parseKernelVersion, type KernelVersion } from '../../kernel/version.ts';
+export { parseKernelVersion, type KernelVersion };
 import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts';
 import { neverGuilty } from '../../oracle/index.ts';
 import type { SyzbotInfo } from '../../oracle/intake.ts';
@@ -13,15 +15,6 @@ import { matchCrash } from './match.ts';
 export type Fs = DaxFs;
 export type Mode = 'fsdax' | 'devdax';
 export type FaultSize = 'pte' | 'pmd' | 'pud';
-
-export interface KernelVersion {
-  major: number;
-  minor: number;
-  patch: number | null;
-  rc: number | null;
-  /** The release as printed ("6.6.0+", "6.1.0-28-amd64"). */
-  release: string;
-}
 
 /** A test the report mentions (a test id or a family of them), and where: 'text' named in the mail or log, 'comm' the crashing process is its program. */
 export interface MentionedTest extends ReproMention {
@@ -60,15 +53,6 @@ export interface ReportFacts {
 
 /** The report cannot be used as it is (no crash in it, a crash number it does not have): bad input. */
 export class ReportError extends InputError {}
-
-/** Parse a kernel release string; null when it does not start with a version. */
-export function parseKernelVersion(release: string): KernelVersion | null {
-  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?/.exec(release.trim());
-  if (!m) return null;
-  // Debian's "6.1.0-57-amd64": the .0 and the ABI number say nothing of the stable update.
-  const debianAbi = /^\d+\.\d+\.0-\d+-/.test(release.trim());
-  return { major: Number(m[1]), minor: Number(m[2]), patch: m[3] !== undefined && !debianAbi ? Number(m[3]) : null, rc: m[4] !== undefined ? Number(m[4]) : null, release: release.trim() };
-}
 
 /** Frames of the crash's own stack: RIP first, then the reliable frames of the main trace. */
 export function stackFunctions(r: CrashReport): string[] {

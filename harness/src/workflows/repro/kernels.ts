@@ -2,6 +2,8 @@
 // names none, and how close that is. The list of what Debian offers comes
 // from the caller (apt); this only chooses. Pure.
 import type { KernelVersion } from './facts.ts';
+import { parseKernelVersion, releaseIndex } from '../../kernel/version.ts';
+export { releaseIndex };
 
 export interface DebianKernel {
   /** Upstream version it builds: "6.1.192", "6.12". */
@@ -27,20 +29,6 @@ export interface KernelPick {
 }
 
 // Releases per major version, for counting the releases between two kernels.
-const LAST_MINOR: Readonly<Record<number, number>> = { 3: 19, 4: 20, 5: 19 };
-
-/** Position of an x.y release in the sequence of kernel releases since 3.0. */
-export function releaseIndex(major: number, minor: number): number {
-  let i = 0;
-  for (let m = 3; m < major; m++) i += (LAST_MINOR[m] ?? 19) + 1;
-  return i + minor;
-}
-
-function parse(v: string): { major: number; minor: number; patch: number | null } | null {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v);
-  return m ? { major: Number(m[1]), minor: Number(m[2]), patch: m[3] !== undefined ? Number(m[3]) : null } : null;
-}
-
 // Where fs-DAX page reference counting changed (dax-test-spec §0): a crash on
 // one side may not exist, or look different, on the other.
 const DAX_BOUNDARIES: Array<{ major: number; minor: number; what: string }> = [{ major: 6, minor: 15, what: 'the fs-DAX page refcount rework (6.15): idle folios went from refcount 1 to 0 and the fault paths changed' }];
@@ -56,7 +44,7 @@ export function closestKernel(v: KernelVersion, available: readonly DebianKernel
   const want = releaseIndex(v.major, v.minor);
   let best: { k: DebianKernel; d: number; signed: number; patch: number } | null = null;
   for (const k of available) {
-    const p = parse(k.version);
+    const p = parseKernelVersion(k.version);
     if (!p) continue;
     const signed = releaseIndex(p.major, p.minor) - want;
     const d = Math.abs(signed);
@@ -70,7 +58,7 @@ export function closestKernel(v: KernelVersion, available: readonly DebianKernel
     if (better) best = { k, d, signed, patch };
   }
   if (!best) return null;
-  const p = parse(best.k.version)!;
+  const p = parseKernelVersion(best.k.version)!;
   const closeness =
     best.d === 0
       ? p.patch !== null && v.patch !== null && p.patch !== v.patch
