@@ -38,6 +38,24 @@ t.test('Itanium (C++ and legacy Rust) nested names', async (t) => {
     'legacy Rust escapes',
   );
   t.equal(demangle('_Z3fooi'), 'foo');
+  t.equal(demangle('_ZN3FooC2Ev'), 'Foo::Foo', 'a constructor');
+  t.equal(demangle('_ZN3FooD1Ev'), 'Foo::~Foo', 'a destructor');
+  t.equal(demangle('_ZN12_GLOBAL__N_14workEv'), '(anonymous namespace)::work');
+  t.equal(demangle('_ZN3foo3barEv.cold'), 'foo::bar', 'a compiler suffix goes');
+});
+
+t.test('C++ templates, std:: and substitutions', async (t) => {
+  t.equal(demangle('_ZNSt6vectorIiSaIiEE9push_backERKi'), 'std::vector<int, std::allocator<int> >::push_back');
+  t.equal(demangle('_ZNKSt6vectorIiSaIiEE4sizeEv'), 'std::vector<int, std::allocator<int> >::size', 'a const member of a template');
+  t.equal(
+    demangle('_ZNSt3__112basic_stringIcNS_11char_traitsIcEENS_9allocatorIcEEE6appendEPKc'),
+    'std::__1::basic_string<char, std::__1::char_traits<char>, std::__1::allocator<char> >::append',
+    'S_ names the first prefix after std::',
+  );
+  t.equal(demangle('_ZN5mylib4ListIN3foo3BarEE6appendEPS2_'), 'mylib::List<foo::Bar>::append', 'a class template argument');
+  t.equal(demangle('_Z3fooIiEvT_'), 'foo<int>', 'a function template: arguments kept, return type and parameters left out');
+  t.equal(demangle('_ZN3fooILi3ELb1EE3getEv'), 'foo<3, true>::get', 'literal arguments');
+  t.equal(demangle('_ZSt4endlIcSt11char_traitsIcEERSt13basic_ostreamIT_T0_ES6_'), 'std::endl<char, std::char_traits<char> >', 'an unscoped std:: template');
 });
 
 t.test('names it does not decode stay as they are', async (t) => {

@@ -7,33 +7,6 @@
 
 const DIGITS = /^\d+/;
 
-/** `_ZN3foo3barE`, `_ZN4core9panicking9panic_fmt17h0123456789abcdefE`, `_Z3fooi` → `foo::bar`, `core::panicking::panic_fmt`, `foo`. */
-function itanium(s: string): string | null {
-  let i = 2;
-  const parts: string[] = [];
-  const nested = s[i] === 'N';
-  if (nested) {
-    i++;
-    // CV and ref qualifiers of a member function.
-    while (s[i] === 'K' || s[i] === 'V' || s[i] === 'r' || s[i] === 'R' || s[i] === 'O') i++;
-  }
-  for (;;) {
-    const m = DIGITS.exec(s.slice(i));
-    if (!m) break;
-    const n = Number(m[0]);
-    i += m[0].length;
-    if (n === 0 || i + n > s.length) return null;
-    parts.push(s.slice(i, i + n));
-    i += n;
-    if (!nested) break;
-  }
-  if (parts.length === 0 || (nested && s[i] !== 'E')) return null;
-  // The legacy Rust scheme ends the path with the crate hash.
-  if (parts.length > 1 && /^h[0-9a-f]{16}$/.test(parts[parts.length - 1]!)) parts.pop();
-  return parts.map(legacyRust).join('::');
-}
-
-
 // The legacy Rust scheme spells punctuation as `$LT$`, `$u20$`, … and `::` as `..`;
 // an identifier that starts with an escape carries a leading `_`.
 const ESCAPES: Record<string, string> = { SP: '@', BP: '*', RF: '&', LT: '<', GT: '>', LP: '(', RP: ')', C: ',' };
@@ -54,6 +27,245 @@ const BASIC: Record<string, string> = {
 };
 
 class Bad extends Error {}
+
+const CXX_BUILTIN: Record<string, string> = {
+  v: 'void', w: 'wchar_t', b: 'bool', c: 'char', a: 'signed char', h: 'unsigned char', s: 'short', t: 'unsigned short', i: 'int', j: 'unsigned int',
+  l: 'long', m: 'unsigned long', x: 'long long', y: 'unsigned long long', n: '__int128', o: 'unsigned __int128', f: 'float', d: 'double', e: 'long double',
+  g: '__float128', z: '...',
+};
+const CXX_STD: Record<string, string> = {
+  t: 'std', a: 'std::allocator', b: 'std::basic_string', s: 'std::string', i: 'std::istream', o: 'std::ostream', d: 'std::iostream',
+};
+
+/**
+ * C++ names (Itanium ABI) as syzbot prints them with parameters left out:
+ * namespaces, classes, templates and their arguments, constructors and
+ * destructors, std:: abbreviations and substitutions. Operators, local names
+ * and expressions are not decoded.
+ */
+class Cxx {
+  pos = 0;
+  private readonly subs: string[] = [];
+  private templateArgs: string[] = [];
+  private depth = 0;
+  constructor(private readonly s: string) {}
+
+  private peek(o = 0): string | undefined {
+    return this.s[this.pos + o];
+  }
+  private next(): string {
+    const c = this.s[this.pos++];
+    if (c === undefined) throw new Bad();
+    return c;
+  }
+  private nest<T>(f: () => T): T {
+    if (++this.depth > 64) throw new Bad();
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
+  }
+  private number(): number {
+    const start = this.pos;
+    while (this.peek() !== undefined && this.peek()! >= '0' && this.peek()! <= '9') this.pos++;
+    if (start === this.pos) throw new Bad();
+    return Number(this.s.slice(start, this.pos));
+  }
+  private sourceName(): string {
+    const n = this.number();
+    if (n === 0 || this.pos + n > this.s.length) throw new Bad();
+    const id = this.s.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return id.startsWith('_GLOBAL__N') ? '(anonymous namespace)' : id;
+  }
+  /** `S_`, `S<seq-id>_` and the std:: abbreviations. */
+  private substitution(): string {
+    this.pos++;
+    const c = this.next();
+    if (CXX_STD[c]) return CXX_STD[c]!;
+    let id = 0;
+    if (c !== '_') {
+      this.pos--;
+      let v = 0;
+      for (;;) {
+        const d = this.next();
+        if (d === '_') break;
+        const n = d >= '0' && d <= '9' ? d.charCodeAt(0) - 48 : d >= 'A' && d <= 'Z' ? d.charCodeAt(0) - 55 : -1;
+        if (n < 0) throw new Bad();
+        v = v * 36 + n;
+      }
+      id = v + 1;
+    }
+    const sub = this.subs[id];
+    if (sub === undefined) throw new Bad();
+    return sub;
+  }
+  private templateParam(): string {
+    this.pos++;
+    let i = 0;
+    if (this.peek() !== '_') i = this.number() + 1;
+    if (this.next() !== '_') throw new Bad();
+    const a = this.templateArgs[i];
+    if (a === undefined) throw new Bad();
+    return a;
+  }
+  private templateArgsList(): string {
+    this.pos++; // I
+    const args: string[] = [];
+    while (this.peek() !== 'E') {
+      if (this.peek() === undefined) throw new Bad();
+      args.push(this.templateArg());
+    }
+    this.pos++;
+    this.templateArgs = args;
+    const body = args.join(', ');
+    return `<${body}${body.endsWith('>') ? ' ' : ''}>`;
+  }
+  private templateArg(): string {
+    const c = this.peek();
+    if (c === 'L') {
+      this.pos++;
+      if (this.peek() === '_' && this.peek(1) === 'Z') throw new Bad();
+      const ty = this.type();
+      const neg = this.peek() === 'n';
+      if (neg) this.pos++;
+      const v = `${neg ? '-' : ''}${this.number()}`;
+      if (this.next() !== 'E') throw new Bad();
+      if (ty === 'bool') return v === '0' ? 'false' : 'true';
+      if (ty === 'int') return v;
+      if (ty === 'unsigned int') return `${v}u`;
+      if (ty === 'long') return `${v}l`;
+      if (ty === 'unsigned long') return `${v}ul`;
+      return `(${ty})${v}`;
+    }
+    if (c === 'J') {
+      this.pos++;
+      const args: string[] = [];
+      while (this.peek() !== 'E') args.push(this.templateArg());
+      this.pos++;
+      return args.join(', ');
+    }
+    return this.type();
+  }
+  type(): string {
+    return this.nest(() => {
+      const c = this.peek();
+      if (c === undefined) throw new Bad();
+      if (CXX_BUILTIN[c]) {
+        this.pos++;
+        return CXX_BUILTIN[c]!;
+      }
+      let t: string;
+      if (c === 'K' || c === 'V' || c === 'r') {
+        this.pos++;
+        const inner = this.type();
+        t = `${inner} ${c === 'K' ? 'const' : c === 'V' ? 'volatile' : 'restrict'}`;
+      } else if (c === 'P' || c === 'R' || c === 'O') {
+        this.pos++;
+        t = `${this.type()}${c === 'P' ? '*' : c === 'R' ? '&' : '&&'}`;
+      } else if (c === 'T') {
+        t = this.templateParam();
+        if (this.peek() === 'I') {
+          this.subs.push(t);
+          t += this.templateArgsList();
+        }
+      } else if (c === 'S' && this.peek(1) !== 't') {
+        t = this.substitution();
+        if (this.peek() === 'I') {
+          // A substitution is a template name only when arguments follow.
+          t += this.templateArgsList();
+        } else return t;
+      } else if (c === 'N' || (c >= '0' && c <= '9') || c === 'S') t = this.name();
+      else throw new Bad();
+      this.subs.push(t);
+      return t;
+    });
+  }
+  /** `N … E` or an unscoped name, with template arguments. */
+  name(): string {
+    return this.nest(() => {
+      if (this.peek() === 'N') {
+        this.pos++;
+        while ('KVrRO'.includes(this.peek() ?? '')) this.pos++;
+        let prefix = '';
+        let last = '';
+        while (this.peek() !== 'E') {
+          const c = this.peek();
+          if (c === undefined) throw new Bad();
+          if (c === 'I') {
+            if (!prefix) throw new Bad();
+            prefix += this.templateArgsList();
+          } else {
+            let part: string;
+            if (c === 'S' && this.peek(1) === 't') {
+              this.pos += 2;
+              part = 'std';
+            } else if (c === 'S') part = this.substitution();
+            else if (c === 'T') part = this.templateParam();
+            else if (c === 'C' || c === 'D') {
+              this.pos++;
+              const k = this.next();
+              if (!/[0-5I]/.test(k) || !last) throw new Bad();
+              part = `${c === 'D' ? '~' : ''}${last}`;
+            } else if (c >= '0' && c <= '9') part = this.sourceName();
+            else throw new Bad();
+            if (c !== 'C' && c !== 'D') last = part.replace(/<.*$/, '').replace(/^.*::/, '');
+            prefix = prefix ? `${prefix}::${part}` : part;
+            // A substitution (std:: included) is not a candidate for a new one.
+            if (c === 'S') continue;
+          }
+          if (this.peek() !== 'E') this.subs.push(prefix);
+        }
+        this.pos++;
+        return prefix;
+      }
+      let n: string;
+      if (this.peek() === 'S' && this.peek(1) === 't') {
+        this.pos += 2;
+        n = `std::${this.sourceName()}`;
+      } else if (this.peek() === 'S') n = this.substitution();
+      else n = this.sourceName();
+      if (this.peek() === 'I') {
+        this.subs.push(n);
+        n += this.templateArgsList();
+      }
+      return n;
+    });
+  }
+}
+
+/** `_ZN3foo3barE`, `_ZNSt6vectorIiSaIiEE9push_backERKi`, `_Z3fooi` → `foo::bar`, `std::vector<int, std::allocator<int> >::push_back`, `foo`. */
+function itanium(s: string): string | null {
+  // The legacy Rust scheme: a nested name whose last part is the crate hash (its names may hold "..").
+  const rust = /^_ZN(.*)17h[0-9a-f]{16}E(?:\.[\w.]*)?$/.exec(s);
+  if (rust) {
+    const parts: string[] = [];
+    let rest = rust[1]!;
+    while (rest) {
+      const m = DIGITS.exec(rest);
+      if (!m) return null;
+      const n = Number(m[0]);
+      rest = rest.slice(m[0].length);
+      if (n === 0 || n > rest.length) return null;
+      parts.push(rest.slice(0, n));
+      rest = rest.slice(n);
+    }
+    if (parts.length) return parts.map(legacyRust).join('::');
+  }
+  // A compiler suffix (.cold, .isra.0, .llvm.123) is not part of the mangled name.
+  const dot = s.indexOf('.', 2);
+  const name = dot < 0 ? s : s.slice(0, dot);
+  try {
+    const p = new Cxx(name.slice(2));
+    // The function's parameters follow; syzbot's titles leave them out.
+    return p.name();
+  } catch (e) {
+    if (e instanceof Bad || e instanceof RangeError) return null;
+    throw e;
+  }
+}
+
 
 /** A parser over the part of the name after `_R`; `pos` moves, `out` grows unless `quiet`. */
 class V0 {
@@ -359,6 +571,6 @@ function rustV0(name: string): string | null {
 export function demangle(name: string): string {
   if (name.length < 4 || name[0] !== '_') return name;
   if (name[1] === 'R' && /[NCMXYIB0-9]/.test(name[2]!)) return rustV0(name) ?? name;
-  if (name[1] === 'Z' && (name[2] === 'N' || (name[2]! >= '1' && name[2]! <= '9'))) return itanium(name) ?? name;
+  if (name[1] === 'Z' && /[NS1-9]/.test(name[2]!)) return itanium(name) ?? name;
   return name;
 }
