@@ -16,17 +16,38 @@ function legacyRust(id: string): string {
     .replace(/\.\./g, '::');
 }
 
-// Rust's v0 scheme (RFC 2603): `_R` then a path whose grammar also covers
-// trait impls (`<T as Trait>`), inherent impls, generic arguments, types and
-// back references to earlier parts of the name. Printed as syzbot's demangler
-// prints it: no crate hashes, closures as `{closure#N}`, generic arguments kept,
-// the instantiating crate dropped.
-const BASIC: Record<string, string> = {
-  a: 'i8', b: 'bool', c: 'char', d: 'f64', e: 'str', f: 'f32', h: 'u8', i: 'isize', j: 'usize', l: 'i32', m: 'u32',
-  n: 'i128', o: 'u128', p: '_', s: 'i16', t: 'u16', u: '()', v: '...', x: 'i64', y: 'u64', z: '!',
-};
-
 class Bad extends Error {}
+
+/** A position in a mangled name, and how deep the parse has nested (a bound against hostile names). */
+class Cursor {
+  pos = 0;
+  private depth = 0;
+  constructor(protected readonly s: string) {}
+
+  protected peek(o = 0): string | undefined {
+    return this.s[this.pos + o];
+  }
+  protected next(): string {
+    const c = this.s[this.pos++];
+    if (c === undefined) throw new Bad();
+    return c;
+  }
+  protected nest<T>(f: () => T): T {
+    if (++this.depth > 64) throw new Bad();
+    try {
+      return f();
+    } finally {
+      this.depth--;
+    }
+  }
+  /** A decimal number; none is an error. */
+  protected number(): number {
+    const start = this.pos;
+    while (this.peek() !== undefined && this.peek()! >= '0' && this.peek()! <= '9') this.pos++;
+    if (start === this.pos) throw new Bad();
+    return Number(this.s.slice(start, this.pos));
+  }
+}
 
 const CXX_BUILTIN: Record<string, string> = {
   v: 'void', w: 'wchar_t', b: 'bool', c: 'char', a: 'signed char', h: 'unsigned char', s: 'short', t: 'unsigned short', i: 'int', j: 'unsigned int',
@@ -43,35 +64,10 @@ const CXX_STD: Record<string, string> = {
  * destructors, std:: abbreviations and substitutions. Operators, local names
  * and expressions are not decoded.
  */
-class Cxx {
-  pos = 0;
+class Cxx extends Cursor {
   private readonly subs: string[] = [];
   private templateArgs: string[] = [];
-  private depth = 0;
-  constructor(private readonly s: string) {}
 
-  private peek(o = 0): string | undefined {
-    return this.s[this.pos + o];
-  }
-  private next(): string {
-    const c = this.s[this.pos++];
-    if (c === undefined) throw new Bad();
-    return c;
-  }
-  private nest<T>(f: () => T): T {
-    if (++this.depth > 64) throw new Bad();
-    try {
-      return f();
-    } finally {
-      this.depth--;
-    }
-  }
-  private number(): number {
-    const start = this.pos;
-    while (this.peek() !== undefined && this.peek()! >= '0' && this.peek()! <= '9') this.pos++;
-    if (start === this.pos) throw new Bad();
-    return Number(this.s.slice(start, this.pos));
-  }
   private sourceName(): string {
     const n = this.number();
     if (n === 0 || this.pos + n > this.s.length) throw new Bad();
@@ -267,37 +263,27 @@ function itanium(s: string): string | null {
 }
 
 
+// Rust's v0 scheme (RFC 2603): `_R` then a path whose grammar also covers
+// trait impls (`<T as Trait>`), inherent impls, generic arguments, types and
+// back references to earlier parts of the name. Printed as syzbot's demangler
+// prints it: no crate hashes, closures as `{closure#N}`, generic arguments kept,
+// the instantiating crate dropped.
+const BASIC: Record<string, string> = {
+  a: 'i8', b: 'bool', c: 'char', d: 'f64', e: 'str', f: 'f32', h: 'u8', i: 'isize', j: 'usize', l: 'i32', m: 'u32',
+  n: 'i128', o: 'u128', p: '_', s: 'i16', t: 'u16', u: '()', v: '...', x: 'i64', y: 'u64', z: '!',
+};
+
 /** A parser over the part of the name after `_R`; `pos` moves, `out` grows unless `quiet`. */
-class V0 {
-  pos = 0;
+class V0 extends Cursor {
   out = '';
   quiet = 0;
-  depth = 0;
-  constructor(private readonly s: string) {}
 
-  private peek(): string | undefined {
-    return this.s[this.pos];
-  }
-  private next(): string {
-    const c = this.s[this.pos++];
-    if (c === undefined) throw new Bad();
-    return c;
-  }
   private expect(c: string): void {
     if (this.next() !== c) throw new Bad();
   }
   private emit(t: string): void {
     if (!this.quiet) this.out += t;
   }
-  private nest<T>(f: () => T): T {
-    if (++this.depth > 64) throw new Bad();
-    try {
-      return f();
-    } finally {
-      this.depth--;
-    }
-  }
-
   /** `_` is 0, otherwise base-62 digits then `_`, plus one. */
   private base62(): number {
     if (this.peek() === '_') {
@@ -321,10 +307,7 @@ class V0 {
   }
   private identifier(): string {
     if (this.peek() === 'u') throw new Bad(); // Punycode: not in kernel code.
-    const start = this.pos;
-    while (this.peek() !== undefined && this.peek()! >= '0' && this.peek()! <= '9') this.pos++;
-    if (this.pos === start) throw new Bad();
-    const n = Number(this.s.slice(start, this.pos));
+    const n = this.number();
     if (this.peek() === '_') this.pos++;
     if (this.pos + n > this.s.length) throw new Bad();
     const id = this.s.slice(this.pos, this.pos + n);
