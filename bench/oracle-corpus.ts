@@ -45,7 +45,7 @@ export function loadCorpus(dir = CORPUS_DIR): CorpusLog[] {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Agreement as the yardstick counts it: the expected number of reports, each with the expected title, alternative titles and corrupted flag. */
-export function agrees(log: CorpusLog, got: readonly CrashReport[]): boolean {
+function agrees(log: CorpusLog, got: readonly CrashReport[]): boolean {
   const want = log.expected.reports;
   return got.length === want.length && want.every((w, i) => same(got[i]!.title, w.title) && same(got[i]!.altTitles, w.altTitles) && same(got[i]!.corrupted, w.corrupted));
 }
