@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseLog, parseLines, ReportDetector } from '../harness/src/oracle/index.js';
 import type { CrashReport } from '../harness/src/results/records.js';
+import { formatSummary, loadCorpus, summarize } from './oracle-corpus.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const corpus = join(here, '../harness/src/oracle/corpus');
@@ -98,18 +99,9 @@ function measure(runs: number, f: () => void): { cpu: number; wall: number } {
 
 const rate = (mb: number, ms: number) => `${(mb / (ms / 1000)).toFixed(1)} MB/s`;
 
-/** Corpus agreement as test/unit/oracle-corpus.test.ts counts it: every report's title, alternative titles and corrupted flag as expected. */
+/** Corpus agreement, origins and clean-log false reports, the line test/unit/oracle-corpus.test.ts prints. */
 function agreement(): void {
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  let agree = 0;
-  for (const l of corpusLogs) {
-    const want = (JSON.parse(readFileSync(join(corpus, l.name.replace(/\.log$/, '.expected.json')), 'utf8')) as { reports: Array<Record<string, unknown>> }).reports;
-    const got = parseLog(l.text);
-    if (got.length === want.length && want.every((w, i) => same(got[i]!.title, w.title) && same(got[i]!.altTitles, w.altTitles) && same(got[i]!.corrupted, w.corrupted))) agree++;
-  }
-  const clean = corpusLogs.filter((l) => l.reports === 0);
-  const falseReports = clean.reduce((n, l) => n + parseLog(l.text).length, 0);
-  console.log(`corpus agreement: ${agree}/${corpusLogs.length} logs; ${falseReports} reports on ${clean.length} clean logs`);
+  console.log(formatSummary(summarize(loadCorpus())));
 }
 
 async function throughput(): Promise<void> {

@@ -85,6 +85,8 @@ t.test('paste forms that once gave other crashes', async (t) => {
     ['soft-lockup-many-cpus-caller.log', 'wrap 72', 'lines with tabs do not set the wrap width'],
     ['soft-lockup-many-cpus-caller.log', '"> " quoted, wrap 72', 'the same, quoted'],
     ['soft-lockup-many-cpus-caller.log', '"> > " quoted, wrap 76', 'the same, quoted twice'],
+    ['real-qemu-fault-module-bug-at-init.log', 'wrap 76, break blank kept', 'a file path longer than the line, cut at the edge by a wrapper that keeps blanks at its breaks'],
+    ['real-qemu-fault-module-bug-at-init.log', 'indented 4, wrap 72', 'the same path cut in a paste indented on both halves'],
   ];
   for (const [f, name, what] of cases) {
     const text = readFileSync(join(corpus, f), 'utf8');

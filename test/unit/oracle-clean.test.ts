@@ -6,12 +6,14 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseLog, ReportDetector } from '../../harness/src/oracle/index.js';
 import type { CrashReport } from '../../harness/src/results/records.js';
+import { loadCorpus } from '../../bench/oracle-corpus.ts';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '../../harness/src/oracle/corpus');
 const clean = readdirSync(dir).filter((f) => f.startsWith('clean-') && f.endsWith('.log')).sort();
 const read = (f: string) => readFileSync(join(dir, f), 'utf8');
 
 t.ok(clean.length >= 6, `${clean.length} clean logs`);
+const REAL_CLEAN_KB = 427;
 
 for (const f of clean) {
   t.test(f, async (t) => {
@@ -36,6 +38,21 @@ t.test('all clean logs back to back, and shuffled line by line, stay clean', asy
   // A fixed permutation: report words from different logs land next to each other.
   const mixed = lines.map((l, i) => [(i * 7919) % lines.length, l] as const).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
   t.same(parseLog(mixed.join('\n')).map((r) => r.title), [], 'interleaved');
+});
+
+// Consoles captured from our own guests (boots, suites, stressor runs), not written by
+// hand: each names its test and kernel in its expected.json. The floor is what the
+// corpus holds, so that removing any of them fails here.
+t.test('real clean consoles from our own guests give no report', async (t) => {
+  const real = loadCorpus().filter((l) => l.name.startsWith('clean-') && l.expected.origin === 'real');
+  const bytes = real.reduce((n, l) => n + Buffer.byteLength(l.text), 0);
+  const kernels = new Set(real.map((l) => l.expected.provenance?.kernel));
+  t.comment(`real clean consoles: ${real.length} logs, ${(bytes / 1024).toFixed(0)} KB, ${kernels.size} kernels`);
+  t.ok(bytes >= REAL_CLEAN_KB * 1024, `at least ${REAL_CLEAN_KB} KB of real clean console`);
+  for (const l of real) {
+    t.ok(l.expected.provenance?.source && l.expected.provenance.kernel, `${l.name} names its test and kernel`);
+    t.same(parseLog(l.text).map((r) => r.title), [], `${l.name}: no report`);
+  }
 });
 
 t.test('a marker inside other text is not a report unless a kernel timestamp starts it', async (t) => {

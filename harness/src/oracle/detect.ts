@@ -87,6 +87,8 @@ const DIES_AFTER: ReadonlySet<ReportType> = new Set<ReportType>(['BUG', 'Oops', 
 const DIE_TYPES: ReadonlySet<ReportType> = new Set<ReportType>(['Oops', 'invalid opcode', 'GPF', 'divide error', 'double fault']);
 // Messages printed just before the WARNING or BUG that reports them.
 const PRECURSORS: ReadonlySet<ReportType> = new Set<ReportType>(['refcount_t', 'list corruption', 'UBSAN', 'VFS']);
+// lockdep messages whose stack is the WARNING that DEBUG_LOCKS_WARN_ON() prints next.
+const LOCKDEP_THEN_WARN_RE = /BUG: key \S+ has not been registered!/;
 // A die() that can never start a report of its own right after another's first line.
 const DIE_CONTINUES_RE = /^(?:Oops: )?invalid opcode: |^Internal error: |^PANIC: double fault/;
 
@@ -492,6 +494,8 @@ export class Grouper {
     if (DIE_TYPES.has(type)) return DIE_CONTINUES_RE.test(t) || DIES_AFTER.has(head);
     if (PRECURSORS.has(head) && (type === 'WARNING' || type === 'BUG' || type === 'refcount_t' || type === 'list corruption')) return true;
     if (head === 'WARNING' && (type === 'refcount_t' || type === 'list corruption')) return true;
+    // lockdep_init_map_type() names an unregistered key, then DEBUG_LOCKS_WARN_ON() warns with the stack.
+    if (head === 'lockdep' && type === 'WARNING' && LOCKDEP_THEN_WARN_RE.test(cur.g.lines[cur.g.primary]!.text)) return true;
     if (head === 'soft lockup' && type === 'hard lockup') return true;
     // The Rust panic handler's BUG() (rust/helpers/bug.c, rust/helpers.c before 6.12).
     if (head === 'BUG' && type === 'BUG' && t.startsWith('kernel BUG at rust/')) return true;

@@ -220,6 +220,8 @@ interface Phys {
   no: number;
   /** Length of the physical line as the mail client saw it (trailing blanks included). */
   len: number;
+  /** The same without its trailing blanks. */
+  inked: number;
   /** Length in characters, and whether it holds tabs (then `len`, in columns, is wider). */
   chars: number;
   tabs: boolean;
@@ -275,7 +277,7 @@ function physical(raw: string, no: number): Phys {
   // is judged by its kernel text when it begins a line; as a continuation, it is the tail of
   // two merged lines and stays as it is.
   const glued = !anchored && text.includes('] ') && normaliseLine(text).ts !== null;
-  return { no, len: columns(full), chars: full.length, tabs: full.includes('\t'), trailingBlank: full.length > line.length, depth, indent, text, k, anchored, glued, syslog };
+  return { no, len: columns(full), inked: columns(line), chars: full.length, tabs: full.includes('\t'), trailingBlank: full.length > line.length, depth, indent, text, k, anchored, glued, syslog };
 }
 
 /** Display width with tabs at every 8 columns, as wrappers count it. */
@@ -410,6 +412,8 @@ const MODULE_WORDS_RE = /^(?:[\w-]+(?:\([A-Z+-]+\))?(?: +|$))+(?:\[last unloaded
 interface Wrap {
   /** The widest line (Infinity: the run was not wrapped). */
   w: number;
+  /** The widest line's text without the blanks a wrapper may leave at the break: where a word too long for the line is cut. */
+  edge: number;
   /** Cut at exactly `w` columns wherever that falls, words or not (fold -w, fixed-width archives). */
   hard: boolean;
 }
@@ -453,11 +457,12 @@ function joinsWith(cur: string, curAnchored: boolean, curGlued: boolean, last: P
   const firstWord = next.indent + /^\S*/.exec(next.text)![0].length;
   const gap = s1 === 'incomplete' ? 20 : 1;
   if (last.len + gap + firstWord <= wrap.w) return null;
-  // A word longer than the line is cut where it hits the edge, even by a wrapper that breaks at blanks.
-  const sep = last.len >= wrap.w && !last.trailingBlank && next.indent === 0 && !/\s/.test(last.text) ? '' : ' ';
+  // A word longer than the line is cut where it hits the edge, even by a wrapper that breaks at
+  // blanks (and keeps them at the end of the lines it breaks: then the edge is a column short of the widest line).
+  const sep = last.len >= wrap.edge && !last.trailingBlank && (next.indent === 0 || next.indent === last.indent) && !/\s/.test(last.text) ? '' : ' ';
   // A frame whose name (a mangled Rust one, say) was longer than the line: cut at the edge mid-name.
   // (A paste indentation is on both halves.)
-  const cutAtEdge = last.len >= wrap.w && !last.trailingBlank && next.indent === last.indent && !/\s/.test(last.text);
+  const cutAtEdge = last.len >= wrap.edge && !last.trailingBlank && next.indent === last.indent && !/\s/.test(last.text);
   if (cutAtEdge && BARE_NAME_RE.test(k1) && FRAME_HEAD_RE.test(k1 + k2)) return '';
   // Tails whose kind is certain: a frame's module or source line, a register
   // line's missing registers, the frame that a "... at"/"... in" line names.
@@ -503,12 +508,15 @@ export function intakeBody(body: string): IntakeBody {
   for (let i = 0; i < ph.length; ) {
     let j = i;
     let w = 0;
+    let edge = 0;
     for (; j < ph.length && ph[j]!.depth === ph[i]!.depth; j++) {
       const p = ph[j]!;
       // Wrappers differ on a tab's width (one column or up to eight): a line with tabs
       // counts at its narrower reading, so that it cannot widen the run on its own.
       const len = p.tabs ? p.chars : p.len;
-      if (len > w && /\S\s+\S+\s+\S/.test(p.text)) w = len;
+      if (!/\S\s+\S+\s+\S/.test(p.text)) continue;
+      if (len > w) w = len;
+      if (!p.tabs && p.inked > edge) edge = p.inked;
     }
     // A soft wrapper leaves ragged lines; a hard one fills every cut line to the same column.
     let atW = 0;
@@ -524,7 +532,7 @@ export function intakeBody(body: string): IntakeBody {
     // Lines padded to one width (tables) look hard-wrapped too: a token cut at the edge proves it.
     let cut = false;
     for (let x = i; x + 1 < j && !cut; x++) if (ph[x]!.len === w && ph[x + 1]!.k !== '') cut = gluedWhole(ph[x]!.k, ph[x + 1]!.text.trim());
-    const wrap: Wrap = w > 100 ? { w: Number.POSITIVE_INFINITY, hard: false } : { w, hard: atW >= 3 && atW * 2 >= nearW && atWBlank * 3 <= atW && cut };
+    const wrap: Wrap = w > 100 ? { w: Number.POSITIVE_INFINITY, edge: Number.POSITIVE_INFINITY, hard: false } : { w, edge: Math.min(edge || w, w), hard: atW >= 3 && atW * 2 >= nearW && atWBlank * 3 <= atW && cut };
     for (let x = i; x < j; x++) wraps[x] = wrap;
     i = j;
   }
