@@ -100,6 +100,7 @@ export function hostileProbes(dir: string): Probe[] {
     { name: 'make jobs by the million', args: ['build', '--jobs', '1000000'], says: range('--jobs') },
     { name: 'keep-last past sense', args: ['cache', 'prune', '--keep-last', '99999999999'], says: range('--keep-last') },
     { name: 'history of no nights', args: ['results', 'history', 'x', '--nights', '0'], says: range('--nights') },
+    { name: 'a config fragment mistyped', args: ['run', '--config', 'dax,debgu-vm'], says: /no config fragment "debgu-vm"/ },
     // Config files.
     { name: 'YAML alias bomb', args: ['nightly', x.laughs], says: /alias/ },
     { name: 'YAML nested 50000 deep', args: ['nightly', x.deepYaml], says: /deep\.yaml: not a usable config: it opens over 1000/ },

@@ -74,15 +74,16 @@ for (const [name, args, re] of cases) {
   });
 }
 
-t.test('the config typo is found before apt or a download, in well under a second of the CLI starting', async (t) => {
+// How fast the line comes is a figure for bench/hostile-probes.ts (npm run
+// bench:hostile -- --section input), not an assertion: a loaded machine would
+// fail a timed test without anything being wrong.
+t.test('the config typo is found before apt or a download', async (t) => {
   const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
-  // The start-up of node and tsx is the floor: --help measures it.
-  const floor = Math.min(...[0, 1].map(() => cli(['run', '--help'], results).ms));
   const r = cli(['run', '--config', 'dax,debgu-vm'], results);
   t.equal(r.code, 2, r.err);
   t.match(r.err, /no config fragment "debgu-vm"/);
   t.same(readdirSync(r.cache), [], 'the empty cache stays empty');
-  t.ok(r.ms - floor < 1000, `typo found ${r.ms - floor} ms after start-up (${r.ms} ms in all, start-up ${floor} ms)`);
+  t.same(readdirSync(results), [], 'no run directory created');
 });
 
 t.test('an mbox the harness cannot read: one line, exit 2, before anything else', async (t) => {
