@@ -12,7 +12,7 @@ import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
 import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
 import { loadSeries } from '../../kernel/series.ts';
-import { kcidbPatchsetHash } from '../../results/reporters/kcidb.ts';
+import { kcidbPatchsetHash } from '../../results/reporters/index.ts';
 import { GuestPool } from '../guest-pool.ts';
 import { suiteByName } from '../../suites/index.ts';
 import { reserveSpace } from '../../host/space.ts';
