@@ -11,7 +11,7 @@ import { testKey, verdictOf, wantsRerun } from '../../results/classify.ts';
 import type { KernelArtifact, TestStatus, Verdict } from '../../results/records.ts';
 import { expandMatrix, shardCells, uniqueKernels, type NightConfig, type Shard } from './config.ts';
 import type { CellOutcome, CheckCell, MatrixCell, KernelSpec, PrepareKernel, RunCell } from './plan.ts';
-import { loadSeries } from '../../kernel/series.ts';
+import { loadSeries } from '../../kernel/index.ts';
 import { kcidbPatchsetHash } from '../../results/reporters/index.ts';
 import { GuestPool } from '../guest-pool.ts';
 import { suiteByName } from '../../suites/index.ts';

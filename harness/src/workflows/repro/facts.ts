@@ -1,7 +1,7 @@
 // What a crash report says that helps reproduce it: the crash itself (title,
 // keys, page dump, kernel, taint, Comm), the tests it names, the functions on
 // its stack and the filesystem and mode they belong to. Pure.
-import { parseKernelVersion, type KernelVersion } from '../../kernel/version.ts';
+import { parseKernelVersion, type KernelVersion } from '../../kernel/index.ts';
 export { parseKernelVersion, type KernelVersion };
 import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts';
 import { neverGuilty } from '../../oracle/index.ts';
