@@ -1,13 +1,12 @@
 // `dax-harness attach RUN` and `dax-harness stop RUN`: another shell in a
 // guest that is up (kept by run --keep, or a shell session's), and ending one.
 import { join, resolve } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { checkProcess, pidAlive, signalRecorded } from '../host/pid.ts';
 import { removeInside } from '../host/private.ts';
 import { loadRun } from '../results/store.ts';
-import { Guest } from '../vm/guest.ts';
-import { interactiveShell } from '../vm/pty.ts';
+import { execInKept, keptLogin, shellInKept } from '../workflows/attach.ts';
 import { connectHost, crashNotice, guestRefusal, guestState, readGuest, GuestRefusedError, GUEST_DIR, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
@@ -109,24 +108,11 @@ export async function attachCommand(argv: string[]): Promise<number> {
   ).catch((e: Error) => e);
   if (host instanceof GuestRefusedError) return bad(host.message);
   if (host instanceof Error) return bad(`cannot reach the owner of ${info.run} (${join(dir, GUEST_DIR, 'sock')}: ${host.message}); its guest may be going down`);
-  // The key where the owner put it, not wherever guest.json says.
-  const privateKey = await readFile(join(dir, 'ssh', 'key'), 'utf8');
+  const login = await keptLogin(dir, info);
   try {
-    if (p.command) {
-      const g = await Guest.connect({ port: info.ssh.port, privateKey, hostKeyBlob: info.ssh.hostKey, deadlineMs: 30000, signal: end.signal });
-      try {
-        const r = await g.exec(p.command, {
-          timeoutMs: 6 * 3600 * 1000,
-          signal: end.signal,
-          onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk),
-        });
-        return r.exitCode ?? 1;
-      } finally {
-        g.close();
-      }
-    }
+    if (p.command) return await execInKept(login, p.command, { signal: end.signal, onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk) });
     say(`attached to ${info.run} (${info.mode === 'kept' ? 'kept by run --keep' : 'a shell session'}); exit or Ctrl-D to leave, dax-harness stop ${info.run} ends it`);
-    const status = await interactiveShell({ port: info.ssh.port, privateKey, hostKeyBlob: info.ssh.hostKey }, { stdin: process.stdin, stdout: process.stdout }, end.signal);
+    const status = await shellInKept(login, { stdin: process.stdin, stdout: process.stdout }, end.signal);
     return status ?? (down ? 1 : 0);
   } catch (e) {
     say(`dax-harness attach: ${(e as Error).message}`);

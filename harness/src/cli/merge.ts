@@ -1,11 +1,8 @@
 // `dax-harness merge DIR...`: the shards of one night into one night.
 import { resolve } from 'node:path';
 import { mergeNights } from '../workflows/nightly/index.ts';
+import { reportNight } from '../workflows/nightly/reports.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { ResultsIndex } from '../results/db.ts';
-import { writeNightReports } from '../results/reporters/index.ts';
-import { formatNightSummary } from '../results/reporters/text.ts';
-import { nightExitCode } from '../results/report.ts';
 import { forTerminal, lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { reportError, usageError } from './exit.ts';
@@ -52,18 +49,13 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   try {
     const out = await mergeNights(a.positionals, into, (m) => process.stderr.write(`${lineForTerminal(m)}\n`));
     if (out.missing.length) console.error(`dax-harness merge: shard(s) ${out.missing.join(', ')} missing: the night is marked unfinished`);
-    const index = await ResultsIndex.open(into);
-    try {
-      const report = await writeNightReports(index, out.nightId, out.dir);
-      if (json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-      else {
-        process.stdout.write(forTerminal(formatNightSummary(report)));
-        console.log(`reports: ${out.dir}`);
-      }
-      return nightExitCode(report);
-    } finally {
-      index.close();
+    const night = await reportNight(into, out.nightId, out.dir);
+    if (json) process.stdout.write(JSON.stringify(night.report, null, 2) + '\n');
+    else {
+      process.stdout.write(forTerminal(night.summary));
+      console.log(`reports: ${out.dir}`);
     }
+    return night.exitCode;
   } catch (e) {
     return reportError('merge', e);
   }

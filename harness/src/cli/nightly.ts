@@ -5,11 +5,8 @@ import { loadNightConfig, parseShard } from '../workflows/nightly/config.ts';
 import { runNight } from '../workflows/nightly/index.ts';
 import { primitiveRunCell, prepareKernelWith, checkCellInputs, kernelFault } from '../workflows/nightly/run-cell.ts';
 import { withNightSignals } from '../workflows/nightly/signals.ts';
+import { reportNight } from '../workflows/nightly/reports.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { ResultsIndex } from '../results/db.ts';
-import { writeNightReports } from '../results/reporters/index.ts';
-import { formatNightSummary } from '../results/reporters/text.ts';
-import { nightExitCode } from '../results/report.ts';
 import { InfraError, InputError } from '../host/errors.ts';
 import { LIMITS, isSafeId, secondsOption, wholeOption } from '../host/limits.ts';
 import { forTerminal } from '../host/terminal.ts';
@@ -122,23 +119,18 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       const out = await runNight({ ...opts, progress, signal }, { runCell: primitiveRunCell({ bootTimeoutMs }), prepareKernel: prepareKernelWith({ jobs: makeJobs }), checkCell: checkCellInputs, kernelFault });
       // No reports: they would not fit either.
       if (out.diskFull) return reportError('nightly', new InfraError(`${out.diskFull}: night ${out.nightId} stopped unfinished; free some space and run the same command again to resume it`));
-      const index = await ResultsIndex.open(resultsRoot);
-      try {
-        const report = await writeNightReports(index, out.nightId, out.dir);
-        if (v.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        else {
-          process.stdout.write(forTerminal(formatNightSummary(report)));
-          console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
-        }
-        if (out.interrupted) {
-          // On stdout with the summary; beside --json's data, on stderr.
-          (v.json ? process.stderr : process.stdout).write(`night ${out.nightId} is unfinished: run the same command again to resume it\n`);
-          return EXIT.sigint;
-        }
-        return nightExitCode(report);
-      } finally {
-        index.close();
+      const night = await reportNight(resultsRoot, out.nightId, out.dir);
+      if (v.json) process.stdout.write(JSON.stringify(night.report, null, 2) + '\n');
+      else {
+        process.stdout.write(forTerminal(night.summary));
+        console.log(`reports: ${out.dir}/{summary.txt,junit.xml,results.tap,kcidb.json,report.html}`);
       }
+      if (out.interrupted) {
+        // On stdout with the summary; beside --json's data, on stderr.
+        (v.json ? process.stderr : process.stdout).write(`night ${out.nightId} is unfinished: run the same command again to resume it\n`);
+        return EXIT.sigint;
+      }
+      return night.exitCode;
     });
   } catch (e) {
     return reportError('nightly', e);

@@ -97,7 +97,7 @@ export async function parseLogCommand(argv: string[]): Promise<number> {
   }
   if (values.vmlinux) {
     // Loaded only here: it brings the process runner, which a plain parse-log does not need at start-up.
-    const { Addr2lineSymbolizer } = await import('../kernel/symbolize.js');
+    const { Addr2lineSymbolizer } = await import('../kernel/index.ts');
     const sym = new Addr2lineSymbolizer({ vmlinux: values.vmlinux, systemMap: values['system-map'] ?? null });
     reports = await Promise.all(reports.map((r) => symbolizeReport(r, sym)));
   }

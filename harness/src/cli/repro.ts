@@ -1,32 +1,28 @@
-// `dax-harness repro REPORT|-`: argument parsing, input checks (all before a
-// guest or a download), the plan, progress and the outcome. The work is in
-// workflows/repro; the guest the loop runs in is injected (deps.openGuest).
-import { resolve, join } from 'node:path';
+// `dax-harness repro REPORT|-`: the options parsed and checked, one call into
+// workflows/repro/workflow.ts (which checks the rest before a guest or a
+// download, plans, loops and records), the outcome printed, the exit status.
+import { resolve } from 'node:path';
 import { readFile, stat, access, constants } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { InfraError, InputError } from '../host/errors.ts';
+import { InputError } from '../host/errors.ts';
 import { parseDuration, kernelChoice, whole, KERNEL_OPTIONS, type KernelArgs } from './run-options.ts';
 import { LIMITS } from '../host/limits.ts';
 
 export { parseDuration };
-import { setInterruptHandler } from '../host/proc.ts';
-import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
-import type { KernelChoice } from '../workflows/cell.ts';
+import type { KernelChoice } from '../workflows/run.ts';
 import type { Accel } from '../results/records.ts';
-import { readReport, WHOLE_INPUT_LIMIT } from '../workflows/repro/report.ts';
-import { planRepro, reproCatalogue, summarise, type ReproPlan } from '../workflows/repro/plan.ts';
-import { checkTreeGiven, resolveTestNames, type Candidate } from '../workflows/repro/candidates.ts';
+import { WHOLE_INPUT_LIMIT } from '../workflows/repro/report.ts';
+import { resolveTestNames } from '../workflows/repro/candidates.ts';
 
 export { resolveTestNames };
-import { reproLoop, type ReproGuest } from '../workflows/repro/loop.ts';
-import type { DebianKernel } from '../workflows/repro/kernels.ts';
-import { formatPlan, formatSummary } from '../workflows/repro/text.ts';
+import { reproWorkflow, type ReproDeps as WorkflowDeps, type ReproOutcome } from '../workflows/repro/workflow.ts';
+import { formatPlan } from '../workflows/repro/text.ts';
 import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, interruptedCode, reportError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, type Progress } from './progress.ts';
 import { readCapped, seriesArg } from './series-input.ts';
 
 export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
@@ -119,32 +115,8 @@ export const REPRO_SPEC = defineCommand({
   exit: { 0: 'reproduced (with --any-crash: a crash was met)', 1: 'not reproduced within the budget' },
 });
 
-/** What the guest side gets to boot and run the loop's tests. */
-export interface ReproGuestPlan {
-  kernel: KernelChoice;
-  /** The tests the loop may ask for (their suites: smoke, stressors, ndctl). */
-  candidates: Candidate[];
-  ndctl: string | null;
-  /** Stressor seconds (0: the manifest's); pattern seed. */
-  seconds: number;
-  seed: number;
-  accel?: Accel;
-  /** Where the guests' run directories go. */
-  resultsRoot: string;
-  progress: (line: string) => void;
-  /** Aborted on ^C/SIGTERM: the guest stops the cell in flight. */
-  signal?: AbortSignal;
-}
-
-export interface ReproDeps {
-  /** Debian's kernels (apt), for choosing one when the user names none. */
-  debianKernels?: () => Promise<DebianKernel[]>;
-  /** Boot the guest the loop runs in. */
-  openGuest?: (plan: ReproGuestPlan) => Promise<ReproGuest>;
-  stdin?: Readable;
-  now?: () => number;
-}
-
+/** The workflow's injected pieces, and standard input (REPORT or --series -). */
+export type ReproDeps = WorkflowDeps & { stdin?: Readable };
 
 async function readInput(file: string, stdin: Readable): Promise<string> {
   if (file === '-') return (await readCapped(stdin, WHOLE_INPUT_LIMIT, `standard input is over ${WHOLE_INPUT_LIMIT >> 20} MiB: give the crash mail or the part of the log with the crash`)).toString('utf8');
@@ -185,15 +157,6 @@ export async function kernelFromArgs(a: KernelArgs, stdin?: Readable): Promise<{
   return { choice, argv };
 }
 
-/** The kernel choice for argv picked from Debian's list (or the stock default). */
-function choiceFromArgv(argv: readonly string[]): KernelChoice {
-  const i = argv.indexOf('--kernel-package');
-  if (i >= 0) return { kind: 'stock', pkg: argv[i + 1] };
-  const s = argv.indexOf('--source');
-  if (s >= 0) return { kind: 'build', opts: { source: argv[s + 1] } };
-  return { kind: 'stock' };
-}
-
 const REAL: ReproDeps = {
   debianKernels: async () => (await import('../workflows/repro/debian.ts')).debianKernels(),
 };
@@ -202,105 +165,63 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   const parsed = parseCommand(REPRO_SPEC, argv);
   if (typeof parsed === 'number') return parsed;
   const { values: a, positionals } = parsed;
-  const budgetText = a.budget ?? '30m';
-  let plan: ReproPlan;
-  let kernel: KernelChoice;
-  let budgetMs: number;
-  let confirm: number;
-  let report: string;
-  let reportText: string | null = null;
+  const stdin = deps.stdin ?? process.stdin;
+  const now = deps.now ?? Date.now;
+  let progress: Progress = () => {};
+  let out: ReproOutcome;
   try {
     if (positionals.length === 0) throw new InputError('REPORT is missing: give the file with the crash (a console log or the mail), or - to read it from standard input');
     if (positionals.length > 1) throw new InputError(`one REPORT at most, got ${positionals.length}: ${positionals.join(' ')}`);
-    report = positionals[0]!;
-    budgetMs = parseDuration(budgetText, '--budget');
-    confirm = whole(a.confirm, '--confirm', LIMITS.confirm, 4);
+    const report = positionals[0]!;
+    const budgetMs = parseDuration(a.budget ?? '30m', '--budget');
+    const confirm = whole(a.confirm, '--confirm', LIMITS.confirm, 4);
     const crash = a.crash !== undefined ? whole(a.crash, '--crash', LIMITS.crashIndex, 1) : undefined;
-    whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
-    whole(a.seed, '--seed', LIMITS.seed, 1);
+    const seconds = whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
+    const seed = whole(a.seed, '--seed', LIMITS.seed, 1);
     if (a.accel !== undefined && a.accel !== 'kvm' && a.accel !== 'tcg') throw new InputError(`--accel "${a.accel}" is not kvm or tcg`);
-    const catalogue = await reproCatalogue();
-    const only = a.test ? await resolveTestNames(a.test, catalogue) : undefined;
-    const ndctl = a.ndctl ? resolve(a.ndctl) : null;
-    if (ndctl) {
-      await access(join(ndctl, 'meson.build')).catch(() => {
-        throw new InputError(`--ndctl ${a.ndctl} has no meson.build: give the top of an ndctl git tree`);
-      });
-    }
-    if (!ndctl) checkTreeGiven(only ?? [], catalogue);
-    if (report === '-' && a.series === '-') throw new InputError('REPORT and --series both read standard input: save one of them to a file');
-    const given = await kernelFromArgs(a, deps.stdin ?? process.stdin);
-    const text = await readInput(report, deps.stdin ?? process.stdin);
-    reportText = text;
-    const input = await readReport(text);
-    const debianKernels = given ? null : deps.debianKernels ? await deps.debianKernels() : null;
-    plan = planRepro(input, { catalogue, ndctl, only, crash, kernelArgv: given?.argv ?? null, debianKernels });
-    kernel = given?.choice ?? choiceFromArgv(plan.kernel.argv);
-    if (plan.kernel.pick?.kernel.kind === 'source') await checkKernelInputs({ source: plan.kernel.pick.kernel.argv[1] });
-    if (!a['dry-run'] && plan.candidates.length === 0)
-      throw new InputError(`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : ': name one with --test'}`);
+    out = await reproWorkflow(
+      {
+        report,
+        tests: a.test,
+        ndctl: a.ndctl,
+        crash,
+        budgetMs,
+        budget: a.budget,
+        confirm,
+        seconds,
+        seed,
+        accel: a.accel as Accel | undefined,
+        anyCrash: a['any-crash'],
+        dryRun: a['dry-run'],
+        resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
+        argv: ['dax-harness', 'repro', ...argv],
+        givenKernel: async () => {
+          if (report === '-' && a.series === '-') throw new InputError('REPORT and --series both read standard input: save one of them to a file');
+          return kernelFromArgs(a, stdin);
+        },
+        readText: () => readInput(report, stdin),
+        onPlan: (plan) => {
+          process.stderr.write(forTerminal(formatPlan(plan)));
+          // Seconds count from the search's start, not from the planning.
+          progress = progressPrinter({ now });
+        },
+        progress: (line) => progress(line),
+      },
+      { ...deps, now },
+    );
   } catch (e) {
     // Never exit 1 here: that is "not reproduced".
     return reportError('repro', e);
   }
-
-  if (a['dry-run']) {
+  if (out.kind === 'planned') {
+    const plan = out.plan;
     if (a.json) process.stdout.write(JSON.stringify({ plan: { ...plan, facts: { ...plan.facts, crash: { source: plan.facts.crash.source, report: plan.facts.crash.report } } } }, null, 2) + '\n');
     else process.stdout.write(forTerminal(formatPlan(plan)));
     return 0;
   }
-  process.stderr.write(forTerminal(formatPlan(plan)));
-  const now = deps.now ?? Date.now;
-  const started = now();
-  const progress = progressPrinter({ now });
-  const seconds = whole(a.seconds, '--seconds', LIMITS.stressSeconds, 0);
-  const ndctl = a.ndctl ? resolve(a.ndctl) : null;
-  const dir = await ReproDir.create(a.results ? resolve(a.results) : defaultResultsRoot(), { argv: ['dax-harness', 'repro', ...argv], given: report, text: reportText ?? '', plan });
-  progress(`repro in ${dir.dir}`);
-  // From standard input, the commands that reproduce it point at the copy kept with the results.
-  const reportPath = report === '-' ? dir.record.report.copy : report;
-  const stop = new AbortController();
-  setInterruptHandler(async (sig) => {
-    stop.abort(new Error(`interrupted by ${sig}`));
-    await dir.finish('interrupted', `interrupted by ${sig}`, null).catch(() => {});
-  });
-  let loop;
-  try {
-    const guest = await (deps.openGuest ?? openCellGuest)({ kernel, candidates: plan.candidates, ndctl, seconds, seed: whole(a.seed, '--seed', LIMITS.seed, 1), accel: a.accel as Accel | undefined, resultsRoot: dir.runsRoot, progress, signal: stop.signal });
-    // Preparing the guest (a kernel build included) is part of the budget.
-    loop = await reproLoop(guest, {
-      want: plan.facts.crash.report,
-      candidates: plan.candidates,
-      budgetMs: budgetMs - (now() - started),
-      anyCrash: a['any-crash'],
-      confirm,
-      now,
-      onPass: (p) => {
-        progress(
-          `pass ${p.index + 1} ${p.test}: ${p.infraError ? `guest broke: ${p.infraError}` : p.status}${p.crashes.length ? ` — ${p.crashes.map((c) => `${c.title} (${c.verdict})`).join('; ')}` : ''}`,
-        );
-        void dir.pass(p).catch(() => {});
-      },
-    });
-  } catch (e) {
-    if (stop.signal.aborted) return interruptedCode(String((stop.signal.reason as Error)?.message));
-    const msg = e instanceof Error ? e.message : String(e);
-    await dir.finish('infra-error', msg, null);
-    const known = e instanceof InputError || e instanceof InfraError;
-    return reportError('repro', known ? e : new InfraError(`could not run the tests: ${msg.split('\n')[0]!}`));
-  }
-  const summary = summarise(plan, loop, { report: reportPath, ndctl, budget: a.budget, anyCrash: a['any-crash'], seconds });
-  const human = formatSummary(summary, { budget: budgetText });
-  const status = summary.reproduced ? 'reproduced' : summary.found ? 'other-crash' : loop.stop === 'no-tests' ? 'infra-error' : 'not-reproduced';
-  await dir.finish(status, summary.found ? summary.found.title : loop.stop, summary, human + `\nresults: ${dir.dir}\n`);
-  if (a.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-  else process.stdout.write(forTerminal(human) + `results: ${dir.dir}\n`);
-  if (summary.found) return EXIT.ok;
-  return loop.stop === 'no-tests' ? EXIT.infra : EXIT.verdict;
-}
-
-/** The real guest side: the run primitive (workflows/repro/guest.ts). */
-async function openCellGuest(p: ReproGuestPlan): Promise<ReproGuest> {
-  const { CellReproGuest } = await import('../workflows/repro/guest.ts');
-  return new CellReproGuest({ kernel: p.kernel, ndctl: p.ndctl, seconds: p.seconds, seed: p.seed, accel: p.accel, runsRoot: p.resultsRoot, progress: p.progress, signal: p.signal });
+  if (out.kind === 'interrupted') return interruptedCode(out.reason);
+  if (a.json) process.stdout.write(JSON.stringify(out.summary, null, 2) + '\n');
+  else process.stdout.write(forTerminal(out.text) + `results: ${out.dir}\n`);
+  if (out.summary.found) return EXIT.ok;
+  return out.stop === 'no-tests' ? EXIT.infra : EXIT.verdict;
 }

@@ -2,8 +2,7 @@
 // accelerator, ssh port), shared by every command that boots one the same
 // way (run, shell): one parser, one manual section, one set of checks.
 import { resolve } from 'node:path';
-import { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
-import { RunInputError, type KernelChoice } from '../workflows/run.ts';
+import { RunInputError, parseSizeMiB, parseMemmap, defaultTopology, validateTopology, type KernelChoice } from '../workflows/run.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
 import { seriesArg } from './series-input.ts';
 import type { Accel, Topology } from '../results/records.ts';

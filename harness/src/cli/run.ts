@@ -1,10 +1,9 @@
 // `dax-harness run`: argument parsing, progress and the result table. All the
 // work happens in workflows/run.ts.
 import { resolve } from 'node:path';
-import { runWorkflow, RunInputError, DEFAULT_SUITE, checkSuiteOptions } from '../workflows/run.ts';
+import { runWorkflow, RunInputError, DEFAULT_SUITE, checkSuiteOptions, type DaxFs } from '../workflows/run.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { formatTable } from '../results/table.ts';
-import type { DaxFs } from '../suites/fsdax.ts';
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs, parseDuration, whole as int } from './run-options.ts';
 import { LIMITS, secondsOption } from '../host/limits.ts';
 import { KEEP_HELP, runKept } from './run-keep.ts';

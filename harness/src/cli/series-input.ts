@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { InputError } from '../host/errors.ts';
 import { cacheDir } from '../host/paths.ts';
 import { sha256, writeFileAtomic } from '../host/fsutil.ts';
-import { SERIES_MAX_BYTES } from '../kernel/series.ts';
+import { SERIES_MAX_BYTES } from '../kernel/index.ts';
 import { mkdir } from 'node:fs/promises';
 
 /** All of a stream, or an InputError saying `tooBig` once it passes `limit` bytes (nothing past it is kept). */

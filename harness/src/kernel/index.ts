@@ -21,6 +21,18 @@ export { KernelPipelineError, KernelInputError, SourceError, SeriesError, Config
 export { parseSourceSpec } from './source.js';
 export { loadSeries } from './series.js';
 export { loadProfile } from './config.js';
+// What the rest of the harness uses besides a build: a git tree's commits, a
+// series as read, Debian's stock kernel and its nfit_test, the PVH entry a
+// guest boots, module headers for out-of-tree builds, and symbolizing.
+export { git, resolveCommit, resolveSource } from './source.js';
+export { SERIES_MAX_BYTES, type Series } from './series.js';
+export { prepareStockKernel, kernelFromPath } from './stock.js';
+export { withNfitTest } from './nfit-stock.js';
+export { pvhKernel } from './pvh.js';
+export { kbuildReadable } from './make.js';
+export { moduleBuildTree, HeadersError } from './headers.js';
+export { Addr2lineSymbolizer } from './symbolize.js';
+export { compareDebianVersions, compareVersionParts, parseKernelVersion, releaseIndex, versionTriple, type KernelVersion } from './version.js';
 
 export const DEFAULT_SOURCE = 'debian:6.1';
 

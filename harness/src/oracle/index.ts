@@ -17,6 +17,8 @@ export { titleReport, normaliseTitle } from './titles.js';
 export { neverGuilty, canonicalFrame } from './guilty.js';
 export { buildReport, mainTrace } from './report.js';
 export { symbolizeReport, type Symbolizer } from './symbolizer.js';
+// A report as it reaches a user (a log, a mail, an mbox thread) → the console text in it.
+export { splitMessages, intakeBody, intakeMessage, type IntakeForm, type IntakeMessage, type MailMeta, type RawMessage, type SyzbotInfo } from './intake.js';
 
 /** Report kinds in which the kernel says it is stuck (a CPU, a task, RCU) rather than dead or warning. */
 export const STALL_TYPES: ReadonlySet<string> = new Set(['soft lockup', 'hard lockup', 'RCU stall', 'hung task', 'workqueue lockup']);

@@ -6,7 +6,9 @@
 // (quoted-printable, base64, multipart) is the caller's, who hands the decoded
 // bodies back to intakeBody().
 import { MBOX_FROM, mboxMessages, mboxStarts } from '../host/mbox.ts';
-import { matchStart, normaliseLine } from './index.js';
+// From their modules, not index.ts: index.ts re-exports this file.
+import { matchStart } from './patterns.js';
+import { normaliseLine } from './lines.js';
 
 export type IntakeForm = 'console' | 'mail' | 'mbox';
 

@@ -4,14 +4,12 @@
 // is not the idle value, that still has ->mapping, or that is still compound.
 // Also here: the fixture that leaks a reference on purpose to prove it works
 // (the umount watchdog it pairs with lives in watchdog.ts).
-import { versionTriple } from '../kernel/version.ts';
-import { kbuildReadable } from '../kernel/make.ts';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir, repoRoot } from '../host/paths.ts';
 import { buildCached, openCached, readJson, sha256, writeJsonAtomic } from '../host/fsutil.ts';
-import { moduleBuildTree, HeadersError } from '../kernel/headers.ts';
+import { kbuildReadable, moduleBuildTree, HeadersError, versionTriple } from '../kernel/index.ts';
 import { parsePageDump, normaliseLine } from '../oracle/index.ts';
 import type { KernelArtifact, PageDump } from '../results/records.ts';
 import type { Guest } from '../vm/guest.ts';

@@ -10,6 +10,9 @@ import type { SuiteName } from '../suites/index.ts';
 export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell.ts';
 // What run and shell check of their suite options, from the suite registry.
 export { DEFAULT_SUITE, checkSuiteOptions } from '../suites/index.ts';
+export type { DaxFs };
+// The guest's shape as run and shell take it from their options.
+export { parseSizeMiB, parseMemmap, defaultTopology, validateTopology } from '../vm/topology.ts';
 
 export interface RunOptions {
   kernel: KernelChoice;

@@ -8,7 +8,7 @@ import { privateDir } from '../host/private.ts';
 import { run } from '../host/proc.ts';
 import { buildCached, sha256 } from '../host/fsutil.ts';
 import { Machine, PortInUseError } from '../vm/machine.ts';
-import { pvhKernel } from '../kernel/pvh.ts';
+import { pvhKernel } from '../kernel/index.ts';
 import { Guest } from '../vm/guest.ts';
 import { freePort, portIsFree } from '../vm/ports.ts';
 import type { MachineSpec } from '../vm/qemu-args.ts';

@@ -9,6 +9,9 @@ import { formatTap } from './tap.ts';
 import { formatKcidb } from './kcidb.ts';
 import { formatHtml } from './html.ts';
 
+export { formatNightSummary };
+export { kcidbPatchsetHash } from './kcidb.ts';
+
 export const REPORT_FILES = { text: 'summary.txt', junit: 'junit.xml', tap: 'results.tap', kcidb: 'kcidb.json', html: 'report.html' } as const;
 export type ReportFormat = keyof typeof REPORT_FILES;
 

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { NDCTL_GUEST, NdctlInputError, prepareNdctl, runNdctlSuite, type NdctlBuild } from './ndctl.ts';
 import { NDCTL_PATHS, NDCTL_PROGRAMS, NDCTL_TARGET, NDCTL_TESTS } from './paths.ts';
 import { commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
-import { withNfitTest } from '../../kernel/nfit-stock.ts';
+import { withNfitTest } from '../../kernel/index.ts';
 
 const NAME = 'ndctl';
 

@@ -6,7 +6,7 @@
 // Test names: `stressor` selects every target the manifest lists for it;
 // `stressor.target` one (e.g. `reflink_share.xfs-reflink`). Tests marked
 // "default": false run only when named.
-import { compareVersionParts, versionTriple } from '../../kernel/version.ts';
+import { compareVersionParts, versionTriple } from '../../kernel/index.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stressorDir } from '../../image/initramfs.ts';

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { BuildError, PatchApplyError, prepareKernel, type PrepareKernelOptions } from '../../kernel/index.ts';
-import type { Series } from '../../kernel/series.ts';
+import type { Series } from '../../kernel/index.ts';
 import { sha256 } from '../../host/fsutil.ts';
 import { InfraError, InputError } from '../../host/errors.ts';
 import type { KernelArtifact, RunRecord, TestResult } from '../../results/records.ts';

@@ -4,9 +4,7 @@
 import { resolve } from 'node:path';
 import type { BisectPatchRef } from '../../results/records.ts';
 import { InputError } from '../../host/errors.ts';
-import { loadSeries } from '../../kernel/index.ts';
-import type { Series } from '../../kernel/series.ts';
-import { git, parseSourceSpec, resolveCommit, resolveSource } from '../../kernel/source.ts';
+import { git, loadSeries, parseSourceSpec, resolveCommit, resolveSource, type Series } from '../../kernel/index.ts';
 import { SuiteInputError, allSuites, selectTests, suiteByName, type SuiteName } from '../../suites/index.ts';
 import type { Direction } from './types.ts';
 

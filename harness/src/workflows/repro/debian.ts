@@ -3,7 +3,7 @@
 // linux-source-X.Y packages (built by the kernel pipeline), read from the
 // host's apt lists. apt-cache takes a second or two, so the answer is cached
 // until apt's lists change (an apt-get update rewrites their directory).
-import { compareDebianVersions } from '../../kernel/version.ts';
+import { compareDebianVersions } from '../../kernel/index.ts';
 import { stat, readFile, mkdir } from 'node:fs/promises';
 import { run } from '../../host/proc.ts';
 import { cacheDir } from '../../host/paths.ts';

@@ -1,16 +1,16 @@
 // What a crash report says that helps reproduce it: the crash itself (title,
 // keys, page dump, kernel, taint, Comm), the tests it names, the functions on
 // its stack and the filesystem and mode they belong to. Pure.
-import { parseKernelVersion, type KernelVersion } from '../../kernel/version.ts';
+import { parseKernelVersion, type KernelVersion } from '../../kernel/index.ts';
 export { parseKernelVersion, type KernelVersion };
 import type { CrashReport, PageDump, TaintInfo } from '../../results/records.ts';
-import { neverGuilty } from '../../oracle/index.ts';
-import type { SyzbotInfo } from '../../oracle/intake.ts';
+import type { SyzbotInfo } from '../../oracle/index.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
 import type { ReproCatalogue, ReproMention } from '../../suites/index.ts';
 import { DAX_FILESYSTEMS, type DaxFs } from '../../suites/fsdax.ts';
 import { InputError } from '../../host/errors.ts';
 import { matchCrash } from './match.ts';
+import { significantFunctions, stackFunctions } from './stack.ts';
 
 export type Fs = DaxFs;
 export type Mode = 'fsdax' | 'devdax';
@@ -53,25 +53,6 @@ export interface ReportFacts {
 
 /** The report cannot be used as it is (no crash in it, a crash number it does not have): bad input. */
 export class ReportError extends InputError {}
-
-/** Frames of the crash's own stack: RIP first, then the reliable frames of the main trace. */
-export function stackFunctions(r: CrashReport): string[] {
-  const out: string[] = [];
-  const add = (fn: string) => {
-    if (!out.includes(fn)) out.push(fn);
-  };
-  if (r.rip) add(r.rip.norm);
-  for (const f of r.frames ?? []) if (f.reliable && (f.section === 'stack' || f.section === 'rip')) add(f.norm);
-  return out;
-}
-
-// Scheduler, wait and syscall-entry plumbing: on every stack, never where a bug is.
-const PLUMBING_RE = /^(?:__?schedule\w*|schedule\w*|io_schedule\w*|_{0,3}wait_\w+|wait_for_completion\w*|do_syscall_\w+|x64_sys_call|entry_SYSCALL\w*|syscall_exit\w*|ret_from_fork\w*|handle_mm_fault|__handle_mm_fault)$/;
-
-/** Frames that say where the bug is: no reporting, trap, refcount-helper or entry frames; names as printed. */
-export function significantFunctions(r: CrashReport): string[] {
-  return stackFunctions(r).filter((f) => !neverGuilty(f) && !PLUMBING_RE.test(f));
-}
 
 /**
  * The crash a report is about: the one picked by number (1-based, in the

@@ -2,7 +2,7 @@
 // names none, and how close that is. The list of what Debian offers comes
 // from the caller (apt); this only chooses. Pure.
 import type { KernelVersion } from './facts.ts';
-import { parseKernelVersion, releaseIndex } from '../../kernel/version.ts';
+import { parseKernelVersion, releaseIndex } from '../../kernel/index.ts';
 export { releaseIndex };
 
 export interface DebianKernel {

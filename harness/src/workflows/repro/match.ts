@@ -6,7 +6,7 @@
 // field by field. Pure.
 import type { CrashReport } from '../../results/records.ts';
 import { aliasFrame, sameCrash } from '../../oracle/index.ts';
-import { significantFunctions } from './facts.ts';
+import { significantFunctions } from './stack.ts';
 
 export type Sameness = 'same' | 'related' | 'different';
 

@@ -8,7 +8,7 @@ import type { AddressObject } from 'mailparser';
 import { MAIL_LIMITS, MailInputError, parseMail } from '../../host/mail.ts';
 import type { CrashReport } from '../../results/records.ts';
 import { parseLog, parseLines } from '../../oracle/index.ts';
-import { splitMessages, intakeBody, intakeMessage, type IntakeForm, type IntakeMessage, type MailMeta, type RawMessage } from '../../oracle/intake.ts';
+import { splitMessages, intakeBody, intakeMessage, type IntakeForm, type IntakeMessage, type MailMeta, type RawMessage } from '../../oracle/index.ts';
 
 /** Where a crash was found in the input. */
 export interface CrashSource {
