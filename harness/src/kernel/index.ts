@@ -16,6 +16,7 @@ import { dirtyLabel, snapshotWorkingTree, type WorkingState } from './working-tr
 import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
 import { whichSync } from '../host/proc.js';
 import { ensurePackages, type PackageNeeds } from '../host/apt.js';
+import { makeJobs } from '../host/cores.js';
 
 export { KernelPipelineError, KernelInputError, SourceError, SeriesError, ConfigError, BuildError, FetchError, PatchApplyError } from './errors.js';
 export { parseSourceSpec } from './source.js';
@@ -48,7 +49,7 @@ export interface PrepareKernelOptions {
   configBase?: 'tinyconfig' | 'defconfig';
   /** Continue when Kconfig drops requested options (they are still listed in the record). */
   allowDropped?: boolean;
-  /** Parallel make jobs (default 2: the machine is shared with running guests). */
+  /** Parallel make jobs (--jobs); default: the cores the guests this process runs leave free (host/cores.ts). */
   jobs?: number;
   /** Rebuild even when a complete artifact for this content exists. */
   force?: boolean;
@@ -267,8 +268,10 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       const configMs = Date.now() - tc;
       for (const d of cfg.dropped) log(`warning: dropped ${describeDropped(d)}`);
 
-      log(`build: make -j${opts.jobs ?? 2} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
-      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs: opts.jobs ?? 2, onOutput: opts.onBuildOutput });
+      // Computed when make starts, not when the run began: guests may have stopped or started since.
+      const jobs = makeJobs(opts.jobs);
+      log(`build: make -j${jobs} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
+      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput });
       await copyFile(logPath, join(tmp, 'build.log'));
 
       const record: KernelBuildRecord = {
