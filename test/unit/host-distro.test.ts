@@ -1,5 +1,5 @@
 import t from 'tap';
-import { familyOf, installLine, packageName, parseOsRelease } from '../../harness/src/host/distro.ts';
+import { candidatePaths, familyOf, installLine, packageName, parseOsRelease } from '../../harness/src/host/distro.ts';
 
 const os = (text: string) => familyOf(parseOsRelease(text));
 
@@ -23,4 +23,9 @@ t.test("each family's names in the install line", async (t) => {
   t.match(installLine(['libelf-dev'], 'unknown'), /libelf-dev \(Debian's names\)/);
   t.equal(packageName('libssl-dev', 'fedora'), 'openssl-devel');
   t.equal(packageName('libssl-dev', 'arch'), 'openssl');
+});
+
+t.test("a Debian multiarch path is looked for where Fedora and Arch keep it", async (t) => {
+  t.same(candidatePaths('/usr/lib/x86_64-linux-gnu/libc.a'), ['/usr/lib/x86_64-linux-gnu/libc.a', '/usr/lib64/libc.a', '/usr/lib/libc.a']);
+  t.same(candidatePaths('/usr/bin/qemu-system-x86_64'), ['/usr/bin/qemu-system-x86_64']);
 });

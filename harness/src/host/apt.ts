@@ -8,7 +8,7 @@ import { access, constants, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, whichSync } from './proc.ts';
 import { InputError } from './errors.ts';
-import { hostFamily, installLine } from './distro.ts';
+import { candidatePaths, hostFamily, installLine } from './distro.ts';
 import { downloadEntry, extractDeb, findPackage } from './debian-archive.ts';
 
 /** The host lacks a package the harness needs; the message is the exact fix. */
@@ -28,13 +28,16 @@ export const harnessNeeds: PackageNeeds = {
   dpkg: ['/usr/bin/dpkg-deb'],
 };
 
-async function present(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
+async function present(debianPath: string): Promise<boolean> {
+  for (const path of candidatePaths(debianPath)) {
+    try {
+      await access(path, constants.R_OK);
+      return true;
+    } catch {
+      // the next place
+    }
   }
+  return false;
 }
 
 export async function missingPackages(needs: PackageNeeds): Promise<string[]> {

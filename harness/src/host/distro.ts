@@ -91,3 +91,16 @@ export function installLine(debianNames: string[], family: Family = hostFamily()
       return `install your distribution's packages for ${names.join(' ')} (Debian's names)`;
   }
 }
+
+/**
+ * Where a file the needs tables name by its Debian path lies on other
+ * families: Debian's multiarch library directory is /usr/lib64 on Fedora and
+ * /usr/lib on Arch. Other paths (/usr/bin, /usr/sbin, /usr/include) are the
+ * same, /usr/sbin being a link to /usr/bin where the two are merged.
+ */
+export function candidatePaths(debianPath: string): string[] {
+  const multiarch = '/usr/lib/x86_64-linux-gnu/';
+  if (!debianPath.startsWith(multiarch)) return [debianPath];
+  const rest = debianPath.slice(multiarch.length);
+  return [debianPath, `/usr/lib64/${rest}`, `/usr/lib/${rest}`];
+}
