@@ -12,7 +12,7 @@
 //   serves it (plain HTTP), which the log says once per suite: a mirror or a
 //   network path able to rewrite it could then choose the packages.
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -263,8 +263,11 @@ export async function packagesFromRelease(src: ArchiveSource, hashes: Map<string
       const got = await fetchBytes(`${src.mirror}/dists/${src.suite}/${rel}`);
       if (got.length !== want.size || sha256Hex(got) !== want.sha256)
         throw new FetchError(`${src.mirror}/dists/${src.suite}/${rel} does not match its Release entry (sha256 ${sha256Hex(got).slice(0, 16)}…, expected ${want.sha256.slice(0, 16)}…)`, 'retry later (the mirror may be mid-update), or pick another with DAX_HARNESS_DEBIAN_MIRROR');
-      await writeFile(`${file}.tmp`, got);
-      await rename(`${file}.tmp`, file);
+      const part = `${file}.${process.pid}.tmp`;
+      await writeFile(part, got);
+      await rename(part, file);
+      // Superseded indexes (~10 MB each) go; a process still reading one has it in memory.
+      for (const old of await readdir(dir)) if (/^Packages-[0-9a-f]{64}\.(xz|gz)$/.test(old) && join(dir, old) !== file) await rm(join(dir, old), { force: true });
     }
     return parsePackages(await decompress(file, kind), src.mirror);
   }

@@ -1,13 +1,12 @@
 // Debian ships the stock kernel's DWARF as a separate -dbg package (~850 MB).
 // It is fetched only on request, with `apt-get download` (or from Debian's
-// archive on a host without apt), and only the vmlinux
-// is kept from it, so the crash oracle can symbolize the stock kernel's stacks.
+// archive on a host without apt), and only the vmlinux is kept from it, so
+// the crash oracle can symbolize the stock kernel's stacks.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../host/proc.ts';
+import { run, whichSync } from '../host/proc.ts';
 import { downloadDebs } from '../host/apt.ts';
 import { extractDeb } from '../host/debian-archive.ts';
-import { whichSync } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
