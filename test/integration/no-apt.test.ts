@@ -7,7 +7,7 @@
 // heavy lock (flock /tmp/daxh-heavy.lock).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,9 @@ t.test('no apt-get, no dpkg: the stock kernel comes from the archive and boots',
   const path = join(work, 'bin');
   mkdirSync(path);
   for (const name of readdirSync('/usr/bin')) if (!HIDDEN.test(name)) symlinkSync(join('/usr/bin', name), join(path, name));
+  // proc.ts appends these to every PATH: they must not bring the tools back.
+  for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin'])
+    for (const tool of ['apt-get', 'apt-cache', 'dpkg', 'dpkg-deb']) t.notOk(existsSync(join(d, tool)), `no ${tool} in ${d}`);
   const cache = join(work, 'cache');
   const results = join(work, 'results');
 
