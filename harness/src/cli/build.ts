@@ -54,7 +54,7 @@ Config (fragments in kernels/configs/, merged like merge_config.sh):
                         for (default: stop and name them).
 
 Build:
-  --jobs N              parallel make jobs (default 2).
+  --jobs N              parallel make jobs (default: cores minus running guests' vCPUs).
   --force               rebuild even if this exact kernel is cached.
   --verbose             stream make's output to stderr.
   --json                print the artifact (paths, release, build record) as

@@ -1,10 +1,15 @@
 // Host prerequisites: which Debian package provides each tool the harness
-// runs. As root the missing ones are installed; otherwise the user gets the
-// exact apt-get line to run.
+// runs. As root on a host with apt the missing ones are installed; otherwise
+// the user gets the exact line to run, in the host distribution's names.
+// Debian packages the harness fetches (the stock kernel, its headers) come
+// through apt where there is one, else from Debian's archive over HTTP
+// (debian-archive.ts).
 import { access, constants, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from './proc.ts';
+import { run, whichSync } from './proc.ts';
 import { InputError } from './errors.ts';
+import { candidatePaths, hostFamily, installLine } from './distro.ts';
+import { downloadEntry, extractDeb, findPackage } from './debian-archive.ts';
 
 /** The host lacks a package the harness needs; the message is the exact fix. */
 export class HostSetupError extends InputError {}
@@ -23,13 +28,16 @@ export const harnessNeeds: PackageNeeds = {
   dpkg: ['/usr/bin/dpkg-deb'],
 };
 
-async function present(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.R_OK);
-    return true;
-  } catch {
-    return false;
+async function present(debianPath: string): Promise<boolean> {
+  for (const path of candidatePaths(debianPath)) {
+    try {
+      await access(path, constants.R_OK);
+      return true;
+    } catch {
+      // the next place
+    }
   }
+  return false;
 }
 
 export async function missingPackages(needs: PackageNeeds): Promise<string[]> {
@@ -45,12 +53,32 @@ export async function missingPackages(needs: PackageNeeds): Promise<string[]> {
   return missing.sort();
 }
 
-export async function ensurePackages(needs: PackageNeeds, log: (msg: string) => void): Promise<void> {
+/**
+ * Are apt and dpkg there to fetch and unpack Debian packages? Asked of PATH
+ * each time: without them the archive path is taken, and dpkg-deb is not a
+ * need (the .debs are unpacked with tar).
+ */
+export function aptAvailable(): boolean {
+  return whichSync('apt-get') !== null && whichSync('apt-cache') !== null && whichSync('dpkg-deb') !== null;
+}
+
+/** The needs that apply on this host: dpkg only where apt fetches the packages. */
+function hostNeeds(needs: PackageNeeds): PackageNeeds {
+  if (!('dpkg' in needs) || aptAvailable()) return needs;
+  const { dpkg: _unpackedWithTar, ...rest } = needs;
+  return rest;
+}
+
+export async function ensurePackages(all: PackageNeeds, log: (msg: string) => void): Promise<void> {
+  const needs = hostNeeds(all);
   const missing = await missingPackages(needs);
   if (missing.length === 0) return;
-  const line = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
+  const line = installLine(missing);
   if (process.getuid?.() !== 0)
     throw new HostSetupError(`missing host packages ${missing.join(', ')}: run as root: ${line}`);
+  // Installing is done only with apt; other package managers get the line to run.
+  if (hostFamily() !== 'debian' || whichSync('apt-get') === null)
+    throw new HostSetupError(`missing host packages ${missing.join(', ')}: install them: ${line}`);
   log(`installing host packages: ${missing.join(' ')}`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   let r = await run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { timeoutMs: 900_000, env, reject: false });
@@ -82,4 +110,55 @@ export async function aptDownload(specs: string[], dir: string, o: { timeoutMs: 
   const debs = (await readdir(dir)).filter((f) => f.endsWith('.deb')).map((f) => join(dir, f));
   const error = r.exitCode === 0 ? '' : (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.exitCode}`;
   return { debs, error };
+}
+
+/** What the harness reads of a package's index entry. */
+export interface DebianPackageInfo {
+  name: string;
+  version: string;
+  depends: string;
+}
+
+/**
+ * A package's entry as apt would pick it (`apt-cache show --no-all-versions`;
+ * spec "name" or "name=version"), or Debian's archive's when apt is not there.
+ * Null when neither knows it.
+ */
+export async function showPackage(spec: string, log: (m: string) => void = () => {}): Promise<DebianPackageInfo | null> {
+  const [name, version] = spec.split('=', 2) as [string, string | undefined];
+  if (!aptAvailable()) {
+    const e = await findPackage(name, version, undefined, log);
+    return e ? { name: e.package, version: e.version, depends: e.depends } : null;
+  }
+  const r = await run('apt-cache', ['show', '--no-all-versions', spec], { timeoutMs: 60000, reject: false });
+  if (r.exitCode !== 0) return null;
+  const got = /^Version:\s*(\S+)/m.exec(r.stdout)?.[1];
+  return got ? { name, version: got, depends: /^Depends:\s*(.*)$/m.exec(r.stdout)?.[1] ?? '' } : null;
+}
+
+/**
+ * Download exact package versions ("name=version") into dir: `apt-get
+ * download` where apt is, else from Debian's archive, each .deb checked
+ * against the index (debian-archive.ts says what that proves).
+ */
+export async function downloadDebs(specs: string[], dir: string, o: { timeoutMs: number; log?: (m: string) => void }): Promise<AptDownload> {
+  if (aptAvailable()) return aptDownload(specs, dir, o);
+  const debs: string[] = [];
+  try {
+    for (const spec of specs) {
+      const [name, version] = spec.split('=', 2) as [string, string | undefined];
+      const e = await findPackage(name, version, undefined, o.log);
+      if (!e) return { debs, error: `Debian's archive has no ${spec}` };
+      debs.push(await downloadEntry(e, dir));
+    }
+  } catch (e) {
+    return { debs, error: (e as Error).message };
+  }
+  return { debs, error: '' };
+}
+
+/** `dpkg-deb -x`, or the .deb's data tarball through tar where dpkg is not installed. */
+export async function unpackDeb(deb: string, dest: string, timeoutMs = 900_000): Promise<void> {
+  if (whichSync('dpkg-deb')) await run('dpkg-deb', ['-x', deb, dest], { timeoutMs });
+  else await extractDeb(deb, dest, [], timeoutMs);
 }

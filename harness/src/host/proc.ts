@@ -8,6 +8,7 @@ import { InputError } from './errors.ts';
 import { execa, type Options, type ResultPromise } from 'execa';
 import { giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
 import { timerDelay } from './limits.ts';
+import { installLine } from './distro.ts';
 
 type Child = ResultPromise<Options>;
 
@@ -204,7 +205,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
 
 export class MissingToolError extends InputError {
   constructor(readonly tool: string, pkg?: string) {
-    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it${pkg ? ` (apt-get install ${pkg})` : ''} (as root, dax-harness installs what it needs) or fix PATH`);
+    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it${pkg ? ` (${installLine([pkg])})` : ''} (as root, dax-harness installs what it needs) or fix PATH`);
   }
 }
 

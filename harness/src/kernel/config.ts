@@ -34,6 +34,39 @@ export interface Profile {
   fragments: Fragment[];
   /** Hash of the base and every fragment's text, in order: part of the build key. */
   hash: string;
+  /** The user's tree's own .config, the base in place of `base` (treeProfile). */
+  tree?: { path: string; text: string; sha256: string };
+}
+
+/**
+ * Is the tree's own .config the base? Only for a tree built as it is (the
+ * CLI's --source PATH without --ref: bisect and nightly build commits, which
+ * a file outside git must not change), only when it has one, and not when
+ * the user chose a base with --config-base.
+ */
+export function useTreeConfig(o: { workingTree?: boolean; ref?: string; configBase?: string; treeHasConfig: boolean }): boolean {
+  return Boolean(o.workingTree) && !o.ref && o.configBase === undefined && o.treeHasConfig;
+}
+
+/**
+ * The profile with the tree's .config as its base: the fragments (qemu-q35,
+ * which the guest needs to boot, and the suite's) are still merged over it.
+ * The hash covers the .config's text, so the build key and the O= directory
+ * change with it.
+ */
+export function treeProfile(profile: Profile, path: string, text: string): Profile {
+  const textHash = sha256(text);
+  return {
+    ...profile,
+    tree: { path, text, sha256: textHash },
+    hash: sha256('tree-config', textHash, ...profile.fragments.flatMap((f) => [f.name, f.text])),
+  };
+}
+
+/** What the log and the build label say about the config: base + fragments. */
+export function describeProfile(profile: Profile): string {
+  const base = profile.tree ? `${profile.tree.path} (the tree's own)` : profile.base;
+  return [base, ...profile.fragments.map((f) => f.name)].join(' + ');
 }
 
 export interface Requested {
@@ -180,7 +213,8 @@ export async function configureTree(
   };
 
   if (!(stamp?.hash === profile.hash && (await exists(configPath)))) {
-    await step([profile.base]);
+    if (profile.tree) await writeFile(configPath, profile.tree.text);
+    else await step([profile.base]);
     const base = parseConfig(await readFile(configPath, 'utf8'), configPath, false);
     const { merged } = mergeFragments(base, profile.fragments);
     await writeFile(configPath, renderConfig(merged));

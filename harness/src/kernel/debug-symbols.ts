@@ -1,10 +1,12 @@
 // Debian ships the stock kernel's DWARF as a separate -dbg package (~850 MB).
-// It is fetched only on request, with `apt-get download`, and only the vmlinux
-// is kept from it, so the crash oracle can symbolize the stock kernel's stacks.
+// It is fetched only on request, with `apt-get download` (or from Debian's
+// archive on a host without apt), and only the vmlinux is kept from it, so
+// the crash oracle can symbolize the stock kernel's stacks.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run } from '../host/proc.ts';
-import { aptDownload } from '../host/apt.ts';
+import { run, whichSync } from '../host/proc.ts';
+import { downloadDebs } from '../host/apt.ts';
+import { extractDeb } from '../host/debian-archive.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
@@ -19,8 +21,13 @@ export async function stockDebugVmlinux(k: KernelArtifact, log: (m: string) => v
   const member = `./usr/lib/debug/boot/vmlinux-${k.release}`;
   await buildCached(dir, async (tmp) => {
     log(`downloading ${dbg} ${version} (large)`);
-    const dl = await aptDownload([`${dbg}=${version}`], tmp, { timeoutMs: 3600000 });
-    if (dl.error || dl.debs.length !== 1) throw new FetchError(`apt-get download ${dbg}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
+    const dl = await downloadDebs([`${dbg}=${version}`], tmp, { timeoutMs: 3600000, log });
+    if (dl.error || dl.debs.length !== 1) throw new FetchError(`downloading ${dbg}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
+    if (!whichSync('dpkg-deb')) {
+      await extractDeb(dl.debs[0], tmp, [member], 1800000);
+      await rm(dl.debs[0]);
+      return;
+    }
     const tar = join(tmp, 'data.tar');
     await run('dpkg-deb', ['--fsys-tarfile', dl.debs[0]], { timeoutMs: 1800000, stdoutFile: tar });
     await rm(dl.debs[0]);

@@ -2,7 +2,8 @@
 // kernel under test:
 // - Debian's stock kernel: its linux-headers-<release> package plus what it
 //   depends on (linux-headers-<abi>-common, linux-kbuild-<ver>), fetched with
-//   `apt-get download` and unpacked with `dpkg-deb -x` into the cache. Never
+//   `apt-get download` (or from Debian's archive on a host without apt) and
+//   unpacked with `dpkg-deb -x` (or tar) into the cache. Never
 //   installed: the host's /usr/src and /lib/modules stay untouched.
 // - A kernel the pipeline built: its O= build directory, but only while that
 //   directory still holds exactly that build (it is shared by later builds
@@ -13,7 +14,7 @@ import { join, relative, dirname } from 'node:path';
 import { run } from '../host/proc.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, sha256File, writeJsonAtomic } from '../host/fsutil.ts';
-import { aptDownload, ensurePackages, type PackageNeeds } from '../host/apt.ts';
+import { aptAvailable, downloadDebs, ensurePackages, showPackage, unpackDeb, type PackageNeeds } from '../host/apt.ts';
 import type { KernelArtifact } from '../results/records.ts';
 import { InputError } from '../host/errors.ts';
 import { FetchError } from './errors.ts';
@@ -62,11 +63,6 @@ export function rewriteIncludes(makefile: string, usrSrc: string): string {
   return makefile.replace(/^include \/usr\/src\/(\S+)$/gm, (_m, rest: string) => `include ${join(usrSrc, rest)}`);
 }
 
-async function aptShow(spec: string): Promise<string> {
-  const r = await run('apt-cache', ['show', '--no-all-versions', spec], { timeoutMs: 60000, reject: false });
-  return r.exitCode === 0 ? r.stdout : '';
-}
-
 /** Point absolute symlinks (lib/modules/<rel>/build → /usr/src/...) into the unpacked root. */
 async function fixAbsoluteLinks(root: string, dir: string): Promise<void> {
   for (const ent of await readdir(dir, { withFileTypes: true })) {
@@ -92,16 +88,19 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
   const dir = cacheDir('kernels', 'debian-headers', `${headersPkg}_${deb.version}`);
   const root = join(dir, 'root');
   const built = await buildCached(dir, async (tmp) => {
-    const show = await aptShow(`${headersPkg}=${deb.version}`);
-    const depends = /^Depends:\s*(.*)$/m.exec(show)?.[1];
+    const depends = (await showPackage(`${headersPkg}=${deb.version}`, log))?.depends;
     if (!depends)
-      throw new HeadersError(`apt knows no ${headersPkg}=${deb.version}: run apt-get update (as root); the headers must match the kernel exactly`);
+      throw new HeadersError(
+        aptAvailable()
+          ? `apt knows no ${headersPkg}=${deb.version}: run apt-get update (as root); the headers must match the kernel exactly`
+          : `Debian's archive no longer has ${headersPkg}=${deb.version}: use the newest stock kernel (clear its cache entry), the headers must match the kernel exactly`,
+      );
     const specs = [`${headersPkg}=${deb.version}`, ...headerDeps(depends, deb.version)];
     log(`downloading ${specs.join(' ')}`);
-    const dl = await aptDownload(specs, tmp, { timeoutMs: 900000 });
-    if (dl.error || dl.debs.length !== specs.length) throw new FetchError(`apt-get download ${specs.join(' ')} failed: ${dl.error}`, 'check network access to the Debian mirror');
+    const dl = await downloadDebs(specs, tmp, { timeoutMs: 900000, log });
+    if (dl.error || dl.debs.length !== specs.length) throw new FetchError(`downloading ${specs.join(' ')} failed: ${dl.error}`, 'check network access to the Debian mirror');
     for (const d of dl.debs) {
-      await run('dpkg-deb', ['-x', d, join(tmp, 'root')], { timeoutMs: 300000 });
+      await unpackDeb(d, join(tmp, 'root'), 300000);
       await rm(d);
     }
     const tmpRoot = join(tmp, 'root');

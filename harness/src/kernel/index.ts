@@ -9,13 +9,14 @@ import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../host/fsutil.js';
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
 import { applySeries, isRange, loadSeries, revertCommits, type Series } from './series.js';
-import { configureTree, DEFAULT_PROFILE, describeDropped, loadProfile, type Profile } from './config.js';
+import { configureTree, DEFAULT_PROFILE, describeDropped, describeProfile, loadProfile, treeProfile, useTreeConfig, type Profile } from './config.js';
 import { buildKernel } from './build.js';
 import { withLock } from './lock.js';
 import { dirtyLabel, snapshotWorkingTree, type WorkingState } from './working-tree.js';
 import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
 import { whichSync } from '../host/proc.js';
 import { ensurePackages, type PackageNeeds } from '../host/apt.js';
+import { makeJobs } from '../host/cores.js';
 
 export { KernelPipelineError, KernelInputError, SourceError, SeriesError, ConfigError, BuildError, FetchError, PatchApplyError } from './errors.js';
 export { parseSourceSpec } from './source.js';
@@ -60,7 +61,7 @@ export interface PrepareKernelOptions {
   configBase?: 'tinyconfig' | 'defconfig';
   /** Continue when Kconfig drops requested options (they are still listed in the record). */
   allowDropped?: boolean;
-  /** Parallel make jobs (default 2: the machine is shared with running guests). */
+  /** Parallel make jobs (--jobs); default: the cores the guests this process runs leave free (host/cores.ts). */
   jobs?: number;
   /** Rebuild even when a complete artifact for this content exists. */
   force?: boolean;
@@ -167,7 +168,13 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
   const working = opts.workingTree && !opts.ref && baseCommit === source.commit ? await snapshotWorkingTree(source) : null;
   if (working) baseCommit = working.commit;
 
-  const profile = inputs.profile;
+  let profile = inputs.profile;
+  if (source.spec.kind === 'git') {
+    const path = join(source.repoDir, '.config');
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (useTreeConfig({ workingTree: opts.workingTree, ref: opts.ref, configBase: opts.configBase, treeHasConfig: text !== null })) profile = treeProfile(profile, path, text!);
+    else if (text !== null) notes.push(`${path} is not used (${opts.ref ? '--ref builds a commit exactly' : opts.configBase ? `--config-base ${opts.configBase} was given` : 'a commit is built, not the tree as it is'}): config from fragments`);
+  }
   const reverts: string[] = [];
   for (const r of opts.revert ?? []) reverts.push(await resolveCommit(source.repoDir, r));
   const key = buildKey(baseCommit, series?.hash ?? null, profile.hash, reverts);
@@ -215,7 +222,7 @@ function describe(plan: KernelPlan): string {
   else if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
   if (plan.series) parts.push(`+ ${plan.series.patches.length} patch(es) v${plan.series.version}`);
   if (plan.reverts.length) parts.push(`- revert ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
-  parts.push(`[${plan.profile.fragments.map((f) => f.name).join(',')}]`);
+  parts.push(`[${plan.profile.tree ? '.config,' : ''}${plan.profile.fragments.map((f) => f.name).join(',')}]`);
   return parts.join(' ');
 }
 
@@ -271,16 +278,16 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       }
       const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
 
-      // The tree's own .config is not read yet; say so where one would be expected.
-      const ownConfig = plan.source.spec.kind === 'git' && (await exists(join(plan.source.repoDir, '.config')));
-      log(`config: ${plan.profile.base} + ${plan.profile.fragments.map((f) => f.name).join(' + ')}${ownConfig ? ` (fragments; ${plan.source.repoDir}/.config is not used)` : ''}`);
+      log(`config: ${describeProfile(plan.profile)}`);
       const tc = Date.now();
       const cfg = await configureTree(wt, outDir, plan.profile, { allowDropped: opts.allowDropped });
       const configMs = Date.now() - tc;
       for (const d of cfg.dropped) log(`warning: dropped ${describeDropped(d)}`);
 
-      log(`build: make -j${opts.jobs ?? 2} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
-      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs: opts.jobs ?? 2, onOutput: opts.onBuildOutput });
+      // Computed when make starts, not when the run began: guests may have stopped or started since.
+      const jobs = makeJobs(opts.jobs);
+      log(`build: make -j${jobs} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
+      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput });
       await copyFile(logPath, join(tmp, 'build.log'));
 
       const record: KernelBuildRecord = {
@@ -293,8 +300,10 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
         seriesHash: plan.series?.hash ?? null,
         series: (plan.series?.patches ?? []).map((p) => ({ number: p.number, total: p.total, title: p.title, messageId: p.messageId })),
         configFragments: plan.profile.fragments.map((f) => f.name),
-        configBase: plan.profile.base,
+        configBase: plan.profile.tree ? plan.profile.tree.path : plan.profile.base,
         configHash: plan.profile.hash,
+        configSource: plan.profile.tree ? 'tree' : 'fragments',
+        ...(plan.profile.tree ? { treeConfig: { path: plan.profile.tree.path, sha256: plan.profile.tree.sha256 } } : {}),
         finalConfigHash: cfg.finalHash,
         buildDir: outDir,
         worktree: wt,

@@ -6,6 +6,7 @@
 // tree with depmod override lines, so `modprobe nd_pmem` picks the wrapped
 // copy. The stock kernel's own directory is never changed.
 import { kbuildReadable } from './make.ts';
+import { makeJobs } from '../host/cores.ts';
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { run } from '../host/proc.ts';
@@ -61,7 +62,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
       const t0 = Date.now();
       // The headers package has no private driver headers (nd-core.h, nfit.h): point at the shadow's.
       const kcflags = `KCFLAGS=-I${join(shadow, 'drivers/nvdimm')} -I${join(shadow, 'drivers/acpi/nfit')}`;
-      const make = await run('make', ['-C', tree.kdir, `M=${m}`, kcflags, '-j2', 'modules'], { timeoutMs: 1800_000, reject: false, sandbox: { readable: kbuildReadable(tree.kdir), writable: [shadow] } });
+      const make = await run('make', ['-C', tree.kdir, `M=${m}`, kcflags, `-j${makeJobs()}`, 'modules'], { timeoutMs: 1800_000, reject: false, sandbox: { readable: kbuildReadable(tree.kdir), writable: [shadow] } });
       // Outside the cache entry, so a failed build's log survives the entry's removal.
       const logPath = cacheDir('kernel', 'logs', `nfit-stock-${kernel.release}.log`);
       await mkdir(cacheDir('kernel', 'logs'), { recursive: true });

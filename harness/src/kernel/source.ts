@@ -6,7 +6,8 @@ import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
-import { aptDownload } from '../host/apt.js';
+import { aptAvailable, aptDownload, unpackDeb } from '../host/apt.js';
+import { defaultSources, downloadEntry, findPackage, type DebEntry } from '../host/debian-archive.js';
 import { cacheDir, isWithin } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { FetchError, SourceError } from './errors.js';
@@ -274,11 +275,20 @@ async function aptVersion(pkg: string, own: boolean): Promise<string | null> {
 async function resolveDebian(version: string, log: Log): Promise<ResolvedSource> {
   const pkg = `linux-source-${version}`;
   let own = false;
-  let pkgVersion = await aptVersion(pkg, false);
-  if (!pkgVersion) {
-    await ensureOwnAptLists(log);
-    own = true;
-    pkgVersion = await aptVersion(pkg, true);
+  let archived: DebEntry | null = null;
+  let pkgVersion: string | null;
+  if (!aptAvailable()) {
+    // No apt: the same two tiers read from Debian's archive over HTTP.
+    const mirror = defaultSources()[0]!.mirror;
+    archived = (await findPackage(pkg, undefined, defaultSources(), log)) ?? (await findPackage(pkg, undefined, EXTRA_SUITES.map((suite) => ({ mirror, suite })), log));
+    pkgVersion = archived?.version ?? null;
+  } else {
+    pkgVersion = await aptVersion(pkg, false);
+    if (!pkgVersion) {
+      await ensureOwnAptLists(log);
+      own = true;
+      pkgVersion = await aptVersion(pkg, true);
+    }
   }
   if (!pkgVersion) {
     throw new SourceError(`Debian has no package ${pkg} in bookworm, ${EXTRA_SUITES.join(' or ')}`, 'pick another version (e.g. debian:6.1) or pass a git tree with --source PATH');
@@ -289,7 +299,7 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
   // Two harness processes asking for a new package at once import it once.
   await withLock(cacheDir('kernel', 'locks', `source-${id}`), () =>
     buildCached(entry, async (tmp) => {
-      const deb = await downloadDeb(pkg, pkgVersion!, own, log);
+      const deb = await downloadDeb(pkg, pkgVersion!, own, log, archived);
       await importDebianSource(deb, pkg, pkgVersion!, join(tmp, 'repo'), log);
       // The .deb is kept only until its import is whole (a retry then skips the download).
       await rm(deb, { force: true });
@@ -299,20 +309,22 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
   return { spec: { kind: 'debian', version }, repoDir, id, label: `${pkg} ${pkgVersion}`, commit, ref: pkgVersion, workRepo: repoDir };
 }
 
-async function downloadDeb(pkg: string, version: string, own: boolean, log: Log): Promise<string> {
+async function downloadDeb(pkg: string, version: string, own: boolean, log: Log, entry: DebEntry | null): Promise<string> {
   const dir = cacheDir('kernel', 'debs');
   await mkdir(dir, { recursive: true });
   const have = (await readdir(dir)).find((f) => f.startsWith(`${pkg}_${version.replace(/:/g, '%3a')}_`) && f.endsWith('.deb'));
   if (have) return join(dir, have);
-  log(`apt: downloading ${pkg} ${version} (not installed on the host)`);
+  log(`${entry ? 'debian archive' : 'apt'}: downloading ${pkg} ${version} (not installed on the host)`);
   // apt-get download writes into the current directory: a private temp dir,
   // renamed into place, so an interrupted download is never taken as whole.
   const tmp = join(dir, `.dl-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
   try {
-    const dl = await aptDownload([`${pkg}=${version}`], tmp, { timeoutMs: 1800_000, aptOptions: own ? ownAptOptions() : [] });
-    if (dl.error) throw new FetchError(`apt-get download ${pkg} failed`, `check network access to the Debian mirror: ${dl.error}`);
+    const dl = entry
+      ? await downloadEntry(entry, tmp).then((deb) => ({ debs: [deb], error: '' }), (e: Error) => ({ debs: [] as string[], error: e.message }))
+      : await aptDownload([`${pkg}=${version}`], tmp, { timeoutMs: 1800_000, aptOptions: own ? ownAptOptions() : [] });
+    if (dl.error) throw new FetchError(`downloading ${pkg} failed`, `check network access to the Debian mirror: ${dl.error}`);
     const got = dl.debs[0];
     if (!got) throw new FetchError(`apt-get download ${pkg} produced no .deb`, 'retry; if it persists, run the apt-get command by hand');
     await rename(got, join(dir, basename(got)));
@@ -340,7 +352,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   const work = `${repoDir}.unpack`;
   await mkdir(work, { recursive: true });
   log(`unpacking ${basename(deb)}`);
-  await run('dpkg-deb', ['-x', deb, work], { timeoutMs: 900_000 });
+  await unpackDeb(deb, work, 900_000);
   const srcDir = join(work, 'usr', 'src');
   const tarball = (await readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|bz2|gz|zst)$/.test(f));
   if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, 'report this package version; use another with --source debian:X.Y');

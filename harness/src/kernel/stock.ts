@@ -1,10 +1,11 @@
 // The built-in default kernel: Debian's stock kernel package, fetched with
-// `apt-get download` and unpacked into the cache. It is never installed, so
-// the host's /boot and module tree stay untouched.
+// `apt-get download` (or from Debian's archive over HTTP on a host without
+// apt) and unpacked into the cache. It is never installed, so the host's
+// /boot and module tree stay untouched.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../host/proc.ts';
-import { aptDownload } from '../host/apt.ts';
+import { aptAvailable, downloadDebs, showPackage, unpackDeb } from '../host/apt.ts';
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
@@ -21,8 +22,21 @@ async function aptCache(args: string[]): Promise<string> {
   return r.exitCode === 0 ? r.stdout : '';
 }
 
+/** The kernel image package a linux-image-amd64 Depends: line names. */
+export function imagePackageOf(depends: string): string | undefined {
+  return /(?:^|[\s,|])(linux-image-[^\s,|(]+)/.exec(depends)?.[1];
+}
+
 /** The versioned package behind the metapackage, and its version. */
-export async function resolveStockPackage(pkg?: string): Promise<{ pkg: string; version: string }> {
+export async function resolveStockPackage(pkg?: string, log: (m: string) => void = () => {}): Promise<{ pkg: string; version: string }> {
+  if (!aptAvailable()) {
+    // The same choice apt makes: the highest version across bookworm's suites (host/debian-archive.ts).
+    const name = pkg ?? imagePackageOf((await showPackage(META, log))?.depends ?? '');
+    const info = name ? await showPackage(name, log) : null;
+    if (!name || !info)
+      throw new KernelError(`Debian's archive (bookworm main) has no kernel package ${pkg ?? META}: name another with --kernel-package, or pass --kernel PATH`);
+    return { pkg: name, version: info.version };
+  }
   const find = async () => {
     let name = pkg;
     if (!name) {
@@ -47,13 +61,13 @@ export async function resolveStockPackage(pkg?: string): Promise<{ pkg: string; 
 }
 
 export async function prepareStockKernel(log: (m: string) => void, pkg?: string): Promise<KernelArtifact> {
-  const { pkg: name, version } = await resolveStockPackage(pkg);
+  const { pkg: name, version } = await resolveStockPackage(pkg, log);
   const dir = cacheDir('kernels', 'debian', `${name}_${version}`);
   const built = await buildCached(dir, async (tmp) => {
     log(`downloading ${name} ${version}`);
-    const dl = await aptDownload([`${name}=${version}`], tmp, { timeoutMs: 900000 });
-    if (dl.error || dl.debs.length !== 1) throw new FetchError(`apt-get download ${name}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
-    await run('dpkg-deb', ['-x', dl.debs[0], join(tmp, 'root')], { timeoutMs: 300000 });
+    const dl = await downloadDebs([`${name}=${version}`], tmp, { timeoutMs: 900000, log });
+    if (dl.error || dl.debs.length !== 1) throw new FetchError(`downloading ${name}=${version} failed: ${dl.error}`, 'check network access to the Debian mirror');
+    await unpackDeb(dl.debs[0], join(tmp, 'root'), 300000);
     await rm(dl.debs[0]);
     const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
     if (!release) throw new FetchError(`${name} holds no lib/modules/<release>`, 'pick another package with --kernel-package');

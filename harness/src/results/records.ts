@@ -73,6 +73,10 @@ export interface KernelBuildRecord {
   configFragments: string[];
   configBase: string;
   configHash: string;
+  /** Whose config was the base: the user's tree's own .config, or configBase (absent in older records: fragments). */
+  configSource?: 'tree' | 'fragments';
+  /** The tree's .config that was the base (configSource 'tree'). */
+  treeConfig?: { path: string; sha256: string };
   /** sha256 of the final .config file's bytes (fsutil.sha256File). */
   finalConfigHash: string;
   /** The O= directory and the worktree this build used; later builds of the same source and profile reuse both. */

@@ -14,6 +14,7 @@ import { parsePageDump, normaliseLine } from '../oracle/index.ts';
 import type { KernelArtifact, PageDump } from '../results/records.ts';
 import type { Guest } from '../vm/guest.ts';
 import { StepFailed, step, type SuiteContext, type TestLog } from './context.ts';
+import { makeJobs } from '../host/cores.ts';
 
 export type DaxMode = 'fsdax' | 'devdax';
 export interface CensusTarget {
@@ -332,7 +333,7 @@ async function buildTools(kernel: KernelArtifact, log: (m: string) => void): Pro
     const src = join(tmp, 'src');
     await mkdir(src, { recursive: true });
     for (const f of [...MODULE_SOURCES, HOLDER_SOURCE]) await copyFile(join(SRC_DIR, f), join(src, f));
-    const r = await run('nice', ['-n', '10', 'make', '-C', tree.kdir, `M=${src}`, 'modules'], {
+    const r = await run('nice', ['-n', '10', 'make', '-C', tree.kdir, `M=${src}`, `-j${makeJobs()}`, 'modules'], {
       timeoutMs: 600000,
       reject: false,
       dieWithParent: true,

@@ -9,6 +9,7 @@ import { InputError } from '../host/errors.ts';
 import { QmpClient } from './qmp.ts';
 import { qemuArgv, type MachineSpec } from './qemu-args.ts';
 import { CappedFile, logCaps } from '../host/capped-file.ts';
+import { guestStarted } from '../host/cores.ts';
 
 export const QEMU = 'qemu-system-x86_64';
 
@@ -87,10 +88,13 @@ export class Machine {
       },
     });
     this.pidValue = child.pid;
+    // A build started while this guest runs leaves its vCPUs to it (host/cores.ts).
+    const offCores = guestStarted(spec.topology.cpus);
     this.killFn = () => child.kill('SIGKILL');
     this.dropCleanup = onCleanup(() => this.shutdown(2000).then(() => undefined));
     this.exited = done.then((r: ProcResult) => {
       this.isUp = false;
+      offCores();
       this.console.end();
       offLog();
       log.close();

@@ -110,7 +110,7 @@ export interface GuestEnvOptions {
   /** The bisection's directory: run records go under runs/. */
   dir: string;
   log: (line: string) => void;
-  /** make -j (default 2). */
+  /** make -j (default: host/cores.ts makeJobs, computed at each build). */
   jobs?: number;
   signal?: AbortSignal;
   /** The run primitive's seed for the stressors (default 1). */
@@ -147,7 +147,7 @@ export class GuestEnvironment implements BisectEnv {
       // Without --config, what the suite's kernels need (ndctl: its guest's fragments).
       config: p.config ?? suiteByName(p.tests.suite).needs({}).kernelFragments ?? undefined,
       configBase: p.configBase ?? undefined,
-      jobs: this.o.jobs ?? 2,
+      jobs: this.o.jobs,
       log: (m) => this.o.log(`  [kernel] ${m}`),
     };
   }
