@@ -123,7 +123,12 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
     if (!bwrap) throw new MissingToolError('bwrap', 'bubblewrap');
     const who = opts.sandbox.keepUid ? null : sandboxUser();
     giveToSandboxUser(opts.sandbox.writable ?? [], who);
-    const w = sandboxCommand(exe.includes('/') ? exe : file, args, { cwd: opts.cwd, ...opts.sandbox }, who);
+    // The caller's PATH directories, read-only: the program and the tools it
+    // calls (make's gcc) are found inside as outside, even in a directory the
+    // sandbox would otherwise hide (a temp dir, a home the sandbox user cannot enter).
+    const pathDirs = (opts.env?.PATH ?? process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
+    const spec = { cwd: opts.cwd, ...opts.sandbox, readable: [...(opts.sandbox.readable ?? []), ...pathDirs] };
+    const w = sandboxCommand(exe.includes('/') ? exe : file, args, spec, who);
     file = bwrap;
     args = w.args;
     cmd = file;

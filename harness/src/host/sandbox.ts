@@ -41,6 +41,11 @@ export interface SandboxUser {
 }
 
 const BWRAP = 'bwrap';
+/**
+ * setpriv as bwrap must exec it: by a path that exists inside the sandbox.
+ * The caller's PATH may hold it through a directory only the host sees.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? 'setpriv';
 export const SANDBOX_ENV = 'DAX_HARNESS_SANDBOX';
 export const SANDBOX_USER_ENV = 'DAX_HARNESS_SANDBOX_USER';
 /** The system account a root harness creates for what it runs on others' behalf. */
@@ -192,7 +197,7 @@ export function sandboxCommand(file: string, args: readonly string[], spec: Sand
     // then holds no capability and cannot regain one (no_new_privs).
     const groups = (spec.devices ?? []).includes('/dev/kvm') ? groupId('kvm') : null;
     argv.push(
-      '--', 'setpriv', `--reuid=${drop.uid}`, `--regid=${drop.gid}`,
+      '--', SETPRIV, `--reuid=${drop.uid}`, `--regid=${drop.gid}`,
       ...(groups !== null ? [`--groups=${groups}`] : ['--clear-groups']),
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', file, ...args,
     );
