@@ -1,5 +1,5 @@
 import t from 'tap';
-import { candidatePaths, familyOf, installLine, packageName, parseOsRelease } from '../../harness/src/host/distro.ts';
+import { candidatePaths, familyOf, installLine, isDebianProper, packageName, parseOsRelease } from '../../harness/src/host/distro.ts';
 
 const os = (text: string) => familyOf(parseOsRelease(text));
 
@@ -28,4 +28,13 @@ t.test("each family's names in the install line", async (t) => {
 t.test("a Debian multiarch path is looked for where Fedora and Arch keep it", async (t) => {
   t.same(candidatePaths('/usr/lib/x86_64-linux-gnu/libc.a'), ['/usr/lib/x86_64-linux-gnu/libc.a', '/usr/lib64/libc.a', '/usr/lib/libc.a']);
   t.same(candidatePaths('/usr/bin/qemu-system-x86_64'), ['/usr/bin/qemu-system-x86_64']);
+});
+
+t.test("only Debian itself fetches Debian's kernel with its own apt", async (t) => {
+  t.equal(isDebianProper(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n')), true);
+  // Ubuntu is in the apt family, but its archive has no linux-image-amd64.
+  t.equal(isDebianProper(parseOsRelease('NAME="Ubuntu"\nID=ubuntu\nID_LIKE=debian\n')), false);
+  t.equal(isDebianProper(parseOsRelease('ID="debian"\n')), true);
+  t.equal(isDebianProper(parseOsRelease('ID=fedora\n')), false);
+  t.equal(isDebianProper(parseOsRelease('')), false);
 });

@@ -8,7 +8,7 @@ import { access, constants, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, whichSync } from './proc.ts';
 import { InputError } from './errors.ts';
-import { candidatePaths, hostFamily, installLine } from './distro.ts';
+import { candidatePaths, hostFamily, hostIsDebian, installLine } from './distro.ts';
 import { downloadEntry, extractDeb, findPackage } from './debian-archive.ts';
 
 /** The host lacks a package the harness needs; the message is the exact fix. */
@@ -54,12 +54,13 @@ export async function missingPackages(needs: PackageNeeds): Promise<string[]> {
 }
 
 /**
- * Are apt and dpkg there to fetch and unpack Debian packages? Asked of PATH
- * each time: without them the archive path is taken, and dpkg-deb is not a
- * need (the .debs are unpacked with tar).
+ * Can apt and dpkg fetch and unpack Debian's packages here? Asked of PATH
+ * each time, and only on Debian itself (a derivative's apt has its own
+ * archive): otherwise the archive path is taken, and dpkg-deb is not a need
+ * (the .debs are unpacked with tar).
  */
 export function aptAvailable(): boolean {
-  return whichSync('apt-get') !== null && whichSync('apt-cache') !== null && whichSync('dpkg-deb') !== null;
+  return hostIsDebian() && whichSync('apt-get') !== null && whichSync('apt-cache') !== null && whichSync('dpkg-deb') !== null;
 }
 
 /** The needs that apply on this host: dpkg only where apt fetches the packages. */

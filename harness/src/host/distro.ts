@@ -26,7 +26,22 @@ export function familyOf(osRelease: Map<string, string>): Family {
   return 'unknown';
 }
 
+/** Debian itself, not a derivative that names it in ID_LIKE. */
+export function isDebianProper(osRelease: Map<string, string>): boolean {
+  return (osRelease.get('ID') ?? '').toLowerCase() === 'debian';
+}
+
 let hostFamilyValue: Family | undefined;
+let hostDebianValue = false;
+
+/**
+ * Whether this host is Debian itself, not a derivative: only then does its apt
+ * know Debian's kernel packages (Ubuntu's apt-get has no linux-image-amd64).
+ */
+export function hostIsDebian(): boolean {
+  hostFamily();
+  return hostDebianValue;
+}
 
 export function hostFamily(): Family {
   if (hostFamilyValue === undefined) {
@@ -39,7 +54,9 @@ export function hostFamily(): Family {
         // the next one
       }
     }
-    hostFamilyValue = familyOf(parseOsRelease(text));
+    const release = parseOsRelease(text);
+    hostDebianValue = isDebianProper(release);
+    hostFamilyValue = familyOf(release);
   }
   return hostFamilyValue;
 }
