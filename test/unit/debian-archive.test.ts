@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   arMembers,
-  compareDebVersions,
   downloadEntry,
   extractDeb,
   packagesFromRelease,
@@ -22,6 +21,7 @@ import {
   type DebEntry,
 } from '../../harness/src/host/debian-archive.ts';
 import { imagePackageOf } from '../../harness/src/kernel/stock.ts';
+import { compareDebianVersions } from '../../harness/src/host/dpkg-version.ts';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -100,11 +100,11 @@ const ORDERED: [string, string][] = [
 
 t.test('dpkg version order', async (t) => {
   for (const [lo, hi] of ORDERED) {
-    t.ok(compareDebVersions(lo, hi) < 0, `${lo} < ${hi}`);
-    t.ok(compareDebVersions(hi, lo) > 0, `${hi} > ${lo}`);
+    t.ok(compareDebianVersions(lo, hi) < 0, `${lo} < ${hi}`);
+    t.ok(compareDebianVersions(hi, lo) > 0, `${hi} > ${lo}`);
   }
-  t.equal(compareDebVersions('1.001', '1.1'), 0, 'leading zeros do not count');
-  t.equal(compareDebVersions('0:1.0-1', '1.0-1'), 0, 'epoch 0 is no epoch');
+  t.equal(compareDebianVersions('1.001', '1.1'), 0, 'leading zeros do not count');
+  t.equal(compareDebianVersions('0:1.0-1', '1.0-1'), 0, 'epoch 0 is no epoch');
 });
 
 t.test('dpkg agrees on every pair', { skip: existsSync('/usr/bin/dpkg') ? false : 'dpkg is not installed here' }, async (t) => {

@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { cacheDir } from './paths.ts';
 import { run, whichSync } from './proc.ts';
 import { FetchError } from '../kernel/errors.ts';
+import { compareDebianVersions } from './dpkg-version.ts';
 
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -107,61 +108,6 @@ export function parseReleaseHashes(text: string): Map<string, { sha256: string; 
   return out;
 }
 
-// dpkg's ordering (deb-version(7)): epoch numerically, then upstream version
-// and revision, each compared as alternating non-digit and digit runs; in a
-// non-digit run '~' sorts before everything (even the end), letters before
-// other characters.
-function order(c: string | undefined): number {
-  if (c === undefined) return 0;
-  if (c === '~') return -1;
-  if (/[0-9]/.test(c)) return 0;
-  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
-  return c.charCodeAt(0) + 256;
-}
-
-function compareFragment(a: string, b: string): number {
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    let diff = 0;
-    while ((i < a.length && !/[0-9]/.test(a[i]!)) || (j < b.length && !/[0-9]/.test(b[j]!))) {
-      const ac = i < a.length && !/[0-9]/.test(a[i]!) ? a[i] : undefined;
-      const bc = j < b.length && !/[0-9]/.test(b[j]!) ? b[j] : undefined;
-      const d = order(ac) - order(bc);
-      if (d) return d;
-      if (ac !== undefined) i++;
-      if (bc !== undefined) j++;
-    }
-    while (a[i] === '0') i++;
-    while (b[j] === '0') j++;
-    while (i < a.length && /[0-9]/.test(a[i]!) && j < b.length && /[0-9]/.test(b[j]!)) {
-      if (!diff) diff = a.charCodeAt(i) - b.charCodeAt(j);
-      i++;
-      j++;
-    }
-    if (i < a.length && /[0-9]/.test(a[i]!)) return 1;
-    if (j < b.length && /[0-9]/.test(b[j]!)) return -1;
-    if (diff) return diff;
-  }
-  return 0;
-}
-
-function splitVersion(v: string): { epoch: number; upstream: string; revision: string } {
-  const colon = v.indexOf(':');
-  const epoch = colon > 0 ? Number(v.slice(0, colon)) || 0 : 0;
-  const rest = colon > 0 ? v.slice(colon + 1) : v;
-  const dash = rest.lastIndexOf('-');
-  return dash >= 0 ? { epoch, upstream: rest.slice(0, dash), revision: rest.slice(dash + 1) } : { epoch, upstream: rest, revision: '' };
-}
-
-/** dpkg --compare-versions as a sort comparator: <0, 0, >0. */
-export function compareDebVersions(a: string, b: string): number {
-  const x = splitVersion(a);
-  const y = splitVersion(b);
-  if (x.epoch !== y.epoch) return x.epoch - y.epoch;
-  return compareFragment(x.upstream, y.upstream) || compareFragment(x.revision, y.revision);
-}
-
 /** The entry apt would download for `name` (highest version), or the exact version when one is given. */
 export function pickEntry(entries: readonly DebEntry[], name: string, version?: string): DebEntry | null {
   let best: DebEntry | null = null;
@@ -171,7 +117,7 @@ export function pickEntry(entries: readonly DebEntry[], name: string, version?: 
       if (e.version === version) return e;
       continue;
     }
-    if (!best || compareDebVersions(e.version, best.version) > 0) best = e;
+    if (!best || compareDebianVersions(e.version, best.version) > 0) best = e;
   }
   return best;
 }
