@@ -6,7 +6,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runWorkflow } from '../workflows/run.ts';
 import { keepAfterSuite } from '../workflows/shell.ts';
-import { verdictOfRun } from '../workflows/cell.ts';
+import { verdictOfRun } from '../workflows/cell/index.ts';
 import { messageOf } from './exit.ts';
 import { InputError } from '../host/errors.ts';
 import type { KeeperMessage, KeeperStart } from '../workflows/keeper.ts';

@@ -13,7 +13,7 @@ import { setInterruptHandler } from '../host/proc.ts';
 import { ReproDir } from '../workflows/repro/record.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
 import { checkKernelInputs } from '../kernel/index.ts';
-import type { KernelChoice } from '../workflows/cell.ts';
+import type { KernelChoice } from '../workflows/cell/index.ts';
 import type { Accel } from '../results/records.ts';
 import { readReport, WHOLE_INPUT_LIMIT } from '../workflows/repro/report.ts';
 import { planRepro, reproCatalogue, summarise, type ReproPlan } from '../workflows/repro/plan.ts';
