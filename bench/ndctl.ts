@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { prepareCell } from '../harness/src/workflows/cell.ts';
+import { prepareCell } from '../harness/src/workflows/cell/index.ts';
 import { startSession } from '../harness/src/workflows/session.ts';
 import { watchConsole } from '../harness/src/workflows/watch.ts';
 import { prepareNdctl, runNdctlSuite, NDCTL_SUITE } from '../harness/src/suites/ndctl/ndctl.ts';

@@ -88,7 +88,7 @@ async function guestBench(): Promise<void> {
   const { loadNightConfig, expandMatrix } = await import('../harness/src/workflows/nightly/config.ts');
   const { runNight } = await import('../harness/src/workflows/nightly/index.ts');
   const { primitiveRunCell, prepareKernelOnce, checkCellInputs, kernelFault, cellPlan, kernelChoice } = await import('../harness/src/workflows/nightly/run-cell.ts');
-  const { prepareCell } = await import('../harness/src/workflows/cell.ts');
+  const { prepareCell } = await import('../harness/src/workflows/cell/index.ts');
   const config = await loadNightConfig(values.config!);
   const deps = { runCell: primitiveRunCell(), prepareKernel: prepareKernelOnce, checkCell: checkCellInputs, kernelFault };
   // Warm every cache a cell uses (kernel, image, modules, our modules, the

@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { executeCell, guestKeyOf, prepareCell, type CellEnv, type CellPlan } from '../../harness/src/workflows/cell.ts';
+import { executeCell, guestKeyOf, prepareCell, type CellEnv, type CellPlan } from '../../harness/src/workflows/cell/index.ts';
 import { GuestPool } from '../../harness/src/workflows/guest-pool.ts';
 import { defaultTopology } from '../../harness/src/vm/topology.ts';
 import { loadFaults } from './faults.ts';

@@ -163,7 +163,7 @@ t.test('the command: list, prune --keep-last --dry-run, usage errors', async (t)
 
 t.test("prune finds a killed run's work directory (NVDIMM files) and removes it; a live run's stays", async (t) => {
   const root = await cache();
-  // A run that was SIGKILLed: it claimed and leased its work directory as cell.ts does, then died.
+  // A run that was SIGKILLed: it claimed and leased its work directory as cell/ does, then died.
   const victim = nodeSpawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
     const { claimRun } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'harness', 'src', 'results', 'store.ts'))});
     const { writeFileSync, truncateSync, mkdirSync } = await import('node:fs');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { NDCTL_GUEST } from '../../harness/src/suites/ndctl/ndctl.ts';
-import { suiteKernelChoice } from '../../harness/src/workflows/cell.ts';
+import { suiteKernelChoice } from '../../harness/src/workflows/cell/index.ts';
 import { suiteByName } from '../../harness/src/suites/index.ts';
 
 const ndctlKernelChoice = (k: Parameters<typeof suiteKernelChoice>[0]) => suiteKernelChoice(k, suiteByName('ndctl').needs({}).kernelFragments);

@@ -23,7 +23,7 @@ t.test('two runs drawing the same id: the second gets another, each keeps its ow
   t.equal(b.id, '20261207-040000-beef', 'retried until free');
   t.not(a.dir, b.dir);
   t.not(a.workDir, b.workDir);
-  // The second run ends and cleans up as cell.ts does: only its own work directory.
+  // The second run ends and cleans up as cell/ does: only its own work directory.
   await rm(b.workDir!, { recursive: true, force: true });
   t.equal(readFileSync(join(a.workDir!, 'nvdimm0.img'), 'utf8'), 'first run', "the first run's NVDIMM file survives");
   t.same(readdirSync(a.dir), ['tests']);

@@ -13,7 +13,7 @@
 // a nightly cell it fails the cell), and 3 where 1 answers another question
 // (repro: not reproduced; bisect: no culprit). Nothing else thrown becomes 1:
 // scripts (git bisect run, CI) read 1 as the command's verdict.
-import { InfraError, InputError } from '../host/errors.ts';
+import { InfraError, InputError, SettingError } from '../host/errors.ts';
 import { BuildError } from '../kernel/errors.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
@@ -36,6 +36,15 @@ export function interruptedCode(reason: string | null | undefined): number {
   return /SIGTERM/.test(reason ?? '') ? EXIT.sigterm : EXIT.sigint;
 }
 
+/** The flag that gives each plan setting a workflow may name in an input error. */
+const SETTING_FLAGS: Readonly<Record<string, string>> = { sshPort: '--ssh-port', repeat: '--repeat' };
+
+/** An error's message as a command says it: a plan setting by the flag that gives it. */
+export function messageOf(e: unknown): string {
+  if (e instanceof SettingError && SETTING_FLAGS[e.setting]) return e.named(SETTING_FLAGS[e.setting]!);
+  return e instanceof Error ? e.message : String(e);
+}
+
 function oneLine(s: string): string {
   return lineForTerminal(s.replace(/\s*\n\s*/g, ' ').trim());
 }
@@ -43,7 +52,7 @@ function oneLine(s: string): string {
 /** What the user reads for an error: one line for the known kinds, the stack for a harness bug. */
 export function errorText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  if (e instanceof InputError || e instanceof InfraError) return oneLine(err.message);
+  if (e instanceof InputError || e instanceof InfraError) return oneLine(messageOf(e));
   if (err?.code === 'ENOSPC') {
     return `no space left on the device holding ${err.path ?? 'the results or the cache'}: free some space there (or choose --results, or DAX_HARNESS_CACHE, on a larger disk) and run the same command again`;
   }

@@ -6,7 +6,8 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runWorkflow } from '../workflows/run.ts';
 import { keepAfterSuite } from '../workflows/shell.ts';
-import { verdictOfRun } from '../workflows/cell.ts';
+import { verdictOfRun } from '../workflows/cell/index.ts';
+import { messageOf } from './exit.ts';
 import { InputError } from '../host/errors.ts';
 import type { KeeperMessage, KeeperStart } from '../workflows/keeper.ts';
 import type { RunRecord } from '../results/records.ts';
@@ -59,8 +60,8 @@ async function keep(start: KeeperStart): Promise<void> {
     log(`run ended: ${record.status}${record.reason ? ` — ${record.reason}` : ''}`);
     tell({ type: 'done', record, runDir: dir });
   } catch (e) {
-    log(`error: ${(e as Error).message}`);
-    tell({ type: 'error', message: (e as Error).message, input: e instanceof InputError });
+    log(`error: ${messageOf(e)}`);
+    tell({ type: 'error', message: messageOf(e), input: e instanceof InputError });
   }
 }
 

@@ -13,6 +13,31 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * Bad input in one setting of a plan. A workflow says it by the setting's
+ * name ("the ssh port 22 is taken ..."), knowing nothing of flags; the CLI
+ * says it by the flag that gave it (`named`), so the user reads the word
+ * they typed.
+ */
+export class SettingError extends InputError {
+  constructor(
+    /** The plan field it is about (sshPort, repeat). */
+    readonly setting: string,
+    /** How the setting reads in prose ("the ssh port"). */
+    what: string,
+    readonly value: unknown,
+    /** What is wrong and the fix, after the value ("is taken on 127.0.0.1: pick another"). */
+    readonly problem: string,
+  ) {
+    super(`${what} ${String(value)} ${problem}`);
+  }
+
+  /** The message with the setting called by another name (a command's flag). */
+  named(name: string): string {
+    return `${name} ${String(this.value)} ${this.problem}`;
+  }
+}
+
 export class InfraError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

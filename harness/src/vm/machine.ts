@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { spawn, onCleanup, type ProcResult } from '../host/proc.ts';
 import type { SandboxSpec } from '../host/sandbox.ts';
 import { ConsoleStream } from './console.ts';
-import { InputError } from '../host/errors.ts';
+import { SettingError } from '../host/errors.ts';
 import { QmpClient } from './qmp.ts';
 import { qemuArgv, type MachineSpec } from './qemu-args.ts';
 import { CappedFile, logCaps } from '../host/capped-file.ts';
@@ -21,8 +21,12 @@ export interface MachineExit {
   stderr: string;
 }
 
-/** The ssh port was taken between the check and QEMU binding it. */
-export class PortInUseError extends InputError {}
+/** The ssh port was taken between the check and QEMU binding it (the CLI names it by its flag). */
+export class PortInUseError extends SettingError {
+  constructor(port: number | undefined) {
+    super('sshPort', 'the ssh port', port, 'is taken on 127.0.0.1: pick another or leave it out to get a free one');
+  }
+}
 export class QemuStartError extends Error {
   override name = 'QemuStartError';
 }
@@ -115,7 +119,7 @@ export class Machine {
     const early = m.exited.then((x) => {
       const msg = x.stderr || `QEMU exited with ${x.signal ?? x.exitCode} before it was up`;
       if (/Could not set up host forwarding rule|hostfwd.*(in use|failed)/i.test(msg))
-        throw new PortInUseError(`ssh port ${spec.sshPort} on 127.0.0.1 is taken: pick another with --ssh-port or leave it out to get a free one`);
+        throw new PortInUseError(spec.sshPort);
       throw new QemuStartError(`QEMU failed to start: ${msg.split('\n').slice(-3).join(' | ')}`);
     });
     try {

@@ -1,13 +1,13 @@
-// The run workflow: one plan, once, through the run primitive (cell.ts).
+// The run workflow: one plan, once, through the run primitive (cell/).
 // RunOptions is the run command's view of a plan; tests and benchmarks use it
 // too.
 import type { Accel, Topology } from '../results/records.ts';
 import type { DaxFs } from '../suites/fsdax.ts';
 import type { Session } from './session.ts';
-import { runCell, type CellEnv, type KernelChoice, type RunOutcome } from './cell.ts';
+import { runCell, type CellEnv, type KernelChoice, type RunOutcome } from './cell/index.ts';
 import type { SuiteName } from '../suites/index.ts';
 
-export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell.ts';
+export { RunInputError, resolveKernel, type KernelChoice, type RunOutcome } from './cell/index.ts';
 // What run and shell check of their suite options, from the suite registry.
 export { DEFAULT_SUITE, checkSuiteOptions } from '../suites/index.ts';
 export type { DaxFs };

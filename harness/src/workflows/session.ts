@@ -125,8 +125,7 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   await mkdir(o.workDir, { recursive: true });
   const cleanupWork = () => rm(o.workDir, { recursive: true, force: true });
   try {
-    if (o.sshPort !== undefined && !(await portIsFree(o.sshPort)))
-      throw new PortInUseError(`--ssh-port ${o.sshPort} is taken on 127.0.0.1: pick another or leave it out to get a free one`);
+    if (o.sshPort !== undefined && !(await portIsFree(o.sshPort))) throw new PortInUseError(o.sshPort);
     const initrd = await assembleInitrd(o.image, o.modules, o.extraInitrd);
     // The guest may fill every byte of its NVDIMMs: the disk must hold them whole.
     const nvdimmBytes = o.topology.nvdimms.reduce((n, d) => n + d.sizeMiB * 1024 * 1024, 0);

@@ -5,7 +5,7 @@
 // those of any run; kernel reports met meanwhile are printed as they happen
 // and recorded as steps of their own.
 import { basename } from 'node:path';
-import { prepareCell, executeCell, type CellPlan, type CellEnv, type PassHook, type PreparedCell } from './cell.ts';
+import { prepareCell, executeCell, type CellPlan, type CellEnv, type PassHook, type PreparedCell } from './cell/index.ts';
 import { GuestHost, crashNote, crashNotice, type GuestInfo } from './kept.ts';
 import { interactiveShell, type PtyTerminal } from '../vm/pty.ts';
 import { setupFsdax, mkfsArgv, daxMountState, type DaxFs } from '../suites/fsdax.ts';

@@ -13,7 +13,7 @@ import type { Series } from '../../kernel/index.ts';
 import { sha256 } from '../../host/fsutil.ts';
 import { InfraError, InputError } from '../../host/errors.ts';
 import type { KernelArtifact, RunRecord, TestResult } from '../../results/records.ts';
-import { describePhase, executeCell, prepareCell, type CellPlan, type PreparedCell } from '../cell.ts';
+import { describePhase, executeCell, prepareCell, type CellPlan, type PreparedCell } from '../cell/index.ts';
 import { runOutcome } from './outcome.ts';
 import { stepKey } from './engine.ts';
 import type { BisectPlan } from './workflow.ts';

@@ -1,6 +1,6 @@
 // The nightly workflow's view of the run primitive: a matrix cell in, a run
 // record out. The nightly never boots anything itself; it is handed a RunCell
-// (in production run-cell.ts: prepareCell + executeCell of workflows/cell.ts)
+// (in production run-cell.ts: prepareCell + executeCell of workflows/cell/)
 // and a PrepareKernel (the kernel pipeline), so its scheduling, resuming and
 // judging are tested without a guest.
 import type { KernelArtifact, RunRecord, Topology } from '../../results/records.ts';

@@ -1,9 +1,9 @@
-// The nightly's cells on the run primitive (workflows/cell.ts): a matrix cell
+// The nightly's cells on the run primitive (workflows/cell/): a matrix cell
 // becomes a CellPlan whose kernel is the artifact the night prepared once,
 // prepareCell makes the rest (suite needs, image, modules, accelerator), and
 // executeCell boots one guest that runs the cell's passes. Signals are the
 // night's: a cell stops through hooks.signal and its run ends 'interrupted'.
-import { checkCell, executeCell, prepareCell, resolveKernel, type CellPlan, type KernelChoice } from '../cell.ts';
+import { checkCell, executeCell, prepareCell, resolveKernel, type CellPlan, type KernelChoice } from '../cell/index.ts';
 import { BuildError, PatchApplyError, checkKernelInputs } from '../../kernel/index.ts';
 import { InputError } from '../../host/errors.ts';
 import { suiteByName } from '../../suites/index.ts';

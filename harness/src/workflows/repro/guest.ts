@@ -8,7 +8,7 @@
 import type { CrashReport, RunRecord, TestResult, TestStatus } from '../../results/records.ts';
 import { topologyHash } from '../../vm/topology.ts';
 import { sha256 } from '../../host/fsutil.ts';
-import { executeCell, prepareCell, type CellPlan, type KernelChoice, type PreparedCell, type RunOutcome } from '../cell.ts';
+import { executeCell, prepareCell, type CellPlan, type KernelChoice, type PreparedCell, type RunOutcome } from '../cell/index.ts';
 import type { Accel } from '../../results/records.ts';
 import type { Candidate } from './candidates.ts';
 import { suiteByName } from '../../suites/index.ts';
