@@ -228,4 +228,13 @@ t.test('downloads are checked against the index; Packages against Release', asyn
   await t.rejects(packagesFromRelease(src, bad, join(dir, 'cache2')), /does not match its Release entry/);
   // A Release without main/binary-amd64 says so.
   await t.rejects(packagesFromRelease(src, new Map(), cache), /lists no main\/binary-amd64\/Packages/);
+  // Only an .xz index and no xz on PATH: the missing tool named, as an input error (exit 2).
+  const onlyXz = new Map([['main/binary-amd64/Packages.xz', { sha256: 'c'.repeat(64), size: 1 }]]);
+  const path = process.env.PATH;
+  process.env.PATH = '/nonexistent';
+  try {
+    await t.rejects(packagesFromRelease(src, onlyXz, cache), { name: 'MissingToolError', message: /host tool "xz" is not installed/ });
+  } finally {
+    process.env.PATH = path;
+  }
 });

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { cacheDir } from './paths.ts';
-import { run, whichSync } from './proc.ts';
+import { MissingToolError, run, whichSync } from './proc.ts';
 import { FetchError } from '../kernel/errors.ts';
 import { compareDebianVersions } from './dpkg-version.ts';
 
@@ -217,7 +217,9 @@ export async function packagesFromRelease(src: ArchiveSource, hashes: Map<string
     }
     return parsePackages(await decompress(file, kind), src.mirror);
   }
-  throw new FetchError(`${src.mirror} ${src.suite} lists no ${COMPONENT}/binary-${ARCH}/Packages.${kinds.join(' or .')}`, xz ? 'pick another mirror with DAX_HARNESS_DEBIAN_MIRROR' : 'install xz (the suite publishes only Packages.xz)');
+  // Only an .xz index and no xz to read it: the host's setup, said as every missing tool is (exit 2).
+  if (!xz && hashes.has(`${COMPONENT}/binary-${ARCH}/Packages.xz`)) throw new MissingToolError('xz', 'xz-utils');
+  throw new FetchError(`${src.mirror} ${src.suite} lists no ${COMPONENT}/binary-${ARCH}/Packages.${kinds.join(' or .')}`, 'pick another mirror with DAX_HARNESS_DEBIAN_MIRROR');
 }
 
 /** The entry apt would choose across the sources: the highest version (or the exact one asked for). */
