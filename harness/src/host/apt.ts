@@ -72,7 +72,37 @@ function hostNeeds(needs: PackageNeeds): PackageNeeds {
 
 export async function ensurePackages(all: PackageNeeds, log: (msg: string) => void): Promise<void> {
   const needs = hostNeeds(all);
-  const missing = await missingPackages(needs);
+  await installMissing(() => missingPackages(needs), 'installed but their files are missing', log);
+}
+
+/**
+ * The packages of a list (by Debian name) that dpkg does not have installed:
+ * for lists that name packages rather than the files the harness runs (the
+ * test command's prerequisites). Without dpkg nothing can be checked, and
+ * that is said, not passed over.
+ */
+export async function missingByName(names: readonly string[]): Promise<string[]> {
+  if (whichSync('dpkg-query') === null)
+    throw new HostSetupError(`no dpkg to check the packages ${names.join(' ')}: install them (${installLine([...names])}) and check them by hand`);
+  const q = await run('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\n', ...names], { timeoutMs: 60_000, reject: false });
+  const installed = new Set(
+    q.stdout
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter(([, st]) => st === 'installed')
+      .map(([p]) => p),
+  );
+  return names.filter((n) => !installed.has(n));
+}
+
+/** ensurePackages for a list of package names (checked by dpkg). */
+export async function ensureNamedPackages(names: readonly string[], log: (msg: string) => void): Promise<void> {
+  await installMissing(() => missingByName(names), 'still not installed', log);
+}
+
+/** As root on a Debian-family host, apt-get installs what `missing` lists; anyone else gets the one line to run. */
+async function installMissing(missingNow: () => Promise<string[]>, stillWhy: string, log: (msg: string) => void): Promise<void> {
+  const missing = await missingNow();
   if (missing.length === 0) return;
   const line = installLine(missing);
   if (process.getuid?.() !== 0)
@@ -90,8 +120,8 @@ export async function ensurePackages(all: PackageNeeds, log: (msg: string) => vo
   }
   if (r.exitCode !== 0)
     throw new HostSetupError(`could not install ${missing.join(' ')} (apt-get exit ${r.exitCode}): run ${line} and read its error`);
-  const still = await missingPackages(needs);
-  if (still.length) throw new HostSetupError(`packages ${still.join(', ')} installed but their files are missing: check ${line}`);
+  const still = await missingNow();
+  if (still.length) throw new HostSetupError(`packages ${still.join(', ')} ${stillWhy}: check ${line}`);
 }
 
 export interface AptDownload {
