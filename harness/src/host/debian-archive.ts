@@ -122,14 +122,20 @@ export function pickEntry(entries: readonly DebEntry[], name: string, version?: 
   return best;
 }
 
-async function fetchBytes(url: string): Promise<Buffer> {
+/** A GET that answered 200, or the FetchError saying why not. */
+async function get(url: string, timeoutMs: number, fix: string): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(600_000) });
+    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     throw new FetchError(`cannot fetch ${url}: ${(e as Error).message}`, 'check network access to the Debian mirror, or set DAX_HARNESS_DEBIAN_MIRROR');
   }
-  if (!res.ok) throw new FetchError(`${url}: HTTP ${res.status}`, 'check the mirror (DAX_HARNESS_DEBIAN_MIRROR)');
+  if (!res.ok || !res.body) throw new FetchError(`${url}: HTTP ${res.status}`, fix);
+  return res;
+}
+
+async function fetchBytes(url: string): Promise<Buffer> {
+  const res = await get(url, 600_000, 'check the mirror (DAX_HARNESS_DEBIAN_MIRROR)');
   return Buffer.from(await res.arrayBuffer());
 }
 
@@ -233,15 +239,9 @@ export async function findPackage(name: string, version?: string, sources = defa
 export async function downloadEntry(e: DebEntry, dir: string): Promise<string> {
   const url = `${e.mirror}/${e.filename}`;
   const dest = join(dir, e.filename.split('/').pop()!);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(3600_000) });
-  } catch (err) {
-    throw new FetchError(`cannot fetch ${url}: ${(err as Error).message}`, 'check network access to the Debian mirror');
-  }
-  if (!res.ok || !res.body) throw new FetchError(`${url}: HTTP ${res.status}`, 'run again later: the index may be newer than the mirror');
+  const res = await get(url, 3600_000, 'run again later: the index may be newer than the mirror');
   const hash = createHash('sha256');
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  const body = Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream);
   body.on('data', (c: Buffer) => hash.update(c));
   await pipeline(body, createWriteStream(`${dest}.part`));
   await verifyDeb(`${dest}.part`, e, hash.digest('hex'));

@@ -6,7 +6,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InputError } from './errors.ts';
 import { execa, type Options, type ResultPromise } from 'execa';
-import { giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
+import { SETPRIV, giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
 import { timerDelay } from './limits.ts';
 import { installLine } from './distro.ts';
 
@@ -81,7 +81,6 @@ const GUARD = [
   'exit "$s"',
 ].join('\n');
 
-const SETPRIV = '/usr/bin/setpriv';
 let setprivPresent: boolean | undefined;
 
 function hasSetpriv(): boolean {

@@ -42,10 +42,11 @@ export interface SandboxUser {
 
 const BWRAP = 'bwrap';
 /**
- * setpriv as bwrap must exec it: by a path that exists inside the sandbox.
- * The caller's PATH may hold it through a directory only the host sees.
+ * setpriv by its path: bwrap must exec it inside the sandbox, where the
+ * caller's PATH may name directories only the host sees. proc.ts's
+ * pdeathsig wrapper uses the same binary.
  */
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? 'setpriv';
+export const SETPRIV = '/usr/bin/setpriv';
 export const SANDBOX_ENV = 'DAX_HARNESS_SANDBOX';
 export const SANDBOX_USER_ENV = 'DAX_HARNESS_SANDBOX_USER';
 /** The system account a root harness creates for what it runs on others' behalf. */
