@@ -55,7 +55,7 @@ export async function hostMirror(): Promise<string> {
 }
 
 /** This host cannot build the rootfs image as this user; the message is the fix. */
-export class RootfsNeedsRootError extends InputError {}
+export class RootfsHostError extends InputError {}
 
 /** A unit name as systemd spells them: it reaches the finishing script's word list. */
 const UNIT_RE = /^[A-Za-z0-9@._:-]+$/;
@@ -116,7 +116,7 @@ export async function buildRootfs(recipe: RootfsRecipe, log: (m: string) => void
     // Said before minutes of downloading, not after.
     if (!asRoot) {
       const blocker = await unshareBlocker(recipe.name);
-      if (blocker) throw new RootfsNeedsRootError(blocker);
+      if (blocker) throw new RootfsHostError(blocker);
     }
     const t0 = Date.now();
     const stage = join(tmp, 'stage');
