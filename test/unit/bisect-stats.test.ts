@@ -1,8 +1,9 @@
 // The statistics behind flaky-aware verdicts: the lower bound on the
 // reproduction rate must really be a lower bound, and the clean-run count
-// must follow n = ceil(ln(miss) / ln(1 - rate)).
+// must follow n = ceil(ln(miss) / ln(1 - rate)); the store's Fisher test matches
+// tables counted by hand.
 import t from 'tap';
-import { binomTailAtLeast, detectionProbability, rateLowerBound, runsNeeded } from '../../harness/src/workflows/bisect/stats.ts';
+import { binomTailAtLeast, detectionProbability, fisherGreater, rateLowerBound, runsNeeded } from '../../harness/src/results/stats.ts';
 import { rng } from '../../harness/src/workflows/bisect/simulate.ts';
 
 t.test('binomial tail against direct sums', async (t) => {
@@ -48,4 +49,14 @@ t.test('clean runs needed: n = ceil(ln(miss)/ln(1-rate))', async (t) => {
   // The promise behind the number: a bug of that rate shows within n runs with ≥ 95% probability.
   for (const p of [0.03, 0.1, 0.33, 0.7]) t.ok(detectionProbability(p, runsNeeded(p, 0.05)) >= 0.95);
   for (const p of [0.03, 0.1, 0.33, 0.7]) t.ok(detectionProbability(p, runsNeeded(p, 0.05) - 1) < 0.95, `n is the smallest for ${p}`);
+});
+
+t.test('fisherGreater against hand-counted tables', async (t) => {
+  // 0/20 before, 2/4 after: only the table with both hits in "after" is as extreme.
+  t.ok(Math.abs(fisherGreater(0, 20, 2, 4) - 231 / 10626) < 1e-12);
+  // 1/1 before, 0/1 after: P(X >= 0) is 1.
+  t.equal(fisherGreater(1, 1, 0, 1), 1);
+  // 0/2 before, 2/2 after: C(2,2)C(2,0)/C(4,2) = 1/6.
+  t.ok(Math.abs(fisherGreater(0, 2, 2, 2) - 1 / 6) < 1e-12);
+  t.throws(() => fisherGreater(3, 2, 0, 1), RangeError);
 });

@@ -6,7 +6,7 @@
 // rate estimate (a step that crashed less often than the bad end) turns
 // earlier clean verdicts back into "needs more runs", and a late crash on a
 // step judged clean moves the search back, without special cases.
-import { detectionProbability, rateLowerBound, runsNeeded } from './stats.ts';
+import { detectionProbability, rateLowerBound, runsNeeded } from '../../results/stats.ts';
 import type {
   Action,
   BadMeaning,

@@ -1,5 +1,7 @@
-// The few statistics a flaky-aware bisection needs: a conservative bound on
-// the reproduction rate, and how many clean runs make "good" believable.
+// The few statistics flaky bugs need: a conservative bound on a reproduction
+// rate, how many clean runs make "good" believable (bisection, fixed
+// detection), and whether a rate now is higher than the store's rate before
+// (regressions). Pure; here in results/ so the store and the workflows share it.
 
 /** P(X >= k) for X ~ Binomial(n, p). */
 export function binomTailAtLeast(n: number, k: number, p: number): number {
@@ -68,4 +70,30 @@ export function runsNeeded(rate: number, miss: number): number {
 export function detectionProbability(rate: number, clean: number): number {
   if (rate <= 0) return 0;
   return 1 - Math.pow(1 - Math.min(rate, 1), clean);
+}
+
+const logFactorials: number[] = [0];
+
+function logFactorial(n: number): number {
+  for (let i = logFactorials.length; i <= n; i++) logFactorials.push(logFactorials[i - 1]! + Math.log(i));
+  return logFactorials[n]!;
+}
+
+const logChoose = (n: number, k: number) => logFactorial(n) - logFactorial(k) - logFactorial(n - k);
+
+/**
+ * One-sided Fisher exact test: the probability, if before and after share one
+ * rate, that the `after` sample holds at least `hitsAfter` of all the hits.
+ * A small value says the rate went up. Conditioning on the margins needs no
+ * guess of the shared rate, which matters when "before" is a few runs.
+ */
+export function fisherGreater(hitsBefore: number, trialsBefore: number, hitsAfter: number, trialsAfter: number): number {
+  if (hitsBefore < 0 || hitsAfter < 0 || hitsBefore > trialsBefore || hitsAfter > trialsAfter) throw new RangeError(`${hitsBefore}/${trialsBefore} vs ${hitsAfter}/${trialsAfter}`);
+  const n = trialsBefore + trialsAfter;
+  const hits = hitsBefore + hitsAfter;
+  const top = Math.min(hits, trialsAfter);
+  const denom = logChoose(n, trialsAfter);
+  let p = 0;
+  for (let x = hitsAfter; x <= top; x++) if (hits - x <= trialsBefore) p += Math.exp(logChoose(hits, x) + logChoose(n - hits, trialsAfter - x) - denom);
+  return Math.min(1, p);
 }
