@@ -40,3 +40,8 @@ export function forTerminal(text: string, o: { oneLine?: boolean } = {}): string
 export function lineForTerminal(text: string): string {
   return forTerminal(text, { oneLine: true });
 }
+
+/** POSIX shell quoting, for showing a command to a person (never for running one). */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

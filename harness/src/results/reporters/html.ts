@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { NightReport, ReportCrash, ReportTest } from '../report.ts';
 import type { PageDump } from '../records.ts';
+import { stackLines } from './stack.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -79,8 +80,7 @@ const PAGE_FIELDS: (keyof PageDump)[] = ['page', 'pfn', 'refcount', 'mapcount', 
 function crashHtml(c: ReportCrash, i: number): string {
   const pd = c.pageDump;
   const fields = pd ? PAGE_FIELDS.filter((k) => pd[k] !== null && pd[k] !== undefined && pd[k] !== '').map((k) => `<tr><th>${esc(k)}</th><td>${esc(Array.isArray(pd[k]) ? (pd[k] as string[]).join(', ') : pd[k])}</td></tr>`) : [];
-  const frames = c.frames.filter((f) => f.section === 'stack' || f.section === 'rip');
-  const stack = frames.map((f) => `${f.reliable ? '' : '? '}${f.fn}${f.offset !== null ? `+0x${f.offset.toString(16)}` : ''}${f.module ? ` [${f.module}]` : ''}${f.file ? `  ${f.file}${f.line ? `:${f.line}` : ''}` : ''}${(f.inlined ?? []).map((x) => `\n    (inlined) ${x.fn}${x.file ? `  ${x.file}${x.line ? `:${x.line}` : ''}` : ''}`).join('')}`);
+  const stack = stackLines(c.frames);
   return `<div class="crash" id="crash-${i}" data-signature="${esc(c.signature)}">
 <h3>${c.isNew ? '<span class="new">NEW</span> ' : ''}${esc(c.title)}</h3>
 <p>${esc(c.type)}${c.reason ? ` — ${esc(c.reason)}` : ''}. ${c.isNew ? 'First seen tonight' : `Seen ${c.count}× on ${c.nights} nights, first ${esc(c.firstSeen)}, last ${esc(c.lastSeen)}`}. In: ${c.where.map((w) => `${esc(w.cellKey)}${w.testKey ? ` ${esc(w.testKey)}` : ''}`).join('; ')}</p>

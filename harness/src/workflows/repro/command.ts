@@ -42,7 +42,4 @@ export function reproCommands(o: { report: string; kernelArgv: readonly string[]
   return { once, loop };
 }
 
-/** POSIX shell quoting, for showing a command to a person. */
-export function shellQuote(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
+export { shellQuote } from '../../host/terminal.ts';
