@@ -11,16 +11,25 @@ import { abandoned } from './store.ts';
 import { lockOwner } from '../host/lock.ts';
 import { listNightDirs, loadCells, loadKernels, loadNight, nightDir, nightOwnerLock, nightsRoot, type NightCellRecord, type NightKernelRecord, type NightRecord } from './nights.ts';
 import { testKey, verdictOf } from './classify.ts';
-import type { CrashReport, RunRecord, Verdict } from './records.ts';
+import { loadBugReports, reportsRoot, type BugReportRecord } from './bug-reports.ts';
+import type { CrashReport, KernelArtifact, RunRecord, Verdict } from './records.ts';
 
-const SCHEMA_VERSION = '1';
+const SCHEMA_VERSION = '2';
+
+/** Added by schema 2, with kernels.git_commit (added last, so a migrated index and a new one have the same columns). */
+const REPORTS_TABLE = `
+CREATE TABLE reports(id TEXT PRIMARY KEY, status TEXT NOT NULL, match_key TEXT NOT NULL, title TEXT, cell_key TEXT, test_key TEXT, kernel_key TEXT,
+  good_commit TEXT, bad_commit TEXT, culprit_commit TEXT, culprit_subject TEXT, culprit_author TEXT, bisect_id TEXT, rate_hits INTEGER, rate_runs INTEGER,
+  first_seen_night TEXT, last_seen_night TEXT, last_seen_commit TEXT, fixed_night TEXT, fixed_from TEXT, fixed_to TEXT, updated_at TEXT, dir TEXT NOT NULL);
+CREATE INDEX reports_key ON reports(match_key, status);
+`;
 
 const SCHEMA = `
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE nights(id TEXT PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT, status TEXT NOT NULL, config_hash TEXT, origin TEXT,
   shard TEXT, baseline TEXT, rerun_failures INTEGER, history_nights INTEGER, cells INTEGER, dir TEXT NOT NULL);
 CREATE TABLE kernels(night_id TEXT NOT NULL, key TEXT NOT NULL, name TEXT, status TEXT, reason TEXT, spec TEXT, artifact TEXT, duration_ms INTEGER,
-  prepared_at TEXT, patchset_hash TEXT, PRIMARY KEY(night_id, key));
+  prepared_at TEXT, patchset_hash TEXT, git_commit TEXT, PRIMARY KEY(night_id, key));
 CREATE TABLE cells(night_id TEXT NOT NULL, cell_key TEXT NOT NULL, ord INTEGER, kernel_key TEXT, kernel TEXT, suite TEXT, mode TEXT, topology TEXT,
   plan TEXT, status TEXT, reason TEXT, started_at TEXT, ended_at TEXT, PRIMARY KEY(night_id, cell_key));
 CREATE TABLE runs(id TEXT PRIMARY KEY, night_id TEXT, cell_key TEXT, role TEXT, rerun_tests TEXT, status TEXT, reason TEXT, started_at TEXT,
@@ -36,7 +45,7 @@ CREATE INDEX runs_night ON runs(night_id, cell_key);
 CREATE INDEX crashes_sig ON crashes(dedup_key);
 CREATE INDEX crashes_night ON crashes(night_id);
 CREATE INDEX nights_time ON nights(started_at, id);
-`;
+${REPORTS_TABLE}`;
 
 export interface NightRow {
   id: string;
@@ -134,7 +143,74 @@ export interface KernelRow {
   duration_ms: number;
   prepared_at: string;
   patchset_hash: string | null;
+  /** The commit of the tree the kernel was built from (a git kernel's ref as resolved that night), else null. */
+  git_commit: string | null;
 }
+
+export interface ReportRow {
+  id: string;
+  status: BugReportRecord['status'];
+  match_key: string;
+  title: string;
+  cell_key: string;
+  test_key: string;
+  kernel_key: string;
+  good_commit: string;
+  bad_commit: string;
+  culprit_commit: string | null;
+  culprit_subject: string | null;
+  culprit_author: string | null;
+  bisect_id: string | null;
+  rate_hits: number | null;
+  rate_runs: number | null;
+  first_seen_night: string;
+  last_seen_night: string;
+  last_seen_commit: string;
+  fixed_night: string | null;
+  fixed_from: string | null;
+  fixed_to: string | null;
+  updated_at: string;
+  dir: string;
+}
+
+/** One night of a test in one cell, with the commit its kernel was built from. */
+export interface CommitPoint {
+  night: string;
+  startedAt: string;
+  /** null: the kernel is not from a git tree (or could not be prepared). */
+  commit: string | null;
+  kernelKey: string;
+  patchsetHash: string | null;
+  /** Main-run verdicts (one per pass) and reruns' verdicts. */
+  main: Verdict[];
+  reruns: Verdict[];
+}
+
+/**
+ * The commit a night's kernel stands for on its tree's history: the ref as
+ * resolved (the series, if any, sits on top of it). Only git kernels have
+ * one; a Debian source's commit is the harness's own import of it.
+ */
+export function kernelCommit(spec: { kind?: unknown } | null, artifact: Pick<KernelArtifact, 'build'> | null): string | null {
+  const c = artifact?.build?.baseCommit;
+  return spec?.kind === 'git' && typeof c === 'string' && /^[0-9a-f]{40}$/.test(c) ? c : null;
+}
+
+/**
+ * Each step brings an index written by the schema it is keyed by to the next
+ * one, in place (a rebuild reads every night again). Steps only add: an older
+ * harness that opens a newer index rebuilds it in its own schema, and nothing
+ * is lost either way, since the directories hold everything.
+ */
+const MIGRATIONS: Record<string, (db: Database.Database) => void> = {
+  '1': (db) => {
+    db.exec('ALTER TABLE kernels ADD COLUMN git_commit TEXT');
+    const set = db.prepare('UPDATE kernels SET git_commit = ? WHERE night_id = ? AND key = ?');
+    for (const k of db.prepare('SELECT night_id, key, spec, artifact FROM kernels').all() as Pick<KernelRow, 'night_id' | 'key' | 'spec' | 'artifact'>[])
+      set.run(kernelCommit(JSON.parse(k.spec) as { kind?: unknown }, k.artifact ? (JSON.parse(k.artifact) as KernelArtifact) : null), k.night_id, k.key);
+    db.exec(REPORTS_TABLE);
+  },
+};
 
 interface LoadedRun {
   record: RunRecord;
@@ -234,7 +310,7 @@ export class ResultsIndex {
       }
       const v = idx.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined;
       idx.db.prepare('SELECT count(*) FROM nights').get();
-      if (v?.value === SCHEMA_VERSION) {
+      if (v?.value === SCHEMA_VERSION || (v && idx.migrate(v.value))) {
         await idx.syncAll();
         return idx;
       }
@@ -301,6 +377,32 @@ export class ResultsIndex {
   }
 
   /**
+   * Brings an index of schema `from` to this one in place, in one write
+   * transaction (another process may be migrating it at the same moment: the
+   * second finds the work done). False when there is no way from `from`: the
+   * caller rebuilds.
+   */
+  private migrate(from: string): boolean {
+    if (!MIGRATIONS[from]) return false;
+    try {
+      this.db
+        .transaction(() => {
+          for (let v = (this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value; v !== SCHEMA_VERSION; ) {
+            const step = MIGRATIONS[v];
+            if (!step) throw new Error(`no migration from schema ${v}`);
+            step(this.db);
+            v = String(Number(v) + 1);
+            this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(v);
+          }
+        })
+        .immediate();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Brings the index up to date with the directories: nights whose files
    * changed since they were indexed (running ones always), and plain run
    * directories not yet indexed or still running.
@@ -317,10 +419,11 @@ export class ResultsIndex {
       }
       await this.indexNight(dir);
     }
+    await this.syncReports();
     const runsKnown = new Map((this.db.prepare('SELECT id, status FROM runs WHERE night_id IS NULL').all() as { id: string; status: string }[]).map((r) => [r.id, r.status]));
     let names: string[] = [];
     try {
-      names = (await readdir(this.root, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== 'nights' && !d.name.startsWith('.')).map((d) => d.name);
+      names = (await readdir(this.root, { withFileTypes: true })).filter((d) => d.isDirectory() && d.name !== 'nights' && d.name !== 'reports' && !d.name.startsWith('.')).map((d) => d.name);
     } catch {
       return;
     }
@@ -332,6 +435,19 @@ export class ResultsIndex {
       if (record) loaded.push({ record, dir: join(this.root, n), nightId: null, cellKey: record.plan?.cellKey ?? null, role: 'main', rerunTests: null });
     }
     if (loaded.length) this.db.transaction(() => loaded.forEach((r) => this.writeRun(r)))();
+  }
+
+  /** The reports table as the report directories say (a few dozen files: read whole each time). */
+  async syncReports(): Promise<void> {
+    const reports = await loadBugReports(this.root);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM reports').run();
+      const ins = this.db.prepare('INSERT INTO reports VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)');
+      for (const { record: r, dir } of reports)
+        ins.run(r.id, r.status, r.matchKey, r.title, r.cell.key, r.cell.test, r.kernelKey, r.range.good, r.range.bad, r.culprit?.commit ?? null, r.culprit?.subject ?? null,
+          r.culprit?.author ?? null, r.bisect, r.rate?.hits ?? null, r.rate?.runs ?? null, r.firstSeen.night, r.lastSeen.night, r.lastSeen.commit,
+          r.fixed?.night ?? null, r.fixed?.range.from ?? null, r.fixed?.range.to ?? null, r.updatedAt, relative(this.root, dir));
+    })();
   }
 
   /** (Re)indexes one night directory in a single transaction. */
@@ -346,8 +462,9 @@ export class ResultsIndex {
         .prepare('INSERT OR REPLACE INTO nights VALUES (?,?,?,?,?,?,?,?,?,?,?,?)')
         .run(id, n.night.startedAt, n.night.endedAt, n.night.status, n.night.configHash, n.night.origin, n.night.shard ? `${n.night.shard.index}/${n.night.shard.count}` : null,
           n.night.baseline, n.night.rerunFailures, n.night.historyNights, n.cells.length, relative(this.root, dir));
-      const insK = this.db.prepare('INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?)');
-      for (const k of n.kernels) insK.run(id, k.key, k.name, k.status, k.reason, JSON.stringify(k.spec), k.artifact ? JSON.stringify(k.artifact) : null, k.durationMs, k.preparedAt, k.patchsetHash ?? null);
+      const insK = this.db.prepare('INSERT INTO kernels VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+      for (const k of n.kernels)
+        insK.run(id, k.key, k.name, k.status, k.reason, JSON.stringify(k.spec), k.artifact ? JSON.stringify(k.artifact) : null, k.durationMs, k.preparedAt, k.patchsetHash ?? null, kernelCommit(k.spec, k.artifact));
       const order = new Map(n.night.matrix.map((k, i) => [k, i]));
       const insC = this.db.prepare('INSERT INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)');
       for (const c of n.cells)
@@ -467,6 +584,69 @@ export class ResultsIndex {
     return opts.limit ? out.slice(-opts.limit) : out;
   }
 
+  /**
+   * A test's nights in one cell with the commit each night built (oldest
+   * first), up to and including `untilNight`: the history findRegressions
+   * and the fixed rule read. One indexed query (tests_history).
+   */
+  commitHistory(cellKey: string, key: string, opts: { untilNight?: string; limit?: number } = {}): CommitPoint[] {
+    const until = opts.untilNight ? this.night(opts.untilNight) : undefined;
+    const rows = this.db
+      .prepare(
+        `SELECT tests.night_id AS night, nights.started_at AS started_at, tests.role AS role, tests.verdict AS verdict, cells.kernel_key AS kernel_key,
+           kernels.git_commit AS git_commit, kernels.patchset_hash AS patchset_hash
+         FROM tests JOIN nights ON nights.id = tests.night_id
+           JOIN cells ON cells.night_id = tests.night_id AND cells.cell_key = tests.cell_key
+           LEFT JOIN kernels ON kernels.night_id = cells.night_id AND kernels.key = cells.kernel_key
+         WHERE tests.cell_key = ? AND tests.test_key = ? ${until ? 'AND (nights.started_at, nights.id) <= (?, ?)' : ''}
+         ORDER BY nights.started_at, nights.id, tests.run_id, tests.idx`,
+      )
+      .all(...(until ? [cellKey, key, until.started_at, until.id] : [cellKey, key])) as {
+      night: string; started_at: string; role: string; verdict: Verdict; kernel_key: string; git_commit: string | null; patchset_hash: string | null;
+    }[];
+    const out: CommitPoint[] = [];
+    for (const r of rows) {
+      let p = out.at(-1);
+      if (p?.night !== r.night) {
+        p = { night: r.night, startedAt: r.started_at, commit: r.git_commit, kernelKey: r.kernel_key, patchsetHash: r.patchset_hash, main: [], reruns: [] };
+        out.push(p);
+      }
+      (r.role === 'main' ? p.main : p.reruns).push(r.verdict);
+    }
+    return opts.limit ? out.slice(-opts.limit) : out;
+  }
+
+  /** Nights after `night` (in time order) that ran the cell, with the commit each built. */
+  cellNightsAfter(cellKey: string, night: string): { night: string; commit: string | null }[] {
+    const n = this.night(night);
+    if (!n) return [];
+    return this.db
+      .prepare(
+        `SELECT nights.id AS night, kernels.git_commit AS 'commit' FROM nights JOIN cells ON cells.night_id = nights.id AND cells.cell_key = ?
+           LEFT JOIN kernels ON kernels.night_id = cells.night_id AND kernels.key = cells.kernel_key
+         WHERE (nights.started_at, nights.id) > (?, ?) ORDER BY nights.started_at, nights.id`,
+      )
+      .all(cellKey, n.started_at, n.id) as { night: string; commit: string | null }[];
+  }
+
+  /** Whether a crash with this match key was seen on the night, in any cell. */
+  matchKeySeen(nightId: string, matchKey: string): boolean {
+    return this.db.prepare('SELECT 1 FROM crashes WHERE night_id = ? AND match_key = ? LIMIT 1').get(nightId, matchKey) !== undefined;
+  }
+
+  /** Reports, open ones first, newest first within each status. */
+  reports(opts: { status?: BugReportRecord['status'] } = {}): ReportRow[] {
+    const order = "ORDER BY status = 'open' DESC, first_seen_night DESC, id";
+    return opts.status
+      ? (this.db.prepare(`SELECT * FROM reports WHERE status = ? ${order}`).all(opts.status) as ReportRow[])
+      : (this.db.prepare(`SELECT * FROM reports ${order}`).all() as ReportRow[]);
+  }
+
+  /** The open report for a crash's match key, if one is open: a known crash is linked to it, not bisected again. */
+  openReport(matchKey: string): ReportRow | undefined {
+    return this.db.prepare("SELECT * FROM reports WHERE match_key = ? AND status = 'open' ORDER BY first_seen_night LIMIT 1").get(matchKey) as ReportRow | undefined;
+  }
+
   /** Cells (across nights) that ran a test of this name or key, for `results history TEST`. */
   testCells(nameOrKey: string): { cell_key: string; test_key: string }[] {
     return this.db
@@ -484,5 +664,5 @@ export class ResultsIndex {
   }
 }
 
-/** Where night directories are, for commands that list them. */
-export { nightsRoot };
+/** Where night and report directories are, for commands that list them. */
+export { nightsRoot, reportsRoot };
