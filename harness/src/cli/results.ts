@@ -24,6 +24,9 @@ commands:
   history TEST          a test's outcome and duration night by night (TEST: name or
                         name[params] as the reports print it)
   report NIGHT          one report: --format text|junit|tap|kcidb|html (default text), -o FILE
+  reports               open bug reports: the crash, its cell and test, the commit range
+                        it appeared in, the culprit once bisected, where report.eml is;
+                        --all adds the fixed ones with the range they were fixed in
   reindex               rebuild the index (RESULTS/index.sqlite) from the night and run
                         directories; nothing is lost when the index is deleted or damaged
 
@@ -32,7 +35,8 @@ options:
   --cell KEY            history: only this cell
   --nights N            history: the last N nights (default 30)
   --format F, -o/--output FILE  report: format and output file (default stdout)
-  --json                list, show, diff, history, reindex: print the data as JSON`;
+  --all                 reports: fixed ones too
+  --json                list, show, diff, history, reports, reindex: print the data as JSON`;
 
 export const RESULTS_SPEC = defineCommand({
   name: 'results',
@@ -42,6 +46,7 @@ export const RESULTS_SPEC = defineCommand({
     nights: { type: 'string' },
     format: { type: 'string', default: 'text' },
     output: { type: 'string', short: 'o' },
+    all: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -53,6 +58,7 @@ export const RESULTS_SPEC = defineCommand({
     ['dax-harness results diff 2026-12-06 2026-12-07', 'what changed between two nights'],
     ["dax-harness results history 'pmd_pte_mix.xfs' --nights 60", "a test's last 60 nights"],
     ['dax-harness results report 2026-12-07 --format junit -o junit.xml', 'one report for CI'],
+    ['dax-harness results reports', 'bugs found and not fixed yet, with their culprits'],
     ['dax-harness results list --json', 'the same list as JSON'],
   ],
   exit: { 0: 'done' },
@@ -203,8 +209,30 @@ export async function resultsCommand(argv: string[]): Promise<number> {
         else process.stdout.write(f === 'text' ? forTerminal(text) : text);
         return 0;
       }
+      case 'reports': {
+        const e = want(0, 'no arguments: reports [--all]');
+        if (e !== null) return e;
+        const rows = idx.reports(a.values.all ? {} : { status: 'open' });
+        if (json) {
+          data(rows.map((r) => ({ ...r, dir: resolve(root, r.dir) })));
+          return 0;
+        }
+        if (!rows.length) {
+          out(a.values.all ? 'no reports yet' : 'no open reports');
+          return 0;
+        }
+        const sha = (c: string | null) => (c ? c.slice(0, 12) : '—');
+        for (const r of rows) {
+          out(`${r.id}  ${r.status.toUpperCase()}  ${lineForTerminal(r.title)}`);
+          out(`  cell ${r.cell_key}, test ${r.test_key}; first seen ${r.first_seen_night}, last ${r.last_seen_night}`);
+          out(`  appeared in ${sha(r.good_commit)}..${sha(r.bad_commit)}${r.culprit_commit || r.culprit_subject ? `; culprit ${r.culprit_commit ? `${sha(r.culprit_commit)} ` : ''}("${lineForTerminal(r.culprit_subject ?? '')}") by ${lineForTerminal(r.culprit_author ?? '')}` : r.bisect_id ? `; bisection ${r.bisect_id}` : ''}`);
+          if (r.status === 'fixed') out(`  fixed in ${sha(r.fixed_from)}..${sha(r.fixed_to)} (night ${r.fixed_night})`);
+          out(`  ${resolve(root, r.dir)}`);
+        }
+        return 0;
+      }
       default:
-        return bad(`unknown command "${cmd}": use list, show, diff, history, report or reindex (see --help)`);
+        return bad(`unknown command "${cmd}": use list, show, diff, history, report, reports or reindex (see --help)`);
     }
   } finally {
     idx.close();
