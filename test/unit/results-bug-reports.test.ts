@@ -53,7 +53,7 @@ const regression: Regression = {
   good: { commit: A, night: 'night-3' },
   bad: { commit: B, night: 'night-4' },
   now: { commit: B, night: 'night-4' },
-  evidence: { before: { failed: 0, runs: 3, nights: 3 }, reruns: { failed: 3, runs: 3 }, main: { failed: 1, runs: 1 }, p: 0.05, by: 'hard', detail: '' },
+  evidence: { before: { failed: 0, runs: 3, nights: 3 }, after: { failed: 3, runs: 3 }, judged: { failed: 1, runs: 1 }, p: 0.05, by: 'hard', detail: '' },
 };
 
 t.test('records in results/reports/, the index table from them, and the command', async (t) => {

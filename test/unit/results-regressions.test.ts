@@ -31,9 +31,11 @@ t.test('a test that never failed and now fails every rerun on a new commit: a ha
   t.same({ good: r!.good.commit, bad: r!.bad.commit, now: r!.now.commit }, { good: A, bad: B, now: B });
   t.equal(r!.good.night, h[0]!.points[1]!.night, 'the last night that passed');
   t.equal(r!.evidence.by, 'hard');
-  t.same(r!.evidence.reruns, { failed: 4, runs: 4 });
+  t.same(r!.evidence.after, { failed: 4, runs: 4 });
+  t.same(r!.evidence.judged, { failed: 1, runs: 1 }, 'the night judged is reported, not counted');
   t.same(r!.evidence.before, { failed: 0, runs: 2, nights: 2 });
-  t.match(r!.evidence.detail, /failed all 4 reruns; never failed in 2 runs over 2 nights before/);
+  t.match(r!.evidence.detail, /failed all 4 runs after aaaaaaaaaaaa; never failed in 2 runs over 2 nights up to it/);
+  t.ok(r!.evidence.p > 0.05, 'two runs before are too few for the rate (p = C(4,4)/C(6,4) = 1/15): only the hard clause calls it');
 });
 
 t.test('a flaky new bug is a regression when the reruns beat the rate before (Fisher)', async (t) => {
@@ -64,16 +66,15 @@ t.test('no commit change, no regression: a failure on the commit that passed', a
   t.same(findRegressions(hist(pt(A, ['pass']), pt(A, ['fail'], fail(2)), pt(B, ['fail'], fail(4)))), [], 'it already failed on the good commit');
 });
 
-t.test('the first failing commit after the last pass is the bad end; reruns pool over the failing nights', async (t) => {
+t.test('the first failing commit after the last pass is the bad end; runs after it pool', async (t) => {
   const h = hist(pt(A, pass(10)), pt(A, pass(10)), pt(B, ['fail'], ['fail', 'pass', 'pass', 'pass']), pt(C, ['fail'], ['fail', 'fail', 'fail', 'pass']));
   const [r] = findRegressions(h);
   t.same({ good: r?.good.commit, bad: r?.bad.commit, now: r?.now.commit }, { good: A, bad: B, now: C });
-  t.same(r?.evidence.reruns, { failed: 4, runs: 8 });
-  t.same(r?.evidence.main, { failed: 2, runs: 2 });
-  // 4 of 8 reruns against 0 of 20 runs: C(8,4)/C(28,4).
-  t.ok(Math.abs(r!.evidence.p - 70 / 20475) < 1e-12, `p = ${r?.evidence.p}`);
+  t.same(r?.evidence.after, { failed: 5, runs: 9 }, "8 reruns and B's main run; C's main run is the one judged");
+  // 5 of 9 after against 0 of 20 before: C(9,5)/C(29,5).
+  t.ok(Math.abs(r!.evidence.p - 126 / 118755) < 1e-12, `p = ${r?.evidence.p}`);
   t.same(findRegressions(hist(pt(A, ['pass']), pt(A, ['pass']), pt(B, ['fail'], ['fail', 'pass', 'pass', 'pass']), pt(C, ['fail'], ['fail', 'fail', 'fail', 'pass']))), [],
-    'the same failures after two clean runs: too little known of before (p = C(6,4)/C(10,8) = 1/3)');
+    'the same failures after two clean runs: too little known of before (p = C(6,4)/C(11,9) = 15/55)');
 });
 
 t.test('nights that say nothing are passed over; a night that passed in between moves good', async (t) => {
@@ -81,6 +82,15 @@ t.test('nights that say nothing are passed over; a night that passed in between 
   t.same({ good: r?.good.commit, bad: r?.bad.commit }, { good: A, bad: C });
   const [r2] = findRegressions(hist(pt(A, pass(10)), pt(B, ['fail'], fail(1)), pt(B, pass(10)), pt(C, ['fail'], fail(3))));
   t.same({ good: r2?.good.commit, bad: r2?.bad.commit }, { good: B, bad: C }, 'B passed later: the failure on it was a flake');
+});
+
+t.test('a flaky bug that passes on its own commit still gets found, with the pass counted against it', async (t) => {
+  const h = hist(pt(A, pass(10)), pt(A, pass(10)), pt(B, ['fail'], ['fail', 'pass', 'fail', 'pass']), pt(B, ['pass']), pt(B, ['fail'], ['fail', 'fail', 'pass', 'pass']));
+  const [r] = findRegressions(h);
+  t.same({ good: r?.good.commit, goodNight: r?.good.night, bad: r?.bad.night }, { good: A, goodNight: h[0]!.points[1]!.night, bad: h[0]!.points[2]!.night });
+  t.same(r?.evidence.after, { failed: 5, runs: 10 }, 'reruns 4 of 8, mains 1 of 2');
+  // 5 of 10 against 0 of 20: C(10,5)/C(30,5).
+  t.ok(Math.abs(r!.evidence.p - 252 / 142506) < 1e-12, `p = ${r?.evidence.p}`);
 });
 
 t.test('what cannot be judged is not a regression', async (t) => {

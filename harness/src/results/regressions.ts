@@ -1,6 +1,7 @@
 // Which tests a commit broke: per cell and test, the last commit on which the
 // test passed and the first after it on which it failed, kept only when the
-// night's reruns show more than the flakiness the store measured before.
+// runs since (reruns above all) show more than the flakiness the store
+// measured before.
 // These are what a night hands to bisection. findRegressions is pure; the
 // loader below reads its input from the index.
 import { fisherGreater } from './stats.ts';
@@ -19,7 +20,7 @@ export interface RegressionRule {
   alpha: number;
   /** Nights up to the last pass whose main runs give the rate before. */
   window: number;
-  /** Reruns that must all fail for a test that never failed before to be called a regression without the statistics. */
+  /** Runs after good that must all fail, on a test that never failed before, to be called a regression without the statistics. */
   hardReruns: number;
 }
 
@@ -33,18 +34,18 @@ export interface Regression {
   good: { commit: string; night: string };
   /** The first commit after it the test failed on, and the night. */
   bad: { commit: string; night: string };
-  /** The night judged (the bug still shows there). */
+  /** The night judged (the bug shows there). */
   now: { commit: string; night: string };
   evidence: {
-    /** Main-run failures over main-run attempts up to the good night, within the window. */
+    /** Main-run failures over attempts on the nights up to good (the last `window` of them). */
     before: { failed: number; runs: number; nights: number };
-    /** Rerun failures over reruns on the failing nights (good excluded). */
-    reruns: { failed: number; runs: number };
-    /** Main-run failures over attempts on the failing nights, for people (not in the test: these runs chose themselves). */
-    main: { failed: number; runs: number };
-    /** Fisher's one-sided p-value of the reruns against the rate before. */
+    /** After good: every rerun, and the main runs of every night but the one judged. */
+    after: { failed: number; runs: number };
+    /** The judged night's main run: why it is judged, so not evidence; for people. */
+    judged: { failed: number; runs: number };
+    /** Fisher's one-sided p-value of after against before. */
     p: number;
-    /** 'hard': every rerun failed and the test never had; 'rate': the p-value is below alpha. */
+    /** 'hard': every run after failed and none before had; 'rate': the p-value is at most alpha. */
     by: 'hard' | 'rate';
     detail: string;
   };
@@ -53,59 +54,65 @@ export interface Regression {
 const isFail = (v: Verdict) => v === 'fail';
 const isPass = (v: Verdict) => v === 'pass' || v === 'xpass';
 const counted = (vs: Verdict[]) => ({ failed: vs.filter(isFail).length, runs: vs.filter((v) => isFail(v) || isPass(v)).length });
+const cleanPass = (p: CommitPoint) => p.main.some(isPass) && !p.main.some(isFail);
 
 /**
- * The regressions in the newest night of each history. A test regressed when:
+ * The regressions in the newest night of each history. The night judged must
+ * have failed in its main run. Its kernel line is the nights with a commit and
+ * the same kernel key and series; nights with only skips or harness errors say
+ * nothing and are passed over. Each night of the line whose main run passed
+ * with no failure is a candidate `good`, provided no later night is on its
+ * commit (a failure on a commit that passed is not a commit's doing). For a
+ * candidate:
  *
- * 1. good: the latest night on the kernel line (same kernel key and series as
- *    the night judged, with a commit) whose main run passed with no failure;
- * 2. every later night on the line that ran it failed in its main run (a night
- *    with only skips or harness errors says nothing and is passed over), the
- *    night judged among them; bad is the first of them;
- * 3. none of them is on the good commit, and bad's commit differs from it (a
- *    failure on the commit that passed is not a commit's doing);
- * 4. the reruns of those failing nights confirm it against the store's rate
- *    before (main-run attempts on the line up to good, `window` nights):
- *    either every rerun failed, there were at least `hardReruns`, and the test
- *    never failed before ('hard'); or Fisher's one-sided exact test of rerun
- *    failures against failures before gives p <= alpha ('rate').
+ *   before = main runs of the nights up to and including it (`window` nights);
+ *   after  = every rerun after it, and the main runs of the nights after it
+ *            but the one judged (that one is why we look: it is the selection,
+ *            not evidence; a night reruns only because its main run failed,
+ *            so reruns are fresh samples);
+ *   it holds when every run after failed (at least `hardReruns`) and none
+ *   before had ('hard'), or Fisher's one-sided exact test of after against
+ *   before gives p <= alpha ('rate').
  *
- * Only reruns are tested: a night reruns a test because its main run failed,
- * so the main runs' failures are the selection, not evidence (they are kept
- * in `evidence.main` for people). Reruns are the unbiased sample of "now".
+ * The candidate kept is the strongest (hard first, then the smallest p; on a
+ * tie the earlier, whose range holds the other's). bad is the first night
+ * after it that failed. A flaky bug can pass on its own commit: that pass is
+ * not a candidate while the bug shows again on the commit, so it cannot hide
+ * the regression; it counts as an "after" run against it instead.
  */
 export function findRegressions(histories: readonly CellHistory[], rule: RegressionRule = REGRESSION_RULE): Regression[] {
   const out: Regression[] = [];
   for (const h of histories) {
     const now = h.points.at(-1);
     if (!now?.commit || !now.main.some(isFail)) continue;
-    const line = h.points.filter((p) => p.commit && p.kernelKey === now.kernelKey && p.patchsetHash === now.patchsetHash);
-    const informative = line.filter((p) => p.main.some(isFail) || p.main.some(isPass));
-    let goodAt = informative.length - 1;
-    while (goodAt >= 0 && !(informative[goodAt]!.main.some(isPass) && !informative[goodAt]!.main.some(isFail))) goodAt--;
-    if (goodAt < 0) continue;
-    const good = informative[goodAt]!;
-    const failing = informative.slice(goodAt + 1);
-    if (!failing.length || failing.some((p) => p.commit === good.commit)) continue;
-    const bad = failing[0]!;
-    const beforeNights = informative.slice(0, goodAt + 1).slice(-rule.window);
-    const before = counted(beforeNights.flatMap((p) => p.main));
-    const reruns = counted(failing.flatMap((p) => p.reruns));
-    const main = counted(failing.flatMap((p) => p.main));
-    if (!reruns.runs) continue;
-    const p = fisherGreater(before.failed, before.runs, reruns.failed, reruns.runs);
-    const hard = before.failed === 0 && reruns.failed === reruns.runs && reruns.runs >= rule.hardReruns;
-    if (!hard && p > rule.alpha) continue;
-    const detail = hard
-      ? `failed all ${reruns.runs} reruns; never failed in ${before.runs} runs over ${beforeNights.length} nights before`
-      : `failed ${reruns.failed} of ${reruns.runs} reruns against ${before.failed} of ${before.runs} runs over ${beforeNights.length} nights before (p = ${p.toPrecision(2)})`;
+    const line = h.points.filter((p) => p.commit && p.kernelKey === now.kernelKey && p.patchsetHash === now.patchsetHash && (p.main.some(isFail) || p.main.some(isPass)));
+    let best: { i: number; score: number; p: number; hard: boolean; before: ReturnType<typeof counted>; nights: number; after: ReturnType<typeof counted> } | null = null;
+    for (let i = 0; i < line.length - 1; i++) {
+      const later = line.slice(i + 1);
+      if (!cleanPass(line[i]!) || later.some((p) => p.commit === line[i]!.commit)) continue;
+      const beforeNights = line.slice(0, i + 1).slice(-rule.window);
+      const before = counted(beforeNights.flatMap((p) => p.main));
+      const after = counted([...later.flatMap((p) => p.reruns), ...later.slice(0, -1).flatMap((p) => p.main)]);
+      if (!after.runs) continue;
+      const p = fisherGreater(before.failed, before.runs, after.failed, after.runs);
+      const hard = before.failed === 0 && after.failed === after.runs && after.runs >= rule.hardReruns;
+      const score = hard ? -1 : p;
+      if (!best || score < best.score) best = { i, score, p, hard, before, nights: beforeNights.length, after };
+    }
+    if (!best || (!best.hard && best.p > rule.alpha)) continue;
+    const good = line[best.i]!;
+    const bad = line.slice(best.i + 1).find((p) => p.main.some(isFail))!;
+    const { before, after } = best;
+    const detail = best.hard
+      ? `failed all ${after.runs} runs after ${good.commit!.slice(0, 12)}; never failed in ${before.runs} runs over ${best.nights} nights up to it`
+      : `failed ${after.failed} of ${after.runs} runs after ${good.commit!.slice(0, 12)} against ${before.failed} of ${before.runs} runs over ${best.nights} nights up to it (p = ${best.p.toPrecision(2)})`;
     out.push({
       cell: { ...h.cell },
       kernelKey: now.kernelKey,
       good: { commit: good.commit!, night: good.night },
       bad: { commit: bad.commit!, night: bad.night },
       now: { commit: now.commit, night: now.night },
-      evidence: { before: { ...before, nights: beforeNights.length }, reruns, main, p, by: hard ? 'hard' : 'rate', detail },
+      evidence: { before: { ...before, nights: best.nights }, after, judged: counted(now.main), p: best.p, by: best.hard ? 'hard' : 'rate', detail },
     });
   }
   return out;
