@@ -16,6 +16,7 @@ import { kernelChoice } from '../harness/src/cli/run-options.ts';
 import { runWorkflow } from '../harness/src/workflows/run.ts';
 import { defaultTopology } from '../harness/src/vm/topology.ts';
 import type { RunRecord } from '../harness/src/results/records.ts';
+import { cloneShared } from '../test/clone-cache-repo.ts';
 
 // Not under the cache: as root that is in root's 0700 home, where the other
 // user of the second test could not reach the tree they own. A fixed path
@@ -31,7 +32,7 @@ async function freshTree(): Promise<string> {
   const st = await lstat(parent);
   if (!st.isDirectory() || st.uid !== process.getuid!()) throw new Error(`${parent} is not a directory of ours: remove it and rerun`);
   if (!existsSync(join(tree, '.git'))) {
-    await run('git', ['clone', '-q', '--shared', debian.source.repoDir, tree], { timeoutMs: 1800_000 });
+    await cloneShared(debian.source.repoDir, tree, 1800_000);
   }
   await run('chown', ['-R', `${process.getuid!()}:${process.getgid!()}`, tree], { timeoutMs: 600_000 });
   await git(['reset', '-q', '--hard', debian.baseCommit]);

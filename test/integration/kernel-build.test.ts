@@ -10,6 +10,8 @@ import { defaultTopology } from '../../harness/src/vm/topology.js';
 import { run } from '../../harness/src/host/proc.js';
 import { repoRoot } from '../../harness/src/host/paths.js';
 import { BuildError, ConfigError, planKernel, prepareKernel, PatchApplyError, type PrepareKernelOptions } from '../../harness/src/kernel/index.js';
+import { cloneShared } from '../clone-cache-repo.ts';
+import { git as harnessGit } from '../../harness/src/kernel/source.ts';
 
 const fixtures = join(repoRoot, 'patches', 'fixtures');
 const base: PrepareKernelOptions = {
@@ -23,7 +25,8 @@ const base: PrepareKernelOptions = {
 // No look-up of linux-source in the host's apt lists first: where they lack it
 // the pipeline fetches package lists of its own, and a source it cannot get is
 // a failure of this test, never a plan of 0 that CI would count as a pass.
-const git = async (wt: string, args: string[]) => (await run('git', ['-C', wt, ...args], { timeoutMs: 120_000 })).stdout.trim();
+// The harness's own git: as root it is the one that may work in the cache's trees (the sandbox account's).
+const git = async (wt: string, args: string[]) => (await harnessGit(wt, args, { timeoutMs: 120_000 })).stdout.trim();
 
 t.test('Debian 6.1 + fixture series + dax profile gives a complete artifact', async (t) => {
   const a = await prepareKernel(base);
@@ -152,7 +155,7 @@ t.test("a user's git tree: cache worktree, checkout untouched, git range as seri
   const debian = await planKernel({ source: 'debian:6.1' });
   const user = await mkdtemp(join(tmpdir(), 'daxh-user-linux-'));
   const g = (args: string[]) => git(user, ['-c', 'user.name=u', '-c', 'user.email=u@example.invalid', ...args]);
-  await run('git', ['clone', '-q', '--shared', debian.source.repoDir, user], { timeoutMs: 600_000 });
+  await cloneShared(debian.source.repoDir, user);
   await g(['checkout', '-q', '-b', 'fixture']);
   const dir = join(fixtures, 'dax-fixture');
   await g(['am', '-q', join(dir, '0001-dax-announce-the-wait-table-at-boot-dax-harness-fixt.patch'), join(dir, '0002-dax-add-a-read-only-fixture-marker-parameter-dax-har.patch')]);

@@ -8,12 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../harness/src/host/proc.ts';
 import { planKernel } from '../../harness/src/kernel/index.ts';
+import { cloneShared } from '../clone-cache-repo.ts';
 
 t.test('a real tree with an edit: a dirty plan, the tree untouched', async (t) => {
   const debian = await planKernel({ source: 'debian:6.1' });
   const tree = await mkdtemp(join(tmpdir(), 'daxh-dirty-linux-'));
   t.teardown(() => rm(tree, { recursive: true, force: true }));
-  await run('git', ['clone', '-q', '--shared', debian.source.repoDir, tree], { timeoutMs: 600_000 });
+  await cloneShared(debian.source.repoDir, tree);
   const git = async (args: string[]) => (await run('git', ['-C', tree, ...args], { timeoutMs: 120_000 })).stdout;
   const dax = join(tree, 'fs', 'dax.c');
   await writeFile(dax, (await readFile(dax, 'utf8')) + '/* an edit not committed */\n');

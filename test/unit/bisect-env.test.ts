@@ -1,14 +1,12 @@
 // The guest environment's pure parts: which kernel a step is (series subset,
 // range commit, revert), one run record → one outcome per pass, the stop
-// rule, the kernel image hash; and the pipeline's revert of a range commit.
+// rule, the kernel image hash. The pipeline's revert is in series-sandbox.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kernelImageHash, meetsStop, passOutcomes, stepKernelInputs } from '../../harness/src/workflows/bisect/environment.ts';
-import { revertCommits } from '../../harness/src/kernel/series.ts';
-import { PatchApplyError } from '../../harness/src/kernel/errors.ts';
 import type { Series } from '../../harness/src/kernel/series.ts';
 import type { CrashReport, RunRecord, TestResult } from '../../harness/src/results/records.ts';
 
@@ -120,32 +118,4 @@ t.test('the image hash: bzImage and module files, nothing else', async (t) => {
   t.not(h2, h1, 'a module does');
   writeFileSync(join(d, 'bzImage'), 'kernel2');
   t.not(await kernelImageHash(a), h2, 'the kernel does');
-});
-
-t.test('revertCommits: git revert on top; a conflict is a PatchApplyError and the tree is put back', async (t) => {
-  const repo = mkdtempSync(join(tmpdir(), 'daxh-rev-'));
-  const g = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
-  g('init', '-q', '-b', 'main');
-  writeFileSync(join(repo, 'f'), 'a\nb\nc\n');
-  g('add', 'f');
-  g('commit', '-q', '-m', 'base');
-  writeFileSync(join(repo, 'f'), 'a\nB\nc\n');
-  g('commit', '-q', '-am', 'change b');
-  const changeB = g('rev-parse', 'HEAD');
-  writeFileSync(join(repo, 'g'), 'new\n');
-  g('add', 'g');
-  g('commit', '-q', '-m', 'add g');
-  await revertCommits(repo, [changeB]);
-  t.equal(readFileSync(join(repo, 'f'), 'utf8'), 'a\nb\nc\n', 'the change is undone');
-  t.equal(readFileSync(join(repo, 'g'), 'utf8'), 'new\n', 'later commits stay');
-  t.match(g('log', '-1', '--format=%s'), /^Revert "change b"/);
-
-  writeFileSync(join(repo, 'f'), 'a\nX\nc\n');
-  g('commit', '-q', '-am', 'rewrite b again');
-  const head = g('rev-parse', 'HEAD');
-  const err = await revertCommits(repo, [changeB]).catch((e) => e);
-  t.ok(err instanceof PatchApplyError, 'a revert that conflicts does not apply');
-  t.match(err.what, /Revert "change b".*does not apply \(file f\)/);
-  t.equal(g('rev-parse', 'HEAD'), head, 'the tree is back where it was');
-  t.equal(g('status', '--porcelain'), '', 'and clean');
 });

@@ -193,3 +193,32 @@ t.test("prune finds a killed run's work directory (NVDIMM files) and removes it;
   t.same(readdirSync(join(root, 'work')).sort(), ['live-run', 'new-unleased'], "the live run's and a just-made one stay");
   t.ok(existsSync(live.workDir!));
 });
+
+t.test("a user's tree's mirror is listed by its last checkout, and goes with its worktree", async (t) => {
+  const root = await cache();
+  const id = 'git-linux-0badc0de';
+  const mirror = join(root, 'kernel/mirrors', id);
+  const wt = join(root, 'kernel/worktrees', id);
+  const g = (...a: string[]) => spawnSync('git', a, { encoding: 'utf8' });
+  const src = mkdtempSync(join(tmpdir(), 'daxh-cachecmd-src-'));
+  g('-C', src, 'init', '-q');
+  writeFileSync(join(src, 'f'), 'x');
+  g('-C', src, '-c', 'user.name=t', '-c', 'user.email=t@t', 'add', 'f');
+  g('-C', src, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'one');
+  g('clone', '-q', '--bare', src, mirror);
+  t.equal(g('-C', mirror, 'worktree', 'add', '-q', '--detach', wt, 'HEAD').status, 0);
+  // The mirror's top was made long ago; the checkout just now.
+  const old = new Date(Date.now() - 90 * DAY);
+  utimesSync(mirror, old, old);
+  const m = (await listCache(root)).find((e) => e.kind === 'kernel/mirrors');
+  t.equal(m?.name, `kernel/mirrors/${id}`, 'listed');
+  t.ok(Date.now() - m!.lastUsedMs < 3600_000, 'used when its worktree last checked out, not when it was made');
+  t.ok(m!.bytes > 0);
+  // Left alone for three months; the worktree's own directory stays recent.
+  for (const d of [mirror, join(mirror, 'objects'), join(mirror, 'worktrees'), ...readdirSync(join(mirror, 'worktrees')).map((w) => join(mirror, 'worktrees', w))]) utimesSync(d, old, old);
+  const r = await pruneCache({ olderThanMs: 30 * DAY }, root);
+  t.notOk(r.removed.some((e) => e.kind === 'kernel/worktrees'), 'the worktree is not chosen by its own age');
+  t.ok(r.removed.some((e) => e.name === `kernel/mirrors/${id}`), 'pruned');
+  t.notOk(existsSync(mirror));
+  t.notOk(existsSync(wt), 'and its worktree with it, not left pointing at nothing');
+});

@@ -2,7 +2,7 @@
 // under a user: an entry being built is locked, an entry in use has a live
 // lease (fsutil.ts), and both are skipped.
 import { lstat, readdir, rename, rm } from 'node:fs/promises';
-import { join, relative, dirname } from 'node:path';
+import { basename, join, relative, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cacheDir, cacheRoot } from './paths.ts';
 import { lastUsed, liveLeases, removeGarbageIn } from './fsutil.ts';
@@ -20,8 +20,13 @@ export interface CacheEntry {
   busy: string | null;
 }
 
-/** Mutable build state (O= directories, worktrees): busy while a kernel build holds its lock. */
-const BUILD_STATE = ['kernel/build', 'kernel/worktrees'];
+/**
+ * Mutable build state (O= directories, worktrees, the bare repositories that
+ * hold a user's tree's series commits and snapshots): busy while a kernel
+ * build holds its lock.
+ */
+const BUILD_STATE = ['kernel/build', 'kernel/worktrees', 'kernel/mirrors'];
+const MIRRORS = 'kernel/mirrors';
 const buildLock = () => cacheDir('kernel', 'locks', 'build');
 
 async function diskUsage(path: string, seen: Set<string>): Promise<number> {
@@ -60,6 +65,19 @@ async function busyReason(path: string, kind: string): Promise<string | null> {
   return users.length ? `in use (pid ${users.map((u) => u.split('@')[0]).join(', ')})` : null;
 }
 
+/**
+ * A bare repository's own top rarely changes; each checkout in one of its
+ * worktrees rewrites that worktree's HEAD under worktrees/, and new commits
+ * land in objects/.
+ */
+async function mirrorLastUsed(p: string): Promise<number> {
+  const dirs = [p, join(p, 'objects'), join(p, 'worktrees')];
+  for (const w of await readdir(join(p, 'worktrees')).catch(() => [] as string[])) dirs.push(join(p, 'worktrees', w));
+  let last = 0;
+  for (const d of dirs) last = Math.max(last, (await lstat(d).catch(() => null))?.mtimeMs ?? 0);
+  return last;
+}
+
 /** Every entry under the cache root, most recently used first. */
 export async function listCache(root = cacheRoot(), folders: string[] = []): Promise<CacheEntry[]> {
   const paths: string[] = [];
@@ -77,7 +95,7 @@ export async function listCache(root = cacheRoot(), folders: string[] = []): Pro
       name,
       kind,
       bytes: await diskUsage(p, seen),
-      lastUsedMs: BUILD_STATE.includes(kind) ? st.mtimeMs : await lastUsed(p),
+      lastUsedMs: kind === MIRRORS ? await mirrorLastUsed(p) : BUILD_STATE.includes(kind) ? st.mtimeMs : await lastUsed(p),
       busy: await busyReason(p, kind),
     });
   }
@@ -175,6 +193,9 @@ async function removeEntry(e: CacheEntry): Promise<string | null> {
           return 'in use';
         }
         await rm(trash, { recursive: true, force: true });
+        // A mirror's worktree (same name) points into it: without it the
+        // worktree is a dead checkout of several GB, so it goes too.
+        if (e.kind === MIRRORS) await rm(join(dirname(dirname(e.path)), 'worktrees', basename(e.path)), { recursive: true, force: true });
         return null;
       },
       { waitMs: 0 },

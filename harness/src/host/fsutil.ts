@@ -15,7 +15,7 @@ export { pidAlive };
 // ------------------------------------------------------------ atomic files ---
 
 /** `.NAME.PID-HEX.tmp`: the writer's pid tells a live writer's temp from a dead one's. */
-const TEMP_RE = /^\.(.+)\.(\d+)-[0-9a-f]+\.tmp$/;
+export const TEMP_RE = /^\.(.+)\.(\d+)-[0-9a-f]+\.tmp$/;
 
 /**
  * Write a temp file next to the target, fsync it, rename it over the target,
@@ -313,6 +313,9 @@ export async function discardEntry(dir: string): Promise<void> {
   if ((await liveLeases(trash)).length === 0) await rm(trash, { recursive: true, force: true });
 }
 
+/** `ENTRY.tmp-PID-HEX` (being built) and `ENTRY.trash-PID-HEX` (discarded, deleted once unused) beside an entry. */
+export const ENTRY_TEMP_RE = /^(.+)\.(tmp|trash)-(\d+)-[0-9a-f]+$/;
+
 /** Build temps of dead builders and discarded entries nobody uses any more are garbage. */
 export async function removeGarbage(dir: string): Promise<string[]> {
   return removeGarbageIn(dirname(dir), basename(dir));
@@ -322,7 +325,7 @@ export async function removeGarbage(dir: string): Promise<string[]> {
 export async function removeGarbageIn(parent: string, base?: string): Promise<string[]> {
   const removed: string[] = [];
   for (const n of await readdir(parent).catch(() => [] as string[])) {
-    const m = /^(.+)\.(tmp|trash)-(\d+)-[0-9a-f]+$/.exec(n);
+    const m = ENTRY_TEMP_RE.exec(n);
     if (!m || (base !== undefined && m[1] !== base)) continue;
     const p = join(parent, n);
     const dead = m[2] === 'tmp' ? !pidAlive(Number(m[3])) : (await liveLeases(p)).length === 0;

@@ -9,6 +9,7 @@
 //   directory still holds exactly that build (it is shared by later builds
 //   of the same source and profile, which would give a module that does not
 //   match the kernel it is loaded into).
+import { git } from './source.ts';
 import { readdir, readFile, readlink, rm, symlink, writeFile, lstat } from 'node:fs/promises';
 import { join, relative, dirname } from 'node:path';
 import { run } from '../host/proc.ts';
@@ -133,7 +134,7 @@ async function debianHeaders(kernel: KernelArtifact, log: (m: string) => void): 
 }
 
 async function gitHead(dir: string): Promise<string | null> {
-  const r = await run('git', ['-C', dir, 'rev-parse', 'HEAD'], { timeoutMs: 30000, reject: false });
+  const r = await git(dir, ['rev-parse', 'HEAD'], { timeoutMs: 30000, reject: false });
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 

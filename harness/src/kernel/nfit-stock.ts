@@ -14,7 +14,7 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
 import { moduleBuildTree, parseDebianKey } from './headers.ts';
-import { resolveSource } from './source.ts';
+import { git, resolveSource } from './source.ts';
 import { BuildError, SourceError } from './errors.ts';
 import { withLock } from './lock.ts';
 import { TEST_TREES, preferExtraModules } from './test-modules.ts';
@@ -54,7 +54,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
         );
       const shadow = join(tmp, 'src');
       await mkdir(shadow, { recursive: true });
-      const archive = await run('git', ['-C', src.repoDir, 'archive', '--format=tar', '-o', join(tmp, 'nfit-src.tar'), src.commit, '--', ...TEST_TREES.nfit], { timeoutMs: 300_000, reject: false });
+      const archive = await git(src.repoDir, ['archive', '--format=tar', '-o', join(tmp, 'nfit-src.tar'), src.commit, '--', ...TEST_TREES.nfit], { timeoutMs: 300_000, reject: false });
       if (archive.exitCode !== 0) throw new SourceError(`${src.label} lacks the nfit_test sources`, `git archive said: ${archive.stderr.trim().split('\n')[0]}`);
       await run('tar', ['-xf', join(tmp, 'nfit-src.tar'), '-C', shadow], { timeoutMs: 300_000 });
       const m = join(shadow, 'tools/testing/nvdimm');

@@ -423,7 +423,10 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
       files.push(f);
     }
     const env = { GIT_COMMITTER_DATE: '2000-01-01T00:00:00Z' };
-    const sandbox = await gitSandbox(worktree, [dir]);
+    // The patches are handed over with the worktree: read by the sandbox
+    // account whatever the umask made of their modes.
+    const sandbox = await gitSandbox(worktree);
+    sandbox.writable!.push(dir);
     const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
     if (r.exitCode === 0) return;
     const out = `${r.stdout}\n${r.stderr}`;

@@ -1,9 +1,9 @@
 // Kernel sources: a user's git tree at a ref, or a Debian linux-source
 // package. Either way the pipeline works in a git worktree under the cache, so
 // the user's checkout is never touched and series apply with `git am`.
-import type { SandboxSpec } from '../host/sandbox.ts';
+import { sandboxEnabled, sandboxUser, type SandboxSpec } from '../host/sandbox.ts';
 import { mkdir, readFile, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { run } from '../host/proc.js';
 import { aptAvailable, aptDownload, unpackDeb } from '../host/apt.js';
@@ -84,8 +84,37 @@ function trustIfForeign(top: string): void {
   if (owners.some((u) => u !== me)) foreignTrees.add(top);
 }
 
+/**
+ * As root, the harness's own kernel repositories (imports, mirrors,
+ * worktrees) belong to the sandbox account, which applies series to them:
+ * root's git vouches for such a tree by its path, for that one command. No
+ * other process writes there: builds and guests run as that account too,
+ * but in sandboxes where the repositories are not writable.
+ */
+export function cacheTreeArgs(repo: string, root: string = cacheDir('kernel'), dropping: boolean = sandboxEnabled() && sandboxUser() !== null): string[] {
+  if (!dropping) return [];
+  const r = resolve(repo);
+  if (!isWithin(r, resolve(root))) return [];
+  const top = treeTop(r);
+  if (!top || !isWithin(top, resolve(root))) return [];
+  // git compares the path it found with getcwd(), which resolves links.
+  let real = top;
+  try {
+    real = realpathSync(top);
+  } catch {
+    /* not there yet: the path as given */
+  }
+  return ['-c', `safe.directory=${real}`];
+}
+
+/** Everything git is told about whose trees it may trust, for one command in repo. */
+export function trustArgs(repo: string): string[] {
+  const foreign = safeDirectoryArgs(repo);
+  return foreign.length > 0 ? foreign : cacheTreeArgs(repo);
+}
+
 export function git(repo: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; reject?: boolean; sandbox?: SandboxSpec } = {}) {
-  return run('git', ['-C', repo, ...safeDirectoryArgs(repo), ...GIT_ID, ...args], {
+  return run('git', ['-C', repo, ...trustArgs(repo), ...GIT_ID, ...args], {
     timeoutMs: opts.timeoutMs ?? 600_000,
     env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...opts.env },
     reject: opts.reject,
@@ -95,17 +124,44 @@ export function git(repo: string, args: string[], opts: { timeoutMs?: number; en
 
 /**
  * The sandbox git works in when it takes in a series: the worktree and the
- * repository's object store writable, nothing else, no network. It keeps the
- * harness's uid (the repository is the harness's), without capabilities.
+ * repository's object store writable, nothing else, no network. As root it
+ * runs as the sandbox account, which is handed both (see cacheTreeArgs).
  */
 export async function gitSandbox(worktree: string, readable: string[] = []): Promise<SandboxSpec> {
   const common = (await git(worktree, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
-  // A mirror of a user's tree borrows that tree's objects: git must read them.
-  const alternates = (await readFile(join(common, 'objects', 'info', 'alternates'), 'utf8').catch(() => ''))
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('/'));
-  return { writable: [worktree, common], readable: [...readable, ...alternates], keepUid: true };
+  // A mirror of a user's tree borrows that tree's objects, which may borrow
+  // further (a `clone --shared` of another tree): git must read every store.
+  const alternates = await alternateStores(join(common, 'objects'));
+  return { writable: [worktree, common], readable: [...readable, ...alternates] };
+}
+
+/**
+ * Every object store `objects` borrows from, through chains of
+ * objects/info/alternates (relative entries are relative to the store that
+ * names them), each once, however the chain loops.
+ */
+export async function alternateStores(objects: string): Promise<string[]> {
+  const seen = new Set<string>([resolve(objects)]);
+  const out: string[] = [];
+  const queue = [resolve(objects)];
+  // git itself stops at a depth of 5; the bound is only against a loop.
+  for (let depth = 0; queue.length > 0 && depth < 16; depth++) {
+    const next: string[] = [];
+    for (const store of queue) {
+      const text = await readFile(join(store, 'info', 'alternates'), 'utf8').catch(() => '');
+      for (const raw of text.split('\n')) {
+        const l = raw.trim();
+        if (l === '' || l.startsWith('#')) continue;
+        const p = resolve(store, l);
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push(p);
+        next.push(p);
+      }
+    }
+    queue.splice(0, queue.length, ...next);
+  }
+  return out;
 }
 
 /** "debian:6.1" (or just "6.1") names a package; anything else is a path to a git tree. */
