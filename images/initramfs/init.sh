@@ -27,7 +27,7 @@ esac
 # loads our fault module (appended to the initrd as /daxh/daxh_fault.ko) with
 # that action before sshd; daxh.stall=1 stops init here, a guest that never
 # comes up without any kernel report; daxh.panic_after=S panics the kernel S
-# seconds after sshd starts (mid-test), daxh.sshd_kill_after=S kills sshd.
+# seconds later (see below), daxh.sshd_kill_after=S kills sshd.
 fault=$(sed -n 's/.*daxh\.fault=\([^ ]*\).*/\1/p' /proc/cmdline)
 if [ -n "$fault" ]; then
   echo "daxh: loading the fault module with action=$fault"
@@ -87,8 +87,18 @@ echo /sbin/modprobe > /proc/sys/kernel/modprobe
 # -s: keys only; -E: log to stderr (the console); -F: stay in the foreground.
 dropbear -r /etc/dropbear/host_key -p 22 -s -E -F -P /run/dropbear.pid &
 echo "daxh: sshd started at $(up)"
+# daxh.panic_after=N panics the guest N s after sshd starts or, with
+# daxh.panic_with=NAME, N s after a process NAME first runs: "mid-test" then
+# holds however slow the boot was. The notice goes through /dev/kmsg, a whole
+# record, so the panic's own lines cannot split it on the console.
 after=$(sed -n 's/.*daxh\.panic_after=\([0-9]*\).*/\1/p' /proc/cmdline)
-[ -n "$after" ] && (sleep "$after"; echo "daxh: panicking as asked"; echo c > /proc/sysrq-trigger) &
+with=$(sed -n 's/.*daxh\.panic_with=\([A-Za-z0-9_.-]*\).*/\1/p' /proc/cmdline)
+[ -n "$after" ] && (
+  [ -z "$with" ] || until pidof "$with" > /dev/null; do sleep 1; done
+  sleep "$after"
+  echo "daxh: panicking as asked" > /dev/kmsg
+  echo c > /proc/sysrq-trigger
+) &
 after=$(sed -n 's/.*daxh\.sshd_kill_after=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$after" ] && (sleep "$after"; echo "daxh: killing sshd as asked"; killall dropbear) &
 # A hostile guest for the harness's own bounds: daxh.flood=N writes N bytes
