@@ -10,6 +10,7 @@
 // nobody listens, kills the process.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { InputError } from './errors.ts';
+import { envValue } from './env.ts';
 
 const MiB = 1024 * 1024;
 
@@ -20,9 +21,9 @@ export interface LogCaps {
 
 const DEFAULT_CAPS: LogCaps = { consoleBytes: 256 * MiB, testLogBytes: 64 * MiB };
 
-function capFromEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return fallback;
+function capFromEnv(name: 'DAX_HARNESS_CONSOLE_LOG_MIB' | 'DAX_HARNESS_TEST_LOG_MIB', fallback: number): number {
+  const v = envValue(name);
+  if (v === undefined) return fallback;
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 1024 * 1024) throw new InputError(`${name}=${v} is not a size in MiB: use a whole number from 1 to 1048576`);
   return Number(v) * MiB;
 }

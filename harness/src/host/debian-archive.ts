@@ -22,6 +22,7 @@ import { cacheDir } from './paths.ts';
 import { MissingToolError, run, whichSync } from './proc.ts';
 import { FetchError } from '../kernel/errors.ts';
 import { compareDebianVersions } from './dpkg-version.ts';
+import { envValue } from './env.ts';
 
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -33,7 +34,7 @@ export interface ArchiveSource {
 
 /** The suites a bookworm host's stock apt sources list, in apt's order. */
 export function defaultSources(env: NodeJS.ProcessEnv = process.env): ArchiveSource[] {
-  const mirror = (env.DAX_HARNESS_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian').replace(/\/+$/, '');
+  const mirror = (envValue('DAX_HARNESS_DEBIAN_MIRROR', env) ?? 'http://deb.debian.org/debian').replace(/\/+$/, '');
   // Kernel updates reach bookworm through the security suite first.
   const security = mirror.endsWith('/debian') ? `${mirror}-security` : 'http://deb.debian.org/debian-security';
   return [

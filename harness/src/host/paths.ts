@@ -2,15 +2,16 @@
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { envValue } from './env.ts';
 
 /** The repository root (two levels above harness/src/host). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Cache root for kernels, images and verdicts; shared by runs and tests, keyed by content. */
 export function cacheRoot(): string {
-  const env = process.env.DAX_HARNESS_CACHE;
+  const env = envValue('DAX_HARNESS_CACHE');
   if (env) return resolve(env);
-  const xdg = process.env.XDG_CACHE_HOME;
+  const xdg = envValue('XDG_CACHE_HOME');
   return join(xdg ? resolve(xdg) : join(homedir(), '.cache'), 'dax-harness');
 }
 
@@ -19,7 +20,8 @@ export function cacheDir(...parts: string[]): string {
 }
 
 export function defaultResultsRoot(): string {
-  return process.env.DAX_HARNESS_RESULTS ? resolve(process.env.DAX_HARNESS_RESULTS) : join(repoRoot, 'results');
+  const env = envValue('DAX_HARNESS_RESULTS');
+  return env ? resolve(env) : join(repoRoot, 'results');
 }
 
 /** Is p the directory dir or below it (both absolute and resolved)? */

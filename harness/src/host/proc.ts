@@ -9,6 +9,7 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import { SETPRIV, giveToSandboxUser, sandboxCommand, sandboxEnabled, sandboxUser, type SandboxSpec } from './sandbox.ts';
 import { timerDelay } from './limits.ts';
 import { installLine } from './distro.ts';
+import { envValue } from './env.ts';
 
 type Child = ResultPromise<Options>;
 
@@ -16,7 +17,7 @@ type Child = ResultPromise<Options>;
 // mkfs.ext4 and mkfs.xfs live (kbuild's modules_install calls depmod by
 // name too): they are tools anyone may run, so they are looked for there.
 for (const d of ['/usr/local/sbin', '/usr/sbin', '/sbin']) {
-  const path = process.env.PATH ?? '';
+  const path = envValue('PATH') ?? '';
   if (!path.split(':').includes(d)) process.env.PATH = path ? `${path}:${d}` : d;
 }
 /** Each live child and the process group it leads. */
@@ -89,7 +90,7 @@ function hasSetpriv(): boolean {
 }
 
 /** The absolute path of an executable as execvp would find it, or null. */
-export function whichSync(file: string, path = process.env.PATH ?? '', cwd = process.cwd()): string | null {
+export function whichSync(file: string, path = envValue('PATH') ?? '', cwd = process.cwd()): string | null {
   if (file.includes('/')) return isExecutable(resolve(cwd, file)) ? file : null;
   for (const dir of path.split(':')) {
     const p = join(dir || '.', file);
@@ -114,18 +115,18 @@ export function spawn(file: string, args: readonly string[], opts: RunOptions): 
   let cmd = file;
   let argv = [...args];
   let env = opts.env;
-  let exe = whichSync(file, opts.env?.PATH ?? process.env.PATH, opts.cwd);
+  let exe = whichSync(file, opts.env?.PATH ?? envValue('PATH'), opts.cwd);
   // A host tool that is not there is the host's setup, said in one line before anything starts.
   if (!exe) throw new MissingToolError(file);
   if (opts.sandbox && sandboxEnabled()) {
-    const bwrap = whichSync('bwrap', opts.env?.PATH ?? process.env.PATH);
+    const bwrap = whichSync('bwrap', opts.env?.PATH ?? envValue('PATH'));
     if (!bwrap) throw new MissingToolError('bwrap', 'bubblewrap');
     const who = opts.sandbox.keepUid ? null : sandboxUser();
     giveToSandboxUser(opts.sandbox.writable ?? [], who);
     // The caller's PATH directories, read-only: the program and the tools it
     // calls (make's gcc) are found inside as outside, even in a directory the
     // sandbox would otherwise hide (a temp dir, a home the sandbox user cannot enter).
-    const pathDirs = (opts.env?.PATH ?? process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
+    const pathDirs = (opts.env?.PATH ?? envValue('PATH') ?? '').split(':').filter((d) => d.startsWith('/'));
     const spec = { cwd: opts.cwd, ...opts.sandbox, readable: [...(opts.sandbox.readable ?? []), ...pathDirs] };
     const w = sandboxCommand(exe.includes('/') ? exe : file, args, spec, who);
     file = bwrap;
@@ -209,7 +210,7 @@ export async function run(file: string, args: readonly string[], opts: RunOption
 
 export class MissingToolError extends InputError {
   constructor(readonly tool: string, pkg?: string) {
-    super(`host tool "${tool}" is not installed or not on PATH (${process.env.PATH ?? 'no PATH'}): install it${pkg ? ` (${installLine([pkg])})` : ''} (as root, dax-harness installs what it needs) or fix PATH`);
+    super(`host tool "${tool}" is not installed or not on PATH (${envValue('PATH') ?? 'no PATH'}): install it${pkg ? ` (${installLine([pkg])})` : ''} (as root, dax-harness installs what it needs) or fix PATH`);
   }
 }
 

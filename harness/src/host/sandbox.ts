@@ -12,6 +12,7 @@ import { chownSync, existsSync, lstatSync, readdirSync, statSync } from 'node:fs
 import { dirname, resolve } from 'node:path';
 import { isWithin } from './paths.ts';
 import { InputError } from './errors.ts';
+import { envValue, type EnvName } from './env.ts';
 
 /** No unprivileged account to hand the work to; the message is the fix. */
 export class SandboxUserError extends InputError {}
@@ -47,14 +48,14 @@ const BWRAP = 'bwrap';
  * pdeathsig wrapper uses the same binary.
  */
 export const SETPRIV = '/usr/bin/setpriv';
-export const SANDBOX_ENV = 'DAX_HARNESS_SANDBOX';
-export const SANDBOX_USER_ENV = 'DAX_HARNESS_SANDBOX_USER';
+export const SANDBOX_ENV = 'DAX_HARNESS_SANDBOX' satisfies EnvName;
+export const SANDBOX_USER_ENV = 'DAX_HARNESS_SANDBOX_USER' satisfies EnvName;
 /** The system account a root harness creates for what it runs on others' behalf. */
 export const SANDBOX_ACCOUNT = 'dax-harness';
 
 /** Off only on the user's explicit word (a host whose kernel refuses user namespaces). */
 export function sandboxEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = env[SANDBOX_ENV];
+  const v = envValue(SANDBOX_ENV, env);
   return !(v === '0' || v === 'off' || v === 'no');
 }
 
@@ -69,7 +70,7 @@ let userMemo: SandboxUser | null | undefined;
 export function sandboxUser(): SandboxUser | null {
   if (userMemo !== undefined) return userMemo;
   if (process.geteuid?.() !== 0) return (userMemo = null);
-  const wanted = process.env[SANDBOX_USER_ENV];
+  const wanted = envValue(SANDBOX_USER_ENV);
   if (wanted) {
     const u = lookupUser(wanted);
     if (!u || u.uid === 0)

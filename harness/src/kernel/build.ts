@@ -9,6 +9,7 @@ import { run } from '../host/proc.js';
 import { BuildError } from './errors.js';
 import { kmake } from './make.js';
 import { TEST_TREES, preferExtraModules } from './test-modules.ts';
+import { envValue } from '../host/env.ts';
 
 export interface BuildStep {
   worktree: string;
@@ -37,7 +38,7 @@ export interface BuildOutputs {
 }
 
 async function onPath(name: string): Promise<string | null> {
-  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+  for (const d of (envValue('PATH') ?? '').split(delimiter)) {
     if (!d) continue;
     const p = join(d, name);
     try {

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../host/fsutil.js';
 import { BuildError, ConfigError } from './errors.js';
 import { git } from './source.js';
 import { kmake } from './make.js';
+import { envValue } from '../host/env.ts';
 
 /** `y`, `m`, a number or quoted string; null for "is not set". */
 export type ConfigValue = string | null;
@@ -20,7 +21,7 @@ export const BASE_FRAGMENT = 'qemu-q35';
 export const DEFAULT_PROFILE = ['dax'];
 
 export function fragmentsDir(): string {
-  return process.env.DAX_HARNESS_CONFIGS ?? join(repoRoot, 'kernels', 'configs');
+  return envValue('DAX_HARNESS_CONFIGS') ?? join(repoRoot, 'kernels', 'configs');
 }
 
 export interface Fragment {

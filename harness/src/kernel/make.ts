@@ -5,6 +5,7 @@ import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../host/paths.ts';
 import { run, type ProcResult } from '../host/proc.js';
+import { envValue } from '../host/env.ts';
 
 export interface MakeOptions {
   worktree: string;
@@ -49,7 +50,7 @@ function ccacheDirs(cc: string | undefined): string[] {
 }
 
 export function ccacheDir(): string {
-  return process.env.CCACHE_DIR || cacheDir('ccache');
+  return envValue('CCACHE_DIR') ?? cacheDir('ccache');
 }
 
 /**

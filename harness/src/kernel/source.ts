@@ -12,6 +12,7 @@ import { cacheDir, isWithin } from '../host/paths.js';
 import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { FetchError, SourceError } from './errors.js';
 import { withLock } from './lock.js';
+import { envValue } from '../host/env.ts';
 
 export type SourceSpec =
   | { kind: 'git'; path: string }
@@ -277,7 +278,8 @@ function ownAptOptions(): string[] {
 
 /** The Debian mirror the host already uses, so the harness does not pick one of its own. */
 async function hostMirror(): Promise<string> {
-  if (process.env.DAX_HARNESS_DEBIAN_MIRROR) return process.env.DAX_HARNESS_DEBIAN_MIRROR;
+  const mirror = envValue('DAX_HARNESS_DEBIAN_MIRROR');
+  if (mirror) return mirror;
   const texts: string[] = [];
   for (const f of ['/etc/apt/sources.list']) texts.push(await readFile(f, 'utf8').catch(() => ''));
   const dir = '/etc/apt/sources.list.d';

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { leaseEntry, removeDeadTemps, writeFileAtomic } from '../host/fsutil.ts';
 import { pidAlive } from '../host/pid.ts';
 import type { RunRecord } from './records.ts';
+import { envValue } from '../host/env.ts';
 
 /** How often a running harness refreshes run.json. */
 export const HEARTBEAT_MS = 15_000;
@@ -51,7 +52,7 @@ export interface ClaimOptions {
  */
 export async function claimRun(root: string, o: ClaimOptions = {}): Promise<{ id: string; dir: string; workDir: string | null }> {
   // The fault matrix forces a collision through the real CLI: its first draw is an id another run holds.
-  let forced = o.makeId ? undefined : process.env.DAX_HARNESS_TEST_RUN_ID;
+  let forced = o.makeId ? undefined : envValue('DAX_HARNESS_TEST_RUN_ID');
   const makeId =
     o.makeId ??
     (() => {

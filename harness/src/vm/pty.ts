@@ -3,6 +3,7 @@
 // process instead of the harness), window size kept in step, output as it
 // comes. Commands run non-interactively go through Guest.exec instead.
 import ssh2 from 'ssh2';
+import { envValue } from '../host/env.ts';
 const { Client } = ssh2;
 
 export interface PtyTarget {
@@ -49,7 +50,7 @@ export function interactiveShell(to: PtyTarget, term: PtyTerminal, signal?: Abor
     c.on('error', (e) => finish(stream ? undefined : e));
     c.on('close', () => finish());
     c.on('ready', () => {
-      c.shell({ term: process.env.TERM || 'xterm-256color', cols: out.columns ?? 80, rows: out.rows ?? 24 }, (err, s) => {
+      c.shell({ term: envValue('TERM') ?? 'xterm-256color', cols: out.columns ?? 80, rows: out.rows ?? 24 }, (err, s) => {
         if (err) return finish(err);
         stream = s;
         if (term.stdin.isTTY && term.stdin.setRawMode) {
