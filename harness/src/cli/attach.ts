@@ -65,7 +65,7 @@ async function locate(run: string, results: string | undefined): Promise<{ dir: 
   return { dir, info: await readGuest(dir) };
 }
 
-function parse(spec: typeof ATTACH_SPEC, argv: string[]): { a: { results?: string; help?: boolean }; rest: string[]; command: string[] | null } | number {
+function parse(spec: typeof ATTACH_SPEC, argv: string[]): { a: { results?: string; help?: boolean; quiet?: boolean }; rest: string[]; command: string[] | null } | number {
   const dash = argv.indexOf('--');
   const p = parseCommand(spec, dash >= 0 ? argv.slice(0, dash) : argv);
   if (typeof p === 'number') return p;
@@ -111,7 +111,7 @@ export async function attachCommand(argv: string[]): Promise<number> {
   const login = await keptLogin(dir, info);
   try {
     if (p.command) return await execInKept(login, p.command, { signal: end.signal, onOutput: (chunk, stream) => (stream === 'stdout' ? process.stdout : process.stderr).write(chunk) });
-    say(`attached to ${info.run} (${info.mode === 'kept' ? 'kept by run --keep' : 'a shell session'}); exit or Ctrl-D to leave, dax-harness stop ${info.run} ends it`);
+    if (!p.a.quiet) say(`attached to ${info.run} (${info.mode === 'kept' ? 'kept by run --keep' : 'a shell session'}); exit or Ctrl-D to leave, dax-harness stop ${info.run} ends it`);
     const status = await shellInKept(login, { stdin: process.stdin, stdout: process.stdout }, end.signal);
     return status ?? (down ? 1 : 0);
   } catch (e) {

@@ -14,7 +14,7 @@ import { GuestEnvironment } from '../workflows/bisect/environment.ts';
 import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, reportError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, verbosityOf } from './progress.ts';
 import { seriesArg } from './series-input.ts';
 
 export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
@@ -222,7 +222,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
     return reportError('bisect', e);
   }
 
-  const progress = progressPrinter();
+  const progress = progressPrinter({ verbosity: verbosityOf(a) });
   try {
     const { record, dir } = await runBisectWorkflow(
       plan,
@@ -237,5 +237,7 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
     return record.confident ? EXIT.ok : record.status === 'infra-error' ? EXIT.infra : EXIT.verdict;
   } catch (e) {
     return reportError('bisect', e);
+  } finally {
+    progress.close();
   }
 }

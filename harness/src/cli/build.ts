@@ -4,7 +4,7 @@ import { LIMITS, wholeOption } from '../host/limits.js';
 import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
 import { defineCommand, parseCommand } from './command.ts';
 import { reportError, usageError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, verbosityOf } from './progress.ts';
 import { seriesArg } from './series-input.ts';
 
 export const BUILD_HELP = `usage: dax-harness build [options]
@@ -56,7 +56,6 @@ Config (fragments in kernels/configs/, merged like merge_config.sh):
 Build:
   --jobs N              parallel make jobs (default: cores minus running guests' vCPUs).
   --force               rebuild even if this exact kernel is cached.
-  --verbose             stream make's output to stderr.
   --json                print the artifact (paths, release, build record) as
                         JSON on stdout.
   --help                this text.
@@ -80,7 +79,6 @@ export const BUILD_SPEC = defineCommand({
     'allow-dropped': { type: 'boolean' },
     jobs: { type: 'string' },
     force: { type: 'boolean' },
-    verbose: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -119,7 +117,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
   } catch (e) {
     return reportError('build', e);
   }
-  const progress = progressPrinter();
+  const progress = progressPrinter({ verbosity: verbosityOf(values) });
   const opts: PrepareKernelOptions = {
     source: values.source as string | undefined,
     ref: values.ref as string | undefined,
@@ -132,7 +130,6 @@ export async function buildCommand(argv: string[]): Promise<number> {
     force: Boolean(values.force),
     // Progress is not prefixed like errors, so the one `dax-harness build:` line stays the verdict.
     log: (l) => progress(l, 'kernel'),
-    onBuildOutput: values.verbose ? (c) => process.stderr.write(c) : undefined,
   };
   try {
     const a = await prepareKernel(opts);
@@ -157,5 +154,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     if (json && (e instanceof KernelPipelineError || e instanceof KernelInputError))
       process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
     return reportError('build', e, { kernelVerdict: true });
+  } finally {
+    progress.close();
   }
 }

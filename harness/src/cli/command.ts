@@ -3,6 +3,8 @@
 // one declaration come the --help text (examples and the shared exit-code
 // table appended) and the parsing, with one line naming the option and the
 // fix (exit 2) for every mistake parseArgs finds, instead of its raw message.
+// Every command also takes --quiet and --verbose (OUTPUT_OPTIONS), documented
+// once for all in each --help.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { exitCodeHelp, usageError } from './exit.ts';
 
@@ -24,9 +26,20 @@ export interface CommandSpec<O extends Options = Options> {
   exit: { 0: string; 1?: string; [code: number]: string | undefined };
 }
 
-/** Declared with the options' literal types kept, so the parsed values are typed. */
-export function defineCommand<const O extends Options>(spec: CommandSpec<O>): CommandSpec<O> {
-  return spec;
+/** The options every command takes: how much it says on stderr. */
+export const OUTPUT_OPTIONS = {
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+const OUTPUT_HELP = `every command:
+  -q, --quiet           no progress lines: only the result and errors
+  -v, --verbose         also the detail that is hidden otherwise (make's output
+                        while a kernel builds)`;
+
+/** Declared with the options' literal types kept, so the parsed values are typed; --quiet and --verbose added. */
+export function defineCommand<const O extends Options>(spec: CommandSpec<O>): CommandSpec<O & typeof OUTPUT_OPTIONS> {
+  return { ...spec, options: { ...spec.options, ...OUTPUT_OPTIONS } };
 }
 
 /** The --help text: the manual, the examples, the exit codes. */
@@ -35,7 +48,7 @@ export function helpText(spec: CommandSpec): string {
   // All on one line each when they fit in 100 columns, else each what under its command: one layout per manual.
   const inline = spec.examples.every(([, what]) => width + 6 + what.length <= 100);
   const examples = spec.examples.map(([c, what]) => (inline ? `  ${c.padEnd(width)}  # ${what}` : `  ${c}\n      # ${what}`));
-  return [spec.manual.trimEnd(), '', 'examples:', ...examples, '', exitCodeHelp(spec.exit)].join('\n');
+  return [spec.manual.trimEnd(), '', OUTPUT_HELP, '', 'examples:', ...examples, '', exitCodeHelp(spec.exit)].join('\n');
 }
 
 /** Edit distance, for "did you mean": options are short, so the square table is nothing. */
@@ -105,6 +118,8 @@ export function parseCommand<const O extends Options>(spec: CommandSpec<O>, argv
       process.stdout.write(helpText(spec as unknown as CommandSpec) + '\n');
       return 0;
     }
+    const v = r.values as Record<string, unknown>;
+    if (v.quiet === true && v.verbose === true) return usageError(spec.name, `--quiet and --verbose ask for opposites: give one (see dax-harness ${spec.name} --help)`);
     if (!spec.positionals && r.positionals.length) {
       const e = Object.assign(new Error(`Unexpected argument '${r.positionals[0]}'`), { code: 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' });
       return usageError(spec.name, argsErrorLine(spec as unknown as CommandSpec, argv, e));

@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import { mergeNights } from '../workflows/nightly/index.ts';
 import { reportNight } from '../workflows/nightly/reports.ts';
 import { defaultResultsRoot } from '../host/paths.ts';
-import { forTerminal, lineForTerminal } from '../host/terminal.ts';
+import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { reportError, usageError } from './exit.ts';
+import { progressPrinter, verbosityOf } from './progress.ts';
 
 export const MERGE_HELP = `usage: dax-harness merge [--results RESULTS] [--json] DIR...
 
@@ -47,7 +48,8 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   const given = results ?? alias;
   const into = given ? resolve(given) : defaultResultsRoot();
   try {
-    const out = await mergeNights(a.positionals, into, (m) => process.stderr.write(`${lineForTerminal(m)}\n`));
+    const progress = progressPrinter({ verbosity: verbosityOf(a.values), global: false });
+    const out = await mergeNights(a.positionals, into, (m) => progress(m));
     if (out.missing.length) console.error(`dax-harness merge: shard(s) ${out.missing.join(', ')} missing: the night is marked unfinished`);
     const night = await reportNight(into, out.nightId, out.dir);
     if (json) process.stdout.write(JSON.stringify(night.report, null, 2) + '\n');

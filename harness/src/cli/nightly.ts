@@ -12,7 +12,7 @@ import { LIMITS, isSafeId, secondsOption, wholeOption } from '../host/limits.ts'
 import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, reportError, usageError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, verbosityOf } from './progress.ts';
 
 export const NIGHTLY_HELP = `usage: dax-harness nightly CONFIG [options]
 
@@ -114,7 +114,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
       rerunFailures,
       freshGuests: v['fresh-guests'],
     };
-    const progress = progressPrinter();
+    const progress = progressPrinter({ verbosity: verbosityOf(v) });
     return await withNightSignals(async (signal) => {
       const out = await runNight({ ...opts, progress, signal }, { runCell: primitiveRunCell({ bootTimeoutMs }), prepareKernel: prepareKernelWith({ jobs: makeJobs }), checkCell: checkCellInputs, kernelFault });
       // No reports: they would not fit either.
@@ -131,7 +131,7 @@ export async function nightlyCommand(argv: string[]): Promise<number> {
         return EXIT.sigint;
       }
       return night.exitCode;
-    });
+    }).finally(() => progress.close());
   } catch (e) {
     return reportError('nightly', e);
   }

@@ -22,7 +22,7 @@ import { formatPlan } from '../workflows/repro/text.ts';
 import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, interruptedCode, reportError } from './exit.ts';
-import { progressPrinter, type Progress } from './progress.ts';
+import { progressPrinter, verbosityOf, type Printer } from './progress.ts';
 import { readCapped, seriesArg } from './series-input.ts';
 
 export const REPRO_HELP = `usage: dax-harness repro [options] REPORT|-
@@ -167,7 +167,8 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
   const { values: a, positionals } = parsed;
   const stdin = deps.stdin ?? process.stdin;
   const now = deps.now ?? Date.now;
-  let progress: Progress = () => {};
+  const verbosity = verbosityOf(a);
+  let progress: Printer | null = null;
   let out: ReproOutcome;
   try {
     if (positionals.length === 0) throw new InputError('REPORT is missing: give the file with the crash (a console log or the mail), or - to read it from standard input');
@@ -201,17 +202,20 @@ export async function reproCommand(argv: string[], deps: ReproDeps = REAL): Prom
         },
         readText: () => readInput(report, stdin),
         onPlan: (plan) => {
-          process.stderr.write(forTerminal(formatPlan(plan)));
+          if (verbosity !== 'quiet') process.stderr.write(forTerminal(formatPlan(plan)));
           // Seconds count from the search's start, not from the planning.
-          progress = progressPrinter({ now });
+          progress?.close();
+          progress = progressPrinter({ now, verbosity });
         },
-        progress: (line) => progress(line),
+        progress: (line) => progress?.(line),
       },
       { ...deps, now },
     );
   } catch (e) {
     // Never exit 1 here: that is "not reproduced".
     return reportError('repro', e);
+  } finally {
+    (progress as Printer | null)?.close();
   }
   if (out.kind === 'planned') {
     const plan = out.plan;

@@ -11,7 +11,7 @@ import type { KeeperStart } from '../workflows/keeper.ts';
 import { forTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { EXIT, interruptedCode, reportError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, verbosityOf, type Printer } from './progress.ts';
 
 export const RUN_HELP = `usage: dax-harness run [options]
 
@@ -94,6 +94,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(RUN_SPEC, argv);
   if (typeof parsed === 'number') return parsed;
   const a = parsed.values;
+  let print: Printer | undefined;
   try {
     const suite = a.suite!;
     const fsList = a.fs!.split(',').filter(Boolean);
@@ -106,8 +107,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (a['keep-idle'] !== undefined && !a.keep) throw new RunInputError('--keep-idle goes with --keep');
     if (a['keep-idle'] !== undefined) parseDuration(a['keep-idle'], '--keep-idle', LIMITS.keepIdleMs);
     const guest = await guestFromArgs(a);
-    const print = progressPrinter();
-    const progress = (phase: string, msg: string) => print(msg, phase);
+    print = progressPrinter({ verbosity: verbosityOf(a) });
+    const progress = (phase: string, msg: string) => print!(msg, phase);
     const options: KeeperStart['options'] = {
       ...guest,
       suite,
@@ -143,5 +144,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
   } catch (e) {
     return reportError('run', e, { kernelVerdict: true });
+  } finally {
+    print?.close();
   }
 }

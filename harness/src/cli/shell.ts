@@ -10,7 +10,7 @@ import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-opt
 import { lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
 import { reportError } from './exit.ts';
-import { progressPrinter } from './progress.ts';
+import { progressPrinter, verbosityOf, type Printer } from './progress.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
 
@@ -86,6 +86,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
   // In raw mode the terminal does not turn \n into a new line.
   // Guest text (crash titles, reasons) reaches these lines: cleaned, one line each.
   const say = (line: string) => process.stderr.write(`${lineForTerminal(line)}${tty ? '\r\n' : '\n'}`);
+  let progress: Printer | undefined;
   try {
     if (command !== null && command.length === 0) throw new RunInputError('nothing after --: give the command to run in the guest');
     const suite = a.suite!;
@@ -96,7 +97,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       if (!(await stat(f).catch(() => null))?.isFile()) throw new RunInputError(`--put ${f}: no such file (give a file on this host to copy into the guest)`);
     }
     const guest = await guestFromArgs(a);
-    const progress = progressPrinter({ write: say });
+    progress = progressPrinter({ write: say, verbosity: verbosityOf(a) });
     const out = await runShell({
       plan: {
         ...guest,
@@ -112,7 +113,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
       resultsRoot: a.results ? resolve(a.results) : defaultResultsRoot(),
       terminal: { stdin: process.stdin, stdout: process.stdout },
       say,
-      progress: (phase, msg) => progress(msg, phase),
+      progress: (phase, msg) => progress!(msg, phase),
     });
     const code = shellExitCode(out);
     say(`run ${out.record.status}${out.record.reason ? ` — ${out.record.reason}` : ''}; details: ${out.runDir}`);
@@ -127,5 +128,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
     // git bisect run reads 125 as "this commit cannot be tested": it skips it.
     say(`dax-harness shell: ${(e as Error).message.split('\n')[0]}`);
     return 125;
+  } finally {
+    progress?.close();
   }
 }

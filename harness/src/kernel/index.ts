@@ -15,6 +15,7 @@ import { withLock } from './lock.js';
 import { dirtyLabel, snapshotWorkingTree, type WorkingState } from './working-tree.js';
 import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
 import { whichSync } from '../host/proc.js';
+import { detailWriter } from '../host/status.ts';
 import { ensurePackages, type PackageNeeds } from '../host/apt.js';
 import { makeJobs } from '../host/cores.js';
 
@@ -69,7 +70,7 @@ export interface PrepareKernelOptions {
   freshBuildDir?: boolean;
   /** Progress lines (one per step). */
   log?: (line: string) => void;
-  /** Raw make output as it arrives. */
+  /** Raw make output as it arrives (default: the command's --verbose detail, host/status.ts). */
   onBuildOutput?: (chunk: string) => void;
 }
 
@@ -287,7 +288,7 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       // Computed when make starts, not when the run began: guests may have stopped or started since.
       const jobs = makeJobs(opts.jobs);
       log(`build: make -j${jobs} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
-      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput });
+      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput ?? detailWriter() });
       await copyFile(logPath, join(tmp, 'build.log'));
 
       const record: KernelBuildRecord = {
