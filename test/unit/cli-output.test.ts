@@ -126,5 +126,6 @@ t.test('through a command: bisect --quiet prints no progress, the default does',
   const quiet = await go(['--quiet']);
   t.equal(loud.value, quiet.value, 'the same verdict');
   t.match(loud.err, /^\s+\d+\.\ds /m, 'progress lines by default');
+  t.match(loud.err, / · step 1 of about \d+: the change is one of patches 1\.\.3 \(3 left\)\n/, 'each bisect line says where the search stands');
   t.equal(quiet.err, '', '--quiet: nothing on stderr');
 });

@@ -10,6 +10,9 @@ import { BuildError } from './errors.js';
 import { kmake } from './make.js';
 import { TEST_TREES, preferExtraModules } from './test-modules.ts';
 import { envValue } from '../host/env.ts';
+import { ObjectCounter, buildStatus } from '../host/eta.ts';
+import { showStatus } from '../host/status.ts';
+import { readJson, writeJsonAtomic } from '../host/fsutil.js';
 
 export interface BuildStep {
   worktree: string;
@@ -19,6 +22,8 @@ export interface BuildStep {
   logPath: string;
   jobs: number;
   onOutput?: (chunk: string) => void;
+  /** Objects the kernel step compiled last time (objectHistory); null: unknown, no ETA. */
+  expectedObjects?: number | null;
 }
 
 export interface BuildOutputs {
@@ -31,6 +36,8 @@ export interface BuildOutputs {
   nfitModules: string[];
   compiler: string;
   ccache: boolean;
+  /** Objects the kernel step compiled (kbuild's CC and AS lines). */
+  objects: number;
   /** Wall time of the make runs (kernel, nfit_test, installs). */
   makeMs: number;
   /** Wall time of each make step, by step name. */
@@ -81,6 +88,36 @@ export function wantsCxlTest(config: string): boolean {
   return /^CONFIG_CXL_BUS=m$/m.test(config) && /^CONFIG_CXL_ACPI=m$/m.test(config) && /^CONFIG_CXL_PMEM=m$/m.test(config);
 }
 
+/** make's output passed on, and the objects in it counted into a status line (at most one a second). */
+function countingOutput(out: (chunk: string) => void, objects: ObjectCounter, expected: number | null, started: number): (chunk: string) => void {
+  let shown = 0;
+  return (chunk) => {
+    out(chunk);
+    const done = objects.push(chunk);
+    const t = Date.now();
+    if (t - shown < 1000) return;
+    shown = t;
+    showStatus(buildStatus({ done, expected, elapsedMs: t - started }), 'kernel');
+  };
+}
+
+/** The file beside a build's O= directory's contents that remembers how many objects its builds compiled, cold and incremental. */
+const OBJECTS_FILE = '.dax-harness-objects.json';
+type ObjectHistory = { cold?: number; incremental?: number };
+
+/** The objects the last build of this kind in `outDir` compiled; null without one. */
+export async function objectHistory(outDir: string, incremental: boolean): Promise<number | null> {
+  const h = await readJson<ObjectHistory>(join(outDir, OBJECTS_FILE)).catch(() => null);
+  const n = h?.[incremental ? 'incremental' : 'cold'];
+  return typeof n === 'number' && n > 0 ? n : null;
+}
+
+export async function rememberObjects(outDir: string, incremental: boolean, objects: number): Promise<void> {
+  if (objects <= 0) return;
+  const h = (await readJson<ObjectHistory>(join(outDir, OBJECTS_FILE)).catch(() => null)) ?? {};
+  await writeJsonAtomic(join(outDir, OBJECTS_FILE), { ...h, [incremental ? 'incremental' : 'cold']: objects });
+}
+
 export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
   await mkdir(s.stageDir, { recursive: true });
   const logStream: WriteStream = createWriteStream(s.logPath, { flags: 'a' });
@@ -95,10 +132,14 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
   const t0 = Date.now();
   const stepsMs: Record<string, number> = {};
   try {
-    const step = async (what: string, args: string[]) => {
+    const objects = new ObjectCounter();
+    const step = async (what: string, args: string[], count = false) => {
       out(`\n### dax-harness: make ${args.join(' ')}\n`);
       const ts = Date.now();
-      const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput: out, writable: [s.stageDir] });
+      const onOutput = count ? countingOutput(out, objects, s.expectedObjects ?? null, ts) : out;
+      const r = await kmake({ worktree: s.worktree, outDir: s.outDir, args, jobs: s.jobs, cc, onOutput, writable: [s.stageDir] }).finally(() => {
+        if (count) showStatus('');
+      });
       stepsMs[what] = Date.now() - ts;
       out(`### dax-harness: ${what}: ${(stepsMs[what]! / 1000).toFixed(1)} s\n`);
       if (r.exitCode !== 0 || writeError) {
@@ -117,7 +158,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
       }
     };
 
-    await step('the kernel', ['bzImage', 'modules']);
+    await step('the kernel', ['bzImage', 'modules'], true);
     const nfitDir = await shadowTestTree(s.worktree, s.outDir, TEST_TREES.nfit);
     await step('nfit_test (tools/testing/nvdimm)', [`M=${nfitDir}`, 'modules']);
     // ndctl v80+'s daxctl-create.sh runs on cxl_test's regions.
@@ -159,7 +200,7 @@ export async function buildKernel(s: BuildStep): Promise<BuildOutputs> {
     const config = await copy('.config', 'config');
     const cfg = await readFile(config, 'utf8');
     const compiler = /^CONFIG_CC_VERSION_TEXT="(.*)"$/m.exec(cfg)?.[1] ?? 'unknown';
-    return { release, bzImage, vmlinux, systemMap, config, modulesRoot, nfitModules, compiler, ccache: Boolean(ccachePath), makeMs: Date.now() - t0, stepsMs };
+    return { release, bzImage, vmlinux, systemMap, config, modulesRoot, nfitModules, compiler, ccache: Boolean(ccachePath), objects: objects.count, makeMs: Date.now() - t0, stepsMs };
   } finally {
     if (!logStream.writableEnded) await new Promise((res) => logStream.end(res));
   }

@@ -10,7 +10,7 @@ import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../hos
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
 import { applySeries, isRange, loadSeries, revertCommits, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, describeProfile, loadProfile, treeProfile, useTreeConfig, type Profile } from './config.js';
-import { buildKernel } from './build.js';
+import { buildKernel, objectHistory, rememberObjects } from './build.js';
 import { withLock } from './lock.js';
 import { dirtyLabel, snapshotWorkingTree, type WorkingState } from './working-tree.js';
 import { KernelPipelineError, SeriesError, SourceError } from './errors.js';
@@ -257,8 +257,11 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
     }
     const label = describe(plan);
     const outDir = plan.buildDir;
+    // Read before a fresh build empties the directory: a cold build's count is the one it needs.
+    const history = { cold: await objectHistory(outDir, false), incremental: await objectHistory(outDir, true) };
     if (opts.freshBuildDir) await rm(outDir, { recursive: true, force: true });
     const incremental = await exists(join(outDir, 'vmlinux'));
+    const expectedObjects = incremental ? history.incremental : history.cold;
     await mkdir(outDir, { recursive: true });
     const logDir = cacheDir('kernel', 'logs');
     await mkdir(logDir, { recursive: true });
@@ -287,8 +290,11 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
 
       // Computed when make starts, not when the run began: guests may have stopped or started since.
       const jobs = makeJobs(opts.jobs);
-      log(`build: make -j${jobs} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}; log ${logPath}`);
-      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput ?? detailWriter() });
+      const expecting = expectedObjects === null ? 'no earlier build of this config: no ETA' : `${expectedObjects} objects last time`;
+      log(`build: make -j${jobs} bzImage modules${incremental ? ' (incremental)' : ' (cold)'}, ${expecting}; log ${logPath}`);
+      const out = await buildKernel({ worktree: wt, outDir, stageDir: tmp, logPath, jobs, onOutput: opts.onBuildOutput ?? detailWriter(), expectedObjects });
+      // Only the next build's ETA depends on it: never a reason to fail this one.
+      await rememberObjects(outDir, incremental, out.objects).catch(() => {});
       await copyFile(logPath, join(tmp, 'build.log'));
 
       const record: KernelBuildRecord = {

@@ -1,13 +1,14 @@
 // The loop that runs a bisection over an injected environment: ask the pure
 // engine what to do, do it, record the answer, save the state. Saving after
 // every action is what makes an interrupted bisection resumable.
-import { applyBuild, applyTest, decide, stepLabel, parseStepKey } from './engine.ts';
+import { applyBuild, applyTest, decide, knownRange, stepLabel, parseStepKey } from './engine.ts';
+import { bisectStatus } from '../../host/eta.ts';
 import type { BisectEnv, BisectEvent, BisectOutcome, BisectState } from './types.ts';
 
 export interface DriverHooks {
   /** Persist the state (atomically); called after every action. */
   save?: (state: BisectState) => Promise<void> | void;
-  /** One line per action, with the running confidence. */
+  /** One line per action, with the running confidence and where the search stands (step k of about n). */
   progress?: (line: string, event: BisectEvent, state: BisectState) => void;
   /** 'patch' for a series, 'commit' for a git range (labels only). */
   unit?: 'patch' | 'commit';
@@ -28,6 +29,8 @@ export async function runBisection(state: BisectState, env: BisectEnv, hooks: Dr
     else applyTest(state, a.step, await env.test(a.step, a.runs, a.stop));
     await hooks.save?.(state);
     const e = state.log[state.log.length - 1]!;
-    hooks.progress?.(formatEvent(e, state, hooks.unit), e, state);
+    const steps = new Set(state.log.map((x) => x.step)).size;
+    const where = bisectStatus({ step: steps, ...knownRange(state), unit: hooks.unit ?? 'patch' });
+    hooks.progress?.(`${formatEvent(e, state, hooks.unit)} · ${where}`, e, state);
   }
 }

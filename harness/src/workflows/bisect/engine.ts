@@ -493,6 +493,12 @@ function transition(d: Decider): Transition {
   return { raw, eff, lo, hi, conflicts };
 }
 
+/** The last step known without the change and the first known with it: what the search has narrowed to. */
+export function knownRange(state: BisectState): { lo: number; hi: number } {
+  const { lo, hi } = transition(decider(state));
+  return { lo, hi };
+}
+
 /** 3. The assumed-good end showing the bug means there is no transition to find. */
 function checkEnds(d: Decider, t: Transition): Action | null {
   const A = assumedEnd(d.s);

@@ -19,6 +19,7 @@ import { reserveSpace } from '../../host/space.ts';
 import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
 import { childPath, isSafeId } from '../../host/limits.ts';
 import { InputError } from '../../host/errors.ts';
+import { cellsStatus } from '../../host/eta.ts';
 
 export class NightlyInputError extends InputError {}
 
@@ -214,6 +215,10 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     // Cells that would boot the same guest run one after another in it (see guest-pool.ts).
     const guests = o.freshGuests ? undefined : new GuestPool();
     const ran: string[] = [];
+    // For the ETA: cells ended tonight (by this process) and how long those that ran took.
+    let ended = 0;
+    const cellMs: number[] = [];
+    const tally = () => cellsStatus({ done: ended, total: todo.length, durationsMs: cellMs, parallel: o.jobs });
     let interrupted = false;
     // A full results disk stops the night cleanly: cells running now finish
     // (each run records it as its infrastructure error), no new one starts,
@@ -232,6 +237,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       const startedAt = now().toISOString();
       const k = kernels.get(plan.kernelKey);
       const finish = async (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]) => {
+        ended++;
         await saveCell(dir, { schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: now().toISOString() });
         await write(() => index.indexNight(dir));
       };
@@ -270,8 +276,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
         if (isDiskFull(e)) throw e;
         // The cell's own preparation failed (its image, its suite's needs): it did not run tonight.
         const why = e instanceof Error ? e.message : String(e);
-        o.progress(`${plan.key}: NOT RUN — ${why}`);
-        return finish('not-run', `could not prepare the cell: ${why}`, []);
+        await finish('not-run', `could not prepare the cell: ${why}`, []);
+        return o.progress(`${plan.key}: NOT RUN — ${why} · ${tally()}`);
       }
       if (!main) {
         interrupted = true;
@@ -298,7 +304,8 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
       }
       await finish(main.record.status, main.record.reason, runs);
       ran.push(plan.key);
-      o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''}`);
+      cellMs.push(now().getTime() - Date.parse(startedAt));
+      o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''} · ${tally()}`);
     };
     try {
       await pool(todo, o.jobs, runOneOrStop, () => interrupted || diskFull !== null || Boolean(o.signal?.aborted) || lost.aborted);
