@@ -11,6 +11,7 @@ import { SimEnv, rng, type Scenario } from '../../harness/src/workflows/bisect/s
 import type { MakeEnv } from '../../harness/src/workflows/bisect/workflow.ts';
 import { BisectEnvironmentError } from '../../harness/src/workflows/bisect/environment.ts';
 import type { BisectRecord } from '../../harness/src/results/records.ts';
+import type { RunOutcome, StepSpec } from '../../harness/src/workflows/bisect/types.ts';
 
 async function cli(args: string[], makeEnv?: MakeEnv) {
   let out = '';
@@ -126,6 +127,38 @@ t.test('a series bisected through the command: bisect.json, summary, state', asy
   t.ok(existsSync(join(results, dir!, 'summary.txt')));
   t.ok(existsSync(join(results, dir!, 'state.json')));
   t.ok(rec.steps.length >= 3 && rec.used.builds >= 3);
+});
+
+t.test("a culprit no check can verify because of the tree's shape: exit 4, not 1", async (t) => {
+  const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
+  // Patch 5 plants the bug (every other run crashes); every later patch sits on its lines: the
+  // series without it does not apply and its revert conflicts.
+  const shaped: MakeEnv = () => {
+    const runs = new Map<string, number>();
+    const has5 = (s: StepSpec) => s.kind === 'prefix' && s.count >= 5;
+    return {
+      build: async (s) => (s.kind === 'prefix' ? { ok: true, imageHash: `k${Math.min(s.count, 5)}${s.count}`, reason: 'built' } : { ok: false, imageHash: null, failure: 'apply', reason: `${s.kind} of patch ${s.patch}: patch 6 touches its lines` }),
+      test: async (s, n) => {
+        const key = JSON.stringify(s);
+        const outcomes: RunOutcome[] = [];
+        while (outcomes.length < n) {
+          const i = runs.get(key) ?? 0;
+          runs.set(key, i + 1);
+          outcomes.push(has5(s) && i % 2 === 0 ? { kind: 'crash', matchKey: 'BUG: dax', title: 'kernel BUG in dax' } : { kind: 'pass' });
+        }
+        return { outcomes, boots: 1 };
+      },
+    };
+  };
+  const r = await cli(['--series', series, '--test', 'smoke:ext4', '--results', results, '--max-runs', '15'], shaped);
+  t.equal(r.code, 4, r.err);
+  t.match(r.out, /^first bad, NOT verified \(the tree's shape\): patch 5\/8 "dax: step 5"/);
+  const [dir] = readdirSync(results);
+  const rec = JSON.parse(readFileSync(join(results, dir!, 'bisect.json'), 'utf8')) as BisectRecord;
+  t.match(rec, { status: 'unverifiable', confident: false, culprit: { number: 5 }, verification: { by: null } });
+  t.same(rec.verification!.attempts!.map((a) => [a.check, a.verdict]), [['leave-out', 'does-not-apply'], ['revert', 'does-not-apply'], ['isolation', 'pending']]);
+  const help = await cli(['--help']);
+  t.match(help.out, /^  4 +a culprit named at the target confidence, but no check could verify it because of the tree's shape/m);
 });
 
 t.test('a budget stop resumes where it left off', async (t) => {

@@ -242,19 +242,108 @@ t.test('a boot failure the bad end did not have skips the step; one it had is ne
   t.match(verdictOf(never.state, context(never.state), 'p3').why, /does not boot/);
 });
 
-t.test('the leave-out check: does not apply, or disagrees → no confident culprit', async (t) => {
-  const noApply = await bisect(8, { build: (ps, step) => (step.kind === 'without' && step.patch === 5 ? { ok: false, imageHash: null, failure: 'apply', reason: 'patch 6 does not apply without patch 5' } : null), run: flakyFrom(5).run });
-  t.equal(noApply.outcome.status, 'unconfirmed');
-  t.equal(noApply.outcome.culprit, 5);
-  t.notOk(noApply.outcome.confident);
-  t.match(noApply.outcome.verification, { leaveOut: { verdict: 'does-not-apply', ok: false }, agrees: false });
-  t.match(noApply.outcome.reason, /does not apply/);
+const noApply = (patch: number) => (_ps: number[], step: StepSpec): BuildOutcome | null =>
+  step.kind === 'without' && step.patch === patch ? { ok: false, imageHash: null, failure: 'apply', reason: `patch ${patch + 1} does not apply without patch ${patch}` } : null;
+const conflicts = (patch: number) => (ps: number[], step: StepSpec): BuildOutcome | null =>
+  step.kind === 'revert' && step.patch === patch ? { ok: false, imageHash: null, failure: 'apply', reason: `Revert "patch ${patch}" does not apply (file fs/dax.c)` } : noApply(patch)(ps, step);
+
+t.test('the leave-out disagrees: evidence against the culprit ends the chain, no revert tried', async (t) => {
   // Patches 3 and 6 each bring the crash: bisection stops at 3, but the series without 3 still crashes.
   const two = await bisect(8, { run: (ps, i) => ((ps.includes(3) || ps.includes(6)) && i % 2 === 0 ? BUG : PASS) });
   t.equal(two.outcome.status, 'unconfirmed');
   t.equal(two.outcome.culprit, 3);
-  t.match(two.outcome.verification, { leaveOut: { step: 'w3', verdict: 'bug', ok: false } });
+  t.notOk(two.outcome.confident);
+  t.match(two.outcome.verification, { leaveOut: { step: 'w3', verdict: 'bug', ok: false }, by: null, attempts: [{ check: 'leave-out', step: 'w3', verdict: 'bug', ok: false }] });
+  t.equal(two.outcome.verification!.attempts.length, 1);
   t.match(two.outcome.reason, /without it still shows the bug/);
+  t.notOk(two.env.calls.some((c) => / r3/.test(c)), 'a leave-out that shows the bug is an answer: the revert is not built');
+});
+
+t.test('the leave-out does not apply: the culprit reverted on top of the bad end verifies it', async (t) => {
+  const { outcome, env, state } = await bisect(8, { build: noApply(5), run: flakyFrom(5).run });
+  t.equal(outcome.status, 'culprit');
+  t.equal(outcome.culprit, 5);
+  t.ok(outcome.confident);
+  t.match(outcome.verification, {
+    by: 'revert',
+    leaveOut: { step: 'r5', expected: 'clean', verdict: 'clean', ok: true },
+    agrees: true,
+    attempts: [
+      { check: 'leave-out', step: 'w5', verdict: 'does-not-apply', ok: false, why: /does not apply: patch 6 does not apply without patch 5/ },
+      { check: 'revert', step: 'r5', verdict: 'clean', ok: true },
+    ],
+  });
+  t.equal(outcome.verification!.attempts.length, 2);
+  t.match(outcome.reason, /verified by reverting it \(leave-out: the series without it does not apply/);
+  t.ok(env.calls.indexOf('build w5') < env.calls.indexOf('build r5'), 'the leave-out first, then the revert');
+  t.equal(state.evidence[state.builds['r5']!.imageHash!]!.passes, context(state).needClean, 'the revert is judged like any clean step');
+  const record = buildRecord(state, outcome, meta(8));
+  t.same(record.steps.map((s) => s.step).slice(-2), ['w5', 'r5'], 'the revert step is in bisect.json, after the leave-out');
+  t.match(record.steps.find((s) => s.step === 'r5'), { label: 'all 8, patch 5 reverted', verdict: 'clean' });
+  t.match(summaryText(record), /verified by  revert/);
+});
+
+t.test('leave-out and revert both fail: the culprit alone against its parent, with twice the clean runs', async (t) => {
+  const { outcome, env, state } = await bisect(8, { build: conflicts(5), run: flakyFrom(5).run });
+  t.equal(outcome.status, 'culprit');
+  t.ok(outcome.confident);
+  t.match(outcome.verification, {
+    by: 'isolation',
+    leaveOut: { step: 'p4', expected: 'clean', verdict: 'clean', ok: true },
+    attempts: [
+      { check: 'leave-out', verdict: 'does-not-apply', ok: false },
+      { check: 'revert', step: 'r5', verdict: 'does-not-apply', ok: false, why: /conflicts: Revert/ },
+      { check: 'isolation', step: 'p4', ok: true },
+    ],
+  });
+  t.match(outcome.reason, /verified by isolation \(leave-out: .*does not apply.*; revert: .*conflicts/);
+  t.equal(state.evidence[state.builds['p4']!.imageHash!]!.passes, 2 * context(state).needClean);
+  t.notOk(env.calls.some((c) => /^test [wr]5/.test(c)), 'nothing that did not build is tested');
+});
+
+t.test('no check can be made because of the tree\'s shape: its own status, not "no culprit"', async (t) => {
+  // At rate 1/2 a clean verdict needs 15 runs, so --max-runs 15 leaves the parent short of the 2 × 11 it needs to stand alone.
+  const { outcome, state } = await bisect(8, { build: conflicts(5), run: flakyFrom(5).run }, { maxRunsPerStep: 15 });
+  t.equal(outcome.status, 'unverifiable');
+  t.equal(outcome.culprit, 5);
+  t.same(outcome.candidates, [5]);
+  t.notOk(outcome.confident);
+  t.ok(outcome.confidence >= 0.95, `the statistics alone are confident: ${outcome.confidence}`);
+  t.match(outcome.verification, {
+    by: null,
+    agrees: false,
+    culprit: { step: 'p5', verdict: 'bug', ok: true },
+    parent: { step: 'p4', verdict: 'clean', ok: true },
+    attempts: [{ check: 'leave-out', verdict: 'does-not-apply' }, { check: 'revert', verdict: 'does-not-apply' }, { check: 'isolation', verdict: 'pending', ok: false, why: /more than --max-runs 15/ }],
+  });
+  t.match(outcome.reason, /first bad patch 5 at confidence .*tree's shape.*leave-out: .*revert: .*isolation: /);
+  const text = summaryText(buildRecord(state, outcome, meta(8)));
+  t.match(text, /first bad, NOT verified \(the tree's shape\): patch 5\/8/);
+  t.match(text, /verified by  none/);
+});
+
+t.test('a chain that ran out for another reason than the shape stays unconfirmed', async (t) => {
+  // The last patch: leaving it out is the parent, which cannot reach 2 × 15 clean runs within 20.
+  const { outcome } = await bisect(5, flakyFrom(5), { maxRunsPerStep: 20 });
+  t.equal(outcome.status, 'unconfirmed');
+  t.match(outcome.verification, { by: null, attempts: [{ check: 'leave-out', verdict: 'pending', ok: false }] });
+  t.match(outcome.reason, /no check could verify it \(leave-out: .*more than --max-runs 20/);
+});
+
+t.test('over a git range leaving a commit out is reverting it: the chain starts at the revert', async (t) => {
+  const { outcome, env } = await bisect(8, { build: noApply(5), run: flakyFrom(5).run }, { unit: 'commit' });
+  t.equal(outcome.status, 'culprit');
+  t.match(outcome.verification, { by: 'isolation', attempts: [{ check: 'revert', step: 'w5', verdict: 'does-not-apply', why: /newest commit with it reverted conflicts/ }, { check: 'isolation', step: 'p4' }] });
+  t.notOk(env.calls.some((c) => / r5/.test(c)), 'no second revert of the same commit');
+});
+
+t.test('--reverse: the fix alone, against its parent that still crashes', async (t) => {
+  const { outcome, state } = await bisect(6, { build: conflicts(4), run: (ps, i) => (!ps.includes(4) && i % 2 === 0 ? BUG : PASS) }, { direction: 'fix' });
+  t.equal(outcome.status, 'culprit');
+  t.equal(outcome.culprit, 4);
+  // The side without the bug is the fix itself: it carries the doubled clean runs.
+  t.match(outcome.verification, { by: 'isolation', leaveOut: { step: 'p4', expected: 'clean', verdict: 'clean', ok: true } });
+  t.equal(state.evidence[state.builds['p4']!.imageHash!]!.passes, 2 * context(state).needClean);
 });
 
 t.test('a culprit at the last patch: leaving it out is its parent, which then needs twice the clean runs', async (t) => {

@@ -30,11 +30,21 @@ t.test('a series step is a subset of the series on the same base', async (t) => 
   t.equal(stepKernelInputs({ ...seriesPlan, ref: 'v6.1' }, { kind: 'prefix', count: 1 }).ref, 'v6.1', '--ref is the base of every step');
 });
 
+t.test('a series revert step: the whole series, then the patch reverted on top', async (t) => {
+  const r3 = stepKernelInputs(seriesPlan, { kind: 'revert', patch: 3 });
+  t.same((r3.series as Series).patches.map((p) => p.number), [1, 2, 3, 4], 'every patch applied, the culprit included');
+  t.same(r3.revertPatches, [3]);
+  t.equal((r3.series as Series).hash, (stepKernelInputs(seriesPlan, { kind: 'prefix', count: 4 }).series as Series).hash, 'on the bad end\'s series');
+  t.notOk('revertPatches' in stepKernelInputs(seriesPlan, { kind: 'without', patch: 3 }), 'a leave-out reverts nothing');
+  t.equal(stepKernelInputs({ ...seriesPlan, ref: 'v6.1' }, { kind: 'revert', patch: 2 }).ref, 'v6.1');
+});
+
 t.test('a range step is a first-parent commit, or the end with one commit reverted', async (t) => {
   const plan = { input: { kind: 'range' as const, spec: 'g..b', repo: '/r', from: 'g0', to: 'c3', commits: ['c1', 'c2', 'c3'], patches: [] }, ref: null };
   t.same(stepKernelInputs(plan, { kind: 'prefix', count: 0 }), { ref: 'g0' });
   t.same(stepKernelInputs(plan, { kind: 'prefix', count: 2 }), { ref: 'c2' });
   t.same(stepKernelInputs(plan, { kind: 'without', patch: 2 }), { ref: 'c3', revert: ['c2'] });
+  t.same(stepKernelInputs(plan, { kind: 'revert', patch: 2 }), { ref: 'c3', revert: ['c2'] }, 'over a range leaving out is reverting');
 });
 
 const crash = (title: string, matchKey: string, fatal = false): CrashReport => ({ type: 'WARNING', title, fatal, dedupKey: matchKey, matchKey, startLine: 0, endLine: 1, lines: [] });

@@ -4,7 +4,7 @@
 // header, break a line or smuggle 8-bit bytes into the header block.
 import t from 'tap';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { buildReportMail, crashExcerpt, ratesFromBisect, EXCERPT_LINES, type ReportMailInput } from '../../harness/src/results/reporters/eml.ts';
+import { buildReportMail, crashExcerpt, ratesFromBisect, verifiedText, EXCERPT_LINES, type ReportMailInput } from '../../harness/src/results/reporters/eml.ts';
 import { addressHeader, messageIdOf, parseAddress, textHeader } from '../../harness/src/host/mail-header.ts';
 import type { BisectRecord, BisectStepRecord, Frame } from '../../harness/src/results/records.ts';
 
@@ -91,6 +91,25 @@ t.test('a commit culprit: a new thread, every field read back by a mail parser',
   t.match(body, /^Fixes: 0123456789ab \("fs\/dax: take the folio reference at insert time"\)$/m);
   t.equal((p.headers.get('content-type') as unknown as { params: { charset: string } }).params.charset, 'us-ascii');
   for (const l of m.eml.split('\n')) t.ok(l.length <= (headerBlock(m.eml).includes(l) ? 78 : 998), `line within limits: ${l.slice(0, 40)}`);
+});
+
+t.test('verified: the check of the chain that verified it, or why none could', async (t) => {
+  const sides = { culprit: { step: 'p3', expected: 'bug' as const, verdict: 'bug' as const, ok: true }, parent: { step: 'p2', expected: 'clean' as const, verdict: 'clean' as const, ok: true } };
+  const noApply = { check: 'leave-out' as const, step: 'w3', expected: 'clean' as const, verdict: 'does-not-apply' as const, ok: false, why: 'does not apply' };
+  const conflict = { ...noApply, check: 'revert' as const, step: 'r3' };
+  const reverted = { ...conflict, verdict: 'clean' as const, ok: true };
+  t.equal(
+    verifiedText({ ...sides, leaveOut: reverted, agrees: true, by: 'revert', attempts: [noApply, reverted] }),
+    'the culprit shows it, its parent does not, reverting it on top of the bad end makes it go away',
+  );
+  t.equal(verifiedText({ ...sides, leaveOut: { ...reverted, step: 'w3' }, agrees: true, by: 'leave-out', attempts: [] }), 'the culprit shows it, its parent does not, the rest without it does not');
+  t.equal(
+    verifiedText({ ...sides, leaveOut: conflict, agrees: false, by: null, attempts: [noApply, conflict, { ...noApply, check: 'isolation', step: 'p2', verdict: 'pending' }] }),
+    'the culprit shows it, its parent does not; no check could verify it (leave-out: does-not-apply, revert: does-not-apply, isolation: pending)',
+  );
+  t.equal(verifiedText({ ...sides, leaveOut: { ...reverted, step: 'w3' }, agrees: true }), 'the culprit shows it, its parent does not, the rest without it does not', 'a record from before the chain');
+  const m = buildReportMail(input({ bisect: { ...input().bisect!, status: 'unverifiable', verification: { ...sides, leaveOut: conflict, agrees: false, by: null, attempts: [noApply, conflict] } } }));
+  t.match(m.eml, /^verified: +the culprit shows it, its parent does not; no check could verify it \(leave-out: does-not-apply, revert: does-not-apply\)$/m);
 });
 
 t.test('a mailed patch with a Message-Id: the report replies in its thread', async (t) => {

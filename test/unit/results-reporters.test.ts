@@ -14,6 +14,8 @@ import { runNight } from '../../harness/src/workflows/nightly/index.ts';
 import { ResultsIndex } from '../../harness/src/results/db.ts';
 import { writeNightReports } from '../../harness/src/results/reporters/index.ts';
 import { kcidbPatchsetHash } from '../../harness/src/results/reporters/kcidb.ts';
+import { saveBugReport, type BugReportRecord } from '../../harness/src/results/bug-reports.ts';
+import { nightReports, reportLine } from '../../harness/src/results/report.ts';
 import { FakeLab, fakeConfig, tmp } from './nightly-fake.ts';
 
 const root = await tmp('results-reports-');
@@ -32,6 +34,19 @@ for (const n of [1, 2, 3]) {
   lab.night = n;
   await runNight({ config: await fakeConfig(raw), resultsRoot: root, jobs: 1, shard: null, nightId: `night-${n}`, progress: () => {}, now: lab.now, cores: 2 }, { runCell: lab.runCell, prepareKernel });
 }
+// Bug reports: one whose bisection named a culprit tonight (its mail written), one fixed tonight on
+// a cell whose kernel never built (its test did not run), and two that are not tonight's.
+const G = 'a'.repeat(40);
+const BAD = 'b'.repeat(40);
+const bug = (id: string, o: Partial<BugReportRecord>): BugReportRecord => ({
+  schema: 1, id, status: 'open', matchKey: `BUG||${id}|`, title: `kernel BUG in ${id}`, cell: { key: 'stock.smoke.ext4.default', test: 'dax_smoke[fs=ext4]' }, kernelKey: 'k',
+  range: { good: G, bad: BAD }, culprit: null, bisect: null, rate: { hits: 5, runs: 5 }, firstSeen: { night: 'night-3', commit: BAD }, lastSeen: { night: 'night-3', commit: BAD },
+  fixed: null, createdAt: '2026-01-03T00:00:00Z', updatedAt: '2026-01-03T00:00:00Z', ...o,
+});
+await saveBugReport(root, bug('r-culprit', { title: 'kernel BUG in dax_fault_iter', culprit: { commit: 'c'.repeat(40), subject: 'fs/dax: take the folio <ref> early', author: 'Pat <pat@example.com>', link: null }, bisect: 'bisect-r1' }), 'From: x\n\nmail\n');
+await saveBugReport(root, bug('r-fixed', { status: 'fixed', cell: { key: 'broken.smoke.xfs.default', test: 'dax_smoke[fs=xfs]' }, firstSeen: { night: 'night-1', commit: G }, lastSeen: { night: 'night-2', commit: G }, fixed: { night: 'night-3', range: { from: G, to: BAD }, cleanRuns: 3, needed: 3 } }));
+await saveBugReport(root, bug('r-old', { firstSeen: { night: 'night-1', commit: G }, lastSeen: { night: 'night-1', commit: G } }));
+await saveBugReport(root, bug('r-elsewhere', { cell: { key: 'other.smoke.ext4.default', test: 'dax_smoke[fs=ext4]' } }));
 const dir = join(root, 'nights', 'night-3');
 const idx = await ResultsIndex.open(root);
 const report = await writeNightReports(idx, 'night-3', dir);
@@ -54,8 +69,13 @@ t.test('KCIDB v5 output validates and uses KCIDB statuses as defined', async (t)
   t.same(byPath('smoke.lost_ssh.ext4'), ['ERROR'], 'the harness losing a test is ERROR, not FAIL');
   t.same(data.tests.filter((x: { build_id: string }) => x.build_id.includes('broken')).map((x: { status: string }) => x.status), ['MISS', 'MISS'], 'cells whose kernel could not be had are MISS');
   t.equal(data.builds.find((b: { id: string }) => b.id.includes('broken')).status, 'ERROR', 'a download failure is the harness\'s: ERROR');
-  t.equal(data.issues.length, 2, 'one issue per crash signature');
-  t.ok(data.incidents.every((i: { issue_id: string; test_id?: string }) => i.test_id && data.issues.some((x: { id: string }) => x.id === i.issue_id)), 'incidents link issues to tests');
+  const crashIssues = data.issues.filter((i: { id: string }) => i.id.startsWith('dax_harness:crash/'));
+  t.equal(crashIssues.length, 2, 'one issue per crash signature');
+  t.ok(
+    data.incidents.filter((i: { issue_id: string }) => i.issue_id.startsWith('dax_harness:crash/')).every((i: { issue_id: string; test_id?: string }) => i.test_id && crashIssues.some((x: { id: string }) => x.id === i.issue_id)),
+    'crash incidents link issues to tests',
+  );
+  t.ok(data.incidents.every((i: { issue_id: string }) => data.issues.some((x: { id: string }) => x.id === i.issue_id)), 'every incident names an issue of the file');
   const bad = structuredClone(data);
   bad.tests[0].status = 'XFAIL';
   t.notOk(validate(bad), 'the schema refuses statuses KCIDB does not have');
@@ -67,6 +87,39 @@ t.test('KCIDB v5 output validates and uses KCIDB statuses as defined', async (t)
   t.notOk(validate(bad3), 'and minor versions past 3');
 });
 
+t.test("KCIDB: each of tonight's bug reports is an issue with an incident on its test, else its cell's build", async (t) => {
+  const data = JSON.parse(await read('kcidb.json'));
+  const reportIssues = data.issues.filter((i: { id: string }) => i.id.startsWith('dax_harness:report/'));
+  t.same(reportIssues.map((i: { id: string }) => i.id), ['dax_harness:report/r-culprit', 'dax_harness:report/r-fixed'], 'the reports of tonight only');
+  const culprit = reportIssues[0];
+  t.match(culprit, { version: 1, origin: 'dax_harness', report_subject: 'kernel BUG in dax_fault_iter', culprit: { code: true, tool: false, harness: false } });
+  t.match(culprit.misc, { report_id: 'r-culprit', status: 'open', culprit: { commit: 'c'.repeat(40), subject: 'fs/dax: take the folio <ref> early' }, bisect: 'bisect-r1', mail: 'reports/r-culprit/report.eml' });
+  t.match(culprit.comment, /^report r-culprit \(open\): kernel BUG in dax_fault_iter; culprit cccccccccccc \("fs\/dax: take the folio <ref> early"\) by Pat <pat@example\.com>; bisection bisect-r1; mail reports\/r-culprit\/report\.eml$/);
+  const incidentOf = (issue: string) => data.incidents.filter((i: { issue_id: string }) => i.issue_id === issue);
+  const test = data.tests.find((x: { path: string; build_id: string }) => x.path === 'smoke.dax_smoke.ext4' && !x.build_id.includes('broken'));
+  t.same(incidentOf(culprit.id), [{ id: `${culprit.id}/night-3`, origin: 'dax_harness', issue_id: culprit.id, issue_version: 1, present: true, test_id: test.id }], 'on the failing test, present');
+  const fixed = incidentOf('dax_harness:report/r-fixed');
+  t.equal(fixed.length, 1);
+  t.match(fixed[0], { present: false, build_id: 'dax_harness:night-3/broken/build' }, 'fixed tonight: not present; the test never ran, so the build');
+  t.notOk('test_id' in fixed[0]);
+  t.ok(data.builds.some((b: { id: string }) => b.id === fixed[0].build_id), 'a build of this file');
+});
+
+t.test('the night picks its reports: tonight\'s cells, and found, seen, fixed or crashing tonight', async (t) => {
+  const row = (o: Partial<Parameters<typeof nightReports>[0][number]>) => ({
+    id: 'x', status: 'open' as const, match_key: 'k', title: 't', cell_key: 'c1', test_key: 'a', kernel_key: 'k', good_commit: G, bad_commit: BAD, culprit_commit: null, culprit_subject: null,
+    culprit_author: null, bisect_id: null, rate_hits: null, rate_runs: null, first_seen_night: 'n1', last_seen_night: 'n1', last_seen_commit: BAD, fixed_night: null, fixed_from: null,
+    fixed_to: null, updated_at: '', dir: 'reports/x', ...o,
+  });
+  const pick = (rows: ReturnType<typeof row>[], matchKeys: string[] = []) => nightReports(rows, { night: 'n2', cells: ['c1'], matchKeys, root }).map((b) => b.id);
+  t.same(pick([row({ id: 'first', first_seen_night: 'n2' }), row({ id: 'last', last_seen_night: 'n2' }), row({ id: 'fixed', fixed_night: 'n2' }), row({ id: 'old' })]), ['first', 'fixed', 'last'].sort());
+  t.same(pick([row({ id: 'crashed' })], ['k']), ['crashed'], 'its crash showed tonight');
+  t.same(pick([row({ id: 'other', cell_key: 'c2', first_seen_night: 'n2' })]), [], 'a cell that did not run tonight');
+  const [b] = nightReports([row({ first_seen_night: 'n2' })], { night: 'n2', cells: ['c1'], matchKeys: [], root });
+  t.equal(b!.eml, null, 'no mail before a culprit');
+  t.equal(reportLine(b!), 'report x (open): t; appeared in aaaaaaaaaaaa..bbbbbbbbbbbb, not bisected yet');
+});
+
 t.test('patchset_hash is sha256 over the newline-terminated sha256 of each patch', async (t) => {
   const h = (s: string) => createHash('sha256').update(s).digest('hex');
   t.equal(kcidbPatchsetHash(['a\n', 'b\n']), h(`${h('a\n')}\n${h('b\n')}\n`));
@@ -76,7 +129,7 @@ t.test('patchset_hash is sha256 over the newline-terminated sha256 of each patch
 t.test('JUnit and TAP', async (t) => {
   const junit = await read('junit.xml');
   t.match(junit, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites /);
-  t.match(junit, /<testcase classname="stock.smoke.ext4.default" name="dax_smoke\[fs=ext4\]" time="2.900"><failure type="regression"/);
+  t.match(junit, /<testcase classname="stock.smoke.ext4.default" name="dax_smoke\[fs=ext4\]" time="2.900">(<properties>.*?<\/properties>)?<failure type="regression"/);
   t.match(junit, /name="known_bug\[fs=ext4\]" time="1.000"><skipped message="expected failure: known bug on 6.1"\/>/);
   t.match(junit, /name="lost_ssh\[fs=xfs\]" time="1.000"><error /);
   t.equal((junit.match(/<testsuite /g) ?? []).length, 4);
@@ -89,12 +142,26 @@ t.test('JUnit and TAP', async (t) => {
   t.match(tap, /^not ok \d+ - broken\.smoke\.ext4\.default # harness: kernel broken could not be prepared/m);
 });
 
+t.test('JUnit: the failing case carries its report as properties and in its system-out', async (t) => {
+  const junit = await read('junit.xml');
+  // A case runs to the next one or the end of its suite (its system-out may hold several lines).
+  const cases = junit.split(/(?=<testcase )|(?=<\/testsuite>)/).filter((c) => c.startsWith('<testcase ')).map((c) => c.trimEnd());
+  const failing = cases.find((l) => l.includes('classname="stock.smoke.ext4.default" name="dax_smoke[fs=ext4]"'))!;
+  t.match(
+    failing,
+    /<properties><property name="dax-harness\.report" value="r-culprit"\/><property name="dax-harness\.culprit" value="cccccccccccc fs\/dax: take the folio &lt;ref&gt; early"\/><property name="dax-harness\.mail" value="reports\/r-culprit\/report\.eml"\/><\/properties><failure /,
+  );
+  t.match(failing, /<system-out>log: [^<]*\nreport r-culprit \(open\): kernel BUG in dax_fault_iter; culprit cccccccccccc \(&quot;fs\/dax: take the folio &lt;ref&gt; early&quot;\) by Pat &lt;pat@example\.com&gt;; bisection bisect-r1; mail reports\/r-culprit\/report\.eml<\/system-out><\/testcase>$/);
+  t.equal(cases.filter((l) => l.includes('dax-harness.report')).length, 1, 'only the case the report is on (the fixed one\'s test never ran)');
+});
+
 t.test('the terminal summary puts regressions first', async (t) => {
   const s = await read('summary.txt');
   t.ok(s.indexOf('REGRESSIONS') < s.indexOf('NEW CRASH SIGNATURES'));
   t.match(s, /REGRESSIONS \(1\):\n  stock\.smoke\.ext4\.default  dax_smoke\[fs=ext4\]: fails 5\/5 with reruns \(passed on night-2\)/);
   t.match(s, /known crash signatures \(1\):\n  BUG: known-sig .*first night-2, last night-2/);
   t.equal(report.counts.regression, 1);
+  t.match(s, /\nBUG REPORTS \(2\):\n {2}report r-culprit \(open\): kernel BUG in dax_fault_iter; culprit cccccccccccc .*\n {2}report r-fixed \(fixed\): .*fixed in aaaaaaaaaaaa\.\.bbbbbbbbbbbb \(night night-3\)\n/);
 });
 
 t.test('the HTML report loads from disk in headless chromium without errors and shows rows and plots', async (t) => {
@@ -130,7 +197,13 @@ t.test('the HTML report loads from disk in headless chromium without errors and 
       pageDump: document.querySelector('.crash table.pagedump')?.textContent ?? '',
       stack: document.querySelector('.crash pre.stack')?.textContent ?? '',
       cells: document.querySelectorAll('#cells-table tr.cell-row').length,
+      reports: [...document.querySelectorAll('#reports-table tr.report-row')].map((r) => [(r as HTMLElement).dataset.report, (r as HTMLElement).dataset.status, r.querySelector('a[href$="report.eml"]')?.getAttribute('href') ?? null]),
+      reportLinks: [...document.querySelectorAll('#regressions-table a.report-link')].map((a) => [a.getAttribute('href'), a.textContent]),
+      culprit: document.querySelector('#report-r-culprit')?.textContent ?? '',
     }));
+    t.same(facts.reports, [['r-culprit', 'open', '../../reports/r-culprit/report.eml'], ['r-fixed', 'fixed', null]], 'tonight\'s reports, the mail linked from the night\'s directory');
+    t.same(facts.reportLinks, [['#report-r-culprit', 'report: culprit found']], 'the regression links its report');
+    t.match(facts.culprit, /cccccccccccc “fs\/dax: take the folio <ref> early” by Pat <pat@example\.com>/);
     t.same(facts.regressions, ['dax_smoke[fs=ext4]']);
     t.equal(facts.rows, report.tests.length);
     t.equal(facts.plots, 2 * report.tests.length, 'a failure-rate and a duration plot per test');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 const cache = mkdtempSync(join(tmpdir(), 'daxh-series-sbx-'));
 process.env.DAX_HARNESS_CACHE = cache;
-const { applySeries, revertCommits } = await import('../../harness/src/kernel/series.ts');
+const { applySeries, revertCommits, revertSeriesPatches, seriesPatchRevs } = await import('../../harness/src/kernel/series.ts');
 const { cacheTreeArgs, git } = await import('../../harness/src/kernel/source.ts');
 const { sandboxEnabled, sandboxUser } = await import('../../harness/src/host/sandbox.ts');
 const { PatchApplyError } = await import('../../harness/src/kernel/errors.ts');
@@ -84,6 +84,31 @@ t.test('revertCommits: git revert on top; a conflict is a PatchApplyError and th
   t.match(err.what, /Revert "change b".*does not apply \(file f\)/);
   t.equal(g('rev-parse', 'HEAD'), head, 'the tree is back where it was');
   t.equal(g('status', '--porcelain'), '', 'and clean');
+});
+
+t.test('revertSeriesPatches: a patch of the applied series reverted by its number; a conflict does not apply', async (t) => {
+  t.same(seriesPatchRevs({ patches: [{ number: 1 }, { number: 2 }, { number: 3 }] as never }, [3, 1]), ['HEAD~0', 'HEAD~2']);
+  t.throws(() => seriesPatchRevs({ patches: [{ number: 1 }] as never }, [2]), /patch 2 is not in the series/);
+  const { repo, g } = repoInCache('revert-patch');
+  // Patch 1 changes b, patch 2 adds g, patch 3 rewrites b again (the culprit's lines).
+  const commit = (file: string, text: string, msg: string) => {
+    writeFileSync(join(repo, file), text);
+    g('add', file);
+    g('commit', '-q', '-m', msg);
+  };
+  commit('f', 'a\nB\nc\n', 'change b');
+  commit('g', 'new\n', 'add g');
+  const series = { patches: [{ number: 1 }, { number: 2 }] };
+  await revertSeriesPatches(repo, series as never, [1]);
+  t.equal(readFileSync(join(repo, 'f'), 'utf8'), 'a\nb\nc\n', 'patch 1 is undone');
+  t.equal(readFileSync(join(repo, 'g'), 'utf8'), 'new\n', 'patch 2 stays');
+  g('reset', '-q', '--hard', 'HEAD~1');
+  commit('f', 'a\nX\nc\n', 'rewrite b');
+  const head = g('rev-parse', 'HEAD');
+  const err = await revertSeriesPatches(repo, { patches: [{ number: 1 }, { number: 2 }, { number: 3 }] } as never, [1]).catch((e) => e);
+  t.ok(err instanceof PatchApplyError, 'patch 3 sits on patch 1\'s lines: its revert conflicts');
+  t.match(err.what, /Revert "change b"/);
+  t.equal(g('rev-parse', 'HEAD'), head, 'the tree is back where it was');
 });
 
 t.test('alternateStores follows a chain of borrowed object stores, relative entries and loops included', async (t) => {

@@ -17,6 +17,13 @@ import { EXIT, reportError } from './exit.ts';
 import { progressPrinter, verbosityOf } from './progress.ts';
 import { seriesArg } from './series-input.ts';
 
+/**
+ * Exit status of a culprit the statistics named confidently that no check
+ * could verify because of the tree's shape: not 1, which a script (git bisect
+ * run, CI) reads as "no culprit".
+ */
+export const UNVERIFIABLE = 4;
+
 export const BISECT_HELP = `usage: dax-harness bisect --series MBOX|DIR --test TEST [options]
        dax-harness bisect --good REF --bad REF --source PATH --test TEST [options]
        dax-harness bisect --resume DIR [budgets]
@@ -70,10 +77,22 @@ does not build, or does not boot where the bad end did, is skipped; infra
 errors are retried and never counted; a step that builds the same kernel as
 another (a comment or documentation patch) reuses its runs. Each line of
 progress prints the running confidence: the probability that no good verdict
-was a missed bug. The named patch is verified both ways (its parent is clean,
-and the series without it, or the range's end with it reverted, is clean;
-with --reverse both still show the bug, and the good end is tested clean)
-before it is reported as confident.
+was a missed bug. The named patch is verified before it is reported as
+confident: its parent is clean (with --reverse: still shows the bug, and the
+good end is tested clean), and then one check of a fallback chain, each tried
+only when the one before cannot be made (does not apply, build or boot):
+  leave-out   the series without it is clean (for a range: skipped, see revert)
+  revert      the series (the range's bad end) with it reverted on top, by
+              git revert, is clean: this applies where a later patch only
+              sits near its lines (as KernelCI verifies)
+  isolation   the culprit alone against its parent: the parent with twice
+              the clean runs a search step needs
+bisect.json's verification says which check verified it (by) and every
+check tried with why (attempts). A leave-out or revert that still shows the
+bug is evidence against the patch: unconfirmed, exit 1. When none of the
+checks could be made because the later patches depend on the culprit (the
+common case in a real series) and the statistics named it at --confidence,
+the status is unverifiable and the exit ${UNVERIFIABLE}, not 1: there is a culprit.
 
 How sure, how much:
   --confidence P        confidence needed to name a culprit (default ${DEFAULTS.targetConfidence})
@@ -144,7 +163,11 @@ export const BISECT_SPEC = defineCommand({
     ['dax-harness bisect --series fix.mbox --reverse --test smoke:ext4', 'the patch that fixed it'],
     ['dax-harness bisect --resume results/bisect-ID --max-builds 40', 'go on with a larger budget'],
   ],
-  exit: { 0: 'a culprit named with confidence', 1: 'no confident culprit (the summary says why; a budget stop says how to resume)' },
+  exit: {
+    0: 'a culprit named with confidence, verified by one check of the chain',
+    1: 'no confident culprit (the summary says why; a budget stop says how to resume)',
+    [UNVERIFIABLE]: "a culprit named at the target confidence, but no check could verify it because of the tree's shape (status unverifiable)",
+  },
 });
 
 export interface BisectCommandDeps {
@@ -234,7 +257,8 @@ export async function bisectCommand(argv: string[], deps: BisectCommandDeps = {}
       process.stdout.write(forTerminal(summaryText(record)) + '\n');
       process.stdout.write(`details: ${dir}${record.status === 'budget' ? ` (continue: dax-harness bisect --resume ${dir} with a larger budget)` : ''}\n`);
     }
-    return record.confident ? EXIT.ok : record.status === 'infra-error' ? EXIT.infra : EXIT.verdict;
+    if (record.confident) return EXIT.ok;
+    return record.status === 'infra-error' ? EXIT.infra : record.status === 'unverifiable' ? UNVERIFIABLE : EXIT.verdict;
   } catch (e) {
     return reportError('bisect', e);
   } finally {

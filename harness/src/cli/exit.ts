@@ -8,6 +8,8 @@
 //        image build, a guest or QEMU failed (an InfraError, a full disk), or
 //        a harness bug (its stack is printed);
 //   130  interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
+// A command may add a verdict of its own above 3, in its spec's exit table
+// (bisect's 4: a culprit that no check could verify because of the tree's shape).
 // One error is a verdict where the command's 1 is one on the kernel under
 // test: a kernel that does not compile (BuildError) is 1 in run and build (as
 // a nightly cell it fails the cell), and 3 where 1 answers another question

@@ -8,7 +8,7 @@ import type { KernelArtifact, KernelBuildRecord } from '../results/records.js';
 import { cacheDir } from '../host/paths.js';
 import { buildCached, exists, openCached, sha256, writeJsonAtomic } from '../host/fsutil.js';
 import { ensureWorktree, worktreePath, git, parseSourceSpec, resolveCommit, resolveSource, type SourceSpec, type ResolvedSource } from './source.js';
-import { applySeries, isRange, loadSeries, revertCommits, type Series } from './series.js';
+import { applySeries, isRange, loadSeries, revertCommits, revertSeriesPatches, type Series } from './series.js';
 import { configureTree, DEFAULT_PROFILE, describeDropped, describeProfile, loadProfile, treeProfile, useTreeConfig, type Profile } from './config.js';
 import { buildKernel, objectHistory, rememberObjects } from './build.js';
 import { withLock } from './lock.js';
@@ -56,6 +56,8 @@ export interface PrepareKernelOptions {
   series?: string | Series;
   /** Commits of the source tree to revert after the series, in this order (a bisection's leave-out check over a range). */
   revert?: string[];
+  /** Patches of the series (by number) reverted on top of the whole series (a bisection's revert check over a series). */
+  revertPatches?: number[];
   /** Config fragment names from kernels/configs (qemu-q35 is always first). Default ['dax']. */
   config?: string[];
   /** Merge base: tinyconfig (default, fast) or defconfig. */
@@ -88,6 +90,8 @@ export interface KernelPlan {
   buildDir: string;
   /** Resolved commits reverted after the series. */
   reverts: string[];
+  /** Patches of the series reverted on top of it, by number. */
+  revertPatches: number[];
   /** The tree's uncommitted state when that is what is built (baseCommit is then its snapshot commit). */
   working: WorkingState | null;
   notes: string[];
@@ -178,7 +182,9 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
   }
   const reverts: string[] = [];
   for (const r of opts.revert ?? []) reverts.push(await resolveCommit(source.repoDir, r));
-  const key = buildKey(baseCommit, series?.hash ?? null, profile.hash, reverts);
+  const revertPatches = opts.revertPatches ?? [];
+  if (revertPatches.length && !series) throw new RangeError('revertPatches without a series: nothing to revert');
+  const key = buildKey(baseCommit, series?.hash ?? null, profile.hash, [...reverts, ...revertPatches.map((n) => `series-patch:${n}`)]);
   return {
     source,
     baseCommit,
@@ -189,6 +195,7 @@ export async function planKernel(opts: PrepareKernelOptions = {}, checked?: Chec
     worktree: worktreePath(source),
     buildDir: cacheDir('kernel', 'build', `${source.id}-${profile.hash.slice(0, 12)}`),
     reverts,
+    revertPatches,
     working,
     notes,
   };
@@ -223,6 +230,7 @@ function describe(plan: KernelPlan): string {
   else if (plan.source.spec.kind === 'git') parts.push(`@${plan.baseCommit.slice(0, 12)}`);
   if (plan.series) parts.push(`+ ${plan.series.patches.length} patch(es) v${plan.series.version}`);
   if (plan.reverts.length) parts.push(`- revert ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
+  if (plan.revertPatches.length) parts.push(`- revert patch ${plan.revertPatches.join(', ')}`);
   parts.push(`[${plan.profile.tree ? '.config,' : ''}${plan.profile.fragments.map((f) => f.name).join(',')}]`);
   return parts.join(' ');
 }
@@ -279,6 +287,10 @@ export async function prepareKernel(opts: PrepareKernelOptions = {}): Promise<Ke
       if (plan.reverts.length) {
         log(`revert: ${plan.reverts.map((c) => c.slice(0, 12)).join(' ')}`);
         await revertCommits(wt, plan.reverts);
+      }
+      if (plan.series && plan.revertPatches.length) {
+        log(`revert: patch ${plan.revertPatches.join(', ')} of the series`);
+        await revertSeriesPatches(wt, plan.series, plan.revertPatches);
       }
       const head = (await git(wt, ['rev-parse', 'HEAD'])).stdout.trim();
 

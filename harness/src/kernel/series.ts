@@ -469,3 +469,27 @@ export async function revertCommits(worktree: string, commits: string[]): Promis
     throw new PatchApplyError({ number: i + 1, total: commits.length, subject: `Revert "${subject}" (${c.slice(0, 12)})` }, file, null, out.trim());
   }
 }
+
+/**
+ * Where each of these patches sits once the whole series is applied, as
+ * HEAD~N (the last patch is HEAD~0), in the order given. A number that is
+ * not in the series is a RangeError: the caller named a patch it never had.
+ */
+export function seriesPatchRevs(series: Pick<Series, 'patches'>, numbers: number[]): string[] {
+  return numbers.map((n) => {
+    const at = series.patches.findIndex((p) => p.number === n);
+    if (at < 0) throw new RangeError(`patch ${n} is not in the series (${series.patches.map((p) => p.number).join(', ')})`);
+    return `HEAD~${series.patches.length - 1 - at}`;
+  });
+}
+
+/**
+ * Revert patches of a series that was just applied on the worktree's HEAD
+ * (a bisection's revert check: the culprit undone on top of the bad end).
+ * Resolved to commits first: each revert moves HEAD.
+ */
+export async function revertSeriesPatches(worktree: string, series: Pick<Series, 'patches'>, numbers: number[]): Promise<void> {
+  const commits: string[] = [];
+  for (const rev of seriesPatchRevs(series, numbers)) commits.push((await git(worktree, ['rev-parse', '--verify', `${rev}^{commit}`])).stdout.trim());
+  await revertCommits(worktree, commits);
+}

@@ -386,6 +386,13 @@ export type BisectStatus =
   | 'culprit'
   /** One patch named, but verification disagreed or was impossible, or the confidence is below target. */
   | 'unconfirmed'
+  /**
+   * One patch named at the target confidence, its parent clean and itself bad,
+   * but no check could be made because of the tree's shape: the series
+   * without it does not apply and its revert conflicts (later patches touch
+   * its lines), and its parent could not stand alone within --max-runs.
+   */
+  | 'unverifiable'
   /** Skipped steps leave several candidates. */
   | 'range'
   /** The bad end did not show the bug twice within the run budget. */
@@ -419,11 +426,36 @@ export interface BisectPatchRef {
 
 /** One verification of the named patch: the culprit step itself, its parent, or the series without it. */
 export interface BisectCheck {
-  /** The step checked ("p6" = base + 6 patches, "w7" = all but patch 7), or null when it could not be built. */
+  /** The step checked ("p6" = base + 6 patches, "w7" = all but patch 7, "r7" = all with patch 7 reverted), or null when it could not be built. */
   step: string | null;
   expected: 'bug' | 'clean';
   verdict: BisectVerdict | 'same-as-parent' | 'does-not-apply' | 'does-not-build';
   ok: boolean;
+}
+
+/**
+ * How the named patch was checked apart from the search, in the order tried:
+ * the series (or range) without it; the culprit reverted on top of the bad
+ * end (as KernelCI does); the culprit alone against its parent, the parent
+ * with twice the clean runs a search step needs.
+ */
+export type BisectVerifiedBy = 'leave-out' | 'revert' | 'isolation';
+
+/** One check of the fallback chain: what it tried, and why it verified or could not. */
+export interface BisectAttempt extends BisectCheck {
+  check: BisectVerifiedBy;
+  why: string;
+}
+
+export interface BisectVerification {
+  culprit: BisectCheck;
+  parent: BisectCheck;
+  /** The check the result rests on: the one that verified, else the last one tried. */
+  leaveOut: BisectCheck;
+  agrees: boolean;
+  /** Which check verified the culprit, or null when none could (the attempts say why). Absent in records written before the chain. */
+  by?: BisectVerifiedBy | null;
+  attempts?: BisectAttempt[];
 }
 
 export interface BisectCrashRef {
@@ -502,7 +534,7 @@ export interface BisectRecord {
   rate: { hits: number; trials: number; estimate: number; lower: number; level: number };
   /** The matching crash on the bad end and on the culprit, side by side. */
   crashes: { badEnd: BisectCrashRef | null; culprit: BisectCrashRef | null };
-  verification: { culprit: BisectCheck; parent: BisectCheck; leaveOut: BisectCheck; agrees: boolean } | null;
+  verification: BisectVerification | null;
   steps: BisectStepRecord[];
   used: { builds: number; boots: number; runs: number };
   log: BisectEventRecord[];

@@ -2,8 +2,10 @@
 // their class against the baseline and history, crash signatures new or known.
 // Everything is ordered by keys (never by finishing order), so a night merged
 // from shards reports exactly like the same night run in one piece.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { classifyTest, summarizeSignatures, CLASS_ORDER, type TestClass, type TestClassification } from './classify.ts';
-import type { CellRow, KernelRow, NightRow, ResultsIndex, RunRow } from './db.ts';
+import type { CellRow, KernelRow, NightRow, ReportRow, ResultsIndex, RunRow } from './db.ts';
 import type { Frame, PageDump, Verdict } from './records.ts';
 
 export interface ReportTest extends TestClassification {
@@ -54,6 +56,25 @@ export interface ReportCrash {
   where: { cellKey: string; testKey: string | null; runId: string }[];
 }
 
+/** A bug report (results/reports/<id>/) that tonight's results belong to: found, seen again or fixed tonight. */
+export interface ReportBug {
+  id: string;
+  status: 'open' | 'fixed';
+  title: string;
+  matchKey: string;
+  cellKey: string;
+  testKey: string;
+  /** The regression: the last commit that passed and the first that failed. */
+  range: { good: string; bad: string };
+  /** The commit a bisection blamed, once it has. */
+  culprit: { commit: string | null; subject: string; author: string } | null;
+  bisectId: string | null;
+  fixed: { night: string; from: string; to: string } | null;
+  /** The report's directory and its mail, relative to the results root (the mail once there is a culprit to write to). */
+  dir: string;
+  eml: string | null;
+}
+
 export interface NightReport {
   night: NightRow;
   origin: string;
@@ -62,7 +83,51 @@ export interface NightReport {
   /** Every test of the night, what needs a person first. */
   tests: ReportTest[];
   crashes: ReportCrash[];
+  /** Bug reports of tonight's cells found, seen again or fixed tonight, by id. */
+  reports: ReportBug[];
   counts: Record<TestClass, number>;
+}
+
+/** The reports on one test of a cell. */
+export function reportsOn(r: Pick<NightReport, 'reports'>, cellKey: string, testKey: string): ReportBug[] {
+  return r.reports.filter((b) => b.cellKey === cellKey && b.testKey === testKey);
+}
+
+/** One line for a report, in every plain-text reporter: what, who is blamed, where its bisection and mail are. */
+export function reportLine(b: ReportBug): string {
+  const parts = [`report ${b.id} (${b.status}): ${b.title}`];
+  if (b.culprit) parts.push(`culprit ${b.culprit.commit ? `${b.culprit.commit.slice(0, 12)} ` : ''}("${b.culprit.subject}") by ${b.culprit.author}`);
+  else parts.push(`appeared in ${b.range.good.slice(0, 12)}..${b.range.bad.slice(0, 12)}, not bisected yet`);
+  if (b.bisectId) parts.push(`bisection ${b.bisectId}`);
+  if (b.fixed) parts.push(`fixed in ${b.fixed.from.slice(0, 12)}..${b.fixed.to.slice(0, 12)} (night ${b.fixed.night})`);
+  if (b.eml) parts.push(`mail ${b.eml}`);
+  return parts.join('; ');
+}
+
+/**
+ * The reports tonight's results belong to: on a cell that ran tonight, and
+ * first seen, last seen or fixed tonight, or whose crash showed tonight.
+ */
+export function nightReports(rows: ReportRow[], o: { night: string; cells: string[]; matchKeys: string[]; root: string }): ReportBug[] {
+  const cells = new Set(o.cells);
+  const keys = new Set(o.matchKeys);
+  return rows
+    .filter((x) => cells.has(x.cell_key) && (x.first_seen_night === o.night || x.last_seen_night === o.night || x.fixed_night === o.night || keys.has(x.match_key)))
+    .map((x) => ({
+      id: x.id,
+      status: x.status,
+      title: x.title,
+      matchKey: x.match_key,
+      cellKey: x.cell_key,
+      testKey: x.test_key,
+      range: { good: x.good_commit, bad: x.bad_commit },
+      culprit: x.culprit_subject !== null ? { commit: x.culprit_commit, subject: x.culprit_subject, author: x.culprit_author ?? '' } : null,
+      bisectId: x.bisect_id,
+      fixed: x.fixed_night && x.fixed_from && x.fixed_to ? { night: x.fixed_night, from: x.fixed_from, to: x.fixed_to } : null,
+      dir: x.dir,
+      eml: existsSync(join(o.root, x.dir, 'report.eml')) ? `${x.dir}/report.eml` : null,
+    }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 const mean = (xs: number[]) => (xs.length ? Math.round(xs.reduce((a, b) => a + b, 0) / xs.length) : 0);
@@ -174,7 +239,8 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
     .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls) || (a.cellKey < b.cellKey ? -1 : a.cellKey > b.cellKey ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const counts = Object.fromEntries(CLASS_ORDER.map((k) => [k, 0])) as Record<TestClass, number>;
   for (const t of tests) counts[t.cls]++;
-  return { night, origin: night.origin ?? 'dax_harness', kernels: index.kernels(nightId), cells, tests, crashes, counts };
+  const reports = nightReports(index.reports(), { night: nightId, cells: cells.map((c) => c.key), matchKeys: crashes.map((c) => c.matchKey), root: index.root });
+  return { night, origin: night.origin ?? 'dax_harness', kernels: index.kernels(nightId), cells, tests, crashes, reports, counts };
 }
 
 /** Exit status of a night: 1 when it found something new and bad, 3 when the harness failed cells, else 0. */

@@ -19,7 +19,7 @@
 // send-email and b4 read; they put CRLF on the wire.
 import { addressHeader, idHeader, mailDate, messageIdOf, oneLine, parseAddress, textHeader, type MailAddress } from '../../host/mail-header.ts';
 import { forTerminal, shellQuote } from '../../host/terminal.ts';
-import type { BisectRecord, CrashReport } from '../records.ts';
+import type { BisectRecord, BisectVerification, BisectVerifiedBy, CrashReport } from '../records.ts';
 import { stackLines } from './stack.ts';
 
 export interface ReportRate {
@@ -154,6 +154,23 @@ function threading(input: ReportMailInput, notes: string[]): { subject: string; 
 /** `Fixes:`' form of a commit: 12 hex digits and its title in ("..."). */
 const commitRef = (sha: string, subject: string) => `${sha.slice(0, 12)} ("${oneLine(subject)}")`;
 
+/** What the chain's check that verified the culprit showed, in the mail's words. */
+const BY_TEXT: Record<BisectVerifiedBy, string> = {
+  'leave-out': 'the rest without it does not',
+  revert: 'reverting it on top of the bad end makes it go away',
+  isolation: 'its parent stays clean over twice the runs',
+};
+
+/** One line: which checks passed; when none of the chain could be made, which and why not. */
+export function verifiedText(v: BisectVerification): string {
+  const ok = [...(v.culprit.ok ? ['the culprit shows it'] : []), ...(v.parent.ok ? ['its parent does not'] : [])];
+  // Records written before the chain name no check: their leave-out is the one.
+  const by = v.by === undefined ? (v.leaveOut.ok ? 'leave-out' : null) : v.by;
+  if (by) ok.push(BY_TEXT[by]);
+  const none = by === null && v.attempts?.length ? `; no check could verify it (${v.attempts.map((a) => `${a.check}: ${a.verdict}`).join(', ')})` : '';
+  return (ok.length ? ok.join(', ') : 'no check could be made') + none;
+}
+
 export function buildReportMail(input: ReportMailInput): ReportMail {
   const notes: string[] = [];
   const from = parseAddress(oneLine(input.from));
@@ -197,10 +214,7 @@ export function buildReportMail(input: ReportMailInput): ReportMail {
   if (b) {
     body.push(field('bisection', `${oneLine(b.id)}: ${b.status}, confidence ${b.confidence.toFixed(3)} (${b.used.builds} builds, ${b.used.boots} boots, ${b.used.runs} runs)`));
     const v = b.verification;
-    if (v) {
-      const ok = (['culprit', 'parent', 'leaveOut'] as const).filter((k) => v[k].ok).map((k) => ({ culprit: 'the culprit shows it', parent: 'its parent does not', leaveOut: 'the rest without it does not' })[k]);
-      body.push(field('verified', ok.length ? ok.join(', ') : 'no check could be made'));
-    }
+    if (v) body.push(field('verified', verifiedText(v)));
   }
   body.push(
     '',

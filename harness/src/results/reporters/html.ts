@@ -3,7 +3,7 @@
 // uPlot, whose script and stylesheet are copied into the file.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { NightReport, ReportCrash, ReportTest } from '../report.ts';
+import { reportsOn, type NightReport, type ReportBug, type ReportCrash, type ReportTest } from '../report.ts';
 import type { PageDump } from '../records.ts';
 import { stackLines } from './stack.ts';
 
@@ -91,6 +91,19 @@ ${stack.length ? `<p>stack:</p><pre class="stack">${esc(stack.join('\n'))}</pre>
 </div>`;
 }
 
+const short = (c: string) => esc(c.slice(0, 12));
+
+/** One bug report: what, the culprit its bisection blamed, and the mail ready to send. */
+function reportHtml(b: ReportBug, base: string): string {
+  const culprit = b.culprit
+    ? `${b.culprit.commit ? `<code>${short(b.culprit.commit)}</code> ` : ''}“${esc(b.culprit.subject)}” by ${esc(b.culprit.author)}`
+    : `<span class="muted">not bisected yet (appeared in <code>${short(b.range.good)}..${short(b.range.bad)}</code>)</span>`;
+  const fixed = b.fixed ? `fixed in <code>${short(b.fixed.from)}..${short(b.fixed.to)}</code> (night ${esc(b.fixed.night)})` : '';
+  return `<tr class="report-row" id="report-${esc(b.id)}" data-report="${esc(b.id)}" data-status="${esc(b.status)}">
+<td>${esc(b.id)}</td><td class="badge">${esc(b.status)}</td><td>${esc(b.title)}</td><td>${esc(b.cellKey)}<br>${esc(b.testKey)}</td><td>${culprit}${fixed ? `<br>${fixed}` : ''}</td>
+<td>${b.bisectId ? `<a href="${esc(base + b.bisectId)}/summary.txt">${esc(b.bisectId)}</a>` : '—'}</td><td>${b.eml ? `<a href="${esc(base + b.eml)}">report.eml</a>` : '—'}</td></tr>`;
+}
+
 /** `linkBase`: the results root as seen from where the report file is written (run dirs are linked under it). */
 export function formatHtml(r: NightReport, opts: { linkBase?: string } = {}): string {
   const base = opts.linkBase ?? '';
@@ -101,7 +114,7 @@ export function formatHtml(r: NightReport, opts: { linkBase?: string } = {}): st
   const row = (t: ReportTest) => {
     const i = idx.get(t)!;
     return `<tr class="test-row c-${cls(t)}" data-class="${t.cls}" data-cell="${esc(t.cellKey)}" data-test-key="${esc(t.key)}">
-<td>${esc(t.cellKey)}</td><td>${esc(t.key)}</td><td class="badge">${esc(CLASS_LABEL[t.cls])}</td><td>${esc(t.detail)}${t.reason && t.attempts.failed ? `<br><span class="muted">${esc(t.reason)}</span>` : ''}${t.crashes.length ? `<br>${t.crashes.map((s) => `<a href="#crash-${r.crashes.findIndex((c) => c.signature === s)}">crash</a>`).join(' ')}` : ''}</td>
+<td>${esc(t.cellKey)}</td><td>${esc(t.key)}</td><td class="badge">${esc(CLASS_LABEL[t.cls])}</td><td>${esc(t.detail)}${t.reason && t.attempts.failed ? `<br><span class="muted">${esc(t.reason)}</span>` : ''}${t.crashes.length ? `<br>${t.crashes.map((s) => `<a href="#crash-${r.crashes.findIndex((c) => c.signature === s)}">crash</a>`).join(' ')}` : ''}${reportsOn(r, t.cellKey, t.key).map((b) => ` <a class="report-link" href="#report-${esc(b.id)}">report${b.culprit ? ': culprit found' : ''}</a>`).join('')}</td>
 <td>${(t.durationMs / 1000).toFixed(1)} s</td><td>${t.log ? `<a href="${esc(base + t.log)}">log</a>` : ''}</td>
 <td><div class="plot" data-plot="rate" data-test="${i}"></div></td><td><div class="plot" data-plot="duration" data-test="${i}"></div></td></tr>`;
   };
@@ -121,6 +134,9 @@ export function formatHtml(r: NightReport, opts: { linkBase?: string } = {}): st
 <p class="counts">${counts}${r.crashes.length ? `<span>${r.crashes.length} crash signature(s), ${r.crashes.filter((c) => c.isNew).length} new</span>` : ''}</p>
 <h2 id="regressions">Regressions and new failures (${attention.length})</h2>
 ${attention.length ? `<table id="regressions-table">${head}${attention.map(row).join('\n')}</table>` : '<p>None.</p>'}
+<h2 id="reports">Bug reports (${r.reports.length})</h2>
+${r.reports.length ? `<table id="reports-table"><tr><th>report</th><th>status</th><th>title</th><th>cell / test</th><th>culprit</th><th>bisection</th><th>mail</th></tr>
+${r.reports.map((b) => reportHtml(b, base)).join('\n')}</table>` : '<p>None.</p>'}
 <h2 id="crashes">Crashes (${r.crashes.length})</h2>
 ${r.crashes.length ? r.crashes.map(crashHtml).join('\n') : '<p>None.</p>'}
 <h2 id="tests">All tests, with history</h2>

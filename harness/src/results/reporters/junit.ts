@@ -1,6 +1,9 @@
 // JUnit XML for CI systems: one testsuite per cell, one testcase per test;
 // expected failures are skipped with the reason, harness errors are <error>.
-import type { NightReport } from '../report.ts';
+// A test with a bug report (a bisected culprit, a mail ready to send) carries
+// it as testcase properties (dax-harness.report, .culprit, .mail) and as a
+// line of its system-out, which every JUnit reader shows.
+import { reportLine, reportsOn, type NightReport } from '../report.ts';
 
 export function xmlEscape(s: string): string {
   // XML 1.0 cannot carry most control characters at all, escaped or not.
@@ -30,11 +33,19 @@ export function formatJunit(r: NightReport): string {
     for (const t of tests) {
       const head = `    <testcase classname="${xmlEscape(c.key)}" name="${xmlEscape(t.key)}" time="${secs(t.durationMs)}"`;
       const body: string[] = [];
+      const bugs = reportsOn(r, c.key, t.key);
+      const props = bugs.flatMap((b) => [
+        ['dax-harness.report', b.id],
+        ...(b.culprit ? [['dax-harness.culprit', `${b.culprit.commit ? `${b.culprit.commit.slice(0, 12)} ` : ''}${b.culprit.subject}`]] : []),
+        ...(b.eml ? [['dax-harness.mail', b.eml]] : []),
+      ]);
+      if (props.length) body.push(`<properties>${props.map(([n, v]) => `<property name="${n}" value="${xmlEscape(v!)}"/>`).join('')}</properties>`);
       if (t.verdicts.includes('fail')) body.push(`<failure type="${t.cls}" message="${xmlEscape(`${t.detail}${t.reason ? `: ${t.reason}` : ''}`)}">${xmlEscape(t.crashes.length ? `crashes: ${t.crashes.join('\n')}` : t.reason)}</failure>`);
       else if (t.cls === 'error') body.push(`<error message="${xmlEscape(t.reason || t.detail)}"/>`);
       else if (t.cls === 'xfail') body.push(`<skipped message="${xmlEscape(`expected failure: ${t.expectedWhy ?? t.reason}`)}"/>`);
       else if (t.cls === 'skip') body.push(`<skipped message="${xmlEscape(t.reason || 'skipped')}"/>`);
-      if (t.log) body.push(`<system-out>${xmlEscape(`log: ${t.log}`)}</system-out>`);
+      const sysout = [...(t.log ? [`log: ${t.log}`] : []), ...bugs.map(reportLine)];
+      if (sysout.length) body.push(`<system-out>${xmlEscape(sysout.join('\n'))}</system-out>`);
       out.push(body.length ? `${head}>${body.join('')}</testcase>` : `${head}/>`);
     }
     out.push('  </testsuite>');

@@ -1,11 +1,13 @@
 // KCIDB I/O v5.3 for KernelCI: one checkout and one build per kernel of the
-// night, one test per (cell, test) with a dotted path, and each crash
-// signature as an issue with an incident per test it hit. Statuses follow
+// night, one test per (cell, test) with a dotted path, each crash signature
+// as an issue with an incident per test it hit, and each bug report (a
+// regression with its bisected culprit) as an issue with an incident on its
+// test (on the cell's build when the test did not run). Statuses follow
 // KCIDB's meanings: the harness failing is ERROR (a test it could not finish)
 // or MISS (a cell it could not run), never FAIL.
 import { createHash } from 'node:crypto';
 import { identityParams } from '../classify.ts';
-import type { NightReport, ReportCell, ReportTest } from '../report.ts';
+import { reportLine, type NightReport, type ReportBug, type ReportCell, type ReportTest } from '../report.ts';
 import type { KernelArtifact, Verdict } from '../records.ts';
 
 type Status = 'FAIL' | 'ERROR' | 'MISS' | 'PASS' | 'DONE' | 'SKIP';
@@ -117,6 +119,10 @@ export function formatKcidb(r: NightReport): string {
     }
   }
 
+  const buildIdOfCell = (cellKey: string) => {
+    const cell = r.cells.find((x) => x.key === cellKey);
+    return buildOf.get(cell?.kernelKey ?? '') ?? id(cell?.axes.kernel ?? 'unknown', 'build');
+  };
   const issues: Record<string, unknown>[] = [];
   const incidents: Record<string, unknown>[] = [];
   for (const c of r.crashes) {
@@ -134,13 +140,50 @@ export function formatKcidb(r: NightReport): string {
     const done = new Set<string>();
     for (const w of c.where) {
       const tid = w.testKey ? testIds.get(`${w.cellKey}\n${w.testKey}`) : undefined;
-      const cell = r.cells.find((x) => x.key === w.cellKey);
-      const target = tid ? { test_id: tid } : { build_id: buildOf.get(cell?.kernelKey ?? '') ?? id(cell?.axes.kernel ?? 'unknown', 'build') };
+      const target = tid ? { test_id: tid } : { build_id: buildIdOfCell(w.cellKey) };
       const key = tid ?? `${w.cellKey}`;
       if (done.has(key)) continue;
       done.add(key);
       incidents.push({ id: `${issueId}/${night}/${seg(w.cellKey)}${w.testKey ? `/${seg(w.testKey)}` : ''}`, origin: o, issue_id: issueId, issue_version: 1, present: true, ...target });
     }
   }
+  for (const b of r.reports) {
+    const { issue, incident } = reportIssue(b, { origin: o, night, testId: testIds.get(`${b.cellKey}\n${b.testKey}`), buildId: buildIdOfCell(b.cellKey) });
+    issues.push(issue);
+    incidents.push(incident);
+  }
   return JSON.stringify({ version: { major: 5, minor: 3 }, checkouts, builds, tests, issues, incidents }, null, 2) + '\n';
+}
+
+/**
+ * A bug report as a KCIDB issue (the culprit is the tested code) and its
+ * incident tonight: present while the report is open, not present on the
+ * night that fixed it. The incident names the test when it ran, else the
+ * build of the report's cell.
+ */
+export function reportIssue(b: ReportBug, o: { origin: string; night: string; testId?: string; buildId: string }): { issue: Record<string, unknown>; incident: Record<string, unknown> } {
+  const issueId = `${o.origin}:report/${seg(b.id)}`;
+  const issue = {
+    id: issueId,
+    version: 1,
+    origin: o.origin,
+    report_subject: b.title,
+    comment: reportLine(b).slice(0, 1000),
+    culprit: { code: true, tool: false, harness: false },
+    misc: {
+      report_id: b.id,
+      status: b.status,
+      match_key: b.matchKey,
+      cell: b.cellKey,
+      test: b.testKey,
+      range: b.range,
+      culprit: b.culprit,
+      bisect: b.bisectId,
+      fixed: b.fixed,
+      mail: b.eml,
+    },
+  };
+  const target = o.testId ? { test_id: o.testId } : { build_id: o.buildId };
+  const incident = { id: `${issueId}/${o.night}`, origin: o.origin, issue_id: issueId, issue_version: 1, present: b.status === 'open', ...target };
+  return { issue, incident };
 }

@@ -1,6 +1,6 @@
 // The terminal summary of a night: what needs a person first (regressions,
 // new failures and crashes), then flakes and the rest, then the counts.
-import type { NightReport, ReportTest } from '../report.ts';
+import { reportLine, type NightReport, type ReportTest } from '../report.ts';
 import { lineForTerminal as clean } from '../../host/terminal.ts';
 
 function line(t: ReportTest): string {
@@ -22,6 +22,10 @@ export function formatNightSummary(r: NightReport): string {
   if (newCrashes.length) {
     out.push('', `NEW CRASH SIGNATURES (${newCrashes.length}):`);
     for (const c of newCrashes) out.push(`  ${clean(c.title)}  [${c.where.map((w) => w.cellKey).filter((v, i, a) => a.indexOf(v) === i).join(', ')}]`);
+  }
+  if (r.reports.length) {
+    out.push('', `BUG REPORTS (${r.reports.length}):`);
+    for (const b of r.reports) out.push(`  ${clean(reportLine(b))}`);
   }
   section('new tests failing', r.tests.filter((t) => t.cls === 'new' && t.attempts.failed));
   section('flaky', r.tests.filter((t) => t.cls === 'flaky'));

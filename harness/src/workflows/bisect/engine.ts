@@ -22,7 +22,9 @@ import type {
   TestBatch,
   Verdict,
   Verification,
+  VerificationAttempt,
   VerificationCheck,
+  VerificationMethod,
 } from './types.ts';
 
 export const DEFAULTS = {
@@ -99,13 +101,14 @@ export function newBisection(o: NewBisection): BisectState {
 export const prefix = (count: number): StepSpec => ({ kind: 'prefix', count });
 
 export function stepKey(s: StepSpec): string {
-  return s.kind === 'prefix' ? `p${s.count}` : `w${s.patch}`;
+  return s.kind === 'prefix' ? `p${s.count}` : s.kind === 'without' ? `w${s.patch}` : `r${s.patch}`;
 }
 
 export function parseStepKey(key: string): StepSpec {
-  const m = /^([pw])(\d+)$/.exec(key);
+  const m = /^([pwr])(\d+)$/.exec(key);
   if (!m) throw new RangeError(`not a step key: ${key}`);
-  return m[1] === 'p' ? prefix(Number(m[2])) : { kind: 'without', patch: Number(m[2]) };
+  const n = Number(m[2]);
+  return m[1] === 'p' ? prefix(n) : m[1] === 'w' ? { kind: 'without', patch: n } : { kind: 'revert', patch: n };
 }
 
 /** Leaving out the last patch is the prefix before it: the same kernel, not a second check. */
@@ -116,6 +119,7 @@ export function canonicalStep(s: StepSpec, k: number): StepSpec {
 /** Human name of a step. */
 export function stepLabel(s: StepSpec, k: number, unit: 'patch' | 'commit' = 'patch'): string {
   if (s.kind === 'without') return `all ${k} without ${unit} ${s.patch}`;
+  if (s.kind === 'revert') return `all ${k}, ${unit} ${s.patch} reverted`;
   if (s.count === 0) return 'base';
   return s.count === 1 ? `base + ${unit} 1` : `base + ${unit === 'patch' ? 'patches' : 'commits'} 1..${s.count}`;
 }
@@ -347,9 +351,11 @@ function bump(r: Record<string, number>, reason: string): void {
 //   2. measureCrashingEnd build and run the crashing end until its rate is known, or give up on it
 //   3. checkEnds          the assumed-good end must not show the bug (a fix bisection tests it first)
 //   4. searchStep         the step between the last non-target and the first target verdict
-//   5. verifyCandidate    one step left: culprit and parent judged, then the leave-out check
+//   5. verifyCandidate    one step left: culprit and parent judged, then the fallback chain
+//                         (leave-out → revert on the bad end → the culprit alone against its parent)
 //   6. topUpConfidence    clean runs added to the weakest clean verdict until the target is met
-// and then the culprit is named.
+//   7. noCheckCould       the chain ran out: unverifiable (the tree's shape) or unconfirmed
+// and otherwise the culprit is named, with the check that verified it.
 
 /** What every rule sees: the state, what is derived from it, and the actions it may return. */
 interface Decider {
@@ -534,8 +540,11 @@ function searchStep(d: Decider, t: Transition): Action | null {
   return null;
 }
 
-/** The checks behind naming step r: each side of the transition judged as expected, and the leave-out. */
+/** The checks behind naming step r: each side of the transition judged as expected, and the fallback chain. */
 class Checks {
+  /** The chain's checks tried so far, in order. */
+  readonly attempts: VerificationAttempt[] = [];
+
   constructor(
     readonly d: Decider,
     readonly t: Transition,
@@ -551,15 +560,30 @@ class Checks {
     return { step: step ? stepKey(step) : null, expected, verdict, ok: verdict === expected || verdict === 'same-as-parent' };
   }
 
-  verification(leaveOut: VerificationCheck): Verification {
+  /** The attempt that verified, if any. */
+  get verifiedBy(): VerificationAttempt | undefined {
+    return this.attempts.find((a) => a.ok);
+  }
+
+  verification(): Verification {
     const c = this.check(prefix(this.r), this.want(true), this.t.raw[this.r]!.verdict);
     const p = this.check(prefix(this.r - 1), this.want(false), this.t.raw[this.r - 1]!.verdict);
-    return { culprit: c, parent: p, leaveOut, agrees: c.ok && p.ok && leaveOut.ok };
+    const by = this.verifiedBy;
+    const last = by ?? this.attempts[this.attempts.length - 1];
+    const leaveOut: VerificationCheck = last ? { step: last.step, expected: last.expected, verdict: last.verdict, ok: last.ok } : this.check(null, this.want(false), 'unbuilt');
+    return { culprit: c, parent: p, leaveOut, agrees: c.ok && p.ok && leaveOut.ok, by: by?.check ?? null, attempts: this.attempts.map((a) => ({ ...a })) };
   }
 
   /** Named, but not confidently. */
-  unconfirmed(reason: string, leaveOut: VerificationCheck): Action {
-    return this.d.finish('unconfirmed', reason, { culprit: this.r, candidates: [this.r], verification: this.verification(leaveOut) });
+  unconfirmed(reason: string): Action {
+    return this.d.finish('unconfirmed', reason, { culprit: this.r, candidates: [this.r], verification: this.verification() });
+  }
+
+  /** Record a check of the chain: it verified (ok), or could not be made (the chain goes on). */
+  attempt(check: VerificationMethod, c: VerificationCheck, why: string): VerificationAttempt {
+    const a = { ...c, check, why };
+    this.attempts.push(a);
+    return a;
   }
 }
 
@@ -573,84 +597,129 @@ function judgeBothSides(c: Checks): Action | null {
     const step = prefix(i);
     const v = c.t.raw[i]!;
     if (v.verdict === 'unbuilt' || v.verdict === 'pending') return d.work(step, `verifying ${role}`);
-    if (v.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${role} (${d.label(step)}) cannot be judged: ${v.why}`, c.check(null, c.want(false), 'unbuilt'));
+    if (v.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${role} (${d.label(step)}) cannot be judged: ${v.why}`);
   }
   return null;
 }
 
 /**
- * 5b. Leaving out the last patch gives the parent back: no second,
- * independent kernel to check. The clean side of the transition then carries
- * both checks' worth of clean runs (twice the miss exponent).
+ * 5b. The side of the transition without the change, standing alone: twice
+ * the clean runs a search step needs. It stands in for the leave-out when
+ * the candidate is the last patch (leaving it out gives the parent back, no
+ * second kernel to check), and is the chain's last resort (isolation): the
+ * culprit alone against its parent, no later patch involved.
  */
-function leaveOutByCleanSide(c: Checks): Action | VerificationCheck {
+function byCleanSide(c: Checks, as: 'leave-out' | 'isolation'): Action | VerificationAttempt {
   const { d, r } = c;
   const { s, ctx } = d;
   const cleanSide = d.cause ? r - 1 : r;
-  const ev = evidenceFor(d.state, `p${cleanSide}`);
+  const step = prefix(cleanSide);
+  const ev = evidenceFor(d.state, stepKey(step));
   const twice = 2 * ctx.needClean;
-  if ((ev?.passes ?? 0) < twice && attempts(ev) < s.maxRunsPerStep) {
-    return d.test(prefix(cleanSide), Math.min(twice - (ev?.passes ?? 0), s.maxRunsPerStep - attempts(ev)), d.stopRule(0), `verifying: ${d.label(prefix(cleanSide))} stands in for the leave-out, so it needs ${twice} clean runs`);
+  const passes = ev?.passes ?? 0;
+  const role = as === 'leave-out' ? 'stands in for the leave-out' : `stands alone against ${d.cause ? 'the culprit' : 'its parent'}`;
+  if (passes < twice && attempts(ev) < s.maxRunsPerStep) {
+    return d.test(step, Math.min(twice - passes, s.maxRunsPerStep - attempts(ev)), d.stopRule(0), `verifying: ${d.label(step)} ${role}, so it needs ${twice} clean runs`);
   }
-  const leaveOut = c.check(null, c.want(false), (ev?.passes ?? 0) >= twice ? 'same-as-parent' : 'pending');
-  if (!leaveOut.ok) return c.unconfirmed(`${d.unit} ${r} is the last one: ${d.label(prefix(cleanSide))} needed ${twice} clean runs to stand in for the leave-out, more than --max-runs ${s.maxRunsPerStep}`, leaveOut);
-  return leaveOut;
+  const done = passes >= twice;
+  const check = as === 'leave-out' ? c.check(null, c.want(false), done ? 'same-as-parent' : 'pending') : c.check(step, 'clean', done ? 'clean' : 'pending');
+  const why = done
+    ? `${d.label(step)} ${role}: ${passes} clean runs, none matching`
+    : `${d.label(step)} ${role}: it needs ${twice} clean runs, more than --max-runs ${s.maxRunsPerStep} (resume with a larger --max-runs)`;
+  return c.attempt(as, check, why);
 }
 
-/** 5c. The whole range without the candidate must look like the side without the change. */
-function leaveOutBuilt(c: Checks, leave: StepSpec): Action | VerificationCheck {
+/**
+ * 5c. A kernel without the candidate, the rest of the series (or range)
+ * kept: it must look like the side without the change. A mismatch is
+ * evidence against the candidate and ends the chain; a kernel that does not
+ * apply, build or boot only means this check cannot be made.
+ */
+function byKernelWithout(c: Checks, step: StepSpec, as: 'leave-out' | 'revert'): Action | VerificationAttempt {
   const { d, r } = c;
-  const leaveName = d.unit === 'patch' ? 'the series without it' : 'the newest commit with it reverted';
-  const lk = stepKey(leave);
-  const lb = d.state.builds[lk];
-  if (!lb) return d.build(leave, `verifying: without ${d.unit} ${r}`);
-  if (!lb.ok) {
-    const how = lb.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
-    return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${leaveName} ${how.replace(/-/g, ' ')} (${lb.reason}): not verified`, c.check(leave, c.want(false), how));
+  const name =
+    step.kind === 'without' && d.unit === 'patch' ? 'the series without it' : d.unit === 'patch' ? `the series with it reverted on top` : 'the newest commit with it reverted';
+  const key = stepKey(step);
+  const b = d.state.builds[key];
+  if (!b) return d.build(step, `verifying (${as}): ${name}`);
+  if (!b.ok) {
+    const how = b.failure === 'apply' ? 'does-not-apply' : 'does-not-build';
+    const what = b.failure !== 'apply' ? 'does not build' : as === 'revert' ? 'conflicts' : 'does not apply';
+    return c.attempt(as, c.check(step, c.want(false), how), `${name} ${what}: ${b.reason}`);
   }
-  const lv = verdictOf(d.state, d.ctx, lk);
-  if (lv.verdict === 'pending') return d.work(leave, `verifying: without ${d.unit} ${r}`);
-  const leaveOut = c.check(leave, c.want(false), lv.verdict);
-  if (lv.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the only candidate, but ${leaveName} cannot be judged: ${lv.why}`, leaveOut);
-  if (!leaveOut.ok) {
-    return c.unconfirmed(
-      d.cause
-        ? `${d.unit} ${r} is the first bad step, but ${leaveName} still shows the bug (${lv.why}): more than one patch is involved, or the bug is too flaky for this budget`
-        : `${d.unit} ${r} is the first good step, but ${leaveName} is clean too (${lv.why}): it is not the only fix`,
-      leaveOut,
-    );
-  }
-  return leaveOut;
+  const v = verdictOf(d.state, d.ctx, key);
+  if (v.verdict === 'pending') return d.work(step, `verifying (${as}): ${name}`);
+  const a = c.attempt(as, c.check(step, c.want(false), v.verdict), `${name}: ${v.why}`);
+  if (a.ok || v.verdict === 'skip') return a;
+  return c.unconfirmed(
+    d.cause
+      ? `${d.unit} ${r} is the first bad step, but ${name} still shows the bug (${v.why}): more than one patch is involved, or the bug is too flaky for this budget`
+      : `${d.unit} ${r} is the first good step, but ${name} is clean too (${v.why}): it is not the only fix`,
+  );
 }
 
-/** 5. One step left: verify it both ways before naming it. Returns the leave-out check once it passed. */
-function verifyCandidate(c: Checks): Action | VerificationCheck {
+/**
+ * The fallback chain, in order, each tried only when the ones before it could
+ * not be made: leave the candidate out; revert it on top of the bad end;
+ * the culprit alone against its parent. Over a range leaving a commit out is
+ * reverting it, so the chain starts at the revert; for the last patch leaving
+ * it out is the parent, which is then all there is.
+ */
+function chain(d: Decider, r: number): Array<{ as: VerificationMethod; step: StepSpec | null }> {
+  const leave = canonicalStep({ kind: 'without', patch: r }, d.k);
+  if (leave.kind === 'prefix') return [{ as: 'leave-out', step: null }];
+  if (d.unit === 'commit') return [{ as: 'revert', step: leave }, { as: 'isolation', step: null }];
+  return [{ as: 'leave-out', step: leave }, { as: 'revert', step: { kind: 'revert', patch: r } }, { as: 'isolation', step: null }];
+}
+
+/** 5. One step left: verify it before naming it. Done (no action) once a check verified it or none could. */
+function verifyCandidate(c: Checks): Action | null {
   const { d, t, r } = c;
   const sides = judgeBothSides(c);
   if (sides) return sides;
-  const leave = canonicalStep({ kind: 'without', patch: r }, d.k);
-  const leaveOut = leave.kind === 'prefix' ? leaveOutByCleanSide(c) : leaveOutBuilt(c, leave);
-  if ('kind' in leaveOut) return leaveOut;
-  if (t.conflicts.length) return c.unconfirmed(`contradictory evidence: ${t.conflicts.join('; ')}`, leaveOut);
+  for (const link of chain(d, r)) {
+    const got = link.step === null ? byCleanSide(c, link.as as 'leave-out' | 'isolation') : byKernelWithout(c, link.step, link.as as 'leave-out' | 'revert');
+    if ('kind' in got) return got;
+    if (got.ok) break;
+  }
+  if (t.conflicts.length) return c.unconfirmed(`contradictory evidence: ${t.conflicts.join('; ')}`);
   const A = assumedEnd(d.s);
-  if (!d.cause && t.raw[A]!.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the first good step, but the good end cannot be judged (${t.raw[A]!.why}): not verified`, leaveOut);
-  return leaveOut;
+  if (!d.cause && t.raw[A]!.verdict === 'skip') return c.unconfirmed(`${d.unit} ${r} is the first good step, but the good end cannot be judged (${t.raw[A]!.why}): not verified`);
+  return null;
 }
 
 /** 6. Enough clean runs overall? Top up the weakest clean verdict until the product reaches the target. */
-function topUpConfidence(c: Checks, leaveOut: VerificationCheck): Action | null {
+function topUpConfidence(c: Checks): Action | null {
   const { d, r } = c;
   const { s, state, ctx } = d;
   const conf = confidence(state, ctx);
   if (conf >= s.targetConfidence) return null;
   const clean = cleanKernels(state, ctx);
   const kernels = clean.filter((ev) => attempts(ev) < s.maxRunsPerStep);
-  if (!kernels.length) return c.unconfirmed(`${d.unit} ${r} verified both ways, but confidence ${conf.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`, leaveOut);
+  const checked = c.verifiedBy ? 'verified' : 'named';
+  if (!kernels.length) return c.unconfirmed(`${d.unit} ${r} ${checked}, but confidence ${conf.toFixed(3)} stays below ${s.targetConfidence} within --max-runs ${s.maxRunsPerStep}`);
   const weakest = kernels.reduce((a, b) => (b.passes < a.passes ? b : a));
   const h = Object.keys(state.evidence).find((x) => state.evidence[x] === weakest)!;
   const key = stepOfKernel(state, h)!;
   const need = runsNeeded(ctx.rate.lower, 1 - Math.pow(s.targetConfidence, 1 / clean.length)) - weakest.passes;
   return d.test(parseStepKey(key), Math.min(Math.max(1, need), s.maxRunsPerStep - attempts(weakest)), d.stopRule(0), `confidence ${conf.toFixed(3)} is below ${s.targetConfidence}: more clean runs on ${key}`);
+}
+
+const SHAPE: ReadonlySet<VerificationCheck['verdict']> = new Set(['does-not-apply', 'does-not-build']);
+
+/** 7. The chain ran out: because of the tree's shape (its own status), or for any other reason. */
+function noCheckCould(c: Checks): Action {
+  const { d, r } = c;
+  const whys = c.attempts.map((a) => `${a.check}: ${a.why}`).join('; ');
+  const named = `${d.cause ? 'first bad' : 'first good'} ${d.unit} ${r} at confidence ${confidence(d.state, d.ctx).toFixed(3)}, ${d.cause ? 'its parent clean' : 'its parent still bad'}`;
+  if (c.attempts.some((a) => SHAPE.has(a.verdict))) {
+    return d.finish('unverifiable', `${named}, but no check could verify it because of the tree's shape (${whys})`, {
+      culprit: r,
+      candidates: [r],
+      verification: c.verification(),
+    });
+  }
+  return c.unconfirmed(`${named}, but no check could verify it (${whys})`);
 }
 
 export function decide(state: BisectState): Action {
@@ -661,15 +730,15 @@ export function decide(state: BisectState): Action {
   const searching = checkEnds(d, t) ?? searchStep(d, t);
   if (searching) return searching;
   const c = new Checks(d, t, t.hi);
-  const leaveOut = verifyCandidate(c);
-  if ('kind' in leaveOut) return leaveOut;
-  return (
-    topUpConfidence(c, leaveOut) ??
-    d.finish('culprit', `${d.cause ? 'first bad' : 'first good'} ${d.unit} ${c.r}, verified both ways`, {
-      culprit: c.r,
-      candidates: [c.r],
-      confident: true,
-      verification: c.verification(leaveOut),
-    })
-  );
+  const verifying = verifyCandidate(c) ?? topUpConfidence(c);
+  if (verifying) return verifying;
+  const by = c.verifiedBy;
+  if (!by) return noCheckCould(c);
+  const how = by.check === 'leave-out' ? 'verified both ways' : `verified by ${by.check === 'revert' ? 'reverting it' : 'isolation'} (${c.attempts.filter((a) => !a.ok).map((a) => `${a.check}: ${a.why}`).join('; ')})`;
+  return d.finish('culprit', `${d.cause ? 'first bad' : 'first good'} ${d.unit} ${c.r}, ${how}`, {
+    culprit: c.r,
+    candidates: [c.r],
+    confident: true,
+    verification: c.verification(),
+  });
 }

@@ -25,18 +25,19 @@ import { suiteByName } from '../../suites/index.ts';
 export class BisectEnvironmentError extends InfraError {}
 
 /** What the kernel pipeline gets for one step: a subset of the series, or a commit of the range (and a revert). */
-export function stepKernelInputs(plan: Pick<BisectPlan, 'input' | 'ref'>, step: StepSpec): Pick<PrepareKernelOptions, 'series' | 'ref' | 'revert'> {
+export function stepKernelInputs(plan: Pick<BisectPlan, 'input' | 'ref'>, step: StepSpec): Pick<PrepareKernelOptions, 'series' | 'ref' | 'revert' | 'revertPatches'> {
   const input = plan.input;
   if (input.kind === 'range') {
     if (step.kind === 'prefix') return { ref: step.count === 0 ? input.from : input.commits[step.count - 1]! };
+    // Over a range, leaving a commit out and reverting it are one kernel.
     return { ref: input.to, revert: [input.commits[step.patch - 1]!] };
   }
   const all = input.series.patches;
-  const patches = step.kind === 'prefix' ? all.slice(0, step.count) : all.filter((p) => p.number !== step.patch);
+  const patches = step.kind === 'prefix' ? all.slice(0, step.count) : step.kind === 'without' ? all.filter((p) => p.number !== step.patch) : all;
   // Every step, the base included, carries the series' base-commit, so all
   // of them start from the same commit.
   const series: Series = { ...input.series, patches, hash: sha256(...patches.map((p) => p.mail)) };
-  return { series, ...(plan.ref ? { ref: plan.ref } : {}) };
+  return { series, ...(plan.ref ? { ref: plan.ref } : {}), ...(step.kind === 'revert' ? { revertPatches: [step.patch] } : {}) };
 }
 
 async function hashFile(h: ReturnType<typeof createHash>, path: string): Promise<void> {

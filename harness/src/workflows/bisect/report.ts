@@ -14,8 +14,10 @@ export interface ReportMeta {
   endedAt: string | null;
 }
 
+const KIND_ORDER: Record<StepSpec['kind'], number> = { prefix: 0, without: 1, revert: 2 };
+
 function stepOrder(a: StepSpec, b: StepSpec): number {
-  if (a.kind !== b.kind) return a.kind === 'prefix' ? -1 : 1;
+  if (a.kind !== b.kind) return KIND_ORDER[a.kind] - KIND_ORDER[b.kind];
   return a.kind === 'prefix' ? a.count - (b as typeof a).count : a.patch - (b as typeof a).patch;
 }
 
@@ -112,7 +114,8 @@ export function summaryText(r: BisectRecord): string {
   const what = r.direction === 'cause' ? 'first bad' : 'first good (the fix)';
   const out: string[] = [];
   if (r.culprit) {
-    out.push(`${r.confident ? what : `${what}, NOT confirmed`}: ${refLine(r.culprit, unit, k)}`);
+    const not = r.status === 'unverifiable' ? "NOT verified (the tree's shape)" : 'NOT confirmed';
+    out.push(`${r.confident ? what : `${what}, ${not}`}: ${refLine(r.culprit, unit, k)}`);
     out.push(`  author      ${r.culprit.author}`);
     if (r.culprit.link) out.push(`  link        ${r.culprit.link}`);
   } else if (r.status === 'range') {
@@ -125,7 +128,12 @@ export function summaryText(r: BisectRecord): string {
     const v = r.verification;
     const line = (name: string, c: typeof v.parent) =>
       `  ${name.padEnd(11)} ${c.step ?? '-'}: expected ${c.expected}, got ${c.verdict} ${c.ok ? 'ok' : 'MISMATCH'}`;
-    out.push(line('culprit', v.culprit), line('parent', v.parent), line('leave-out', v.leaveOut));
+    out.push(line('culprit', v.culprit), line('parent', v.parent));
+    if (v.attempts?.length) {
+      // The fallback chain, in the order tried: which check verified it, or why none could.
+      out.push(`  verified by  ${v.by ?? 'none'}`);
+      for (const a of v.attempts) out.push(`${line(a.check, a)} (${a.why})`);
+    } else out.push(line('leave-out', v.leaveOut));
   }
   const bad = r.bad.meaning === 'match' ? `crash with match key "${r.bad.matchKey ?? '?'}"` : r.bad.meaning;
   out.push(`  bad means   ${bad}`);

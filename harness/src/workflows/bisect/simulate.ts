@@ -147,7 +147,10 @@ export class SimEnv implements BisectEnv {
     const ps = applied(sc, step);
     const set = new Set(ps);
     for (const j of ps) {
-      if (sc.needsPrev[j] && j > 1 && !set.has(j - 1)) return { ok: false, imageHash: null, failure: 'apply', reason: `patch ${j} does not apply without patch ${j - 1}` };
+      if (!sc.needsPrev[j] || j <= 1 || set.has(j - 1)) continue;
+      // A later patch that touches the culprit's lines makes its revert conflict as surely as its leave-out.
+      const reason = step.kind === 'revert' ? `reverting patch ${j - 1} conflicts with patch ${j}` : `patch ${j} does not apply without patch ${j - 1}`;
+      return { ok: false, imageHash: null, failure: 'apply', reason };
     }
     for (const j of ps) {
       if (sc.unbuildable[j] && !set.has(j + 1)) return { ok: false, imageHash: null, failure: 'build', reason: `patch ${j}: error: implicit declaration of function` };

@@ -2,11 +2,13 @@
 // step, test it N times), what it remembers (a JSON-serialisable state that
 // an interrupted bisection resumes from) and what it concludes. The shapes
 // that end up in bisect.json live in results/records.ts.
-import type { BisectCheck, BisectEventRecord, BisectStatus, BisectVerdict } from '../../results/records.ts';
+import type { BisectAttempt, BisectCheck, BisectEventRecord, BisectStatus, BisectVerdict, BisectVerifiedBy } from '../../results/records.ts';
 
 export type { BisectStatus };
 export type Verdict = BisectVerdict;
 export type VerificationCheck = BisectCheck;
+export type VerificationMethod = BisectVerifiedBy;
+export type VerificationAttempt = BisectAttempt;
 export type BisectEvent = BisectEventRecord;
 
 /** Cause bisection finds the patch that broke it; fix bisection (--reverse) the one that fixed it. */
@@ -20,11 +22,14 @@ export type BadMeaning = 'match' | 'any-crash' | 'any-failure';
 
 /**
  * A kernel to build and test. For a series: the base plus the first `count`
- * patches, or the whole series without patch `patch`. For a git range: the
- * first-parent commit `count` (0 = the good ref), or the bad end with commit
- * `patch` reverted.
+ * patches, the whole series without patch `patch`, or the whole series with
+ * patch `patch` reverted on top (git revert: a 3-way merge, which applies
+ * where leaving the patch out does not when a later patch only sits near its
+ * lines). For a git range: the first-parent commit `count` (0 = the good
+ * ref), or the bad end with commit `patch` reverted (both `without` and
+ * `revert`: over a range the leave-out is a revert).
  */
-export type StepSpec = { kind: 'prefix'; count: number } | { kind: 'without'; patch: number };
+export type StepSpec = { kind: 'prefix'; count: number } | { kind: 'without'; patch: number } | { kind: 'revert'; patch: number };
 
 /** One run of the test(s) in a booted guest. */
 export type RunOutcome =
@@ -145,8 +150,13 @@ export interface BisectState {
 export interface Verification {
   culprit: VerificationCheck;
   parent: VerificationCheck;
+  /** The check the result rests on: the one that verified, else the last one tried. */
   leaveOut: VerificationCheck;
   agrees: boolean;
+  /** The check of the fallback chain that verified the culprit, or null when none could. */
+  by: VerificationMethod | null;
+  /** Every check of the chain tried, in order, with why it verified or could not. */
+  attempts: VerificationAttempt[];
 }
 
 export interface BisectOutcome {
