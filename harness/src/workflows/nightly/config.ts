@@ -275,7 +275,8 @@ function namedTopology(ctx: Ctx, t: RawTopology, key: string): NamedTopology {
   try {
     validateTopology(topology);
   } catch (e) {
-    if (e instanceof TopologyError) ctx.fail(key, e.message.replace(/--([a-z-]+)/g, '$1'));
+    // It names settings by the config's own keys.
+    if (e instanceof TopologyError) ctx.fail(key, e.message);
     throw e;
   }
   return { name: t.name, topology, cpusFixed: t.cpus !== undefined };
