@@ -90,6 +90,20 @@ t.test('mistakes: one line naming file, key and fix', async (t) => {
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], origin: 'My CI' }, /origin: "My CI" is not a KCIDB origin/],
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], known: ['none.txt'] }, /known\[0\]: .*none\.txt is not an existing file/],
     [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], known: ['bad-known.txt'] }, /known\[0\]: .*bad-known\.txt:2: status "broke" is not one of/],
+    // What the schema (nightly/config.schema.json) catches that the hand-written checks did not, or named less well.
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke', modes: ['ext4', 'ext4'] }] }, /^n\.yaml: suites\[0\]\.modes\[1\]: "ext4" is listed twice: give each once$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke', modes: '' }] }, /^n\.yaml: suites\[0\]\.modes: must be a non-empty list$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke', modes: ['ext4', { xfs: 1 }] }] }, /^n\.yaml: suites\[0\]\.modes\[1\]: must be a non-empty string$/],
+    [{ kernels: [{ name: 'a', stock: false }], suites: [{ name: 'smoke' }] }, /^n\.yaml: kernels\[0\]\.stock: write stock: true/],
+    [{ kernels: [{ name: 'a', debian: '6.12', ref: 'v6.12' }], suites: [{ name: 'smoke' }] }, /^n\.yaml: kernels\[0\]\.ref: ref goes with git: PATH$/],
+    [{ kernels: [{ name: 'a', debian: '6.12', configBase: 'allyes' }], suites: [{ name: 'smoke' }] }, /^n\.yaml: kernels\[0\]\.configBase: "allyes" is not tinyconfig or defconfig$/],
+    [{ kernels: [{ stock: true }], suites: [{ name: 'smoke' }] }, /^n\.yaml: kernels\[0\]\.name: must be a non-empty string$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke', colour: 'x' }] }, /^n\.yaml: suites\[0\]\.colour: unknown key: use one of name, suite, modes, tests, ndctl, seconds, image, repeat$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], exclude: [{ colour: 'red' }] }, /^n\.yaml: exclude\[0\]\.colour: unknown key: use one of kernel, suite, mode, topology$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], overrides: [{ match: {}, repeat: 2 }] }, /^n\.yaml: overrides\[0\]\.match: must name at least one of kernel, suite, mode, topology$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], topologies: [{ name: 't', cpus: '2' }] }, /^n\.yaml: topologies\[0\]\.cpus: must be a whole number from 1 to 8$/],
+    [{ kernels: [{ name: 'a', stock: true }], suites: [{ name: 'smoke' }], accel: 'hvf' }, /^n\.yaml: accel: "hvf" is not kvm or tcg$/],
+    [7, /^n\.yaml: \(top\): must be a mapping of keys to values$/],
   ];
   await writeFile(join(dir, 'bad-known.txt'), '# ours\nsmoke:dax-smoke.xfs  *  broke  reason\n');
   for (const [raw, re] of cases) {
@@ -101,6 +115,16 @@ t.test('mistakes: one line naming file, key and fix', async (t) => {
   await writeFile(join(dir, 'bad.yaml'), 'kernels:\n  - name: a\n   stock: true\n');
   await t.rejects(loadNightConfig(join(dir, 'bad.yaml')), /bad\.yaml(:\d+)?: not valid YAML .*: fix the syntax/);
   await t.rejects(loadNightConfig(join(dir, 'missing.yaml')), /missing\.yaml: cannot read the config file/);
+});
+
+t.test('YAML numbers where the schema wants strings are read as strings, as before', async (t) => {
+  const c = await parse({ kernels: [{ name: 612, debian: 6.12 }], suites: [{ name: 'smoke' }], topologies: [{ name: 't', mem: 4096 }], repeat: 2 });
+  t.same(c.kernels[0], { name: '612', spec: { kind: 'debian', version: '6.12' } });
+  t.equal(c.topologies[0].topology!.memMiB, 4096);
+  t.equal(c.repeat, 2, 'a whole-number key keeps its number');
+  const raw = { kernels: [{ name: ' a ', stock: true }], suites: [{ name: 'smoke' }] };
+  t.equal((await parse(raw)).kernels[0].name, 'a', 'strings are trimmed');
+  t.equal(raw.kernels[0].name, ' a ', "the caller's data is not changed");
 });
 
 t.test('the example config in the repo is valid and small', async (t) => {

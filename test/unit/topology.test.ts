@@ -1,6 +1,7 @@
 import t from 'tap';
 import { validateTopology, defaultTopology, parseSizeMiB, parseMemmap, ramRanges, topologyHash, topologyCmdline, TopologyError, nvdimmRanges, cmdlineMemmaps } from '../../harness/src/vm/topology.ts';
 import { InputError } from '../../harness/src/host/errors.ts';
+import { messageOf } from '../../harness/src/cli/exit.ts';
 import type { Topology } from '../../harness/src/results/records.ts';
 
 const topo = (over: Partial<Topology>): Topology => ({ ...defaultTopology, ...over });
@@ -19,7 +20,7 @@ t.test('sizes parse in MiB', async (t) => {
 });
 
 t.test('label area must leave a 16 MiB-aligned region, and the error names the fix', async (t) => {
-  t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 2 }] })), /use --nvdimm-size 2050M/);
+  t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 2 }] })), /use nvdimmSize 2050M/);
   t.doesNotThrow(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 0 }] })));
   t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 64, labelSizeMiB: 0 }] })), /too small/);
   t.throws(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2050, labelSizeMiB: 100 }] })), /label size/);
@@ -76,5 +77,29 @@ t.test('memmap may not overlap an NVDIMM or a memmap= word on the command line',
 });
 
 t.test('a topology error is an input error (exit 2 in every CLI)', async (t) => {
-  t.ok(new TopologyError('x') instanceof InputError);
+  t.ok(new TopologyError(['x']) instanceof InputError);
+});
+
+const thrown = (f: () => unknown): unknown => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return null;
+};
+
+t.test('a topology error names settings by key; the CLI says them as its flags', async (t) => {
+  const numa = thrown(() => validateTopology(topo({ numaNodes: 2, memMiB: 1536 })));
+  t.equal((numa as Error).message, 'numa 2 with mem 1536M leaves node 0 under 1 GiB (each further node takes 1 GiB): raise mem', 'below the CLI: the bare keys');
+  t.equal(messageOf(numa), '--numa 2 with --mem 1536M leaves node 0 under 1 GiB (each further node takes 1 GiB): raise --mem', 'the CLI: its flags');
+  const label = thrown(() => validateTopology(topo({ nvdimms: [{ sizeMiB: 2048, labelSizeMiB: 2 }] })));
+  t.match(messageOf(label), /: use --nvdimm-size 2050M$/);
+  // A memmap range named in one message and overlapped in a later one keeps its setting.
+  const twice = thrown(() => validateTopology(topo({ memMiB: 8192, memmap: [{ sizeMiB: 1024, startMiB: 5120 }, { sizeMiB: 1024, startMiB: 5632 }] })));
+  t.match(messageOf(twice), /^--memmap 1024M!5632M overlaps --memmap 1024M!5120M \(5120M-6144M\)/);
+  t.match(messageOf(thrown(() => parseMemmap('1G'))), /^--memmap "1G" must be SIZE!START/);
+  t.match(messageOf(thrown(() => validateTopology(defaultTopology, { cmdline: ['memmap=lots!4G'] }))), /^--append memmap=lots!4G is not SIZE!START/);
+  // User text that looks like a setting stays text.
+  t.match(messageOf(thrown(() => parseSizeMiB('{mem}', 'nvdimmSize'))), /^nvdimmSize "\{mem\}" is not a size/);
 });

@@ -15,7 +15,7 @@
 // a nightly cell it fails the cell), and 3 where 1 answers another question
 // (repro: not reproduced; bisect: no culprit). Nothing else thrown becomes 1:
 // scripts (git bisect run, CI) read 1 as the command's verdict.
-import { InfraError, InputError, SettingError } from '../host/errors.ts';
+import { InfraError, InputError, SettingError, SettingsError } from '../host/errors.ts';
 import { BuildError } from '../kernel/errors.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
@@ -39,11 +39,23 @@ export function interruptedCode(reason: string | null | undefined): number {
 }
 
 /** The flag that gives each plan setting a workflow may name in an input error. */
-const SETTING_FLAGS: Readonly<Record<string, string>> = { sshPort: '--ssh-port', repeat: '--repeat' };
+const SETTING_FLAGS: Readonly<Record<string, string>> = {
+  sshPort: '--ssh-port',
+  repeat: '--repeat',
+  // The topology's (vm/topology.ts), by the nightly config's key names.
+  cpus: '--cpus',
+  mem: '--mem',
+  numa: '--numa',
+  nvdimms: '--nvdimms',
+  nvdimmSize: '--nvdimm-size',
+  memmap: '--memmap',
+  append: '--append',
+};
 
 /** An error's message as a command says it: a plan setting by the flag that gives it. */
 export function messageOf(e: unknown): string {
   if (e instanceof SettingError && SETTING_FLAGS[e.setting]) return e.named(SETTING_FLAGS[e.setting]!);
+  if (e instanceof SettingsError) return e.spelled((k) => SETTING_FLAGS[k] ?? k);
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -38,6 +38,56 @@ export class SettingError extends InputError {
   }
 }
 
+/** A setting named inside an error's text, for each reader to spell its own way. */
+export interface SettingRef {
+  readonly setting: string;
+}
+
+export const setting = (key: string): SettingRef => ({ setting: key });
+
+const isSettingRef = (v: unknown): v is SettingRef => typeof v === 'object' && v !== null && typeof (v as SettingRef).setting === 'string';
+
+/** Text with settings in it: plain pieces and setting references, in order. */
+export type SettingText = ReadonlyArray<string | SettingRef>;
+
+/** A template tag: `${setting('mem')}` in it stays a reference (and a SettingText its pieces); everything else becomes text. */
+export function withSettings(strings: TemplateStringsArray, ...values: unknown[]): SettingText {
+  const out: Array<string | SettingRef> = [];
+  strings.forEach((s, i) => {
+    out.push(s);
+    if (i >= values.length) return;
+    const v = values[i];
+    // A SettingText inside another keeps its references.
+    if (Array.isArray(v) && v.every((p) => typeof p === 'string' || isSettingRef(p))) out.push(...(v as SettingText));
+    else out.push(isSettingRef(v) ? v : String(v));
+  });
+  return out;
+}
+
+/**
+ * Bad input whose text names settings of a plan (the topology's cpus, mem,
+ * memmap ...), worded without knowing how the user gave them. Each reader
+ * spells them its own way: the CLI by the flag (cli/exit.ts), a nightly
+ * config by its key. `message` calls each by its bare key.
+ */
+export class SettingsError extends InputError {
+  constructor(
+    readonly text: SettingText,
+    options?: ErrorOptions,
+  ) {
+    super(spellSettings(text, (k) => k), options);
+  }
+
+  /** The message with each setting spelled by `spell`. */
+  spelled(spell: (key: string) => string): string {
+    return spellSettings(this.text, spell);
+  }
+}
+
+export function spellSettings(text: SettingText, spell: (key: string) => string): string {
+  return text.map((p) => (typeof p === 'string' ? p : spell(p.setting))).join('');
+}
+
 export class InfraError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);

@@ -2,9 +2,19 @@
 // QEMU starts, and a stable hash that every result carries.
 import { createHash } from 'node:crypto';
 import type { Topology, NvdimmSpec, MemmapSpec } from '../results/records.ts';
-import { InputError } from '../host/errors.ts';
+import { SettingsError, setting, withSettings, type SettingText } from '../host/errors.ts';
 
-export class TopologyError extends InputError {}
+/** A topology the guest cannot have; its text names settings by key (cpus, mem, memmap), for the CLI to spell as flags. */
+export class TopologyError extends SettingsError {}
+
+const bad = (strings: TemplateStringsArray, ...values: unknown[]) => new TopologyError(withSettings(strings, ...values));
+const CPUS = setting('cpus');
+const MEM = setting('mem');
+const NUMA = setting('numa');
+const NVDIMMS = setting('nvdimms');
+const NVDIMM_SIZE = setting('nvdimmSize');
+const MEMMAP = setting('memmap');
+const APPEND = setting('append');
 
 export const defaultTopology: Topology = {
   // One labelled DIMM: 2050 MiB leaves a 2048 MiB region after the 2 MiB label
@@ -27,23 +37,24 @@ export function ramRanges(memMiB: number): Array<{ startMiB: number; endMiB: num
 /** Parse `SIZE[!START]` style sizes: 2G, 2050M, 512 (MiB). */
 export function parseSizeMiB(text: string, what: string): number {
   const m = /^(\d+)([MmGg]?)(i?B)?$/.exec(text.trim());
-  if (!m) throw new TopologyError(`${what} "${text}" is not a size: use e.g. 2050M or 4G`);
+  if (!m) throw bad`${what} "${text}" is not a size: use e.g. 2050M or 4G`;
   const n = Number(m[1]);
   // Past 2^40 MiB is no machine's size (and past 2^53 not even a whole number): said here, not as "InfinityM".
-  if (n > 2 ** 40) throw new TopologyError(`${what} "${text}" is not a size any guest could have: use e.g. 2050M or 4G`);
+  if (n > 2 ** 40) throw bad`${what} "${text}" is not a size any guest could have: use e.g. 2050M or 4G`;
   return m[2].toLowerCase() === 'g' ? n * 1024 : n;
 }
 
 /** `--memmap 1G!5G` (size!start) → MemmapSpec. */
 export function parseMemmap(text: string): MemmapSpec {
   const parts = text.split('!');
-  if (parts.length !== 2) throw new TopologyError(`--memmap "${text}" must be SIZE!START, e.g. 1G!5G`);
-  return { sizeMiB: parseSizeMiB(parts[0], '--memmap size'), startMiB: parseSizeMiB(parts[1], '--memmap start') };
+  if (parts.length !== 2) throw bad`${MEMMAP} "${text}" must be SIZE!START, e.g. 1G!5G`;
+  return { sizeMiB: parseSizeMiB(parts[0], 'memmap size'), startMiB: parseSizeMiB(parts[1], 'memmap start') };
 }
 
 /** A guest-physical address range, in MiB, and what holds it. */
 export interface Region {
-  name: string;
+  /** What holds it, as an error names it (a --memmap range names its setting). */
+  name: string | SettingText;
   startMiB: number;
   endMiB: number;
 }
@@ -89,7 +100,7 @@ export function cmdlineMemmaps(words: string[]): Region[] {
       if (!m) continue;
       const size = memparseMiB(m[1]!);
       const start = memparseMiB(m[3]!);
-      if (size === null || start === null) throw new TopologyError(`--append memmap=${part} is not SIZE${m[2]}START: use e.g. memmap=1G${m[2]}10G`);
+      if (size === null || start === null) throw bad`${APPEND} memmap=${part} is not SIZE${m[2]}START: use e.g. memmap=1G${m[2]}10G`;
       out.push({ name: `memmap=${part}`, startMiB: start, endMiB: start + size });
     }
   }
@@ -104,30 +115,28 @@ const overlaps = (a: { startMiB: number; endMiB: number }, b: { startMiB: number
  */
 export function validateTopology(t: Topology, o: { cmdline?: string[] } = {}): void {
   if (!Number.isInteger(t.cpus) || t.cpus < 1 || t.cpus > 8)
-    throw new TopologyError(`--cpus ${t.cpus} is out of range: use 1 to 8`);
+    throw bad`${CPUS} ${t.cpus} is out of range: use 1 to 8`;
   if (!Number.isInteger(t.memMiB) || t.memMiB < 512 || t.memMiB > 16384)
-    throw new TopologyError(`--mem ${t.memMiB}M is out of range: use 512M to 16G`);
+    throw bad`${MEM} ${t.memMiB}M is out of range: use 512M to 16G`;
   const nodes = t.numaNodes ?? 1;
-  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 4) throw new TopologyError(`--numa ${nodes} is out of range: use 1 to 4 nodes`);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 4) throw bad`${NUMA} ${nodes} is out of range: use 1 to 4 nodes`;
   if (nodes > 1 && t.memMiB - (nodes - 1) * 1024 < 1024)
-    throw new TopologyError(`--numa ${nodes} with --mem ${t.memMiB}M leaves node 0 under 1 GiB (each further node takes 1 GiB): raise --mem`);
+    throw bad`${NUMA} ${nodes} with ${MEM} ${t.memMiB}M leaves node 0 under 1 GiB (each further node takes 1 GiB): raise ${MEM}`;
   if (t.nvdimms.length === 0 && t.memmap.length === 0)
-    throw new TopologyError('the topology has no pmem: give --nvdimms 1 or more, or --memmap SIZE!START');
-  if (t.nvdimms.length > 8) throw new TopologyError(`--nvdimms ${t.nvdimms.length} is too many: use at most 8`);
+    throw bad`the topology has no pmem: give ${NVDIMMS} 1 or more, or ${MEMMAP} SIZE!START`;
+  if (t.nvdimms.length > 8) throw bad`${NVDIMMS} ${t.nvdimms.length} is too many: use at most 8`;
   t.nvdimms.forEach((d: NvdimmSpec, i: number) => {
     const name = `nvdimm ${i}`;
-    if (!Number.isInteger(d.sizeMiB) || d.sizeMiB <= 0) throw new TopologyError(`${name}: size must be a whole number of MiB`);
+    if (!Number.isInteger(d.sizeMiB) || d.sizeMiB <= 0) throw bad`${name}: size must be a whole number of MiB`;
     if (!Number.isInteger(d.labelSizeMiB) || d.labelSizeMiB < 0 || d.labelSizeMiB > 64)
-      throw new TopologyError(`${name}: label size ${d.labelSizeMiB}M must be 0 (no labels) to 64M`);
+      throw bad`${name}: label size ${d.labelSizeMiB}M must be 0 (no labels) to 64M`;
     const data = d.sizeMiB - d.labelSizeMiB;
-    if (data < 128) throw new TopologyError(`${name}: ${data} MiB of pmem is too small for an fsdax namespace: use --nvdimm-size 130M or more`);
+    if (data < 128) throw bad`${name}: ${data} MiB of pmem is too small for an fsdax namespace: use ${NVDIMM_SIZE} 130M or more`;
     if (data % 16 !== 0) {
       const fixed = Math.ceil(data / 16) * 16 + d.labelSizeMiB;
-      throw new TopologyError(
-        `${name}: size ${d.sizeMiB}M minus label ${d.labelSizeMiB}M is not a multiple of 16 MiB (ndctl's region alignment): use --nvdimm-size ${fixed}M`,
-      );
+      throw bad`${name}: size ${d.sizeMiB}M minus label ${d.labelSizeMiB}M is not a multiple of 16 MiB (ndctl's region alignment): use ${NVDIMM_SIZE} ${fixed}M`;
     }
-    if (d.sizeMiB > 65536) throw new TopologyError(`${name}: size ${d.sizeMiB}M is over 64G`);
+    if (d.sizeMiB > 65536) throw bad`${name}: size ${d.sizeMiB}M is over 64G`;
   });
   const ram = ramRanges(t.memMiB);
   const where = ram.map((r) => `${r.startMiB}M-${r.endMiB}M`).join(', ');
@@ -135,23 +144,23 @@ export function validateTopology(t: Topology, o: { cmdline?: string[] } = {}): v
   const band: Region = { name: `where QEMU loads the initramfs and the firmware tables (the top ${INITRD_BAND_MIB}M of RAM below 4G)`, startMiB: lowEnd - INITRD_BAND_MIB, endMiB: lowEnd };
   const others: Region[] = [...nvdimmRanges(t), ...cmdlineMemmaps(o.cmdline ?? [])];
   for (const mm of t.memmap) {
-    const name = `--memmap ${mm.sizeMiB}M!${mm.startMiB}M`;
-    if (mm.sizeMiB <= 0 || mm.sizeMiB % 2 !== 0) throw new TopologyError(`${name}: size must be a positive multiple of 2 MiB`);
-    if (mm.startMiB % 128 !== 0) throw new TopologyError(`${name}: start must be 128 MiB aligned (a memory section)`);
+    const name = withSettings`${MEMMAP} ${mm.sizeMiB}M!${mm.startMiB}M`;
+    if (mm.sizeMiB <= 0 || mm.sizeMiB % 2 !== 0) throw bad`${name}: size must be a positive multiple of 2 MiB`;
+    if (mm.startMiB % 128 !== 0) throw bad`${name}: start must be 128 MiB aligned (a memory section)`;
     const r: Region = { name, startMiB: mm.startMiB, endMiB: mm.startMiB + mm.sizeMiB };
     const hit = others.find((x) => overlaps(r, x));
-    if (hit) throw new TopologyError(`${name} overlaps ${hit.name} (${hit.startMiB}M-${hit.endMiB}M): move one of them`);
+    if (hit) throw bad`${name} overlaps ${hit.name} (${hit.startMiB}M-${hit.endMiB}M): move one of them`;
     if (mm.startMiB < 1024)
-      throw new TopologyError(`${name}: start below 1G would steal the kernel's own memory: start at 1G or above`);
+      throw bad`${name}: start below 1G would steal the kernel's own memory: start at 1G or above`;
     if (!ram.some((x) => r.startMiB >= x.startMiB && r.endMiB <= x.endMiB))
-      throw new TopologyError(`${name} lies outside guest RAM (${where} with --mem ${t.memMiB}M): raise --mem or move the range`);
+      throw bad`${name} lies outside guest RAM (${where} with ${MEM} ${t.memMiB}M): raise ${MEM} or move the range`;
     if (overlaps(r, band))
-      throw new TopologyError(`${name} overlaps ${band.name}, ${band.startMiB}M-${band.endMiB}M: end it by ${band.startMiB}M, or raise --mem and put it above 4G`);
+      throw bad`${name} overlaps ${band.name}, ${band.startMiB}M-${band.endMiB}M: end it by ${band.startMiB}M, or raise ${MEM} and put it above 4G`;
     others.push(r);
   }
   const reserved = t.memmap.reduce((a, m) => a + m.sizeMiB, 0);
   if (t.memMiB - reserved < 384)
-    throw new TopologyError(`--memmap takes ${reserved}M of ${t.memMiB}M guest RAM, leaving too little to boot: raise --mem`);
+    throw bad`${MEMMAP} takes ${reserved}M of ${t.memMiB}M guest RAM, leaving too little to boot: raise ${MEM}`;
 }
 
 export function topologyHash(t: Topology): string {

@@ -127,117 +127,26 @@ export async function startSession(o: SessionOptions): Promise<Session> {
   try {
     if (o.sshPort !== undefined && !(await portIsFree(o.sshPort))) throw new PortInUseError(o.sshPort);
     const initrd = await assembleInitrd(o.image, o.modules, o.extraInitrd);
-    // The guest may fill every byte of its NVDIMMs: the disk must hold them whole.
-    const nvdimmBytes = o.topology.nvdimms.reduce((n, d) => n + d.sizeMiB * 1024 * 1024, 0);
-    if (nvdimmBytes > 0) await ensureFreeSpace(o.workDir, nvdimmBytes, `the ${o.topology.nvdimms.length} NVDIMM backing file${o.topology.nvdimms.length === 1 ? '' : 's'}`);
-    // Fresh, sparse backing files per run: no NVDIMM state leaks between runs.
-    const nvdimmFiles: string[] = [];
-    for (const [i, d] of o.topology.nvdimms.entries()) {
-      const f = join(o.workDir, `nvdimm${i}.img`);
-      await writeFile(f, '');
-      await truncate(f, d.sizeMiB * 1024 * 1024);
-      nvdimmFiles.push(f);
-    }
-    const drives: NonNullable<MachineSpec['drives']> = [];
-    if (o.image.disk) {
-      // Each run writes to its own overlay; the image's disk stays pristine.
-      const overlay = join(o.workDir, 'root.qcow2');
-      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image.disk, overlay], { timeoutMs: 60000 });
-      drives.push({ file: overlay, format: 'qcow2', backing: o.image.disk });
-    }
-    const spec: MachineSpec = {
-      accel: o.accel,
-      cpu: o.cpu,
-      topology: o.topology,
-      kernel: (o.noPvh ? null : await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
-      initrd,
-      cmdlineExtra: [...(o.image.cmdline ?? []), ...o.cmdlineExtra],
-      nvdimmFiles,
-      drives,
-      shares: o.shares,
-      consoleLog: join(o.runDir, o.consoleFile ?? 'console.log'),
-      // QEMU binds it with the umask's mode: a 0700 directory of its own keeps it ours alone.
-      qmpSocket: join(await privateDir(join(o.workDir, 'qmp')), 'qmp.sock'),
-      sshPort: o.sshPort ?? (await freePort()),
-    };
+    const spec = await machineSpec(o, initrd, await nvdimmBackingFiles(o), await rootOverlay(o));
     const t0 = Date.now();
     const stream = o.console ?? new ConsoleStream();
-    let kernelInitMs: number | null = null;
-    let phase: BootPhase = 'qemu';
-    const order: BootPhase[] = ['qemu', 'kernel', 'init', 'sshd', 'ssh', 'setup', 'ready'];
-    const reach = (p: BootPhase) => {
-      if (order.indexOf(p) > order.indexOf(phase)) phase = p;
-    };
-    const off = stream.subscribe((line) => {
-      const ms = initTimeFromLine(line);
-      if (ms !== null) kernelInitMs = ms;
-      const p = phaseOfLine(line);
-      if (p) reach(p);
-      if (p === 'kernel') o.progress('kernel started');
-      else if (ms !== null) o.progress(`kernel reached init at ${(ms / 1000).toFixed(2)} s of guest time`);
-    });
-    const gaveUp = (why: string) => new SessionError(`guest did not become ready: stopped after ${describePhase(phase)}: ${why}`, phase, stream.lastLines(12));
+    const boot = watchBoot(stream, o.progress);
+    const gaveUp = (why: string) => new SessionError(`guest did not become ready: stopped after ${describePhase(boot.phase)}: ${why}`, boot.phase, stream.lastLines(12));
     let machine: Machine;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        machine = await Machine.start(spec, o.lifetimeMs, stream, { onLogError: o.onWriteError });
-        break;
-      } catch (e) {
-        // A port we chose ourselves that something else took meanwhile: choose again.
-        if (e instanceof PortInUseError && o.sshPort === undefined && attempt < 4) {
-          spec.sshPort = await freePort();
-          continue;
-        }
-        off();
-        throw e;
-      }
-    }
-    const died = new AbortController();
-    void machine.exited.then((x) => died.abort(new Error(`QEMU exited during boot (${x.signal ?? `exit ${x.exitCode}`})`)));
-    const onAbort = () => died.abort(o.signal?.reason);
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    if (o.signal?.aborted) onAbort();
-    let guest: Guest;
     try {
-      guest = await Guest.connect({
-        port: spec.sshPort,
-        privateKey: o.image.sshPrivateKey,
-        hostKeyBlob: o.image.hostKeyBlob,
-        deadlineMs: o.bootTimeoutMs,
-        signal: died.signal,
-        // A TCG guest that stalls (or is starved by its host) can be silent for minutes and recover.
-        silenceMs: o.accel === 'tcg' ? 120000 : 30000,
-      });
+      machine = await startMachine(o, spec, stream);
     } catch (e) {
-      off();
-      o.signal?.removeEventListener('abort', onAbort);
-      // Read why before shutting QEMU down: its exit would otherwise read as the cause.
-      const why = died.signal.aborted ? String((died.signal.reason as Error)?.message ?? died.signal.reason) : (e as Error).message;
-      await machine.shutdown(2000);
-      throw gaveUp(why);
+      boot.off();
+      throw e;
     }
-    reach('ssh');
-    if (o.image.ready) {
-      reach('setup');
-      const r = await guest.exec(o.image.ready, { timeoutMs: o.bootTimeoutMs, signal: died.signal }).catch((e: Error) => e);
-      if (r instanceof Error || r.exitCode !== 0) {
-        off();
-        o.signal?.removeEventListener('abort', onAbort);
-        guest.close();
-        await machine.shutdown(2000);
-        const why = r instanceof Error ? r.message : r.timedOut ? 'timed out' : `exit ${r.exitCode}: ${r.stderr.trim()}`;
-        throw gaveUp(`the image's own setup (${o.image.ready.join(' ')}) did not finish: ${why}`);
-      }
-    }
-    o.signal?.removeEventListener('abort', onAbort);
-    off();
+    const guest = await readyGuest(o, spec, machine, boot, gaveUp);
     const bootMs = Date.now() - t0;
     return {
       machine,
       guest,
       spec,
       bootMs,
-      kernelInitMs,
+      kernelInitMs: boot.kernelInitMs,
       async close() {
         guest.close();
         await machine.shutdown(3000);
@@ -248,4 +157,138 @@ export async function startSession(o: SessionOptions): Promise<Session> {
     await cleanupWork();
     throw e;
   }
+}
+
+/** Fresh, sparse backing files per run: no NVDIMM state leaks between runs. */
+async function nvdimmBackingFiles(o: SessionOptions): Promise<string[]> {
+  // The guest may fill every byte of its NVDIMMs: the disk must hold them whole.
+  const nvdimmBytes = o.topology.nvdimms.reduce((n, d) => n + d.sizeMiB * 1024 * 1024, 0);
+  if (nvdimmBytes > 0) await ensureFreeSpace(o.workDir, nvdimmBytes, `the ${o.topology.nvdimms.length} NVDIMM backing file${o.topology.nvdimms.length === 1 ? '' : 's'}`);
+  const nvdimmFiles: string[] = [];
+  for (const [i, d] of o.topology.nvdimms.entries()) {
+    const f = join(o.workDir, `nvdimm${i}.img`);
+    await writeFile(f, '');
+    await truncate(f, d.sizeMiB * 1024 * 1024);
+    nvdimmFiles.push(f);
+  }
+  return nvdimmFiles;
+}
+
+/** Each run writes to its own overlay; the image's disk stays pristine. */
+async function rootOverlay(o: SessionOptions): Promise<NonNullable<MachineSpec['drives']>> {
+  if (!o.image.disk) return [];
+  const overlay = join(o.workDir, 'root.qcow2');
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image.disk, overlay], { timeoutMs: 60000 });
+  return [{ file: overlay, format: 'qcow2', backing: o.image.disk }];
+}
+
+async function machineSpec(o: SessionOptions, initrd: string, nvdimmFiles: string[], drives: NonNullable<MachineSpec['drives']>): Promise<MachineSpec> {
+  return {
+    accel: o.accel,
+    cpu: o.cpu,
+    topology: o.topology,
+    kernel: (o.noPvh ? null : await pvhKernel(o.kernel)) ?? o.kernel.bzImage,
+    initrd,
+    cmdlineExtra: [...(o.image.cmdline ?? []), ...o.cmdlineExtra],
+    nvdimmFiles,
+    drives,
+    shares: o.shares,
+    consoleLog: join(o.runDir, o.consoleFile ?? 'console.log'),
+    // QEMU binds it with the umask's mode: a 0700 directory of its own keeps it ours alone.
+    qmpSocket: join(await privateDir(join(o.workDir, 'qmp')), 'qmp.sock'),
+    sshPort: o.sshPort ?? (await freePort()),
+  };
+}
+
+/** How far a boot got, read off the console as it streams; off() stops reading. */
+interface BootWatch {
+  phase: BootPhase;
+  kernelInitMs: number | null;
+  reach(p: BootPhase): void;
+  off(): void;
+}
+
+const PHASE_ORDER: BootPhase[] = ['qemu', 'kernel', 'init', 'sshd', 'ssh', 'setup', 'ready'];
+
+export function watchBoot(stream: ConsoleStream, progress: (msg: string) => void): BootWatch {
+  const w: BootWatch = {
+    phase: 'qemu',
+    kernelInitMs: null,
+    reach(p) {
+      if (PHASE_ORDER.indexOf(p) > PHASE_ORDER.indexOf(w.phase)) w.phase = p;
+    },
+    off: () => {},
+  };
+  w.off = stream.subscribe((line) => {
+    const ms = initTimeFromLine(line);
+    if (ms !== null) w.kernelInitMs = ms;
+    const p = phaseOfLine(line);
+    if (p) w.reach(p);
+    if (p === 'kernel') progress('kernel started');
+    else if (ms !== null) progress(`kernel reached init at ${(ms / 1000).toFixed(2)} s of guest time`);
+  });
+  return w;
+}
+
+/** QEMU started; a port we chose ourselves that something else took meanwhile is chosen again. */
+async function startMachine(o: SessionOptions, spec: MachineSpec, stream: ConsoleStream): Promise<Machine> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await Machine.start(spec, o.lifetimeMs, stream, { onLogError: o.onWriteError });
+    } catch (e) {
+      if (e instanceof PortInUseError && o.sshPort === undefined && attempt < 4) {
+        spec.sshPort = await freePort();
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/**
+ * The guest's sshd answering and the image's own setup done. On failure
+ * QEMU is shut down and the error says how far the boot got and why.
+ */
+async function readyGuest(o: SessionOptions, spec: MachineSpec, machine: Machine, boot: BootWatch, gaveUp: (why: string) => SessionError): Promise<Guest> {
+  const died = new AbortController();
+  void machine.exited.then((x) => died.abort(new Error(`QEMU exited during boot (${x.signal ?? `exit ${x.exitCode}`})`)));
+  const onAbort = () => died.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) onAbort();
+  const stopWatching = () => {
+    boot.off();
+    o.signal?.removeEventListener('abort', onAbort);
+  };
+  let guest: Guest;
+  try {
+    guest = await Guest.connect({
+      port: spec.sshPort,
+      privateKey: o.image.sshPrivateKey,
+      hostKeyBlob: o.image.hostKeyBlob,
+      deadlineMs: o.bootTimeoutMs,
+      signal: died.signal,
+      // A TCG guest that stalls (or is starved by its host) can be silent for minutes and recover.
+      silenceMs: o.accel === 'tcg' ? 120000 : 30000,
+    });
+  } catch (e) {
+    stopWatching();
+    // Read why before shutting QEMU down: its exit would otherwise read as the cause.
+    const why = died.signal.aborted ? String((died.signal.reason as Error)?.message ?? died.signal.reason) : (e as Error).message;
+    await machine.shutdown(2000);
+    throw gaveUp(why);
+  }
+  boot.reach('ssh');
+  if (o.image.ready) {
+    boot.reach('setup');
+    const r = await guest.exec(o.image.ready, { timeoutMs: o.bootTimeoutMs, signal: died.signal }).catch((e: Error) => e);
+    if (r instanceof Error || r.exitCode !== 0) {
+      stopWatching();
+      guest.close();
+      await machine.shutdown(2000);
+      const why = r instanceof Error ? r.message : r.timedOut ? 'timed out' : `exit ${r.exitCode}: ${r.stderr.trim()}`;
+      throw gaveUp(`the image's own setup (${o.image.ready.join(' ')}) did not finish: ${why}`);
+    }
+  }
+  stopWatching();
+  return guest;
 }

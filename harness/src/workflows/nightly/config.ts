@@ -11,9 +11,9 @@ import { DAX_FILESYSTEMS } from '../../suites/fsdax.ts';
 import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
-import { LIMITS, inRange, type Range } from '../../host/limits.ts';
 import { InputError } from '../../host/errors.ts';
 import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
+import { checkShape, type List, type RawKernel, type RawMatch, type RawSuite, type RawTopology } from './schema.ts';
 
 /** A nightly config (or --shard) the user must fix: an InputError, exit 2. */
 export class NightConfigError extends InputError {}
@@ -65,9 +65,6 @@ export interface NightConfig {
   overrides: Override[];
   exclude: Override['match'][];
 }
-
-const NAME = /^[a-z0-9][a-z0-9_-]*$/;
-const TOP_KEYS = ['origin', 'rerunFailures', 'historyNights', 'repeat', 'seed', 'seconds', 'accel', 'append', 'known', 'modes', 'kernels', 'suites', 'topologies', 'overrides', 'exclude'];
 
 /** Reads the config as plain data (YAML 1.2; JSON is YAML too), with the position-free errors a person can act on. */
 export async function loadNightConfig(path: string): Promise<NightConfig> {
@@ -136,241 +133,173 @@ export function parseConfigYaml(text: string, shown: string): unknown {
   }
 }
 
-/** Validates raw config data; `shown` is how errors name the file. */
+/** How a check reports a problem: it throws, naming the file, the key and the fix. */
+type Fail = (key: string, msg: string) => never;
+
+/** What the checks below share: where relative paths start, and how a problem is reported. */
+interface Ctx {
+  base: string;
+  fail: Fail;
+}
+
+/**
+ * Validates raw config data; `shown` is how errors name the file. The schema
+ * (nightly/config.schema.json) checks the shape; the helpers below check what
+ * needs the disk, the suite registry or the other entries.
+ */
 export async function parseNightConfig(raw: unknown, file: string, hash: string, shown = file): Promise<NightConfig> {
-  const fail = (key: string, msg: string): never => {
+  const fail: Fail = (key, msg) => {
     throw new NightConfigError(`${shown}: ${key}: ${msg}`);
   };
-  const base = dirname(file);
-  const obj = (v: unknown, key: string): Record<string, unknown> => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(key, 'must be a mapping of keys to values');
-    return v as Record<string, unknown>;
-  };
-  const only = (o: Record<string, unknown>, key: string, allowed: string[]) => {
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(`${key}${key ? '.' : ''}${k}`, `unknown key: use one of ${allowed.join(', ')}`);
-  };
-  const str = (v: unknown, key: string): string => {
-    if (typeof v === 'number') return String(v);
-    if (typeof v !== 'string' || !v.trim()) fail(key, 'must be a non-empty string');
-    return (v as string).trim();
-  };
-  // The ranges are the command line's (host/limits.ts): a config cannot ask for what an option may not.
-  const int = (v: unknown, key: string, r: Range, dflt: number): number => {
-    if (v === undefined) return dflt;
-    if (!inRange(v, r)) fail(key, `must be a whole number from ${r.min} to ${r.max}`);
-    return v as number;
-  };
-  const list = (v: unknown, key: string): string[] => {
-    if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-    if (!Array.isArray(v) || v.length === 0) fail(key, 'must be a non-empty list');
-    return (v as unknown[]).map((x, i) => str(x, `${key}[${i}]`));
-  };
-  const name = (v: unknown, key: string): string => {
-    const n = str(v, key);
-    if (!NAME.test(n)) fail(key, `"${n}" is not a name: use lower-case letters, digits, - and _ (it becomes part of cell keys)`);
-    return n;
-  };
-  const path = async (v: unknown, key: string, what: 'file' | 'dir' | 'any'): Promise<string> => {
-    const p = resolve(base, str(v, key));
-    const s = await stat(p).catch(() => null);
-    if (!s || (what === 'dir' && !s.isDirectory()) || (what === 'file' && !s.isFile()))
-      fail(key, `${p} is not an existing ${what === 'any' ? 'file or directory' : what} (relative paths are from the config's directory)`);
-    return p;
-  };
-  const unique = (items: { name: string }[], key: string) => {
-    const seen = new Set<string>();
-    items.forEach((it, i) => {
-      if (seen.has(it.name)) fail(`${key}[${i}].name`, `"${it.name}" is used twice: names must be unique`);
-      seen.add(it.name);
-    });
-  };
-
-  const top = obj(raw ?? {}, '(top)');
-  only(top, '', TOP_KEYS);
-  const origin = top.origin === undefined ? 'dax_harness' : str(top.origin, 'origin');
-  if (!/^[a-z0-9_]+$/.test(origin)) fail('origin', `"${origin}" is not a KCIDB origin: use lower-case letters, digits and _`);
-  const accel = top.accel === undefined ? undefined : str(top.accel, 'accel');
-  if (accel !== undefined && accel !== 'kvm' && accel !== 'tcg') fail('accel', `"${accel}" is not kvm or tcg`);
-  const defaultModes = top.modes === undefined ? [...DAX_FILESYSTEMS] : list(top.modes, 'modes');
-
-  // kernels
-  if (!Array.isArray(top.kernels) || !top.kernels.length) fail('kernels', 'must list at least one kernel (e.g. "- name: stock\\n  stock: true")');
+  const shape = await checkShape(raw);
+  if (!shape.ok) return fail(shape.key, shape.message);
+  const top = shape.config;
+  const ctx: Ctx = { base: dirname(file), fail };
   const kernels: NamedKernel[] = [];
-  for (const [i, kv] of (top.kernels as unknown[]).entries()) {
-    const key = `kernels[${i}]`;
-    const k = obj(kv, key);
-    only(k, key, ['name', 'stock', 'package', 'debian', 'git', 'ref', 'series', 'config', 'configBase']);
-    const kinds = ['stock', 'package', 'debian', 'git'].filter((x) => k[x] !== undefined && k[x] !== false);
-    if (kinds.length !== 1) fail(key, `give exactly one of stock: true, package: NAME, debian: "X.Y" or git: PATH (found ${kinds.join(', ') || 'none'})`);
-    const n = name(k.name, `${key}.name`);
-    const built = k.debian !== undefined || k.git !== undefined;
-    for (const x of ['ref', 'series', 'config', 'configBase'])
-      if (k[x] !== undefined && !built) fail(`${key}.${x}`, 'only a built kernel (debian: or git:) takes a series or config; Debian\'s binary package is used as it is');
-    if (k.ref !== undefined && k.git === undefined) fail(`${key}.ref`, 'ref goes with git: PATH');
-    const configBase = k.configBase === undefined ? undefined : str(k.configBase, `${key}.configBase`);
-    if (configBase !== undefined && configBase !== 'tinyconfig' && configBase !== 'defconfig') fail(`${key}.configBase`, `"${configBase}" is not tinyconfig or defconfig`);
-    const series = k.series === undefined ? undefined : await seriesPath(k.series, `${key}.series`);
-    const config = k.config === undefined ? undefined : list(k.config, `${key}.config`);
-    const common = { ...(series ? { series } : {}), ...(config ? { config } : {}), ...(configBase ? { configBase: configBase as 'tinyconfig' | 'defconfig' } : {}) };
-    let spec: KernelSpec;
-    if (k.stock !== undefined) {
-      if (k.stock !== true) fail(`${key}.stock`, 'write stock: true (or package: NAME for a specific Debian kernel package)');
-      spec = { kind: 'stock' };
-    } else if (k.package !== undefined) spec = { kind: 'stock', pkg: str(k.package, `${key}.package`) };
-    else if (k.debian !== undefined) {
-      const v = str(k.debian, `${key}.debian`);
-      if (!/^\d+\.\d+$/.test(v)) fail(`${key}.debian`, `"${v}" is not a Debian linux-source version: write e.g. debian: "6.12" (quoted)`);
-      spec = { kind: 'debian', version: v, ...common };
-    } else {
-      const tree = await path(k.git, `${key}.git`, 'dir');
-      spec = { kind: 'git', tree, ...(k.ref !== undefined ? { ref: str(k.ref, `${key}.ref`) } : {}), ...common };
-    }
-    kernels.push({ name: n, spec });
-  }
-  unique(kernels, 'kernels');
-
-  async function seriesPath(v: unknown, key: string): Promise<string> {
-    const s = str(v, key);
-    // A git range A..B names commits in the tree, not a path.
-    return s.includes('..') && !s.includes('/') ? s : path(s, key, 'any');
-  }
-
-  // suites
-  if (!Array.isArray(top.suites) || !top.suites.length) fail('suites', 'must list at least one suite (e.g. "- name: smoke")');
+  for (const [i, k] of top.kernels.entries()) kernels.push(await namedKernel(ctx, k, `kernels[${i}]`));
+  unique(ctx, kernels, 'kernels');
   const suites: NamedSuite[] = [];
-  const treeKeys = allSuites().flatMap((x) => (x.tree ? [x.tree.option] : []));
-  for (const [i, sv] of (top.suites as unknown[]).entries()) {
-    const key = `suites[${i}]`;
-    const s = obj(sv, key);
-    only(s, key, ['name', 'suite', 'modes', 'tests', ...treeKeys, 'seconds', 'image', 'repeat']);
-    const n = name(s.name, `${key}.name`);
-    const suite = (s.suite === undefined ? n : str(s.suite, `${key}.suite`)) as SuiteName;
-    if (!isSuiteName(suite)) fail(`${key}.suite`, `"${suite}" is not ${suiteChoices()}`);
-    const plugin = suiteByName(suite);
-    const tests = s.tests === undefined ? undefined : list(s.tests, `${key}.tests`);
-    // A suite that builds its tests from the user's tree names it under its own key.
-    for (const k of treeKeys) {
-      if (plugin.tree?.option === k && s[k] === undefined) fail(`${key}.${k}`, `the ${suite} suite needs ${k}: PATH, ${plugin.tree.what}`);
-      if (plugin.tree?.option !== k && s[k] !== undefined) fail(`${key}.${k}`, `${k}: goes with suite: ${allSuites().find((x) => x.tree?.option === k)!.name}`);
-    }
-    const modes = await plugin.nightly({ modes: s.modes === undefined ? undefined : list(s.modes, `${key}.modes`), tests }, defaultModes, (k, m) => fail(`${key}.${k}`, m));
-    suites.push({
-      name: n,
-      suite,
-      modes,
-      ...(tests ? { tests } : {}),
-      ...(plugin.tree ? { ndctl: await path(s[plugin.tree.option], `${key}.${plugin.tree.option}`, 'dir') } : {}),
-      ...(s.seconds !== undefined ? { seconds: int(s.seconds, `${key}.seconds`, LIMITS.stressSeconds, 0) } : {}),
-      ...(s.image !== undefined ? { image: name(s.image, `${key}.image`) } : {}),
-      ...(s.repeat !== undefined ? { repeat: int(s.repeat, `${key}.repeat`, LIMITS.repeat, 1) } : {}),
-    });
-  }
-  unique(suites, 'suites');
-
-  // topologies
-  const topologies: NamedTopology[] = [];
-  const tops = top.topologies === undefined ? [{ name: 'default' }] : top.topologies;
-  if (!Array.isArray(tops) || !tops.length) fail('topologies', 'must list at least one topology (e.g. "- name: default")');
-  for (const [i, tv] of (tops as unknown[]).entries()) {
-    const key = `topologies[${i}]`;
-    const t = obj(tv, key);
-    only(t, key, ['name', 'nvdimms', 'nvdimmSize', 'labelSize', 'memmap', 'mem', 'cpus', 'numa']);
-    const n = name(t.name, `${key}.name`);
-    const given = Object.keys(t).filter((k) => k !== 'name');
-    if (!given.length) {
-      topologies.push({ name: n, cpusFixed: false });
-      continue;
-    }
-    const size = (v: unknown, k: string, dflt: number) => {
-      if (v === undefined) return dflt;
-      try {
-        return parseSizeMiB(str(v, `${key}.${k}`), `${key}.${k}`);
-      } catch (e) {
-        return fail(`${key}.${k}`, `"${v}" is not a size: write e.g. 2050M or 4G`);
-      }
-    };
-    const count = int(t.nvdimms, `${key}.nvdimms`, LIMITS.nvdimms, defaultTopology.nvdimms.length);
-    const dimm = { sizeMiB: size(t.nvdimmSize, 'nvdimmSize', defaultTopology.nvdimms[0].sizeMiB), labelSizeMiB: size(t.labelSize, 'labelSize', defaultTopology.nvdimms[0].labelSizeMiB) };
-    const memmap = t.memmap === undefined ? [] : list(t.memmap, `${key}.memmap`).map((m, j) => {
-      try {
-        return parseMemmap(m);
-      } catch {
-        return fail(`${key}.memmap[${j}]`, `"${m}" is not SIZE!START: write e.g. "1G!4G"`);
-      }
-    });
-    const topology: Topology = {
-      nvdimms: Array.from({ length: count }, () => ({ ...dimm })),
-      memmap,
-      memMiB: size(t.mem, 'mem', defaultTopology.memMiB),
-      cpus: int(t.cpus, `${key}.cpus`, LIMITS.cpus, defaultTopology.cpus),
-      numaNodes: int(t.numa, `${key}.numa`, LIMITS.numaNodes, 1),
-    };
-    try {
-      validateTopology(topology);
-    } catch (e) {
-      if (e instanceof TopologyError) fail(key, e.message.replace(/--([a-z-]+)/g, '$1'));
-      throw e;
-    }
-    topologies.push({ name: n, topology, cpusFixed: t.cpus !== undefined });
-  }
-  unique(topologies, 'topologies');
-
+  const defaultModes = top.modes === undefined ? [...DAX_FILESYSTEMS] : list(top.modes);
+  for (const [i, s] of top.suites.entries()) suites.push(await namedSuite(ctx, s, `suites[${i}]`, defaultModes));
+  unique(ctx, suites, 'suites');
+  const topologies = (top.topologies ?? [{ name: 'default' }]).map((t, i) => namedTopology(ctx, t, `topologies[${i}]`));
+  unique(ctx, topologies, 'topologies');
   const axes = { kernel: kernels.map((k) => k.name), suite: suites.map((s) => s.name), topology: topologies.map((t) => t.name) };
-  const match = (v: unknown, key: string): Override['match'] => {
-    const m = obj(v, key);
-    only(m, key, ['kernel', 'suite', 'mode', 'topology']);
-    if (!Object.keys(m).length) fail(key, 'must name at least one of kernel, suite, mode, topology');
-    const out: Override['match'] = {};
-    for (const [k, x] of Object.entries(m)) {
-      const val = str(x, `${key}.${k}`);
-      const known = k === 'mode' ? null : axes[k as 'kernel' | 'suite' | 'topology'];
-      if (known && !known.includes(val)) fail(`${key}.${k}`, `"${val}" is not one of the config's ${k}s: ${known.join(', ')}`);
-      out[k as keyof Override['match']] = val;
-    }
-    return out;
-  };
-  const overrides: Override[] = [];
-  if (top.overrides !== undefined) {
-    if (!Array.isArray(top.overrides)) fail('overrides', 'must be a list of { match: {...}, repeat: N }');
-    for (const [i, ov] of (top.overrides as unknown[]).entries()) {
-      const o = obj(ov, `overrides[${i}]`);
-      only(o, `overrides[${i}]`, ['match', 'repeat']);
-      overrides.push({ match: match(o.match, `overrides[${i}].match`), repeat: int(o.repeat, `overrides[${i}].repeat`, LIMITS.repeat, 1) });
-    }
-  }
-  const exclude: Override['match'][] = [];
-  if (top.exclude !== undefined) {
-    if (!Array.isArray(top.exclude)) fail('exclude', 'must be a list of { kernel?, suite?, mode?, topology? }');
-    (top.exclude as unknown[]).forEach((x, i) => exclude.push(match(x, `exclude[${i}]`)));
-  }
-  const append = top.append === undefined ? [] : str(top.append, 'append').split(/\s+/).filter(Boolean);
-  const known: string[] = [];
-  if (top.known !== undefined)
-    for (const [i, k] of list(top.known, 'known').entries()) {
-      const file = await path(k, `known[${i}]`, 'file');
-      // A bad line is found now, not when the first cell is judged.
-      await loadKnown([file]).catch((e) => fail(`known[${i}]`, e instanceof KnownOutcomesError ? e.message : String(e)));
-      known.push(file);
-    }
-
   return {
     file,
     hash,
-    origin,
-    rerunFailures: int(top.rerunFailures, 'rerunFailures', LIMITS.rerunFailures, 4),
-    historyNights: int(top.historyNights, 'historyNights', LIMITS.nights, 30),
-    repeat: int(top.repeat, 'repeat', LIMITS.repeat, 1),
-    seed: int(top.seed, 'seed', LIMITS.seed, 1),
-    seconds: int(top.seconds, 'seconds', LIMITS.stressSeconds, 0),
-    ...(accel ? { accel: accel as 'kvm' | 'tcg' } : {}),
-    append,
-    known,
+    origin: top.origin ?? 'dax_harness',
+    rerunFailures: top.rerunFailures ?? 4,
+    historyNights: top.historyNights ?? 30,
+    repeat: top.repeat ?? 1,
+    seed: top.seed ?? 1,
+    seconds: top.seconds ?? 0,
+    ...(top.accel ? { accel: top.accel } : {}),
+    append: (top.append ?? '').split(/\s+/).filter(Boolean),
+    known: top.known === undefined ? [] : await knownFiles(ctx, list(top.known)),
     kernels,
     suites,
     topologies,
-    overrides,
-    exclude,
+    overrides: (top.overrides ?? []).map((o, i) => ({ match: axisMatch(ctx, o.match, `overrides[${i}].match`, axes), repeat: o.repeat ?? 1 })),
+    exclude: (top.exclude ?? []).map((m, i) => axisMatch(ctx, m, `exclude[${i}]`, axes)),
   };
+}
+
+/** A list key's items: YAML's list, or a string's comma-separated words. */
+function list(v: List): string[] {
+  return typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+}
+
+/** A path relative to the config's directory that must exist as `what`. */
+async function existing(ctx: Ctx, v: string, key: string, what: 'file' | 'dir' | 'any'): Promise<string> {
+  const p = resolve(ctx.base, v);
+  const s = await stat(p).catch(() => null);
+  if (!s || (what === 'dir' && !s.isDirectory()) || (what === 'file' && !s.isFile()))
+    ctx.fail(key, `${p} is not an existing ${what === 'any' ? 'file or directory' : what} (relative paths are from the config's directory)`);
+  return p;
+}
+
+function unique(ctx: Ctx, items: readonly { name: string }[], key: string): void {
+  const seen = new Set<string>();
+  items.forEach((it, i) => {
+    if (seen.has(it.name)) ctx.fail(`${key}[${i}].name`, `"${it.name}" is used twice: names must be unique`);
+    seen.add(it.name);
+  });
+}
+
+/** One kernel entry (the schema made it one kind, and only built kinds take series and config). */
+async function namedKernel(ctx: Ctx, k: RawKernel, key: string): Promise<NamedKernel> {
+  // A git range A..B names commits in the tree, not a path.
+  const series = k.series === undefined ? undefined : k.series.includes('..') && !k.series.includes('/') ? k.series : await existing(ctx, k.series, `${key}.series`, 'any');
+  const common = { ...(series ? { series } : {}), ...(k.config !== undefined ? { config: list(k.config) } : {}), ...(k.configBase ? { configBase: k.configBase } : {}) };
+  let spec: KernelSpec;
+  if (k.stock) spec = { kind: 'stock' };
+  else if (k.package !== undefined) spec = { kind: 'stock', pkg: k.package };
+  else if (k.debian !== undefined) spec = { kind: 'debian', version: k.debian, ...common };
+  else spec = { kind: 'git', tree: await existing(ctx, k.git!, `${key}.git`, 'dir'), ...(k.ref !== undefined ? { ref: k.ref } : {}), ...common };
+  return { name: k.name, spec };
+}
+
+/** One suite entry, checked against the registry: the suite exists, its tree key is where it belongs, its modes and tests are its own. */
+async function namedSuite(ctx: Ctx, s: RawSuite, key: string, defaultModes: readonly string[]): Promise<NamedSuite> {
+  const suite = (s.suite ?? s.name) as SuiteName;
+  if (!isSuiteName(suite)) ctx.fail(`${key}.suite`, `"${suite}" is not ${suiteChoices()}`);
+  const plugin = suiteByName(suite);
+  // A suite that builds its tests from the user's tree names it under its own key.
+  for (const other of allSuites()) {
+    const k = other.tree?.option;
+    if (k === undefined) continue;
+    if (other === plugin && s[k] === undefined) ctx.fail(`${key}.${k}`, `the ${suite} suite needs ${k}: PATH, ${other.tree!.what}`);
+    if (other !== plugin && s[k] !== undefined) ctx.fail(`${key}.${k}`, `${k}: goes with suite: ${other.name}`);
+  }
+  const tests = s.tests === undefined ? undefined : list(s.tests);
+  const modes = await plugin.nightly({ modes: s.modes === undefined ? undefined : list(s.modes), tests }, defaultModes, (k, m) => ctx.fail(`${key}.${k}`, m));
+  return {
+    name: s.name,
+    suite,
+    modes,
+    ...(tests ? { tests } : {}),
+    ...(plugin.tree ? { ndctl: await existing(ctx, s[plugin.tree.option] as string, `${key}.${plugin.tree.option}`, 'dir') } : {}),
+    ...(s.seconds !== undefined ? { seconds: s.seconds } : {}),
+    ...(s.image !== undefined ? { image: s.image } : {}),
+    ...(s.repeat !== undefined ? { repeat: s.repeat } : {}),
+  };
+}
+
+/** One topology entry: only a name is the suite's own guest; any other key gives a whole topology, checked as --nvdimms and the rest are. */
+function namedTopology(ctx: Ctx, t: RawTopology, key: string): NamedTopology {
+  if (Object.keys(t).length === 1) return { name: t.name, cpusFixed: false };
+  const size = (v: string | undefined, k: string, dflt: number) => {
+    if (v === undefined) return dflt;
+    try {
+      return parseSizeMiB(v, `${key}.${k}`);
+    } catch {
+      return ctx.fail(`${key}.${k}`, `"${v}" is not a size: write e.g. 2050M or 4G`);
+    }
+  };
+  const dimm = { sizeMiB: size(t.nvdimmSize, 'nvdimmSize', defaultTopology.nvdimms[0].sizeMiB), labelSizeMiB: size(t.labelSize, 'labelSize', defaultTopology.nvdimms[0].labelSizeMiB) };
+  const memmap = t.memmap === undefined ? [] : list(t.memmap).map((m, j) => {
+    try {
+      return parseMemmap(m);
+    } catch {
+      return ctx.fail(`${key}.memmap[${j}]`, `"${m}" is not SIZE!START: write e.g. "1G!4G"`);
+    }
+  });
+  const topology: Topology = {
+    nvdimms: Array.from({ length: t.nvdimms ?? defaultTopology.nvdimms.length }, () => ({ ...dimm })),
+    memmap,
+    memMiB: size(t.mem, 'mem', defaultTopology.memMiB),
+    cpus: t.cpus ?? defaultTopology.cpus,
+    numaNodes: t.numa ?? 1,
+  };
+  try {
+    validateTopology(topology);
+  } catch (e) {
+    // It names settings by the config's own keys.
+    if (e instanceof TopologyError) ctx.fail(key, e.message);
+    throw e;
+  }
+  return { name: t.name, topology, cpusFixed: t.cpus !== undefined };
+}
+
+/** An override's or exclude's match: each kernel, suite and topology it names is one of the config's. */
+function axisMatch(ctx: Ctx, m: RawMatch, key: string, axes: Record<'kernel' | 'suite' | 'topology', string[]>): Override['match'] {
+  for (const [k, val] of Object.entries(m)) {
+    const known = k === 'mode' ? null : axes[k as keyof typeof axes];
+    if (known && !known.includes(val)) ctx.fail(`${key}.${k}`, `"${val}" is not one of the config's ${k}s: ${known.join(', ')}`);
+  }
+  return { ...m };
+}
+
+/** Known-outcome files: each exists and reads cleanly now, not when the first cell is judged. */
+async function knownFiles(ctx: Ctx, paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const [i, k] of paths.entries()) {
+    const file = await existing(ctx, k, `known[${i}]`, 'file');
+    await loadKnown([file]).catch((e) => ctx.fail(`known[${i}]`, e instanceof KnownOutcomesError ? e.message : String(e)));
+    out.push(file);
+  }
+  return out;
 }
 
 function matches(m: Override['match'], axes: MatrixCell['axes']): boolean {

@@ -144,11 +144,7 @@ async function ownNight(o: NightlyOptions, now: () => Date): Promise<{ id: strin
 
 export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<NightOutcome> {
   const now = o.now ?? (() => new Date());
-  const matrix = await expandMatrix(o.config);
-  if (!matrix.length) throw new NightlyInputError(`${o.config.file}: the matrix is empty (exclude: removes every cell): remove an exclude entry`);
-  const cells = shardCells(matrix, o.shard);
-  const rerunFailures = o.rerunFailures ?? o.config.rerunFailures;
-  if (deps.checkCell) for (const c of cells) await deps.checkCell(c);
+  const { matrix, cells } = await nightCells(o, deps);
   await mkdir(o.resultsRoot, { recursive: true });
   const index = await ResultsIndex.open(o.resultsRoot);
   let owner: HeldLock | null = null;
@@ -161,171 +157,252 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
     const lost = owner.signal;
     const dir = nightDir(o.resultsRoot, id);
     await mkdir(join(dir, 'runs'), { recursive: true });
-    const night: NightRecord = {
-      schema: 1,
-      id,
-      configFile: o.config.file,
-      configHash: o.config.hash,
-      origin: o.config.origin,
-      shard: o.shard,
-      matrix: matrix.map((c) => c.key),
-      cells: cells.map((c) => c.key),
-      baseline: o.baseline ?? existing?.baseline ?? null,
-      rerunFailures,
-      historyNights: o.config.historyNights,
-      startedAt: existing?.startedAt ?? now().toISOString(),
-      endedAt: null,
-      status: 'running',
-    };
+    const night = nightRecord(o, id, existing, matrix.map((c) => c.key), cells.map((c) => c.key), now);
     await saveNight(dir, night);
     // Room for the night's last record when its cells fill the disk.
     const releaseSpace = await reserveSpace(dir);
     const write = serial();
     await write(() => index.indexNight(dir));
-
-    const finished = new Set((await loadCells(dir)).map((c) => c.key));
-    const todo = cells.filter((c) => !finished.has(c.key));
-    const skipped = cells.filter((c) => finished.has(c.key)).map((c) => c.key);
-    if (skipped.length) o.progress(`night ${id}: ${skipped.length} of ${cells.length} cells already finished, ${todo.length} to run`);
-    else o.progress(`night ${id}: ${todo.length} cells${o.shard ? ` (shard ${o.shard.index}/${o.shard.count} of ${matrix.length})` : ''}, ${o.jobs} at a time`);
-
-    // Kernels first, one at a time (a build already takes both cores), each once for all its cells.
-    const kernels = new Map<string, NightKernelRecord>();
-    for (const k of uniqueKernels(todo)) {
-      if (o.signal?.aborted) break;
-      const t0 = now().getTime();
-      o.progress(`kernel ${k.name}: preparing`);
-      let artifact: KernelArtifact | null = null;
-      let status: NightKernelRecord['status'] = 'ok';
-      let reason = '';
-      try {
-        artifact = await deps.prepareKernel(k.spec, (m) => o.progress(`kernel ${k.name}: ${m}`));
-      } catch (e) {
-        status = deps.kernelFault?.(e) ?? 'error';
-        reason = e instanceof Error ? e.message : String(e);
-        o.progress(`kernel ${k.name}: ${status === 'fail' ? 'FAILED' : 'ERROR'} — ${reason}`);
-      }
-      const patchsetHash = await seriesHash(k.spec);
-      const rec: NightKernelRecord = { schema: 1, key: k.key, name: k.name, spec: k.spec as Record<string, unknown>, status, reason, artifact, ...(patchsetHash !== undefined ? { patchsetHash } : {}), durationMs: now().getTime() - t0, preparedAt: now().toISOString() };
-      kernels.set(k.key, rec);
-      await saveKernel(dir, rec);
-    }
-
-    const cpus = cpusPerGuest(o.cores ?? availableParallelism(), o.jobs);
-    // Cells that would boot the same guest run one after another in it (see guest-pool.ts).
-    const guests = o.freshGuests ? undefined : new GuestPool();
-    const ran: string[] = [];
-    // For the ETA: cells ended tonight (by this process) and how long those that ran took.
-    let ended = 0;
-    const cellMs: number[] = [];
-    const tally = () => cellsStatus({ done: ended, total: todo.length, durationsMs: cellMs, parallel: o.jobs });
-    let interrupted = false;
-    // A full results disk stops the night cleanly: cells running now finish
-    // (each run records it as its infrastructure error), no new one starts,
-    // and the night stays unfinished so the same command resumes it.
-    let diskFull: string | null = null;
-    const runOneOrStop = async (plan: MatrixCell) => {
-      try {
-        await runOne(plan);
-      } catch (e) {
-        if (!isDiskFull(e)) throw e;
-        diskFull ??= `no space left on the device holding ${(e as NodeJS.ErrnoException).path ?? dir}`;
-        o.progress(`${plan.key}: STOPPED — ${diskFull}`);
-      }
-    };
-    const runOne = async (plan: MatrixCell) => {
-      const startedAt = now().toISOString();
-      const k = kernels.get(plan.kernelKey);
-      const finish = async (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]) => {
-        ended++;
-        await saveCell(dir, { schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: now().toISOString() });
-        await write(() => index.indexNight(dir));
-      };
-      // Not prepared at all: the night was interrupted before its kernel.
-      if (!k) {
-        interrupted = true;
-        return;
-      }
-      if (!k.artifact) return finish('not-run', `kernel ${plan.axes.kernel} could not be prepared: ${k.reason}`, []);
-      const hooks = {
-        kernel: k.artifact,
-        cpus,
-        resultsRoot: join(dir, 'runs'),
-        progress: (phase: string, msg: string) => o.progress(`${plan.key} [${phase}] ${msg}`),
-        signal: o.signal ?? new AbortController().signal,
-        guests,
-      };
-      // One guest; null when the night was interrupted (the cell is redone on resume).
-      const attempt = async (cell: MatrixCell, fresh = false): Promise<CellOutcome | null> => {
-        if (o.signal?.aborted) return null;
-        try {
-          // A rerun judges a failure: always a guest of its own.
-          const out = await deps.runCell(cell, fresh ? { ...hooks, guests: undefined } : hooks);
-          return out.record.status === 'interrupted' ? null : out;
-        } catch (e) {
-          if (o.signal?.aborted) return null;
-          throw e;
-        }
-      };
-      o.progress(`${plan.key}: start`);
-      let main: CellOutcome | null;
-      try {
-        main = await attempt(plan);
-      } catch (e) {
-        // Not the cell's fault: it is run again when the night resumes.
-        if (isDiskFull(e)) throw e;
-        // The cell's own preparation failed (its image, its suite's needs): it did not run tonight.
-        const why = e instanceof Error ? e.message : String(e);
-        await finish('not-run', `could not prepare the cell: ${why}`, []);
-        return o.progress(`${plan.key}: NOT RUN — ${why} · ${tally()}`);
-      }
-      if (!main) {
-        interrupted = true;
-        return;
-      }
-      const runs: NightRunRef[] = [{ id: main.record.id, dir: rel(dir, main.runDir), role: 'main' }];
-      const baselineNight = night.baseline ?? index.previousNightWithCell(id, plan.key);
-      const rerun = rerunFailures > 0 && baselineNight ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key), rerunFailures) : null;
-      if (rerun) {
-        o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${rerunFailures} time(s)`);
-        for (const cell of rerun.cells) {
-          const again = await attempt(cell, true).catch((e: unknown) => e as Error);
-          if (!again) {
-            interrupted = true;
-            return;
-          }
-          // A rerun that could not even be prepared leaves the main run's verdicts standing.
-          if (again instanceof Error) {
-            o.progress(`${plan.key}: rerun not run — ${again.message}`);
-            break;
-          }
-          runs.push({ id: again.record.id, dir: rel(dir, again.runDir), role: 'rerun', tests: rerun.keys });
-        }
-      }
-      await finish(main.record.status, main.record.reason, runs);
-      ran.push(plan.key);
-      cellMs.push(now().getTime() - Date.parse(startedAt));
-      o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''} · ${tally()}`);
+    const { todo, skipped } = await unfinishedCells(o, dir, id, cells, matrix.length);
+    const kernels = await prepareKernels(o, deps, dir, todo, now);
+    const run: NightRun = {
+      o,
+      deps,
+      now,
+      night,
+      dir,
+      index,
+      write,
+      kernels,
+      cpus: cpusPerGuest(o.cores ?? availableParallelism(), o.jobs),
+      // Cells that would boot the same guest run one after another in it (see guest-pool.ts).
+      guests: o.freshGuests ? undefined : new GuestPool(),
+      ran: [],
+      interrupted: false,
+      diskFull: null,
+      ended: 0,
+      cellMs: [],
+      todo: todo.length,
     };
     try {
-      await pool(todo, o.jobs, runOneOrStop, () => interrupted || diskFull !== null || Boolean(o.signal?.aborted) || lost.aborted);
+      await pool(todo, o.jobs, (plan) => runCellOrStop(run, plan), () => run.interrupted || run.diskFull !== null || Boolean(o.signal?.aborted) || lost.aborted);
     } finally {
-      await guests?.close();
+      await run.guests?.close();
     }
     // Another process took the night over (this one stalled past its lease): its record is theirs now.
     if (lost.aborted) throw new Error(`night ${id}: ${(lost.reason as Error).message}`);
 
-    interrupted ||= Boolean(o.signal?.aborted) || diskFull !== null;
+    const interrupted = run.interrupted || Boolean(o.signal?.aborted) || run.diskFull !== null;
     await releaseSpace();
     night.status = interrupted ? 'interrupted' : 'done';
     night.endedAt = interrupted ? null : now().toISOString();
     await saveNight(dir, night);
     await write(() => index.indexNight(dir));
-    return { nightId: id, dir, skipped, ran, interrupted, ...(diskFull ? { diskFull } : {}) };
+    return { nightId: id, dir, skipped, ran: run.ran, interrupted, ...(run.diskFull ? { diskFull: run.diskFull } : {}) };
   } finally {
     await owner?.release();
     index.close();
   }
+}
+
+/** The whole matrix and this shard's cells, every cell's inputs checked before anything starts. */
+async function nightCells(o: NightlyOptions, deps: NightlyDeps): Promise<{ matrix: MatrixCell[]; cells: MatrixCell[] }> {
+  const matrix = await expandMatrix(o.config);
+  if (!matrix.length) throw new NightlyInputError(`${o.config.file}: the matrix is empty (exclude: removes every cell): remove an exclude entry`);
+  const cells = shardCells(matrix, o.shard);
+  if (deps.checkCell) for (const c of cells) await deps.checkCell(c);
+  return { matrix, cells };
+}
+
+/** The night's record as it starts (or resumes: its baseline and start time stay). */
+function nightRecord(o: NightlyOptions, id: string, existing: NightRecord | null, matrix: string[], cells: string[], now: () => Date): NightRecord {
+  return {
+    schema: 1,
+    id,
+    configFile: o.config.file,
+    configHash: o.config.hash,
+    origin: o.config.origin,
+    shard: o.shard,
+    matrix,
+    cells,
+    baseline: o.baseline ?? existing?.baseline ?? null,
+    rerunFailures: o.rerunFailures ?? o.config.rerunFailures,
+    historyNights: o.config.historyNights,
+    startedAt: existing?.startedAt ?? now().toISOString(),
+    endedAt: null,
+    status: 'running',
+  };
+}
+
+/** The cells an earlier invocation of this night has not finished; says how many there are. */
+async function unfinishedCells(o: NightlyOptions, dir: string, id: string, cells: MatrixCell[], matrixSize: number): Promise<{ todo: MatrixCell[]; skipped: string[] }> {
+  const finished = new Set((await loadCells(dir)).map((c) => c.key));
+  const todo = cells.filter((c) => !finished.has(c.key));
+  const skipped = cells.filter((c) => finished.has(c.key)).map((c) => c.key);
+  if (skipped.length) o.progress(`night ${id}: ${skipped.length} of ${cells.length} cells already finished, ${todo.length} to run`);
+  else o.progress(`night ${id}: ${todo.length} cells${o.shard ? ` (shard ${o.shard.index}/${o.shard.count} of ${matrixSize})` : ''}, ${o.jobs} at a time`);
+  return { todo, skipped };
+}
+
+/** Kernels first, one at a time (a build already takes both cores), each once for all its cells; a failure is recorded, not thrown. */
+async function prepareKernels(o: NightlyOptions, deps: NightlyDeps, dir: string, todo: MatrixCell[], now: () => Date): Promise<Map<string, NightKernelRecord>> {
+  const kernels = new Map<string, NightKernelRecord>();
+  for (const k of uniqueKernels(todo)) {
+    if (o.signal?.aborted) break;
+    const t0 = now().getTime();
+    o.progress(`kernel ${k.name}: preparing`);
+    let artifact: KernelArtifact | null = null;
+    let status: NightKernelRecord['status'] = 'ok';
+    let reason = '';
+    try {
+      artifact = await deps.prepareKernel(k.spec, (m) => o.progress(`kernel ${k.name}: ${m}`));
+    } catch (e) {
+      status = deps.kernelFault?.(e) ?? 'error';
+      reason = e instanceof Error ? e.message : String(e);
+      o.progress(`kernel ${k.name}: ${status === 'fail' ? 'FAILED' : 'ERROR'} — ${reason}`);
+    }
+    const patchsetHash = await seriesHash(k.spec);
+    const rec: NightKernelRecord = { schema: 1, key: k.key, name: k.name, spec: k.spec as Record<string, unknown>, status, reason, artifact, ...(patchsetHash !== undefined ? { patchsetHash } : {}), durationMs: now().getTime() - t0, preparedAt: now().toISOString() };
+    kernels.set(k.key, rec);
+    await saveKernel(dir, rec);
+  }
+  return kernels;
+}
+
+/** What the cells of one night share while it runs, and what they tell it back. */
+interface NightRun {
+  o: NightlyOptions;
+  deps: NightlyDeps;
+  now: () => Date;
+  night: NightRecord;
+  dir: string;
+  index: ResultsIndex;
+  /** Index writes, one at a time. */
+  write: ReturnType<typeof serial>;
+  kernels: Map<string, NightKernelRecord>;
+  cpus: number;
+  guests: GuestPool | undefined;
+  /** Cells finished by this invocation. */
+  ran: string[];
+  /** A cell saw the night interrupted: no new cell starts, and the night is left to resume. */
+  interrupted: boolean;
+  /** Why the results disk stopped the night, once it has. */
+  diskFull: string | null;
+  /** For the ETA: cells ended tonight by this process, how long those that ran took, and how many it set out to run. */
+  ended: number;
+  cellMs: number[];
+  todo: number;
+}
+
+const tally = (run: NightRun) => cellsStatus({ done: run.ended, total: run.todo, durationsMs: run.cellMs, parallel: run.o.jobs });
+
+type CellHooks = Parameters<RunCell>[1];
+
+/**
+ * A full results disk stops the night cleanly: cells running now finish
+ * (each run records it as its infrastructure error), no new one starts,
+ * and the night stays unfinished so the same command resumes it.
+ */
+async function runCellOrStop(run: NightRun, plan: MatrixCell): Promise<void> {
+  try {
+    await runNightCell(run, plan);
+  } catch (e) {
+    if (!isDiskFull(e)) throw e;
+    run.diskFull ??= `no space left on the device holding ${(e as NodeJS.ErrnoException).path ?? run.dir}`;
+    run.o.progress(`${plan.key}: STOPPED — ${run.diskFull}`);
+  }
+}
+
+/** One cell of the night: its main run, reruns of what newly fails, and its record. */
+async function runNightCell(run: NightRun, plan: MatrixCell): Promise<void> {
+  const { o, dir } = run;
+  const startedAt = run.now().toISOString();
+  const k = run.kernels.get(plan.kernelKey);
+  const finish = (status: NightCellRecord['status'], reason: string, runs: NightRunRef[]) => finishCell(run, plan, startedAt, status, reason, runs);
+  // Not prepared at all: the night was interrupted before its kernel.
+  if (!k) {
+    run.interrupted = true;
+    return;
+  }
+  if (!k.artifact) return finish('not-run', `kernel ${plan.axes.kernel} could not be prepared: ${k.reason}`, []);
+  const hooks: CellHooks = {
+    kernel: k.artifact,
+    cpus: run.cpus,
+    resultsRoot: join(dir, 'runs'),
+    progress: (phase: string, msg: string) => o.progress(`${plan.key} [${phase}] ${msg}`),
+    signal: o.signal ?? new AbortController().signal,
+    guests: run.guests,
+  };
+  o.progress(`${plan.key}: start`);
+  let main: CellOutcome | null;
+  try {
+    main = await attemptCell(run, hooks, plan);
+  } catch (e) {
+    // Not the cell's fault: it is run again when the night resumes.
+    if (isDiskFull(e)) throw e;
+    // The cell's own preparation failed (its image, its suite's needs): it did not run tonight.
+    const why = e instanceof Error ? e.message : String(e);
+    await finish('not-run', `could not prepare the cell: ${why}`, []);
+    return o.progress(`${plan.key}: NOT RUN — ${why} · ${tally(run)}`);
+  }
+  if (!main) {
+    run.interrupted = true;
+    return;
+  }
+  const runs: NightRunRef[] = [{ id: main.record.id, dir: rel(dir, main.runDir), role: 'main' }];
+  if (!(await rerunNewFailures(run, hooks, plan, main, runs))) {
+    run.interrupted = true;
+    return;
+  }
+  await finish(main.record.status, main.record.reason, runs);
+  run.ran.push(plan.key);
+  run.cellMs.push(run.now().getTime() - Date.parse(startedAt));
+  o.progress(`${plan.key}: ${main.record.status.toUpperCase()}${main.record.reason ? ` — ${main.record.reason}` : ''} · ${tally(run)}`);
+}
+
+async function finishCell(run: NightRun, plan: MatrixCell, startedAt: string, status: NightCellRecord['status'], reason: string, runs: NightRunRef[]): Promise<void> {
+  run.ended++;
+  await saveCell(run.dir, { schema: 1, key: plan.key, axes: plan.axes, kernelKey: plan.kernelKey, plan: plan as unknown as Record<string, unknown>, status, reason, runs, startedAt, endedAt: run.now().toISOString() });
+  await run.write(() => run.index.indexNight(run.dir));
+}
+
+/** One guest; null when the night was interrupted (the cell is redone on resume). */
+async function attemptCell(run: NightRun, hooks: CellHooks, cell: MatrixCell, fresh = false): Promise<CellOutcome | null> {
+  const { signal } = run.o;
+  if (signal?.aborted) return null;
+  try {
+    // A rerun judges a failure: always a guest of its own.
+    const out = await run.deps.runCell(cell, fresh ? { ...hooks, guests: undefined } : hooks);
+    return out.record.status === 'interrupted' ? null : out;
+  } catch (e) {
+    if (signal?.aborted) return null;
+    throw e;
+  }
+}
+
+/**
+ * Tests that passed on the baseline night and fail now, run again (each
+ * rerun a run of the cell, added to `runs`). False when the night was
+ * interrupted meanwhile.
+ */
+async function rerunNewFailures(run: NightRun, hooks: CellHooks, plan: MatrixCell, main: CellOutcome, runs: NightRunRef[]): Promise<boolean> {
+  const { o, night, index } = run;
+  const times = night.rerunFailures;
+  const baselineNight = night.baseline ?? index.previousNightWithCell(night.id, plan.key);
+  const rerun = times > 0 && baselineNight ? rerunSelection(plan, main.record.tests, baselineVerdicts(index, baselineNight, plan.key), times) : null;
+  if (!rerun) return true;
+  o.progress(`${plan.key}: ${rerun.keys.length} test(s) passed on ${baselineNight} and fail now: rerunning ${times} time(s)`);
+  for (const cell of rerun.cells) {
+    const again = await attemptCell(run, hooks, cell, true).catch((e: unknown) => e as Error);
+    if (!again) return false;
+    // A rerun that could not even be prepared leaves the main run's verdicts standing.
+    if (again instanceof Error) {
+      o.progress(`${plan.key}: rerun not run — ${again.message}`);
+      break;
+    }
+    runs.push({ id: again.record.id, dir: rel(run.dir, again.runDir), role: 'rerun', tests: rerun.keys });
+  }
+  return true;
 }
 
 /** KCIDB's patchset hash of a built kernel's series; undefined when it cannot be read (the report then leaves it out). */

@@ -125,109 +125,133 @@ export interface LoopResult {
 /** A test whose passes break the guest this many times in a row is given up on. */
 const INFRA_LIMIT = 2;
 
+type Tally = TestTally & { weight: number; streak: number; rank: number };
+
+/** What the loop knows between passes. */
+interface LoopState {
+  tallies: Map<string, Tally>;
+  passes: PassRecord[];
+  /** Other crashes met, by dedup key. */
+  met: Map<string, MetCrash>;
+  first: LoopResult['first'];
+  timeToFirstMs: number | null;
+  /** Runs of the reproducing test still to do for its rate. */
+  confirmLeft: number;
+}
+
+type Ended = 'budget' | 'passes' | 'no-tests' | 'done';
+
 export async function reproLoop(guest: ReproGuest, o: LoopOptions): Promise<LoopResult> {
   const now = o.now ?? Date.now;
   const start = now();
   const deadline = start + o.budgetMs;
-  type Tally = TestTally & { weight: number; streak: number; rank: number };
-  const tallies = new Map<string, Tally>();
-  o.candidates.forEach((c, rank) => tallies.set(c.id, { id: c.id, runs: 0, hits: 0, otherCrashes: 0, infraErrors: 0, dropped: null, rate: wilson(0, 0), weight: Math.max(c.score, 1), streak: 0, rank }));
+  const st: LoopState = { tallies: new Map(), passes: [], met: new Map(), first: null, timeToFirstMs: null, confirmLeft: 0 };
+  o.candidates.forEach((c, rank) => st.tallies.set(c.id, { id: c.id, runs: 0, hits: 0, otherCrashes: 0, infraErrors: 0, dropped: null, rate: wilson(0, 0), weight: Math.max(c.score, 1), streak: 0, rank }));
   const byId = new Map(o.candidates.map((c) => [c.id, c]));
-  const passes: PassRecord[] = [];
-  const met = new Map<string, MetCrash>();
-  let first: LoopResult['first'] = null;
-  let timeToFirstMs: number | null = null;
-  let confirmLeft = 0;
-  let ended: 'budget' | 'passes' | 'no-tests' | 'done' = 'budget';
+  let ended: Ended = 'budget';
 
   try {
     for (;;) {
-      const active = [...tallies.values()].filter((t) => t.dropped === null);
-      if (first && confirmLeft <= 0) {
-        ended = 'done';
+      const active = [...st.tallies.values()].filter((t) => t.dropped === null);
+      const end = stopBeforePass(st, active, () => now() >= deadline, o.maxPasses);
+      if (end) {
+        ended = end;
         break;
       }
-      if (active.length === 0) {
-        ended = 'no-tests';
-        break;
-      }
-      if (now() >= deadline) {
-        ended = 'budget';
-        break;
-      }
-      if (o.maxPasses !== undefined && passes.length >= o.maxPasses) {
-        ended = 'passes';
-        break;
-      }
-      // After the first reproduction only its test runs (for the rate); before
-      // it, tests take turns in proportion to their score (stride scheduling).
-      const t: Tally = first ? tallies.get(first.test)! : active.reduce((a, b) => ((b.runs + 1) / b.weight < (a.runs + 1) / a.weight ? b : a));
-      if (first && t.dropped !== null) {
-        confirmLeft = 0;
+      const t = nextTest(st, active);
+      if (st.first && t.dropped !== null) {
+        st.confirmLeft = 0;
         continue;
       }
       const c: Candidate = byId.get(t.id)!;
       const pass = await guest.runOnce([c], { deadline });
-      const index = passes.length;
-      const run = pass.runs.find((r) => r.id === c.id);
-      const rec: PassRecord = { index, test: c.id, status: run?.status ?? (pass.infraError ? 'infra-error' : 'not-run'), durationMs: run?.durationMs ?? 0, bootMs: pass.bootMs, matched: false, crashes: [], infraError: pass.infraError, elapsedMs: 0, runDir: pass.runDir ?? null };
-      const seen: Array<{ r: CrashReport; test: string | null }> = [...(run?.crashes ?? []).map((r) => ({ r, test: c.id })), ...pass.crashes.map((r) => ({ r, test: null }))];
-      let hit: { r: CrashReport; m: CrashMatch } | null = null;
-      let other = false;
-      for (const { r, test } of seen) {
-        const m = matchCrash(o.want, r);
-        rec.crashes.push({ title: r.title, verdict: m.verdict });
-        if (m.verdict === 'same') {
-          hit ??= { r, m };
-          continue;
-        }
-        other = true;
-        if (o.anyCrash) hit ??= { r, m };
-        const k = r.dedupKey;
-        const prev = met.get(k);
-        if (prev) prev.count++;
-        else met.set(k, { report: r, verdict: m.verdict, why: m.why, test, count: 1, firstPass: index });
-      }
-      if (pass.infraError && !run && seen.length === 0) {
-        // Nothing learned: not a run of the test. Give up on a test that keeps breaking the guest.
-        t.infraErrors++;
-        if (++t.streak >= INFRA_LIMIT) t.dropped = `the guest broke ${t.streak} times in a row: ${pass.infraError}`;
-      } else {
-        t.streak = 0;
-        if (run?.status === 'skip' && seen.length === 0) t.dropped = `skipped: ${run.reason ?? 'the test cannot run in this guest'}`;
-        else {
-          t.runs++;
-          if (hit) t.hits++;
-          if (other) t.otherCrashes++;
-        }
-      }
-      rec.matched = hit !== null && hit.m.verdict === 'same';
+      const { rec, hit } = judgePass(o, st, t, c, pass);
       rec.elapsedMs = now() - start;
-      passes.push(rec);
+      st.passes.push(rec);
       o.onPass?.(rec);
-      if (first) confirmLeft--;
+      if (st.first) st.confirmLeft--;
       else if (hit) {
-        first = { report: hit.r, test: c.id, pass: index, match: hit.m, runDir: rec.runDir };
-        timeToFirstMs = rec.elapsedMs;
-        confirmLeft = o.confirm ?? 0;
+        st.first = { report: hit.r, test: c.id, pass: rec.index, match: hit.m, runDir: rec.runDir };
+        st.timeToFirstMs = rec.elapsedMs;
+        st.confirmLeft = o.confirm ?? 0;
       }
     }
   } finally {
     await guest.close();
   }
+  return loopResult(st, ended, now() - start);
+}
 
+/** Why the loop ends before another pass, or null to go on. The clock is read only when the earlier reasons do not hold. */
+function stopBeforePass(st: LoopState, active: Tally[], pastDeadline: () => boolean, maxPasses: number | undefined): Ended | null {
+  if (st.first && st.confirmLeft <= 0) return 'done';
+  if (active.length === 0) return 'no-tests';
+  if (pastDeadline()) return 'budget';
+  if (maxPasses !== undefined && st.passes.length >= maxPasses) return 'passes';
+  return null;
+}
+
+/**
+ * After the first reproduction only its test runs (for the rate); before
+ * it, tests take turns in proportion to their score (stride scheduling).
+ */
+function nextTest(st: LoopState, active: Tally[]): Tally {
+  return st.first ? st.tallies.get(st.first.test)! : active.reduce((a, b) => ((b.runs + 1) / b.weight < (a.runs + 1) / a.weight ? b : a));
+}
+
+/** One pass of test `c` judged: its record, the crash it hit (the wanted one, or any with anyCrash), other crashes met, and the test's tally. */
+function judgePass(o: LoopOptions, st: LoopState, t: Tally, c: Candidate, pass: Pass): { rec: PassRecord; hit: { r: CrashReport; m: CrashMatch } | null } {
+  const index = st.passes.length;
+  const run = pass.runs.find((r) => r.id === c.id);
+  const rec: PassRecord = { index, test: c.id, status: run?.status ?? (pass.infraError ? 'infra-error' : 'not-run'), durationMs: run?.durationMs ?? 0, bootMs: pass.bootMs, matched: false, crashes: [], infraError: pass.infraError, elapsedMs: 0, runDir: pass.runDir ?? null };
+  const seen: Array<{ r: CrashReport; test: string | null }> = [...(run?.crashes ?? []).map((r) => ({ r, test: c.id })), ...pass.crashes.map((r) => ({ r, test: null }))];
+  let hit: { r: CrashReport; m: CrashMatch } | null = null;
+  let other = false;
+  for (const { r, test } of seen) {
+    const m = matchCrash(o.want, r);
+    rec.crashes.push({ title: r.title, verdict: m.verdict });
+    if (m.verdict === 'same') {
+      hit ??= { r, m };
+      continue;
+    }
+    other = true;
+    if (o.anyCrash) hit ??= { r, m };
+    const k = r.dedupKey;
+    const prev = st.met.get(k);
+    if (prev) prev.count++;
+    else st.met.set(k, { report: r, verdict: m.verdict, why: m.why, test, count: 1, firstPass: index });
+  }
+  if (pass.infraError && !run && seen.length === 0) {
+    // Nothing learned: not a run of the test. Give up on a test that keeps breaking the guest.
+    t.infraErrors++;
+    if (++t.streak >= INFRA_LIMIT) t.dropped = `the guest broke ${t.streak} times in a row: ${pass.infraError}`;
+  } else {
+    t.streak = 0;
+    if (run?.status === 'skip' && seen.length === 0) t.dropped = `skipped: ${run.reason ?? 'the test cannot run in this guest'}`;
+    else {
+      t.runs++;
+      if (hit) t.hits++;
+      if (other) t.otherCrashes++;
+    }
+  }
+  rec.matched = hit !== null && hit.m.verdict === 'same';
+  return { rec, hit };
+}
+
+function loopResult(st: LoopState, ended: Ended, elapsedMs: number): LoopResult {
+  const { first } = st;
   const stop: StopReason = first ? (first.match.verdict === 'same' ? 'reproduced' : 'any-crash') : ended === 'done' ? 'budget' : ended;
-  const tests = [...tallies.values()].map(({ weight: _w, streak: _s, rank: _r, ...t }) => ({ ...t, rate: wilson(t.hits, t.runs) }));
-  const firstTally = first ? tests.find((x) => x.id === first!.test)! : null;
+  const tests = [...st.tallies.values()].map(({ weight: _w, streak: _s, rank: _r, ...t }) => ({ ...t, rate: wilson(t.hits, t.runs) }));
+  const firstTally = first ? tests.find((x) => x.id === first.test)! : null;
   return {
     reproduced: first?.match.verdict === 'same',
     stop,
     first,
-    timeToFirstMs,
+    timeToFirstMs: st.timeToFirstMs,
     rate: firstTally ? firstTally.rate : null,
     tests,
-    met: [...met.values()],
-    passes,
-    elapsedMs: now() - start,
+    met: [...st.met.values()],
+    passes: st.passes,
+    elapsedMs,
   };
 }
