@@ -76,8 +76,10 @@ when the rate is low). A step is bad after 2 matching crashes. A step that
 does not build, or does not boot where the bad end did, is skipped; infra
 errors are retried and never counted; a step that builds the same kernel as
 another (a comment or documentation patch) reuses its runs. Each line of
-progress prints the running confidence: the probability that no good verdict
-was a missed bug. The named patch is verified before it is reported as
+progress prints the running confidence: a conservative lower bound on the
+chance that no good verdict was a missed bug (each clean kernel counted as if
+it carried the bug at the rate's lower bound; docs/bisect.md has its
+calibration). The named patch is verified before it is reported as
 confident: its parent is clean (with --reverse: still shows the bug, and the
 good end is tested clean), and then one check of a fallback chain, each tried
 only when the one before cannot be made (does not apply, build or boot):
