@@ -314,7 +314,7 @@ export function selectSeries(mails: Mail[], source: string): Series {
   };
 }
 
-/** A clean single-message mbox for `git am`: decoded body, plain subject, LF line ends. */
+/** A clean single-message mboxrd for `git am --patch-format=mboxrd`: decoded body, plain subject, LF line ends. */
 function renderMail(m: Mail, title: string): string {
   const date = m.date ? m.date.toUTCString() : 'Thu, 1 Jan 1970 00:00:00 +0000';
   let body = m.body.replace(/\n*$/, '\n');
@@ -455,7 +455,7 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
     // account whatever the umask made of their modes.
     const sandbox = await gitSandbox(worktree);
     sandbox.writable!.push(dir);
-    const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
+    const r = await git(worktree, ['am', '--quiet', '--no-3way', '--patch-format=mboxrd', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
     if (r.exitCode === 0) return;
     const out = `${r.stdout}\n${r.stderr}`;
     const f = parseAmFailure(out);
