@@ -11,7 +11,7 @@ import type { Series } from '../../harness/src/kernel/series.ts';
 import type { CrashReport, RunRecord, TestResult } from '../../harness/src/results/records.ts';
 
 const patch = (n: number) => ({ number: n, total: 4, version: 1, title: `p${n}`, from: 'A <a@b>', date: null, messageId: null, origin: `x#${n}`, mail: `mail ${n}` });
-const series: Series = { patches: [1, 2, 3, 4].map(patch), version: 1, cover: null, baseCommit: 'abc123', rangeBase: null, hash: 'full', notes: [], source: '/s.mbox' };
+const series: Series = { patches: [1, 2, 3, 4].map(patch), version: 1, cover: null, baseCommit: 'abc123', prerequisites: [], rangeBase: null, hash: 'full', notes: [], source: '/s.mbox' };
 const seriesPlan = { input: { kind: 'series' as const, spec: '/s.mbox', series, patches: [] }, ref: null };
 
 t.test('a series step is a subset of the series on the same base', async (t) => {

@@ -235,3 +235,10 @@ t.test('decodeWords and syzbotInfo', async (t) => {
   t.equal(s?.extid, '5c1d9e8f7a6b5c4d3e2f', 'found in a quoted reply too');
   t.equal(syzbotInfo({ subject: 'crash', from: 'me', date: null, messageId: null, inReplyTo: null }, 'no bot here'), null);
 });
+
+t.test('decodeWords is mailparser\'s decoder: charsets, folding, split multibyte words', async (t) => {
+  t.equal(decodeWords('=?iso-8859-2?q?J=F3zef_=A3ukasz?= <j@x>'), 'Józef Łukasz <j@x>', 'latin-2, not read as latin-1');
+  t.equal(decodeWords('=?utf-8?b?SsO2?= =?utf-8?b?cmc=?='), 'Jörg', 'adjacent words join without the space');
+  t.equal(decodeWords('=?UTF-8?B?w7Y=?=x'), 'öx');
+  t.equal(decodeWords('plain [PATCH] dax: x'), 'plain [PATCH] dax: x');
+});

@@ -206,3 +206,18 @@ t.test('a b4 am -o directory: the .mbx series and its .cover letter', async (t) 
   t.same(s.patches.map((p) => p.title), ['dax: one', 'dax: two'], 'the .mbx patches, in order');
   t.equal(s.cover?.title, 'dax fixes', 'the .cover file is the cover letter');
 });
+
+t.test('b4 am -o as b4 writes it: git-am mbox (unquoted From lines, decoded headers) and a bare .cover', async (t) => {
+  const dir = join(fixtures, 'b4-am');
+  const s = await loadSeries(dir);
+  t.same(s.patches.map((p) => p.title), ['dax: check the entry size before a PMD insert', 'dax: keep the entry locked across the fault retry']);
+  t.same(s.patches.map((p) => `${p.number}/${p.total} v${p.version}`), ['1/2 v2', '2/2 v2']);
+  t.equal(s.patches[0]!.from, 'Jörg Rödel <jrodel@example.org>', 'b4 writes headers decoded (raw UTF-8)');
+  t.match(s.patches[1]!.mail, /\n>From the report: the WARN fires only with two faulting threads\.\n/, 'a body line starting "From " stays in its patch (quoted for git am)');
+  t.equal(s.cover?.title, 'dax: fixes for PMD faults', 'the .cover file (no From_ line) is the cover letter');
+  t.equal(s.cover?.messageId, '<20250114-dax-pmd-v2-0-1f2e3d4c5b6a@example.org>');
+  t.equal(s.baseCommit, '639284df4128abf014e4fcec3ddd2ff2cd6c74d8');
+  t.same(s.prerequisites, ['8d2e1c3b4a5f60718293a4b5c6d7e8f901234567', '0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6']);
+  t.match(s.notes.join('\n'), /2 prerequisite patch\(es\)/);
+  t.notOk(s.notes.some((n) => /ignored|dropped|skipped/.test(n)), s.notes.join('; '));
+});

@@ -44,7 +44,7 @@ t.test('a series is applied by the sandbox account; root git still works in the 
   chmodSync(hook, 0o755);
   const series = {
     patches: [{ number: 1, total: 1, version: 1, title: 'change b', from: 't <t@t>', date: null, messageId: null, origin: 'x#1', mail }],
-    version: 1, cover: null, baseCommit: null, rangeBase: null, hash: 'h'.repeat(64), notes: [], source: 'x.mbox',
+    version: 1, cover: null, baseCommit: null, prerequisites: [], rangeBase: null, hash: 'h'.repeat(64), notes: [], source: 'x.mbox',
   };
   await applySeries(repo, series as never);
   t.equal(readFileSync(join(repo, 'f'), 'utf8'), 'a\nB\nc\n', 'the patch is applied');

@@ -56,6 +56,11 @@ export interface Series {
   cover: { title: string; messageId: string | null } | null;
   /** From a `base-commit:` trailer (b4/format-patch --base), when present. */
   baseCommit: string | null;
+  /**
+   * `prerequisite-patch-id:` trailers (format-patch --base, b4): patches the
+   * series needs below it that are not in base-commit. Not fetched: named.
+   */
+  prerequisites: string[];
   /** For a git range A..B: the commit A resolves to. */
   rangeBase: string | null;
   /** Content hash of the selected patches, in order: part of the build key. */
@@ -67,16 +72,23 @@ export interface Series {
 
 // ------------------------------------------------------------ splitting ---
 
-/** Split an mbox into its messages. Also accepts a single mail without a From_ line. */
+/**
+ * Split an mbox into its messages. Also accepts a single mail without a From_ line.
+ * A From_ line starts a message only when a header line follows it: git am's
+ * mbox (what `b4 am` and format-patch write) leaves body lines such as
+ * "From the report: ..." unquoted.
+ */
 export function splitMbox(text: string): string[] {
   const t = normalizeNewlines(text);
   const lines = t.split('\n');
-  const starts = mboxStarts(lines);
+  const starts = mboxStarts(lines, { accept: (i) => HEADER_LINE.test(lines[i + 1] ?? '') });
   if (starts.length === 0) return t.trim() ? [t] : [];
   return mboxMessages(lines, starts)
     .map((m) => m.lines.join('\n'))
     .filter((m) => m.trim() !== '');
 }
+
+const HEADER_LINE = /^[A-Za-z][\w-]*:/;
 
 export function normalizeNewlines(s: string): string {
   return s.replace(/\r\n?/g, '\n');
@@ -124,6 +136,7 @@ export function hasDiff(body: string): boolean {
 }
 
 const BASE_RE = /^base-commit:\s*([0-9a-f]{7,40})\s*$/m;
+const PREREQ_RE = /^prerequisite-patch-id:\s*([0-9a-f]{40})\s*$/gim;
 
 // ------------------------------------------------------------- parsing ---
 
@@ -263,6 +276,20 @@ export function selectSeries(mails: Mail[], source: string): Series {
     }
   }
 
+  // As git format-patch --base writes them: in the cover letter, or below the
+  // first patch's --- when there is none. The first mail that has any names all.
+  let prerequisites: string[] = [];
+  for (const m of [coverCand?.mail, ...ordered.map((p) => p.mail)]) {
+    const ids = m ? [...m.body.matchAll(PREREQ_RE)].map((x) => x[1]!.toLowerCase()) : [];
+    if (ids.length) {
+      prerequisites = [...new Set(ids)];
+      break;
+    }
+  }
+  if (prerequisites.length) {
+    notes.push(`the series names ${prerequisites.length} prerequisite patch(es) (prerequisite-patch-id ${prerequisites.map((p) => p.slice(0, 12)).join(', ')}): they must be in the base; if git am fails, apply them first (b4 shazam fetches them)`);
+  }
+
   const out: Patch[] = ordered.map((p, i) => ({
     number: i + 1,
     total: ordered.length,
@@ -279,6 +306,7 @@ export function selectSeries(mails: Mail[], source: string): Series {
     version,
     cover: coverCand ? { title: coverCand.info.title, messageId: coverCand.mail.messageId } : null,
     baseCommit,
+    prerequisites,
     rangeBase: null,
     hash: sha256(...out.map((p) => p.mail)),
     notes,
@@ -286,7 +314,7 @@ export function selectSeries(mails: Mail[], source: string): Series {
   };
 }
 
-/** A clean single-message mbox for `git am`: decoded body, plain subject, LF line ends. */
+/** A clean single-message mboxrd for `git am --patch-format=mboxrd`: decoded body, plain subject, LF line ends. */
 function renderMail(m: Mail, title: string): string {
   const date = m.date ? m.date.toUTCString() : 'Thu, 1 Jan 1970 00:00:00 +0000';
   let body = m.body.replace(/\n*$/, '\n');
@@ -427,7 +455,7 @@ export async function applySeries(worktree: string, series: Series): Promise<voi
     // account whatever the umask made of their modes.
     const sandbox = await gitSandbox(worktree);
     sandbox.writable!.push(dir);
-    const r = await git(worktree, ['am', '--quiet', '--no-3way', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
+    const r = await git(worktree, ['am', '--quiet', '--no-3way', '--patch-format=mboxrd', ...files], { reject: false, env, timeoutMs: 600_000, sandbox });
     if (r.exitCode === 0) return;
     const out = `${r.stdout}\n${r.stderr}`;
     const f = parseAmFailure(out);

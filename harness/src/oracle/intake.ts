@@ -9,6 +9,7 @@ import { MBOX_FROM, mboxMessages, mboxStarts } from '../host/mbox.ts';
 // From their modules, not index.ts: index.ts re-exports this file.
 import { matchStart } from './patterns.js';
 import { normaliseLine } from './lines.js';
+import libmime from 'libmime';
 
 export type IntakeForm = 'console' | 'mail' | 'mbox';
 
@@ -155,14 +156,17 @@ function rawMessage(lines: string[], startLine: number): RawMessage {
   };
 }
 
-/** RFC 2047 encoded words (=?utf-8?q?...?= / =?utf-8?b?...?=) in a header value. */
+/**
+ * RFC 2047 encoded words (=?utf-8?q?...?= / =?iso-8859-1?b?...?=) in a header
+ * value, decoded by libmime: the decoder mailparser uses for a mailed series,
+ * so a subject reads the same in both (any charset iconv-lite knows).
+ */
 export function decodeWords(v: string): string {
-  return v
-    .replace(/\?=\s+=\?/g, '?==?')
-    .replace(/=\?([^?]+)\?([qQbB])\?([^?]*)\?=/g, (_, charset: string, enc: string, data: string) => {
-      const bytes = enc.toLowerCase() === 'b' ? Buffer.from(data, 'base64') : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1');
-      return /^(?:utf-?8|us-ascii)$/i.test(charset) ? bytes.toString('utf8') : bytes.toString('latin1');
-    });
+  try {
+    return libmime.decodeWords(v);
+  } catch {
+    return v;
+  }
 }
 
 const SYZBOT_FIELDS: Array<[keyof SyzbotInfo, RegExp]> = [
