@@ -54,3 +54,11 @@ t.test('a nightly cell spells settings by its config keys', async (t) => {
   t.equal(configKeyOf('ref'), 'ref');
   t.equal(configKeyOf('nvdimmSize'), 'nvdimmSize');
 });
+
+t.test("a suite's input error: --test/--fs on the command line, tests/modes in a nightly cell", async (t) => {
+  const { suiteByName } = await import('../../harness/src/suites/index.ts');
+  const e = await suiteByName('smoke').check({ tests: ['pmd_pte_mix'] }).then(() => null, (x: unknown) => x);
+  t.ok(e instanceof InputError);
+  t.match(messageOf(e), /^--test pmd_pte_mix is not a test of the smoke: .* \(or --fs\), or the --suite whose test it is$/);
+  t.match((e as InputError).spelled(configKeyOf), /^tests pmd_pte_mix is not a test of the smoke: .* \(or modes\), or the suite whose test it is$/);
+});

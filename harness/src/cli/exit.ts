@@ -57,6 +57,11 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = {
   kernel: '--kernel',
   modules: '--modules',
   kernelPackage: '--kernel-package',
+  // A suite's (suites/suite.ts SUITE_SETTINGS); ndctl is its tree option.
+  suite: '--suite',
+  test: '--test',
+  fs: '--fs',
+  ndctl: '--ndctl',
 };
 
 /** A setting as the CLI spells it: the flag that gives it (a key without one stays as it is). */

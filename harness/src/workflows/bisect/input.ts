@@ -3,7 +3,7 @@
 // first-parent commits), and the tests a step runs.
 import { resolve } from 'node:path';
 import type { BisectPatchRef } from '../../results/records.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, textOf } from '../../host/errors.ts';
 import { git, loadSeries, parseSourceSpec, resolveCommit, resolveSource, type Series } from '../../kernel/index.ts';
 import { SuiteInputError, allSuites, selectTests, suiteByName, type SuiteName } from '../../suites/index.ts';
 import type { Direction } from './types.ts';
@@ -31,7 +31,7 @@ export async function parseTests(given: string[], tree: string | undefined): Pro
     sel = await selectTests(given);
   } catch (e) {
     if (!(e instanceof SuiteInputError)) throw e;
-    throw new BisectInputError(e.message);
+    throw new BisectInputError(e.text);
   }
   const { suite, ids } = sel;
   if (suite.tree) {
@@ -39,7 +39,7 @@ export async function parseTests(given: string[], tree: string | undefined): Pro
     try {
       await suite.tree.check(tree);
     } catch (e) {
-      throw new BisectInputError((e as Error).message);
+      throw new BisectInputError(textOf(e));
     }
   } else if (tree) {
     const owner = allSuites().find((s) => s.tree);
