@@ -62,3 +62,23 @@ t.test("a suite's input error: --test/--fs on the command line, tests/modes in a
   t.match(messageOf(e), /^--test pmd_pte_mix is not a test of the smoke: .* \(or --fs\), or the --suite whose test it is$/);
   t.match((e as InputError).spelled(configKeyOf), /^tests pmd_pte_mix is not a test of the smoke: .* \(or modes\), or the suite whose test it is$/);
 });
+
+t.test('workflow input errors name their settings; the CLI says --shard, --resume', async (t) => {
+  const { parseShard } = await import('../../harness/src/workflows/nightly/config.ts');
+  const { readSaved } = await import('../../harness/src/workflows/bisect/workflow.ts');
+  const shard = (() => {
+    try {
+      parseShard('x');
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })();
+  t.equal((shard as Error).message, 'shard "x" is not i/N: write e.g. shard 1/4');
+  t.equal(messageOf(shard), '--shard "x" is not i/N: write e.g. --shard 1/4');
+  const dir = await import('node:fs/promises').then((fs) => fs.mkdtemp(`${(process.env.TMPDIR ?? '/tmp').replace(/\/$/, '')}/settings-`));
+  t.teardown(() => import('node:fs/promises').then((fs) => fs.rm(dir, { recursive: true, force: true })));
+  const resume = await thrownAsync(() => readSaved(dir));
+  t.equal(messageOf(resume), `--resume ${dir} holds no state.json: give the directory a bisection wrote (results/bisect-<id>)`);
+  t.match((resume as Error).message, /^resume /);
+});

@@ -62,6 +62,17 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = {
   test: '--test',
   fs: '--fs',
   ndctl: '--ndctl',
+  // The workflows' (workflows/settings.ts).
+  good: '--good',
+  bad: '--bad',
+  reverse: '--reverse',
+  resume: '--resume',
+  seconds: '--seconds',
+  night: '--night',
+  shard: '--shard',
+  baseline: '--baseline',
+  results: '--results',
+  crash: '--crash',
 };
 
 /** A setting as the CLI spells it: the flag that gives it (a key without one stays as it is). */
