@@ -82,3 +82,11 @@ t.test('workflow input errors name their settings; the CLI says --shard, --resum
   t.equal(messageOf(resume), `--resume ${dir} holds no state.json: give the directory a bisection wrote (results/bisect-<id>)`);
   t.match((resume as Error).message, /^resume /);
 });
+
+t.test('a kernel config hint names allowDropped; the CLI says --allow-dropped', async (t) => {
+  const { ConfigError } = await import('../../harness/src/kernel/errors.ts');
+  const { ALLOW_DROPPED } = await import('../../harness/src/kernel/settings.ts');
+  const e = new ConfigError('config options dropped by Kconfig: X', withSettings`fix the fragment, or pass ${ALLOW_DROPPED}`);
+  t.equal(messageOf(e), 'config options dropped by Kconfig: X — fix the fragment, or pass --allow-dropped');
+  t.equal(e.hint, 'fix the fragment, or pass allowDropped');
+});

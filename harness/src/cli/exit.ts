@@ -57,6 +57,7 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = {
   kernel: '--kernel',
   modules: '--modules',
   kernelPackage: '--kernel-package',
+  allowDropped: '--allow-dropped',
   // A suite's (suites/suite.ts SUITE_SETTINGS); ndctl is its tree option.
   suite: '--suite',
   test: '--test',

@@ -19,7 +19,7 @@ import { BuildError, SourceError } from './errors.ts';
 import { withLock } from './lock.ts';
 import { TEST_TREES, preferExtraModules } from './test-modules.ts';
 import { withSettings } from '../host/errors.ts';
-import { SOURCE } from './settings.ts';
+import { KERNEL_PACKAGE, SOURCE } from './settings.ts';
 
 /** `6.1.0-56-amd64` → `6.1`: the linux-source package series of a Debian release. */
 export function sourceSeries(release: string): string | null {
@@ -52,7 +52,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
       if (src.ref !== deb.version)
         throw new SourceError(
           `linux-source-${series} in apt is ${src.ref}, the stock kernel is ${deb.version}`,
-          'run apt-get update so both are the newest, or pick the matching kernel with --kernel-package',
+          withSettings`run apt-get update so both are the newest, or pick the matching kernel with ${KERNEL_PACKAGE}`,
         );
       const shadow = join(tmp, 'src');
       await mkdir(shadow, { recursive: true });

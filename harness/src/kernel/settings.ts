@@ -9,3 +9,4 @@ export const SERIES = setting('series');
 export const KERNEL = setting('kernel');
 export const MODULES = setting('modules');
 export const KERNEL_PACKAGE = setting('kernelPackage');
+export const ALLOW_DROPPED = setting('allowDropped');

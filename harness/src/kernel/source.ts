@@ -415,7 +415,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await unpackDeb(deb, work, 900_000);
   const srcDir = join(work, 'usr', 'src');
   const tarball = (await readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|bz2|gz|zst)$/.test(f));
-  if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, 'report this package version; use another with --source debian:X.Y');
+  if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, withSettings`report this package version; use another with ${SOURCE} debian:X.Y`);
   await run('tar', ['-xf', join(srcDir, tarball), '-C', work], { timeoutMs: 1800_000 });
   const top = tarball.replace(/\.tar\.\w+$/, '');
   const { rename } = await import('node:fs/promises');
@@ -433,7 +433,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await git(repoDir, ['add', '-A'], { timeoutMs: 1800_000, env });
   const count = await git(repoDir, ['ls-files', '--cached', '--', 'fs/dax.c', 'Makefile']);
   if (count.stdout.trim().split('\n').filter(Boolean).length < 2) {
-    throw new FetchError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, 'report this package version; use another with --source debian:X.Y');
+    throw new FetchError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, withSettings`report this package version; use another with ${SOURCE} debian:X.Y`);
   }
   await git(repoDir, ['commit', '-q', '--no-verify', '-m', `${pkg} ${version} (Debian source package)`], { timeoutMs: 1800_000, env });
   await git(repoDir, ['tag', `debian/${version.replace(/[:~]/g, '_')}`], { env });
