@@ -5,6 +5,7 @@ import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNightConfig, parseNightConfig, expandMatrix, shardCells, parseShard, uniqueKernels, NightConfigError } from '../../harness/src/workflows/nightly/config.ts';
+import { messageOf } from '../../harness/src/cli/exit.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'nightly-config-'));
 await mkdir(join(dir, 'linux'));
@@ -66,7 +67,19 @@ t.test('shards: contiguous, disjoint, covering, deterministic', async (t) => {
   t.same(parseShard('2/4'), { index: 2, count: 4 });
   t.throws(() => parseShard('0/4'), NightConfigError);
   t.throws(() => parseShard('5/4'), NightConfigError);
-  t.throws(() => parseShard('1-4'), /--shard "1-4" is not i\/N/);
+  t.throws(() => parseShard('1-4'), /^shard "1-4" is not i\/N/, 'below the CLI: the setting');
+  t.match(
+    (() => {
+      try {
+        parseShard('1-4');
+      } catch (e) {
+        return messageOf(e);
+      }
+      return '';
+    })(),
+    /^--shard "1-4" is not i\/N: write e\.g\. --shard 1\/4$/,
+    'the CLI: its flag',
+  );
 });
 
 t.test('mistakes: one line naming file, key and fix', async (t) => {

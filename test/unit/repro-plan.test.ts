@@ -16,6 +16,16 @@ import { NDCTL_PATHS } from '../../harness/src/suites/ndctl/paths.js';
 import { loadManifest } from '../../harness/src/suites/stressors/stressor-manifest.js';
 import { reproCatalogue } from '../../harness/src/suites/index.js';
 import { isInputError } from '../../harness/src/host/errors.js';
+import { messageOf } from '../../harness/src/cli/exit.ts';
+
+const cliSays = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (e) {
+    return messageOf(e);
+  }
+  return 'no error';
+};
 
 const here = dirname(fileURLToPath(import.meta.url));
 const intake = (f: string) => readFileSync(join(here, '../../harness/src/oracle/corpus/intake', f), 'utf8');
@@ -65,7 +75,8 @@ t.test('the crash a report is about, and bad picks', async (t) => {
   t.equal(reportFacts(thread, idx, 3).title, 'kernel BUG in dax_fault_iter', '--crash 3');
   t.equal(reportFacts(thread, idx).others.length, 0, 'the quoted copy and the v2 crash (renamed frame) are the same bug');
   t.equal(reportFacts(await readReport(corpus('two-reports.log')), idx).others.length, 1, 'a second, different crash is another');
-  t.throws(() => reportFacts(thread, idx, 4), /--crash 4 is not one of its 3 crash/);
+  t.throws(() => reportFacts(thread, idx, 4), /^crash 4 is not one of its 3 crash/);
+  t.match(cliSays(() => reportFacts(thread, idx, 4)), /^--crash 4 is not one of its 3 crash/, 'the CLI: its flag');
   const quotedOnly = await readReport(intake('quoted-once.eml'));
   t.equal(reportFacts(quotedOnly, idx).crash.source.depth, 1, 'a quoted crash when nothing else is there');
   try {

@@ -10,7 +10,7 @@ import { execInKept, keptLogin, shellInKept } from '../workflows/attach.ts';
 import { connectHost, crashNotice, guestRefusal, guestState, readGuest, GuestRefusedError, GUEST_DIR, GUEST_FILE, type GuestInfo } from '../workflows/kept.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
-import { usageError } from './exit.ts';
+import { messageOf, usageError } from './exit.ts';
 
 export const ATTACH_HELP = `usage: dax-harness attach [--results DIR] RUN [-- COMMAND [ARG...]]
 
@@ -83,7 +83,7 @@ export async function attachCommand(argv: string[]): Promise<number> {
   try {
     ({ dir, info } = await locate(p.rest[0]!, p.a.results));
   } catch (e) {
-    return bad((e as Error).message);
+    return bad(messageOf(e));
   }
   if (!info) return bad(`run ${p.rest[0]} has no guest up (keep one with dax-harness run --keep, or open one with dax-harness shell)`);
   const refused = await guestRefusal(dir, info.run, 'attach to');
@@ -132,7 +132,7 @@ export async function stopCommand(argv: string[]): Promise<number> {
   try {
     ({ dir, info } = await locate(p.rest[0]!, p.a.results));
   } catch (e) {
-    return bad((e as Error).message);
+    return bad(messageOf(e));
   }
   if (!info) return bad(`run ${p.rest[0]} has no guest up: nothing to stop`);
   const refused = await guestRefusal(dir, info.run, 'stop');

@@ -1,9 +1,10 @@
 // `dax-harness build`: argument parsing and printing only; the work is
 // kernel/index.ts prepareKernel().
 import { LIMITS, wholeOption } from '../host/limits.js';
+import { spellSettings } from '../host/errors.ts';
 import { prepareKernel, KernelPipelineError, KernelInputError, type PrepareKernelOptions } from '../kernel/index.js';
 import { defineCommand, parseCommand } from './command.ts';
-import { reportError, usageError } from './exit.ts';
+import { flagOf, reportError, usageError } from './exit.ts';
 import { progressPrinter, verbosityOf } from './progress.ts';
 import { seriesArg } from './series-input.ts';
 
@@ -152,7 +153,7 @@ export async function buildCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (json && (e instanceof KernelPipelineError || e instanceof KernelInputError))
-      process.stdout.write(JSON.stringify({ error: { type: e.name, what: e.what, hint: e.hint, details: e.details } }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ error: { type: e.name, what: spellSettings(e.whatText, flagOf), hint: spellSettings(e.hintText, flagOf), details: e.details } }, null, 2) + '\n');
     return reportError('build', e, { kernelVerdict: true });
   } finally {
     progress.close();

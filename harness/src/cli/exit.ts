@@ -15,7 +15,7 @@
 // a nightly cell it fails the cell), and 3 where 1 answers another question
 // (repro: not reproduced; bisect: no culprit). Nothing else thrown becomes 1:
 // scripts (git bisect run, CI) read 1 as the command's verdict.
-import { InfraError, InputError, SettingError, SettingsError } from '../host/errors.ts';
+import { InfraError, InputError, SettingError } from '../host/errors.ts';
 import { BuildError } from '../kernel/errors.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 
@@ -50,12 +50,39 @@ const SETTING_FLAGS: Readonly<Record<string, string>> = {
   nvdimmSize: '--nvdimm-size',
   memmap: '--memmap',
   append: '--append',
+  // A kernel choice's (kernel/settings.ts).
+  source: '--source',
+  ref: '--ref',
+  series: '--series',
+  kernel: '--kernel',
+  modules: '--modules',
+  kernelPackage: '--kernel-package',
+  allowDropped: '--allow-dropped',
+  // A suite's (suites/suite.ts SUITE_SETTINGS); ndctl is its tree option.
+  suite: '--suite',
+  test: '--test',
+  fs: '--fs',
+  ndctl: '--ndctl',
+  // The workflows' (workflows/settings.ts).
+  good: '--good',
+  bad: '--bad',
+  reverse: '--reverse',
+  resume: '--resume',
+  seconds: '--seconds',
+  night: '--night',
+  shard: '--shard',
+  baseline: '--baseline',
+  results: '--results',
+  crash: '--crash',
 };
+
+/** A setting as the CLI spells it: the flag that gives it (a key without one stays as it is). */
+export const flagOf = (key: string): string => SETTING_FLAGS[key] ?? key;
 
 /** An error's message as a command says it: a plan setting by the flag that gives it. */
 export function messageOf(e: unknown): string {
   if (e instanceof SettingError && SETTING_FLAGS[e.setting]) return e.named(SETTING_FLAGS[e.setting]!);
-  if (e instanceof SettingsError) return e.spelled((k) => SETTING_FLAGS[k] ?? k);
+  if (e instanceof InputError || e instanceof InfraError) return e.spelled(flagOf);
   return e instanceof Error ? e.message : String(e);
 }
 

@@ -9,7 +9,7 @@ import { runShell, shellExitCode, SHELL_SETUPS, type ShellSetup } from '../workf
 import { GUEST_OPTIONS, GUEST_HELP, KERNEL_HELP, guestFromArgs } from './run-options.ts';
 import { lineForTerminal } from '../host/terminal.ts';
 import { defineCommand, parseCommand } from './command.ts';
-import { reportError } from './exit.ts';
+import { messageOf, reportError } from './exit.ts';
 import { progressPrinter, verbosityOf, type Printer } from './progress.ts';
 
 export const SHELL_HELP = `usage: dax-harness shell [options] [-- COMMAND [ARG...]]
@@ -126,7 +126,7 @@ export async function shellCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof InputError || interactive) return reportError('shell', e);
     // git bisect run reads 125 as "this commit cannot be tested": it skips it.
-    say(`dax-harness shell: ${(e as Error).message.split('\n')[0]}`);
+    say(`dax-harness shell: ${messageOf(e).split('\n')[0]}`);
     return 125;
   } finally {
     progress?.close();

@@ -7,9 +7,25 @@
 // Anything else that escapes is a harness bug: exit 3 with its stack.
 
 export class InputError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  /**
+   * The message as pieces: plain text and references to the settings it
+   * names (withSettings). A plain string is one piece. `message` calls each
+   * setting by its bare key; each reader may spell them its own way
+   * (`spelled`): the CLI by the flag (cli/exit.ts), a nightly cell by its
+   * config key.
+   */
+  readonly text: SettingText;
+
+  constructor(message: string | SettingText, options?: ErrorOptions) {
+    const text = typeof message === 'string' ? [message] : message;
+    super(spellSettings(text, (k) => k), options);
+    this.text = text;
     this.name = new.target.name;
+  }
+
+  /** The message with each setting spelled by `spell`. */
+  spelled(spell: (key: string) => string): string {
+    return spellSettings(this.text, spell);
   }
 }
 
@@ -66,32 +82,40 @@ export function withSettings(strings: TemplateStringsArray, ...values: unknown[]
 
 /**
  * Bad input whose text names settings of a plan (the topology's cpus, mem,
- * memmap ...), worded without knowing how the user gave them. Each reader
- * spells them its own way: the CLI by the flag (cli/exit.ts), a nightly
- * config by its key. `message` calls each by its bare key.
+ * memmap ...), worded without knowing how the user gave them. Any InputError
+ * may carry setting references; this one always does.
  */
 export class SettingsError extends InputError {
-  constructor(
-    readonly text: SettingText,
-    options?: ErrorOptions,
-  ) {
+  constructor(text: SettingText, options?: ErrorOptions) {
+    super(text, options);
+  }
+}
+
+export function spellSettings(text: string | SettingText, spell: (key: string) => string): string {
+  if (typeof text === 'string') return text;
+  return text.map((p) => (typeof p === 'string' ? p : spell(p.setting))).join('');
+}
+
+/** An error's text with the settings it names still references (a plain message for any other error), to wrap in another. */
+export function textOf(e: unknown): SettingText {
+  if (e instanceof InputError || e instanceof InfraError) return e.text;
+  return [e instanceof Error ? e.message : String(e)];
+}
+
+export class InfraError extends Error {
+  /** As InputError's: the message with the settings it names kept as references. */
+  readonly text: SettingText;
+
+  constructor(message: string | SettingText, options?: ErrorOptions) {
+    const text = typeof message === 'string' ? [message] : message;
     super(spellSettings(text, (k) => k), options);
+    this.text = text;
+    this.name = new.target.name;
   }
 
   /** The message with each setting spelled by `spell`. */
   spelled(spell: (key: string) => string): string {
     return spellSettings(this.text, spell);
-  }
-}
-
-export function spellSettings(text: SettingText, spell: (key: string) => string): string {
-  return text.map((p) => (typeof p === 'string' ? p : spell(p.setting))).join('');
-}
-
-export class InfraError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
   }
 }
 

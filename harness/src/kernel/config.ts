@@ -12,6 +12,8 @@ import { BuildError, ConfigError } from './errors.js';
 import { git } from './source.js';
 import { kmake } from './make.js';
 import { envValue } from '../host/env.ts';
+import { withSettings } from '../host/errors.ts';
+import { ALLOW_DROPPED } from './settings.ts';
 
 /** `y`, `m`, a number or quoted string; null for "is not set". */
 export type ConfigValue = string | null;
@@ -229,7 +231,7 @@ export async function configureTree(
     await writeFileAtomic(stampPath, JSON.stringify({ hash: 'unverified' }));
     throw new ConfigError(
       `config options dropped by Kconfig: ${dropped.map(describeDropped).join('; ')}`,
-      'fix the fragment (typo, or add the options they depend on), or pass --allow-dropped',
+      withSettings`fix the fragment (typo, or add the options they depend on), or pass ${ALLOW_DROPPED}`,
       { dropped },
     );
   }

@@ -17,8 +17,9 @@ import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, sha256File, writeJsonAtomic } from '../host/fsutil.ts';
 import { aptAvailable, downloadDebs, ensurePackages, showPackage, unpackDeb, type PackageNeeds } from '../host/apt.ts';
 import type { KernelArtifact } from '../results/records.ts';
-import { InputError } from '../host/errors.ts';
+import { InputError, withSettings } from '../host/errors.ts';
 import { FetchError } from './errors.ts';
+import { KERNEL } from './settings.ts';
 
 /** No tree to build modules for the chosen kernel; the message says which kernel to choose instead. */
 export class HeadersError extends InputError {}
@@ -183,5 +184,5 @@ async function builtTree(kernel: KernelArtifact): Promise<ModuleBuildTree> {
 export async function moduleBuildTree(kernel: KernelArtifact, log: (m: string) => void = () => {}): Promise<ModuleBuildTree> {
   if (kernel.kind === 'debian-stock') return debianHeaders(kernel, log);
   if (kernel.kind === 'built') return builtTree(kernel);
-  throw new HeadersError(`--kernel ${kernel.bzImage} comes without a build tree, so no module can be built for it: use a built kernel (dax-harness build) or Debian's stock kernel`);
+  throw new HeadersError(withSettings`${KERNEL} ${kernel.bzImage} comes without a build tree, so no module can be built for it: use a built kernel (dax-harness build) or Debian's stock kernel`);
 }

@@ -18,6 +18,8 @@ import { whichSync } from '../host/proc.js';
 import { detailWriter } from '../host/status.ts';
 import { ensurePackages, type PackageNeeds } from '../host/apt.js';
 import { makeJobs } from '../host/cores.js';
+import { withSettings } from '../host/errors.ts';
+import { REF, SERIES, SOURCE } from './settings.ts';
 
 export { KernelPipelineError, KernelInputError, SourceError, SeriesError, ConfigError, BuildError, FetchError, PatchApplyError } from './errors.js';
 export { parseSourceSpec } from './source.js';
@@ -137,7 +139,7 @@ export interface CheckedKernelInputs {
  */
 export async function checkKernelInputs(opts: PrepareKernelOptions = {}): Promise<CheckedKernelInputs> {
   const spec = typeof opts.source === 'object' ? opts.source : parseSourceSpec(opts.source ?? DEFAULT_SOURCE);
-  if (spec.kind === 'debian' && opts.ref) throw new SourceError('--ref does not apply to a Debian package source', 'drop --ref, or pass a git tree with --source PATH');
+  if (spec.kind === 'debian' && opts.ref) throw new SourceError(withSettings`${REF} does not apply to a Debian package source`, withSettings`drop ${REF}, or pass a git tree with ${SOURCE} PATH`);
   const profile = await loadProfile(opts.config?.length ? opts.config : DEFAULT_PROFILE, opts.configBase ?? 'tinyconfig');
   // Without git yet (a fresh host) the tree is checked once the packages are in.
   const tree = spec.kind === 'git' && whichSync('git') ? await resolveSource(spec, opts.ref) : null;
@@ -145,7 +147,7 @@ export async function checkKernelInputs(opts: PrepareKernelOptions = {}): Promis
   if (typeof opts.series === 'object') series = opts.series;
   else if (opts.series) {
     if (isRange(opts.series)) {
-      if (spec.kind === 'debian') throw new SeriesError(`--series ${opts.series} is a git range, but the source is a Debian package`, 'give the range with --source PATH (your git tree), or pass an mbox or a directory of patches');
+      if (spec.kind === 'debian') throw new SeriesError(withSettings`${SERIES} ${opts.series} is a git range, but the source is a Debian package`, withSettings`give the range with ${SOURCE} PATH (your git tree), or pass an mbox or a directory of patches`);
       if (tree) series = await loadSeries(opts.series, tree.repoDir);
     } else series = await loadSeries(opts.series);
   }

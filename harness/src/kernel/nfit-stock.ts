@@ -18,6 +18,8 @@ import { git, resolveSource } from './source.ts';
 import { BuildError, SourceError } from './errors.ts';
 import { withLock } from './lock.ts';
 import { TEST_TREES, preferExtraModules } from './test-modules.ts';
+import { withSettings } from '../host/errors.ts';
+import { KERNEL_PACKAGE, SOURCE } from './settings.ts';
 
 /** `6.1.0-56-amd64` → `6.1`: the linux-source package series of a Debian release. */
 export function sourceSeries(release: string): string | null {
@@ -39,7 +41,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
   if (kernel.kind !== 'debian-stock') return kernel;
   const deb = parseDebianKey(kernel.key);
   const series = sourceSeries(kernel.release);
-  if (!deb || !series || !kernel.modulesRoot) throw new BuildError(`cannot tell which linux-source matches ${kernel.label}`, 'use a kernel the pipeline built (--source), which carries nfit_test already');
+  if (!deb || !series || !kernel.modulesRoot) throw new BuildError(`cannot tell which linux-source matches ${kernel.label}`, withSettings`use a kernel the pipeline built (${SOURCE}), which carries nfit_test already`);
   const dir = cacheDir('kernels', 'nfit-stock', `${kernel.release}_${deb.version}`);
   const root = join(dir, 'root');
   const built = await withLock(cacheDir('kernel', 'locks', `nfit-stock-${kernel.release}`), () =>
@@ -50,7 +52,7 @@ export async function withNfitTest(kernel: KernelArtifact, log: (m: string) => v
       if (src.ref !== deb.version)
         throw new SourceError(
           `linux-source-${series} in apt is ${src.ref}, the stock kernel is ${deb.version}`,
-          'run apt-get update so both are the newest, or pick the matching kernel with --kernel-package',
+          withSettings`run apt-get update so both are the newest, or pick the matching kernel with ${KERNEL_PACKAGE}`,
         );
       const shadow = join(tmp, 'src');
       await mkdir(shadow, { recursive: true });

@@ -11,6 +11,8 @@ import { sha256 } from '../host/fsutil.js';
 import { cacheDir } from '../host/paths.js';
 import { git, gitSandbox } from './source.js';
 import { PatchApplyError, SeriesError } from './errors.js';
+import { withSettings } from '../host/errors.ts';
+import { SERIES } from './settings.ts';
 
 /** One mail as read from the input, before selection. */
 export interface Mail {
@@ -369,7 +371,7 @@ export async function loadSeries(spec: string, repoDir?: string): Promise<Series
       msgs.forEach((t, i) => raws.push({ origin: msgs.length > 1 ? `${f}#${i + 1}` : f, text: t }));
     }
     if (files.length === 0) {
-      throw new SeriesError(`${spec} holds no .patch, .diff, .mbox or .mbx files`, 'point --series at the directory `git format-patch` or `b4 am -o` wrote, or at an mbox');
+      throw new SeriesError(`${spec} holds no .patch, .diff, .mbox or .mbx files`, withSettings`point ${SERIES} at the directory \`git format-patch\` or \`b4 am -o\` wrote, or at an mbox`);
     }
   } else if (!st.isFile()) {
     // A FIFO or a device would block or never end.

@@ -13,6 +13,8 @@ import { buildCached, exists, sha256 } from '../host/fsutil.js';
 import { FetchError, SourceError } from './errors.js';
 import { withLock } from './lock.js';
 import { envValue } from '../host/env.ts';
+import { withSettings } from '../host/errors.ts';
+import { REF, SOURCE } from './settings.ts';
 
 export type SourceSpec =
   | { kind: 'git'; path: string }
@@ -178,7 +180,7 @@ export function parseSourceSpec(text: string): SourceSpec {
 export async function resolveSource(spec: SourceSpec, ref: string | undefined, log: Log = () => {}): Promise<ResolvedSource> {
   if (spec.kind === 'debian') {
     if (ref) {
-      throw new SourceError('--ref does not apply to a Debian package source', 'drop --ref, or pass a git tree with --source PATH');
+      throw new SourceError(withSettings`${REF} does not apply to a Debian package source`, withSettings`drop ${REF}, or pass a git tree with ${SOURCE} PATH`);
     }
     return resolveDebian(spec.version, log);
   }
@@ -186,7 +188,7 @@ export async function resolveSource(spec: SourceSpec, ref: string | undefined, l
 }
 
 async function resolveGitTree(path: string, ref: string): Promise<ResolvedSource> {
-  if (!(await exists(path))) throw new SourceError(`${path} does not exist`, 'pass the path of a Linux git tree with --source');
+  if (!(await exists(path))) throw new SourceError(`${path} does not exist`, withSettings`pass the path of a Linux git tree with ${SOURCE}`);
   const found = treeTop(path);
   if (found) trustIfForeign(await realpath(found));
   const top = await git(path, ['rev-parse', '--show-toplevel'], { reject: false });
@@ -349,7 +351,7 @@ async function resolveDebian(version: string, log: Log): Promise<ResolvedSource>
     }
   }
   if (!pkgVersion) {
-    throw new SourceError(`Debian has no package ${pkg} in bookworm, ${EXTRA_SUITES.join(' or ')}`, 'pick another version (e.g. debian:6.1) or pass a git tree with --source PATH');
+    throw new SourceError(`Debian has no package ${pkg} in bookworm, ${EXTRA_SUITES.join(' or ')}`, withSettings`pick another version (e.g. debian:6.1) or pass a git tree with ${SOURCE} PATH`);
   }
   const id = `debian-${pkg}_${pkgVersion}`.replace(/[^A-Za-z0-9._-]/g, '_');
   const entry = cacheDir('kernel', 'sources', id);
@@ -413,7 +415,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await unpackDeb(deb, work, 900_000);
   const srcDir = join(work, 'usr', 'src');
   const tarball = (await readdir(srcDir)).find((f) => /^linux-source-.*\.tar\.(xz|bz2|gz|zst)$/.test(f));
-  if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, 'report this package version; use another with --source debian:X.Y');
+  if (!tarball) throw new FetchError(`${basename(deb)} holds no linux-source tarball`, withSettings`report this package version; use another with ${SOURCE} debian:X.Y`);
   await run('tar', ['-xf', join(srcDir, tarball), '-C', work], { timeoutMs: 1800_000 });
   const top = tarball.replace(/\.tar\.\w+$/, '');
   const { rename } = await import('node:fs/promises');
@@ -431,7 +433,7 @@ async function importDebianSource(deb: string, pkg: string, version: string, rep
   await git(repoDir, ['add', '-A'], { timeoutMs: 1800_000, env });
   const count = await git(repoDir, ['ls-files', '--cached', '--', 'fs/dax.c', 'Makefile']);
   if (count.stdout.trim().split('\n').filter(Boolean).length < 2) {
-    throw new FetchError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, 'report this package version; use another with --source debian:X.Y');
+    throw new FetchError(`importing ${pkg}: git added nothing (the package .gitignore still ignores the tree)`, withSettings`report this package version; use another with ${SOURCE} debian:X.Y`);
   }
   await git(repoDir, ['commit', '-q', '--no-verify', '-m', `${pkg} ${version} (Debian source package)`], { timeoutMs: 1800_000, env });
   await git(repoDir, ['tag', `debian/${version.replace(/[:~]/g, '_')}`], { env });

@@ -9,8 +9,9 @@ import { aptAvailable, downloadDebs, showPackage, unpackDeb } from '../host/apt.
 import { cacheDir } from '../host/paths.ts';
 import { buildCached, exists, readJson, writeJsonAtomic, sha256File } from '../host/fsutil.ts';
 import type { KernelArtifact } from '../results/records.ts';
-import { InputError } from '../host/errors.ts';
+import { InputError, withSettings } from '../host/errors.ts';
 import { FetchError } from './errors.ts';
+import { KERNEL, KERNEL_PACKAGE, MODULES } from './settings.ts';
 
 /** The kernel the user chose cannot be used as given (missing file, unknown package). */
 export class KernelError extends InputError {}
@@ -34,7 +35,7 @@ export async function resolveStockPackage(pkg?: string, log: (m: string) => void
     const name = pkg ?? imagePackageOf((await showPackage(META, log))?.depends ?? '');
     const info = name ? await showPackage(name, log) : null;
     if (!name || !info)
-      throw new KernelError(`Debian's archive (bookworm main) has no kernel package ${pkg ?? META}: name another with --kernel-package, or pass --kernel PATH`);
+      throw new KernelError(withSettings`Debian's archive (bookworm main) has no kernel package ${pkg ?? META}: name another with ${KERNEL_PACKAGE}, or pass ${KERNEL} PATH`);
     return { pkg: name, version: info.version };
   }
   const find = async () => {
@@ -55,7 +56,7 @@ export async function resolveStockPackage(pkg?: string, log: (m: string) => void
   }
   if (!found)
     throw new KernelError(
-      `cannot find Debian kernel package ${pkg ?? META} in apt's lists: run apt-get update (as root), or pass --kernel PATH`,
+      withSettings`cannot find Debian kernel package ${pkg ?? META} in apt's lists: run apt-get update (as root), or pass ${KERNEL} PATH`,
     );
   return found;
 }
@@ -70,7 +71,7 @@ export async function prepareStockKernel(log: (m: string) => void, pkg?: string)
     await unpackDeb(dl.debs[0], join(tmp, 'root'), 300000);
     await rm(dl.debs[0]);
     const release = (await readdir(join(tmp, 'root', 'lib', 'modules')))[0];
-    if (!release) throw new FetchError(`${name} holds no lib/modules/<release>`, 'pick another package with --kernel-package');
+    if (!release) throw new FetchError(`${name} holds no lib/modules/<release>`, withSettings`pick another package with ${KERNEL_PACKAGE}`);
     // The package ships no modules.dep: the postinst's depmod makes it.
     await run('depmod', ['-b', join(tmp, 'root'), release], { timeoutMs: 300000 });
     const art: KernelArtifact = {
@@ -92,13 +93,13 @@ export async function prepareStockKernel(log: (m: string) => void, pkg?: string)
 
 /** A kernel image the user points at: --kernel PATH [--modules DIR]. */
 export async function kernelFromPath(bzImage: string, modulesRoot: string | null): Promise<KernelArtifact> {
-  if (!(await exists(bzImage))) throw new KernelError(`--kernel ${bzImage} does not exist: give the path of a bzImage`);
+  if (!(await exists(bzImage))) throw new KernelError(withSettings`${KERNEL} ${bzImage} does not exist: give the path of a bzImage`);
   let release = 'unknown';
   if (modulesRoot) {
     const mods = join(modulesRoot, 'lib', 'modules');
-    if (!(await exists(mods))) throw new KernelError(`--modules ${modulesRoot} has no lib/modules/: give the INSTALL_MOD_PATH of a modules_install`);
+    if (!(await exists(mods))) throw new KernelError(withSettings`${MODULES} ${modulesRoot} has no lib/modules/: give the INSTALL_MOD_PATH of a modules_install`);
     const rels = await readdir(mods);
-    if (rels.length !== 1) throw new KernelError(`--modules ${modulesRoot} holds ${rels.length} kernel releases: give a tree with exactly one`);
+    if (rels.length !== 1) throw new KernelError(withSettings`${MODULES} ${modulesRoot} holds ${rels.length} kernel releases: give a tree with exactly one`);
     release = rels[0];
   }
   return {

@@ -10,6 +10,8 @@ import { run } from '../host/proc.js';
 import { SourceError } from './errors.js';
 import { sha256, exists } from '../host/fsutil.js';
 import { ensureWorkRepo, git, isForeignTree, type ResolvedSource } from './source.js';
+import { withSettings } from '../host/errors.ts';
+import { REF } from './settings.ts';
 
 export interface WorkingState {
   /** The tree's HEAD: what the edits are on. */
@@ -140,9 +142,9 @@ async function stageAsOwner(tree: string, base: string, userIndex: string, repo:
       const argv = [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'git', '-C', tree, ...args];
       const r = await run('setpriv', argv, { env, timeoutMs: 1800_000, reject: false });
       if (r.exitCode !== 0 && /Permission denied/.test(r.stderr)) {
-        throw new SourceError(`${tree} belongs to uid ${owner.uid}, who cannot read it where it is`, 'give the tree where its owner can reach it, or build a commit of it with --ref REF');
+        throw new SourceError(`${tree} belongs to uid ${owner.uid}, who cannot read it where it is`, withSettings`give the tree where its owner can reach it, or build a commit of it with ${REF} REF`);
       }
-      if (r.exitCode !== 0) throw new SourceError(`git ${args.join(' ')} as uid ${owner.uid} in ${tree} failed: ${r.stderr.trim().split('\n').pop()}`, 'check the tree with `git status` as its owner, or build a commit of it with --ref REF');
+      if (r.exitCode !== 0) throw new SourceError(`git ${args.join(' ')} as uid ${owner.uid} in ${tree} failed: ${r.stderr.trim().split('\n').pop()}`, withSettings`check the tree with \`git status\` as its owner, or build a commit of it with ${REF} REF`);
       out = r.stdout;
     }
     // Loose objects are named by their content: copying one that is there already changes nothing.

@@ -5,7 +5,8 @@
 import { smoke } from './smoke/index.ts';
 import { stressors } from './stressors/index.ts';
 import { ndctl } from './ndctl/index.ts';
-import { SuiteInputError, type ReproFace, type Suite } from './suite.ts';
+import { SUITE_SETTINGS, SuiteInputError, type ReproFace, type Suite } from './suite.ts';
+import { withSettings } from '../host/errors.ts';
 import { DAX_FILESYSTEMS, isDaxFs } from './fsdax.ts';
 
 export * from './suite.ts';
@@ -53,7 +54,7 @@ export function isSuiteName(name: string): boolean {
 
 export function suiteByName(name: string): Suite {
   const s = registered.find((x) => x.name === name);
-  if (!s) throw new SuiteInputError(`--suite "${name}" is not ${suiteChoices()}`);
+  if (!s) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.suite} "${name}" is not ${suiteChoices()}`);
   return s;
 }
 
@@ -109,8 +110,8 @@ async function exampleIds(): Promise<string> {
 export function checkSuiteOptions(o: { suite: string; tree?: string; fs?: readonly string[] }): string {
   const s = suiteByName(o.suite);
   const treeSuites = registered.filter((x) => x.tree);
-  for (const t of treeSuites) if (o.tree && !s.tree) throw new SuiteInputError(`--${t.tree!.option} goes with --suite ${t.name}`);
-  for (const f of o.fs ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
+  for (const t of treeSuites) if (o.tree && !s.tree) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.tree(t.tree!.option)} goes with ${SUITE_SETTINGS.suite} ${t.name}`);
+  for (const f of o.fs ?? []) if (!isDaxFs(f)) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.fs} "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
   return s.name;
 }
 

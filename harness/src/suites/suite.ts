@@ -6,7 +6,7 @@
 // ask the registry (index.ts) and never write a suite's name.
 import type { KernelArtifact, TestResult, Topology } from '../results/records.ts';
 import type { MachineSpec } from '../vm/qemu-args.ts';
-import { InputError } from '../host/errors.ts';
+import { InputError, setting } from '../host/errors.ts';
 import type { DaxFs } from './fsdax.ts';
 import type { SuiteContext } from './context.ts';
 
@@ -35,6 +35,19 @@ export interface SuiteNeeds {
 }
 
 export class SuiteInputError extends InputError {}
+
+/**
+ * The settings a suite's input errors name (with withSettings): the CLI
+ * spells them as its flags (--suite, --test, --fs, --ndctl), a nightly cell
+ * as its config keys (suite, tests, modes, ndctl).
+ */
+export const SUITE_SETTINGS = {
+  suite: setting('suite'),
+  test: setting('test'),
+  fs: setting('fs'),
+  /** A suite's tree option (ndctl), by its option/config key. */
+  tree: (option: string) => setting(option),
+} as const;
 
 /** A suite made ready for one kernel: what the guest must get at boot, and the test runner. */
 export interface PreparedSuite {

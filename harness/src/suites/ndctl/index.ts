@@ -6,7 +6,8 @@ import { access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { NDCTL_GUEST, NdctlInputError, prepareNdctl, runNdctlSuite, type NdctlBuild } from './ndctl.ts';
 import { NDCTL_PATHS, NDCTL_PROGRAMS, NDCTL_TARGET, NDCTL_TESTS } from './paths.ts';
-import { commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
+import { SUITE_SETTINGS, commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
+import { withSettings } from '../../host/errors.ts';
 import { withNfitTest } from '../../kernel/index.ts';
 
 const NAME = 'ndctl';
@@ -63,14 +64,14 @@ export const ndctl = {
     kernelFragments: [...NDCTL_GUEST.kernelFragments],
   }),
   async check(i) {
-    if (!i.ndctl) throw new NdctlInputError(`--suite ${NAME} needs --${NAME} PATH: the top of your ${NAME} git tree`);
+    if (!i.ndctl) throw new NdctlInputError(withSettings`${SUITE_SETTINGS.suite} ${NAME} needs ${SUITE_SETTINGS.tree(NAME)} PATH: the top of your ${NAME} git tree`);
   },
   // The tree is built before anything boots (and before the kernel is
   // fetched): a broken tree is the user's input error, found early.
   async prepareHost(i, log) {
     const nb = await prepareNdctl(i.ndctl!, log);
     const names = nb.tests.map((t) => t.name);
-    for (const w of i.tests ?? []) if (!names.includes(w)) throw new NdctlInputError(`--test ${w} is not in ${NAME}'s dax suite: choose from ${names.join(', ')}`);
+    for (const w of i.tests ?? []) if (!names.includes(w)) throw new NdctlInputError(withSettings`${SUITE_SETTINGS.test} ${w} is not in ${NAME}'s dax suite: choose from ${names.join(', ')}`);
     return nb;
   },
   async prepare(i, host, kernel, log) {

@@ -19,11 +19,15 @@ import { run } from '../../host/proc.ts';
 import { cacheDir } from '../../host/paths.ts';
 import { exists, sha256 } from '../../host/fsutil.ts';
 import { withLock } from '../../host/lock.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, withSettings } from '../../host/errors.ts';
+import { SUITE_SETTINGS } from '../suite.ts';
 import { ensurePackages } from '../../host/apt.ts';
 import type { TestResult, TestStatus, Topology } from '../../results/records.ts';
 import { TestLog, blankResult, judge, type SuiteContext } from '../context.ts';
 import { newFailingTaint } from '../../oracle/index.ts';
+
+/** The ndctl tree setting (its CLI flag --ndctl, its nightly key ndctl:). */
+const NDCTL = SUITE_SETTINGS.tree('ndctl');
 
 export const NDCTL_SUITE = 'ndctl:dax';
 
@@ -208,9 +212,9 @@ export function failReason(t: MesonTestLog): string {
 export async function prepareNdctl(srcArg: string, log: (m: string) => void): Promise<NdctlBuild> {
   const src = resolve(srcArg);
   const mesonBuild = join(src, 'meson.build');
-  if (!(await exists(mesonBuild))) throw new NdctlInputError(`--ndctl ${srcArg} has no meson.build: give the top of an ndctl git tree`);
+  if (!(await exists(mesonBuild))) throw new NdctlInputError(withSettings`${NDCTL} ${srcArg} has no meson.build: give the top of an ndctl git tree`);
   if (!/project\(\s*'ndctl'/.test(await readFile(mesonBuild, 'utf8')))
-    throw new NdctlInputError(`--ndctl ${srcArg} is not an ndctl tree (its meson.build is not project('ndctl')): give the top of an ndctl git tree`);
+    throw new NdctlInputError(withSettings`${NDCTL} ${srcArg} is not an ndctl tree (its meson.build is not project('ndctl')): give the top of an ndctl git tree`);
   await ensurePackages(BUILD_NEEDS, log);
   const key = sha256('ndctl-build-v2', src, await treeState(src)).slice(0, 16);
   const build = cacheDir('ndctl', key, 'build');
@@ -325,7 +329,7 @@ export async function runNdctlSuite(ctx: SuiteContext, nb: NdctlBuild, o: NdctlS
   await setupLog.close();
   const all = nb.tests.map((t) => t.name);
   const wanted = o.tests?.length ? o.tests : all;
-  for (const w of wanted) if (!all.includes(w)) throw new NdctlInputError(`--test ${w} is not in ${NDCTL_SUITE}: choose from ${all.join(', ')}`);
+  for (const w of wanted) if (!all.includes(w)) throw new NdctlInputError(withSettings`${SUITE_SETTINGS.test} ${w} is not in ${NDCTL_SUITE}: choose from ${all.join(', ')}`);
   // meson's -t multiplies every test's timeout: scale it for TCG.
   const mult = Math.max(1, Math.round(ctx.timeScale));
   for (const [i, name] of wanted.entries()) {

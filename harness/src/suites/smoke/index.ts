@@ -4,7 +4,8 @@
 // suite name (both filesystems) are accepted too.
 import { TestLog, StepFailed, blankResult, judge, type SuiteContext } from '../context.ts';
 import { DAX_FILESYSTEMS, isDaxFs, setupFsdax, type DaxFs } from '../fsdax.ts';
-import { SuiteInputError, commIs, type ReproMention, type Suite } from '../suite.ts';
+import { SUITE_SETTINGS, SuiteInputError, commIs, type ReproMention, type Suite } from '../suite.ts';
+import { withSettings } from '../../host/errors.ts';
 import { defaultTopology } from '../../vm/topology.ts';
 import type { TestResult } from '../../results/records.ts';
 import { runSmokeOn } from './dax-smoke.ts';
@@ -43,7 +44,7 @@ export const smoke = {
     const out: string[] = [];
     for (const w of words) {
       const fss = w === '' ? [...DAX_FILESYSTEMS] : [fsOf(w)];
-      if (fss.includes(null)) throw new SuiteInputError(`--test ${w}: the smoke runs on ${DAX_FILESYSTEMS.join(' or ')}: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')}`);
+      if (fss.includes(null)) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.test} ${w}: the smoke runs on ${DAX_FILESYSTEMS.join(' or ')}: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')}`);
       for (const fs of fss as DaxFs[]) if (!out.includes(idFor(fs))) out.push(idFor(fs));
     }
     return out;
@@ -75,8 +76,8 @@ export const smoke = {
   needs: () => ({ image: 'initramfs', topology: defaultTopology, cmdline: [], modules: [], kernelFragments: null }),
   async check(i) {
     // Its ids by --test, or filesystems by --fs.
-    for (const t of i.tests ?? []) if (!fsOf(t)) throw new SuiteInputError(`--test ${t} is not a test of the smoke: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')} (or --fs), or the --suite whose test it is`);
-    for (const f of i.filesystems ?? []) if (!isDaxFs(f)) throw new SuiteInputError(`--fs "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
+    for (const t of i.tests ?? []) if (!fsOf(t)) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.test} ${t} is not a test of the smoke: give ${DAX_FILESYSTEMS.map(idFor).join(' or ')} (or ${SUITE_SETTINGS.fs}), or the ${SUITE_SETTINGS.suite} whose test it is`);
+    for (const f of i.filesystems ?? []) if (!isDaxFs(f)) throw new SuiteInputError(withSettings`${SUITE_SETTINGS.fs} "${f}" is not ${DAX_FILESYSTEMS.join(' or ')}`);
   },
   prepareHost: async () => null,
   async prepare(i, _host, kernel) {

@@ -3,7 +3,8 @@
 // a bare stressor name stands for all its targets.
 import { checkStressorTestNames, expandMatrix, knownNames, loadManifest, type Manifest, type ManifestTarget } from './stressor-manifest.ts';
 import { stressorPaths } from './paths.ts';
-import { SuiteInputError, commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
+import { SUITE_SETTINGS, SuiteInputError, commIs, wordIn, type ReproMention, type Suite, type TestTarget } from '../suite.ts';
+import { textOf, withSettings } from '../../host/errors.ts';
 import { defaultTopology } from '../../vm/topology.ts';
 
 const NAME = 'stressors';
@@ -39,7 +40,7 @@ export const stressors = {
     try {
       await checkStressorTestNames(words);
     } catch (e) {
-      throw new SuiteInputError(`--test: ${(e as Error).message}`);
+      throw new SuiteInputError(withSettings`${SUITE_SETTINGS.test}: ${textOf(e)}`);
     }
     return [...words];
   },

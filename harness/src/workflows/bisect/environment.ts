@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { BuildError, PatchApplyError, prepareKernel, type PrepareKernelOptions } from '../../kernel/index.ts';
 import type { Series } from '../../kernel/index.ts';
 import { sha256 } from '../../host/fsutil.ts';
-import { InfraError, InputError } from '../../host/errors.ts';
+import { InfraError, InputError, textOf } from '../../host/errors.ts';
 import type { KernelArtifact, RunRecord, TestResult } from '../../results/records.ts';
 import { describePhase, executeCell, prepareCell, type CellPlan, type PreparedCell } from '../cell/index.ts';
 import { runOutcome } from './outcome.ts';
@@ -239,5 +239,5 @@ export class GuestEnvironment implements BisectEnv {
 /** The user's input (a source, a fragment) stays an InputError (exit 2); anything else stops the bisection as infra (exit 3). */
 function asEnvironmentError(e: unknown): unknown {
   if (e instanceof InputError) return e;
-  return new BisectEnvironmentError(e instanceof Error ? e.message : String(e));
+  return new BisectEnvironmentError(textOf(e));
 }

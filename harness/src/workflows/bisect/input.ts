@@ -3,10 +3,12 @@
 // first-parent commits), and the tests a step runs.
 import { resolve } from 'node:path';
 import type { BisectPatchRef } from '../../results/records.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, textOf, withSettings } from '../../host/errors.ts';
 import { git, loadSeries, parseSourceSpec, resolveCommit, resolveSource, type Series } from '../../kernel/index.ts';
-import { SuiteInputError, allSuites, selectTests, suiteByName, type SuiteName } from '../../suites/index.ts';
+import { SUITE_SETTINGS, SuiteInputError, allSuites, selectTests, suiteByName, type SuiteName } from '../../suites/index.ts';
 import type { Direction } from './types.ts';
+import { SOURCE } from '../../kernel/settings.ts';
+import { BAD, GOOD, REVERSE, SECONDS } from '../settings.ts';
 
 export class BisectInputError extends InputError {}
 
@@ -31,19 +33,19 @@ export async function parseTests(given: string[], tree: string | undefined): Pro
     sel = await selectTests(given);
   } catch (e) {
     if (!(e instanceof SuiteInputError)) throw e;
-    throw new BisectInputError(e.message);
+    throw new BisectInputError(e.text);
   }
   const { suite, ids } = sel;
   if (suite.tree) {
-    if (!tree) throw new BisectInputError(`--test ${suite.name}:NAME needs --${suite.tree.option} PATH (${suite.tree.what})`);
+    if (!tree) throw new BisectInputError(withSettings`${SUITE_SETTINGS.test} ${suite.name}:NAME needs ${SUITE_SETTINGS.tree(suite.tree.option)} PATH (${suite.tree.what})`);
     try {
       await suite.tree.check(tree);
     } catch (e) {
-      throw new BisectInputError((e as Error).message);
+      throw new BisectInputError(textOf(e));
     }
   } else if (tree) {
     const owner = allSuites().find((s) => s.tree);
-    throw new BisectInputError(`--${owner?.tree?.option} goes with --test ${owner?.name}:NAME`);
+    throw new BisectInputError(withSettings`${SUITE_SETTINGS.tree(owner?.tree?.option ?? 'tree')} goes with ${SUITE_SETTINGS.test} ${owner?.name}:NAME`);
   }
   return { suite: suite.name as SuiteName, tests: ids, given };
 }
@@ -52,7 +54,7 @@ export async function parseTests(given: string[], tree: string | undefined): Pro
 export function checkSecondsGoWith(t: BisectTests): void {
   if (suiteByName(t.suite).takesSeconds) return;
   const takers = allSuites().filter((s) => s.takesSeconds).map((s) => s.name);
-  throw new BisectInputError(`--seconds goes with tests of ${takers.join(' or ')}`);
+  throw new BisectInputError(withSettings`${SECONDS} goes with tests of ${takers.join(' or ')}`);
 }
 
 export interface SeriesInput {
@@ -100,7 +102,7 @@ export async function loadSeriesInput(path: string): Promise<SeriesInput> {
  */
 export async function loadRangeInput(source: string, good: string, bad: string, direction: Direction): Promise<RangeInput> {
   const spec = parseSourceSpec(source);
-  if (spec.kind !== 'git') throw new BisectInputError(`--good/--bad need --source PATH, a git tree, not ${source}`);
+  if (spec.kind !== 'git') throw new BisectInputError(withSettings`${GOOD}/${BAD} need ${SOURCE} PATH, a git tree, not ${source}`);
   const [oldRef, newRef] = direction === 'cause' ? [good, bad] : [bad, good];
   const src = await resolveSource(spec, newRef);
   const repo = src.repoDir;
@@ -108,8 +110,8 @@ export async function loadRangeInput(source: string, good: string, bad: string, 
   const to = src.commit;
   const anc = await git(repo, ['merge-base', '--is-ancestor', from, to], { reject: false });
   if (anc.exitCode !== 0) {
-    const [o, n] = direction === 'cause' ? ['--good', '--bad'] : ['--bad', '--good'];
-    throw new BisectInputError(`${o} ${oldRef} is not an ancestor of ${n} ${newRef}${direction === 'fix' ? ' (with --reverse the older end is --bad)' : ''}: give the older end first`);
+    const [o, n] = direction === 'cause' ? [GOOD, BAD] : [BAD, GOOD];
+    throw new BisectInputError(withSettings`${o} ${oldRef} is not an ancestor of ${n} ${newRef}${direction === 'fix' ? withSettings` (with ${REVERSE} the older end is ${BAD})` : ''}: give the older end first`);
   }
   // Fields split by NUL, records by RS (0x1e): subjects may hold anything else.
   const log = await git(repo, ['log', '--first-parent', '--reverse', '--format=%H%x00%s%x00%an <%ae>%x00%(trailers:key=Link,valueonly,separator=%x20)%x1e', `${from}..${to}`]);

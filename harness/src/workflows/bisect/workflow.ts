@@ -14,6 +14,8 @@ import { runBisection } from './driver.ts';
 import { buildRecord, summaryText, type ReportMeta } from './report.ts';
 import { BisectInputError, loadSeriesInput, type BisectTests, type StepsInput } from './input.ts';
 import type { BadMeaning, BisectEnv, BisectOutcome, BisectSettings, BisectState, Direction } from './types.ts';
+import { withSettings } from '../../host/errors.ts';
+import { RESUME } from '../settings.ts';
 
 /** Everything a step's build and test need, as the user asked for it. */
 export interface BisectPlan {
@@ -72,16 +74,16 @@ const STATE_MAX_BYTES = 64 << 20;
 export async function readSaved(dir: string): Promise<SavedBisection> {
   // A bisection's state is a few hundred KB; a file far past that is not one, and is not read whole.
   const size = (await stat(join(dir, 'state.json')).catch(() => null))?.size ?? 0;
-  if (size > STATE_MAX_BYTES) throw new BisectInputError(`--resume ${dir}/state.json is over ${STATE_MAX_BYTES >> 20} MiB: it was not written by dax-harness bisect`);
+  if (size > STATE_MAX_BYTES) throw new BisectInputError(withSettings`${RESUME} ${dir}/state.json is over ${STATE_MAX_BYTES >> 20} MiB: it was not written by dax-harness bisect`);
   const text = await readFile(join(dir, 'state.json'), 'utf8').catch(() => null);
-  if (text === null) throw new BisectInputError(`--resume ${dir} holds no state.json: give the directory a bisection wrote (results/bisect-<id>)`);
+  if (text === null) throw new BisectInputError(withSettings`${RESUME} ${dir} holds no state.json: give the directory a bisection wrote (results/bisect-<id>)`);
   let saved: SavedBisection;
   try {
     saved = JSON.parse(text) as SavedBisection;
   } catch {
-    throw new BisectInputError(`--resume ${dir}/state.json is not valid JSON: it was not written by dax-harness bisect`);
+    throw new BisectInputError(withSettings`${RESUME} ${dir}/state.json is not valid JSON: it was not written by dax-harness bisect`);
   }
-  if (saved?.schema !== 1 || !saved.state || !saved.plan) throw new BisectInputError(`--resume ${dir}/state.json is not a bisection state (schema ${saved?.schema})`);
+  if (saved?.schema !== 1 || !saved.state || !saved.plan) throw new BisectInputError(withSettings`${RESUME} ${dir}/state.json is not a bisection state (schema ${saved?.schema})`);
   return saved;
 }
 
@@ -91,7 +93,7 @@ export async function restorePlan(saved: SavedBisection): Promise<BisectPlan> {
   if (p.input.kind === 'range') return { ...p, input: { ...p.input, patches: saved.meta.patches } };
   const input = await loadSeriesInput(p.input.spec);
   if (input.series.hash !== p.input.seriesHash) {
-    throw new BisectInputError(`the series at ${p.input.spec} changed since the bisection started: start a new bisection instead of --resume`);
+    throw new BisectInputError(withSettings`the series at ${p.input.spec} changed since the bisection started: start a new bisection instead of ${RESUME}`);
   }
   return { ...p, input };
 }

@@ -11,9 +11,10 @@ import { DAX_FILESYSTEMS } from '../../suites/fsdax.ts';
 import { canonical, sha256 } from '../../host/fsutil.ts';
 import { loadKnown, KnownOutcomesError } from '../../suites/known.ts';
 import type { Topology } from '../../results/records.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, withSettings } from '../../host/errors.ts';
 import type { MatrixCell, KernelSpec, SuiteName } from './plan.ts';
 import { checkShape, type List, type RawKernel, type RawMatch, type RawSuite, type RawTopology } from './schema.ts';
+import { SHARD } from '../settings.ts';
 
 /** A nightly config (or --shard) the user must fix: an InputError, exit 2. */
 export class NightConfigError extends InputError {}
@@ -369,10 +370,10 @@ const MAX_SHARDS = 10000;
 /** `i/N`, 1-based, as CI job matrices number their jobs. */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!m) throw new NightConfigError(`--shard "${text}" is not i/N: write e.g. --shard 1/4`);
+  if (!m) throw new NightConfigError(withSettings`${SHARD} "${text}" is not i/N: write e.g. ${SHARD} 1/4`);
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || count > MAX_SHARDS || index < 1 || index > count) throw new NightConfigError(`--shard ${text}: i must be from 1 to N, and N from 1 to ${MAX_SHARDS}`);
+  if (count < 1 || count > MAX_SHARDS || index < 1 || index > count) throw new NightConfigError(withSettings`${SHARD} ${text}: i must be from 1 to N, and N from 1 to ${MAX_SHARDS}`);
   return { index, count };
 }
 

@@ -18,8 +18,9 @@ import { suiteByName } from '../../suites/index.ts';
 import { reserveSpace } from '../../host/space.ts';
 import { describeOwner, tryLock, type HeldLock } from '../../host/lock.ts';
 import { childPath, isSafeId } from '../../host/limits.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, withSettings } from '../../host/errors.ts';
 import { cellsStatus } from '../../host/eta.ts';
+import { BASELINE, NIGHT, RESULTS, SHARD } from '../settings.ts';
 
 export class NightlyInputError extends InputError {}
 
@@ -97,12 +98,12 @@ function dateId(d: Date): string {
 async function chooseNight(o: NightlyOptions, now: Date): Promise<{ id: string; existing: NightRecord | null }> {
   const sameShard = (n: NightRecord) => (n.shard?.index ?? 0) === (o.shard?.index ?? 0) && (n.shard?.count ?? 0) === (o.shard?.count ?? 0);
   if (o.nightId) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(o.nightId)) throw new NightlyInputError(`--night "${o.nightId}" is not a usable name: use letters, digits, . _ -`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(o.nightId)) throw new NightlyInputError(withSettings`${NIGHT} "${o.nightId}" is not a usable name: use letters, digits, . _ -`);
     const existing = await loadNight(nightDir(o.resultsRoot, o.nightId));
     if (existing && existing.configHash !== o.config.hash)
-      throw new NightlyInputError(`--night ${o.nightId} was run with another config (${existing.configFile}): choose another --night or run that config`);
+      throw new NightlyInputError(withSettings`${NIGHT} ${o.nightId} was run with another config (${existing.configFile}): choose another ${NIGHT} or run that config`);
     if (existing && !sameShard(existing))
-      throw new NightlyInputError(`--night ${o.nightId} was run as shard ${existing.shard ? `${existing.shard.index}/${existing.shard.count}` : 'none'}: give the same --shard or another --night`);
+      throw new NightlyInputError(withSettings`${NIGHT} ${o.nightId} was run as shard ${existing.shard ? `${existing.shard.index}/${existing.shard.count}` : 'none'}: give the same ${SHARD} or another ${NIGHT}`);
     return { id: o.nightId, existing };
   }
   // The same command after a Ctrl-C or a crash picks up its unfinished night, even past midnight.
@@ -150,7 +151,7 @@ export async function runNight(o: NightlyOptions, deps: NightlyDeps): Promise<Ni
   let owner: HeldLock | null = null;
   try {
     if (o.baseline && !index.night(o.baseline))
-      throw new NightlyInputError(`--baseline ${o.baseline} is not a night in ${o.resultsRoot}: choose one that 'dax-harness results' lists`);
+      throw new NightlyInputError(withSettings`${BASELINE} ${o.baseline} is not a night in ${o.resultsRoot}: choose one that 'dax-harness results' lists`);
     const owned = await ownNight(o, now);
     owner = owned.owner;
     const { id, existing } = owned;
@@ -495,7 +496,7 @@ export async function mergeNights(paths: string[], intoRoot: string, progress: (
   if (!isSafeId(first.id) || !childPath(nightsRoot(resolve(intoRoot)), first.id))
     throw new NightlyInputError(`${shards[0].dir}/night.json names night ${JSON.stringify(first.id)?.slice(0, 80)}, not a usable night id (letters, digits, . _ -): give the directory a shard's 'dax-harness nightly' wrote`);
   for (const s of shards) {
-    if (s.night.id !== first.id) throw new NightlyInputError(`${s.dir} is night ${s.night.id}, ${shards[0].dir} is ${first.id}: merge the shards of one night (give every shard the same --night)`);
+    if (s.night.id !== first.id) throw new NightlyInputError(withSettings`${s.dir} is night ${s.night.id}, ${shards[0].dir} is ${first.id}: merge the shards of one night (give every shard the same ${NIGHT})`);
     if (s.night.configHash !== first.configHash) throw new NightlyInputError(`${s.dir} ran another config than ${shards[0].dir}: shards must run the same config file`);
   }
   const seen = new Set<string>();
@@ -506,7 +507,7 @@ export async function mergeNights(paths: string[], intoRoot: string, progress: (
   }
   const target = nightDir(resolve(intoRoot), first.id);
   if (await stat(join(target, 'night.json')).catch(() => null))
-    throw new NightlyInputError(`${target} already exists: merge into another --results, or remove that night first`);
+    throw new NightlyInputError(withSettings`${target} already exists: merge into another ${RESULTS}, or remove that night first`);
   for (const s of shards) {
     for (const sub of ['cells', 'kernels', 'runs']) {
       const from = join(s.dir, sub);

@@ -63,6 +63,19 @@ export function primitiveRunCell(opts: RunCellOptions = {}): RunCell {
   };
 }
 
+/**
+ * A setting an input error names, as a nightly config gives it: the key in
+ * the config (nightly/config.schema.json) where it differs from the plan's
+ * name, else the name itself (ref, series, suite, ndctl, seconds, cpus ...).
+ */
+const CONFIG_KEYS: Readonly<Record<string, string>> = {
+  source: 'git',
+  kernelPackage: 'package',
+  test: 'tests',
+  fs: 'modes',
+};
+export const configKeyOf = (key: string): string => CONFIG_KEYS[key] ?? key;
+
 /** Bad input in a cell (its suite, image, tests, known-outcome files, kernel inputs), before any download. */
 export const checkCellInputs: CheckCell = async (cell) => {
   try {
@@ -71,7 +84,7 @@ export const checkCellInputs: CheckCell = async (cell) => {
     await checkCell(cellPlan(cell, choice, 1));
   } catch (e) {
     // Every input error (the run's, a suite's, a known-outcome list's) is an InputError.
-    if (e instanceof InputError) throw new NightlyInputError(`cell ${cell.key}: ${(e as Error).message}`);
+    if (e instanceof InputError) throw new NightlyInputError(`cell ${cell.key}: ${e.spelled(configKeyOf)}`);
     throw e;
   }
 };

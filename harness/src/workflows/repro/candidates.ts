@@ -4,9 +4,10 @@
 // filesystem or mode it ran on. Names are the ones `dax-harness run` takes.
 import { aliasFrame } from '../../oracle/index.ts';
 import { listings, selectTests, type ReproCatalogue, type ReproTest, type SuiteName } from '../../suites/index.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, withSettings } from '../../host/errors.ts';
 import type { DaxFs } from '../../suites/fsdax.ts';
 import type { ReportFacts } from './facts.ts';
+import { SUITE_SETTINGS } from '../../suites/suite.ts';
 
 /** One test to try: what `dax-harness run` calls it, and why it is on the list. */
 export interface Candidate {
@@ -72,7 +73,7 @@ export async function resolveTestNames(given: readonly string[], catalogue: Repr
     if (hits.length === 0) {
       const base = g.replace(/^[\w-]+:/, '').split('.')[0]!;
       const near = base ? ids.filter((id) => id.includes(base)).slice(0, 4) : [];
-      throw new InputError(`--test "${g}" is not a test repro knows: ${near.length ? `did you mean ${near.join(', ')}?` : await listings()}`);
+      throw new InputError(withSettings`${SUITE_SETTINGS.test} "${g}" is not a test repro knows: ${near.length ? `did you mean ${near.join(', ')}?` : await listings()}`);
     }
     for (const h of hits) if (!out.includes(h)) out.push(h);
   }
@@ -83,7 +84,7 @@ export async function resolveTestNames(given: readonly string[], catalogue: Repr
 export function checkTreeGiven(only: readonly string[], catalogue: ReproCatalogue): void {
   for (const id of only) {
     const tree = catalogue.find((x) => x.face.tests.some((t) => t.id === id))?.suite.tree;
-    if (tree) throw new InputError(`--test ${id} needs --${tree.option} PATH (${tree.what})`);
+    if (tree) throw new InputError(withSettings`${SUITE_SETTINGS.test} ${id} needs ${SUITE_SETTINGS.tree(tree.option)} PATH (${tree.what})`);
   }
 }
 

@@ -8,9 +8,10 @@ import type { SyzbotInfo } from '../../oracle/index.ts';
 import type { FoundCrash, ReportInput } from './report.ts';
 import type { ReproCatalogue, ReproMention } from '../../suites/index.ts';
 import { DAX_FILESYSTEMS, type DaxFs } from '../../suites/fsdax.ts';
-import { InputError } from '../../host/errors.ts';
+import { InputError, withSettings } from '../../host/errors.ts';
 import { matchCrash } from './match.ts';
 import { significantFunctions, stackFunctions } from './stack.ts';
+import { CRASH } from '../settings.ts';
 
 export type Fs = DaxFs;
 export type Mode = 'fsdax' | 'devdax';
@@ -63,7 +64,7 @@ export function primaryCrash(input: ReportInput, pick?: number): FoundCrash {
   const all = input.crashes;
   if (all.length === 0) throw new ReportError('no kernel crash found in it: give the console log or the mail that holds the crash (BUG, WARNING, Oops, KASAN, hung task...)');
   if (pick !== undefined) {
-    if (!Number.isInteger(pick) || pick < 1 || pick > all.length) throw new ReportError(`--crash ${pick} is not one of its ${all.length} crash(es): pick 1-${all.length} (dax-harness parse-log shows them)`);
+    if (!Number.isInteger(pick) || pick < 1 || pick > all.length) throw new ReportError(withSettings`${CRASH} ${pick} is not one of its ${all.length} crash(es): pick 1-${all.length} (dax-harness parse-log shows them)`);
     return all[pick - 1]!;
   }
   return all.find((c) => c.source.depth === 0) ?? all[0]!;

@@ -6,7 +6,7 @@
 // whole sequence without booting anything; the CLI only parses and prints.
 import { resolve, join } from 'node:path';
 import { access } from 'node:fs/promises';
-import { InfraError, InputError } from '../../host/errors.ts';
+import { InfraError, InputError, withSettings } from '../../host/errors.ts';
 import { setInterruptHandler } from '../../host/proc.ts';
 import { checkKernelInputs } from '../../kernel/index.ts';
 import type { KernelChoice } from '../run.ts';
@@ -18,6 +18,7 @@ import { checkTreeGiven, resolveTestNames, type Candidate } from './candidates.t
 import { reproLoop, type LoopResult, type ReproGuest } from './loop.ts';
 import type { DebianKernel } from './kernels.ts';
 import { formatSummary } from './text.ts';
+import { SUITE_SETTINGS } from '../../suites/suite.ts';
 
 /** What the guest side gets to boot and run the loop's tests. */
 export interface ReproGuestPlan {
@@ -105,7 +106,7 @@ async function prepare(r: ReproRequest, deps: ReproDeps): Promise<{ plan: ReproP
   const ndctl = r.ndctl ? resolve(r.ndctl) : null;
   if (ndctl) {
     await access(join(ndctl, 'meson.build')).catch(() => {
-      throw new InputError(`--ndctl ${r.ndctl} has no meson.build: give the top of an ndctl git tree`);
+      throw new InputError(withSettings`${SUITE_SETTINGS.tree('ndctl')} ${r.ndctl} has no meson.build: give the top of an ndctl git tree`);
     });
   }
   if (!ndctl) checkTreeGiven(only ?? [], catalogue);
@@ -117,7 +118,7 @@ async function prepare(r: ReproRequest, deps: ReproDeps): Promise<{ plan: ReproP
   const kernel = given?.choice ?? choiceFromArgv(plan.kernel.argv);
   if (plan.kernel.pick?.kernel.kind === 'source') await checkKernelInputs({ source: plan.kernel.pick.kernel.argv[1] });
   if (!r.dryRun && plan.candidates.length === 0)
-    throw new InputError(`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : ': name one with --test'}`);
+    throw new InputError(withSettings`no test to try for ${plan.facts.title}${plan.blocked.length ? `: ${plan.blocked[0]!.id} ${plan.blocked[0]!.blocked}` : withSettings`: name one with ${SUITE_SETTINGS.test}`}`);
   return { plan, kernel, text, ndctl };
 }
 
