@@ -11,6 +11,10 @@
 //            (of CPU time: on a shared host the wall clock measures the neighbours too).
 //   stack    50 MB of one endless stack (a recursion that never ends) the
 //            same way, then the report's record as --json prints it. Same goals.
+//   parse    parseLog on an 8 MB line beside a 1 MB line of "BUG: " repeated,
+//            and on 20 MB of console noise with a report every 5000 lines,
+//            each at an eighth of that too (sizes scale with --mb / 50).
+//            Goal: linear, the time at 8x the bytes under 16x (quadratic is 64x).
 //   input    every bad-input probe of bench/hostile-probes.ts (out-of-range
 //            numbers, ports and durations on every command, YAML and MIME
 //            bombs, over-large files, a night id that climbs out of the
@@ -19,14 +23,14 @@
 // A section is a function from its options to rows of figures: add one to
 // SECTIONS (with its line in the list above) and it runs in its own child.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ConsoleStream } from '../harness/src/vm/console.ts';
-import { ReportDetector } from '../harness/src/oracle/index.ts';
+import { ReportDetector, parseLog } from '../harness/src/oracle/index.ts';
 import { CappedFile, logCaps } from '../harness/src/host/capped-file.ts';
 import type { CrashReport } from '../harness/src/results/records.ts';
 import { inputSection } from './hostile-probes.ts';
@@ -102,16 +106,69 @@ function figures(bytes: number, r: Awaited<ReturnType<typeof throughHarness>>): 
 
 // The rate goal is judged on CPU time: on a shared host the wall clock also
 // measures the neighbours (both are printed).
-function goal(bytes: number, cpuMs: number, extra: string[] = [], halfCpuMs?: number): string {
+function goal(bytes: number, cpuMs: number, extra: string[] = [], halfCpuMs?: number, eighthCpuMs?: number): string {
   const bad = [...extra];
-  // Twice the bytes should cost twice the time; quadratic would be four times.
+  // Twice the bytes should cost twice the time, eight times eight; quadratic would be four and 64 times.
   if (halfCpuMs !== undefined && cpuMs > 200 && cpuMs / halfCpuMs > 3) bad.push(`not linear: ${(cpuMs / halfCpuMs).toFixed(1)}x the time for 2x the bytes`);
+  if (eighthCpuMs !== undefined && cpuMs > 200 && cpuMs / eighthCpuMs > 16) bad.push(`not linear: ${(cpuMs / eighthCpuMs).toFixed(1)}x the time for 8x the bytes`);
   const rss = peakRssMB();
   const rate = bytes / 1e6 / (cpuMs / 1000);
   if (rss > 300) bad.push(`${rss.toFixed(0)} MB RSS`);
   if (rate < 50) bad.push(`${rate.toFixed(0)} MB per CPU second`);
   return bad.length ? `NO: ${bad.join(', ')}` : 'yes';
 }
+
+/** CPU time at an eighth, a half and all of the bytes, and the ratios (near 2 and 8 when linear; 4 and 64 when quadratic). */
+function scaling(eighthMs: number, halfMs: number, fullMs: number): Row['figures'] {
+  return {
+    'CPU ms at 1/8, 1/2, 1': [eighthMs, halfMs, fullMs].map((m) => m.toFixed(1)).join(' / '),
+    'CPU x for 2x bytes': (fullMs / halfMs).toFixed(1),
+    'CPU x for 8x bytes': (fullMs / eighthMs).toFixed(1),
+  };
+}
+
+/** CPU milliseconds of the fastest of three calls (the first also warms the code up). */
+function cpuOf(f: () => void): number {
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const c0 = process.cpuUsage();
+    f();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / 1000);
+  }
+  return best;
+}
+
+/** A parseLog input at an eighth of its size and at all of it: both timed, side by side with the ratio. */
+function parseRow(what: string, make: (scale: number) => string, check: (text: string, found: CrashReport[]) => string[]): Row {
+  const small = make(1 / 8);
+  const big = make(1);
+  let found: CrashReport[] = [];
+  const smallMs = cpuOf(() => parseLog(small));
+  const bigMs = cpuOf(() => (found = parseLog(big)));
+  const bad = check(big, found);
+  const x = bigMs / smallMs;
+  if (bigMs > 200 && x > 16) bad.push(`not linear: ${x.toFixed(1)}x the time for 8x the bytes`);
+  return {
+    what,
+    figures: {
+      'MB at 1/8, 1': `${(small.length / 1e6).toFixed(2)} / ${(big.length / 1e6).toFixed(2)}`,
+      'CPU ms at 1/8, 1': `${smallMs.toFixed(1)} / ${bigMs.toFixed(1)}`,
+      'CPU x for 8x bytes': x.toFixed(1),
+      'MB/CPU s': (big.length / 1e6 / (bigMs / 1000)).toFixed(0),
+      reports: String(found.length),
+    },
+    goal: bad.length ? `NO: ${bad.join(', ')}` : 'yes',
+  };
+}
+
+const GPF = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../harness/src/oracle/corpus/gpf-kasan-null.log'), 'utf8');
+const NOISE = [
+  '[  100.000001] EXT4-fs (pmem0): mounted filesystem 2adea02a r/w with ordered data mode. Quota mode: none.',
+  '[  100.000002] nd_pmem namespace0.0: unable to guarantee persistence of writes',
+  'pmd_pte_mix: iteration 1234 ok (8 threads, 512 faults)',
+  '[  100.000003] rcu: Hierarchical RCU implementation.',
+].join('\n');
 
 const STACK_HEAD = [
   '[   10.000000] BUG: kernel NULL pointer dereference, address: 0000000000000008',
@@ -127,10 +184,12 @@ export const SECTIONS: Record<string, Section> = {
   async console({ mb }) {
     const bytes = mb * 1e6;
     const run = (n: number) => throughHarness(() => repeatChunks('A'.repeat(CHUNK), n), n);
+    await run(bytes / 8); // warm-up: the first run also compiles the code
+    const eighth = await run(bytes / 8);
     const half = await run(bytes / 2);
     const r = await run(bytes);
     const bad = r.lines !== 1 ? [`${r.lines} lines`] : [];
-    return [{ what: `${mb} MB console line without a newline`, figures: { ...figures(bytes, r), 'CPU x for 2x bytes': (r.cpuMs / half.cpuMs).toFixed(1) }, goal: goal(bytes, r.cpuMs, bad, half.cpuMs) }];
+    return [{ what: `${mb} MB console line without a newline`, figures: { ...figures(bytes, r), ...scaling(eighth.cpuMs, half.cpuMs, r.cpuMs) }, goal: goal(bytes, r.cpuMs, bad, half.cpuMs, eighth.cpuMs) }];
   },
 
   async stack({ mb }) {
@@ -156,6 +215,8 @@ export const SECTIONS: Record<string, Section> = {
           yield c;
         }
       };
+    await throughHarness(frames(bytes / 8), bytes / 8); // warm-up
+    const eighth = await throughHarness(frames(bytes / 8), bytes / 8);
     const half = await throughHarness(frames(bytes / 2), bytes / 2);
     const r = await throughHarness(frames(bytes), bytes);
     const rep = r.reports[0];
@@ -167,14 +228,36 @@ export const SECTIONS: Record<string, Section> = {
         what: `${mb} MB endless stack`,
         figures: {
           ...figures(bytes, r),
-          'CPU x for 2x bytes': (r.cpuMs / half.cpuMs).toFixed(1),
+          ...scaling(eighth.cpuMs, half.cpuMs, r.cpuMs),
           'report lines': String(rep?.lines.length ?? 0),
           'dropped lines': String(rep?.truncated?.lines ?? 0),
           '--json KB': (r.jsonBytes / 1024).toFixed(0),
           title: rep?.title ?? '(none)',
         },
-        goal: goal(bytes, r.cpuMs, bad, half.cpuMs),
+        goal: goal(bytes, r.cpuMs, bad, half.cpuMs, eighth.cpuMs),
       },
+    ];
+  },
+
+  // test/unit/oracle-robust.test.ts's two large inputs (at --mb 50), timed here rather than there.
+  async parse({ mb }) {
+    const k = mb / 50;
+    const longLine = (scale: number) => 'x'.repeat(Math.round(8e6 * k * scale)) + '\n' + 'BUG: '.repeat(Math.round(200000 * k * scale)) + '\n';
+    const noisy = (scale: number) => {
+      const chunks: string[] = [];
+      for (let size = 0, i = 0; size < 20e6 * k * scale; i++) {
+        const c = i % 5000 === 2500 ? GPF : NOISE + '\n';
+        chunks.push(c);
+        size += c.length;
+      }
+      return chunks.join('');
+    };
+    return [
+      parseRow('a long junk line beside a line of "BUG: " repeated', longLine, (_, found) => (found.length ? [`${found.length} reports from junk`] : [])),
+      parseRow('console noise with a report every 5000 lines', noisy, (text, found) => {
+        const want = text.split(GPF).length - 1;
+        return found.length === want ? [] : [`${found.length} reports of ${want}`];
+      }),
     ];
   },
 
