@@ -27,37 +27,25 @@ function feed(s: ConsoleStream, unit: string, total: number): void {
   for (let sent = 0; sent < total; sent += chunk.length) s.write(sent + chunk.length <= total ? chunk : chunk.slice(0, total - sent));
 }
 
-t.test('a 50 MB console line without a newline: capped, counted, in linear time', async (t) => {
+t.test('a 50 MB console line without a newline: capped, counted, never held whole', async (t) => {
   const s = new ConsoleStream();
   const got: string[] = [];
   s.subscribe((l) => got.push(l));
   s.write('before\n');
-  const t0 = performance.now();
-  feed(s, 'x', 50 * MB);
+  // Half-way and at the end of the line, only its capped head is held: re-concatenating
+  // the growing line (7.4 s for 32 MiB, quadratic) held all of it. The time, and its
+  // ratio at 8x the bytes, is bench:hostile's console section.
+  feed(s, 'x', 25 * MB);
+  t.equal(s.held, MAX_LINE_CHARS, 'half-way: only the head is held');
+  feed(s, 'x', 25 * MB);
+  t.equal(s.held, MAX_LINE_CHARS, 'at the end: still only the head');
   s.write('\nafter\n');
-  const ms = performance.now() - t0;
+  t.equal(s.held, 0);
   t.same(got.length, 3);
   t.equal(got[0], 'before');
   t.equal(got[1], 'x'.repeat(MAX_LINE_CHARS) + droppedMarker(50 * MB - MAX_LINE_CHARS), 'the line keeps its head and says how much was dropped');
   t.equal(got[2], 'after', 'the next line is whole');
   t.equal(s.capped, 1);
-  // Re-concatenating the growing line took 7.4 s for 32 MiB; one pass takes well under a second.
-  t.ok(ms < 3000, `50 MB in ${ms.toFixed(0)} ms`);
-});
-
-t.test('linear: four times the bytes, about four times the time', async (t) => {
-  const time = (n: number) => {
-    const s = new ConsoleStream();
-    const t0 = performance.now();
-    feed(s, 'y', n);
-    s.end();
-    return performance.now() - t0;
-  };
-  time(4 * MB); // warm-up
-  const small = Math.min(time(8 * MB), time(8 * MB));
-  const big = Math.min(time(32 * MB), time(32 * MB));
-  // Quadratic growth would be 16x; allow noise on a shared host.
-  t.ok(big < small * 10 + 50, `8 MB: ${small.toFixed(0)} ms, 32 MB: ${big.toFixed(0)} ms`);
 });
 
 t.test('capped lines: bytes (not characters) counted, CR kept out, partial line flushed', async (t) => {
@@ -118,29 +106,34 @@ t.test('a report of long lines is capped in bytes', async (t) => {
   t.ok(r[0]!.lines.length < 100);
 });
 
-t.test('live: a 50 MB endless stack through the console stream and the detector', async (t) => {
+t.test('live: a 50 MB endless stack through the console stream and the detector, capped', async (t) => {
   const s = new ConsoleStream();
   const reports: CrashReport[] = [];
   const det = new ReportDetector({ onReport: (r) => reports.push(r) });
   s.subscribe((l) => det.push(l));
-  const t0 = performance.now();
   s.write(head.join('\n') + '\n');
   let sent = 0;
+  let frames = 0;
   for (let i = 0; sent < 50 * MB; ) {
     let chunk = '';
-    while (chunk.length < CHUNK) chunk += frame(i++) + '\n';
+    while (chunk.length < CHUNK) {
+      chunk += frame(i++) + '\n';
+      frames++;
+    }
     s.write(chunk);
     sent += chunk.length;
   }
   s.end();
   det.flush();
   det.close();
-  const ms = performance.now() - t0;
   t.equal(reports.length, 1);
   t.match(reports[0]!.title, /dax_endless/);
   t.equal(reports[0]!.lines.length, MAX_REPORT_LINES);
   t.ok(JSON.stringify(reports[0]).length < 2 * MAX_REPORT_BYTES, 'the record (and --json) stays small');
-  t.ok(ms < 20000, `50 MB in ${ms.toFixed(0)} ms`);
+  // Every line was seen and counted, and only the capped head kept: what is held does not
+  // grow with the stack. The time, and its ratio at 8x the bytes, is bench:hostile's stack section.
+  t.equal(s.lines(), head.length + frames, 'every line reached the detector');
+  t.equal(reports[0]!.truncated?.lines, head.length + frames - MAX_REPORT_LINES, 'the rest counted, not kept');
 });
 
 t.test('capped file: a marker line at the cap, the rest counted, nothing thrown', async (t) => {

@@ -6,19 +6,19 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostileProbes, problems, runProbe, startupFloor } from '../../bench/hostile-probes.ts';
+import { hostileProbes, problems, runProbe } from '../../bench/hostile-probes.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'daxh-probes-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 const probes = hostileProbes(scratch);
-const floor = await startupFloor(scratch);
 
 t.ok(probes.length >= 30, `${probes.length} probes`);
 for (const p of probes) {
   t.test(p.name, async (t) => {
     const r = await runProbe(p, scratch);
     t.same(problems(r), [], `${p.args.join(' ').slice(0, 120)} → exit ${r.code}: ${r.lines.join(' | ').slice(0, 300)}`);
-    // The bench holds the 1 s goal; here only a bound no neighbour on a shared host can break: refused, not worked on.
-    t.ok(r.ms - floor < 10_000, `${Math.round(r.ms - floor)} ms past start-up (${Math.round(floor)} ms)`);
+    // No wall-clock bound: a probe worked on instead of refused that never ends (9^9 alias
+    // strings expanded) is killed by runProbe and fails above as an exit that is not 2. How long
+    // each takes, against the 1 s goal past start-up, is bench:hostile's input section.
   });
 }

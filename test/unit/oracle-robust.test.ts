@@ -55,14 +55,15 @@ t.test('every timestamp flavour gives the same report', async (t) => {
 
 t.test('a very long line', async (t) => {
   const long = 'x'.repeat(8 << 20);
-  const t0 = performance.now();
+  // No timed bound here: a scan quadratic in a line's length would take some 10^13 steps on
+  // these 8 MB and 1 MB lines, hours, so the file would run into tap's timeout. The time, at
+  // this size and an eighth of it with the ratio, is bench:hostile's parse section.
   t.same(parseLog(long + '\n' + 'BUG: '.repeat(200000) + '\n'), parseLog(long), 'no report from a long junk line');
-  t.ok(performance.now() - t0 < 3000, 'long lines are fast');
   const r = parseLog(long + '\n' + gpf);
   t.equal(r[0]?.title, title);
 });
 
-t.test('20 MB of console noise with reports stays fast', async (t) => {
+t.test('20 MB of console noise with reports: each report found once', async (t) => {
   const noise = [
     '[  100.000001] EXT4-fs (pmem0): mounted filesystem 2adea02a r/w with ordered data mode. Quota mode: none.',
     '[  100.000002] nd_pmem namespace0.0: unable to guarantee persistence of writes',
@@ -79,10 +80,10 @@ t.test('20 MB of console noise with reports stays fast', async (t) => {
     i++;
   }
   const text = chunks.join('');
-  const t0 = performance.now();
+  // Every report is found, each once. How fast, at 20 MB and at an eighth of it with the
+  // ratio (near 8 when linear), is bench:hostile's parse section, not a wall-clock bound here.
   const r = parseLog(text);
-  const ms = performance.now() - t0;
-  t.ok(r.length >= 5, `${r.length} reports found`);
+  const inserted = chunks.filter((c) => c === gpf).length;
+  t.equal(r.length, inserted, `${r.length} reports found of ${inserted}`);
   t.ok(r.every((x) => x.title === title));
-  t.ok(ms < 3000, `20 MB parsed in ${ms.toFixed(0)} ms`);
 });

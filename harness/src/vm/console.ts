@@ -59,6 +59,11 @@ export class ConsoleStream {
     if (this.partLen || this.droppedBytes) this.finishLine(Date.now());
   }
 
+  /** Characters kept of the line still being received: never more than the cap, however long the line runs. */
+  get held(): number {
+    return this.partLen;
+  }
+
   /** Lines that were longer than the cap (their rest was counted, not kept). */
   get capped(): number {
     return this.cappedLines;
