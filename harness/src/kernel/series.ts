@@ -195,35 +195,7 @@ export async function parseMails(raws: { origin: string; text: string }[]): Prom
 /** Pick the patches of the newest version, in order. Pure. */
 export function selectSeries(mails: Mail[], source: string): Series {
   const notes: string[] = [];
-  const seen = new Set<string>();
-  const unique: Mail[] = [];
-  for (const m of mails) {
-    if (m.messageId) {
-      if (seen.has(m.messageId)) {
-        notes.push(`dropped duplicate of ${m.messageId} (${m.origin})`);
-        continue;
-      }
-      seen.add(m.messageId);
-    }
-    unique.push(m);
-  }
-
-  type Cand = { mail: Mail; info: SubjectInfo };
-  const patches: Cand[] = [];
-  const covers: Cand[] = [];
-  for (const mail of unique) {
-    const info = parseSubject(mail.subject);
-    const diff = hasDiff(mail.body);
-    if (info.isReply) {
-      if (diff) notes.push(`skipped reply "${mail.subject}"`);
-      continue;
-    }
-    if (info.number === 0 || !diff) {
-      if (info.number === 0 || info.tagged) covers.push({ mail, info });
-      continue;
-    }
-    patches.push({ mail, info });
-  }
+  const { patches, covers } = sortMails(dropDuplicates(mails, notes), notes);
   if (patches.length === 0) {
     throw new SeriesError(`${source} holds no patches (${mails.length} mail(s), none with a diff)`, 'pass an mbox from `b4 am`/your mail client, a directory of .patch files, or a git range A..B');
   }
@@ -232,62 +204,12 @@ export function selectSeries(mails: Mail[], source: string): Series {
   const older = [...new Set(patches.filter((p) => p.info.version !== version).map((p) => p.info.version))].sort();
   if (older.length) notes.push(`using v${version}; ignored ${older.map((v) => `v${v}`).join(', ')}`);
   const chosen = patches.filter((p) => p.info.version === version);
-
-  const numbered = chosen.filter((p) => p.info.number !== null);
-  let ordered: Cand[];
-  let total: number;
-  if (numbered.length === 0) {
-    // Unnumbered patches (a directory of plain diffs, single patches): input order.
-    ordered = [...chosen].sort((a, b) => a.mail.seq - b.mail.seq);
-    total = ordered.length;
-  } else {
-    if (numbered.length !== chosen.length) {
-      const stray = chosen.filter((p) => p.info.number === null);
-      notes.push(`ignored unnumbered patch(es) beside a numbered series: ${stray.map((p) => `"${p.mail.subject}"`).join(', ')}`);
-    }
-    const byNumber = new Map<number, Cand>();
-    for (const p of numbered.sort((a, b) => a.mail.seq - b.mail.seq)) {
-      const prev = byNumber.get(p.info.number!);
-      if (prev) {
-        // A resend of the same slot: the later mail wins (date, then input order).
-        const later = (p.mail.date?.getTime() ?? 0) >= (prev.mail.date?.getTime() ?? 0) ? p : prev;
-        notes.push(`patch ${p.info.number} sent twice; kept "${later.mail.origin}"`);
-        byNumber.set(p.info.number!, later);
-      } else byNumber.set(p.info.number!, p);
-    }
-    total = Math.max(...numbered.map((p) => p.info.total ?? 0), ...byNumber.keys());
-    const missing: number[] = [];
-    for (let i = 1; i <= total; i++) if (!byNumber.has(i)) missing.push(i);
-    if (missing.length) {
-      throw new SeriesError(
-        `${source}: v${version} is missing patch(es) ${missing.map((i) => `${i}/${total}`).join(', ')}`,
-        'fetch the whole thread (e.g. `b4 am <message-id>`) and pass that mbox',
-        { missing, version },
-      );
-    }
-    ordered = [...byNumber.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
-  }
+  const ordered = orderPatches(chosen, version, source, notes);
 
   const coverCand = covers.filter((c) => c.info.version === version).pop() ?? null;
-  let baseCommit: string | null = null;
-  for (const m of [coverCand?.mail, ...ordered.map((p) => p.mail)]) {
-    const b = m ? BASE_RE.exec(m.body) : null;
-    if (b) {
-      baseCommit = b[1]!;
-      break;
-    }
-  }
-
-  // As git format-patch --base writes them: in the cover letter, or below the
-  // first patch's --- when there is none. The first mail that has any names all.
-  let prerequisites: string[] = [];
-  for (const m of [coverCand?.mail, ...ordered.map((p) => p.mail)]) {
-    const ids = m ? [...m.body.matchAll(PREREQ_RE)].map((x) => x[1]!.toLowerCase()) : [];
-    if (ids.length) {
-      prerequisites = [...new Set(ids)];
-      break;
-    }
-  }
+  const carriers = [coverCand?.mail, ...ordered.map((p) => p.mail)];
+  const baseCommit = findBaseCommit(carriers);
+  const prerequisites = findPrerequisites(carriers);
   if (prerequisites.length) {
     notes.push(`the series names ${prerequisites.length} prerequisite patch(es) (prerequisite-patch-id ${prerequisites.map((p) => p.slice(0, 12)).join(', ')}): they must be in the base; if git am fails, apply them first (b4 shazam fetches them)`);
   }
@@ -314,6 +236,105 @@ export function selectSeries(mails: Mail[], source: string): Series {
     notes,
     source,
   };
+}
+
+/** A mail with its parsed subject: a candidate patch or cover letter. */
+type Cand = { mail: Mail; info: SubjectInfo };
+
+/** The mails with a repeated Message-ID left out (the first one stays); each drop noted. */
+function dropDuplicates(mails: Mail[], notes: string[]): Mail[] {
+  const seen = new Set<string>();
+  const unique: Mail[] = [];
+  for (const m of mails) {
+    if (m.messageId) {
+      if (seen.has(m.messageId)) {
+        notes.push(`dropped duplicate of ${m.messageId} (${m.origin})`);
+        continue;
+      }
+      seen.add(m.messageId);
+    }
+    unique.push(m);
+  }
+  return unique;
+}
+
+/** Patches (mails with a diff) and cover letters (0/N, or tagged without a diff); replies are skipped. */
+function sortMails(mails: Mail[], notes: string[]): { patches: Cand[]; covers: Cand[] } {
+  const patches: Cand[] = [];
+  const covers: Cand[] = [];
+  for (const mail of mails) {
+    const info = parseSubject(mail.subject);
+    const diff = hasDiff(mail.body);
+    if (info.isReply) {
+      if (diff) notes.push(`skipped reply "${mail.subject}"`);
+      continue;
+    }
+    if (info.number === 0 || !diff) {
+      if (info.number === 0 || info.tagged) covers.push({ mail, info });
+      continue;
+    }
+    patches.push({ mail, info });
+  }
+  return { patches, covers };
+}
+
+/**
+ * The patches of one version in apply order: by their N/M numbers, or in
+ * input order when none is numbered. Throws when a numbered slot is missing.
+ */
+function orderPatches(chosen: Cand[], version: number, source: string, notes: string[]): Cand[] {
+  const numbered = chosen.filter((p) => p.info.number !== null);
+  if (numbered.length === 0) {
+    // Unnumbered patches (a directory of plain diffs, single patches): input order.
+    return [...chosen].sort((a, b) => a.mail.seq - b.mail.seq);
+  }
+  if (numbered.length !== chosen.length) {
+    const stray = chosen.filter((p) => p.info.number === null);
+    notes.push(`ignored unnumbered patch(es) beside a numbered series: ${stray.map((p) => `"${p.mail.subject}"`).join(', ')}`);
+  }
+  const byNumber = new Map<number, Cand>();
+  for (const p of numbered.sort((a, b) => a.mail.seq - b.mail.seq)) {
+    const prev = byNumber.get(p.info.number!);
+    if (prev) {
+      // A resend of the same slot: the later mail wins (date, then input order).
+      const later = (p.mail.date?.getTime() ?? 0) >= (prev.mail.date?.getTime() ?? 0) ? p : prev;
+      notes.push(`patch ${p.info.number} sent twice; kept "${later.mail.origin}"`);
+      byNumber.set(p.info.number!, later);
+    } else byNumber.set(p.info.number!, p);
+  }
+  const total = Math.max(...numbered.map((p) => p.info.total ?? 0), ...byNumber.keys());
+  const missing: number[] = [];
+  for (let i = 1; i <= total; i++) if (!byNumber.has(i)) missing.push(i);
+  if (missing.length) {
+    throw new SeriesError(
+      `${source}: v${version} is missing patch(es) ${missing.map((i) => `${i}/${total}`).join(', ')}`,
+      'fetch the whole thread (e.g. `b4 am <message-id>`) and pass that mbox',
+      { missing, version },
+    );
+  }
+  return [...byNumber.entries()].sort((a, b) => a[0] - b[0]).map(([, p]) => p);
+}
+
+/** The first `base-commit:` trailer in the cover letter, then the patches in order. */
+function findBaseCommit(mails: (Mail | undefined)[]): string | null {
+  for (const m of mails) {
+    const b = m ? BASE_RE.exec(m.body) : null;
+    if (b) return b[1]!;
+  }
+  return null;
+}
+
+/**
+ * `prerequisite-patch-id:` trailers as git format-patch --base writes them:
+ * in the cover letter, or below the first patch's --- when there is none.
+ * The first mail that has any names all.
+ */
+function findPrerequisites(mails: (Mail | undefined)[]): string[] {
+  for (const m of mails) {
+    const ids = m ? [...m.body.matchAll(PREREQ_RE)].map((x) => x[1]!.toLowerCase()) : [];
+    if (ids.length) return [...new Set(ids)];
+  }
+  return [];
 }
 
 /** A clean single-message mboxrd for `git am --patch-format=mboxrd`: decoded body, plain subject, LF line ends. */

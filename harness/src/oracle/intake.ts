@@ -507,9 +507,27 @@ export function intakeBody(body: string): IntakeBody {
     if (p.syslog) stats.syslog++;
   }
 
-  // Widest line per run of one quote depth: wrapping is judged against it. A
-  // run with a line far wider than any mail client wraps was not wrapped. Lines
-  // of one or two words (a URL, "Link: URL") are left out: no client can break them.
+  const wraps = measureWraps(ph);
+  const logical = joinWrapped(ph, wraps, stats);
+  const strip = pasteIndent(logical);
+
+  const out: IntakeBody = { lines: [], origin: [], depth: [], stats };
+  logical.forEach((l, i) => {
+    const keep = l.anchored ? 0 : Math.max(0, l.first.indent - strip[i]!);
+    if (l.first.indent > 0 && keep < l.first.indent) stats.unindented++;
+    out.lines.push(' '.repeat(keep) + l.text);
+    out.origin.push(l.first.no);
+    out.depth.push(l.first.depth);
+  });
+  return out;
+}
+
+/**
+ * Widest line per run of one quote depth: wrapping is judged against it. A
+ * run with a line far wider than any mail client wraps was not wrapped. Lines
+ * of one or two words (a URL, "Link: URL") are left out: no client can break them.
+ */
+function measureWraps(ph: Phys[]): Wrap[] {
   const wraps = new Array<Wrap>(ph.length);
   for (let i = 0; i < ph.length; ) {
     let j = i;
@@ -542,12 +560,22 @@ export function intakeBody(body: string): IntakeBody {
     for (let x = i; x < j; x++) wraps[x] = wrap;
     i = j;
   }
+  return wraps;
+}
 
-  interface Logical {
-    text: string;
-    first: Phys;
-    anchored: boolean;
-  }
+/** A console line as rebuilt from one or more physical lines. */
+interface Logical {
+  text: string;
+  first: Phys;
+  anchored: boolean;
+}
+
+/**
+ * Physical lines into logical ones: each wrapped line rejoined with what
+ * joinsWith says it was cut from (counted in stats.joined). An orphaned
+ * continuation takes its predecessor's depth and width in `ph` and `wraps`.
+ */
+function joinWrapped(ph: Phys[], wraps: Wrap[], stats: IntakeStats): Logical[] {
   const logical: Logical[] = [];
   for (let i = 0; i < ph.length; i++) {
     const p = ph[i]!;
@@ -573,10 +601,15 @@ export function intakeBody(body: string): IntakeBody {
     }
     logical.push({ text: p.text, first: p, anchored: p.anchored });
   }
+  return logical;
+}
 
-  // Paste indentation: what every line of a paragraph (same quote depth, up
-  // to a blank line) has in common. The kernel's own indentation (frames under
-  // Call Trace, the blank after a printk time) is kept.
+/**
+ * Paste indentation: what every line of a paragraph (same quote depth, up
+ * to a blank line) has in common. The kernel's own indentation (frames under
+ * Call Trace, the blank after a printk time) is kept.
+ */
+function pasteIndent(logical: Logical[]): number[] {
   const strip = new Array<number>(logical.length).fill(0);
   for (let i = 0; i < logical.length; ) {
     let j = i;
@@ -587,14 +620,5 @@ export function intakeBody(body: string): IntakeBody {
     for (let x = i; x < j; x++) strip[x] = Number.isFinite(min) ? min : 0;
     i = Math.max(j, i + 1);
   }
-
-  const out: IntakeBody = { lines: [], origin: [], depth: [], stats };
-  logical.forEach((l, i) => {
-    const keep = l.anchored ? 0 : Math.max(0, l.first.indent - strip[i]!);
-    if (l.first.indent > 0 && keep < l.first.indent) stats.unindented++;
-    out.lines.push(' '.repeat(keep) + l.text);
-    out.origin.push(l.first.no);
-    out.depth.push(l.first.depth);
-  });
-  return out;
+  return strip;
 }

@@ -137,12 +137,7 @@ function wraps(s: string): boolean {
  * stripped). Returns null when there is none.
  */
 export function parsePageDump(lines: readonly string[]): PageDump | null {
-  // Most reports carry no dump: do not build one for them. Dump lines begin with
-  // one of these letters (page:, head:, raw:, aops:, mapping->, flags:, anon/ksm flags:, memcg:, failed to read).
-  if (!lines.some((l) => {
-    const t = l.trimStart();
-    return DUMP_FIRST.has(t[0]!) && isPageDumpLine(t);
-  })) return null;
+  if (!hasDumpLine(lines)) return null;
   const d = emptyDump();
   let seen = false;
   let sawPageLine = false;
@@ -151,58 +146,9 @@ export function parsePageDump(lines: readonly string[]): PageDump | null {
   for (const l of lines) {
     const t = l.trimStart();
     if (!isPageDumpLine(t)) continue;
-    if (t.startsWith('page dumped because:')) {
-      if (d.reason === null) {
-        d.reason = t.slice('page dumped because:'.length).trim();
-        const c = canonicalAssertion(d.reason);
-        d.assertion = c.assertion;
-        d.assertMacro = c.macro;
-      }
-      seen = true;
-      continue;
-    }
-    if (t.startsWith('raw: ')) {
-      d.raw.push(t.slice(5).trim());
-      seen = true;
-      continue;
-    }
-    if (/^head: [0-9a-f]{8}/.test(t)) {
-      d.headRaw.push(t.slice(6).trim());
-      seen = true;
-      continue;
-    }
-    if (t.startsWith('page does not match folio')) {
-      d.pageDoesNotMatchFolio = true;
-      continue;
-    }
-    if (/^page:\S+ is uninitialized and poisoned/.test(t)) {
-      d.poisoned = true;
-      d.page = /^page:(\S+)/.exec(t)![1]!;
-      seen = true;
-      continue;
-    }
-    const fm = /^(?:(anon|ksm) )?flags: (\S+(?:\([^)]*\))?)( CMA)?/.exec(t);
-    if (fm) {
-      const f = decodeFlags(fm[2]!);
-      d.flagsRaw = f.raw;
-      d.flags = f.names;
-      d.node = f.node;
-      d.zone = f.zone;
-      d.kind = (fm[1] as 'anon' | 'ksm' | undefined) ?? null;
-      d.cma = !!fm[3];
-      seen = true;
-      continue;
-    }
-    if (t.startsWith('page_type:')) {
-      d.pageType = t.slice('page_type:'.length).trim();
-      continue;
-    }
-    if (/^(?:mapping->)?aops:/.test(t)) {
-      const tk = tokens(t);
-      d.aops = tk.get('aops') ?? null;
-      d.ino = tk.get('ino') ?? null;
-      const dm = /dentry name:?"(.*)"/.exec(t);
-      if (dm) d.dentry = dm[1]!;
+    const marked = readMarkedLine(d, t);
+    if (marked !== null) {
+      if (marked) seen = true;
       continue;
     }
     const tk = tokens(t);
@@ -210,36 +156,116 @@ export function parsePageDump(lines: readonly string[]): PageDump | null {
     if (tk.has('refcount') && !sawPageLine) {
       sawPageLine = true;
       seen = true;
-      const p = tk.get('page');
-      pageLineHasPtr = !!p && p !== '';
-      d.page = pageLineHasPtr ? p! : null;
-      d.refcount = num(tk.get('refcount'));
-      d.mapcount = num(tk.get('mapcount'));
-      d.mapping = tk.get('mapping') ?? null;
-      d.index = tk.get('index') ?? null;
-      d.pfn = tk.get('pfn') ?? null;
+      pageLineHasPtr = readPageLine(d, tk);
     }
     if (tk.has('order') && headLineKeys === null) {
       headLineKeys = tk;
       seen = true;
-      const h = tk.get('head');
-      d.head = h && h !== '' ? h : null;
-      d.order = num(tk.get('order'));
-      d.compoundMapcount = num(tk.get('compound_mapcount'));
-      d.compoundPincount = num(tk.get('compound_pincount'));
-      d.entireMapcount = num(tk.get('entire_mapcount'));
-      d.nrPagesMapped = num(tk.get('nr_pages_mapped'));
-      d.pincount = num(tk.get('pincount'));
-      // On the page line "mapcount" is the page's; only the 6.11+ head line has a folio-wide one.
-      if (!t.startsWith('page:') || t.indexOf('mapcount:') !== t.lastIndexOf('mapcount:')) {
-        const hm = /(?:^|\s)mapcount:(-?\d+)/.exec(t.startsWith('page:') ? t.slice(t.indexOf('order:')) : t);
-        if (hm) d.folioMapcount = Number(hm[1]);
-      }
+      readHeadLine(d, tk, t);
     }
   }
   if (!seen) return null;
   d.format = guessFormat(d, pageLineHasPtr, headLineKeys);
   return d;
+}
+
+/**
+ * Most reports carry no dump: do not build one for them. Dump lines begin with
+ * one of these letters (page:, head:, raw:, aops:, mapping->, flags:, anon/ksm flags:, memcg:, failed to read).
+ */
+function hasDumpLine(lines: readonly string[]): boolean {
+  return lines.some((l) => {
+    const t = l.trimStart();
+    return DUMP_FIRST.has(t[0]!) && isPageDumpLine(t);
+  });
+}
+
+/**
+ * A dump line known by how it begins (the reason, raw words, flags, page_type,
+ * aops, ...), read into `d`. Returns null when `t` is not one of them, else
+ * whether the line shows that a dump is there.
+ */
+function readMarkedLine(d: PageDump, t: string): boolean | null {
+  if (t.startsWith('page dumped because:')) {
+    if (d.reason === null) {
+      d.reason = t.slice('page dumped because:'.length).trim();
+      const c = canonicalAssertion(d.reason);
+      d.assertion = c.assertion;
+      d.assertMacro = c.macro;
+    }
+    return true;
+  }
+  if (t.startsWith('raw: ')) {
+    d.raw.push(t.slice(5).trim());
+    return true;
+  }
+  if (/^head: [0-9a-f]{8}/.test(t)) {
+    d.headRaw.push(t.slice(6).trim());
+    return true;
+  }
+  if (t.startsWith('page does not match folio')) {
+    d.pageDoesNotMatchFolio = true;
+    return false;
+  }
+  if (/^page:\S+ is uninitialized and poisoned/.test(t)) {
+    d.poisoned = true;
+    d.page = /^page:(\S+)/.exec(t)![1]!;
+    return true;
+  }
+  const fm = /^(?:(anon|ksm) )?flags: (\S+(?:\([^)]*\))?)( CMA)?/.exec(t);
+  if (fm) {
+    const f = decodeFlags(fm[2]!);
+    d.flagsRaw = f.raw;
+    d.flags = f.names;
+    d.node = f.node;
+    d.zone = f.zone;
+    d.kind = (fm[1] as 'anon' | 'ksm' | undefined) ?? null;
+    d.cma = !!fm[3];
+    return true;
+  }
+  if (t.startsWith('page_type:')) {
+    d.pageType = t.slice('page_type:'.length).trim();
+    return false;
+  }
+  if (/^(?:mapping->)?aops:/.test(t)) {
+    const tk = tokens(t);
+    d.aops = tk.get('aops') ?? null;
+    d.ino = tk.get('ino') ?? null;
+    const dm = /dentry name:?"(.*)"/.exec(t);
+    if (dm) d.dentry = dm[1]!;
+    return false;
+  }
+  return null;
+}
+
+/** The page line's fields (refcount, mapcount, mapping, index, pfn) into `d`; returns whether it names the page's pointer. */
+function readPageLine(d: PageDump, tk: Map<string, string>): boolean {
+  const p = tk.get('page');
+  const pageLineHasPtr = !!p && p !== '';
+  d.page = pageLineHasPtr ? p! : null;
+  d.refcount = num(tk.get('refcount'));
+  d.mapcount = num(tk.get('mapcount'));
+  d.mapping = tk.get('mapping') ?? null;
+  d.index = tk.get('index') ?? null;
+  d.pfn = tk.get('pfn') ?? null;
+  return pageLineHasPtr;
+}
+
+/** The head (compound/folio) fields into `d`, from the line `t` that holds `order:` and its tokens. */
+function readHeadLine(d: PageDump, tk: Map<string, string>, t: string): void {
+  const h = tk.get('head');
+  d.head = h && h !== '' ? h : null;
+  d.order = num(tk.get('order'));
+  d.compoundMapcount = num(tk.get('compound_mapcount'));
+  d.compoundPincount = num(tk.get('compound_pincount'));
+  d.entireMapcount = num(tk.get('entire_mapcount'));
+  d.nrPagesMapped = num(tk.get('nr_pages_mapped'));
+  d.pincount = num(tk.get('pincount'));
+  // On the page line "mapcount" is the page's; only the 6.11+ head line has a folio-wide one.
+  if (!t.startsWith('page:') || t.indexOf('mapcount:') !== t.lastIndexOf('mapcount:')) {
+    const hm = /(?:^|\s)mapcount:(-?\d+)/.exec(t.startsWith('page:') ? t.slice(t.indexOf('order:')) : t);
+    if (hm) d.folioMapcount = Number(hm[1]);
+  }
 }
 
 function guessFormat(d: PageDump, pageLineHasPtr: boolean, head: Map<string, string> | null): PageDump['format'] {

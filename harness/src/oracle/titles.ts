@@ -863,6 +863,62 @@ function stackMissing(lines: readonly string[], starts: readonly boolean[], from
   return !sawTrace;
 }
 
+/** The head's captures, then those of the rule's later lines found in order after line `i`; null when one is missing. */
+function ruleCaptures(rule: Rule, h: RegExpExecArray, lines: readonly string[], i: number): string[] | null {
+  const caps = h.slice(1).filter((x): x is string => x !== undefined);
+  let j = i + 1;
+  for (const t of rule.then ?? []) {
+    let m: RegExpExecArray | null = null;
+    while (j < lines.length && !(m = t.exec(lines[j++]!)));
+    if (!m) return null;
+    for (const c of m.slice(1)) if (c !== undefined) caps.push(c);
+  }
+  return caps;
+}
+
+/** The key frames of a rule's stack trace below line `i`, its fallback parts tried in turn while a walk fails. */
+function walkStack(stack: Stack, lines: readonly string[], starts: readonly boolean[], i: number): { keys: Key[]; ok: boolean } {
+  const pick = stack.pick ?? 'first';
+  let w = walk(lines, starts, i, stack.parts, stack.skip, pick);
+  for (const f of stack.fallback ?? []) {
+    if (w.ok) break;
+    w = walk(lines, starts, i, f, stack.skip, pick);
+  }
+  return w;
+}
+
+/**
+ * The other titles a report is known by (not yet normalised): those of the CPU
+ * that held a stall up, the rule's alternatives, and each with the key frames
+ * as printed and with syscall prefixes removed. `args` fills the main title.
+ */
+function alternativeTitles(rule: Rule, caps: readonly string[], args: readonly string[], keys: readonly Key[], culpritKeys: readonly Key[] | null): string[] {
+  const alts: string[] = [];
+  // First, so that the match key ("stall in f") follows the CPU that held the stall up.
+  if (culpritKeys) {
+    const c = [...caps, ...culpritKeys.map((k) => k.canon)];
+    alts.push(fill(rule.title, c), ...(rule.alt ?? []).map((a) => fill(a, c)));
+  }
+  alts.push(...(rule.alt ?? []).map((a) => fill(a, args)));
+  // The frame as printed and with each syscall prefix removed, so that titles
+  // made before and after a prefix was stripped still meet.
+  const variants: string[][] = [];
+  for (const ks of culpritKeys ? [keys, culpritKeys] : [keys]) {
+    variants.push(ks.map((k) => k.raw));
+    const sys = ks.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
+    for (const p of sys ? SYSCALL_PREFIXES : []) {
+      if (!ks.some((k) => k.raw.startsWith(p))) continue;
+      variants.push(ks.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
+    }
+  }
+  for (const v of variants) {
+    const a = [...caps, ...v];
+    alts.push(fill(rule.title, a));
+    for (const x of rule.alt ?? []) alts.push(fill(x, a));
+  }
+  return alts;
+}
+
 /**
  * Title a report. `lines` are its kernel lines (prefixes removed, questionable
  * frames and other CPUs' interleaved lines already left out), `from` the first
@@ -881,29 +937,12 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
     const h = rule.head.exec(line);
     if (!h) continue;
     matched = true;
-    const caps = h.slice(1).filter((x): x is string => x !== undefined);
-    let j = i + 1;
-    let ok = true;
-    for (const t of rule.then ?? []) {
-      let m: RegExpExecArray | null = null;
-      while (j < lines.length && !(m = t.exec(lines[j++]!)));
-      if (!m) {
-        ok = false;
-        break;
-      }
-      for (const c of m.slice(1)) if (c !== undefined) caps.push(c);
-    }
-    if (!ok) continue;
+    const caps = ruleCaptures(rule, h, lines, i);
+    if (!caps) continue;
     let keys: Key[] = [];
     let corrupted = false;
     if (rule.stack) {
-      const pick = rule.stack.pick ?? 'first';
-      starts ??= traceStarts(lines);
-      let w = walk(lines, starts, i, rule.stack.parts, rule.stack.skip, pick);
-      for (const f of rule.stack.fallback ?? []) {
-        if (w.ok) break;
-        w = walk(lines, starts, i, f, rule.stack.skip, pick);
-      }
+      const w = walkStack(rule.stack, lines, (starts ??= traceStarts(lines)), i);
       keys = w.keys;
       corrupted = !w.ok;
     }
@@ -921,30 +960,7 @@ export function titleReport(all: readonly string[], from = 0, cpus: () => readon
     const args = [...caps, ...keys.map((k) => k.canon)];
     const rawTitle = fill(rule.title, args);
     const title = normaliseTitle(rawTitle);
-    const alts: string[] = [];
-    // First, so that the match key ("stall in f") follows the CPU that held the stall up.
-    if (culpritKeys) {
-      const c = [...caps, ...culpritKeys.map((k) => k.canon)];
-      alts.push(fill(rule.title, c), ...(rule.alt ?? []).map((a) => fill(a, c)));
-    }
-    alts.push(...(rule.alt ?? []).map((a) => fill(a, args)));
-    // The frame as printed and with each syscall prefix removed, so that titles
-    // made before and after a prefix was stripped still meet.
-    const variants: string[][] = [];
-    for (const ks of culpritKeys ? [keys, culpritKeys] : [keys]) {
-      variants.push(ks.map((k) => k.raw));
-      const sys = ks.some((k) => k.raw.includes('ys') || k.raw.includes('YS') || k.raw.startsWith('__x64_') || k.raw.startsWith('__ia32_') || k.raw.startsWith('__arm64_') || k.raw.startsWith('__se_'));
-      for (const p of sys ? SYSCALL_PREFIXES : []) {
-        if (!ks.some((k) => k.raw.startsWith(p))) continue;
-        variants.push(ks.map((k) => (k.raw.startsWith(p) ? k.raw.slice(p.length) : k.raw)));
-      }
-    }
-    for (const v of variants) {
-      const a = [...caps, ...v];
-      alts.push(fill(rule.title, a));
-      for (const x of rule.alt ?? []) alts.push(fill(x, a));
-    }
-    const altTitles = [...new Set(alts.map(normaliseTitle))].filter((a) => a !== title);
+    const altTitles = [...new Set(alternativeTitles(rule, caps, args, keys, culpritKeys).map(normaliseTitle))].filter((a) => a !== title);
     corrupted ||= !!rule.corrupted || MERGED_TS.test(rawTitle) || (!rule.noStack && stackMissing(lines, (starts ??= traceStarts(lines)), i));
     return {
       type: rule.type,

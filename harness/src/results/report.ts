@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { classifyTest, summarizeSignatures, CLASS_ORDER, type TestClass, type TestClassification } from './classify.ts';
-import type { CellRow, KernelRow, NightRow, ReportRow, ResultsIndex, RunRow } from './db.ts';
+import type { CellRow, CrashRow, KernelRow, NightRow, ReportRow, ResultsIndex, RunRow, TestRow } from './db.ts';
 import type { Frame, PageDump, Verdict } from './records.ts';
 
 export interface ReportTest extends TestClassification {
@@ -138,70 +138,101 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
   const runsByCell = new Map<string, RunRow[]>();
   for (const r of index.runs(nightId)) runsByCell.set(r.cell_key ?? '', [...(runsByCell.get(r.cell_key ?? '') ?? []), r]);
   const crashRows = index.crashes(nightId);
-  const cells: ReportCell[] = index.cells(nightId).map((c: CellRow) => {
-    const baselineNight = night.baseline ?? index.previousNightWithCell(nightId, c.cell_key);
-    const rows = index.tests(nightId, c.cell_key);
-    const baseline = new Map<string, Verdict[]>();
-    const baselineReruns = new Map<string, Verdict[]>();
-    if (baselineNight)
-      for (const t of index.tests(baselineNight, c.cell_key)) {
-        const m = t.role === 'main' ? baseline : baselineReruns;
-        m.set(t.test_key, [...(m.get(t.test_key) ?? []), t.verdict]);
-      }
-    const keys = [...new Set(rows.filter((r) => r.role === 'main').map((r) => r.test_key))];
-    // Tests the baseline ran and tonight's finished cell did not.
-    if (c.status !== 'not-run' && c.status !== 'infra-error') for (const k of baseline.keys()) if (!keys.includes(k)) keys.push(k);
-    keys.sort();
-    const tests = keys.map((key): ReportTest => {
-      const main = rows.filter((r) => r.test_key === key && r.role === 'main');
-      const reruns = rows.filter((r) => r.test_key === key && r.role === 'rerun');
-      const hist = index.history(c.cell_key, key, { untilNight: nightId, limit: night.history_nights + 1 });
-      const earlier = hist.filter((h) => h.night !== nightId);
-      // The window is at least two nights, so any earlier night shows up in it.
-      const seenBefore = earlier.length > 0;
-      const verdicts = main.map((r) => r.verdict);
-      const cls = classifyTest({
-        current: verdicts,
-        reruns: reruns.map((r) => r.verdict),
-        baseline: baselineNight ? (baseline.get(key) ?? null) : null,
-        baselineReruns: baselineReruns.get(key) ?? [],
-        baselineNight,
-        history: earlier.slice(-night.history_nights).map((h) => ({ night: h.night, verdicts: h.verdicts })),
-        seenBefore,
-      });
-      const bad = main.find((r) => r.verdict === 'fail' || r.verdict === 'error') ?? main[0];
-      const run = bad ? runsByCell.get(c.cell_key)?.find((r) => r.id === bad.run_id) : undefined;
-      const sample = main[0];
-      return {
-        ...cls,
-        cellKey: c.cell_key,
-        key,
-        name: sample?.name ?? key.replace(/\[.*$/, ''),
-        params: sample ? (JSON.parse(sample.params) as Record<string, string>) : {},
-        verdicts,
-        rerunVerdicts: reruns.map((r) => r.verdict),
-        statuses: main.map((r) => r.status),
-        durationMs: mean(main.map((r) => r.duration_ms)),
-        reason: bad?.reason ?? '',
-        log: bad && run && bad.log ? `${run.dir}/${bad.log}` : '',
-        baselineNight,
-        expectedWhy: sample?.expected ? ((JSON.parse(sample.expected) as { why?: string }).why ?? null) : null,
-        crashes: [...new Set(crashRows.filter((x) => x.cell_key === c.cell_key && x.test_key === key).map((x) => x.dedup_key))].sort(),
-        history: hist.map((h) => ({ night: h.night, failed: h.verdicts.some((v) => v === 'fail'), durationMs: mean(h.durationsMs) })),
-      };
-    });
-    return {
-      key: c.cell_key,
-      axes: { kernel: c.kernel, suite: c.suite, mode: c.mode, topology: c.topology },
-      kernelKey: c.kernel_key,
-      status: c.status,
-      reason: c.reason,
-      baselineNight,
-      runs: runsByCell.get(c.cell_key) ?? [],
-      tests,
-    };
-  });
+  const cells: ReportCell[] = index.cells(nightId).map((c: CellRow) => reportCell(index, night, c, runsByCell, crashRows));
+  const crashes = reportCrashes(index, nightId, crashRows);
 
+  const tests = cells
+    .flatMap((c) => c.tests)
+    .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls) || (a.cellKey < b.cellKey ? -1 : a.cellKey > b.cellKey ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const counts = Object.fromEntries(CLASS_ORDER.map((k) => [k, 0])) as Record<TestClass, number>;
+  for (const t of tests) counts[t.cls]++;
+  const reports = nightReports(index.reports(), { night: nightId, cells: cells.map((c) => c.key), matchKeys: crashes.map((c) => c.matchKey), root: index.root });
+  return { night, origin: night.origin ?? 'dax_harness', kernels: index.kernels(nightId), cells, tests, crashes, reports, counts };
+}
+
+/** One cell of the night with its tests, each classified against the cell's baseline night. */
+function reportCell(index: ResultsIndex, night: NightRow, c: CellRow, runsByCell: Map<string, RunRow[]>, crashRows: CrashRow[]): ReportCell {
+  const nightId = night.id;
+  const baselineNight = night.baseline ?? index.previousNightWithCell(nightId, c.cell_key);
+  const rows = index.tests(nightId, c.cell_key);
+  const baseline = new Map<string, Verdict[]>();
+  const baselineReruns = new Map<string, Verdict[]>();
+  if (baselineNight)
+    for (const t of index.tests(baselineNight, c.cell_key)) {
+      const m = t.role === 'main' ? baseline : baselineReruns;
+      m.set(t.test_key, [...(m.get(t.test_key) ?? []), t.verdict]);
+    }
+  const keys = [...new Set(rows.filter((r) => r.role === 'main').map((r) => r.test_key))];
+  // Tests the baseline ran and tonight's finished cell did not.
+  if (c.status !== 'not-run' && c.status !== 'infra-error') for (const k of baseline.keys()) if (!keys.includes(k)) keys.push(k);
+  keys.sort();
+  const tests = keys.map((key) => reportTest(index, night, c, key, { rows, baseline, baselineReruns, baselineNight, runsByCell, crashRows }));
+  return {
+    key: c.cell_key,
+    axes: { kernel: c.kernel, suite: c.suite, mode: c.mode, topology: c.topology },
+    kernelKey: c.kernel_key,
+    status: c.status,
+    reason: c.reason,
+    baselineNight,
+    runs: runsByCell.get(c.cell_key) ?? [],
+    tests,
+  };
+}
+
+/** What reportTest reads besides the index: the cell's rows of tonight and its baseline's verdicts by test. */
+interface CellContext {
+  rows: TestRow[];
+  baseline: Map<string, Verdict[]>;
+  baselineReruns: Map<string, Verdict[]>;
+  baselineNight: string | null;
+  runsByCell: Map<string, RunRow[]>;
+  crashRows: CrashRow[];
+}
+
+/** One test of a cell: tonight's passes and reruns, its class, its history and the crashes it hit. */
+function reportTest(index: ResultsIndex, night: NightRow, c: CellRow, key: string, x: CellContext): ReportTest {
+  const nightId = night.id;
+  const { rows, baseline, baselineReruns, baselineNight, runsByCell, crashRows } = x;
+  const main = rows.filter((r) => r.test_key === key && r.role === 'main');
+  const reruns = rows.filter((r) => r.test_key === key && r.role === 'rerun');
+  const hist = index.history(c.cell_key, key, { untilNight: nightId, limit: night.history_nights + 1 });
+  const earlier = hist.filter((h) => h.night !== nightId);
+  // The window is at least two nights, so any earlier night shows up in it.
+  const seenBefore = earlier.length > 0;
+  const verdicts = main.map((r) => r.verdict);
+  const cls = classifyTest({
+    current: verdicts,
+    reruns: reruns.map((r) => r.verdict),
+    baseline: baselineNight ? (baseline.get(key) ?? null) : null,
+    baselineReruns: baselineReruns.get(key) ?? [],
+    baselineNight,
+    history: earlier.slice(-night.history_nights).map((h) => ({ night: h.night, verdicts: h.verdicts })),
+    seenBefore,
+  });
+  const bad = main.find((r) => r.verdict === 'fail' || r.verdict === 'error') ?? main[0];
+  const run = bad ? runsByCell.get(c.cell_key)?.find((r) => r.id === bad.run_id) : undefined;
+  const sample = main[0];
+  return {
+    ...cls,
+    cellKey: c.cell_key,
+    key,
+    name: sample?.name ?? key.replace(/\[.*$/, ''),
+    params: sample ? (JSON.parse(sample.params) as Record<string, string>) : {},
+    verdicts,
+    rerunVerdicts: reruns.map((r) => r.verdict),
+    statuses: main.map((r) => r.status),
+    durationMs: mean(main.map((r) => r.duration_ms)),
+    reason: bad?.reason ?? '',
+    log: bad && run && bad.log ? `${run.dir}/${bad.log}` : '',
+    baselineNight,
+    expectedWhy: sample?.expected ? ((JSON.parse(sample.expected) as { why?: string }).why ?? null) : null,
+    crashes: [...new Set(crashRows.filter((x) => x.cell_key === c.cell_key && x.test_key === key).map((x) => x.dedup_key))].sort(),
+    history: hist.map((h) => ({ night: h.night, failed: h.verdicts.some((v) => v === 'fail'), durationMs: mean(h.durationsMs) })),
+  };
+}
+
+/** The night's crash signatures, each new or known from earlier nights, with where it was seen tonight. */
+function reportCrashes(index: ResultsIndex, nightId: string, crashRows: CrashRow[]): ReportCrash[] {
   const order = index.nightOrder(nightId);
   const nightOrders = new Map(index.nights().map((n, i) => [n.id, i]));
   const sigs = [...new Set(crashRows.map((c) => c.dedup_key))].sort();
@@ -210,7 +241,7 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
     nightId,
     order,
   );
-  const crashes: ReportCrash[] = summaries.map((s) => {
+  return summaries.map((s) => {
     const rows = crashRows.filter((c) => c.dedup_key === s.signature);
     const c = rows[0];
     return {
@@ -233,14 +264,6 @@ export function loadNightReport(index: ResultsIndex, nightId: string): NightRepo
       ),
     };
   });
-
-  const tests = cells
-    .flatMap((c) => c.tests)
-    .sort((a, b) => CLASS_ORDER.indexOf(a.cls) - CLASS_ORDER.indexOf(b.cls) || (a.cellKey < b.cellKey ? -1 : a.cellKey > b.cellKey ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const counts = Object.fromEntries(CLASS_ORDER.map((k) => [k, 0])) as Record<TestClass, number>;
-  for (const t of tests) counts[t.cls]++;
-  const reports = nightReports(index.reports(), { night: nightId, cells: cells.map((c) => c.key), matchKeys: crashes.map((c) => c.matchKey), root: index.root });
-  return { night, origin: night.origin ?? 'dax_harness', kernels: index.kernels(nightId), cells, tests, crashes, reports, counts };
 }
 
 /** Exit status of a night: 1 when it found something new and bad, 3 when the harness failed cells, else 0. */

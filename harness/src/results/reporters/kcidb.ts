@@ -50,7 +50,29 @@ export function testPath(cell: ReportCell, t: Pick<ReportTest, 'name' | 'params'
 export function formatKcidb(r: NightReport): string {
   const o = r.origin;
   const night = r.night.id;
-  const id = (...parts: string[]) => `${o}:${[night, ...parts].join('/')}`;
+  const id: IdOf = (...parts: string[]) => `${o}:${[night, ...parts].join('/')}`;
+  const { checkouts, builds, buildOf } = kcidbKernels(r, id);
+  const { tests, testIds } = kcidbTests(r, id, buildOf);
+
+  const buildIdOfCell = (cellKey: string) => {
+    const cell = r.cells.find((x) => x.key === cellKey);
+    return buildOf.get(cell?.kernelKey ?? '') ?? id(cell?.axes.kernel ?? 'unknown', 'build');
+  };
+  const { issues, incidents } = crashIssues(r, testIds, buildIdOfCell);
+  for (const b of r.reports) {
+    const { issue, incident } = reportIssue(b, { origin: o, night, testId: testIds.get(`${b.cellKey}\n${b.testKey}`), buildId: buildIdOfCell(b.cellKey) });
+    issues.push(issue);
+    incidents.push(incident);
+  }
+  return JSON.stringify({ version: { major: 5, minor: 3 }, checkouts, builds, tests, issues, incidents }, null, 2) + '\n';
+}
+
+/** A KCIDB id under tonight's night: `<origin>:<night>/<parts...>`. */
+type IdOf = (...parts: string[]) => string;
+
+/** One checkout and one build per kernel of the night; buildOf maps a kernel key to its build's id. */
+function kcidbKernels(r: NightReport, id: IdOf): { checkouts: Record<string, unknown>[]; builds: Record<string, unknown>[]; buildOf: Map<string, string> } {
+  const o = r.origin;
   const checkouts: Record<string, unknown>[] = [];
   const builds: Record<string, unknown>[] = [];
   const buildOf = new Map<string, string>();
@@ -89,7 +111,15 @@ export function formatKcidb(r: NightReport): string {
     builds.push(build);
     buildOf.set(k.key, build.id as string);
   }
+  return { checkouts, builds, buildOf };
+}
 
+/**
+ * One test per (cell, test) that ran, or one MISS per cell that did not;
+ * testIds maps `cell\ntest` to the test's id.
+ */
+function kcidbTests(r: NightReport, id: IdOf, buildOf: Map<string, string>): { tests: Record<string, unknown>[]; testIds: Map<string, string> } {
+  const o = r.origin;
   const tests: Record<string, unknown>[] = [];
   const testIds = new Map<string, string>();
   for (const c of r.cells) {
@@ -118,11 +148,13 @@ export function formatKcidb(r: NightReport): string {
       tests.push(test);
     }
   }
+  return { tests, testIds };
+}
 
-  const buildIdOfCell = (cellKey: string) => {
-    const cell = r.cells.find((x) => x.key === cellKey);
-    return buildOf.get(cell?.kernelKey ?? '') ?? id(cell?.axes.kernel ?? 'unknown', 'build');
-  };
+/** Each crash signature as an issue, with one incident per test it hit (the cell's build when no test). */
+function crashIssues(r: NightReport, testIds: Map<string, string>, buildIdOfCell: (cellKey: string) => string): { issues: Record<string, unknown>[]; incidents: Record<string, unknown>[] } {
+  const o = r.origin;
+  const night = r.night.id;
   const issues: Record<string, unknown>[] = [];
   const incidents: Record<string, unknown>[] = [];
   for (const c of r.crashes) {
@@ -147,12 +179,7 @@ export function formatKcidb(r: NightReport): string {
       incidents.push({ id: `${issueId}/${night}/${seg(w.cellKey)}${w.testKey ? `/${seg(w.testKey)}` : ''}`, origin: o, issue_id: issueId, issue_version: 1, present: true, ...target });
     }
   }
-  for (const b of r.reports) {
-    const { issue, incident } = reportIssue(b, { origin: o, night, testId: testIds.get(`${b.cellKey}\n${b.testKey}`), buildId: buildIdOfCell(b.cellKey) });
-    issues.push(issue);
-    incidents.push(incident);
-  }
-  return JSON.stringify({ version: { major: 5, minor: 3 }, checkouts, builds, tests, issues, incidents }, null, 2) + '\n';
+  return { issues, incidents };
 }
 
 /**
