@@ -16,16 +16,8 @@ import { NDCTL_PATHS } from '../../harness/src/suites/ndctl/paths.js';
 import { loadManifest } from '../../harness/src/suites/stressors/stressor-manifest.js';
 import { reproCatalogue } from '../../harness/src/suites/index.js';
 import { isInputError } from '../../harness/src/host/errors.js';
-import { messageOf } from '../../harness/src/cli/exit.ts';
+import { cliSays } from '../cli-says.ts';
 
-const cliSays = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    return messageOf(e);
-  }
-  return 'no error';
-};
 
 const here = dirname(fileURLToPath(import.meta.url));
 const intake = (f: string) => readFileSync(join(here, '../../harness/src/oracle/corpus/intake', f), 'utf8');

@@ -15,17 +15,9 @@ import { expandMatrix, parseNightConfig } from '../../harness/src/workflows/nigh
 import type { KernelArtifact } from '../../harness/src/results/records.ts';
 import { isInputError } from '../../harness/src/host/errors.ts';
 import { toy } from '../toy-suite/index.ts';
+import { cliSays } from '../cli-says.ts';
 import { messageOf } from '../../harness/src/cli/exit.ts';
 
-/** What the CLI says for the error `f` throws (its flags for the settings the error names). */
-const cliSays = (f: () => unknown): string => {
-  try {
-    f();
-  } catch (e) {
-    return messageOf(e);
-  }
-  return 'no error';
-};
 
 const ids = async (words: string[]) => {
   const s = await selectTests(words);
