@@ -32,6 +32,8 @@ export interface Observed {
   leftovers: string[];
   /** Result files left half-written (temp files, JSON that does not parse). */
   halfWritten: string[];
+  /** Every file left under the results directory, relative to it, read before a mounted one is undone. */
+  files: string[];
   ms: number;
 }
 
@@ -136,6 +138,11 @@ function qemuMentioning(text: string): string[] {
   }
 }
 
+function filesUnder(dir: string, rel = ''): string[] {
+  if (!existsSync(join(dir, rel))) return [];
+  return readdirSync(join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, join(rel, e.name)) : [join(rel, e.name)]));
+}
+
 function halfWritten(dir: string): string[] {
   const bad: string[] = [];
   const walk = (d: string) => {
@@ -225,6 +232,7 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
     leftovers = left();
   }
   const consoleBytes = con && existsSync(con) ? statSync(con).size : 0;
+  const files = filesUnder(resultsDir);
   // Undone after looking: a results directory the case mounted is read first.
   if (typeof undo === 'function') undo();
   return {
@@ -238,6 +246,7 @@ export async function runCase(c: FaultCase, timeoutMs = 900000): Promise<Observe
     peakRssMB: tracker.peakRssKB / 1024,
     leftovers,
     halfWritten: half,
+    files,
     ms: Date.now() - t0,
   };
 }
@@ -334,11 +343,7 @@ export const CASES: FaultCase[] = [
     quick: true,
     args: [...FAST],
     results: () => FULL.dir,
-    before: () => {
-      FULL.dir = mkdtempSync(join(tmpdir(), 'daxh-full-'));
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48k', 'daxh-full', FULL.dir]);
-      return () => execFileSync('umount', ['-l', FULL.dir]);
-    },
+    before: () => smallDisk(FULL, 'daxh-full', '48k'),
     check: (o) => {
       const bad = common(o);
       if (o.exit !== 3) bad.push(`exit ${o.exit}, wanted 3`);
@@ -352,14 +357,10 @@ export const CASES: FaultCase[] = [
     quick: true,
     args: [...FAST],
     results: () => FILLED.dir,
-    before: () => {
-      FILLED.dir = mkdtempSync(join(tmpdir(), 'daxh-filled-'));
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'daxh-filled', FILLED.dir]);
-      return () => execFileSync('umount', ['-l', FILLED.dir]);
-    },
+    before: () => smallDisk(FILLED, 'daxh-filled', '20m'),
     // Once the kernel prints, something else takes every free block.
     onLine: afterLine(/\[boot\] kernel started/, 'fill', (h) => fillDisk(join(h.resultsDir, 'filler.bin'))),
-    check: (o) => [...expect(o, 3, 'infra-error', /no space left on the device holding .*console\.log/), ...(existsSync(join(FILLED.dir, o.runDirs[0] ?? '-', '.space-reserve')) ? ['the space reserve was left behind'] : [])],
+    check: (o) => [...expect(o, 3, 'infra-error', /no space left on the device holding .*console\.log/), ...(o.files.some((f) => f.endsWith('.space-reserve')) ? ['the space reserve was left behind'] : [])],
   },
   // The guest's emulated UART carries ~50 KB/s under TCG: a megabyte is what
   // a guest prints in a test's time. bench:hostile feeds the harness 50 MB.
@@ -692,6 +693,39 @@ CASES.push(
 const CASES_PORT = { value: 0 };
 const FULL = { dir: '' };
 const FILLED = { dir: '' };
+
+/**
+ * A tmpfs of SIZE for a case's results, its path put in `into.dir`. Root
+ * mounts it. An ordinary user cannot mount, but may in a user and mount
+ * namespace of its own: a holder process keeps that namespace alive and
+ * the tmpfs is reached from outside through /proc/HOLDER/root, so the
+ * harness under test runs unchanged, as the user, and meets a real ENOSPC.
+ */
+async function smallDisk(into: { dir: string }, name: string, size: string): Promise<() => void> {
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  if (process.geteuid?.() === 0) {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, name, dir]);
+    into.dir = dir;
+    return () => execFileSync('umount', ['-l', dir]);
+  }
+  // unshare execs sh, which execs sleep: one pid throughout, the namespace's only process.
+  const holder = spawn('unshare', ['--user', '--map-root-user', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=${size} ${name} "$1" && echo mounted && exec sleep 86400`, 'sh', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  holder.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const mounted = await new Promise<boolean>((res) => {
+    holder.stdout.on('data', (d: Buffer) => d.toString().includes('mounted') && res(true));
+    holder.on('exit', () => res(false));
+    holder.on('error', () => res(false));
+  });
+  if (!mounted) throw new Error(`cannot mount a ${size} tmpfs for this case as uid ${process.geteuid?.()} (unshare --user --map-root-user --mount): ${err.trim()}`);
+  into.dir = `/proc/${holder.pid}/root${dir}`;
+  return () => {
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
 
 /** A guest that printed without end: the harness stayed small; with `lines`, every console line is capped and the flood was counted. */
 function hostileConsole(o: Observed, lines = false): string[] {
