@@ -86,17 +86,28 @@ t.test('the config typo is found before apt or a download', async (t) => {
   t.same(readdirSync(results), [], 'no run directory created');
 });
 
+/**
+ * argv as a user without privileges: root becomes nobody (root reads every
+ * file and may install packages); anyone else already is such a user. tap
+ * re-injects its hooks through NODE_OPTIONS (they would write as nobody):
+ * env -u drops them.
+ */
+function unprivileged(argv: string[]): [string, string[]] {
+  const plain = ['-u', 'NODE_OPTIONS', ...argv];
+  return process.geteuid?.() === 0 ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', ...plain]] : ['env', plain];
+}
+
 t.test('an mbox the harness cannot read: one line, exit 2, before anything else', async (t) => {
   const secret = mkdtempSync(join(tmpdir(), 'daxh-secret-'));
   const mbox = join(secret, 'series.mbox');
-  writeFileSync(mbox, 'From x\n', { mode: 0o600 });
+  // Mode 000: unreadable to nobody and to its owner alike (neither has CAP_DAC_OVERRIDE).
+  writeFileSync(mbox, 'From x\n', { mode: 0o000 });
   chmodSync(secret, 0o711);
   const cache = mkdtempSync(join(tmpdir(), 'daxh-cache-'));
   chmodSync(cache, 0o777);
   const results = mkdtempSync(join(tmpdir(), 'daxh-res-'));
   chmodSync(results, 0o777);
-  // As nobody: root reads every file, so the unreadable case needs another user.
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, bin, 'run', '--series', mbox, '--results', results], {
+  const r = spawnSync(...unprivileged([process.execPath, bin, 'run', '--series', mbox, '--results', results]), {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: '/tmp', DAX_HARNESS_CACHE: cache },
     timeout: 60000,
@@ -128,16 +139,15 @@ t.test('--help is the manual and exits 0', async (t) => {
 });
 
 t.test('a missing host package, not root: the exact apt-get line and exit non-zero', async (t) => {
-  // Runs the real check as an unprivileged user (nobody) against a package
-  // whose file cannot exist, so the non-root path is exercised for real.
+  // Runs the real check as an unprivileged user against a package whose
+  // file cannot exist, so the non-root path is exercised for real.
   const code = `
     const { ensurePackages } = await import(${JSON.stringify(join(import.meta.dirname, '..', '..', 'harness', 'src', 'host', 'apt.ts'))});
     try { await ensurePackages({ 'no-such-pkg-daxh': ['/nonexistent/daxh-tool'] }, () => {}); console.log('NO ERROR'); }
     catch (e) { console.log(e.name + ': ' + e.message); }`;
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', '--input-type=module', '-e', code], {
+  const r = spawnSync(...unprivileged([process.execPath, '--import', 'tsx', '--input-type=module', '-e', code]), {
     encoding: 'utf8',
     cwd: join(import.meta.dirname, '..', '..'),
-    // tap re-injects its hooks through NODE_OPTIONS (they would write as nobody): env -u drops them.
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp' },
     timeout: 60000,
   });
